@@ -1,6 +1,3 @@
-// Package exec defines Executor, the one way steps run commands and move
-// files on a target (the local node, or a host over SSH), and its local
-// implementation.
 package exec
 
 import (
@@ -88,6 +85,24 @@ func (e *ExitError) Error() string {
 // while a command ran. Whether the command took effect is unknown: callers
 // re-Check before re-running.
 var ErrConnectionLost = errors.New("connection to target lost")
+
+// ErrSudoPassword is returned (wrapped) when a command with Cmd.Sudo ran as a
+// user other than root and `sudo -n` refused because it wants a password.
+// Fix: give the user passwordless sudo (NOPASSWD) or connect as root.
+var ErrSudoPassword = errors.New("sudo needs a password (passwordless sudo is required: add a NOPASSWD rule for this user or connect as root)")
+
+// Display is the command line as it may appear in logs and errors: the
+// script (shortened to 200 bytes), or "(secret)" for Cmd.Secret.
+func Display(c Cmd) string {
+	if c.Secret {
+		return "(secret)"
+	}
+	s := strings.TrimSpace(c.Script)
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
 
 // DialFunc dials a network address. Backends take one at construction so the
 // lab can route its addresses to loopback; the product passes the system

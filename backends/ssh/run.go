@@ -1,0 +1,295 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/tappaas/tappaas/backends/exec"
+)
+
+// probe decides whether the watchdog wrapper works on this target and
+// whether the user is root. One round trip per connection.
+func (c *Client) probe(ctx context.Context, cn *conn) {
+	cn.uid0 = c.cfg.User == "root"
+	if c.cfg.DisableWatchdog {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cn.wrap = true
+	code, err := c.session(pctx, cn, exec.Cmd{Script: "id -u"}, nil, false, &out, io.Discard)
+	id := strings.TrimSpace(out.String())
+	if err != nil || code != 0 {
+		cn.wrap = false
+		c.cfg.Log.Info("ssh target cannot run the watchdog; plain commands", "target", c.target)
+		return
+	}
+	if _, perr := strconv.Atoi(id); perr != nil {
+		cn.wrap = false
+		return
+	}
+	cn.uid0 = id == "0"
+}
+
+// Run implements exec.Executor.
+func (c *Client) Run(ctx context.Context, cmd exec.Cmd) (exec.Result, error) {
+	stdout := exec.NewLineWriter(c.cfg.MaxOutput, cmd.Stdout)
+	stderr := exec.NewLineWriter(c.cfg.MaxOutput, cmd.Stderr)
+	res, err := c.run(ctx, cmd, stdout, stderr)
+	stdout.Flush()
+	stderr.Flush()
+	res.Stdout, res.Stderr = stdout.String(), stderr.String()
+	return res, c.finish(cmd, res, err)
+}
+
+// finish turns a non-zero exit into *ExitError (or the sudo error).
+func (c *Client) finish(cmd exec.Cmd, res exec.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if res.Code == 0 {
+		return nil
+	}
+	if cmd.Sudo && exec.IsSudoPasswordPrompt(res.Stderr) {
+		return fmt.Errorf("command %q on %s: %w", exec.Display(cmd), c.target, exec.ErrSudoPassword)
+	}
+	return &exec.ExitError{Cmd: exec.Display(cmd), Code: res.Code, Stderr: res.Stderr}
+}
+
+// run executes cmd writing raw output to stdout/stderr.
+func (c *Client) run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Writer) (exec.Result, error) {
+	start := time.Now()
+	shown := exec.Display(cmd)
+	if cmd.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
+		defer cancel()
+	}
+	var data []byte
+	hasStdin := cmd.Stdin != nil
+	if hasStdin {
+		b, err := io.ReadAll(io.LimitReader(cmd.Stdin, c.cfg.MaxStdin+1))
+		if err != nil {
+			return exec.Result{Code: -1}, fmt.Errorf("command %q: reading stdin: %w", shown, err)
+		}
+		if int64(len(b)) > c.cfg.MaxStdin {
+			return exec.Result{Code: -1}, fmt.Errorf("command %q: stdin larger than %d bytes", shown, c.cfg.MaxStdin)
+		}
+		data = b
+	}
+	for attempt := 0; ; attempt++ {
+		cn, err := c.get(ctx)
+		if err != nil {
+			return exec.Result{Code: -1, Duration: time.Since(start)}, fmt.Errorf("command %q not started: %w", shown, err)
+		}
+		c.cfg.Log.Debug("ssh run", "target", c.target, "cmd", shown)
+		code, err := c.session(ctx, cn, cmd, data, hasStdin, stdout, stderr)
+		var ns *notStarted
+		if errors.As(err, &ns) && attempt == 0 && ctx.Err() == nil {
+			// The link died before the command started: safe to re-dial
+			// and start it once more.
+			continue
+		}
+		res := exec.Result{Code: code, Duration: time.Since(start)}
+		if err != nil {
+			return res, fmt.Errorf("command %q on %s: %w", shown, c.target, err)
+		}
+		return res, nil
+	}
+}
+
+// notStarted marks failures before the remote command started.
+type notStarted struct{ err error }
+
+func (e *notStarted) Error() string { return e.err.Error() }
+func (e *notStarted) Unwrap() error { return e.err }
+
+// buildScript returns the command line sent to the server.
+func buildScript(cmd exec.Cmd, uid0, wrap, hasStdin bool, n int) (string, error) {
+	var b strings.Builder
+	if len(cmd.Env) > 0 {
+		b.WriteString("export")
+		for _, k := range exec.SortedEnv(cmd.Env) {
+			if !validEnvName(k) {
+				return "", fmt.Errorf("invalid environment variable name %q", k)
+			}
+			b.WriteString(" " + k + "=" + exec.Quote(cmd.Env[k]))
+		}
+		b.WriteString("; ")
+	}
+	b.WriteString(cmd.Script)
+	inner := b.String()
+	if cmd.Sudo && !uid0 {
+		inner = "sudo -n -- /bin/sh -c " + exec.Quote(inner)
+	}
+	if !wrap {
+		return inner, nil
+	}
+	// See the package doc: a watchdog reading the session's stdin kills
+	// the process group when the session goes away while the command runs.
+	const guard = `cat <&3 >/dev/null 2>&1; kill -0 $$ 2>/dev/null && kill -KILL 0`
+	var w string
+	if !hasStdin {
+		w = `exec 3<&0 </dev/null; { ` + guard + `; } >/dev/null 2>&1 & exec 3<&-; exec /bin/sh -c ` + exec.Quote(inner)
+	} else {
+		w = `exec 3<&0 </dev/null; { head -c ` + strconv.Itoa(n) + ` <&3; exec >&-; ` + guard + `; } 2>/dev/null | /bin/sh -c ` + exec.Quote(inner) + ` & c=$!; exec 3<&-; wait $c`
+	}
+	return "exec /bin/sh -c " + exec.Quote(w), nil
+}
+
+func validEnvName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// session runs one command in a new session on cn and returns its exit
+// code. Errors: *notStarted, exec.ErrConnectionLost, ctx errors.
+func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byte, hasStdin bool, stdout, stderr io.Writer) (int, error) {
+	script, err := buildScript(cmd, cn.uid0, cn.wrap, hasStdin, len(data))
+	if err != nil {
+		return -1, err
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	sess, err := cn.c.NewSession()
+	if err != nil {
+		if cn.dead() || errors.Is(err, io.EOF) {
+			cn.kill(err)
+			return -1, &notStarted{fmt.Errorf("%w: %v", exec.ErrConnectionLost, err)}
+		}
+		return -1, fmt.Errorf("open session: %w", err)
+	}
+	defer sess.Close()
+	sess.Stdout, sess.Stderr = stdout, stderr
+	var stdinW io.WriteCloser
+	if cn.wrap {
+		// Kept open for the command's life: the watchdog's lifeline.
+		stdinW, err = sess.StdinPipe()
+		if err != nil {
+			return -1, fmt.Errorf("open session stdin: %w", err)
+		}
+	} else if hasStdin {
+		sess.Stdin = bytes.NewReader(data)
+	}
+	if err := sess.Start(script); err != nil {
+		if cn.dead() {
+			return -1, &notStarted{fmt.Errorf("%w: %v", exec.ErrConnectionLost, err)}
+		}
+		return -1, fmt.Errorf("start: %w", err)
+	}
+	if stdinW != nil && len(data) > 0 {
+		go func() { _, _ = stdinW.Write(data) }()
+	}
+	waitc := make(chan error, 1)
+	go func() { waitc <- sess.Wait() }()
+	select {
+	case err := <-waitc:
+		return c.classify(cn, err)
+	case <-ctx.Done():
+		// Kill the remote process group (sshd killpg's the session) and
+		// close the session, which also fires the watchdog.
+		_ = sess.Signal(gossh.SIGKILL)
+		sess.Close()
+		select {
+		case <-waitc:
+		case <-time.After(2 * time.Second):
+		}
+		return -1, ctx.Err()
+	}
+}
+
+func (c *Client) classify(cn *conn, err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var ee *gossh.ExitError
+	if errors.As(err, &ee) {
+		if ee.Signal() != "" {
+			return -1, nil
+		}
+		return ee.ExitStatus(), nil
+	}
+	// No exit status: the channel or the connection went away.
+	select {
+	case <-cn.done:
+	case <-time.After(300 * time.Millisecond):
+	}
+	why := cn.why()
+	if why == nil {
+		why = err
+	}
+	return -1, fmt.Errorf("%w: %v", exec.ErrConnectionLost, why)
+}
+
+// ReadFile implements exec.Executor with `cat` (sudo for non-root users).
+func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	if strings.ContainsAny(p, "\n\x00") {
+		return nil, fmt.Errorf("read %q: invalid path", p)
+	}
+	var out bytes.Buffer
+	errw := exec.NewLineWriter(64<<10, nil)
+	cmd := exec.Cmd{Script: "cat " + exec.Quote(p), Sudo: true}
+	res, err := c.run(ctx, cmd, &out, errw)
+	res.Stderr = errw.String()
+	if err == nil && res.Code != 0 {
+		if strings.Contains(res.Stderr, "No such file or directory") {
+			return nil, fmt.Errorf("read %s on %s: %w", p, c.target, fs.ErrNotExist)
+		}
+		err = c.finish(cmd, res, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s on %s: %w", p, c.target, err)
+	}
+	return out.Bytes(), nil
+}
+
+// WriteFile implements exec.Executor: stream to a temp file, verify its
+// SHA-256, chmod, sync, rename (see the package doc).
+func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.FileMode) error {
+	if p == "" || !path.IsAbs(p) || strings.ContainsAny(p, "\n\x00") {
+		return fmt.Errorf("write %q: want an absolute path without newlines", p)
+	}
+	tmp := path.Join(path.Dir(p), path.Base(exec.TempName(p)))
+	sum := sha256.Sum256(data)
+	check := hex.EncodeToString(sum[:]) + "  " + tmp
+	qt := exec.Quote(tmp)
+	script := "mkdir -p " + exec.Quote(path.Dir(p)) +
+		" && umask 077 && cat > " + qt +
+		" && printf '%s\\n' " + exec.Quote(check) + " | sha256sum -c --status" +
+		" && chmod " + fmt.Sprintf("%04o", mode.Perm()) + " " + qt +
+		" && { sync " + qt + " 2>/dev/null || :; }" +
+		" && mv -f " + qt + " " + exec.Quote(p) +
+		" || { rm -f " + qt + "; exit 1; }"
+	errw := exec.NewLineWriter(64<<10, nil)
+	cmd := exec.Cmd{Script: script, Sudo: true, Stdin: bytes.NewReader(data)}
+	res, err := c.run(ctx, cmd, io.Discard, errw)
+	res.Stderr = errw.String()
+	if err == nil {
+		err = c.finish(exec.Cmd{Script: "write " + p, Sudo: true}, res, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s on %s: %w", p, c.target, err)
+	}
+	return nil
+}
