@@ -1,0 +1,237 @@
+package opnsense
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// AssignFlavour says how this firmware assigns a device to an interface slot.
+type AssignFlavour int
+
+const (
+	// AssignNone: no API (stock ≤ 26.1 without TAPPaaS' patch).
+	AssignNone AssignFlavour = iota
+	// AssignTAPPaaS: TAPPaaS' InterfaceAssignController patch
+	// (/api/interfaces/interface_assign/{addItem,delItem}), ≤ 26.1; sets the
+	// IPv4 address and applies at once.
+	AssignTAPPaaS
+	// AssignStock: /api/interfaces/assignment (26.7): assigns only, staged
+	// until ServiceAssignment is reconfigured; no IP fields.
+	AssignStock
+	// AssignStockIP: the stock controller with IP fields (27.1 development).
+	AssignStockIP
+)
+
+func (f AssignFlavour) String() string {
+	switch f {
+	case AssignTAPPaaS:
+		return "tappaas-interface_assign"
+	case AssignStock:
+		return "stock-assignment"
+	case AssignStockIP:
+		return "stock-assignment-ip"
+	}
+	return "none"
+}
+
+// Dialect is what a firmware version offers.
+type Dialect struct {
+	Version             string // product_version, e.g. "26.1.2"
+	Major, Minor, Patch int
+	// HasSavepoint: filter savepoint / apply/<revision> / cancelRollback /
+	// revert exist (≤ 26.1.x; removed in 26.7).
+	HasSavepoint bool
+	Assign       AssignFlavour
+}
+
+// DialectFor derives the dialect from a product version ("26.1.2",
+// "26.7", "27.1.a", "26.1.2_5"). ≤ 26.1 is assumed to carry TAPPaaS'
+// assignment patch (the TAPPaaS image does).
+func DialectFor(version string) (Dialect, error) {
+	maj, mnr, pat, err := parseVersion(version)
+	if err != nil {
+		return Dialect{}, err
+	}
+	d := Dialect{Version: version, Major: maj, Minor: mnr, Patch: pat}
+	switch {
+	case maj < 26 || maj == 26 && mnr < 7:
+		d.HasSavepoint, d.Assign = true, AssignTAPPaaS
+	case maj == 26 || maj == 27 && mnr < 1:
+		d.Assign = AssignStock
+	default:
+		d.Assign = AssignStockIP
+	}
+	return d, nil
+}
+
+func parseVersion(v string) (maj, mnr, pat int, err error) {
+	s := strings.TrimSpace(v)
+	if i := strings.IndexAny(s, "_- "); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	nums := make([]int, 3)
+	for i := 0; i < len(parts) && i < 3; i++ {
+		n, e := strconv.Atoi(parts[i])
+		if e != nil {
+			if i < 2 {
+				return 0, 0, 0, fmt.Errorf("opnsense: firmware version %q is not MAJOR.MINOR[.PATCH]", v)
+			}
+			break // "27.1.a": development suffix
+		}
+		nums[i] = n
+	}
+	if len(parts) < 2 {
+		return 0, 0, 0, fmt.Errorf("opnsense: firmware version %q is not MAJOR.MINOR[.PATCH]", v)
+	}
+	return nums[0], nums[1], nums[2], nil
+}
+
+// Dialect probes the firmware version once (GET core/firmware/status) and
+// caches the result.
+func (c *Client) Dialect(ctx context.Context) (Dialect, error) {
+	c.dmu.Lock()
+	if c.dialect != nil {
+		d := *c.dialect
+		c.dmu.Unlock()
+		return d, nil
+	}
+	c.dmu.Unlock()
+	st, err := c.FirmwareStatus(ctx)
+	if err != nil {
+		return Dialect{}, err
+	}
+	v := st.ProductVersion
+	if v == "" {
+		info, err := c.FirmwareInfo(ctx)
+		if err != nil {
+			return Dialect{}, err
+		}
+		v = info.ProductVersion
+	}
+	d, err := DialectFor(v)
+	if err != nil {
+		return Dialect{}, err
+	}
+	c.dmu.Lock()
+	c.dialect = &d
+	c.dmu.Unlock()
+	return d, nil
+}
+
+// FirmwareStatus is GET /api/core/firmware/status.
+type FirmwareStatus struct {
+	ProductName    string
+	ProductVersion string
+	ProductSeries  string
+	ProductArch    string
+	Status         string // "none" until a check ran, "error", "update", …
+	StatusMsg      string
+}
+
+// FirmwareStatus reads the cached update status and product block.
+func (c *Client) FirmwareStatus(ctx context.Context) (FirmwareStatus, error) {
+	var r struct {
+		Status    string `json:"status"`
+		StatusMsg string `json:"status_msg"`
+		Product   struct {
+			Name    string `json:"product_name"`
+			Version string `json:"product_version"`
+			Series  string `json:"product_series"`
+			Arch    string `json:"product_arch"`
+		} `json:"product"`
+	}
+	if err := c.Call(ctx, http.MethodGet, "core/firmware/status", nil, &r); err != nil {
+		return FirmwareStatus{}, err
+	}
+	return FirmwareStatus{ProductName: r.Product.Name, ProductVersion: r.Product.Version,
+		ProductSeries: r.Product.Series, ProductArch: r.Product.Arch, Status: r.Status, StatusMsg: r.StatusMsg}, nil
+}
+
+// Plugin is one entry of firmware info's plugin list.
+type Plugin struct {
+	Name, Version, Comment string
+	Installed              bool
+}
+
+// FirmwareInfo is GET /api/core/firmware/info (trimmed).
+type FirmwareInfo struct {
+	ProductID, ProductVersion string
+	Plugins                   []Plugin
+}
+
+// Plugin reports whether the named plugin (e.g. "os-caddy") is installed.
+func (f FirmwareInfo) Plugin(name string) (Plugin, bool) {
+	for _, p := range f.Plugins {
+		if p.Name == name && p.Installed {
+			return p, true
+		}
+	}
+	return Plugin{}, false
+}
+
+// FirmwareInfo reads product and plugin information.
+func (c *Client) FirmwareInfo(ctx context.Context) (FirmwareInfo, error) {
+	var r struct {
+		ProductID      string `json:"product_id"`
+		ProductVersion string `json:"product_version"`
+		Plugin         []struct {
+			Name      string `json:"name"`
+			Version   string `json:"version"`
+			Comment   string `json:"comment"`
+			Installed string `json:"installed"`
+		} `json:"plugin"`
+	}
+	if err := c.Call(ctx, http.MethodGet, "core/firmware/info", nil, &r); err != nil {
+		return FirmwareInfo{}, err
+	}
+	out := FirmwareInfo{ProductID: r.ProductID, ProductVersion: r.ProductVersion}
+	for _, p := range r.Plugin {
+		out.Plugins = append(out.Plugins, Plugin{Name: p.Name, Version: p.Version, Comment: p.Comment, Installed: p.Installed == "1"})
+	}
+	return out, nil
+}
+
+// SystemNotice is one subsystem entry of GET /api/core/system/status.
+type SystemNotice struct {
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+	Title      string `json:"title"`
+	Status     string `json:"status"`
+}
+
+// SystemStatus is GET /api/core/system/status: the overall status and the
+// per-subsystem notices.
+type SystemStatus struct {
+	Status     string // metadata.system.status, e.g. "OK"
+	Subsystems map[string]SystemNotice
+}
+
+// SystemStatus reads the system health notices.
+func (c *Client) SystemStatus(ctx context.Context) (SystemStatus, error) {
+	var raw map[string]jsonRaw
+	if err := c.Call(ctx, http.MethodGet, "core/system/status", nil, &raw); err != nil {
+		return SystemStatus{}, err
+	}
+	out := SystemStatus{Subsystems: map[string]SystemNotice{}}
+	for k, v := range raw {
+		if k == "metadata" {
+			var m struct {
+				System struct {
+					Status string `json:"status"`
+				} `json:"system"`
+			}
+			_ = unmarshal(v, &m)
+			out.Status = m.System.Status
+			continue
+		}
+		var n SystemNotice
+		if unmarshal(v, &n) == nil {
+			out.Subsystems[k] = n
+		}
+	}
+	return out, nil
+}
