@@ -49,7 +49,10 @@ type Output struct {
 	StepID string
 	Stream Stream
 	Lines  []string
-	At     time.Time
+	// Dropped counts lines dropped under load just before these; the
+	// first of Lines is then a "[N lines dropped]" marker.
+	Dropped int
+	At      time.Time
 }
 
 // Progress reports progress of long work inside a step.
@@ -133,3 +136,26 @@ func (StepDone) isEvent()    {}
 func (StepFailed) isEvent()  {}
 func (Ask) isEvent()         {}
 func (PlanDone) isEvent()    {}
+
+// eventTime returns when e happened.
+func eventTime(e Event) time.Time {
+	switch ev := e.(type) {
+	case PlanStarted:
+		return ev.At
+	case StepStarted:
+		return ev.At
+	case Output:
+		return ev.At
+	case Progress:
+		return ev.At
+	case StepDone:
+		return ev.At
+	case StepFailed:
+		return ev.At
+	case Ask:
+		return ev.At
+	case PlanDone:
+		return ev.At
+	}
+	return time.Time{}
+}

@@ -1,0 +1,220 @@
+package steps
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Sink receives the runner's events. Send must not block for long: the
+// runner calls it from the goroutine running a step.
+type Sink interface{ Send(Event) }
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Event)
+
+// Send implements Sink.
+func (f SinkFunc) Send(e Event) { f(e) }
+
+// Queue is a Sink that decouples the runner from a slow consumer (the TUI).
+// Send never blocks. Output lines are coalesced (consecutive lines of the
+// same step and stream travel in one Output) and, when more than the
+// buffer's worth of lines waits, the oldest lines are dropped and replaced
+// by a "[N lines dropped]" marker at the head of that step's next delivered
+// Output. Every other event (PlanStarted, StepStarted, StepDone, StepFailed,
+// Ask, PlanDone, and Progress) is delivered, in order; only Progress may be
+// superseded by a newer Progress of the same step still waiting. Read
+// events from C until it is closed (after Close and the queue drained).
+type Queue struct {
+	max int
+	out chan Event
+
+	mu      sync.Mutex
+	pending []*qitem
+	lines   int            // Output lines waiting (markers excluded)
+	dropped map[string]int // per step: lines dropped, not yet reported
+	total   int            // lines dropped since the start
+	closed  bool
+	wake    chan struct{}
+}
+
+type qitem struct {
+	ev  Event
+	out *Output // when ev is an Output (the item is mutable while waiting)
+}
+
+// NewQueue returns a running Queue that holds at most maxBufferedOutput
+// waiting Output lines (<= 0 means 10,000).
+func NewQueue(maxBufferedOutput int) *Queue {
+	if maxBufferedOutput <= 0 {
+		maxBufferedOutput = 10000
+	}
+	q := &Queue{max: maxBufferedOutput, out: make(chan Event), dropped: map[string]int{}, wake: make(chan struct{}, 1)}
+	go q.pump()
+	return q
+}
+
+// C returns the channel of events; it is closed after Close once every
+// waiting event has been delivered.
+func (q *Queue) C() <-chan Event { return q.out }
+
+// Dropped returns how many Output lines were dropped so far.
+func (q *Queue) Dropped() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.total
+}
+
+// Close stops accepting events (later Sends are ignored); C is closed once
+// the waiting ones are delivered.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Send implements Sink; it never blocks.
+func (q *Queue) Send(e Event) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	switch ev := e.(type) {
+	case Output:
+		q.addOutput(ev)
+	case Progress:
+		replaced := false
+		for i := len(q.pending) - 1; i >= 0; i-- {
+			if p, ok := q.pending[i].ev.(Progress); ok && p.StepID == ev.StepID {
+				// Supersede only when nothing but Output/Progress
+				// follows it, so order with terminal events holds.
+				ok := true
+				for _, later := range q.pending[i+1:] {
+					switch later.ev.(type) {
+					case Output, Progress:
+					default:
+						ok = false
+					}
+				}
+				if ok {
+					q.pending[i].ev = ev
+					replaced = true
+				}
+				break
+			}
+		}
+		if !replaced {
+			q.pending = append(q.pending, &qitem{ev: ev})
+		}
+	default:
+		q.pending = append(q.pending, &qitem{ev: e})
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// addOutput (q.mu held) coalesces and enforces the line budget.
+func (q *Queue) addOutput(o Output) {
+	if n := len(q.pending); n > 0 {
+		if last := q.pending[n-1].out; last != nil && last.StepID == o.StepID && last.Stream == o.Stream {
+			last.Lines = append(last.Lines, o.Lines...)
+			last.At = o.At
+			q.lines += len(o.Lines)
+			q.trim()
+			return
+		}
+	}
+	c := o
+	c.Lines = append([]string(nil), o.Lines...)
+	q.pending = append(q.pending, &qitem{ev: c, out: &c})
+	q.lines += len(c.Lines)
+	q.trim()
+}
+
+// trim (q.mu held) drops the oldest waiting Output lines over budget.
+func (q *Queue) trim() {
+	for i := 0; q.lines > q.max && i < len(q.pending); {
+		it := q.pending[i]
+		if it.out == nil || len(it.out.Lines) == 0 {
+			i++
+			continue
+		}
+		n := min(len(it.out.Lines), q.lines-q.max)
+		it.out.Lines = it.out.Lines[n:]
+		q.lines -= n
+		q.dropped[it.out.StepID] += n
+		q.total += n
+		if len(it.out.Lines) == 0 {
+			q.pending = append(q.pending[:i], q.pending[i+1:]...)
+			continue
+		}
+		i++
+	}
+}
+
+func (q *Queue) pump() {
+	for {
+		q.mu.Lock()
+		if len(q.pending) == 0 {
+			if q.closed {
+				q.mu.Unlock()
+				close(q.out)
+				return
+			}
+			q.mu.Unlock()
+			<-q.wake
+			continue
+		}
+		it := q.pending[0]
+		q.pending[0] = nil
+		q.pending = q.pending[1:]
+		var ev Event = it.ev
+		var marker *Output
+		if it.out != nil {
+			o := *it.out
+			q.lines -= len(o.Lines)
+			if d := q.dropped[o.StepID]; d > 0 {
+				delete(q.dropped, o.StepID)
+				o.Dropped += d
+				o.Lines = append([]string{droppedMarker(d)}, o.Lines...)
+			}
+			ev = o
+		} else if id := eventStep(ev); id != "" {
+			if d := q.dropped[id]; d > 0 {
+				delete(q.dropped, id)
+				marker = &Output{StepID: id, Stream: StreamInfo, Lines: []string{droppedMarker(d)}, Dropped: d, At: eventTime(ev)}
+			}
+		}
+		q.mu.Unlock()
+		if marker != nil {
+			q.out <- *marker
+		}
+		q.out <- ev
+	}
+}
+
+func droppedMarker(n int) string { return fmt.Sprintf("[%d lines dropped]", n) }
+
+func eventStep(e Event) string {
+	switch ev := e.(type) {
+	case StepStarted:
+		return ev.StepID
+	case StepDone:
+		return ev.StepID
+	case StepFailed:
+		return ev.StepID
+	case Ask:
+		return ev.StepID
+	case Progress:
+		return ev.StepID
+	}
+	return ""
+}
