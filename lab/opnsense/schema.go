@@ -1,0 +1,471 @@
+package opnsense
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Table names in State.Tables.
+const (
+	tVLAN     = "vlan"
+	tIfaces   = "interfaces" // keyed by ifname
+	tRange    = "dnsmasq.range"
+	tHost     = "dnsmasq.host"
+	tRule     = "filter.rule"
+	tAlias    = "alias"
+	tOverride = "unbound.host"
+	tReverse  = "caddy.reverse"
+	tHandle   = "caddy.handle"
+)
+
+// Apply groups: the tables a reconfigure/apply makes live.
+var services = map[string][]string{
+	"vlan":       {tVLAN},
+	"assignment": {tIfaces},
+	"dnsmasq":    {tRange, tHost},
+	"unbound":    {tOverride},
+	"caddy":      {tReverse, tHandle},
+	"alias":      {tAlias},
+	"filter":     {tRule},
+}
+
+// settingsServices maps whole-model settings to their apply group.
+var settingsServices = map[string]string{"dnsmasq": "dnsmasq", "caddy.general": "caddy"}
+
+func collections() []*collection {
+	return []*collection{
+		{
+			table: tVLAN, module: "interfaces", controller: "vlan_settings", thing: "Item", monad: "vlan", service: "vlan",
+			fields: []field{
+				{name: "if", kind: kText, required: true},
+				{name: "tag", kind: kInt, required: true, min: 1, max: 4094},
+				{name: "pcp", kind: kOption, def: "0", opts: []string{"0", "1", "2", "3", "4", "5", "6", "7"}},
+				{name: "proto", kind: kOption, opts: []string{"", "802.1q", "802.1ad"}},
+				{name: "descr", kind: kText},
+				{name: "vlanif", kind: kText},
+			},
+			check:   checkVLAN,
+			fill:    fillVLAN,
+			inUse:   vlanInUse,
+			display: displayVLAN,
+		},
+		{
+			table: tIfaces, module: "interfaces", controller: "assignment", thing: "Item", monad: "interface", service: "assignment",
+			fields: []field{
+				{name: "if", kind: kText, required: true},
+				{name: "descr", kind: kText},
+				{name: "lock", kind: kBool, def: "0"},
+				{name: "identifier", kind: kText, readonly: true},
+				// 27.1 development only (see avail on ipFields below).
+				{name: "enable", kind: kBool, def: "1"},
+				{name: "type4", kind: kOption, opts: []string{"", "none", "static", "dhcp"}},
+				{name: "ipaddr", kind: kText},
+				{name: "subnet", kind: kText},
+			},
+			check: checkAssignment,
+			inUse: func(s *Server, id string) string {
+				if id == "lan" || id == "wan" {
+					return "Cannot remove the " + id + " interface."
+				}
+				return ""
+			},
+			avail: func(o *Options) bool { return o.dialect().stockAssign },
+		},
+		{
+			table: tRange, module: "dnsmasq", controller: "settings", thing: "Range", monad: "range", service: "dnsmasq",
+			fields: []field{
+				{name: "interface", kind: kIface},
+				{name: "set_tag", kind: kText},
+				{name: "start_addr", kind: kIP, required: true},
+				{name: "end_addr", kind: kIP},
+				{name: "subnet_mask", kind: kIP},
+				{name: "constructor", kind: kText},
+				{name: "mode", kind: kMulti, opts: []string{"", "static", "ra-only", "slaac", "ra-names", "ra-stateless", "ra-advrouter"}},
+				{name: "prefix_len", kind: kInt, min: 1, max: 128},
+				{name: "lease_time", kind: kInt, min: 120, max: 31536000},
+				{name: "domain_type", kind: kOption, def: "range", opts: []string{"range", "interface"}},
+				{name: "domain", kind: kDomain},
+				{name: "nosync", kind: kBool, def: "0"},
+				{name: "description", kind: kText},
+			},
+			check: checkRange,
+		},
+		{
+			table: tHost, module: "dnsmasq", controller: "settings", thing: "Host", monad: "host", service: "dnsmasq",
+			fields: []field{
+				{name: "host", kind: kHostname},
+				{name: "domain", kind: kDomain},
+				{name: "local", kind: kBool, def: "0"},
+				{name: "ip", kind: kIPList},
+				{name: "cnames", kind: kText},
+				{name: "client_id", kind: kText},
+				{name: "hwaddr", kind: kMACList},
+				{name: "lease_time", kind: kInt, min: 120, max: 31536000},
+				{name: "ignore", kind: kBool, def: "0"},
+				{name: "set_tag", kind: kText},
+				{name: "descr", kind: kText},
+				{name: "comments", kind: kText},
+				{name: "aliases", kind: kText},
+			},
+			check: func(s *Server, id string, r Record, v map[string]string) {
+				if r["host"] == "" && r["hwaddr"] == "" {
+					v["host"] = "A hostname or a hardware address is required."
+				}
+			},
+		},
+		{
+			table: tRule, module: "firewall", controller: "filter", thing: "Rule", monad: "rule", service: "filter", toggle: true,
+			fields: []field{
+				{name: "enabled", kind: kBool, def: "1"},
+				{name: "sequence", kind: kInt, def: "1", min: 1, max: 999999},
+				{name: "action", kind: kOption, def: "pass", opts: []string{"pass", "block", "reject"}},
+				{name: "quick", kind: kBool, def: "1"},
+				{name: "interface", kind: kIfaces},
+				{name: "interfacenot", kind: kBool, def: "0"},
+				{name: "direction", kind: kOption, def: "in", opts: []string{"in", "out"}},
+				{name: "ipprotocol", kind: kOption, def: "inet", opts: []string{"inet", "inet6", "inet46"}},
+				{name: "protocol", kind: kOption, def: "any", opts: []string{"any", "TCP", "UDP", "TCP/UDP", "ICMP", "IPV6-ICMP", "ESP", "AH", "GRE", "IGMP", "OSPF", "CARP", "PFSYNC"}},
+				{name: "source_net", kind: kNet, def: "any"},
+				{name: "source_not", kind: kBool, def: "0"},
+				{name: "source_port", kind: kPort},
+				{name: "destination_net", kind: kNet, def: "any"},
+				{name: "destination_not", kind: kBool, def: "0"},
+				{name: "destination_port", kind: kPort},
+				{name: "gateway", kind: kText},
+				{name: "log", kind: kBool, def: "0"},
+				{name: "statetype", kind: kOption, def: "keep", opts: []string{"keep", "sloppy", "modulate", "synproxy", "none"}},
+				{name: "categories", kind: kText},
+				{name: "description", kind: kText},
+			},
+			check: checkRule,
+		},
+		{
+			table: tAlias, module: "firewall", controller: "alias", thing: "Item", monad: "alias", service: "alias", toggle: true,
+			fields: []field{
+				{name: "enabled", kind: kBool, def: "1"},
+				{name: "name", kind: kText, required: true},
+				{name: "type", kind: kOption, required: true, opts: []string{"host", "network", "port", "url", "urltable", "urljson", "geoip", "networkgroup", "mac", "asn", "dynipv6host", "authgroup", "internal", "external"}},
+				{name: "proto", kind: kMulti, opts: []string{"", "IPv4", "IPv6"}},
+				{name: "interface", kind: kText},
+				{name: "counters", kind: kBool, def: "0"},
+				{name: "updatefreq", kind: kText},
+				{name: "content", kind: kLines},
+				{name: "categories", kind: kText},
+				{name: "description", kind: kText},
+			},
+			check: checkAlias,
+			inUse: aliasInUse,
+		},
+		{
+			table: tOverride, module: "unbound", controller: "settings", thing: "HostOverride", monad: "host", service: "unbound", toggle: true,
+			fields: []field{
+				{name: "enabled", kind: kBool, def: "1"},
+				{name: "hostname", kind: kHostname},
+				{name: "domain", kind: kDomain, required: true},
+				{name: "rr", kind: kOption, def: "A", opts: []string{"A", "AAAA", "MX", "TXT"}},
+				{name: "server", kind: kIP},
+				{name: "mxprio", kind: kInt, min: 0, max: 65535},
+				{name: "mx", kind: kText},
+				{name: "ttl", kind: kInt, min: 0, max: 2147483647},
+				{name: "txtdata", kind: kText},
+				{name: "addptr", kind: kBool, def: "1"},
+				{name: "description", kind: kText},
+			},
+			check: checkOverride,
+		},
+		{
+			table: tReverse, module: "caddy", controller: "reverse_proxy", thing: "ReverseProxy", monad: "reverse", service: "caddy", toggle: true,
+			fields: []field{
+				{name: "enabled", kind: kBool, def: "1"},
+				{name: "FromDomain", kind: kText, required: true},
+				{name: "FromPort", kind: kInt, min: 1, max: 65535},
+				{name: "accesslist", kind: kText},
+				{name: "basicauth", kind: kText},
+				{name: "description", kind: kText},
+				{name: "DnsChallenge", kind: kBool, def: "0"},
+				{name: "CustomCertificate", kind: kText},
+				{name: "AccessLog", kind: kBool, def: "0"},
+				{name: "DynDns", kind: kBool, def: "0"},
+				{name: "DisableTls", kind: kBool, def: "0"},
+			},
+			check: func(s *Server, id string, r Record, v map[string]string) {
+				d := strings.TrimPrefix(r["FromDomain"], "*.")
+				if d != "" && !reDomain.MatchString(d) {
+					v["FromDomain"] = "Please enter a valid domain name."
+				}
+				t := s.st.Tables[tReverse]
+				for _, o := range t.Order {
+					if o != id && t.Rows[o]["FromDomain"] == r["FromDomain"] && t.Rows[o]["FromPort"] == r["FromPort"] {
+						v["FromDomain"] = "Domain and port combination must be unique."
+					}
+				}
+			},
+			inUse: func(s *Server, id string) string {
+				t := s.st.Tables[tHandle]
+				for _, o := range t.Order {
+					if t.Rows[o]["reverse"] == id {
+						return "Item in use by handle " + o
+					}
+				}
+				return ""
+			},
+			avail: func(o *Options) bool { return !o.NoCaddy },
+		},
+		{
+			table: tHandle, module: "caddy", controller: "reverse_proxy", thing: "Handle", monad: "handle", service: "caddy", toggle: true,
+			fields: []field{
+				{name: "enabled", kind: kBool, def: "1"},
+				{name: "reverse", kind: kRef, ref: tReverse, required: true},
+				{name: "subdomain", kind: kText},
+				{name: "HandleType", kind: kOption, def: "handle", opts: []string{"handle", "handle_path"}},
+				{name: "HandlePath", kind: kText},
+				{name: "HandleDirective", kind: kOption, def: "reverse_proxy", opts: []string{"reverse_proxy", "redir"}},
+				{name: "ToDomain", kind: kText, required: true},
+				{name: "ToPort", kind: kInt, min: 1, max: 65535},
+				{name: "ToPath", kind: kText},
+				{name: "HttpTls", kind: kOption, def: "0", opts: []string{"0", "1", "2"}},
+				{name: "HttpTlsInsecureSkipVerify", kind: kBool, def: "0"},
+				{name: "HttpTlsServerName", kind: kText},
+				{name: "HttpVersion", kind: kOption, opts: []string{"", "http1", "http2", "http3"}},
+				{name: "header", kind: kText},
+				{name: "accesslist", kind: kText},
+				{name: "ForwardAuth", kind: kBool, def: "0"},
+				{name: "description", kind: kText},
+			},
+			check: func(s *Server, id string, r Record, v map[string]string) {
+				if p := r["HandlePath"]; p != "" && !strings.HasPrefix(p, "/") {
+					v["HandlePath"] = "The path must start with a slash."
+				}
+			},
+			avail: func(o *Options) bool { return !o.NoCaddy },
+		},
+	}
+}
+
+// ---- VLAN rules ---------------------------------------------------------
+
+func (s *Server) deviceKnown(dev string) bool {
+	if contains(s.opts.NICs, dev) {
+		return true
+	}
+	t := s.st.Tables[tVLAN]
+	for _, id := range t.Order {
+		if t.Rows[id]["vlanif"] == dev {
+			return true
+		}
+	}
+	return false
+}
+
+func checkVLAN(s *Server, id string, r Record, v map[string]string) {
+	if p := r["if"]; p != "" && !s.deviceKnown(p) {
+		v["if"] = "Option not in list."
+	}
+	t := s.st.Tables[tVLAN]
+	for _, o := range t.Order {
+		if o == id {
+			continue
+		}
+		x := t.Rows[o]
+		if x["if"] == r["if"] && x["tag"] == r["tag"] {
+			v["tag"] = "Tag for this device must be unique."
+		}
+		if r["vlanif"] != "" && x["vlanif"] == r["vlanif"] {
+			v["vlanif"] = "Device name must be unique."
+		}
+	}
+	if n := r["vlanif"]; n != "" && !strings.HasPrefix(n, "vlan0") && !strings.HasPrefix(n, "qinq0") {
+		v["vlanif"] = "Only names starting with vlan0 or qinq0 are allowed."
+	}
+	if old, ok := t.Rows[id]; ok && s.assignedTo(old["vlanif"]) != "" {
+		if old["tag"] != r["tag"] || old["if"] != r["if"] || old["vlanif"] != r["vlanif"] {
+			v["tag"] = "This VLAN is assigned as an interface; its tag and device cannot be changed."
+		}
+	}
+}
+
+func fillVLAN(s *Server, id string, r Record) {
+	if r["vlanif"] != "" {
+		return
+	}
+	prefix := "vlan0"
+	if strings.HasPrefix(r["if"], "vlan") || strings.HasPrefix(r["if"], "qinq") {
+		prefix = "qinq0"
+	}
+	used := map[string]bool{}
+	for _, x := range s.st.Tables[tVLAN].Rows {
+		used[x["vlanif"]] = true
+	}
+	for n := 1; ; n++ {
+		if name := prefix + strconv.Itoa(n); !used[name] {
+			r["vlanif"] = name
+			return
+		}
+	}
+}
+
+func vlanInUse(s *Server, id string) string {
+	if r, ok := s.st.Tables[tVLAN].Rows[id]; ok && s.assignedTo(r["vlanif"]) != "" {
+		return "This VLAN cannot be deleted because it is assigned as an interface."
+	}
+	return ""
+}
+
+func displayVLAN(s *Server, id string, r Record, row map[string]any) {
+	if ifn := s.assignedTo(r["vlanif"]); ifn != "" {
+		row["vlanif"] = fmt.Sprintf("%s [%s]", r["vlanif"], s.st.Tables[tIfaces].Rows[ifn]["descr"])
+	}
+}
+
+// assignedTo returns the ifname a device is assigned to, "" if none.
+func (s *Server) assignedTo(dev string) string {
+	if dev == "" {
+		return ""
+	}
+	t := s.st.Tables[tIfaces]
+	for _, ifn := range t.Order {
+		if t.Rows[ifn]["if"] == dev {
+			return ifn
+		}
+	}
+	return ""
+}
+
+// ---- assignment (stock 26.7+) -------------------------------------------
+
+func checkAssignment(s *Server, id string, r Record, v map[string]string) {
+	if d := r["if"]; d != "" {
+		if !s.deviceKnown(d) {
+			v["if"] = "Option not in list."
+		} else if o := s.assignedTo(d); o != "" && o != id {
+			v["if"] = "Can not assign a device to more interfaces."
+		}
+	}
+	if !s.opts.dialect().assignIP {
+		return
+	}
+	if r["type4"] == "static" {
+		if _, err := netip.ParseAddr(r["ipaddr"]); err != nil {
+			v["ipaddr"] = "A valid IPv4 address must be specified."
+		}
+		if n, err := strconv.Atoi(r["subnet"]); err != nil || n < 1 || n > 32 {
+			v["subnet"] = "A valid subnet bit count must be specified."
+		}
+	}
+}
+
+// ---- dnsmasq ------------------------------------------------------------
+
+func checkRange(s *Server, id string, r Record, v map[string]string) {
+	a, errA := netip.ParseAddr(r["start_addr"])
+	if r["end_addr"] == "" || errA != nil {
+		return
+	}
+	b, errB := netip.ParseAddr(r["end_addr"])
+	if errB != nil {
+		return
+	}
+	if a.Is4() != b.Is4() {
+		v["end_addr"] = "Start and end address must be of the same family."
+		return
+	}
+	if b.Less(a) {
+		v["end_addr"] = "End address must be greater than start address."
+	}
+}
+
+// ---- filter rules -------------------------------------------------------
+
+func checkRule(s *Server, id string, r Record, v map[string]string) {
+	hasPorts := r["source_port"] != "" || r["destination_port"] != ""
+	if hasPorts && r["protocol"] != "TCP" && r["protocol"] != "UDP" && r["protocol"] != "TCP/UDP" {
+		v["protocol"] = "Ports are only valid for TCP or UDP type rules."
+	}
+}
+
+// ---- aliases ------------------------------------------------------------
+
+func checkAlias(s *Server, id string, r Record, v map[string]string) {
+	name := r["name"]
+	if name != "" {
+		if !reAliasName.MatchString(name) {
+			v["name"] = "The name must be less than 32 characters long and may only consist of the following characters: a-z, A-Z, 0-9, _"
+		} else if o, ok := s.aliasNamed(name); ok && o != id {
+			v["name"] = "An alias with this name already exists."
+		} else if name == "any" || s.ifaceKnown(name) {
+			v["name"] = "Reserved name."
+		}
+	}
+	for _, e := range strings.Split(r["content"], "\n") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		bad := false
+		switch r["type"] {
+		case "host":
+			_, err := netip.ParseAddr(e)
+			_, err2 := netip.ParsePrefix(e)
+			_, isAlias := s.aliasNamed(e)
+			bad = err != nil && err2 != nil && !isAlias && !reDomain.MatchString(e)
+		case "network":
+			_, err := netip.ParsePrefix(e)
+			_, err2 := netip.ParseAddr(e)
+			_, isAlias := s.aliasNamed(e)
+			bad = err != nil && err2 != nil && !isAlias
+		case "port":
+			bad = !s.validPort(e)
+		}
+		if bad {
+			v["content"] = fmt.Sprintf("Entry \"%s\" is not a valid %s.", e, map[string]string{"host": "hostname or IP address", "network": "network", "port": "port number or range"}[r["type"]])
+			return
+		}
+	}
+}
+
+func aliasInUse(s *Server, id string) string {
+	name := s.st.Tables[tAlias].Rows[id]["name"]
+	t := s.st.Tables[tRule]
+	for _, o := range t.Order {
+		x := t.Rows[o]
+		for _, f := range []string{"source_net", "destination_net", "source_port", "destination_port"} {
+			if x[f] == name {
+				return "Alias in use by rule " + o
+			}
+		}
+	}
+	a := s.st.Tables[tAlias]
+	for _, o := range a.Order {
+		if o != id && contains(strings.Split(a.Rows[o]["content"], "\n"), name) {
+			return "Alias in use by alias " + a.Rows[o]["name"]
+		}
+	}
+	return ""
+}
+
+// ---- unbound ------------------------------------------------------------
+
+func checkOverride(s *Server, id string, r Record, v map[string]string) {
+	switch r["rr"] {
+	case "A", "AAAA":
+		ip, err := netip.ParseAddr(r["server"])
+		switch {
+		case r["server"] == "" || err != nil:
+			v["server"] = "A valid IP address must be specified."
+		case r["rr"] == "A" && !ip.Is4():
+			v["server"] = "A valid IPv4 address must be specified."
+		case r["rr"] == "AAAA" && ip.Is4():
+			v["server"] = "A valid IPv6 address must be specified."
+		}
+	case "MX":
+		if r["mx"] == "" {
+			v["mx"] = "A valid MX host must be specified."
+		}
+	case "TXT":
+		if r["txtdata"] == "" {
+			v["txtdata"] = "TXT data must be specified."
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package opnsense
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Bootstrap credentials baked into the TAPPaaS firewall image
+// (reference/bootstrap.md §0); the installer must replace them (step 8).
+const (
+	BootstrapKey    = "tappaas-bootstrap"
+	BootstrapSecret = "tappaas-bootstrap-rotate-me"
+)
+
+// DefaultVersion is the TAPPaaS firewall image's firmware.
+const DefaultVersion = "26.1.2"
+
+// Options configures a simulated OPNsense.
+type Options struct {
+	// Version is the firmware product_version; it selects the dialect:
+	// ≤ 26.1 savepoint/rollback + TAPPaaS interface_assign patch; 26.7 stock
+	// assignment (no IP fields), no savepoints; ≥ 27.1 assignment with IP
+	// fields. Default DefaultVersion.
+	Version string
+	// Keys maps API key → secret. nil means the image's bootstrap key.
+	Keys map[string]string
+	// ACL, when set, decides whether key may call path ("/api/…"); false → 403.
+	ACL func(key, path string) bool
+	// RollbackAfter is the filter's automatic revert delay after
+	// apply/<revision>. Default 60s.
+	RollbackAfter time.Duration
+	// Clock drives time; nil means the real clock.
+	Clock Clock
+	// NoAssignPatch simulates a ≤ 26.1 firewall without TAPPaaS' patch
+	// (interface_assign answers 404).
+	NoAssignPatch bool
+	// NoCaddy simulates a firewall without the os-caddy plugin.
+	NoCaddy bool
+	// NICs are the firewall's physical devices. Default vtnet0 (lan), vtnet1 (wan).
+	NICs []string
+	// Hostname is the system's FQDN. Default "firewall.internal".
+	Hostname string
+	// OnRequest, when set, is called after each request (for access logs
+	// and counters). It must not call back into the Server.
+	OnRequest func(Request)
+}
+
+// Request describes one served API call.
+type Request struct {
+	Time     time.Time
+	Method   string
+	Path     string
+	Key      string // the API key used ("" if none); never the secret
+	Status   int
+	Mutating bool // a write or apply that reached the model
+}
+
+type dialect struct {
+	savepoint, tappaasAssign, stockAssign, assignIP bool
+}
+
+func (o *Options) dialect() dialect {
+	maj, mnr := versionOf(o.Version)
+	switch {
+	case maj < 26 || maj == 26 && mnr < 7:
+		return dialect{savepoint: true, tappaasAssign: !o.NoAssignPatch}
+	case maj == 26 || maj == 27 && mnr < 1:
+		return dialect{stockAssign: true}
+	}
+	return dialect{stockAssign: true, assignIP: true}
+}
+
+func versionOf(v string) (int, int) {
+	parts := strings.SplitN(v, ".", 3)
+	maj, _ := strconv.Atoi(parts[0])
+	mnr := 0
+	if len(parts) > 1 {
+		mnr, _ = strconv.Atoi(parts[1])
+	}
+	return maj, mnr
+}
+
+// State is the whole simulated firewall: the saved configuration (what
+// config.xml holds) and what the running services use.
+type State struct {
+	Version  string            `json:"version"`
+	Keys     map[string]string `json:"keys"`
+	Tables   map[string]*Table `json:"config"`
+	Settings map[string]Record `json:"settings"`
+	// Running holds the applied copy of each table / settings model.
+	Running         map[string]*Table  `json:"running"`
+	RunningSettings map[string]Record  `json:"running_settings"`
+	Savepoints      map[string]*Table  `json:"savepoints"`  // revision → filter rules
+	Rollbacks       map[string]float64 `json:"rollbacks"`   // armed revision → deadline (unix seconds)
+	Reverted        []string           `json:"reverted"`    // revisions reverted automatically, in order
+	FirmwareChecked bool               `json:"fw_checked"`  //
+	Mutations       int                `json:"mutations"`   // mutating calls served
+	Serial          int                `json:"savepoint_n"` //
+}
+
+// Server is a simulated OPNsense API. Safe for concurrent use.
+type Server struct {
+	opts  Options
+	clock Clock
+	cols  []*collection
+	mu    sync.Mutex
+	st    *State
+	stops map[string]func() bool // armed rollback timers
+	rt    map[string]handler
+}
+
+// NewServer returns a firewall in its first-boot state: lan (vtnet0,
+// 10.0.0.1/24) and wan (vtnet1, dhcp) assigned, the mgmt DHCP range and
+// static hosts of the TAPPaaS config template, no VLANs, no zone rules.
+func NewServer(opts Options) *Server {
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	if opts.RollbackAfter <= 0 {
+		opts.RollbackAfter = 60 * time.Second
+	}
+	if len(opts.NICs) == 0 {
+		opts.NICs = []string{"vtnet0", "vtnet1"}
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "firewall.internal"
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	keys := opts.Keys
+	if keys == nil {
+		keys = map[string]string{BootstrapKey: BootstrapSecret}
+	}
+	s := &Server{opts: opts, clock: clock, stops: map[string]func() bool{}}
+	for _, c := range collections() {
+		if c.avail == nil || c.avail(&s.opts) {
+			s.cols = append(s.cols, c)
+		}
+	}
+	s.st = s.initialState(keys)
+	return s
+}
+
+func (s *Server) initialState(keys map[string]string) *State {
+	st := &State{Version: s.opts.Version, Keys: map[string]string{}, Tables: map[string]*Table{},
+		Settings: map[string]Record{}, Running: map[string]*Table{}, RunningSettings: map[string]Record{},
+		Savepoints: map[string]*Table{}, Rollbacks: map[string]float64{}}
+	for k, v := range keys {
+		st.Keys[k] = v
+	}
+	for _, t := range []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride, tReverse, tHandle} {
+		st.Tables[t] = newTable()
+	}
+	st.Tables[tIfaces].put("lan", Record{"if": "vtnet0", "descr": "LAN", "enable": "1", "lock": "0", "type4": "static", "ipaddr": "10.0.0.1", "subnet": "24"})
+	st.Tables[tIfaces].put("wan", Record{"if": "vtnet1", "descr": "WAN", "enable": "1", "lock": "0", "type4": "dhcp", "ipaddr": "dhcp", "subnet": ""})
+	st.Tables[tRange].put(newUUID(), Record{"interface": "lan", "start_addr": "10.0.0.100", "end_addr": "10.0.0.254",
+		"domain": "mgmt.internal", "domain_type": "range", "lease_time": "86400", "description": "mgmt DHCP", "nosync": "0"})
+	for i, h := range []string{"firewall", "tappaas1", "tappaas2", "tappaas3"} {
+		ip := "10.0.0.1"
+		if i > 0 {
+			ip = fmt.Sprintf("10.0.0.%d", 9+i)
+		}
+		st.Tables[tHost].put(newUUID(), Record{"host": h, "domain": "mgmt.internal", "ip": ip, "local": "0", "ignore": "0", "descr": "TAPPaaS template"})
+	}
+	st.Settings["dnsmasq"] = Record{"enable": "1", "interface": "lan", "port": "53053", "regdhcp": "0", "regdhcpstatic": "0",
+		"dhcpfirst": "0", "domain_needed": "0", "no_hosts": "0", "strict_order": "0", "dhcp_authoritative": "1", "dhcp_default_fw_rules": "1", "dhcp_fqdn": "1", "dhcp_domain": "internal"}
+	st.Settings["caddy.general"] = Record{"enabled": "0", "TlsEmail": "", "HttpPort": "", "HttpsPort": ""}
+	for name, t := range st.Tables {
+		st.Running[name] = t.clone()
+	}
+	for name, r := range st.Settings {
+		st.RunningSettings[name] = r.clone()
+	}
+	return st
+}
+
+// newUUID returns a random RFC 4122 v4 uuid.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Version is the simulated firmware version.
+func (s *Server) Version() string { return s.opts.Version }
+
+// SetKeys replaces every API key (what the installer's config push does:
+// the new config.xml carries only its own key, so the bootstrap key stops
+// working).
+func (s *Server) SetKeys(keys map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Keys = map[string]string{}
+	for k, v := range keys {
+		s.st.Keys[k] = v
+	}
+}
+
+// AddKey adds or replaces one API key.
+func (s *Server) AddKey(key, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Keys[key] = secret
+}
+
+// RemoveKey deletes one API key.
+func (s *Server) RemoveKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.st.Keys, key)
+}
+
+// HasKey reports whether key/secret would authenticate.
+func (s *Server) HasKey(key, secret string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.st.Keys[key]
+	return ok && v == secret
+}
+
+// Snapshot returns the model as JSON (for persistence and `lab state`).
+// Secrets are included: store it 0600.
+func (s *Server) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return json.MarshalIndent(s.st, "", "  ")
+}
+
+// Restore replaces the model with a Snapshot. Armed rollbacks are re-armed
+// with their remaining time (already due ones revert at once). A snapshot
+// of another firmware version is refused.
+func (s *Server) Restore(data []byte) error {
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("opnsense lab: restore: %w", err)
+	}
+	if st.Version != s.opts.Version {
+		return fmt.Errorf("opnsense lab: restore: snapshot is firmware %q, this server is %q", st.Version, s.opts.Version)
+	}
+	for _, name := range []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride, tReverse, tHandle} {
+		if st.Tables[name] == nil || st.Running[name] == nil {
+			return fmt.Errorf("opnsense lab: restore: table %q missing", name)
+		}
+		for _, t := range []*Table{st.Tables[name], st.Running[name]} {
+			if t.Rows == nil {
+				t.Rows = map[string]Record{}
+			}
+		}
+	}
+	if st.Keys == nil {
+		st.Keys = map[string]string{}
+	}
+	if st.Savepoints == nil {
+		st.Savepoints = map[string]*Table{}
+	}
+	if st.Rollbacks == nil {
+		st.Rollbacks = map[string]float64{}
+	}
+	if st.Settings == nil || st.RunningSettings == nil {
+		return fmt.Errorf("opnsense lab: restore: settings missing")
+	}
+	s.mu.Lock()
+	for rev, stop := range s.stops {
+		stop()
+		delete(s.stops, rev)
+	}
+	s.st = &st
+	now := s.clock.Now()
+	for rev, deadline := range st.Rollbacks {
+		left := time.Duration((deadline - float64(now.UnixNano())/1e9) * float64(time.Second))
+		if left < 0 {
+			left = 0
+		}
+		s.arm(rev, left)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Running returns a copy of the applied records of a table name used in the
+// snapshot ("vlan", "interfaces", "dnsmasq.range", "filter.rule", …), in order.
+func (s *Server) Running(table string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rows(s.st.Running[table])
+}
+
+// Config returns a copy of the saved (staged) records of a table.
+func (s *Server) Config(table string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rows(s.st.Tables[table])
+}
+
+func rows(t *Table) []Record {
+	if t == nil {
+		return nil
+	}
+	out := make([]Record, 0, len(t.Order))
+	for _, id := range t.Order {
+		r := t.Rows[id].clone()
+		r["uuid"] = id
+		out = append(out, r)
+	}
+	return out
+}
+
+// Mutations counts mutating calls served (for "second run changes nothing").
+func (s *Server) Mutations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Mutations
+}
+
+// Reverted lists the savepoint revisions the automatic rollback restored.
+func (s *Server) Reverted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.st.Reverted...)
+}
+
+// Armed lists revisions whose automatic rollback is pending.
+func (s *Server) Armed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for r := range s.st.Rollbacks {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Handler serves /api/… .
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
