@@ -1,0 +1,167 @@
+package zones
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+)
+
+// The firewall object types the planner reads and writes. They mirror the
+// OPNsense records of §2.2–2.5 (the adapter in steps/zones converts them);
+// config stays free of backends.
+
+// VLAN is a VLAN device (interfaces/vlan_settings).
+type VLAN struct {
+	UUID   string `json:"uuid,omitempty"`
+	Parent string `json:"parent"` // "vtnet0"
+	Tag    int    `json:"tag"`
+	Device string `json:"device"` // "vlan0.210"
+	Descr  string `json:"descr"`
+}
+
+// Assignment is a device assigned to an interface slot.
+type Assignment struct {
+	Ifname  string       `json:"ifname,omitempty"` // "opt3"; set by the firewall
+	Device  string       `json:"device"`
+	Descr   string       `json:"descr"` // the zone name
+	Enabled bool         `json:"enabled"`
+	IPv4    netip.Prefix `json:"ipv4"` // gateway address with the zone's prefix length
+}
+
+// Range is a dnsmasq DHCP range.
+type Range struct {
+	UUID        string `json:"uuid,omitempty"`
+	Interface   string `json:"interface"`
+	Start       string `json:"start"`
+	End         string `json:"end"`
+	Domain      string `json:"domain"`
+	LeaseTime   string `json:"leaseTime"`
+	Description string `json:"description"`
+}
+
+// HostOverride is an Unbound host override.
+type HostOverride struct {
+	UUID        string `json:"uuid,omitempty"`
+	Enabled     bool   `json:"enabled"`
+	Hostname    string `json:"hostname"`
+	Domain      string `json:"domain"`
+	RR          string `json:"rr"`
+	Server      string `json:"server"`
+	Description string `json:"description"`
+}
+
+// Rule is a filter ("automation") rule. Interface is one interface id.
+type Rule struct {
+	UUID            string `json:"uuid,omitempty"`
+	Enabled         bool   `json:"enabled"`
+	Sequence        int    `json:"sequence"`
+	Action          string `json:"action"`
+	Quick           bool   `json:"quick"`
+	Interface       string `json:"interface"`
+	Direction       string `json:"direction"`
+	IPProtocol      string `json:"ipprotocol"`
+	Protocol        string `json:"protocol"`
+	SourceNet       string `json:"source"`
+	DestinationNet  string `json:"destination"`
+	DestinationPort string `json:"destinationPort,omitempty"`
+	Log             bool   `json:"log"`
+	Description     string `json:"description"`
+}
+
+// Current is a snapshot of the firewall objects the planner compares with.
+type Current struct {
+	VLANs             []VLAN         `json:"vlans"`
+	Assignments       []Assignment   `json:"assignments"`
+	DnsmasqInterfaces []string       `json:"dnsmasqInterfaces"`
+	Ranges            []Range        `json:"ranges"`
+	HostOverrides     []HostOverride `json:"hostOverrides"`
+	Rules             []Rule         `json:"rules"`
+}
+
+// Module names a firewall module that must be reconfigured after writes.
+type Module string
+
+// Modules reconfigured by Apply (the filter is applied with ApplyFilter).
+const (
+	ModuleVLAN       Module = "vlan"
+	ModuleInterfaces Module = "interfaces"
+	ModuleDnsmasq    Module = "dnsmasq"
+	ModuleUnbound    Module = "unbound"
+)
+
+// ErrNoSavepoint is returned by Firewall.Savepoint when the firmware has no
+// filter savepoint/rollback API (OPNsense 26.7 and later).
+var ErrNoSavepoint = errors.New("firewall has no savepoint/rollback API")
+
+// Firewall is what Plan's input and Apply need from a firewall. Writes are
+// staged until the module's Reconfigure (or ApplyFilter for rules). Deleting
+// an absent object must succeed (converging to "absent").
+type Firewall interface {
+	VLANs(ctx context.Context) ([]VLAN, error)
+	AddVLAN(ctx context.Context, v VLAN) (uuid string, err error)
+	SetVLAN(ctx context.Context, uuid string, v VLAN) error
+	DelVLAN(ctx context.Context, uuid string) error
+
+	Assignments(ctx context.Context) ([]Assignment, error)
+	// Assign assigns a.Device to a new interface slot with a.Descr and the
+	// static address a.IPv4 and returns the slot's ifname.
+	Assign(ctx context.Context, a Assignment) (ifname string, err error)
+	Unassign(ctx context.Context, ifname string) error
+
+	DnsmasqInterfaces(ctx context.Context) ([]string, error)
+	SetDnsmasqInterfaces(ctx context.Context, ifaces []string) error
+	Ranges(ctx context.Context) ([]Range, error)
+	AddRange(ctx context.Context, r Range) (uuid string, err error)
+	SetRange(ctx context.Context, uuid string, r Range) error
+	DelRange(ctx context.Context, uuid string) error
+
+	HostOverrides(ctx context.Context) ([]HostOverride, error)
+	AddHostOverride(ctx context.Context, h HostOverride) (uuid string, err error)
+	SetHostOverride(ctx context.Context, uuid string, h HostOverride) error
+	DelHostOverride(ctx context.Context, uuid string) error
+
+	Rules(ctx context.Context) ([]Rule, error)
+	AddRule(ctx context.Context, r Rule) (uuid string, err error)
+	SetRule(ctx context.Context, uuid string, r Rule) error
+	DelRule(ctx context.Context, uuid string) error
+
+	// Reconfigure makes a module's saved configuration live.
+	Reconfigure(ctx context.Context, m Module) error
+	// Savepoint records the filter configuration; ErrNoSavepoint when the
+	// firmware has none.
+	Savepoint(ctx context.Context) (revision string, err error)
+	// ApplyFilter makes the saved rules live; with a revision it arms the
+	// firewall's automatic rollback to that savepoint.
+	ApplyFilter(ctx context.Context, revision string) error
+	// CancelRollback confirms an ApplyFilter(revision).
+	CancelRollback(ctx context.Context, revision string) error
+	// Revert restores a savepoint at once.
+	Revert(ctx context.Context, revision string) error
+	// Ping checks the API is still reachable and authenticates (a cheap read).
+	Ping(ctx context.Context) error
+}
+
+// Snapshot reads everything Plan compares.
+func Snapshot(ctx context.Context, fw Firewall) (Current, error) {
+	var c Current
+	var err error
+	if c.VLANs, err = fw.VLANs(ctx); err != nil {
+		return c, err
+	}
+	if c.Assignments, err = fw.Assignments(ctx); err != nil {
+		return c, err
+	}
+	if c.DnsmasqInterfaces, err = fw.DnsmasqInterfaces(ctx); err != nil {
+		return c, err
+	}
+	if c.Ranges, err = fw.Ranges(ctx); err != nil {
+		return c, err
+	}
+	if c.HostOverrides, err = fw.HostOverrides(ctx); err != nil {
+		return c, err
+	}
+	if c.Rules, err = fw.Rules(ctx); err != nil {
+		return c, err
+	}
+	return c, nil
+}

@@ -1,0 +1,350 @@
+package zones_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/config/zones/zonestest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from golden (run with -update to accept):\n%s", name, got)
+	}
+}
+
+func load(t testing.TB, path string) *zones.File {
+	t.Helper()
+	f, err := zones.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestPlanGoldenAgainstEmptyFirewall(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ file, golden string }{
+		{"../../zones.json", "plan-default.golden"},
+		{"testdata/upstream-zones.json", "plan-upstream.golden"},
+	} {
+		f := load(t, tc.file)
+		ch := zones.Plan(f, zonestest.New().State())
+		golden(t, tc.golden, []byte(ch.Text()))
+		js, err := ch.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, strings.TrimSuffix(tc.golden, ".golden")+".json.golden", append(js, '\n'))
+	}
+}
+
+func TestRuleBaseMatchesUpstreamVectors(t *testing.T) {
+	t.Parallel()
+	// §4.5 derived vectors.
+	want := map[string]int{"mgmt": 38100, "netbird": 38200, "srv": 31400, "srvHome": 32500, "srvWork": 31500,
+		"srvCust": 30000, "srvDev": 35000, "srvTest": 33300, "home": 30400, "work": 39800, "iot": 39600,
+		"iotLocal": 32600, "iotCloud": 38500, "iotCams": 32300, "iotUntrust": 37000, "guest": 32100, "dmz": 36000,
+		"test": 33300, "testAllowA": 38800, "testAllowB": 39500, "testPinhole": 34500}
+	for z, w := range want {
+		if got := zones.RuleBase(z); got != w {
+			t.Errorf("RuleBase(%s) = %d, want %d", z, got, w)
+		}
+	}
+}
+
+func TestUpstreamRuleSetShape(t *testing.T) {
+	t.Parallel()
+	f := load(t, "testdata/upstream-zones.json")
+	ch := zones.Plan(f, zonestest.New().State())
+	rules := map[string][]zones.Rule{}
+	for _, c := range ch.Changes {
+		if c.Kind == zones.KindRule {
+			rules[c.Zone] = append(rules[c.Zone], *c.Rule)
+		}
+	}
+	// home: 30400 gateway; 30401 srvHome, iotCloud, iotLocal; 30490-92 blocks; 30499 internet; 990/991 caddy.
+	var got []string
+	for _, r := range rules["home"] {
+		got = append(got, fmt.Sprintf("%d %s %s", r.Sequence, r.Action, r.DestinationNet))
+	}
+	want := []string{"990 pass 10.6.0.1/32", "991 pass 10.6.0.1/32", "30400 pass 10.3.10.1/32", "30401 pass 10.4.20.0/24",
+		"30401 pass 10.4.10.0/24", "30401 pass 10.2.10.0/24", "30490 block 10.0.0.0/8", "30491 block 172.16.0.0/12",
+		"30492 block 192.168.0.0/16", "30499 pass any"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("home rules:\n got %v\nwant %v", got, want)
+	}
+	// iotLocal and iotCams (empty access-to) emit nothing; mgmt only caddy on lan; dmz no caddy; inactive none.
+	for _, z := range []string{"iotLocal", "iotCams", "netbird", "srv", "test", "iotUntrust"} {
+		if len(rules[z]) != 0 {
+			t.Errorf("zone %s got rules %v", z, rules[z])
+		}
+	}
+	if m := rules["mgmt"]; len(m) != 2 || m[0].Interface != "lan" || m[0].DestinationPort != "443" || m[1].DestinationPort != "80" {
+		t.Errorf("mgmt rules = %+v", m)
+	}
+	for _, r := range rules["dmz"] {
+		if strings.Contains(r.Description, "caddy") {
+			t.Errorf("dmz got a caddy rule")
+		}
+	}
+	// 10 enabled tagged zones get a VLAN.
+	n := 0
+	for _, c := range ch.Changes {
+		if c.Kind == zones.KindVLAN {
+			n++
+		}
+	}
+	if n != 10 {
+		t.Errorf("%d VLANs planned, want 10", n)
+	}
+}
+
+func applyAndReplan(t *testing.T, fw *zonestest.Fake, f *zones.File) {
+	t.Helper()
+	ctx := context.Background()
+	ch := zones.Plan(f, fw.State())
+	var lines []string
+	if err := zones.Apply(ctx, fw, ch, func(s string) { lines = append(lines, s) }); err != nil {
+		t.Fatalf("apply: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	if again := zones.Plan(f, fw.State()); !again.Empty() {
+		t.Fatalf("plan after apply is not empty:\n%s", again.Text())
+	}
+}
+
+func TestApplyThenPlanIsEmptyAndReapplyWritesNothing(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"../../zones.json", "testdata/upstream-zones.json"} {
+		fw := zonestest.New()
+		f := load(t, file)
+		applyAndReplan(t, fw, f)
+		w := fw.Writes()
+		if err := zones.Apply(context.Background(), fw, zones.Plan(f, fw.State()), nil); err != nil {
+			t.Fatal(err)
+		}
+		if fw.Writes() != w {
+			t.Fatalf("%s: second apply wrote %d times", file, fw.Writes()-w)
+		}
+		calls := fw.Calls()
+		// Dependency order: first VLAN, assignments after VLAN reconfigure, rules confirmed after ping.
+		iv := slices.Index(calls, "Reconfigure vlan")
+		ia := slices.IndexFunc(calls, func(s string) bool { return strings.HasPrefix(s, "Assign ") })
+		ip := slices.Index(calls, "Ping")
+		ic := slices.IndexFunc(calls, func(s string) bool { return strings.HasPrefix(s, "CancelRollback") })
+		if iv < 0 || ia < iv || ip < 0 || ic < ip {
+			t.Fatalf("%s: call order wrong: %v", file, calls)
+		}
+	}
+}
+
+func TestShrinkAccessToRemovesExactlyTheStaleRule(t *testing.T) {
+	t.Parallel()
+	fw := zonestest.New()
+	f := load(t, "testdata/upstream-zones.json")
+	applyAndReplan(t, fw, f)
+	home := f.Zone("home").Clone()
+	home.AccessTo = slices.DeleteFunc(home.AccessTo, func(s string) bool { return s == "srvHome" })
+	f.SetZone("home", home)
+	ch := zones.Plan(f, fw.State())
+	if len(ch.Changes) != 1 {
+		t.Fatalf("want one change, got:\n%s", ch.Text())
+	}
+	c := ch.Changes[0]
+	if c.Op != zones.Delete || c.Kind != zones.KindRule || c.ID != "tappaas:zone:home:to:srvHome" {
+		t.Fatalf("change = %s", c.Line())
+	}
+	applyAndReplan(t, fw, f)
+	for _, r := range fw.State().Rules {
+		if strings.Contains(r.Description, "home -> srvHome") {
+			t.Fatal("stale rule still present")
+		}
+	}
+}
+
+func TestReconcileDHCPStateAndOwnership(t *testing.T) {
+	t.Parallel()
+	fw := zonestest.New()
+	foreign := zones.Current{
+		VLANs:         []zones.VLAN{{Parent: "vtnet0", Tag: 999, Device: "vlan0.999", Descr: "hand made"}},
+		Rules:         []zones.Rule{{Enabled: true, Sequence: 31401, Action: "pass", Interface: "lan", SourceNet: "10.2.10.0/24", DestinationNet: "any", Description: "Zone srv -> dmz"}},
+		Ranges:        []zones.Range{{Interface: "lan", Start: "10.0.0.100", End: "10.0.0.254", Domain: "mgmt.internal", Description: "mgmt DHCP"}},
+		HostOverrides: []zones.HostOverride{{Enabled: true, Hostname: "nas", Domain: "mgmt.internal", RR: "A", Server: "10.0.0.5"}},
+	}
+	fw.Seed(foreign)
+	f := load(t, "../../zones.json")
+	applyAndReplan(t, fw, f)
+
+	// DHCP change → exactly one range update.
+	srv := f.Zone("srv").Clone()
+	s := 100
+	srv.DHCPStart = &s
+	f.SetZone("srv", srv)
+	ch := zones.Plan(f, fw.State())
+	if len(ch.Changes) != 1 || ch.Changes[0].Op != zones.Update || ch.Changes[0].Kind != zones.KindRange ||
+		ch.Changes[0].Fields[0].To != "10.2.10.100" {
+		t.Fatalf("dhcp change plan:\n%s", ch.Text())
+	}
+	applyAndReplan(t, fw, f)
+
+	// iot Inactive → all its objects torn down, rules before interface before VLAN.
+	iot := f.Zone("iot").Clone()
+	iot.State = zones.Inactive
+	f.SetZone("iot", iot)
+	ch = zones.Plan(f, fw.State())
+	var kinds []string
+	for _, c := range ch.Changes {
+		if c.Zone == "iot" {
+			if c.Op != zones.Delete {
+				t.Fatalf("non-delete for inactive zone: %s", c.Line())
+			}
+			kinds = append(kinds, string(c.Kind))
+		}
+	}
+	kinds = slices.Compact(kinds)
+	if !slices.Equal(kinds, []string{"rule", "dns", "dhcp", "interface", "vlan"}) {
+		t.Fatalf("teardown order = %v\n%s", kinds, ch.Text())
+	}
+	// private's rule to iot stays (the zone still lists it) — nothing else changes.
+	for _, c := range ch.Changes {
+		if c.Zone != "iot" && c.Kind != zones.KindListen {
+			t.Fatalf("unexpected change %s", c.Line())
+		}
+	}
+	applyAndReplan(t, fw, f)
+
+	// Manual: srv switched to Manual keeps its objects untouched.
+	srv = f.Zone("srv").Clone()
+	srv.State = zones.Manual
+	srv.AccessTo = []string{}
+	f.SetZone("srv", srv)
+	ch = zones.Plan(f, fw.State())
+	for _, c := range ch.Changes {
+		if c.Zone == "srv" && !strings.Contains(c.ID, "caddy") {
+			t.Fatalf("Manual zone touched: %s", c.Line())
+		}
+	}
+	applyAndReplan(t, fw, f)
+
+	// Foreign objects survive everything.
+	st := fw.State()
+	for _, want := range []string{"hand made"} {
+		if !slices.ContainsFunc(st.VLANs, func(v zones.VLAN) bool { return v.Descr == want }) {
+			t.Fatal("foreign VLAN removed")
+		}
+	}
+	if !slices.ContainsFunc(st.Rules, func(r zones.Rule) bool { return r.Description == "Zone srv -> dmz" }) ||
+		!slices.ContainsFunc(st.Ranges, func(r zones.Range) bool { return r.Description == "mgmt DHCP" }) ||
+		!slices.ContainsFunc(st.HostOverrides, func(h zones.HostOverride) bool { return h.Hostname == "nas" }) {
+		t.Fatal("foreign object removed or changed")
+	}
+
+	// Zone removed from the file → its objects go.
+	f.DeleteZone("private")
+	dmz := f.Zone("mgmt").Clone()
+	dmz.AccessTo = slices.DeleteFunc(dmz.AccessTo, func(s string) bool { return s == "private" })
+	f.SetZone("mgmt", dmz)
+	srv = f.Zone("srv").Clone()
+	srv.PinholeAllowedFrom = []string{"dmz"}
+	f.SetZone("srv", srv)
+	applyAndReplan(t, fw, f)
+	for _, v := range fw.State().VLANs {
+		if v.Tag == 310 {
+			t.Fatal("VLAN of removed zone kept")
+		}
+	}
+}
+
+func TestVLANClashWithForeignObjectSkipsZone(t *testing.T) {
+	t.Parallel()
+	fw := zonestest.New()
+	fw.Seed(zones.Current{VLANs: []zones.VLAN{{Parent: "vtnet0", Tag: 210, Device: "vlan0.210", Descr: "Services (upstream)"}}})
+	ch := zones.Plan(load(t, "../../zones.json"), fw.State())
+	for _, c := range ch.Changes {
+		if c.Zone == "srv" {
+			t.Fatalf("clashing zone planned: %s", c.Line())
+		}
+	}
+	if len(ch.Warnings) != 1 || !strings.Contains(ch.Warnings[0], "not owned by tappaas") {
+		t.Fatalf("warnings = %v", ch.Warnings)
+	}
+}
+
+func TestApplyRevertsOnRuleFailureAndDoesNotConfirmWhenUnreachable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := load(t, "../../zones.json")
+
+	fw := zonestest.New()
+	fw.FailRuleAddsAfter = 3
+	err := zones.Apply(ctx, fw, zones.Plan(f, fw.State()), nil)
+	if err == nil || !strings.Contains(err.Error(), "reverted to savepoint") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(fw.State().Rules); n != 0 {
+		t.Fatalf("%d rules left after revert", n)
+	}
+	fw.FailRuleAddsAfter = 0
+	applyAndReplan(t, fw, f) // converges from the partial state
+
+	fw2 := zonestest.New()
+	fw2.PingErr = errors.New("connection refused")
+	err = zones.ApplyWith(ctx, fw2, zones.Plan(f, fw2.State()), zones.ApplyOptions{PingAttempts: 2, PingDelay: 1})
+	if !errors.Is(err, zones.ErrUnreachableAfterApply) || !strings.Contains(err.Error(), "rolls back") {
+		t.Fatalf("err = %v", err)
+	}
+	if slices.ContainsFunc(fw2.Calls(), func(s string) bool { return strings.HasPrefix(s, "CancelRollback") }) {
+		t.Fatal("rollback cancelled although the API was unreachable")
+	}
+
+	fw3 := zonestest.New()
+	fw3.NoSavepoint = true
+	applyAndReplan(t, fw3, f)
+	if slices.ContainsFunc(fw3.Calls(), func(s string) bool { return strings.HasPrefix(s, "CancelRollback") }) {
+		t.Fatal("CancelRollback without savepoint")
+	}
+}
+
+func TestPlanIsDeterministic(t *testing.T) {
+	t.Parallel()
+	f := load(t, "testdata/upstream-zones.json")
+	fw := zonestest.New()
+	applyAndReplan(t, fw, f)
+	st := fw.State()
+	slices.Reverse(st.Rules)
+	slices.Reverse(st.VLANs)
+	// tear everything down twice from differently ordered snapshots
+	empty, _ := zones.Parse([]byte(`{}`))
+	a := zones.Plan(empty, st).Text()
+	b := zones.Plan(empty, fw.State()).Text()
+	if a != b {
+		t.Fatal("plan depends on snapshot order")
+	}
+	applyAndReplan(t, fw, empty)
+	if st := fw.State(); len(st.VLANs) != 0 || len(st.Rules) != 0 || len(st.Ranges) != 0 || len(st.HostOverrides) != 0 || len(st.Assignments) != 2 {
+		t.Fatalf("teardown left %+v", st)
+	}
+}
