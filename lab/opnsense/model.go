@@ -61,22 +61,22 @@ func (t *Table) del(id string) bool {
 type kind int
 
 const (
-	kText    kind = iota
-	kBool         // "0"/"1"
-	kInt          // decimal within [min,max]
-	kOption       // one of opts
-	kMulti        // comma list of opts
-	kIface        // one assigned interface (dynamic option)
-	kIfaces       // comma list of assigned interfaces
-	kIP           // one IP address
-	kIPList       // comma list of IP addresses
-	kMACList      // comma list of MAC addresses
-	kHostname     // DNS label(s)
-	kDomain       // DNS domain
-	kNet          // rule address: any, IP, CIDR, alias, interface keyword
-	kPort         // "", port, range a-b / a:b, port alias
-	kRef          // uuid of a record in another table (ref)
-	kLines        // newline-separated entries (alias content)
+	kText     kind = iota
+	kBool          // "0"/"1"
+	kInt           // decimal within [min,max]
+	kOption        // one of opts
+	kMulti         // comma list of opts
+	kIface         // one assigned interface (dynamic option)
+	kIfaces        // comma list of assigned interfaces
+	kIP            // one IP address
+	kIPList        // comma list of IP addresses
+	kMACList       // comma list of MAC addresses
+	kHostname      // DNS label(s)
+	kDomain        // DNS domain
+	kNet           // rule address: any, IP, CIDR, alias, interface keyword
+	kPort          // "", port, range a-b / a:b, port alias
+	kRef           // uuid of a record in another table (ref)
+	kLines         // newline-separated entries (alias content)
 )
 
 type field struct {
@@ -141,9 +141,6 @@ var (
 func (s *Server) validField(c *collection, f *field, v string) string {
 	if v == "" {
 		if f.required {
-			return "A value is required."
-		}
-		if f.kind == kOption && !contains(f.opts, "") && len(f.opts) > 0 {
 			return "A value is required."
 		}
 		return ""

@@ -296,8 +296,8 @@ func (s *Server) Running(table string) []Record {
 	return rows(s.st.Running[table])
 }
 
-// Config returns a copy of the saved (staged) records of a table.
-func (s *Server) Config(table string) []Record {
+// Staged returns a copy of the saved (staged) records of a table.
+func (s *Server) Staged(table string) []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return rows(s.st.Tables[table])
