@@ -1,0 +1,558 @@
+// Package lab wires the simulators into one lab: the PVE node (HTTPS API,
+// SSH shell, PBS once installed), the OPNsense firewall once its VM boots,
+// guest VMs, and the dial table that maps lab addresses to loopback
+// listeners. Start one in-process with Start; `tappaas lab serve` runs one
+// standalone.
+//
+// Ordering and concurrency: Start returns once every listener accepts;
+// every method is safe for concurrent use; Close stops everything and saves
+// the model when Options.Dir is set. Failure: Start fails when the
+// persisted model cannot be read (a newer schema, corrupt JSON) unless
+// Options.Reset is set.
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tappaas/tappaas/lab/opnsense"
+	"github.com/tappaas/tappaas/lab/pve"
+)
+
+// Fault is one injected failure or slowdown (see pve.Fault).
+type Fault = pve.Fault
+
+// Options configures a lab.
+type Options struct {
+	Dir       string    // persist the model here between runs ("" = memory only)
+	Reset     bool      // start afresh even if Dir has a model
+	Speed     float64   // latency model scale: 0 = no latency (tests), 1 = realistic
+	AccessLog io.Writer // JSON lines, secrets masked (nil = none)
+	Faults    []Fault
+	Hostname  string // default "tappaas1"
+}
+
+// Info is everything a client needs to reach the lab.
+type Info struct {
+	NodeAddr       string // install address on the upstream network, "192.168.1.10"
+	MgmtAddr       string // management address after the network step, "10.0.0.10"
+	Hostname       string
+	RootPassword   string // the node's root@pam password (lab only)
+	SSHHostKey     string // authorized_keys-format public host key of the node
+	SSHFingerprint string // "SHA256:..."
+	PVEFingerprint string // SHA-256 of the PVE API cert, "AA:BB:..." as PVE prints it
+	PVECAPEM       []byte // the cluster CA that signed the node cert (for RootCAs)
+	PBSFingerprint string // SHA-256 of the PBS cert ("" until installed)
+	ClientKeyPEM   []byte // a private key already in the node's root authorized_keys (lab only)
+	ClientPublicKey string
+	FirewallAddr   string // "10.0.0.1" (OPNsense API on :443 once its VM boots)
+	FirewallKey    string // the firewall image's bootstrap API key/secret
+	FirewallSecret string
+	FirewallFingerprint string // lower-case hex SHA-256 of the OPNsense cert ("" until booted)
+	Images         []*pve.Image // the image mirror (URLs and sha256)
+	Loopback       map[string]string // lab address → loopback listener
+}
+
+// Counters are the mutating calls and commands a lab has seen.
+type Counters struct {
+	APIRequests      int64 // all PVE/PBS API requests
+	APIMutations     int64 // successful non-GET PVE API calls
+	SSHCommands      int64 // mutating shell commands on the node
+	OPNsenseMutations int64
+}
+
+// Lab is a running lab.
+type Lab struct {
+	opts   Options
+	node   *pve.Node
+	faults *pve.Faults
+
+	pveLn, pbsLn net.Listener
+	pveSrv, pbsSrv *http.Server
+
+	mu        sync.Mutex
+	fw        *fwState
+	logMu     sync.Mutex
+	saveMu    sync.Mutex
+	saveTimer *time.Timer
+	closed    bool
+	extraDial map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
+}
+
+type fwState struct {
+	vmid    int
+	version string
+	ready   time.Time
+	srv     *opnsense.Server
+	ln      net.Listener
+	http    *http.Server
+	fp      string
+	snapshot []byte
+}
+
+const modelFile = "lab-model.json"
+
+// Start builds (or resumes) a lab and starts its listeners on loopback.
+func Start(ctx context.Context, opts Options) (*Lab, error) {
+	l := &Lab{opts: opts, faults: pve.NewFaults(opts.Faults...), extraDial: map[string]func() (string, bool){}}
+	var model *pve.Model
+	var fwSnap []byte
+	if opts.Dir != "" && !opts.Reset {
+		b, err := os.ReadFile(filepath.Join(opts.Dir, modelFile))
+		switch {
+		case err == nil:
+			var saved persisted
+			if err := json.Unmarshal(b, &saved); err != nil {
+				return nil, fmt.Errorf("lab: read %s: %w (start with Reset to discard it)", filepath.Join(opts.Dir, modelFile), err)
+			}
+			model, fwSnap = saved.Node, saved.Firewall
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+	}
+	node, err := pve.New(pve.Config{
+		Hostname: opts.Hostname,
+		Model:    model,
+		FS:       newNodeFS(),
+		Speed:    opts.Speed,
+		Faults:   l.faults,
+		Log:      l.logEntry,
+		OnChange: l.scheduleSave,
+		OnBoot:   l.onBoot,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	l.node = node
+	if err := l.listen(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if err := l.startShell(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	// a firewall VM that was running when the lab stopped comes back up
+	var fwID int
+	var fwVer string
+	var fwReady time.Time
+	node.Read(func(m *pve.Model) {
+		for id, vm := range m.VMs {
+			if vm.Running {
+				for _, k := range []string{"scsi0", "virtio0"} {
+					h := vm.Config[k]
+					if i := indexComma(h); i >= 0 {
+						h = h[:i]
+					}
+					if v := m.Volumes[h]; v != nil && v.Guest == "opnsense" {
+						fwID, fwVer, fwReady = id, v.Version, vm.ReadyAt
+					}
+				}
+			}
+		}
+	})
+	if fwID != 0 {
+		l.bootFirewall(fwID, fwVer, fwReady, fwSnap)
+	}
+	if err := ctx.Err(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func indexComma(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			return i
+		}
+	}
+	return -1
+}
+
+type persisted struct {
+	Node     *pve.Model      `json:"node"`
+	Firewall json.RawMessage `json:"firewall,omitempty"`
+}
+
+func (l *Lab) listen() error {
+	var err error
+	l.pveLn, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("lab: listen: %w", err)
+	}
+	l.pbsLn, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("lab: listen: %w", err)
+	}
+	pveTLS := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		var c pve.Certs
+		l.node.Read(func(m *pve.Model) { c = m.Certs })
+		cert, err := tls.X509KeyPair([]byte(c.NodePEM+c.CAPEM), []byte(c.NodeKeyPEM))
+		return &cert, err
+	}}
+	pbsTLS := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		var c pve.Certs
+		l.node.Read(func(m *pve.Model) { c = m.Certs })
+		if c.PBSPEM == "" {
+			return nil, errors.New("proxmox-backup-proxy not running")
+		}
+		cert, err := tls.X509KeyPair([]byte(c.PBSPEM), []byte(c.PBSKeyPEM))
+		return &cert, err
+	}}
+	l.pveSrv = &http.Server{Handler: l.node.Handler(), TLSConfig: pveTLS, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
+	l.pbsSrv = &http.Server{Handler: l.node.PBSHandler(), TLSConfig: pbsTLS, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
+	go func() { _ = l.pveSrv.ServeTLS(l.pveLn, "", "") }()
+	go func() { _ = l.pbsSrv.ServeTLS(l.pbsLn, "", "") }()
+	return nil
+}
+
+// Node is the simulated PVE node (for tests that inspect or drive the model).
+func (l *Lab) Node() *pve.Node { return l.node }
+
+// Close stops the lab and saves its model (when Dir is set).
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	fw := l.fw
+	l.mu.Unlock()
+	var errs []error
+	if l.pveSrv != nil {
+		_ = l.pveSrv.Close()
+	}
+	if l.pbsSrv != nil {
+		_ = l.pbsSrv.Close()
+	}
+	if fw != nil && fw.http != nil {
+		_ = fw.http.Close()
+	}
+	l.stopShell()
+	l.saveMu.Lock()
+	if l.saveTimer != nil {
+		l.saveTimer.Stop()
+	}
+	l.saveMu.Unlock()
+	if err := l.save(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Lab) scheduleSave() {
+	if l.opts.Dir == "" {
+		return
+	}
+	l.saveMu.Lock()
+	defer l.saveMu.Unlock()
+	if l.saveTimer != nil {
+		return
+	}
+	l.saveTimer = time.AfterFunc(100*time.Millisecond, func() {
+		l.saveMu.Lock()
+		l.saveTimer = nil
+		l.saveMu.Unlock()
+		_ = l.save()
+	})
+}
+
+// save writes the model atomically (0600) into Dir.
+func (l *Lab) save() error {
+	if l.opts.Dir == "" || l.node == nil {
+		return nil
+	}
+	snap, err := l.node.Snapshot()
+	if err != nil {
+		return fmt.Errorf("lab: save: %w", err)
+	}
+	out := persisted{Node: new(pve.Model)}
+	if err := json.Unmarshal(snap, out.Node); err != nil {
+		return fmt.Errorf("lab: save: %w", err)
+	}
+	l.mu.Lock()
+	if l.fw != nil && l.fw.srv != nil {
+		out.Firewall, _ = l.fw.srv.Snapshot()
+	}
+	l.mu.Unlock()
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(l.opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("lab: save: %w", err)
+	}
+	tmp, err := os.CreateTemp(l.opts.Dir, ".model-*")
+	if err != nil {
+		return fmt.Errorf("lab: save: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("lab: save: %w", err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(l.opts.Dir, modelFile))
+}
+
+// State returns the node model as JSON.
+func (l *Lab) State() ([]byte, error) { return l.node.State() }
+
+// Counters returns the mutating calls and commands seen.
+func (l *Lab) Counters() Counters {
+	api, ssh := l.node.Mutations()
+	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh}
+	l.mu.Lock()
+	if l.fw != nil && l.fw.srv != nil {
+		c.OPNsenseMutations = int64(l.fw.srv.Mutations())
+	}
+	l.mu.Unlock()
+	return c
+}
+
+// AddFault arms one more fault while the lab runs.
+func (l *Lab) AddFault(f Fault) { l.faults.Add(f) }
+
+// Info describes how to reach the lab.
+func (l *Lab) Info() Info {
+	var info Info
+	l.node.Read(func(m *pve.Model) {
+		info = Info{
+			NodeAddr: m.NodeAddr, MgmtAddr: mgmtAddr(m.Hostname), Hostname: m.Hostname, RootPassword: m.RootPassword,
+			PVEFingerprint: pve.PEMFingerprint(m.Certs.NodePEM), PVECAPEM: []byte(m.Certs.CAPEM),
+			ClientKeyPEM: []byte(m.Certs.ClientPEM), ClientPublicKey: pve.AuthorizedKeyPEM(m.Certs.ClientPEM, "lab-client"),
+			FirewallAddr: "10.0.0.1", FirewallKey: opnsense.BootstrapKey, FirewallSecret: opnsense.BootstrapSecret,
+		}
+		if m.Certs.PBSPEM != "" {
+			info.PBSFingerprint = pve.PEMFingerprint(m.Certs.PBSPEM)
+		}
+		if s, err := pve.ParseSigner(m.Certs.HostKeyPEM); err == nil {
+			info.SSHHostKey = pve.AuthorizedKey(s, "")
+			info.SSHFingerprint = sshFingerprint(s)
+		}
+	})
+	info.Images = pve.MirrorImages()
+	l.mu.Lock()
+	if l.fw != nil {
+		info.FirewallFingerprint = l.fw.fp
+	}
+	l.mu.Unlock()
+	info.Loopback = map[string]string{
+		net.JoinHostPort(info.NodeAddr, "8006"): l.pveLn.Addr().String(),
+		net.JoinHostPort(info.NodeAddr, "8007"): l.pbsLn.Addr().String(),
+		net.JoinHostPort(info.MgmtAddr, "8006"): l.pveLn.Addr().String(),
+		net.JoinHostPort(info.MgmtAddr, "8007"): l.pbsLn.Addr().String(),
+	}
+	if a := l.sshAddr(); a != "" {
+		info.Loopback[net.JoinHostPort(info.NodeAddr, "22")] = a
+		info.Loopback[net.JoinHostPort(info.MgmtAddr, "22")] = a
+	}
+	l.mu.Lock()
+	if l.fw != nil && l.fw.ln != nil {
+		info.Loopback["10.0.0.1:443"] = l.fw.ln.Addr().String()
+	}
+	l.mu.Unlock()
+	return info
+}
+
+func mgmtAddr(host string) string {
+	n := 1
+	for i := 0; i < len(host); i++ {
+		if host[i] >= '0' && host[i] <= '9' {
+			n, _ = strconv.Atoi(host[i:])
+			break
+		}
+	}
+	if n < 1 || n > 9 {
+		n = 1
+	}
+	return fmt.Sprintf("10.0.0.%d", 9+n)
+}
+
+// CertPool returns a pool with the PVE cluster CA (for clients that verify
+// the node certificate normally instead of pinning it).
+func (l *Lab) CertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	l.node.Read(func(m *pve.Model) { p.AppendCertsFromPEM([]byte(m.Certs.CAPEM)) })
+	return p
+}
+
+// errNoRoute is what dialling an address outside the lab gives.
+func opErr(addr string, errno syscall.Errno) error {
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: fakeAddr(addr), Err: os.NewSyscallError("connect", errno)}
+}
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
+
+// Dial is the dial table: it maps lab addresses to loopback listeners, as
+// the network of a real site would route them. Anything else fails like an
+// unreachable host. It is an exec.DialFunc.
+func (l *Lab) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	target, err := l.resolve(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", target)
+}
+
+func (l *Lab) resolve(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", &net.OpError{Op: "dial", Net: "tcp", Err: err}
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return "", opErr(addr, syscall.ECONNREFUSED)
+	}
+	var nodeUp, pbsUp bool
+	var hostname string
+	l.node.Read(func(m *pve.Model) {
+		hostname = m.Hostname
+		nodeUp = (host == m.NodeAddr || host == mgmtAddr(m.Hostname)) && m.AddrUp(host)
+		pbsUp = m.PBS.Installed && m.Services["proxmox-backup-proxy"] == "active"
+	})
+	_ = hostname
+	if nodeUp {
+		switch port {
+		case "8006":
+			return l.pveLn.Addr().String(), nil
+		case "8007":
+			if pbsUp {
+				return l.pbsLn.Addr().String(), nil
+			}
+		case "22":
+			if a := l.sshAddr(); a != "" {
+				return a, nil
+			}
+		}
+		return "", opErr(addr, syscall.ECONNREFUSED)
+	}
+	if host == "10.0.0.1" {
+		l.mu.Lock()
+		fw := l.fw
+		l.mu.Unlock()
+		if fw == nil || time.Now().Before(fw.ready) || !l.vmRunning(fw.vmid) {
+			return "", opErr(addr, syscall.EHOSTUNREACH)
+		}
+		if port == "443" && fw.ln != nil {
+			return fw.ln.Addr().String(), nil
+		}
+		return "", opErr(addr, syscall.ECONNREFUSED)
+	}
+	l.mu.Lock()
+	f := l.extraDial[addr]
+	l.mu.Unlock()
+	if f != nil {
+		if a, ok := f(); ok {
+			return a, nil
+		}
+	}
+	return "", opErr(addr, syscall.EHOSTUNREACH)
+}
+
+func (l *Lab) vmRunning(id int) bool {
+	up := false
+	l.node.Read(func(m *pve.Model) {
+		if vm := m.VMs[id]; vm != nil && vm.Running {
+			up = true
+		}
+	})
+	return up
+}
+
+// onBoot is called when a VM starts.
+func (l *Lab) onBoot(vmid int, guest, version string, ready time.Time) {
+	switch guest {
+	case "opnsense":
+		l.bootFirewall(vmid, version, ready, nil)
+	case "nixos":
+		l.bootGuest(vmid, ready)
+	}
+}
+
+func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	if l.fw != nil && l.fw.vmid == vmid && l.fw.srv != nil {
+		l.fw.ready = ready // a reboot: the same firewall, config kept
+		return
+	}
+	srv := opnsense.NewServer(opnsense.Options{Version: version, OnRequest: func(r opnsense.Request) {
+		l.logEntry(pve.Entry{Time: r.Time.UTC(), Face: "opnsense", Method: r.Method, Path: r.Path, Status: r.Status})
+		if r.Mutating {
+			l.scheduleSave()
+		}
+	}})
+	if snap != nil {
+		_ = srv.Restore(snap)
+	}
+	cert, _, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")
+	if err != nil {
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return
+	}
+	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
+	go func() { _ = hs.ServeTLS(ln, "", "") }()
+	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp}
+}
+
+// Firewall returns the simulated OPNsense (nil until its VM has booted once).
+func (l *Lab) Firewall() *opnsense.Server {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fw == nil {
+		return nil
+	}
+	return l.fw.srv
+}
+
+func (l *Lab) logEntry(e pve.Entry) {
+	if l.opts.AccessLog == nil {
+		return
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	l.logMu.Lock()
+	defer l.logMu.Unlock()
+	_, _ = l.opts.AccessLog.Write(append(b, '\n'))
+}

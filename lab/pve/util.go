@@ -1,0 +1,10 @@
+package pve
+
+import (
+	"sort"
+	"time"
+)
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func nowUTC() time.Time { return time.Now().UTC() }
