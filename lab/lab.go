@@ -47,30 +47,30 @@ type Options struct {
 
 // Info is everything a client needs to reach the lab.
 type Info struct {
-	NodeAddr       string // install address on the upstream network, "192.168.1.10"
-	MgmtAddr       string // management address after the network step, "10.0.0.10"
-	Hostname       string
-	RootPassword   string // the node's root@pam password (lab only)
-	SSHHostKey     string // authorized_keys-format public host key of the node
-	SSHFingerprint string // "SHA256:..."
-	PVEFingerprint string // SHA-256 of the PVE API cert, "AA:BB:..." as PVE prints it
-	PVECAPEM       []byte // the cluster CA that signed the node cert (for RootCAs)
-	PBSFingerprint string // SHA-256 of the PBS cert ("" until installed)
-	ClientKeyPEM   []byte // a private key already in the node's root authorized_keys (lab only)
-	ClientPublicKey string
-	FirewallAddr   string // "10.0.0.1" (OPNsense API on :443 once its VM boots)
-	FirewallKey    string // the firewall image's bootstrap API key/secret
-	FirewallSecret string
-	FirewallFingerprint string // lower-case hex SHA-256 of the OPNsense cert ("" until booted)
-	Images         []*pve.Image // the image mirror (URLs and sha256)
-	Loopback       map[string]string // lab address → loopback listener
+	NodeAddr            string // install address on the upstream network, "192.168.1.10"
+	MgmtAddr            string // management address after the network step, "10.0.0.10"
+	Hostname            string
+	RootPassword        string // the node's root@pam password (lab only)
+	SSHHostKey          string // authorized_keys-format public host key of the node
+	SSHFingerprint      string // "SHA256:..."
+	PVEFingerprint      string // SHA-256 of the PVE API cert, "AA:BB:..." as PVE prints it
+	PVECAPEM            []byte // the cluster CA that signed the node cert (for RootCAs)
+	PBSFingerprint      string // SHA-256 of the PBS cert ("" until installed)
+	ClientKeyPEM        []byte // a private key already in the node's root authorized_keys (lab only)
+	ClientPublicKey     string
+	FirewallAddr        string // "10.0.0.1" (OPNsense API on :443 once its VM boots)
+	FirewallKey         string // the firewall image's bootstrap API key/secret
+	FirewallSecret      string
+	FirewallFingerprint string            // lower-case hex SHA-256 of the OPNsense cert ("" until booted)
+	Images              []*pve.Image      // the image mirror (URLs and sha256)
+	Loopback            map[string]string // lab address → loopback listener
 }
 
 // Counters are the mutating calls and commands a lab has seen.
 type Counters struct {
-	APIRequests      int64 // all PVE/PBS API requests
-	APIMutations     int64 // successful non-GET PVE API calls
-	SSHCommands      int64 // mutating shell commands on the node
+	APIRequests       int64 // all PVE/PBS API requests
+	APIMutations      int64 // successful non-GET PVE API calls
+	SSHCommands       int64 // mutating shell commands on the node
 	OPNsenseMutations int64
 }
 
@@ -80,7 +80,7 @@ type Lab struct {
 	node   *pve.Node
 	faults *pve.Faults
 
-	pveLn, pbsLn net.Listener
+	pveLn, pbsLn   net.Listener
 	pveSrv, pbsSrv *http.Server
 
 	mu        sync.Mutex
@@ -93,13 +93,13 @@ type Lab struct {
 }
 
 type fwState struct {
-	vmid    int
-	version string
-	ready   time.Time
-	srv     *opnsense.Server
-	ln      net.Listener
-	http    *http.Server
-	fp      string
+	vmid     int
+	version  string
+	ready    time.Time
+	srv      *opnsense.Server
+	ln       net.Listener
+	http     *http.Server
+	fp       string
 	snapshot []byte
 }
 

@@ -52,11 +52,11 @@ type P struct {
 	Check    func(string) string // returns an error text
 }
 
-func pStr() P                   { return P{T: "string"} }
-func pReq() P                   { return P{T: "string", Req: true} }
-func pBool() P                  { return P{T: "boolean"} }
-func pInt(min, max int) P       { return P{T: "integer", Min: &min, Max: &max} }
-func pEnum(v ...string) P       { return P{T: "string", Enum: v} }
+func pStr() P                      { return P{T: "string"} }
+func pReq() P                      { return P{T: "string", Req: true} }
+func pBool() P                     { return P{T: "boolean"} }
+func pInt(min, max int) P          { return P{T: "integer", Min: &min, Max: &max} }
+func pEnum(v ...string) P          { return P{T: "string", Enum: v} }
 func pFmt(f func(string) string) P { return P{T: "string", Check: f} }
 
 type authInfo struct {
@@ -80,7 +80,7 @@ type call struct {
 	extra map[string]any
 }
 
-func (c *call) has(k string) bool { _, ok := c.p[k]; return ok }
+func (c *call) has(k string) bool  { _, ok := c.p[k]; return ok }
 func (c *call) bool(k string) bool { return c.p[k] == "1" }
 func (c *call) int(k string, def int) int {
 	if v, ok := c.p[k]; ok {
@@ -419,7 +419,7 @@ func (n *Node) newTicket(user string) (ticket, csrf string) {
 	ts := fmt.Sprintf("%08X", time.Now().Unix())
 	plain := "PVE:" + user + ":" + ts
 	ticket = plain + "::" + n.sign(plain)
-	csrf = ts + ":" + n.sign("csrf:"+user+":"+ts)[:43]
+	csrf = ts + ":" + n.sign("csrf:" + user + ":" + ts)[:43]
 	return
 }
 
@@ -498,7 +498,7 @@ func (n *Node) authenticate(r *http.Request, rt *route) (authInfo, *APIError) {
 			if r.Method != http.MethodGet && !rt.noAuth {
 				tok := r.Header.Get("CSRFPreventionToken")
 				n.mu.Lock()
-				want := ts + ":" + n.sign("csrf:"+user+":"+ts)[:43]
+				want := ts + ":" + n.sign("csrf:" + user + ":" + ts)[:43]
 				n.mu.Unlock()
 				if subtle.ConstantTimeCompare([]byte(tok), []byte(want)) != 1 {
 					return a, &APIError{Code: 401, Msg: "Permission denied - invalid csrf token"}

@@ -32,9 +32,9 @@ type Fault struct {
 
 // Faults is a set of armed faults. Safe for concurrent use.
 type Faults struct {
-	mu    sync.Mutex
-	list  []*armed
-	cmds  int
+	mu   sync.Mutex
+	list []*armed
+	cmds int
 }
 
 type armed struct {

@@ -35,16 +35,16 @@ func hNodeStatus(c *call) (any, error) {
 	m := c.n.m
 	return map[string]any{
 		"cpu": 0.031, "wait": 0.0, "uptime": int(time.Since(m.Booted).Seconds()),
-		"cpuinfo":     map[string]any{"model": "Intel(R) N100", "cores": 4, "cpus": 4, "sockets": 1, "mhz": "3400.000", "hvm": "1", "user_hz": 100, "flags": "fpu vme de pse"},
-		"memory":      map[string]any{"total": 16 << 30, "used": 3 << 30, "free": 13 << 30},
-		"swap":        map[string]any{"total": 8 << 30, "used": 0, "free": 8 << 30},
-		"rootfs":      map[string]any{"total": 68 << 30, "used": 5 << 30, "avail": 63 << 30, "free": 63 << 30},
-		"loadavg":     []string{"0.10", "0.05", "0.01"},
-		"kversion":    "Linux " + Kernel + " #1 SMP PREEMPT_DYNAMIC PMX " + Kernel + " (2026-10-01T10:00Z) x86_64",
-		"pveversion":  "pve-manager/" + PVEVersion + "/" + PVERepoID,
+		"cpuinfo":        map[string]any{"model": "Intel(R) N100", "cores": 4, "cpus": 4, "sockets": 1, "mhz": "3400.000", "hvm": "1", "user_hz": 100, "flags": "fpu vme de pse"},
+		"memory":         map[string]any{"total": 16 << 30, "used": 3 << 30, "free": 13 << 30},
+		"swap":           map[string]any{"total": 8 << 30, "used": 0, "free": 8 << 30},
+		"rootfs":         map[string]any{"total": 68 << 30, "used": 5 << 30, "avail": 63 << 30, "free": 63 << 30},
+		"loadavg":        []string{"0.10", "0.05", "0.01"},
+		"kversion":       "Linux " + Kernel + " #1 SMP PREEMPT_DYNAMIC PMX " + Kernel + " (2026-10-01T10:00Z) x86_64",
+		"pveversion":     "pve-manager/" + PVEVersion + "/" + PVERepoID,
 		"current-kernel": map[string]any{"sysname": "Linux", "release": Kernel, "machine": "x86_64", "version": "#1 SMP PREEMPT_DYNAMIC PMX"},
-		"boot-info":   map[string]any{"mode": "efi", "secureboot": 0},
-		"ksm":         map[string]any{"shared": 0},
+		"boot-info":      map[string]any{"mode": "efi", "secureboot": 0},
+		"ksm":            map[string]any{"shared": 0},
 	}, nil
 }
 

@@ -38,17 +38,17 @@ var vmStatic = map[string]P{
 		return ""
 	}),
 	"cores": pInt(1, 1024), "sockets": pInt(1, 16), "vcpus": pInt(1, 1024), "balloon": pInt(0, 1<<30), "cpu": pStr(), "cpulimit": {T: "number"},
-	"ostype":    pEnum("other", "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11", "l24", "l26", "solaris"),
-	"bios":      pEnum("seabios", "ovmf"),
-	"scsihw":    pEnum("lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi"),
-	"machine":   pStr(),
-	"agent":     pFmt(checkAgent),
-	"boot":      pStr(),
-	"bootdisk":  pStr(),
-	"onboot":    pBool(), "tablet": pBool(), "localtime": pBool(), "numa": pBool(), "kvm": pBool(), "protection": pBool(), "acpi": pBool(), "template": pBool(),
-	"vga":       pStr(), "tags": pStr(), "description": pStr(), "startup": pStr(), "hotplug": pStr(), "keyboard": pStr(), "args": pStr(), "hookscript": pStr(),
-	"citype":    pEnum("configdrive2", "nocloud", "opennebula"),
-	"ciuser":    pStr(), "cipassword": pStr(), "nameserver": pStr(), "searchdomain": pStr(), "ciupgrade": pBool(), "cicustom": pStr(),
+	"ostype":   pEnum("other", "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11", "l24", "l26", "solaris"),
+	"bios":     pEnum("seabios", "ovmf"),
+	"scsihw":   pEnum("lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi"),
+	"machine":  pStr(),
+	"agent":    pFmt(checkAgent),
+	"boot":     pStr(),
+	"bootdisk": pStr(),
+	"onboot":   pBool(), "tablet": pBool(), "localtime": pBool(), "numa": pBool(), "kvm": pBool(), "protection": pBool(), "acpi": pBool(), "template": pBool(),
+	"vga": pStr(), "tags": pStr(), "description": pStr(), "startup": pStr(), "hotplug": pStr(), "keyboard": pStr(), "args": pStr(), "hookscript": pStr(),
+	"citype": pEnum("configdrive2", "nocloud", "opennebula"),
+	"ciuser": pStr(), "cipassword": pStr(), "nameserver": pStr(), "searchdomain": pStr(), "ciupgrade": pBool(), "cicustom": pStr(),
 	"sshkeys": pFmt(func(v string) string {
 		if !sshkeysRe.MatchString(v) {
 			return "invalid format - invalid urlencoded string: " + v

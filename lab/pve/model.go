@@ -36,12 +36,12 @@ type Model struct {
 	Secret       string    `json:"secret"` // HMAC key for tickets
 	NextPID      int       `json:"next_pid"`
 
-	NICs    []NIC           `json:"nics"`
-	Disks   []*Disk         `json:"disks"`
+	NICs    []NIC            `json:"nics"`
+	Disks   []*Disk          `json:"disks"`
 	Links   map[string]*Link `json:"links"` // live interfaces (after ifreload)
-	Routes  []Route         `json:"routes"`
-	Apt     Apt             `json:"apt"`
-	Cluster *Cluster        `json:"cluster,omitempty"`
+	Routes  []Route          `json:"routes"`
+	Apt     Apt              `json:"apt"`
+	Cluster *Cluster         `json:"cluster,omitempty"`
 
 	Storages []*Storage         `json:"storages"`
 	Pools    []*Pool            `json:"pools"`
@@ -51,13 +51,13 @@ type Model struct {
 	Users []*User `json:"users"`
 	ACL   []ACL   `json:"acl"`
 
-	VMs   map[int]*VM    `json:"vms"`
-	HA    []*HAResource  `json:"ha"`
-	Tasks []*Task        `json:"tasks"`
-	PBS   PBS            `json:"pbs"`
-	Certs Certs          `json:"certs"`
+	VMs      map[int]*VM       `json:"vms"`
+	HA       []*HAResource     `json:"ha"`
+	Tasks    []*Task           `json:"tasks"`
+	PBS      PBS               `json:"pbs"`
+	Certs    Certs             `json:"certs"`
 	Services map[string]string `json:"services"` // name → "active"/"inactive"
-	Timers   []Timer         `json:"timers"`
+	Timers   []Timer           `json:"timers"`
 
 	Files map[string]FileRec `json:"files,omitempty"` // FS snapshot (persistence only)
 }
@@ -126,13 +126,13 @@ type Storage struct {
 
 // Pool is a ZFS pool.
 type Pool struct {
-	Name        string   `json:"name"`
-	Raid        string   `json:"raid"` // single, mirror, raidz, …
-	Devices     []string `json:"devices"`
-	Ashift      int      `json:"ashift"`
-	Compression string   `json:"compression"`
-	Autotrim    string   `json:"autotrim"`
-	Size        int64    `json:"size"`
+	Name        string            `json:"name"`
+	Raid        string            `json:"raid"` // single, mirror, raidz, …
+	Devices     []string          `json:"devices"`
+	Ashift      int               `json:"ashift"`
+	Compression string            `json:"compression"`
+	Autotrim    string            `json:"autotrim"`
+	Size        int64             `json:"size"`
 	Props       map[string]string `json:"props,omitempty"`
 }
 
@@ -185,12 +185,12 @@ type VM struct {
 
 // HAResource is an HA-managed guest.
 type HAResource struct {
-	SID        string `json:"sid"`
-	State      string `json:"state"`
-	MaxRestart int    `json:"max_restart"`
-	MaxRelocate int   `json:"max_relocate"`
-	Failback   bool   `json:"failback"`
-	Comment    string `json:"comment,omitempty"`
+	SID         string `json:"sid"`
+	State       string `json:"state"`
+	MaxRestart  int    `json:"max_restart"`
+	MaxRelocate int    `json:"max_relocate"`
+	Failback    bool   `json:"failback"`
+	Comment     string `json:"comment,omitempty"`
 }
 
 // Timer is a transient systemd timer (systemd-run --on-active).
@@ -322,15 +322,15 @@ source /etc/network/interfaces.d/*
 func (m *Model) seedFS(fsys shell.FS) error {
 	host := m.Hostname
 	files := map[string]string{
-		"/etc/hostname":           host + "\n",
-		"/etc/hosts":              "127.0.0.1 localhost.localdomain localhost\n192.168.1.10 " + host + ".mgmt.internal " + host + "\n\n::1     ip6-localhost ip6-loopback\n",
-		"/etc/resolv.conf":        "search mgmt.internal\nnameserver 192.168.1.1\n",
-		"/etc/network/interfaces": initialInterfaces,
-		"/etc/os-release":         "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION=\"13 (trixie)\"\nVERSION_CODENAME=trixie\nID=debian\n",
-		"/etc/debian_version":     "13.1\n",
-		"/etc/apt/sources.list.d/debian.sources": "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie trixie-updates\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://security.debian.org/debian-security\nSuites: trixie-security\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
-		"/etc/apt/sources.list.d/pve-enterprise.sources": "Types: deb\nURIs: https://enterprise.proxmox.com/debian/pve\nSuites: trixie\nComponents: pve-enterprise\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
-		"/etc/apt/sources.list.d/ceph.sources":           "Types: deb\nURIs: https://enterprise.proxmox.com/debian/ceph-squid\nSuites: trixie\nComponents: enterprise\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
+		"/etc/hostname":                                   host + "\n",
+		"/etc/hosts":                                      "127.0.0.1 localhost.localdomain localhost\n192.168.1.10 " + host + ".mgmt.internal " + host + "\n\n::1     ip6-localhost ip6-loopback\n",
+		"/etc/resolv.conf":                                "search mgmt.internal\nnameserver 192.168.1.1\n",
+		"/etc/network/interfaces":                         initialInterfaces,
+		"/etc/os-release":                                 "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION=\"13 (trixie)\"\nVERSION_CODENAME=trixie\nID=debian\n",
+		"/etc/debian_version":                             "13.1\n",
+		"/etc/apt/sources.list.d/debian.sources":          "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie trixie-updates\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://security.debian.org/debian-security\nSuites: trixie-security\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+		"/etc/apt/sources.list.d/pve-enterprise.sources":  "Types: deb\nURIs: https://enterprise.proxmox.com/debian/pve\nSuites: trixie\nComponents: pve-enterprise\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
+		"/etc/apt/sources.list.d/ceph.sources":            "Types: deb\nURIs: https://enterprise.proxmox.com/debian/ceph-squid\nSuites: trixie\nComponents: enterprise\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
 		"/usr/share/keyrings/proxmox-archive-keyring.gpg": "lab keyring\n",
 		"/usr/share/pve-edk2-firmware/OVMF_VARS_4M.fd":    strings.Repeat("\x00", 4096),
 		"/etc/pve/pve-root-ca.pem":                        m.Certs.CAPEM,

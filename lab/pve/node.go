@@ -30,12 +30,12 @@ type Config struct {
 
 // Node is one simulated PVE node: the model plus its faces.
 type Node struct {
-	mu   sync.Mutex
-	m    *Model
-	fs   shell.FS
-	cfg  Config
-	mut  [2]atomic.Int64 // mutating API calls, SSH commands
-	reqs atomic.Int64
+	mu      sync.Mutex
+	m       *Model
+	fs      shell.FS
+	cfg     Config
+	mut     [2]atomic.Int64 // mutating API calls, SSH commands
+	reqs    atomic.Int64
 	pending []func() // callbacks to run after unlock
 }
 

@@ -33,9 +33,6 @@ func with(base map[string]P, kv ...any) map[string]P {
 	return out
 }
 
-
-
-
 var pveRoutes []route
 
 func init() {
