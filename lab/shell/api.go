@@ -22,6 +22,11 @@ type Env struct {
 	FS     FS
 	Vars   map[string]string // environment
 	User   string            // the SSH user ("root")
+	// Dir is the current working directory (absolute); resolve relative
+	// path arguments with Abs.
+	Dir string
+
+	st *state // the interpreter state that runs this command (for Exec)
 }
 
 // Command runs one invocation and returns its exit status.
