@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newLabCmd(),
 	)
 	root.RunE = rootRun
+	addRootFlags(root)
 	return root
 }
 

@@ -1,0 +1,165 @@
+package common
+
+import (
+	"context"
+	"time"
+
+	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/steps"
+)
+
+// Backend is everything the TUI needs from the outside world. The TUI never
+// does IO itself: cmd wires a Backend for the lab, for a real node, or a fake
+// for tests. Every method may be slow and is only called from a tea.Cmd.
+type Backend interface {
+	// NodeInfo says what the node is and whether an earlier run left a
+	// checkpoint.
+	NodeInfo(ctx context.Context) (NodeInfo, error)
+	// Detect returns wizard defaults and what was found on the node (NICs,
+	// disks).
+	Detect(ctx context.Context) (Detected, error)
+	// Preflight runs read-only checks for a request.
+	Preflight(ctx context.Context, req Request) ([]Check, error)
+	// Plan builds the job for a request.
+	Plan(ctx context.Context, req Request) (Job, error)
+	// Summary says what a finished run built (URLs, credentials, next steps).
+	Summary(ctx context.Context, req Request) (Summary, error)
+}
+
+// Job is one plan ready to run.
+type Job interface {
+	// Name of the plan ("install", "join").
+	Name() string
+	// Steps in run order, with Describe output and earlier checkpoints.
+	Steps() []steps.StepInfo
+	// Run executes the plan, sending every event to emit (which never
+	// blocks), and returns when the plan is done, failed, paused or ctx is
+	// cancelled. It is called at most once per Job.
+	Run(ctx context.Context, emit func(steps.Event)) error
+	// Pause asks the run to finish the running step(s) and stop; the
+	// checkpoint is kept. Safe to call from any goroutine, any time.
+	Pause()
+}
+
+// Goal says what a plan is for.
+type Goal int
+
+// Goals.
+const (
+	GoalInstall Goal = iota
+	GoalResume
+	GoalJoin
+)
+
+func (g Goal) String() string {
+	switch g {
+	case GoalInstall:
+		return "install"
+	case GoalResume:
+		return "resume"
+	case GoalJoin:
+		return "join"
+	}
+	return "unknown"
+}
+
+// Request is what the operator asked for.
+type Request struct {
+	Goal Goal
+	// Install is the desired state: the wizard's answers for GoalInstall,
+	// the node, storage and join sections for GoalJoin; nil for GoalResume
+	// (the backend reloads the inputs saved with the checkpoint).
+	Install *config.Install
+	// PeerPassword is the join peer's root@pam password: used once for the
+	// join, never stored, never logged.
+	PeerPassword string
+}
+
+// NodeInfo describes the node the TUI runs against.
+type NodeInfo struct {
+	Hostname   string
+	PVEVersion string
+	Address    string
+	// Target says how we reach it ("this machine", "root@192.168.1.10 over
+	// SSH", "in-process lab").
+	Target string
+	// Installed is true when a finished TAPPaaS install exists.
+	Installed bool
+	// Checkpoint is set when an unfinished run can be resumed.
+	Checkpoint *Checkpoint
+}
+
+// Checkpoint describes an unfinished run.
+type Checkpoint struct {
+	Goal Goal
+	// Step is the 1-based position of the next step to run, out of Total.
+	Step, Total int
+	StepTitle   string
+	// By and At say who ran it last and when.
+	By string
+	At time.Time
+	// Failed is true when the last run stopped on an error.
+	Failed bool
+}
+
+// NIC is a network interface found on the node.
+type NIC struct {
+	Name, MAC string
+	Link      bool
+	SpeedMbps int
+	// Internet is true when this NIC reaches the internet (default route).
+	Internet bool
+	Address  string
+}
+
+// Disk is a block device found on the node.
+type Disk struct {
+	Name      string // "sdb"
+	Model     string
+	SizeBytes uint64
+	// InUse says what uses it ("" when free): "root filesystem", "zfs pool tank".
+	InUse string
+}
+
+// Detected is what the backend found, with wizard defaults.
+type Detected struct {
+	// Install holds defaults for every wizard field (config.Defaults plus
+	// what was detected: NIC roles, hostname, image checksums).
+	Install config.Install
+	NICs    []NIC
+	Disks   []Disk
+}
+
+// CheckStatus is the three-way result of a preflight check.
+type CheckStatus int
+
+// Check results.
+const (
+	CheckPass CheckStatus = iota
+	CheckFail
+	CheckUnknown // could not check
+	CheckWarn
+)
+
+// Check is one preflight result.
+type Check struct {
+	Name   string
+	Status CheckStatus
+	Detail string
+	// Fix says what to do when it failed.
+	Fix string
+}
+
+// Summary is what a finished run built.
+type Summary struct {
+	Built       []string
+	URLs        []Link
+	Credentials []Credential
+	Next        []string
+}
+
+// Link is a named URL.
+type Link struct{ Name, URL string }
+
+// Credential says where a credential is stored (never the secret itself).
+type Credential struct{ Name, Where string }

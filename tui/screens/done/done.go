@@ -1,0 +1,130 @@
+// Package done is the summary after a successful run: what was built, URLs,
+// where each credential is stored, next steps and the log file.
+package done
+
+import (
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+
+	"github.com/tappaas/tappaas/tui/common"
+)
+
+// SummaryMsg delivers the backend's summary.
+type SummaryMsg struct {
+	Summary common.Summary
+	Err     error
+}
+
+// Model is the done screen.
+type Model struct {
+	com           *common.Common
+	req           common.Request
+	sum           *common.Summary
+	err           error
+	offset        int
+	width, height int
+}
+
+// New returns the screen, waiting for the summary.
+func New(com *common.Common, req common.Request) *Model { return &Model{com: com, req: req} }
+
+// Init implements common.Screen.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Title implements common.Screen.
+func (m *Model) Title() string { return "Done" }
+
+// SetSize implements common.Screen.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+
+// Update implements common.Screen.
+func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case SummaryMsg:
+		m.err = msg.Err
+		if msg.Err == nil {
+			s := msg.Summary
+			m.sum = &s
+		}
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "enter", "esc", "h":
+			return m, common.GoHomeCmd
+		case "q":
+			return m, tea.Quit
+		case "down", "j":
+			m.offset++
+		case "up", "k":
+			m.offset = max(m.offset-1, 0)
+		}
+	}
+	return m, nil
+}
+
+// View implements common.Screen.
+func (m *Model) View() string {
+	st := m.com.Styles
+	var lines []string
+	add := func(s ...string) { lines = append(lines, s...) }
+	what := "TAPPaaS is installed."
+	if m.req.Goal == common.GoalJoin {
+		what = "The node has joined the cluster."
+	}
+	add(st.OK.Render(what))
+	switch {
+	case m.err != nil:
+		add("", st.Warn.Render("Could not read the summary: "+m.err.Error()))
+	case m.sum == nil:
+		add("", st.Muted.Render("Reading the summary…"))
+	default:
+		s := m.sum
+		if len(s.Built) > 0 {
+			add("", st.Subtitle.Render("Built"))
+			for _, b := range s.Built {
+				add("  • " + b)
+			}
+		}
+		if len(s.URLs) > 0 {
+			add("", st.Subtitle.Render("Open"))
+			for _, u := range s.URLs {
+				add("  " + padRight(u.Name, 22) + st.Link.Render(u.URL))
+			}
+		}
+		if len(s.Credentials) > 0 {
+			add("", st.Subtitle.Render("Credentials (stored, not shown)"))
+			for _, c := range s.Credentials {
+				add("  " + padRight(c.Name, 22) + c.Where)
+			}
+		}
+		if len(s.Next) > 0 {
+			add("", st.Subtitle.Render("Next steps"))
+			for _, n := range s.Next {
+				add(lipgloss.NewStyle().Width(max(m.width-4, 20)).Render("  → " + n))
+			}
+		}
+	}
+	add("", st.Muted.Render("Log file: "+m.com.LogPath))
+	text := strings.Split(strings.Join(lines, "\n"), "\n")
+	off := min(m.offset, max(len(text)-m.height, 0))
+	return strings.Join(text[off:], "\n")
+}
+
+func padRight(s string, n int) string {
+	if w := lipgloss.Width(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s + " "
+}
+
+// ShortHelp implements help.KeyMap.
+func (m *Model) ShortHelp() []key.Binding {
+	home := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "home"))
+	quit := key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit"))
+	return []key.Binding{home, m.com.Keys.List.Up, m.com.Keys.List.Down, quit}
+}
+
+// FullHelp implements help.KeyMap.
+func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }

@@ -1,0 +1,264 @@
+package wizard
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/huh/v2"
+
+	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/tui/common"
+)
+
+// NICOptions lists NICs for a role picker: name, MAC, link, speed and which
+// one reaches the internet.
+func NICOptions(nics []common.NIC) []huh.Option[string] {
+	var opts []huh.Option[string]
+	for _, n := range nics {
+		link := "no link"
+		if n.Link {
+			link = "link up"
+			if n.SpeedMbps > 0 {
+				link = fmt.Sprintf("%d Mb/s", n.SpeedMbps)
+				if n.SpeedMbps >= 1000 && n.SpeedMbps%1000 == 0 {
+					link = fmt.Sprintf("%d Gb/s", n.SpeedMbps/1000)
+				}
+			}
+		}
+		label := fmt.Sprintf("%-8s %s  %-9s", n.Name, n.MAC, link)
+		if n.Internet {
+			label += "  reaches the internet"
+		}
+		opts = append(opts, huh.NewOption(label, n.Name))
+	}
+	return opts
+}
+
+// HumanSize formats bytes as GB/TB.
+func HumanSize(b uint64) string {
+	const gb = 1e9
+	if float64(b) >= 1000*gb {
+		return fmt.Sprintf("%.1f TB", float64(b)/(1000*gb))
+	}
+	return fmt.Sprintf("%.0f GB", float64(b)/gb)
+}
+
+// DiskOptions lists disks with size, model and in-use warnings.
+func DiskOptions(disks []common.Disk) []huh.Option[string] {
+	var opts []huh.Option[string]
+	for _, d := range disks {
+		label := fmt.Sprintf("%-8s %8s  %s", d.Name, HumanSize(d.SizeBytes), d.Model)
+		if d.InUse != "" {
+			label += "  ! IN USE: " + d.InUse
+		}
+		opts = append(opts, huh.NewOption(label, d.Name))
+	}
+	return opts
+}
+
+func inUse(disks []common.Disk, chosen []string) []string {
+	var out []string
+	for _, d := range disks {
+		if d.InUse != "" && slices.Contains(chosen, d.Name) {
+			out = append(out, d.Name+" ("+d.InUse+")")
+		}
+	}
+	return out
+}
+
+// Sizes are the tappaas-cicd presets offered by the wizard.
+var Sizes = map[string][3]int{ // cores, memory MB, disk GB
+	"small":  {2, 8192, 32},
+	"medium": {4, 16384, 32},
+	"large":  {8, 32768, 64},
+}
+
+// Extra holds wizard answers that are not fields of config.Install as such
+// (they are folded into it by Apply).
+type Extra struct {
+	Disks    []string
+	Layout   string
+	Wipe     string
+	Generate bool
+	Repeat   string
+	Size     string
+}
+
+// NewExtra derives the wizard's extra answers from defaults.
+func NewExtra(in *config.Install) *Extra {
+	x := &Extra{Layout: "single", Generate: in.Firewall.RootPassword == "", Size: "medium"}
+	if len(in.Storage.Pools) > 0 {
+		x.Disks = append(x.Disks, in.Storage.Pools[0].Disks...)
+		x.Layout = in.Storage.Pools[0].Layout
+	}
+	for name, s := range Sizes {
+		if s[0] == in.Platform.CICDCores && s[1] == in.Platform.CICDMemoryMB {
+			x.Size = name
+		}
+	}
+	return x
+}
+
+// Apply folds the extra answers into in.
+func (x *Extra) Apply(in *config.Install) {
+	name := in.Storage.VMPool
+	if name == "" {
+		name = "tanka1"
+	}
+	in.Storage.Pools = []config.Pool{{Name: name, Layout: x.Layout, Disks: append([]string(nil), x.Disks...)}}
+	in.Storage.ConfirmWipe = append([]string(nil), x.Disks...)
+	if in.BackupEnabled() {
+		in.Backup.Pool = name
+	}
+	if x.Generate {
+		in.Firewall.RootPassword = ""
+	}
+	if s, ok := Sizes[x.Size]; ok {
+		in.Platform.CICDCores, in.Platform.CICDMemoryMB, in.Platform.CICDDiskGB = s[0], s[1], s[2]
+	}
+}
+
+// StorageGroup is the disk picker, pool layout and typed wipe confirmation,
+// shared by the install and join wizards. optional allows no disks.
+func StorageGroup(x *Extra, det common.Detected, optional bool) *huh.Group {
+	return huh.NewGroup(
+		huh.NewMultiSelect[string]().Key("disks").Title("Disks for the storage pool").
+			Description("Everything on the chosen disks will be erased.").
+			Options(DiskOptions(det.Disks)...).Value(&x.Disks).Height(len(det.Disks)+2).
+			Validate(func(d []string) error {
+				if len(d) == 0 && !optional {
+					return errors.New("choose at least one disk: the VMs need a pool")
+				}
+				for _, n := range d {
+					if err := config.ValidateDisk(n); err != nil {
+						return err
+					}
+				}
+				return nil
+			}),
+		huh.NewSelect[string]().Key("layout").Title("Pool layout").Inline(true).
+			Options(huh.NewOption("single disk", "single"), huh.NewOption("stripe (no redundancy)", "stripe"),
+				huh.NewOption("mirror (2+ disks)", "mirror"), huh.NewOption("raidz (3+ disks)", "raidz"),
+				huh.NewOption("raidz2 (4+ disks)", "raidz2")).
+			Value(&x.Layout).
+			Validate(func(l string) error {
+				if len(x.Disks) == 0 && optional {
+					return nil
+				}
+				return config.ValidateLayout(l, len(x.Disks))
+			}),
+		huh.NewInput().Key("wipe").
+			TitleFunc(func() string {
+				if len(x.Disks) == 0 {
+					return "No disks chosen: nothing will be wiped (press enter)"
+				}
+				return "Type " + common.WipeWord(x.Disks) + " to confirm"
+			}, &x.Disks).
+			DescriptionFunc(func() string {
+				if u := inUse(det.Disks, x.Disks); len(u) > 0 {
+					return "WARNING, in use: " + strings.Join(u, ", ")
+				}
+				return "This erases the chosen disks."
+			}, &x.Disks).
+			Value(&x.Wipe).
+			Validate(func(s string) error {
+				if len(x.Disks) > 0 && strings.TrimSpace(s) != common.WipeWord(x.Disks) {
+					return fmt.Errorf("type exactly: %s", common.WipeWord(x.Disks))
+				}
+				return nil
+			}),
+	).Title("Storage")
+}
+
+// NodeGroup is hostname, management address and the NIC role pickers.
+func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
+	return huh.NewGroup(
+		huh.NewInput().Key("hostname").Title("Hostname").Value(&in.Node.Hostname).Validate(config.ValidateHostname),
+		huh.NewInput().Key("mgmtip").Title("Management address").
+			Description("On the lan bridge, in 10.0.0.0/24.").Value(&in.Node.ManagementCIDR).
+			Validate(config.ValidateManagementCIDR),
+		huh.NewSelect[string]().Key("wan").Title("WAN port (to your router)").
+			Options(NICOptions(det.NICs)...).Value(&in.Node.WANNIC).Validate(config.ValidateNIC),
+		huh.NewSelect[string]().Key("lan").Title("LAN port (trunk to your switch)").
+			Options(NICOptions(det.NICs)...).Value(&in.Node.LANNIC).
+			Validate(func(s string) error {
+				if err := config.ValidateNIC(s); err != nil {
+					return err
+				}
+				if s == in.Node.WANNIC {
+					return errors.New("LAN and WAN must be different ports")
+				}
+				return nil
+			}),
+	).Title("Node")
+}
+
+// Form builds the install wizard's form bound to in and x. The same form
+// runs embedded in the TUI and in accessible mode (plain prompts).
+func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *huh.Form {
+	site := huh.NewGroup(
+		huh.NewInput().Key("domain").Title("Public domain").
+			Description("Your services will be reachable under this domain.").
+			Placeholder("example.org").Value(&in.Site.Domain).Validate(config.ValidateDomain),
+		huh.NewInput().Key("email").Title("Administrator e-mail").
+			Description("Used for certificates and alerts.").
+			Placeholder("admin@example.org").Value(&in.Site.AdminEmail).Validate(config.ValidateEmail),
+	).Title("Site")
+
+	firewall := huh.NewGroup(
+		huh.NewNote().Title("Firewall (OPNsense)").
+			Description("The firewall's API key is always generated and stored 0600 on the node."),
+		huh.NewConfirm().Key("genpw").Title("Root password").
+			Affirmative("Generate one").Negative("I will type one").Value(&x.Generate),
+	).Title("Firewall")
+
+	fwpw := huh.NewGroup(
+		huh.NewInput().Key("fwpw").Title("Firewall root password").EchoMode(huh.EchoModePassword).
+			Description("At least 12 characters.").Value(&in.Firewall.RootPassword).
+			Validate(func(s string) error {
+				if x.Generate {
+					return nil
+				}
+				return config.ValidatePassword(s)
+			}),
+		huh.NewInput().Key("fwpw2").Title("Repeat the password").EchoMode(huh.EchoModePassword).
+			Value(&x.Repeat).Validate(func(s string) error {
+			if !x.Generate && s != in.Firewall.RootPassword {
+				return errors.New("the passwords differ")
+			}
+			return nil
+		}),
+	).Title("Firewall password").WithHideFunc(func() bool { return x.Generate })
+
+	platform := huh.NewGroup(
+		huh.NewInput().Key("branch").Title("TAPPaaS branch").Value(&in.Platform.Branch).Validate(config.ValidateBranch),
+		huh.NewSelect[string]().Key("cicd").Title("tappaas-cicd size").
+			Options(huh.NewOption("small  (2 cores, 8 GB RAM, 32 GB disk)", "small"),
+				huh.NewOption("medium (4 cores, 16 GB RAM, 32 GB disk)", "medium"),
+				huh.NewOption("large  (8 cores, 32 GB RAM, 64 GB disk)", "large")).
+			Value(&x.Size),
+	).Title("Platform")
+
+	return huh.NewForm(site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform).
+		WithTheme(theme).WithShowHelp(false)
+}
+
+// groupOf maps a field key to its wizard section.
+func groupOf(key string) int {
+	switch key {
+	case "domain", "email":
+		return 0
+	case "hostname", "mgmtip", "wan", "lan":
+		return 1
+	case "disks", "layout", "wipe":
+		return 2
+	case "genpw", "fwpw", "fwpw2", "":
+		return 3
+	}
+	return 4
+}
+
+// Sections are the wizard's steps, shown as breadcrumbs.
+var Sections = []string{"Site", "Node", "Storage", "Firewall", "Platform"}
