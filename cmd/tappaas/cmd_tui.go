@@ -146,4 +146,3 @@ func openLog(path string) (*os.File, error) {
 	}
 	return f, nil
 }
-

@@ -13,8 +13,8 @@ import (
 	"log/slog"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/tappaas/tappaas/tui/keys"
 	"github.com/tappaas/tappaas/tui/styles"

@@ -205,7 +205,7 @@ func (b *Backend) step(id, title, need string) steps.Step {
 }
 
 type fakeStep struct {
-	b                *Backend
+	b               *Backend
 	id, title, need string
 }
 

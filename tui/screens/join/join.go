@@ -5,8 +5,8 @@ package join
 import (
 	"errors"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
 	"github.com/tappaas/tappaas/config"

@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/tui/common"
@@ -100,14 +100,14 @@ type Model struct {
 	sel  int
 	// autoSel keeps the selection on the running step until the operator
 	// moves it.
-	autoSel bool
+	autoSel  bool
 	logFocus bool
-	log     logview.Model
+	log      logview.Model
 
 	q       *queue
 	stopped chan struct{} // closed when Job.Run has returned
 	ctx     context.Context
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
 
 	state    State
 	started  time.Time
