@@ -162,7 +162,8 @@ func Plan(f *File, cur Current) *Changes {
 }
 
 type planner struct {
-	f     *File
+	f      *File
+	byName map[string]*Zone
 	cur   Current
 	out   *Changes
 	order map[string]int
@@ -177,7 +178,11 @@ func (p *planner) warn(format string, a ...any) {
 func (p *planner) run() {
 	p.order = map[string]int{}
 	p.fresh = map[string]bool{}
+	p.byName = make(map[string]*Zone, len(p.f.Zones))
 	for i, z := range p.f.Zones {
+		if _, dup := p.byName[z.Name]; !dup {
+			p.byName[z.Name] = z
+		}
 		p.order[z.Name] = i
 		p.out.ZoneOrder = append(p.out.ZoneOrder, z.Name)
 	}
@@ -199,7 +204,11 @@ func (p *planner) run() {
 		assignByDevice[a.Device] = a
 	}
 
-	var want []desired
+	n := 0
+	for _, z := range p.f.Zones {
+		n += len(z.AccessTo) + 10
+	}
+	want := make([]desired, 0, n)
 	var dmzGW netip.Addr
 	if dz := p.dmzZone(); dz != nil {
 		dmzGW, _ = dz.Gateway()
@@ -258,7 +267,7 @@ func (p *planner) run() {
 			iface = z.Bridge
 			p.out.Ifaces[z.Name] = iface
 		}
-		want = append(want, p.zoneRules(z, iface)...)
+		want = p.zoneRules(want, z, iface)
 		want = append(want, p.caddyRules(z, assignByDevice, dmzGW)...)
 	}
 	p.diff(want, ownedVLAN, vlanZoneByDevice, assignByDevice)
@@ -277,7 +286,7 @@ func sameAssignment(a, b Assignment) bool {
 
 // dmzZone is the zone named dmz, else the first zone of type DMZ.
 func (p *planner) dmzZone() *Zone {
-	if z := p.f.Zone("dmz"); z != nil {
+	if z := p.byName["dmz"]; z != nil {
 		return z
 	}
 	for _, z := range p.f.Zones {
@@ -300,25 +309,25 @@ func (p *planner) rule(z *Zone, iface, suffix, text string, seq int, action, pro
 	return d
 }
 
-// zoneRules maps access-to to band-5 rules (§2.5).
-func (p *planner) zoneRules(z *Zone, iface string) []desired {
+// zoneRules appends the band-5 rules of access-to (§2.5) to out.
+func (p *planner) zoneRules(out []desired, z *Zone, iface string) []desired {
 	if len(z.AccessTo) == 0 {
-		return nil // isolated: no rules at all, as upstream
+		return out // isolated: no rules at all, as upstream
 	}
 	base := RuleBase(z.Name)
 	name := "Zone " + z.Name
 	if z.HasAccess(KeywordAll) {
-		return []desired{p.rule(z, iface, "all", name+" -> all", base, "pass", "any", "any", "")}
+		return append(out, p.rule(z, iface, "all", name+" -> all", base, "pass", "any", "any", ""))
 	}
 	gw, _ := z.Gateway()
-	out := []desired{p.rule(z, iface, "gateway", name+" -> gateway", base, "pass", "any", gw.String()+"/32", "")}
-	seen := map[string]bool{}
+	out = append(out, p.rule(z, iface, "gateway", name+" -> gateway", base, "pass", "any", gw.String()+"/32", ""))
+	seen := make(map[string]bool, len(z.AccessTo))
 	for _, t := range z.AccessTo {
 		if t == KeywordInternet || seen[t] || t == z.Name {
 			continue
 		}
 		seen[t] = true
-		tz := p.f.Zone(t)
+		tz := p.byName[t]
 		if tz == nil {
 			p.warn("zone %s: access-to %q is not a zone, no rule", z.Name, t)
 			continue
@@ -432,7 +441,7 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 		}
 	}
 
-	var changes []Change
+	changes := make([]Change, 0, len(want)+8)
 	matched := map[Kind]map[string]bool{}
 	mark := func(k Kind, id string) {
 		if matched[k] == nil {
@@ -450,7 +459,9 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 			ch.IfaceZone = d.ifaceZone
 		}
 		objs := cur[d.kind][d.id]
-		mark(d.kind, d.id)
+		if len(objs) > 0 {
+			mark(d.kind, d.id)
+		}
 		var fields []FieldChange
 		switch d.kind {
 		case KindVLAN:
@@ -498,13 +509,12 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 					[]string{strconv.FormatBool(d.host.Enabled), d.host.Hostname, d.host.Domain, d.host.RR, d.host.Server, d.host.Description})
 			}
 		case KindRule:
-			r := *d.rule
 			if d.ifaceZone != "" {
-				r.Interface = iface
+				d.rule.Interface = iface
 			}
-			ch.Rule = &r
+			ch.Rule = d.rule
 			if len(objs) > 0 {
-				fields = diffRule(*objs[0].rule, r, ch.IfaceZone)
+				fields = diffRule(*objs[0].rule, *d.rule, ch.IfaceZone)
 			}
 		}
 		switch {
@@ -533,7 +543,7 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 				continue
 			}
 			for _, o := range cur[k][id] {
-				if z := p.f.Zone(o.zone); z != nil && z.State == Manual && !(k == KindRule && isCaddyID(id)) {
+				if z := p.byName[o.zone]; z != nil && z.State == Manual && !(k == KindRule && isCaddyID(id)) {
 					continue
 				}
 				changes = append(changes, deleteOf(k, o.key, o.zone, id, o.vlan, o.as, o.rng, o.host, o.rule))
@@ -541,8 +551,7 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 		}
 	}
 	changes = append(changes, p.listenChanges(changes)...)
-	p.sort(changes)
-	p.out.Changes = changes
+	p.out.Changes = p.sort(changes)
 }
 
 func isCaddyID(id string) bool {
@@ -572,7 +581,7 @@ func (p *planner) listenChanges(changes []Change) []Change {
 		}
 	}
 	for zone, ifname := range p.out.Ifaces {
-		if z := p.f.Zone(zone); z != nil && z.Tagged() && !slices.Contains(curList, ifname) {
+		if z := p.byName[zone]; z != nil && z.Tagged() && !slices.Contains(curList, ifname) {
 			addZones = append(addZones, zone)
 		}
 	}
@@ -603,40 +612,57 @@ func (p *planner) listenChanges(changes []Change) []Change {
 	return out
 }
 
-func (p *planner) sort(changes []Change) {
-	phase := func(c Change) int {
-		if c.Op == Delete {
-			return 1
-		}
-		return 0
+func (p *planner) sort(changes []Change) []Change {
+	// Bucket by phase and kind (creates/updates in kind order, deletes in
+	// reverse), then order each bucket by zone, sequence, identity. Buckets
+	// are mostly generated in order already, which pdqsort detects cheaply;
+	// sorting indices with precomputed keys avoids moving the large Change
+	// values and repeated map lookups.
+	type key struct {
+		idx  int32
+		rank int32
+		seq  int32
 	}
-	slices.SortStableFunc(changes, func(a, b Change) int {
-		if c := cmp.Compare(phase(a), phase(b)); c != 0 {
+	buckets := make([][]key, 2*len(kindOrder))
+	for i := range changes {
+		c := &changes[i]
+		k := kindOrder[c.Kind]
+		if c.Op == Delete {
+			k = 2*len(kindOrder) - 1 - k
+		}
+		kk := key{idx: int32(i), rank: int32(p.zoneRank(c.Zone))}
+		if c.Rule != nil {
+			kk.seq = int32(c.Rule.Sequence)
+		}
+		buckets[k] = append(buckets[k], kk)
+	}
+	less := func(x, y key) int {
+		if c := cmp.Compare(x.rank, y.rank); c != 0 {
 			return c
 		}
-		ka, kb := kindOrder[a.Kind], kindOrder[b.Kind]
-		if phase(a) == 1 {
-			ka, kb = -ka, -kb
-		}
-		if c := cmp.Compare(ka, kb); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(p.zoneRank(a.Zone), p.zoneRank(b.Zone)); c != 0 {
-			return c
-		}
+		a, b := &changes[x.idx], &changes[y.idx]
 		if c := cmp.Compare(a.Zone, b.Zone); c != 0 {
 			return c
 		}
-		if a.Kind == KindRule && b.Kind == KindRule && a.Rule != nil && b.Rule != nil {
-			if c := cmp.Compare(a.Rule.Sequence, b.Rule.Sequence); c != 0 {
-				return c
-			}
+		if c := cmp.Compare(x.seq, y.seq); c != 0 {
+			return c
 		}
 		if c := cmp.Compare(a.ID, b.ID); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Key, b.Key)
-	})
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.idx, y.idx)
+	}
+	sorted := make([]Change, 0, len(changes))
+	for _, b := range buckets {
+		slices.SortFunc(b, less)
+		for _, k := range b {
+			sorted = append(sorted, changes[k.idx])
+		}
+	}
+	return sorted
 }
 
 func prefixString(p netip.Prefix) string {
