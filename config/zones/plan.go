@@ -164,9 +164,9 @@ func Plan(f *File, cur Current) *Changes {
 type planner struct {
 	f      *File
 	byName map[string]*Zone
-	cur   Current
-	out   *Changes
-	order map[string]int
+	cur    Current
+	out    *Changes
+	order  map[string]int
 	// zones whose interface will be (re)created: their ifname is unknown now
 	fresh map[string]bool
 }
