@@ -1,0 +1,105 @@
+package zones
+
+import (
+	"context"
+	"fmt"
+
+	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/steps"
+)
+
+// StepID is the checkpoint key of the zones step.
+const StepID = "zones.apply"
+
+// Step plans the zones of File against the firewall and applies the plan.
+// Check is "the plan is empty". Apply converges: it re-plans after applying
+// (an interface that had to be re-assigned moves its rules and ranges in a
+// second round) and stops when the plan is empty.
+type Step struct {
+	// File is the desired zone set; it must validate without errors.
+	File *cz.File
+	// Firewall is the target (FromOPNsense(client) in the product).
+	Firewall cz.Firewall
+	// After lists step IDs that must run first (e.g. the firewall's API key
+	// step). Optional.
+	After []string
+	// Apply options (ping attempts/delay); Out is set to the runtime's log.
+	Options cz.ApplyOptions
+}
+
+// ID implements steps.Step.
+func (s *Step) ID() string { return StepID }
+
+// Title implements steps.Step.
+func (s *Step) Title() string { return "Apply network zones to the firewall" }
+
+// Needs implements steps.Needer.
+func (s *Step) Needs() []string { return s.After }
+
+// Touches implements steps.Toucher.
+func (s *Step) Touches() []string { return []string{"opnsense"} }
+
+// Describe implements steps.Describer without contacting the firewall.
+func (s *Step) Describe(*steps.Runtime) []string {
+	if s.File == nil {
+		return nil
+	}
+	n := 0
+	for _, z := range s.File.Zones {
+		if z.State.Enabled() {
+			n++
+		}
+	}
+	return []string{fmt.Sprintf("reconcile %d enabled zones (VLAN, interface, DHCP, DNS, rules); tear down Inactive/Disabled ones", n)}
+}
+
+func (s *Step) plan(ctx context.Context) (*cz.Changes, error) {
+	if s.File == nil || s.Firewall == nil {
+		return nil, fmt.Errorf("zones step: no zones file or firewall configured")
+	}
+	if err := s.File.Validate().Err(); err != nil {
+		return nil, fmt.Errorf("zones file: %w", err)
+	}
+	cur, err := cz.Snapshot(ctx, s.Firewall)
+	if err != nil {
+		return nil, fmt.Errorf("read firewall: %w", err)
+	}
+	return cz.Plan(s.File, cur), nil
+}
+
+// Check implements steps.Step: done when the plan is empty.
+func (s *Step) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
+	ch, err := s.plan(ctx)
+	if err != nil {
+		return steps.Status{}, err
+	}
+	if ch.Empty() {
+		return steps.Done("firewall matches the %d zones", len(s.File.Zones)), nil
+	}
+	c, u, d := ch.Count()
+	return steps.NotDone("%d to create, %d to update, %d to delete", c, u, d), nil
+}
+
+// Apply implements steps.Step.
+func (s *Step) Apply(ctx context.Context, rt *steps.Runtime) error {
+	o := s.Options
+	o.Out = func(line string) { rt.Printf("%s", line) }
+	for round := 0; round < 3; round++ {
+		ch, err := s.plan(ctx)
+		if err != nil {
+			return err
+		}
+		for _, w := range ch.Warnings {
+			rt.Printf("warning: %s", w)
+		}
+		if ch.Empty() {
+			return nil
+		}
+		if err := cz.ApplyWith(ctx, s.Firewall, ch, o); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("zones did not converge after 3 rounds; run again and report the plan")
+}
+
+var _ steps.Step = (*Step)(nil)

@@ -1,0 +1,143 @@
+package zones_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tappaas/tappaas/backends/opnsense"
+	cz "github.com/tappaas/tappaas/config/zones"
+	labfw "github.com/tappaas/tappaas/lab/opnsense"
+	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/zones"
+)
+
+func startFirewall(t *testing.T, version string) (cz.Firewall, *labfw.Server) {
+	t.Helper()
+	cert, _, fp, err := labfw.NewCert("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := labfw.NewServer(labfw.Options{Version: version})
+	hs := httptest.NewUnstartedServer(sim.Handler())
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	c, err := opnsense.New(opnsense.Config{BaseURL: hs.URL, Key: labfw.BootstrapKey, Secret: labfw.BootstrapSecret, Fingerprint: fp, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zones.FromOPNsense(c), sim
+}
+
+func defaultZones(t *testing.T) *cz.File {
+	t.Helper()
+	f, err := cz.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func rt() *steps.Runtime { return steps.NewRuntime(zones.StepID, nil, nil, nil, nil) }
+
+func TestStepAgainstSimulator(t *testing.T) {
+	t.Parallel()
+	for _, version := range []string{"26.1.2", "27.1"} {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			fw, sim := startFirewall(t, version)
+			f := defaultZones(t)
+			s := &zones.Step{File: f, Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+			st, err := s.Check(ctx, rt())
+			if err != nil || st.Done {
+				t.Fatalf("check before apply: %+v %v", st, err)
+			}
+			if err := s.Apply(ctx, rt()); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			st, err = s.Check(ctx, rt())
+			if err != nil || !st.Done {
+				cur, _ := cz.Snapshot(ctx, fw)
+				t.Fatalf("check after apply: %+v %v\n%s", st, err, cz.Plan(f, cur).Text())
+			}
+			if len(sim.Armed()) != 0 {
+				t.Fatalf("rollback still armed: %v", sim.Armed())
+			}
+			// Second apply: no mutating call reaches the firewall.
+			m := sim.Mutations()
+			if err := s.Apply(ctx, rt()); err != nil {
+				t.Fatal(err)
+			}
+			if sim.Mutations() != m {
+				t.Fatalf("re-apply made %d mutations", sim.Mutations()-m)
+			}
+			// Shrink access-to: exactly the stale rule goes.
+			p := f.Zone("private").Clone()
+			p.AccessTo = slices.DeleteFunc(p.AccessTo, func(s string) bool { return s == "iot" })
+			f.SetZone("private", p)
+			cur, err := cz.Snapshot(ctx, fw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := cz.Plan(f, cur)
+			if len(ch.Changes) != 1 || ch.Changes[0].Op != cz.Delete || ch.Changes[0].ID != "tappaas:zone:private:to:iot" {
+				t.Fatalf("shrink plan:\n%s", ch.Text())
+			}
+			if err := s.Apply(ctx, rt()); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := s.Check(ctx, rt()); !st.Done {
+				t.Fatalf("not converged after shrink: %s", st.Detail)
+			}
+			// The running filter has the rule set minus the stale one.
+			rules, _ := fw.Rules(ctx)
+			for _, r := range rules {
+				if strings.Contains(r.Description, "private -> iot") {
+					t.Fatal("stale rule present")
+				}
+			}
+			// Teardown of iot.
+			iot := f.Zone("iot").Clone()
+			iot.State = cz.Disabled
+			f.SetZone("iot", iot)
+			if err := s.Apply(ctx, rt()); err != nil {
+				t.Fatal(err)
+			}
+			vs, _ := fw.VLANs(ctx)
+			if slices.ContainsFunc(vs, func(v cz.VLAN) bool { return v.Tag == 410 }) {
+				t.Fatal("VLAN 410 survived teardown")
+			}
+		})
+	}
+}
+
+func TestStockAssignmentWithoutIPFieldsFailsClearly(t *testing.T) {
+	t.Parallel()
+	fw, _ := startFirewall(t, "26.7")
+	s := &zones.Step{File: defaultZones(t), Firewall: fw}
+	err := s.Apply(context.Background(), rt())
+	if err == nil || !errors.Is(err, opnsense.ErrUnsupported) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Log(err)
+}
+
+func TestInvalidFileIsACheckError(t *testing.T) {
+	t.Parallel()
+	fw, _ := startFirewall(t, "26.1.2")
+	f := defaultZones(t)
+	z := f.Zone("srv").Clone()
+	z.IP = "10.3.10.0/24"
+	f.SetZone("srv", z)
+	s := &zones.Step{File: f, Firewall: fw}
+	if _, err := s.Check(context.Background(), rt()); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Fatalf("err = %v", err)
+	}
+}
