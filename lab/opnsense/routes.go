@@ -2,7 +2,6 @@ package opnsense
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -174,10 +173,7 @@ func (s *Server) dispatch(r *http.Request, c *call, key *string) (int, any) {
 		c.args = append(c.args, u)
 	}
 	k, secret, ok := r.BasicAuth()
-	s.mu.Lock()
-	want, known := s.st.Keys[k]
-	s.mu.Unlock()
-	if !ok || !known || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+	if !ok || !s.authenticate(k, secret) {
 		return 401, map[string]any{"status": 401, "message": "Authentication Failed"}
 	}
 	*key = k

@@ -2,6 +2,8 @@ package opnsense
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -114,6 +116,8 @@ type Server struct {
 	st    *State
 	stops map[string]func() bool // armed rollback timers
 	rt    map[string]handler
+	// verified caches successful crypt verifications: key → sha256(hash, secret).
+	verified map[string][32]byte
 }
 
 // NewServer returns a firewall in its first-boot state: lan (vtnet0,
@@ -140,7 +144,7 @@ func NewServer(opts Options) *Server {
 	if keys == nil {
 		keys = map[string]string{BootstrapKey: BootstrapSecret}
 	}
-	s := &Server{opts: opts, clock: clock, stops: map[string]func() bool{}}
+	s := &Server{opts: opts, clock: clock, stops: map[string]func() bool{}, verified: map[string][32]byte{}}
 	for _, c := range collections() {
 		if c.avail == nil || c.avail(&s.opts) {
 			s.cols = append(s.cols, c)
@@ -222,11 +226,35 @@ func (s *Server) RemoveKey(key string) {
 }
 
 // HasKey reports whether key/secret would authenticate.
-func (s *Server) HasKey(key, secret string) bool {
+func (s *Server) HasKey(key, secret string) bool { return s.authenticate(key, secret) }
+
+// authenticate checks a key/secret pair. Stored secrets are plain text or
+// SHA-512 crypt hashes (what a pushed config.xml carries); a verified hash
+// is remembered so repeated calls do not pay 5000 SHA-512 rounds each.
+func (s *Server) authenticate(key, secret string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.st.Keys[key]
-	return ok && v == secret
+	want, ok := s.st.Keys[key]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if !strings.HasPrefix(want, "$6$") {
+		return subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
+	}
+	sum := sha256.Sum256([]byte(want + "\x00" + secret))
+	s.mu.Lock()
+	hit := s.verified[key] == sum
+	s.mu.Unlock()
+	if hit {
+		return true
+	}
+	if !VerifyCrypt(want, secret) {
+		return false
+	}
+	s.mu.Lock()
+	s.verified[key] = sum
+	s.mu.Unlock()
+	return true
 }
 
 // Snapshot returns the model as JSON (for persistence and `lab state`).

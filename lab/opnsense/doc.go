@@ -1,0 +1,50 @@
+// Package opnsense is the lab's simulated OPNsense firewall API: a strict
+// in-memory model of the parts of the REST API tappaas uses, served by
+// Server.Handler over HTTPS by the lab (which starts it when the firewall VM
+// boots and routes 10.0.0.1:443 to it).
+//
+// Faithfulness (reference/apis.md §4 and the §5 checklist):
+//
+//   - Auth: HTTP Basic key/secret → 401 {"status":401,"message":"Authentication
+//     Failed"}; Options.ACL → 403 {"status":403,"message":"Forbidden"}.
+//     Secrets may be plain or SHA-512 crypt hashes as config.xml stores them;
+//     ApplyConfigXML installs the keys of a pushed config.xml (the
+//     installer's key rotation, bootstrap.md step 8), after which the image's
+//     bootstrap key (BootstrapKey/BootstrapSecret) is refused.
+//   - Routing: /api/<module>/<controller>/<command>[/<args>], module,
+//     controller and command compared without case and underscores
+//     (vlan_settings = VlanSettings); anything else → 404
+//     {"errorMessage":"Endpoint not found"} (before authentication, like
+//     api.php).
+//   - Bodies: JSON or form encoded; Content-Type application/json with an
+//     empty or malformed body → 400 {"status":400,"message":"Invalid JSON
+//     syntax"}.
+//   - CRUD (ApiMutableModelControllerBase): add/set reply {"result":"saved"}
+//     (+uuid) or HTTP 200 {"result":"failed","validations":{"<monad>.<field>":
+//     msg}}; set is an upsert for any syntactically valid uuid; get of an
+//     unknown uuid → []; del → deleted / "not found"; business-rule refusals
+//     (deleting an assigned VLAN, an alias in use, a Caddy domain with
+//     handles) → 500 UserException {"errorMessage","errorTitle","errorLevel"};
+//     non-POST writes → {"result":"failed"}. The lab is stricter than the
+//     firewall in one respect: an unknown field in a record is a validation
+//     error ("Unknown field."), so typos in tappaas cannot pass unnoticed.
+//   - Staging: writes change the saved configuration (Staged); the running
+//     state (Running) changes only on the module's reconfigure, the filter's
+//     apply, or (TAPPaaS assignment patch) at once.
+//   - Dialects by Options.Version: ≤ 26.1 has filter savepoint /
+//     apply/<revision> / cancelRollback / revert with an automatic revert
+//     after RollbackAfter (60 s) driven by Options.Clock, and TAPPaaS'
+//     interface_assign patch (unless NoAssignPatch); 26.7 has the stock
+//     assignment controller (no IP fields, staged until its reconfigure), no
+//     savepoints (404) and ignores a revision on apply; ≥ 27.1 adds IP fields
+//     to the assignment. interfacesInfo reports vlan_tag as a string on ≤ 26.1
+//     and a number later (TAPPaaS #179).
+//   - Resources: VLAN devices (vlan0N auto-naming, qinq0N on VLAN parents,
+//     tag unique per parent), assignments, dnsmasq settings/ranges/hosts,
+//     filter rules, aliases, Unbound host overrides, Caddy reverse proxies and
+//     handles (absent with NoCaddy), firmware status/info, system status.
+//
+// Concurrency: a Server is safe for concurrent use; one mutex serialises
+// the model. Snapshot/Restore persist the whole model (keys included — store
+// it 0600), re-arming pending rollbacks with their remaining time.
+package opnsense
