@@ -1008,6 +1008,22 @@ func cmdLs(e *Env) int {
 	}
 	sort.Strings(files)
 	sort.Strings(dirs)
+	var pending []lsEntry
+	flush := func() {
+		w := 1
+		for _, en := range pending {
+			w = max(w, len(strconv.FormatInt(en.fi.Size, 10)))
+		}
+		for _, en := range pending {
+			links := 1
+			if en.fi.IsDir {
+				links = 2
+			}
+			fmt.Fprintf(e.Stdout, "%s %d root root %*d %s %s%s\n", modeString(en.fi.Mode, en.fi.IsDir), links, w, en.fi.Size,
+				en.fi.ModTime.Format("Jan _2 15:04"), en.shown, en.suffix)
+		}
+		pending = pending[:0]
+	}
 	line := func(shown, p string) {
 		if !o.has('l') {
 			fmt.Fprintln(e.Stdout, shown)
@@ -1029,12 +1045,13 @@ func cmdLs(e *Env) int {
 				}
 			}
 		}
-		fmt.Fprintf(e.Stdout, "%s %d root root %5d %s %s%s\n", modeString(fi.Mode, fi.IsDir), links, fi.Size,
-			fi.ModTime.Format("Jan _2 15:04"), shown, suffix)
+		_ = links
+		pending = append(pending, lsEntry{fi: fi, shown: shown, suffix: suffix})
 	}
 	for _, f := range files {
 		line(f, e.Abs(f))
 	}
+	flush()
 	for k, d := range dirs {
 		if len(targets) > 1 {
 			if k > 0 || len(files) > 0 {
@@ -1049,6 +1066,7 @@ func cmdLs(e *Env) int {
 			continue
 		}
 		if o.has('l') {
+			flush()
 			fmt.Fprintf(e.Stdout, "total %d\n", len(names)*4)
 		}
 		if o.has('a') {
@@ -1061,8 +1079,23 @@ func cmdLs(e *Env) int {
 			}
 			line(n, path.Join(e.Abs(d), n))
 		}
+		flush()
 	}
 	return status
+}
+
+type lsEntry struct {
+	fi            FileInfo
+	shown, suffix string
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func hashCmd(newHash func() hash.Hash) Command {
@@ -1557,11 +1590,13 @@ func cmdWc(e *Env) int {
 	if len(files) > 1 {
 		rows = append(rows, counts{v: total, name: "total"})
 	}
+	// GNU: one count of one input is unpadded; otherwise the width is
+	// the digits of the inputs' total size, at least 7 for non-files.
 	width := 1
-	if len(sel) > 1 || len(rows) > 1 {
-		width = 7
-		if !stdinOnly {
-			width = len(strconv.Itoa(total['c']))
+	if len(sel) > 1 || len(files) > 1 {
+		width = len(strconv.Itoa(total['c']))
+		if stdinOnly || slicesContains(files, "-") {
+			width = max(width, 7)
 		}
 	}
 	for _, r := range rows {
@@ -2745,6 +2780,8 @@ func cmdSeq(e *Env) int {
 	sep := "\n"
 	if len(args) >= 2 && args[0] == "-s" {
 		sep, args = args[1], args[2:]
+	} else if len(args) >= 1 && strings.HasPrefix(args[0], "-s") {
+		sep, args = args[0][2:], args[1:]
 	}
 	nums := make([]int, len(args))
 	for i, a := range args {

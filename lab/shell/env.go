@@ -85,7 +85,6 @@ func (e *Env) child() *state {
 	c.io = ioSet{in: e.Stdin, out: e.Stdout, err: e.Stderr}
 	c.vars = copyVars(e.Vars)
 	c.user = e.User
-	c.vars["USER"] = e.User
 	if e.Dir != "" {
 		c.cwd = e.Dir
 	}

@@ -127,8 +127,10 @@ func (st *state) expandFields(w *word) ([]string, bool) {
 					e.addQuoted(strings.Join(st.args, " "))
 					continue
 				}
-				for _, a := range st.args {
-					e.cur = nil
+				for k, a := range st.args {
+					if k > 0 {
+						e.cur = nil
+					}
 					e.addSplit(a)
 				}
 				continue

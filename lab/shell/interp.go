@@ -753,15 +753,12 @@ func (st *state) runSimple(c *simpleCmd) {
 	if t := st.in.Trace; t != nil {
 		t(st.user, argv)
 	}
-	vars := st.vars
-	if len(assigns) > 0 {
-		vars = make(map[string]string, len(st.vars)+len(assigns))
-		for k, v := range st.vars {
-			vars[k] = v
-		}
-		for k, v := range assigns {
-			vars[k] = v
-		}
+	vars := make(map[string]string, len(st.vars)+len(assigns))
+	for k, v := range st.vars {
+		vars[k] = v
+	}
+	for k, v := range assigns {
+		vars[k] = v
 	}
 	st.status = st.call(argv, vars, c.line, true)
 }

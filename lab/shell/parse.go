@@ -1055,6 +1055,10 @@ func (p *parser) parseRedir() *redir {
 		}
 	}
 	tw := p.next()
+	if tw.kind == tEOF {
+		// bash reports the missing target as the (virtual) newline.
+		panic(&ParseError{Line: tw.line, Token: "newline"})
+	}
 	if tw.kind != tWord {
 		p.fail(tw)
 	}
