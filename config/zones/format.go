@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -162,11 +163,24 @@ func (c *Changes) JSON() ([]byte, error) {
 	if warnings == nil {
 		warnings = []string{}
 	}
-	return json.MarshalIndent(struct {
+	return MarshalJSON(struct {
 		Create   int      `json:"create"`
 		Update   int      `json:"update"`
 		Delete   int      `json:"delete"`
 		Changes  []Change `json:"changes"`
 		Warnings []string `json:"warnings"`
-	}{cr, up, de, changes, warnings}, "", "  ")
+	}{cr, up, de, changes, warnings})
+}
+
+// MarshalJSON is json.MarshalIndent (two spaces) without HTML escaping, so
+// "->" and "<HOME_SSID>" stay readable.
+func MarshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
