@@ -18,6 +18,7 @@ import (
 // call is one routed request.
 type call struct {
 	method   string
+	raw      []byte
 	args     []string
 	body     map[string]any
 	query    url.Values
@@ -150,7 +151,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 	if s.opts.OnRequest != nil {
-		s.opts.OnRequest(Request{Time: start, Method: r.Method, Path: r.URL.Path, Key: key, Status: status, Mutating: c.mutating})
+		b := c.raw
+		if len(b) > 4096 {
+			b = b[:4096]
+		}
+		s.opts.OnRequest(Request{Time: start, Method: r.Method, Path: r.URL.Path, Key: key, Status: status, Mutating: c.mutating, Body: string(b)})
 	}
 }
 
@@ -185,6 +190,7 @@ func (s *Server) dispatch(r *http.Request, c *call, key *string) (int, any) {
 	}
 	if r.Method == http.MethodPost {
 		raw, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+		c.raw = raw
 		if err != nil {
 			return 400, map[string]any{"status": 400, "message": "Invalid JSON syntax"}
 		}

@@ -61,7 +61,8 @@ type Request struct {
 	Path     string
 	Key      string // the API key used ("" if none); never the secret
 	Status   int
-	Mutating bool // a write or apply that reached the model
+	Mutating bool   // a write or apply that reached the model
+	Body     string // the request body (first 4 KiB); API bodies carry no secrets
 }
 
 type dialect struct {
