@@ -99,6 +99,10 @@ func decodeObject(dec *json.Decoder, prefix string, rec Record, depth int) error
 		if prefix != "" {
 			key = prefix + "." + m.key
 		}
+		if v, ok := scalarFast(m.raw); ok {
+			rec[key] = v
+			continue
+		}
 		sub := newDecoder(m.raw)
 		if err := decodeValue(sub, key, rec, depth+1); err != nil {
 			return err
@@ -163,9 +167,43 @@ func newDecoder(raw []byte) *json.Decoder {
 	return d
 }
 
+// scalarFast decodes a JSON scalar without a Decoder (the common case).
+func scalarFast(raw json.RawMessage) (string, bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 {
+		return "", false
+	}
+	switch t[0] {
+	case '"':
+		if bytes.IndexByte(t, '\\') < 0 && len(t) >= 2 && t[len(t)-1] == '"' {
+			return string(t[1 : len(t)-1]), true
+		}
+		var s string
+		if json.Unmarshal(t, &s) == nil {
+			return s, true
+		}
+	case 't':
+		if string(t) == "true" {
+			return "1", true
+		}
+	case 'f':
+		if string(t) == "false" {
+			return "0", true
+		}
+	case 'n':
+		if string(t) == "null" {
+			return "", true
+		}
+	}
+	return "", false
+}
+
 // allOptions: every element is an object with a "selected" member.
 func allOptions[T any](xs []T, raw func(T) json.RawMessage) bool {
 	for _, x := range xs {
+		if t := bytes.TrimSpace(raw(x)); len(t) == 0 || t[0] != '{' {
+			return false
+		}
 		var o map[string]json.RawMessage
 		if json.Unmarshal(raw(x), &o) != nil || o == nil {
 			return false
