@@ -1,11 +1,456 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/tappaas/tappaas/backends/ssh"
+	"github.com/tappaas/tappaas/backends/state"
+	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/install"
+)
+
+// installOptions are the flags of `tappaas install` (and join/status).
+type installOptions struct {
+	answers       string
+	yes           bool
+	output        string // "text" or "json"
+	host          string
+	acceptHostKey string
+	knownHosts    string
+	identity      []string
+	lab           bool
+	labReset      bool
+	labDir        string
+	labSpeed      float64
+	labFaults     []lab.Fault
+	printAnswers  bool
+	concurrency   int
+	logFile       string
+	// labHook, when set, sees the started lab (tests: counters, faults).
+	labHook func(*lab.Lab)
+}
 
 func newInstallCmd() *cobra.Command {
-	return &cobra.Command{
+	var o installOptions
+	c := &cobra.Command{
 		Use:   "install",
-		Short: "install (not built yet)",
-		RunE: func(*cobra.Command, []string) error { return errNotBuilt("tappaas install") },
+		Short: "Install the first TAPPaaS node (headless with --answers FILE --yes)",
+		Long: "Install the first TAPPaaS node: preflight, node, network, cluster, storage, PBS, firewall,\n" +
+			"gateway cutover, platform, zones. Headless with --answers FILE --yes; progress as lines or\n" +
+			"--output json. Exit codes: 0 done, 1 failed, 2 input needed. A rerun resumes: finished\n" +
+			"steps are re-checked on the node and skipped.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			code, err := runInstall(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if code != 0 {
+				if err == nil {
+					err = errors.New("install did not finish")
+				}
+				return exitCode(code, err)
+			}
+			return nil
+		},
 	}
+	addSessionFlags(c, &o)
+	f := c.Flags()
+	f.StringVar(&o.answers, "answers", "", "TOML answers file (see --print-answers)")
+	f.BoolVar(&o.yes, "yes", false, "run without asking for confirmation")
+	f.BoolVar(&o.printAnswers, "print-answers", false, "print a commented answers template and exit")
+	f.IntVar(&o.concurrency, "concurrency", 4, "steps run at once when independent")
+	return c
+}
+
+func addSessionFlags(c *cobra.Command, o *installOptions) {
+	f := c.Flags()
+	f.StringVar(&o.output, "output", "text", "progress format: text or json (one event per line)")
+	f.StringVar(&o.host, "host", "", "run against a remote node over SSH (root@ADDR); default: this machine")
+	f.StringVar(&o.acceptHostKey, "accept-host-key", "", "accept the node's unknown SSH host key only with this fingerprint (SHA256:…)")
+	f.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts)")
+	f.StringSliceVarP(&o.identity, "identity", "i", nil, "SSH private key file(s) (default: ssh-agent)")
+	f.BoolVar(&o.lab, "lab", false, "run against an in-process lab (a simulated PVE node)")
+	f.BoolVar(&o.labReset, "lab-reset", false, "with --lab: start from a fresh lab")
+	f.StringVar(&o.labDir, "lab-dir", "", "with --lab: where the lab persists (default: user cache dir/tappaas/lab)")
+	f.Float64Var(&o.labSpeed, "lab-speed", 0, "with --lab: latency model scale (0 none, 1 realistic)")
+	f.StringVar(&o.logFile, "log-file", "", "write the debug log here (default: user cache dir/tappaas/install.log)")
+}
+
+// session is a connected node with its checkpoint store.
+type session struct {
+	targets *install.Targets
+	store   *state.Store
+	lab     *lab.Lab
+	log     *slog.Logger
+	close   []func()
+}
+
+func (s *session) Close() {
+	for i := len(s.close) - 1; i >= 0; i-- {
+		s.close[i]()
+	}
+}
+
+func defaultLabDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "tappaas", "lab")
+}
+
+// openSession connects to the node (lab, remote or local) and opens its
+// checkpoint store.
+func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*session, error) {
+	s := &session{}
+	logPath := o.logFile
+	if logPath == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		logPath = filepath.Join(dir, "tappaas", "install.log")
+	}
+	lf, err := openLog(logPath)
+	if err != nil {
+		return nil, err
+	}
+	s.close = append(s.close, func() { lf.Close() })
+	s.log = slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	var t *install.Targets
+	switch {
+	case o.lab:
+		dir := o.labDir
+		if dir == "" {
+			dir = defaultLabDir()
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("lab dir: %w", err)
+		}
+		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: o.labFaults})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.lab = l
+		s.close = append(s.close, func() { l.Close() })
+		if o.labHook != nil {
+			o.labHook(l)
+		}
+		info := l.Info()
+		signer, err := gossh.ParsePrivateKey(info.ClientKeyPEM)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("lab client key: %w", err)
+		}
+		t, err = install.Connect(ctx, install.ConnectOptions{
+			Host: "root@" + info.NodeAddr, Dial: l.Dial, KnownHosts: filepath.Join(dir, "known_hosts"),
+			AcceptHostKey: info.SSHFingerprint, Signers: []gossh.Signer{signer},
+			FirewallFingerprint: func(context.Context) (string, error) { return l.Info().FirewallFingerprint, nil },
+			Pusher:              &labPusher{l: l, log: s.log, knownHosts: filepath.Join(dir, "known_hosts.firewall")},
+			VMsDirect:           true, VMKnownHosts: filepath.Join(dir, "known_hosts.vms"), Log: s.log,
+		})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	case o.host != "":
+		t, err = install.Connect(ctx, install.ConnectOptions{Host: o.host, KnownHosts: o.knownHosts, AcceptHostKey: o.acceptHostKey,
+			KeyFiles: o.identity, UseAgent: len(o.identity) == 0, Log: s.log})
+		if err != nil {
+			s.Close()
+			var unknown *ssh.UnknownHostKeyError
+			if errors.As(err, &unknown) || errors.Is(err, ssh.ErrHostKeyUnknown) {
+				return nil, &inputError{fmt.Errorf("%w — check the fingerprint on the node's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass --accept-host-key SHA256:…", err)}
+			}
+			return nil, err
+		}
+	default:
+		if os.Geteuid() != 0 {
+			s.Close()
+			return nil, &inputError{errors.New("run tappaas on the node as root, or give --host root@ADDR, or --lab")}
+		}
+		t = install.Local(install.ConnectOptions{Log: s.log})
+	}
+	s.targets = t
+	s.close = append(s.close, func() { t.Close() })
+	st, err := state.Open(state.ExecFS(t.Node, install.StateDir))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open the checkpoints in %s on the node: %w", install.StateDir, err)
+	}
+	for _, w := range st.Warnings() {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	s.store = st
+	t.Secrets = st.Secrets()
+	return s, nil
+}
+
+// inputError marks errors that need the operator's input (exit 2).
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// runInstall is `tappaas install` without cobra: tests call it in-process.
+func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer) (int, error) {
+	if o.printAnswers {
+		return 0, config.WriteTemplate(stdout)
+	}
+	if o.answers == "" {
+		return 2, errors.New("input needed: --answers FILE (write a template with --print-answers), or run `tappaas` for the full-screen installer")
+	}
+	f, err := os.Open(o.answers)
+	if err != nil {
+		return 2, fmt.Errorf("answers: %w", err)
+	}
+	cfg, err := config.LoadAnswers(f)
+	f.Close()
+	if err != nil {
+		return 2, fmt.Errorf("%s: %w", o.answers, err)
+	}
+	if o.output != "text" && o.output != "json" {
+		return 2, fmt.Errorf("--output: want text or json, got %q", o.output)
+	}
+	sess, err := openSession(ctx, o, stderr)
+	if err != nil {
+		var ie *inputError
+		if errors.As(err, &ie) {
+			return 2, err
+		}
+		return 1, err
+	}
+	defer sess.Close()
+	t := sess.targets
+	if name, by, when := sess.store.Plan(); name != "" {
+		t.PriorRun = fmt.Sprintf("plan %q last run by %s at %s", name, by, when.Format(time.RFC3339))
+	}
+	plan, err := install.FirstNodePlan(cfg, t)
+	if err != nil {
+		return 2, err
+	}
+	if !o.yes {
+		fmt.Fprintf(stdout, "Plan %q (%d steps):\n", plan.Name(), plan.Len())
+		for _, si := range plan.Review(nil, sess.store) {
+			fmt.Fprintf(stdout, "  %-28s %s\n", si.ID, si.Title)
+			for _, c := range si.Changes {
+				fmt.Fprintf(stdout, "  %-28s   - %s\n", "", c)
+			}
+		}
+		return 2, errors.New("input needed: review the plan above, then run again with --yes")
+	}
+	_, hadPW := t.Secrets.Secret(firewall.SecretRootPassword)
+	err = runPlan(ctx, sess, plan, o, stdout)
+	if pw, ok := t.Secrets.Secret(firewall.SecretRootPassword); ok && !hadPW && cfg.Firewall.RootPassword == "" && o.output == "text" {
+		// Shown once, straight to the operator's terminal, never to the log.
+		fmt.Fprintf(stdout, "\nGenerated firewall root password (shown once; kept 0600 in %s/secrets.json on the node): %s\n\n", install.StateDir, pw)
+	}
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+// runPlan runs a plan with the headless printer.
+func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOptions, stdout io.Writer) error {
+	q := steps.NewQueue(4096)
+	r := &steps.Runner{Store: sess.store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.log}
+	var wg sync.WaitGroup
+	var failed []steps.StepFailed
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p := &printer{w: stdout, json: o.output == "json"}
+		for ev := range q.C() {
+			if f, ok := ev.(steps.StepFailed); ok {
+				failed = append(failed, f)
+			}
+			p.print(ev)
+		}
+	}()
+	err := r.Run(ctx, plan)
+	q.Close()
+	wg.Wait()
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted; run the same command again to resume: %w", err)
+	}
+	if len(failed) > 0 {
+		last := failed[len(failed)-1]
+		return fmt.Errorf("step %s failed: %v — fix the cause and run the same command again; finished steps are skipped", last.StepID, last.Err)
+	}
+	return err
+}
+
+// printer renders runner events as lines or JSON lines.
+type printer struct {
+	w    io.Writer
+	json bool
+	mu   sync.Mutex
+}
+
+func (p *printer) print(ev steps.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.printJSON(ev)
+		return
+	}
+	ts := func(t time.Time) string { return t.Format("15:04:05") }
+	switch e := ev.(type) {
+	case steps.PlanStarted:
+		fmt.Fprintf(p.w, "%s plan %s: %d steps\n", ts(e.At), e.Plan, len(e.Steps))
+	case steps.StepStarted:
+		if e.Attempt > 1 {
+			fmt.Fprintf(p.w, "%s > %s (attempt %d)\n", ts(e.At), e.StepID, e.Attempt)
+		} else {
+			fmt.Fprintf(p.w, "%s > %s\n", ts(e.At), e.StepID)
+		}
+	case steps.Output:
+		for _, l := range e.Lines {
+			fmt.Fprintf(p.w, "           %s | %s\n", e.StepID, l)
+		}
+	case steps.Progress:
+		fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, e.What)
+	case steps.StepDone:
+		if e.Skipped {
+			fmt.Fprintf(p.w, "%s = %s skipped: %s\n", ts(e.At), e.StepID, e.Reason)
+		} else {
+			fmt.Fprintf(p.w, "%s + %s done (%s)\n", ts(e.At), e.StepID, e.Duration.Round(time.Millisecond))
+		}
+	case steps.StepFailed:
+		tag := ""
+		if e.Retryable {
+			tag = " (retryable)"
+		}
+		fmt.Fprintf(p.w, "%s ! %s failed%s: %v\n", ts(e.At), e.StepID, tag, e.Err)
+	case steps.Ask:
+		e.Reply(steps.ChoiceAbort)
+	case steps.PlanDone:
+		status := "done"
+		switch {
+		case e.Interrupted:
+			status = "interrupted"
+		case e.Err != nil:
+			status = "failed"
+		}
+		fmt.Fprintf(p.w, "%s plan %s %s: %d applied, %d skipped, %d failed in %s\n", ts(e.At), e.Plan, status, e.Applied, e.Skipped, e.Failed, e.Duration.Round(time.Millisecond))
+	}
+}
+
+func (p *printer) printJSON(ev steps.Event) {
+	m := map[string]any{}
+	errText := func(err error) any {
+		if err == nil {
+			return nil
+		}
+		return err.Error()
+	}
+	switch e := ev.(type) {
+	case steps.PlanStarted:
+		ids := make([]string, len(e.Steps))
+		for i, s := range e.Steps {
+			ids[i] = s.ID
+		}
+		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "at": e.At}
+	case steps.StepStarted:
+		m = map[string]any{"event": "step_started", "step": e.StepID, "attempt": e.Attempt, "at": e.At}
+	case steps.Output:
+		m = map[string]any{"event": "output", "step": e.StepID, "stream": e.Stream, "lines": e.Lines, "at": e.At}
+	case steps.Progress:
+		m = map[string]any{"event": "progress", "step": e.StepID, "fraction": e.Fraction, "what": e.What, "at": e.At}
+	case steps.StepDone:
+		m = map[string]any{"event": "step_done", "step": e.StepID, "skipped": e.Skipped, "reason": e.Reason, "duration_ms": e.Duration.Milliseconds(), "at": e.At}
+	case steps.StepFailed:
+		m = map[string]any{"event": "step_failed", "step": e.StepID, "error": errText(e.Err), "attempt": e.Attempt, "retryable": e.Retryable, "bug": e.Bug, "at": e.At}
+	case steps.Ask:
+		e.Reply(steps.ChoiceAbort)
+		return
+	case steps.PlanDone:
+		m = map[string]any{"event": "plan_done", "plan": e.Plan, "applied": e.Applied, "skipped": e.Skipped, "failed": e.Failed, "interrupted": e.Interrupted, "error": errText(e.Err), "duration_ms": e.Duration.Milliseconds(), "at": e.At}
+	default:
+		return
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	fmt.Fprintln(p.w, string(b))
+}
+
+// labPusher delivers the firewall configuration in the lab: over SSH with
+// the bootstrap password when the lab's firewall offers SSH, otherwise by
+// handing the rendered config.xml to the simulated firewall (what its
+// /conf/config.xml + rc.reload_all would do).
+type labPusher struct {
+	l          *lab.Lab
+	log        *slog.Logger
+	knownHosts string
+}
+
+func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
+	if c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "22")); err == nil {
+		c.Close()
+		sp := &install.SSHPusher{Dial: p.l.Dial, KnownHosts: p.knownHosts, Log: p.log}
+		return sp.Push(ctx, rt, configXML)
+	}
+	err := pollUntil(ctx, rt, "the lab firewall to boot", 10*time.Minute, func() bool {
+		c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "443"))
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return p.l.Firewall() != nil
+	})
+	if err != nil {
+		return err
+	}
+	n, err := p.l.Firewall().ApplyConfigXML(configXML)
+	if err != nil {
+		return err
+	}
+	rt.Printf("lab: configuration applied to the simulated firewall (%d API key(s))", n)
+	return nil
+}
+
+func pollUntil(ctx context.Context, rt *steps.Runtime, what string, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	d := 50 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out waiting for %s", what)
+		}
+		rt.Progress(-1, "waiting for "+what)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+		d = min(2*d, time.Second)
+	}
+	return nil
 }

@@ -1,0 +1,285 @@
+// Package install builds the bootstrap plans (first node, join) from the
+// answers and connects their targets: the node over SSH (or locally), the
+// firewall's API with a pinned certificate, VMs over SSH with their host
+// keys pinned on first use.
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/opnsense"
+	"github.com/tappaas/tappaas/backends/ssh"
+	"github.com/tappaas/tappaas/config"
+	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/node"
+	"github.com/tappaas/tappaas/steps/platform"
+	stepzones "github.com/tappaas/tappaas/steps/zones"
+)
+
+// StateDir is where checkpoints live on the node.
+const StateDir = "/var/lib/tappaas"
+
+// Targets are the connected systems a plan drives.
+type Targets struct {
+	// Node runs commands on the PVE node as root.
+	Node exec.Executor
+	// Firewall is the firewall API (fingerprint + probe) for the takeover.
+	Firewall firewall.API
+	// Pusher delivers the firewall's configuration.
+	Pusher firewall.Pusher
+	// VMs opens SSH executors to guests.
+	VMs platform.Dialer
+	// Zones is the zone set pushed to the firewall.
+	Zones *cz.File
+	// Secrets is the run's secret store (set once the state is opened);
+	// the lazily built OPNsense client reads our API key from it.
+	Secrets steps.SecretStore
+	// OperatorAddr is the address the operator connects from ("" unknown).
+	OperatorAddr string
+	// PriorRun describes an earlier checkpoint ("" none).
+	PriorRun string
+	// Dial is the dialer for the firewall API and VMs.
+	Dial exec.DialFunc
+	// Log receives connection events.
+	Log *slog.Logger
+
+	closers []func() error
+	fwMu    sync.Mutex
+	fwc     *opnsense.Client
+	fwKey   string
+}
+
+// Close closes every connection.
+func (t *Targets) Close() error {
+	var errs []error
+	for _, c := range t.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// OnClose registers fn to run at Close.
+func (t *Targets) OnClose(fn func() error) { t.closers = append(t.closers, fn) }
+
+// ConnectOptions says how to reach a node.
+type ConnectOptions struct {
+	// Host is "root@ADDR[:PORT]".
+	Host string
+	// Dial routes connections (exec.SystemDial, or the lab's dial table).
+	Dial exec.DialFunc
+	// KnownHosts is the known_hosts file (default ~/.ssh/known_hosts).
+	KnownHosts string
+	// AcceptHostKey accepts an unknown node host key with exactly this
+	// fingerprint ("SHA256:…").
+	AcceptHostKey string
+	// Trust asks about an unknown host key (TUI); nil refuses it.
+	Trust func(host string, key ssh.PublicKey, fingerprint string) (bool, error)
+	// Signers and KeyFiles authenticate; UseAgent adds the ssh-agent.
+	Signers  []gossh.Signer
+	KeyFiles []string
+	UseAgent bool
+	// FirewallFingerprint learns the firewall's certificate fingerprint
+	// over a trusted channel. nil: from the node, which reaches the
+	// firewall on its own lan bridge (openssl over the trusted SSH link).
+	FirewallFingerprint func(ctx context.Context) (string, error)
+	// Pusher delivers the firewall configuration; nil: over SSH with the
+	// image's bootstrap password, through the node.
+	Pusher firewall.Pusher
+	// VMsDirect dials VMs with Dial instead of jumping through the node.
+	VMsDirect bool
+	// VMKnownHosts records VM host keys on first use (default next to KnownHosts).
+	VMKnownHosts string
+	Log          *slog.Logger
+}
+
+// Connect opens the node (one SSH connection, many sessions) and prepares
+// the other targets lazily.
+func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
+	if o.Dial == nil {
+		o.Dial = exec.SystemDial
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	user, addr, ok := strings.Cut(o.Host, "@")
+	if !ok {
+		user, addr = "root", o.Host
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("--host: want root@ADDR, got %q", o.Host)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "22")
+	}
+	cl, err := ssh.Dial(ctx, ssh.Config{Addr: addr, User: user, Dial: o.Dial, KnownHostsFile: o.KnownHosts,
+		AcceptFingerprint: o.AcceptHostKey, Trust: o.Trust, Signers: o.Signers, KeyFiles: o.KeyFiles, UseAgent: o.UseAgent, Log: o.Log})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the node %s: %w", o.Host, err)
+	}
+	t := &Targets{Node: cl, Dial: o.Dial, Log: o.Log}
+	t.OnClose(cl.Close)
+	fp := o.FirewallFingerprint
+	if fp == nil {
+		fp = func(ctx context.Context) (string, error) { return FirewallFingerprintFromNode(ctx, cl) }
+	}
+	t.Firewall = &FirewallAPI{Fingerprinter: fp, Dial: o.Dial}
+	if o.Pusher != nil {
+		t.Pusher = o.Pusher
+	} else {
+		t.Pusher = &SSHPusher{Node: cl, Dial: o.Dial, Log: o.Log}
+	}
+	vmKnown := o.VMKnownHosts
+	if vmKnown == "" {
+		base := o.KnownHosts
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".ssh", "known_hosts")
+		}
+		vmKnown = base + ".tappaas-vms"
+	}
+	vd := &VMDialer{Net: o.Dial, KnownHosts: vmKnown, Log: o.Log}
+	if !o.VMsDirect {
+		vd.Jump = cl
+	}
+	t.VMs = vd
+	t.OnClose(vd.Close)
+	return t, nil
+}
+
+// FirewallFingerprintFromNode reads the firewall's certificate fingerprint
+// from the node, which reaches 10.0.0.1 on its own lan bridge; the
+// installer trusts the node through its pinned SSH host key.
+func FirewallFingerprintFromNode(ctx context.Context, e exec.Executor) (string, error) {
+	out, err := node.Query(ctx, e, "openssl s_client -connect "+config.FirewallLANIP+":443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
+	if err != nil {
+		return "", fmt.Errorf("read the firewall certificate from the node: %w", err)
+	}
+	_, fp, ok := strings.Cut(strings.TrimSpace(out), "=")
+	if !ok {
+		return "", fmt.Errorf("the firewall presented no certificate yet")
+	}
+	return opnsense.NormalizeFingerprint(fp)
+}
+
+// FirewallAPI implements firewall.API with the OPNsense client.
+type FirewallAPI struct {
+	Fingerprinter func(ctx context.Context) (string, error)
+	Dial          exec.DialFunc
+}
+
+// Fingerprint implements firewall.API.
+func (f *FirewallAPI) Fingerprint(ctx context.Context) (string, error) {
+	fp, err := f.Fingerprinter(ctx)
+	if err != nil {
+		return "", err
+	}
+	if fp == "" {
+		return "", errors.New("the firewall has no certificate yet (not booted)")
+	}
+	return opnsense.NormalizeFingerprint(fp)
+}
+
+// Probe implements firewall.API.
+func (f *FirewallAPI) Probe(ctx context.Context, fp, key, secret string) error {
+	c, err := opnsense.New(opnsense.Config{BaseURL: "https://" + config.FirewallLANIP, Key: key, Secret: secret, Fingerprint: fp, Dial: f.Dial})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.FirmwareStatus(ctx)
+	if errors.Is(err, opnsense.ErrUnauthorized) || errors.Is(err, opnsense.ErrForbidden) {
+		return fmt.Errorf("%w: %v", firewall.ErrRefused, err)
+	}
+	return err
+}
+
+// OPNsense returns the firewall client authenticated with our key, built
+// on first use from the secrets and the pinned fingerprint.
+func (t *Targets) OPNsense(ctx context.Context) (*opnsense.Client, error) {
+	t.fwMu.Lock()
+	defer t.fwMu.Unlock()
+	if t.Secrets == nil {
+		return nil, errors.New("no secrets store: the firewall API key is unknown")
+	}
+	key, ok1 := t.Secrets.Secret(firewall.SecretAPIKey)
+	secret, ok2 := t.Secrets.Secret(firewall.SecretAPISecret)
+	if !ok1 || !ok2 {
+		return nil, errors.New("the firewall API key has not been generated yet (step firewall.config)")
+	}
+	if t.fwc != nil && t.fwKey == key {
+		return t.fwc, nil
+	}
+	fp, err := t.Firewall.Fingerprint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := opnsense.New(opnsense.Config{BaseURL: "https://" + config.FirewallLANIP, Key: key, Secret: secret, Fingerprint: fp, Dial: t.Dial, Log: t.Log})
+	if err != nil {
+		return nil, err
+	}
+	t.fwc, t.fwKey = c, key
+	t.OnClose(c.Close)
+	return c, nil
+}
+
+// Ping implements network.FirewallProbe.
+func (t *Targets) Ping(ctx context.Context) error {
+	c, err := t.OPNsense(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.FirmwareStatus(ctx)
+	return err
+}
+
+// ZonesFirewall returns the zones planner's view of the firewall, built on
+// first use.
+func (t *Targets) ZonesFirewall() cz.Firewall { return &lazyFirewall{t: t} }
+
+func (t *Targets) zfw(ctx context.Context) (cz.Firewall, error) {
+	c, err := t.OPNsense(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stepzones.FromOPNsense(c), nil
+}
+
+// Local builds targets for running on the node itself as root: commands run
+// locally, the firewall and VMs are dialled directly over the node's own
+// lan bridge.
+func Local(o ConnectOptions) *Targets {
+	if o.Dial == nil {
+		o.Dial = exec.SystemDial
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	l := exec.NewLocal()
+	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log}
+	fp := o.FirewallFingerprint
+	if fp == nil {
+		fp = func(ctx context.Context) (string, error) { return FirewallFingerprintFromNode(ctx, l) }
+	}
+	t.Firewall = &FirewallAPI{Fingerprinter: fp, Dial: o.Dial}
+	t.Pusher = o.Pusher
+	if t.Pusher == nil {
+		t.Pusher = &SSHPusher{Dial: o.Dial, KnownHosts: o.VMKnownHosts, Log: o.Log}
+	}
+	vd := &VMDialer{Net: o.Dial, KnownHosts: o.VMKnownHosts, Log: o.Log}
+	t.VMs = vd
+	t.OnClose(vd.Close)
+	return t
+}
