@@ -78,6 +78,7 @@ type Proxy interface {
 
 // System reads firmware and health information.
 type System interface {
+	Ping(ctx context.Context) error
 	Dialect(ctx context.Context) (Dialect, error)
 	FirmwareStatus(ctx context.Context) (FirmwareStatus, error)
 	FirmwareInfo(ctx context.Context) (FirmwareInfo, error)

@@ -235,3 +235,9 @@ func (c *Client) SystemStatus(ctx context.Context) (SystemStatus, error) {
 	}
 	return out, nil
 }
+
+// Ping checks that the API answers and accepts the credentials (an
+// authenticated, read-only GET of core/firmware/status).
+func (c *Client) Ping(ctx context.Context) error {
+	return c.Call(ctx, http.MethodGet, "core/firmware/status", nil, nil)
+}

@@ -26,7 +26,7 @@ type raw struct {
 
 func startRaw(t *testing.T, opts Options) (*raw, *Server) {
 	t.Helper()
-	cert, pemBytes, _, err := NewCert("127.0.0.1")
+	cert, _, err := NewCert("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func startRaw(t *testing.T, opts Options) (*raw, *Server) {
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemBytes)
+	pool.AppendCertsFromPEM(CertPEM(cert))
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	return &raw{t: t, url: hs.URL, hc: hc, key: BootstrapKey, sec: BootstrapSecret}, sim
 }

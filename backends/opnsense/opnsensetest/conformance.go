@@ -301,6 +301,9 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 	t.Run("System", func(t *testing.T) {
 		t.Parallel()
 		api, c := newAPI(t), ctx(t)
+		if err := api.Ping(c); err != nil {
+			t.Fatal(err)
+		}
 		d, err := api.Dialect(c)
 		if err != nil {
 			t.Fatal(err)

@@ -31,7 +31,7 @@ type Server struct {
 // NewServer starts a simulated firewall; it is closed when the test ends.
 func NewServer(t testing.TB, opts labopn.Options) *Server {
 	t.Helper()
-	cert, pemBytes, fp, err := labopn.NewCert("10.0.0.1", "firewall.mgmt.internal")
+	cert, fp, err := labopn.NewCert("10.0.0.1", "firewall.mgmt.internal")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func NewServer(t testing.TB, opts labopn.Options) *Server {
 	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
-	return &Server{Server: sim, HTTP: hs, Fingerprint: fp, CertPEM: pemBytes}
+	return &Server{Server: sim, HTTP: hs, Fingerprint: fp, CertPEM: labopn.CertPEM(cert)}
 }
 
 // Dial routes FirewallAddr (and anything else) to the server's listener —
