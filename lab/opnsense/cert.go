@@ -18,16 +18,16 @@ import (
 
 // NewCert makes a self-signed web-GUI certificate for hosts (IP addresses
 // become IP SANs, other names DNS SANs), like the one OPNsense generates on
-// first boot. It returns the certificate and the lower-case hex SHA-256
-// fingerprint of the leaf (what backends/opnsense pins); CertPEM gives its PEM.
-func NewCert(hosts ...string) (cert tls.Certificate, fingerprint string, err error) {
+// first boot. It returns the certificate, its PEM and the lower-case hex
+// SHA-256 fingerprint of the leaf (what backends/opnsense pins).
+func NewCert(hosts ...string) (cert tls.Certificate, certPEM []byte, fingerprint string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, nil, "", err
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, nil, "", err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -46,14 +46,15 @@ func NewCert(hosts ...string) (cert tls.Certificate, fingerprint string, err err
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, "", fmt.Errorf("opnsense lab: certificate: %w", err)
+		return tls.Certificate{}, nil, "", fmt.Errorf("opnsense lab: certificate: %w", err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, nil, "", err
 	}
 	sum := sha256.Sum256(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, hex.EncodeToString(sum[:]), nil
+	c := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return c, CertPEM(c), hex.EncodeToString(sum[:]), nil
 }
 
 // CertPEM returns the PEM of a certificate's leaf.

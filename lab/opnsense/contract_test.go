@@ -26,7 +26,7 @@ type raw struct {
 
 func startRaw(t *testing.T, opts Options) (*raw, *Server) {
 	t.Helper()
-	cert, _, err := NewCert("127.0.0.1")
+	cert, _, _, err := NewCert("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

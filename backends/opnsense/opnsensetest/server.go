@@ -31,7 +31,7 @@ type Server struct {
 // NewServer starts a simulated firewall; it is closed when the test ends.
 func NewServer(t testing.TB, opts labopn.Options) *Server {
 	t.Helper()
-	cert, fp, err := labopn.NewCert("10.0.0.1", "firewall.mgmt.internal")
+	cert, _, fp, err := labopn.NewCert("10.0.0.1", "firewall.mgmt.internal")
 	if err != nil {
 		t.Fatal(err)
 	}
