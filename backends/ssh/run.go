@@ -145,7 +145,10 @@ func buildScript(cmd exec.Cmd, uid0, wrap, hasStdin bool, n int) (string, error)
 	if !hasStdin {
 		w = `exec 3<&0 </dev/null; { ` + guard + `; } >/dev/null 2>&1 & exec 3<&-; exec /bin/sh -c ` + exec.Quote(inner)
 	} else {
-		w = `exec 3<&0 </dev/null; { head -c ` + strconv.Itoa(n) + ` <&3; exec >&-; ` + guard + `; } 2>/dev/null | /bin/sh -c ` + exec.Quote(inner) + ` & c=$!; exec 3<&-; wait $c`
+		// head hands exactly n bytes to the command, then the watchdog
+		// is forked off (outside the pipeline, so the pipeline ends with
+		// the command).
+		w = `exec 3<&0 </dev/null; { head -c ` + strconv.Itoa(n) + ` <&3; exec >&-; { ` + guard + `; } >/dev/null 2>&1 & } 2>/dev/null | /bin/sh -c ` + exec.Quote(inner)
 	}
 	return "exec /bin/sh -c " + exec.Quote(w), nil
 }
