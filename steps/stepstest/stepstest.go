@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 	"github.com/tappaas/tappaas/steps"
 )
 
-// Func is a Step built from funcs. Nil CheckFn reports not done; nil ApplyFn
-// succeeds; nil CleanupFn does nothing. It implements every optional step
+// Func is a Step built from funcs. Nil CheckFn reports done once Apply has
+// succeeded (in this process); nil ApplyFn succeeds; nil CleanupFn does
+// nothing. It implements every optional step
 // interface (empty values are harmless).
 type Func struct {
 	IDv       string
@@ -30,6 +32,8 @@ type Func struct {
 	CheckFn   func(ctx context.Context, rt *steps.Runtime) (steps.Status, error)
 	ApplyFn   func(ctx context.Context, rt *steps.Runtime) error
 	CleanupFn func(ctx context.Context, rt *steps.Runtime) error
+
+	applied atomic.Bool
 }
 
 // ID implements steps.Step.
@@ -46,17 +50,24 @@ func (f *Func) Title() string {
 // Check implements steps.Step.
 func (f *Func) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	if f.CheckFn == nil {
-		return steps.NotDone("not checked"), nil
+		if f.applied.Load() {
+			return steps.Done("applied"), nil
+		}
+		return steps.NotDone("not applied yet"), nil
 	}
 	return f.CheckFn(ctx, rt)
 }
 
 // Apply implements steps.Step.
 func (f *Func) Apply(ctx context.Context, rt *steps.Runtime) error {
-	if f.ApplyFn == nil {
-		return nil
+	var err error
+	if f.ApplyFn != nil {
+		err = f.ApplyFn(ctx, rt)
 	}
-	return f.ApplyFn(ctx, rt)
+	if err == nil {
+		f.applied.Store(true)
+	}
+	return err
 }
 
 // Cleanup implements steps.Cleaner.
