@@ -25,6 +25,7 @@ const (
 	AssignStockIP
 )
 
+// String names the flavour for messages.
 func (f AssignFlavour) String() string {
 	switch f {
 	case AssignTAPPaaS:

@@ -35,6 +35,7 @@ type ValidationError struct {
 	Fields map[string]string // "vlan.tag" → "Tag for this device must be unique."
 }
 
+// Error lists the failing fields in order.
 func (e *ValidationError) Error() string {
 	keys := make([]string, 0, len(e.Fields))
 	for k := range e.Fields {
@@ -67,6 +68,7 @@ type APIError struct {
 	kind    error
 }
 
+// Error names the call, the status and the firewall's message.
 func (e *APIError) Error() string {
 	msg := e.Message
 	if msg == "" {
@@ -92,6 +94,7 @@ type PinError struct {
 	Expected, Got string // lower-case hex without separators
 }
 
+// Error names both fingerprints and what to do.
 func (e *PinError) Error() string {
 	return fmt.Sprintf("opnsense: TLS certificate fingerprint mismatch: expected sha256 %s, got %s (the firewall's certificate changed or this is not the firewall; re-learn the fingerprint over SSH)", e.Expected, e.Got)
 }

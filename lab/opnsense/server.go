@@ -49,8 +49,8 @@ type Options struct {
 	NICs []string
 	// Hostname is the system's FQDN. Default "firewall.internal".
 	Hostname string
-	// OnRequest, when set, is called after each request (for access logs
-	// and counters). It must not call back into the Server.
+	// OnRequest, when set, is called after each request has been answered
+	// (for access logs and counters), with no Server lock held.
 	OnRequest func(Request)
 }
 
