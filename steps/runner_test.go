@@ -357,7 +357,9 @@ func failing(id string, opt bool, needs ...string) (*stepstest.Func, *atomic.Int
 	var calls atomic.Int32
 	var done atomic.Bool
 	return &stepstest.Func{IDv: id, Opt: opt, NeedsV: needs,
-		CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) { return steps.Status{Done: done.Load()}, nil },
+		CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) {
+			return steps.Status{Done: done.Load()}, nil
+		},
 		ApplyFn: func(context.Context, *steps.Runtime) error {
 			if calls.Add(1) == 1 {
 				return errors.New("disk in use")
@@ -530,7 +532,9 @@ func concurrencyProbe(n int, touches func(i int) []string, sleep time.Duration) 
 		res := touches(i)
 		var done atomic.Bool
 		ss = append(ss, &stepstest.Func{IDv: fmt.Sprintf("s%02d", i), TouchesV: res,
-			CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) { return steps.Status{Done: done.Load()}, nil },
+			CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) {
+				return steps.Status{Done: done.Load()}, nil
+			},
 			ApplyFn: func(context.Context, *steps.Runtime) error {
 				c := cur.Add(1)
 				for {
@@ -556,7 +560,7 @@ func concurrencyProbe(n int, touches func(i int) []string, sleep time.Duration) 
 				return nil
 			}})
 	}
-	return ss, &peak, func() map[string]int { mu.Lock(); defer mu.Unlock(); return maps(maxPerRes) }
+	return ss, &peak, func() map[string]int { mu.Lock(); defer mu.Unlock(); return cloneCounts(maxPerRes) }
 }
 
 func cloneCounts(m map[string]int) map[string]int {
@@ -684,7 +688,11 @@ func TestFactsAndSecretsPersisted(t *testing.T) {
 		return steps.Status{Done: done}, nil
 	}
 	learn.ApplyFn = func(orig func(context.Context, *steps.Runtime) error) func(context.Context, *steps.Runtime) error {
-		return func(ctx context.Context, rt *steps.Runtime) error { err := orig(ctx, rt); done = err == nil; return err }
+		return func(ctx context.Context, rt *steps.Runtime) error {
+			err := orig(ctx, rt)
+			done = err == nil
+			return err
+		}
 	}(learn.ApplyFn)
 	var got int
 	use := &stepstest.Func{IDv: "use", NeedsV: []string{"learn"}, ApplyFn: func(ctx context.Context, rt *steps.Runtime) error {
@@ -783,7 +791,9 @@ func TestCheckErrorIsNotNotDone(t *testing.T) {
 	r, _ := stepstest.Runner(t, nil)
 	applied := false
 	s := &stepstest.Func{IDv: "blind",
-		CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) { return steps.Status{}, errors.New("api 401") },
+		CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) {
+			return steps.Status{}, errors.New("api 401")
+		},
 		ApplyFn: func(context.Context, *steps.Runtime) error { applied = true; return nil }}
 	err := r.Run(context.Background(), mustPlan(t, s))
 	if err == nil || !strings.Contains(err.Error(), "check: api 401") || applied {
