@@ -30,6 +30,8 @@ import (
 
 	"github.com/tappaas/tappaas/lab/opnsense"
 	"github.com/tappaas/tappaas/lab/pve"
+	"github.com/tappaas/tappaas/lab/shell"
+	"github.com/tappaas/tappaas/lab/sshd"
 )
 
 // Fault is one injected failure or slowdown (see pve.Fault).
@@ -90,6 +92,9 @@ type Lab struct {
 	saveTimer *time.Timer
 	closed    bool
 	extraDial map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
+	interp    *shell.Interp
+	sshSrv    *sshd.Server
+	guests    []*guest
 }
 
 type fwState struct {
@@ -467,6 +472,12 @@ func (l *Lab) resolve(addr string) (string, error) {
 		}
 		if port == "443" && fw.ln != nil {
 			return fw.ln.Addr().String(), nil
+		}
+		return "", opErr(addr, syscall.ECONNREFUSED)
+	}
+	if a, ok := l.guestFor(host); ok {
+		if port == "22" {
+			return a, nil
 		}
 		return "", opErr(addr, syscall.ECONNREFUSED)
 	}

@@ -1,30 +1,307 @@
 package lab
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tappaas/tappaas/lab/pve"
 	"github.com/tappaas/tappaas/lab/shell"
+	"github.com/tappaas/tappaas/lab/sshd"
 	"golang.org/x/crypto/ssh"
 )
 
 // newNodeFS is the node's filesystem.
-func newNodeFS() shell.FS { return pve.NewMemFS() }
+func newNodeFS() shell.FS { return shell.NewMemFS() }
 
 func sshFingerprint(s ssh.Signer) string {
 	sum := sha256.Sum256(s.PublicKey().Marshal())
 	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
 }
 
-// startShell starts the node's SSH server (lab/sshd + lab/shell).
-func (l *Lab) startShell() error { return nil }
+// authorizedIn reports whether key is listed in an authorized_keys file.
+func authorizedIn(fsys shell.FS, file string, key ssh.PublicKey) bool {
+	b, err := fsys.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	want := key.Marshal()
+	for len(b) > 0 {
+		pk, _, _, rest, err := ssh.ParseAuthorizedKey(b)
+		if err != nil {
+			return false
+		}
+		if bytes.Equal(pk.Marshal(), want) {
+			return true
+		}
+		b = rest
+	}
+	return false
+}
 
-func (l *Lab) stopShell() {}
+// sleeper scales the shell's sleep(1) by the lab speed (0 = instant).
+func (l *Lab) sleeper(ctx context.Context, d time.Duration) error {
+	if l.opts.Speed <= 0 || d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(time.Duration(float64(d) * l.opts.Speed))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// newNodeInterp is the node's shell: builtins plus the PVE commands.
+func (l *Lab) newNodeInterp() *shell.Interp {
+	in := shell.New(l.node.FS())
+	l.node.Read(func(m *pve.Model) {
+		in.Host.Hostname = m.Hostname
+		in.Host.Domain = "mgmt.internal"
+		in.Host.Release = pve.Kernel
+	})
+	in.Sleep = l.sleeper
+	for name, c := range l.node.Commands() {
+		in.Register(name, c)
+	}
+	return in
+}
+
+// startShell starts the node's SSH server (lab/sshd + lab/shell).
+func (l *Lab) startShell() error {
+	var hostKey ssh.Signer
+	var err error
+	l.node.Read(func(m *pve.Model) { hostKey, err = pve.ParseSigner(m.Certs.HostKeyPEM) })
+	if err != nil {
+		return fmt.Errorf("lab: host key: %w", err)
+	}
+	l.interp = l.newNodeInterp()
+	fsys := l.node.FS()
+	l.node.SetExec(func(cmdline string) {
+		l.interp.Run(context.Background(), cmdline, strings.NewReader(""), io.Discard, io.Discard, map[string]string{"USER": "root"})
+	})
+	srv, err := sshd.Listen("127.0.0.1:0", sshd.Config{
+		HostKey: hostKey,
+		AuthorizedKeys: func(user string, key ssh.PublicKey) bool {
+			home := "/home/" + user
+			if user == "root" {
+				home = "/root"
+			}
+			return authorizedIn(fsys, home+"/.ssh/authorized_keys", key)
+		},
+		Password: func(user, pass string) bool {
+			ok := false
+			l.node.Read(func(m *pve.Model) { ok = user == "root" && pass == m.RootPassword })
+			return ok
+		},
+		Handler: l.runCommand,
+		Hooks: &sshd.Faults{Command: func(_ int64, _, _ string) sshd.Fault {
+			if l.faults.Command() {
+				return sshd.FaultDropBefore
+			}
+			return sshd.FaultNone
+		}},
+		Dial:      l.Dial,
+		Prompt:    func(user string) string { return user + "@" + l.node.Hostname() + ":~# " },
+		OnCommand: func(user, command string) { l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)}) },
+	})
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	l.sshSrv = srv
+	return nil
+}
+
+// runCommand runs one command line on the node, as its sshd does.
+func (l *Lab) runCommand(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if f := l.faults.Hit("ssh", command); f != nil {
+		if f.Delay > 0 {
+			select {
+			case <-time.After(f.Delay):
+			case <-ctx.Done():
+				return 130
+			}
+		} else {
+			msg := f.Message
+			if msg == "" {
+				msg = "lab: injected fault"
+			}
+			fmt.Fprintln(stderr, msg)
+			if f.Exit == 0 {
+				return 1
+			}
+			return f.Exit
+		}
+	}
+	vars := map[string]string{"USER": user, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+	for k, v := range sshd.EnvFromContext(ctx) {
+		vars[k] = v
+	}
+	return l.interp.Run(ctx, command, stdin, stdout, stderr, vars)
+}
+
+// Run runs a command line in the node's shell in-process (as root), like
+// an SSH exec request without the transport.
+func (l *Lab) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	return l.runCommand(ctx, "root", command, stdin, stdout, stderr)
+}
+
+func (l *Lab) stopShell() {
+	if l.sshSrv != nil {
+		_ = l.sshSrv.Close()
+	}
+	l.mu.Lock()
+	guests := l.guests
+	l.guests = nil
+	l.mu.Unlock()
+	for _, g := range guests {
+		_ = g.srv.Close()
+	}
+}
+
+// DropSSH severs every SSH connection to the node (fault tests).
+func (l *Lab) DropSSH() {
+	if l.sshSrv != nil {
+		l.sshSrv.DropAll()
+	}
+}
 
 // sshAddr is the node's SSH listener ("" while none runs).
-func (l *Lab) sshAddr() string { return "" }
+func (l *Lab) sshAddr() string {
+	if l.sshSrv == nil {
+		return ""
+	}
+	return l.sshSrv.Addr()
+}
 
-// bootGuest brings up a NixOS guest's SSH server once it is ready.
-func (l *Lab) bootGuest(vmid int, ready time.Time) {}
+// guest is a booted NixOS VM's SSH server.
+type guest struct {
+	vmid    int
+	srv     *sshd.Server
+	hostKey string // authorized_keys form
+	fs      shell.FS
+}
+
+// bootGuest starts a NixOS guest's SSH server: the cloud-init user with the
+// cloud-init keys, its own host key, reachable at the VM's IP once ready.
+func (l *Lab) bootGuest(vmid int, ready time.Time) {
+	var user, keys, name string
+	l.node.Read(func(m *pve.Model) {
+		if vm := m.VMs[vmid]; vm != nil {
+			user, name = vm.Config["ciuser"], vm.Config["name"]
+			keys, _ = url.PathUnescape(vm.Config["sshkeys"])
+		}
+	})
+	if user == "" {
+		user = "nixos"
+	}
+	l.mu.Lock()
+	for _, g := range l.guests {
+		if g.vmid == vmid {
+			l.mu.Unlock()
+			return // rebooted: same disk, same host key
+		}
+	}
+	l.mu.Unlock()
+	fsys := shell.NewMemFS()
+	home := "/home/" + user
+	_ = fsys.MkdirAll(home+"/.ssh", 0o700)
+	_ = fsys.WriteFile(home+"/.ssh/authorized_keys", []byte(keys+"\n"), 0o600)
+	_ = fsys.WriteFile("/etc/hostname", []byte(name+"\n"), 0o644)
+	_ = fsys.MkdirAll("/etc/nixos", 0o755)
+	_ = fsys.WriteFile("/etc/os-release", []byte("NAME=NixOS\nID=nixos\nPRETTY_NAME=\"NixOS 25.05 (Warbler)\"\n"), 0o644)
+	hostPEM, err := pve.GenHostKey()
+	if err != nil {
+		return
+	}
+	signer, err := pve.ParseSigner(hostPEM)
+	if err != nil {
+		return
+	}
+	in := newGuestInterp(fsys, name, l.sleeper)
+	srv, err := sshd.Listen("127.0.0.1:0", sshd.Config{
+		HostKey: signer,
+		AuthorizedKeys: func(u string, key ssh.PublicKey) bool {
+			h := "/home/" + u
+			if u == "root" {
+				h = "/root"
+			}
+			return authorizedIn(fsys, h+"/.ssh/authorized_keys", key)
+		},
+		Handler: func(ctx context.Context, u, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+			return in.Run(ctx, command, stdin, stdout, stderr, map[string]string{"USER": u})
+		},
+		OnCommand: func(u, command string) {
+			l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: fmt.Sprintf("%s@vm%d", u, vmid), Command: pve.MaskCommand(command)})
+		},
+		Dial: l.Dial,
+	})
+	if err != nil {
+		return
+	}
+	g := &guest{vmid: vmid, srv: srv, hostKey: pve.AuthorizedKey(signer, ""), fs: fsys}
+	l.mu.Lock()
+	l.guests = append(l.guests, g)
+	l.mu.Unlock()
+}
+
+// guestFor returns the SSH listener of the running, booted VM with ip.
+func (l *Lab) guestFor(ip string) (string, bool) {
+	vmid := 0
+	l.node.Read(func(m *pve.Model) {
+		for id, vm := range m.VMs {
+			if vm.Running && vm.IP == ip && !time.Now().Before(vm.ReadyAt) {
+				vmid = id
+			}
+		}
+	})
+	if vmid == 0 {
+		return "", false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, g := range l.guests {
+		if g.vmid == vmid {
+			return g.srv.Addr(), true
+		}
+	}
+	return "", false
+}
+
+// GuestHostKey returns the SSH host key (authorized_keys form) of a booted VM.
+func (l *Lab) GuestHostKey(vmid int) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, g := range l.guests {
+		if g.vmid == vmid {
+			return g.hostKey, true
+		}
+	}
+	return "", false
+}
+
+// GuestFS returns the filesystem of a booted VM (tests).
+func (l *Lab) GuestFS(vmid int) shell.FS {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, g := range l.guests {
+		if g.vmid == vmid {
+			return g.fs
+		}
+	}
+	return nil
+}
+
+var _ = net.JoinHostPort

@@ -212,3 +212,6 @@ func certInfo(filename, p string) map[string]any {
 		"pem":             p,
 	}
 }
+
+// GenHostKey makes an ed25519 SSH host key (OpenSSH PEM).
+func GenHostKey() (string, error) { return genEd25519PEM() }

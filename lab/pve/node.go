@@ -37,6 +37,8 @@ type Node struct {
 	mut     [2]atomic.Int64 // mutating API calls, SSH commands
 	reqs    atomic.Int64
 	pending []func() // callbacks to run after unlock
+	exec    func(cmdline string)
+	timers  map[string]*time.Timer
 }
 
 // New builds a node. A fresh model seeds the filesystem and brings up the
