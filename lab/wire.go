@@ -110,9 +110,11 @@ func (l *Lab) startShell() error {
 			}
 			return sshd.FaultNone
 		}},
-		Dial:      l.Dial,
-		Prompt:    func(user string) string { return user + "@" + l.node.Hostname() + ":~# " },
-		OnCommand: func(user, command string) { l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)}) },
+		Dial:   l.Dial,
+		Prompt: func(user string) string { return user + "@" + l.node.Hostname() + ":~# " },
+		OnCommand: func(user, command string) {
+			l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)})
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
