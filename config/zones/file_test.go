@@ -62,6 +62,9 @@ func TestDefaultRoundTripAndValid(t *testing.T) {
 	if len(r.Warnings) != 1 || r.Warnings[0].Zone != "dmz" || r.Warnings[0].Field != FieldIP {
 		t.Fatalf("default warnings = %v", r.Warnings)
 	}
+	if iso := f.IsolatedZones(); len(iso) != 0 {
+		t.Fatalf("default isolated zones = %v, want none", iso)
+	}
 	root, _ := os.ReadFile("../../zones.json")
 	if !bytes.Equal(f.Bytes(), root) {
 		t.Fatal("default zones do not round-trip byte for byte")

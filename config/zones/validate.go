@@ -179,10 +179,10 @@ func (f *File) isolatedZones() map[string]bool {
 	}
 	// Only the parenthesised list names the isolated zones; the rest of the
 	// sentence talks about access-to and pinholes in general.
-	text := rule.str
-	if i := strings.Index(text, "("); i >= 0 {
-		if j := strings.Index(text[i:], ")"); j > 0 {
-			text = text[i : i+j]
+	text := ""
+	if i := strings.Index(rule.str, "("); i >= 0 {
+		if j := strings.Index(rule.str[i:], ")"); j > 0 {
+			text = rule.str[i : i+j]
 		}
 	}
 	names := map[string]bool{}

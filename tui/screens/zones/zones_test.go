@@ -1,0 +1,279 @@
+package zones
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/config/zones/zonestest"
+	"github.com/tappaas/tappaas/tui/common"
+	"github.com/tappaas/tappaas/tui/styles"
+	"github.com/tappaas/tappaas/tui/tuitest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// host runs the screen as a tea.Model and records root-bound messages.
+type host struct {
+	s   *Model
+	got []tea.Msg
+}
+
+func (h *host) Init() tea.Cmd  { return h.s.Init() }
+func (h *host) View() tea.View { return tea.NewView(h.s.View()) }
+func (h *host) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		h.s.SetSize(msg.Width, msg.Height)
+		return h, nil
+	case common.GoHomeMsg:
+		h.got = append(h.got, msg)
+		return h, nil
+	}
+	s, cmd := h.s.Update(msg)
+	h.s = s.(*Model)
+	return h, cmd
+}
+
+type env struct {
+	h     *host
+	d     *tuitest.Driver
+	fw    *zonestest.Fake
+	path  string
+	saves int
+}
+
+func newEnv(t *testing.T, f *cz.File, w, h int) *env {
+	t.Helper()
+	e := &env{fw: zonestest.New(), path: filepath.Join(t.TempDir(), "zones.json")}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	deps := Deps{
+		Path: "/etc/tappaas/zones.json", // shown; Save writes to the temp file
+		Save: func(_ string, f *cz.File) error { e.saves++; return f.WriteFileAtomic(e.path) },
+		Plan: func(ctx context.Context, f *cz.File) (*cz.Changes, error) {
+			cur, err := cz.Snapshot(ctx, e.fw)
+			if err != nil {
+				return nil, err
+			}
+			return cz.Plan(f, cur), nil
+		},
+		Apply: func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+			return cz.ApplyWith(ctx, e.fw, ch, cz.ApplyOptions{Out: out, PingDelay: time.Millisecond})
+		},
+	}
+	e.h = &host{s: New(com, f, deps)}
+	e.d = tuitest.NewDriver(t, e.h, w, h)
+	return e
+}
+
+func (e *env) view() string { return tuitest.Plain(e.h.s.View()) }
+
+// golden compares the view with the temp path replaced by a fixed name.
+func (e *env) golden(t *testing.T, name string) {
+	t.Helper()
+	tuitest.Golden(t, name, e.h.s.View(), *update)
+}
+
+func (e *env) waitView(t *testing.T, want string) {
+	t.Helper()
+	if !e.d.WaitFor(func() bool { return strings.Contains(e.view(), want) }, 5*time.Second) {
+		t.Fatalf("view never showed %q:\n%s", want, e.view())
+	}
+}
+
+func defaultFile(t *testing.T) *cz.File {
+	t.Helper()
+	f, err := cz.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestGoldenTableAndMatrix(t *testing.T) {
+	t.Parallel()
+	for _, sz := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"120x40", 120, 40}} {
+		e := newEnv(t, defaultFile(t), sz.w, sz.h)
+		e.d.Key("down")
+		e.golden(t, "table-"+sz.name)
+		e.d.Key("m")
+		e.golden(t, "matrix-"+sz.name)
+		e.d.Key("esc")
+		e.d.Key("p")
+		e.waitView(t, "Plan against the firewall")
+		e.golden(t, "plan-"+sz.name)
+		for _, l := range strings.Split(e.view(), "\n") {
+			if len([]rune(l)) > sz.w {
+				t.Fatalf("line wider than %d: %q", sz.w, l)
+			}
+		}
+		if n := strings.Count(e.view(), "\n"); n > sz.h {
+			t.Fatalf("%d lines at height %d", n, sz.h)
+		}
+	}
+}
+
+func TestUpstreamTableGolden(t *testing.T) {
+	t.Parallel()
+	f, err := cz.LoadFile("../../../config/zones/testdata/upstream-zones.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, f, 80, 24)
+	for range 12 {
+		e.d.Key("down") // scrolls to iotCloud
+	}
+	e.golden(t, "upstream-table-80x24")
+}
+
+// TestAddZoneOverlapFixSavePlan is the editor walk-through: add a zone, see
+// the overlap error inline, fix it, save, plan.
+func TestAddZoneOverlapFixSavePlan(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	d := e.d
+	d.Key("a")
+	e.waitView(t, "New zone")
+	d.Type("guest")
+	d.Key("enter")
+	for range 3 { // Service → Client → IoT → Guest
+		d.Key("down")
+	}
+	d.Key("enter")
+	d.Type("10")
+	d.Key("enter")
+	d.Key("enter") // state Active
+	e.waitView(t, "Subnet (CIDR)")
+	d.Key("enter") // tagged
+	d.Type("10.3.10.0/24")
+	d.Key("enter")
+	e.waitView(t, "overlaps zone private")
+	for range len("10.3.10.0/24") {
+		d.Key("backspace")
+	}
+	d.Type("10.5.10.0/24")
+	d.Key("enter")
+	d.Key("enter") // DHCP start default
+	d.Key("enter") // DHCP end default
+	e.waitView(t, "Access to")
+	d.Key("enter") // access-to: internet (preselected)
+	d.Type("Visitors")
+	d.Key("enter")
+	e.waitView(t, "added zone guest")
+	z := e.h.s.File().Zone("guest")
+	if z == nil || z.VLANTag != 510 || z.IP != "10.5.10.0/24" || z.Type != "Guest" || z.Description != "Visitors" {
+		t.Fatalf("zone = %+v", z)
+	}
+	if _, err := os.Stat(e.path); err == nil {
+		t.Fatal("file written before save")
+	}
+	d.Key("s")
+	e.waitView(t, "saved /etc/tappaas/zones.json")
+	saved, err := cz.LoadFile(e.path)
+	if err != nil || saved.Zone("guest") == nil || !saved.Validate().OK() {
+		t.Fatalf("saved file: %v", err)
+	}
+	if e.h.s.Dirty() {
+		t.Fatal("still dirty after save")
+	}
+	d.Key("p")
+	e.waitView(t, "Plan against the firewall")
+	if txt := e.h.s.plan.Text(); !strings.Contains(txt, "zone guest:\n  + vlan      vlan0.510 on vtnet0 tag 510") {
+		t.Fatalf("plan:\n%s", txt)
+	}
+}
+
+func TestEditCancelDeleteAndLeave(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	d := e.d
+	d.Key("down") // srv
+	d.Key("e")
+	e.waitView(t, "Edit zone srv")
+	if !e.h.s.Capturing() {
+		t.Fatal("form does not capture keys")
+	}
+	d.Key("esc")
+	e.waitView(t, "edit cancelled")
+	d.Key("d")
+	e.waitView(t, "Delete zone srv")
+	d.Key("n")
+	if e.h.s.File().Zone("srv") == nil {
+		t.Fatal("deleted although declined")
+	}
+	d.Key("d")
+	d.Key("y")
+	e.waitView(t, "deleted zone srv (references removed from 3 zone(s))")
+	if !e.h.s.rep.OK() {
+		t.Fatalf("file invalid after delete: %v", e.h.s.rep.Err())
+	}
+	d.Key("esc")
+	e.waitView(t, "unsaved changes")
+	if len(e.h.got) != 0 {
+		t.Fatal("left with unsaved changes on first esc")
+	}
+	d.Key("esc")
+	if !d.WaitFor(func() bool { return len(e.h.got) == 1 }, time.Second) {
+		t.Fatal("second esc did not go home")
+	}
+	if e.saves != 0 {
+		t.Fatal("saved without s")
+	}
+}
+
+func TestSaveRefusedWhenInvalid(t *testing.T) {
+	t.Parallel()
+	f := defaultFile(t)
+	z := f.Zone("iot").Clone()
+	z.IP = "10.2.10.0/24"
+	f.SetZone("iot", z)
+	e := newEnv(t, f, 80, 24)
+	e.d.Key("s")
+	e.waitView(t, "not saved: 1 error(s)")
+	if e.saves != 0 {
+		t.Fatal("Save called for an invalid file")
+	}
+	if _, err := os.Stat(e.path); err == nil {
+		t.Fatal("file written")
+	}
+	e.d.Key("p")
+	e.waitView(t, "cannot plan")
+	// The table marks the bad zone and shows its error.
+	for range 3 {
+		e.d.Key("down")
+	}
+	e.waitView(t, "✗ ip: 10.2.10.0/24 overlaps zone srv")
+}
+
+func TestPlanApplyConfirm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 120, 40)
+	d := e.d
+	d.Key("p")
+	e.waitView(t, "47 to create, 1 to update")
+	d.Key("A")
+	e.waitView(t, "to the firewall? y/n")
+	d.Key("n")
+	if e.fw.Writes() != 0 {
+		t.Fatal("applied although declined")
+	}
+	d.Key("A")
+	d.Key("y")
+	e.waitView(t, "applied 48 change(s)")
+	if e.fw.Writes() == 0 {
+		t.Fatal("nothing applied")
+	}
+	d.Key("p")
+	e.waitView(t, "No changes: the firewall matches the zones.")
+}
