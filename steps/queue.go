@@ -30,9 +30,8 @@ type Queue struct {
 
 	mu      sync.Mutex
 	pending []*qitem
-	lines   int            // Output lines waiting (markers excluded)
-	dropped map[string]int // per step: lines dropped, not yet reported
-	total   int            // lines dropped since the start
+	lines   int // Output lines waiting (markers excluded)
+	total   int // lines dropped since the start
 	closed  bool
 	wake    chan struct{}
 }
@@ -48,7 +47,7 @@ func NewQueue(maxBufferedOutput int) *Queue {
 	if maxBufferedOutput <= 0 {
 		maxBufferedOutput = 10000
 	}
-	q := &Queue{max: maxBufferedOutput, out: make(chan Event), dropped: map[string]int{}, wake: make(chan struct{}, 1)}
+	q := &Queue{max: maxBufferedOutput, out: make(chan Event), wake: make(chan struct{}, 1)}
 	go q.pump()
 	return q
 }
@@ -139,7 +138,11 @@ func (q *Queue) addOutput(o Output) {
 	q.trim()
 }
 
-// trim (q.mu held) drops the oldest waiting Output lines over budget.
+// trim (q.mu held) drops the oldest waiting Output lines over budget. The
+// count of dropped lines travels with the item they were dropped from (its
+// marker is shown before its remaining lines); an item left empty hands its
+// count to the step's next waiting Output, or stays as a marker-only item
+// when a terminal event of the step comes first.
 func (q *Queue) trim() {
 	for i := 0; q.lines > q.max && i < len(q.pending); {
 		it := q.pending[i]
@@ -149,15 +152,40 @@ func (q *Queue) trim() {
 		}
 		n := min(len(it.out.Lines), q.lines-q.max)
 		it.out.Lines = it.out.Lines[n:]
+		it.out.Dropped += n
 		q.lines -= n
-		q.dropped[it.out.StepID] += n
 		q.total += n
 		if len(it.out.Lines) == 0 {
-			q.pending = append(q.pending[:i], q.pending[i+1:]...)
-			continue
+			if j := q.nextOutput(i); j >= 0 {
+				q.pending[j].out.Dropped += it.out.Dropped
+				q.pending = append(q.pending[:i], q.pending[i+1:]...)
+				continue
+			}
 		}
 		i++
 	}
+}
+
+// nextOutput (q.mu held) returns the index of the next waiting Output of
+// pending[i]'s step, or -1 when another event of that step comes first.
+func (q *Queue) nextOutput(i int) int {
+	id := q.pending[i].out.StepID
+	for j := i + 1; j < len(q.pending); j++ {
+		it := q.pending[j]
+		if it.out != nil {
+			if it.out.StepID == id {
+				return j
+			}
+			continue
+		}
+		if _, ok := it.ev.(Progress); ok {
+			continue
+		}
+		if eventStep(it.ev) == id {
+			return -1
+		}
+	}
+	return -1
 }
 
 func (q *Queue) pump() {
@@ -176,27 +204,16 @@ func (q *Queue) pump() {
 		it := q.pending[0]
 		q.pending[0] = nil
 		q.pending = q.pending[1:]
-		var ev Event = it.ev
-		var marker *Output
+		ev := it.ev
 		if it.out != nil {
 			o := *it.out
 			q.lines -= len(o.Lines)
-			if d := q.dropped[o.StepID]; d > 0 {
-				delete(q.dropped, o.StepID)
-				o.Dropped += d
-				o.Lines = append([]string{droppedMarker(d)}, o.Lines...)
+			if o.Dropped > 0 {
+				o.Lines = append([]string{droppedMarker(o.Dropped)}, o.Lines...)
 			}
 			ev = o
-		} else if id := eventStep(ev); id != "" {
-			if d := q.dropped[id]; d > 0 {
-				delete(q.dropped, id)
-				marker = &Output{StepID: id, Stream: StreamInfo, Lines: []string{droppedMarker(d)}, Dropped: d, At: eventTime(ev)}
-			}
 		}
 		q.mu.Unlock()
-		if marker != nil {
-			q.out <- *marker
-		}
 		q.out <- ev
 	}
 }
