@@ -17,7 +17,7 @@ import (
 	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/steps"
-	"github.com/tappaas/tappaas/tui"
+
 	"github.com/tappaas/tappaas/tui/common"
 )
 
@@ -95,11 +95,11 @@ func (b *Backend) NodeInfo(ctx context.Context) (common.NodeInfo, error) {
 		if err != nil {
 			return info, err
 		}
-		if cp := tui.CheckpointOf(p, b.store, goal); cp != nil {
+		if cp := common.CheckpointOf(p, b.store, goal); cp != nil {
 			info.Checkpoint = cp
 		}
 		if goal == common.GoalInstall {
-			info.Installed = tui.Installed(p, b.store)
+			info.Installed = common.Installed(p, b.store)
 		}
 	}
 	return info, nil
@@ -155,7 +155,7 @@ func (b *Backend) Plan(ctx context.Context, req common.Request) (common.Job, err
 	}
 	r := &steps.Runner{Store: b.store, Policy: steps.PolicyAsk, Log: b.opts.Log,
 		Backoff: func(int) time.Duration { return 10 * time.Millisecond }}
-	return tui.NewRunnerJob(p, r, nil), nil
+	return common.NewRunnerJob(p, r, nil), nil
 }
 
 // Summary implements common.Backend.

@@ -90,19 +90,20 @@ func (m *Model) View() string {
 		if len(s.URLs) > 0 {
 			add("", st.Subtitle.Render("Open"))
 			for _, u := range s.URLs {
-				add("  " + padRight(u.Name, 22) + st.Link.Render(u.URL))
+				add("  " + padRight(u.Name, 24) + st.Link.Render(u.URL))
 			}
 		}
 		if len(s.Credentials) > 0 {
 			add("", st.Subtitle.Render("Credentials (stored, not shown)"))
 			for _, c := range s.Credentials {
-				add("  " + padRight(c.Name, 22) + c.Where)
+				add("  " + padRight(c.Name, 24) + c.Where)
 			}
 		}
 		if len(s.Next) > 0 {
 			add("", st.Subtitle.Render("Next steps"))
 			for _, n := range s.Next {
-				add(lipgloss.NewStyle().Width(max(m.width-4, 20)).Render("  → " + n))
+				w := lipgloss.NewStyle().Width(max(m.width-6, 20)).Render(n)
+				add("  → " + strings.ReplaceAll(w, "\n", "\n    "))
 			}
 		}
 	}

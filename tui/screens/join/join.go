@@ -49,7 +49,7 @@ func Form(in *config.Install, x *wizard.Extra, peerPW *string, det common.Detect
 		).Title("Cluster"),
 		wizard.NodeGroup(in, det),
 		wizard.StorageGroup(x, det, true),
-	).WithTheme(theme).WithShowHelp(false)
+	).WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
 }
 
 // New returns the join wizard with defaults from det.
@@ -87,7 +87,7 @@ func (m *Model) Input() config.Install {
 // SetSize implements common.Screen.
 func (m *Model) SetSize(w, h int) {
 	m.width, m.height = w, h
-	m.form = m.form.WithWidth(w).WithHeight(max(h-1, 5))
+	m.form = m.form.WithWidth(w).WithHeight(max(h-3, 5))
 }
 
 // Update implements common.Screen.
@@ -113,7 +113,8 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 
 // View implements common.Screen.
 func (m *Model) View() string {
-	return m.com.Styles.Muted.Render("Add this node to an existing TAPPaaS cluster.") + "\n" + m.form.View()
+	return m.com.Styles.Muted.Render("Add this node to an existing TAPPaaS cluster.") + "\n" +
+		wizard.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
 }
 
 // ShortHelp implements help.KeyMap.

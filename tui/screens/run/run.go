@@ -117,6 +117,11 @@ type Model struct {
 	runErr   error
 	quitting bool
 	exit     bool
+	// runEnded and drained: Job.Run returned / the event queue is drained;
+	// the run is over when both are true.
+	runEnded bool
+	drained  bool
+	endErr   error
 	dropped  int
 	frame    int
 
@@ -231,10 +236,20 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 		if !msg.closed {
 			cmds = append(cmds, m.waitCmd())
+		} else {
+			// Every event is applied before the run is declared over.
+			m.drained = true
+			if m.runEnded {
+				cmds = append(cmds, m.ended_(m.endErr))
+			}
 		}
 		return m, tea.Batch(cmds...)
 	case runEndedMsg:
-		return m, m.ended_(msg.err)
+		m.runEnded, m.endErr = true, msg.err
+		if m.drained {
+			return m, m.ended_(msg.err)
+		}
+		return m, nil
 	case tickMsg:
 		m.frame++
 		if m.Running() {
@@ -285,6 +300,9 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 	case steps.PlanStarted:
 		if len(e.Steps) > 0 && len(m.rows) == 0 {
 			m.setSteps(e.Steps)
+		}
+		if !e.At.IsZero() {
+			m.started = e.At
 		}
 	case steps.StepStarted:
 		r := m.row(e.StepID)
@@ -368,7 +386,8 @@ func (m *Model) ended_(err error) tea.Cmd {
 	m.ended = m.com.Now()
 	m.runErr = err
 	m.ask = nil
-	interrupted := errors.Is(err, context.Canceled) || (m.done != nil && m.done.Interrupted)
+	interrupted := errors.Is(err, context.Canceled) || errors.Is(err, steps.ErrPaused) ||
+		(m.done != nil && m.done.Interrupted)
 	if m.done != nil && m.done.Err != nil && err == nil {
 		err = m.done.Err
 		m.runErr = err

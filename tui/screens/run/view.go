@@ -41,6 +41,9 @@ func (m *Model) layoutLog() {
 }
 
 func (m *Model) stateText() string {
+	if m.ask != nil && m.state == StateRunning {
+		return "a step failed: waiting for you"
+	}
 	switch m.state {
 	case StateStarting:
 		return "starting"
@@ -123,6 +126,9 @@ func (m *Model) View() string {
 	if eta, ok := m.eta(); ok && m.Running() {
 		head += " · ETA " + fmtDur(eta)
 	}
+	if m.state == StateFailed {
+		head += " · log: " + m.com.LogPath
+	}
 	hs := st.Bold
 	switch m.state {
 	case StateFailed:
@@ -164,7 +170,7 @@ func (m *Model) bottomLine() string {
 		if m.runErr != nil {
 			msg += ": " + m.runErr.Error()
 		}
-		s = st.Error.Render(msg) + st.Muted.Render(" · r retry · log: "+m.com.LogPath)
+		s = st.Error.Render(msg) + st.Muted.Render(" · r retry")
 	case m.state == StatePaused:
 		s = st.Warn.Render("stopped at a safe point; checkpoint saved") + st.Muted.Render(" · r resume · q home")
 	case m.dropped > 0:

@@ -242,7 +242,7 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 	).Title("Platform")
 
 	return huh.NewForm(site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform).
-		WithTheme(theme).WithShowHelp(false)
+		WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
 }
 
 // groupOf maps a field key to its wizard section.

@@ -10,9 +10,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/tui/common"
+	"github.com/tappaas/tappaas/tui/styles"
 )
 
 // SubmitMsg carries the completed answers.
@@ -60,7 +62,7 @@ func (m *Model) Capturing() bool { return true }
 // SetSize implements common.Screen.
 func (m *Model) SetSize(w, h int) {
 	m.width, m.height = w, h
-	m.form = m.form.WithWidth(w).WithHeight(max(h-2, 5))
+	m.form = m.form.WithWidth(w).WithHeight(max(h-3, 5))
 }
 
 // Update implements common.Screen.
@@ -114,13 +116,23 @@ func (m *Model) View() string {
 			crumbs = append(crumbs, st.Muted.Render(s))
 		}
 	}
-	head := strings.Join(crumbs, st.Muted.Render(" › ")) + "\n\n"
+	head := strings.Join(crumbs, st.Muted.Render(" › ")) + "\n" + FieldError(st, m.form, m.width) + "\n"
 	if m.errs != nil {
 		return head + st.Error.Render("The answers are not complete:") + "\n" +
 			lipgloss.NewStyle().Width(max(m.width-2, 20)).Render(m.errs.Error()) + "\n\n" +
 			st.Muted.Render("Press esc to go back home and start again; the log file has details.")
 	}
 	return head + m.form.View()
+}
+
+// FieldError renders the focused group's first validation error on one
+// line (empty when valid): inline validation that never scrolls off.
+func FieldError(st *styles.Styles, f *huh.Form, width int) string {
+	errs := f.Errors()
+	if len(errs) == 0 {
+		return ""
+	}
+	return ansi.Truncate(st.Error.Render("✗ "+errs[0].Error()), width, "…")
 }
 
 // ShortHelp implements help.KeyMap.

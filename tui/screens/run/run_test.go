@@ -1,0 +1,365 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/tui/common"
+	"github.com/tappaas/tappaas/tui/styles"
+	"github.com/tappaas/tappaas/tui/tuitest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// scriptJob emits a fixed script, then waits for Pause or ctx.
+type scriptJob struct {
+	infos  []steps.StepInfo
+	script []steps.Event
+	paused chan struct{}
+	once   sync.Once
+	emit   func(steps.Event)
+	ready  chan struct{}
+}
+
+func newScriptJob(script ...steps.Event) *scriptJob {
+	return &scriptJob{infos: infos(), script: script, paused: make(chan struct{}), ready: make(chan struct{})}
+}
+
+func infos() []steps.StepInfo {
+	return []steps.StepInfo{
+		{ID: "node.repos", Title: "Configure package repositories", Checkpoint: "done"},
+		{ID: "node.packages", Title: "Install packages"},
+		{ID: "network.bridges", Title: "Create lan and wan bridges"},
+		{ID: "pbs.install", Title: "Install Proxmox Backup Server", Optional: true},
+	}
+}
+
+func (j *scriptJob) Name() string            { return "install" }
+func (j *scriptJob) Steps() []steps.StepInfo { return j.infos }
+func (j *scriptJob) Pause()                  { j.once.Do(func() { close(j.paused) }) }
+func (j *scriptJob) Run(ctx context.Context, emit func(steps.Event)) error {
+	j.emit = emit
+	for _, e := range j.script {
+		emit(e)
+	}
+	close(j.ready)
+	select {
+	case <-j.paused:
+		emit(steps.PlanDone{Plan: "install", Interrupted: true, Err: steps.ErrPaused})
+		return steps.ErrPaused
+	case <-ctx.Done():
+		emit(steps.PlanDone{Plan: "install", Interrupted: true, Err: ctx.Err()})
+		return ctx.Err()
+	}
+}
+
+func testCommon() *common.Common {
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	com.Now = func() time.Time { return t0.Add(75 * time.Second) }
+	com.LogPath = "/tmp/tappaas-test.log"
+	return com
+}
+
+// host wraps the screen as a tea.Model so the driver can run it, and keeps
+// dialogs and "root" messages for assertions.
+type host struct {
+	s       *Model
+	dialogs []common.Dialog
+	got     []tea.Msg
+}
+
+func (h *host) Init() tea.Cmd { return h.s.Init() }
+func (h *host) View() tea.View {
+	return tea.NewView(h.s.View())
+}
+func (h *host) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		h.s.SetSize(msg.Width, msg.Height)
+		return h, nil
+	case common.OpenDialogMsg:
+		h.dialogs = append(h.dialogs, msg.Dialog)
+		return h, nil
+	case common.CloseDialogMsg:
+		for i, d := range h.dialogs {
+			if d.ID() == msg.ID {
+				h.dialogs = append(h.dialogs[:i], h.dialogs[i+1:]...)
+				break
+			}
+		}
+		return h, nil
+	case FinishedMsg, RetryMsg, common.GoHomeMsg, ExitMsg:
+		h.got = append(h.got, msg)
+		return h, nil
+	case tea.KeyPressMsg:
+		if n := len(h.dialogs); n > 0 {
+			d, cmd := h.dialogs[n-1].Update(msg)
+			h.dialogs[n-1] = d
+			return h, cmd
+		}
+	}
+	s, cmd := h.s.Update(msg)
+	h.s = s.(*Model)
+	return h, cmd
+}
+
+func (h *host) has(f func(tea.Msg) bool) bool {
+	for _, m := range h.got {
+		if f(m) {
+			return true
+		}
+	}
+	return false
+}
+
+func started(id string, sec int) steps.StepStarted {
+	return steps.StepStarted{StepID: id, Attempt: 1, At: t0.Add(time.Duration(sec) * time.Second)}
+}
+
+func TestRunShowsProgressAndFinishes(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(
+		steps.PlanStarted{Plan: "install", Steps: infos(), At: t0},
+		steps.StepStarted{StepID: "node.repos", Attempt: 1, At: t0},
+		steps.StepDone{StepID: "node.repos", Skipped: true, Reason: "no-subscription repository present"},
+		started("node.packages", 1),
+		steps.Output{StepID: "node.packages", Stream: steps.StreamStdout, Lines: []string{"Reading package lists...", "Setting up zfsutils-linux"}},
+		steps.StepDone{StepID: "node.packages", Duration: 42 * time.Second},
+		started("network.bridges", 60),
+		steps.Progress{StepID: "network.bridges", Fraction: 0.75, What: "waiting for the node on 10.0.0.10:22"},
+	)
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	if !d.WaitFor(func() bool { return h.s.rows[2].status == Running && h.s.rows[2].progress == 0.75 }, 2*time.Second) {
+		t.Fatalf("events not applied: %+v", h.s.rows)
+	}
+	if got := h.s.rows[0].status; got != Skipped {
+		t.Errorf("node.repos status = %v, want Skipped", got)
+	}
+	if got := h.s.rows[1].dur; got != 42*time.Second {
+		t.Errorf("node.packages duration = %v", got)
+	}
+	if h.s.sel != 2 {
+		t.Errorf("selection should follow the running step, sel = %d", h.s.sel)
+	}
+	if eta, ok := h.s.eta(); !ok || eta != 5*time.Second {
+		t.Errorf("eta = %v %v, want 5s (15s elapsed at 75%%)", eta, ok)
+	}
+	v := h.s.View()
+	for _, want := range []string{"running · 2/4 steps · elapsed 1m15s · ETA 5.0s", "Install packages", "42s", "75% 15s", "waiting for the node"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	// the operator moves up: selection stops following, log shows that step
+	d.Key("up")
+	d.Key("up")
+	if h.s.sel != 0 || h.s.autoSel {
+		t.Errorf("sel=%d autoSel=%v after up up", h.s.sel, h.s.autoSel)
+	}
+	if !strings.Contains(h.s.View(), "already done: no-subscription") {
+		t.Errorf("log pane should show the skipped step's reason:\n%s", h.s.View())
+	}
+	tuitest.Golden(t, "run_80x24", h.s.View(), *update)
+	h.s.SetSize(120, 37)
+	tuitest.Golden(t, "run_120x40", h.s.View(), *update)
+
+	// finish: the job ends without error -> FinishedMsg
+	job.emit(steps.StepDone{StepID: "network.bridges", Duration: time.Second})
+	job.emit(steps.StepDone{StepID: "pbs.install", Duration: time.Second})
+	job.Pause() // ends Run; our script job reports the pause as interrupted
+	if !d.WaitFor(func() bool { return !h.s.Running() }, 2*time.Second) {
+		t.Fatal("run did not end")
+	}
+	if h.s.State() != StatePaused {
+		t.Errorf("state = %v, want paused", h.s.State())
+	}
+}
+
+func TestPauseKeyPausesJob(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
+	d.Key("p")
+	if h.s.State() != StatePausing {
+		t.Fatalf("state after p = %v", h.s.State())
+	}
+	if !d.WaitFor(func() bool { return h.s.State() == StatePaused }, 2*time.Second) {
+		t.Fatal("not paused")
+	}
+	if h.s.rows[1].status != Interrupted {
+		t.Errorf("running row should be interrupted, got %v", h.s.rows[1].status)
+	}
+	if !strings.Contains(h.s.View(), "checkpoint saved") {
+		t.Errorf("view should say the checkpoint is saved:\n%s", h.s.View())
+	}
+	// r resumes: the root is asked to plan again as a resume
+	d.Key("r")
+	d.Pump(50 * time.Millisecond)
+	if !h.has(func(m tea.Msg) bool { r, ok := m.(RetryMsg); return ok && r.Req.Goal == common.GoalResume }) {
+		t.Errorf("r after pause should send RetryMsg{resume}, got %v", h.got)
+	}
+}
+
+func TestQuitSafelyAsksThenStopsAfterStep(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
+	d.Key("q")
+	d.Pump(50 * time.Millisecond)
+	if len(h.dialogs) != 1 || h.dialogs[0].ID() != "quit" {
+		t.Fatalf("q should open the quit dialog, dialogs=%v", h.dialogs)
+	}
+	d.Key("esc") // keep running
+	d.Pump(50 * time.Millisecond)
+	if len(h.dialogs) != 0 || !h.s.Running() {
+		t.Fatalf("esc should close the dialog and keep running")
+	}
+	d.Key("q")
+	d.Pump(50 * time.Millisecond)
+	d.Key("s") // stop after step
+	if !d.WaitFor(func() bool { return h.has(func(m tea.Msg) bool { _, ok := m.(common.GoHomeMsg); return ok }) }, 2*time.Second) {
+		t.Fatalf("stop after step should end at home, got %v (state %v)", h.got, h.s.State())
+	}
+	select {
+	case <-job.paused:
+	default:
+		t.Error("job.Pause was not called")
+	}
+}
+
+func TestAskOnFailRetrySkipAbortAndShowLog(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		key  string
+		want steps.Choice
+	}{{"r", steps.ChoiceRetry}, {"s", steps.ChoiceSkip}, {"a", steps.ChoiceAbort}} {
+		t.Run(tc.key, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan steps.Choice, 1)
+			job := newScriptJob(
+				started("pbs.install", 0),
+				steps.StepFailed{StepID: "pbs.install", Err: errors.New("apt-get: exit status 100"), Optional: true},
+				steps.Ask{StepID: "pbs.install", Err: errors.New("apt-get: exit status 100"),
+					Choices: []steps.Choice{steps.ChoiceRetry, steps.ChoiceSkip, steps.ChoiceAbort},
+					Reply:   func(c steps.Choice) { got <- c }},
+			)
+			h := &host{s: New(testCommon(), job, common.Request{})}
+			d := tuitest.NewDriver(t, h, 80, 21)
+			if !d.WaitFor(func() bool { return len(h.dialogs) == 1 }, 2*time.Second) {
+				t.Fatal("ask dialog not shown")
+			}
+			if v := h.dialogs[0].View(80, 20); !strings.Contains(v, "Skip") || !strings.Contains(v, "exit status 100") {
+				t.Errorf("dialog:\n%s", v)
+			}
+			// show log first: the dialog closes, the question stays open
+			d.Key("l")
+			d.Pump(50 * time.Millisecond)
+			if len(h.dialogs) != 0 || h.s.ask == nil || !h.s.logFocus {
+				t.Fatalf("show log: dialogs=%d ask=%v focus=%v", len(h.dialogs), h.s.ask, h.s.logFocus)
+			}
+			if !strings.Contains(h.s.View(), "waiting for you") {
+				t.Errorf("view should say it waits for an answer:\n%s", h.s.View())
+			}
+			d.Key(tc.key)
+			d.Pump(50 * time.Millisecond)
+			select {
+			case c := <-got:
+				if c != tc.want {
+					t.Errorf("reply = %v, want %v", c, tc.want)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("no reply")
+			}
+			if h.s.ask != nil {
+				t.Error("ask should be cleared after the answer")
+			}
+		})
+	}
+}
+
+func TestSkipNotOfferedForRequiredStep(t *testing.T) {
+	t.Parallel()
+	got := make(chan steps.Choice, 1)
+	job := newScriptJob(
+		started("node.packages", 0),
+		steps.Ask{StepID: "node.packages", Err: errors.New("boom"),
+			Choices: []steps.Choice{steps.ChoiceRetry, steps.ChoiceAbort}, Reply: func(c steps.Choice) { got <- c }},
+	)
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return len(h.dialogs) == 1 }, 2*time.Second)
+	if strings.Contains(h.dialogs[0].View(80, 20), "Skip") {
+		t.Error("skip offered for a required step")
+	}
+	d.Key("esc") // = show log
+	d.Pump(50 * time.Millisecond)
+	d.Key("s")
+	select {
+	case c := <-got:
+		t.Fatalf("s answered %v for a required step", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestCtrlCTwiceStopsNowAndExits(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
+	d.Send(StopNowMsg{Exit: true})
+	if !d.WaitFor(func() bool { return h.has(func(m tea.Msg) bool { _, ok := m.(ExitMsg); return ok }) }, 2*time.Second) {
+		t.Fatal("no ExitMsg after stop now")
+	}
+	if !h.s.Shutdown(time.Second) {
+		t.Error("job still running after stop")
+	}
+}
+
+func TestFailureShowsLogPathAndRetry(t *testing.T) {
+	t.Parallel()
+	job := &failJob{}
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	if !d.WaitFor(func() bool { return h.s.State() == StateFailed }, 2*time.Second) {
+		t.Fatal("not failed")
+	}
+	v := h.s.View()
+	if !strings.Contains(v, "/tmp/tappaas-test.log") || !strings.Contains(v, "disk sdb is busy") {
+		t.Errorf("failure view lacks log path or error:\n%s", v)
+	}
+	d.Key("r")
+	d.Pump(50 * time.Millisecond)
+	if !h.has(func(m tea.Msg) bool { _, ok := m.(RetryMsg); return ok }) {
+		t.Error("r after failure should ask for a retry")
+	}
+}
+
+type failJob struct{}
+
+func (failJob) Name() string            { return "install" }
+func (failJob) Steps() []steps.StepInfo { return infos() }
+func (failJob) Pause()                  {}
+func (failJob) Run(ctx context.Context, emit func(steps.Event)) error {
+	err := fmt.Errorf("step storage.pools: %w", errors.New("disk sdb is busy"))
+	emit(steps.StepFailed{StepID: "node.packages", Err: err})
+	emit(steps.PlanDone{Plan: "install", Failed: 1, Err: err})
+	return err
+}

@@ -1,0 +1,157 @@
+package tuitest
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// Driver runs a tea.Model the way Bubble Tea does — Update on one
+// goroutine, every Cmd on its own goroutine feeding messages back — without
+// a terminal, so tests can send keys and wait for states deterministically.
+type Driver struct {
+	t    testing.TB
+	m    tea.Model
+	msgs chan tea.Msg
+	// Quit is set once the model returned tea.Quit.
+	Quit bool
+}
+
+// NewDriver sizes m to w×h and runs its Init.
+func NewDriver(t testing.TB, m tea.Model, w, h int) *Driver {
+	t.Helper()
+	d := &Driver{t: t, m: m, msgs: make(chan tea.Msg, 4096)}
+	d.run(m.Init())
+	d.Send(tea.WindowSizeMsg{Width: w, Height: h})
+	return d
+}
+
+// Model returns the current model.
+func (d *Driver) Model() tea.Model { return d.m }
+
+// Send delivers msg to Update and schedules the returned Cmd.
+func (d *Driver) Send(msg tea.Msg) {
+	d.t.Helper()
+	if _, ok := msg.(tea.QuitMsg); ok {
+		d.Quit = true
+		return
+	}
+	if b, ok := msg.(tea.BatchMsg); ok {
+		for _, c := range b {
+			d.run(c)
+		}
+		return
+	}
+	if v := reflect.ValueOf(msg); v.IsValid() && v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
+		// tea.Sequence: run in order, each to completion.
+		for i := 0; i < v.Len(); i++ {
+			c := v.Index(i).Interface().(tea.Cmd)
+			if c == nil {
+				continue
+			}
+			if m := c(); m != nil {
+				d.Send(m)
+			}
+		}
+		return
+	}
+	var cmd tea.Cmd
+	d.m, cmd = d.m.Update(msg)
+	d.run(cmd)
+}
+
+func (d *Driver) run(c tea.Cmd) {
+	if c == nil {
+		return
+	}
+	go func() {
+		if m := c(); m != nil {
+			d.msgs <- m
+		}
+	}()
+}
+
+// Pump delivers pending messages for up to dur.
+func (d *Driver) Pump(dur time.Duration) {
+	d.WaitFor(func() bool { return false }, dur)
+}
+
+// WaitFor delivers messages until cond is true or timeout passes; it reports
+// whether cond became true.
+func (d *Driver) WaitFor(cond func() bool, timeout time.Duration) bool {
+	d.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case m := <-d.msgs:
+			d.Send(m)
+		case <-deadline:
+			return cond()
+		}
+	}
+}
+
+// Key sends one key press: "enter", "esc", "tab", "shift+tab", "up", "down",
+// "left", "right", "pgup", "pgdown", "space", "backspace", "ctrl+c", or a
+// single printable character.
+func (d *Driver) Key(s string) {
+	d.t.Helper()
+	d.Send(KeyMsg(s))
+	d.Settle()
+}
+
+// Settle delivers messages until none arrives for a few milliseconds, like
+// an operator who waits for the screen before the next key.
+func (d *Driver) Settle() {
+	idle := time.NewTimer(3 * time.Millisecond)
+	defer idle.Stop()
+	for {
+		select {
+		case m := <-d.msgs:
+			d.Send(m)
+			if !idle.Stop() {
+				<-idle.C
+			}
+			idle.Reset(3 * time.Millisecond)
+		case <-idle.C:
+			return
+		}
+	}
+}
+
+// Type sends each rune of s as a key press.
+func (d *Driver) Type(s string) {
+	d.t.Helper()
+	for _, r := range s {
+		d.Send(tea.KeyPressMsg{Code: r, Text: string(r)})
+		d.Settle()
+	}
+}
+
+// KeyMsg builds the key press message for s (see Key).
+func KeyMsg(s string) tea.KeyPressMsg {
+	special := map[string]tea.KeyPressMsg{
+		"enter": {Code: tea.KeyEnter}, "esc": {Code: tea.KeyEscape}, "tab": {Code: tea.KeyTab},
+		"shift+tab": {Code: tea.KeyTab, Mod: tea.ModShift}, "up": {Code: tea.KeyUp},
+		"down": {Code: tea.KeyDown}, "left": {Code: tea.KeyLeft}, "right": {Code: tea.KeyRight},
+		"pgup": {Code: tea.KeyPgUp}, "pgdown": {Code: tea.KeyPgDown}, "home": {Code: tea.KeyHome},
+		"end": {Code: tea.KeyEnd}, "space": {Code: tea.KeySpace, Text: " "},
+		"backspace": {Code: tea.KeyBackspace}, "ctrl+c": {Code: 'c', Mod: tea.ModCtrl},
+		"ctrl+u": {Code: 'u', Mod: tea.ModCtrl},
+	}
+	if k, ok := special[s]; ok {
+		return k
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	if strings.ToUpper(s) == s && strings.ToLower(s) != s {
+		return tea.KeyPressMsg{Code: r, Text: s, ShiftedCode: r}
+	}
+	return tea.KeyPressMsg{Code: r, Text: s}
+}
