@@ -325,8 +325,19 @@ func (l *Lab) save() error {
 	return os.Rename(tmp.Name(), filepath.Join(l.opts.Dir, modelFile))
 }
 
-// State returns the node model as JSON.
-func (l *Lab) State() ([]byte, error) { return l.node.State() }
+// State returns the node model as JSON (private keys masked).
+func (l *Lab) State() ([]byte, error) {
+	b, err := l.node.State()
+	if err != nil {
+		return nil, err
+	}
+	m := new(pve.Model)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	maskModel(m)
+	return json.MarshalIndent(m, "", " ")
+}
 
 // Counters returns the mutating calls and commands seen.
 func (l *Lab) Counters() Counters {
@@ -566,4 +577,35 @@ func (l *Lab) logEntry(e pve.Entry) {
 	l.logMu.Lock()
 	defer l.logMu.Unlock()
 	_, _ = l.opts.AccessLog.Write(append(b, '\n'))
+}
+
+// ReadState returns the model persisted in dir as indented JSON, without
+// the node's filesystem and with private keys masked (`tappaas lab state`).
+func ReadState(dir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, modelFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no lab state in %s (run `tappaas lab serve` or `tappaas install --lab` first)", dir)
+		}
+		return nil, err
+	}
+	var p persisted
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("lab state %s: %w", filepath.Join(dir, modelFile), err)
+	}
+	if p.Node == nil {
+		return nil, fmt.Errorf("lab state %s: no node model", filepath.Join(dir, modelFile))
+	}
+	maskModel(p.Node)
+	return json.MarshalIndent(p, "", "  ")
+}
+
+// maskModel drops what a state dump must not show.
+func maskModel(m *pve.Model) {
+	m.Files = nil
+	for _, k := range []*string{&m.Certs.CAKeyPEM, &m.Certs.NodeKeyPEM, &m.Certs.PBSKeyPEM, &m.Certs.HostKeyPEM, &m.Certs.RootKeyPEM, &m.Certs.ClientPEM, &m.Secret, &m.RootPassword} {
+		if *k != "" {
+			*k = "(secret)"
+		}
+	}
 }

@@ -1,11 +1,186 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tappaas/tappaas/lab"
+)
 
 func newLabCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "lab",
-		Short: "lab (not built yet)",
-		RunE: func(*cobra.Command, []string) error { return errNotBuilt("tappaas lab") },
+		Short: "Run or inspect the simulated PVE node and OPNsense firewall",
 	}
+	cmd.AddCommand(newLabServeCmd(), newLabStateCmd())
+	return cmd
 }
+
+type labServeOpts struct {
+	speed     float64
+	accessLog string
+	dir       string
+	reset     bool
+	failAPI   []string
+	failSSH   []string
+	dropSSHAt int
+	slow      []string
+}
+
+func newLabServeCmd() *cobra.Command {
+	var o labServeOpts
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a lab standalone and print how to reach it (Ctrl+C stops it)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			faults, err := parseFaultFlags(o)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			opts := lab.Options{Dir: o.dir, Reset: o.reset, Speed: o.speed, Faults: faults}
+			if o.accessLog != "" {
+				f, err := os.OpenFile(o.accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				if err != nil {
+					return fmt.Errorf("access log: %w", err)
+				}
+				defer f.Close()
+				opts.AccessLog = f
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			l, err := lab.Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			printLabInfo(cmd.OutOrStdout(), l.Info(), o.dir)
+			<-ctx.Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping the lab…")
+			return l.Close()
+		},
+	}
+	f := c.Flags()
+	f.Float64Var(&o.speed, "speed", 1, "latency scale: 1 realistic, 0 instant")
+	f.StringVar(&o.accessLog, "access-log", "", "append JSON lines of every API call and SSH command (secrets masked) to FILE")
+	f.StringVar(&o.dir, "dir", defaultLabDir(), "keep the lab's model here between runs")
+	f.BoolVar(&o.reset, "reset", false, "start from a freshly installed node, discarding the saved model")
+	f.StringArrayVar(&o.failAPI, "fail-api", nil, `fail an API call: "METHOD /path[=N]" (N times, default 1), e.g. "POST /nodes/tappaas1/qemu=2"`)
+	f.StringArrayVar(&o.failSSH, "fail-ssh", nil, `fail a shell command: "command prefix[=N]", e.g. "qm start=1"`)
+	f.IntVar(&o.dropSSHAt, "drop-ssh-at", 0, "sever the SSH link when the K-th command arrives")
+	f.StringArrayVar(&o.slow, "slow", nil, `slow a call or command: "prefix=DURATION", e.g. "qm start=20s"`)
+	return c
+}
+
+// parseFaultFlags turns the serve flags into lab faults.
+func parseFaultFlags(o labServeOpts) ([]lab.Fault, error) {
+	var out []lab.Fault
+	split := func(s string) (string, string) {
+		if i := strings.LastIndex(s, "="); i > 0 {
+			return s[:i], s[i+1:]
+		}
+		return s, ""
+	}
+	for _, s := range o.failAPI {
+		m, n := split(s)
+		if !strings.Contains(m, " /") {
+			return nil, fmt.Errorf("--fail-api %q: want \"METHOD /path[=N]\"", s)
+		}
+		times := 1
+		if n != "" {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 1 {
+				return nil, fmt.Errorf("--fail-api %q: N must be a positive number", s)
+			}
+			times = v
+		}
+		out = append(out, lab.Fault{Face: "api", Match: m, Times: times})
+	}
+	for _, s := range o.failSSH {
+		m, n := split(s)
+		times := 1
+		if n != "" {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 1 {
+				return nil, fmt.Errorf("--fail-ssh %q: N must be a positive number", s)
+			}
+			times = v
+		}
+		out = append(out, lab.Fault{Face: "ssh", Match: m, Times: times})
+	}
+	for _, s := range o.slow {
+		m, d := split(s)
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur <= 0 {
+			return nil, fmt.Errorf("--slow %q: want \"prefix=DURATION\" (e.g. 20s)", s)
+		}
+		out = append(out, lab.Fault{Match: m, Delay: dur, Times: -1})
+	}
+	if o.dropSSHAt < 0 {
+		return nil, errors.New("--drop-ssh-at must be positive")
+	}
+	if o.dropSSHAt > 0 {
+		out = append(out, lab.Fault{Face: "ssh", DropAt: o.dropSSHAt})
+	}
+	return out, nil
+}
+
+func printLabInfo(w io.Writer, info lab.Info, dir string) {
+	fmt.Fprintf(w, "tappaas lab: simulated PVE node %q (state in %s)\n\n", info.Hostname, dir)
+	fmt.Fprintf(w, "Lab addresses (reachable through the lab's dial table; loopback listeners):\n")
+	keys := make([]string, 0, len(info.Loopback))
+	for k := range info.Loopback {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-22s -> %s\n", k, info.Loopback[k])
+	}
+	fmt.Fprintf(w, "\nNode install address:  %s   (management %s after the network step)\n", info.NodeAddr, info.MgmtAddr)
+	fmt.Fprintf(w, "root@pam password:     %s   (lab only)\n", info.RootPassword)
+	fmt.Fprintf(w, "SSH host key:          %s\n", info.SSHHostKey)
+	fmt.Fprintf(w, "SSH fingerprint:       %s\n", info.SSHFingerprint)
+	fmt.Fprintf(w, "PVE API fingerprint:   %s\n", info.PVEFingerprint)
+	if info.PBSFingerprint != "" {
+		fmt.Fprintf(w, "PBS API fingerprint:   %s\n", info.PBSFingerprint)
+	}
+	fmt.Fprintf(w, "Firewall:              https://%s (after its VM boots); image bootstrap key %s\n", info.FirewallAddr, info.FirewallKey)
+	if info.FirewallFingerprint != "" {
+		fmt.Fprintf(w, "Firewall fingerprint:  %s\n", info.FirewallFingerprint)
+	}
+	fmt.Fprintf(w, "Client key (already in root's authorized_keys):\n%s\n", strings.TrimSpace(string(info.ClientKeyPEM)))
+	fmt.Fprintf(w, "\nImage mirror:\n")
+	for _, im := range info.Images {
+		fmt.Fprintf(w, "  %s\n    sha256 %s (%s %s)\n", im.URL, im.SHA256, im.Guest, im.Version)
+	}
+	fmt.Fprintf(w, "\nServing until Ctrl+C.\n")
+}
+
+func newLabStateCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "state",
+		Short: "Print the model of a persisted lab as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := lab.ReadState(dir)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(append(b, '\n'))
+			return err
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", defaultLabDir(), "the lab's state directory")
+	return c
+}
+
