@@ -183,4 +183,3 @@ func newLabStateCmd() *cobra.Command {
 	c.Flags().StringVar(&dir, "dir", defaultLabDir(), "the lab's state directory")
 	return c
 }
-
