@@ -74,6 +74,15 @@ type Proxy interface {
 	AddHandle(ctx context.Context, v Handle) (uuid string, err error)
 	SetHandle(ctx context.Context, uuid string, v Handle) error
 	DelHandle(ctx context.Context, uuid string) error
+	AccessLists(ctx context.Context) ([]AccessList, error)
+	AddAccessList(ctx context.Context, v AccessList) (uuid string, err error)
+	SetAccessList(ctx context.Context, uuid string, v AccessList) error
+	DelAccessList(ctx context.Context, uuid string) error
+	Headers(ctx context.Context) ([]Header, error)
+	AddHeader(ctx context.Context, v Header) (uuid string, err error)
+	DelHeader(ctx context.Context, uuid string) error
+	CaddyEnabled(ctx context.Context) (bool, error)
+	SetCaddyEnabled(ctx context.Context, on bool) error
 }
 
 // System reads firmware and health information.

@@ -835,3 +835,81 @@ func TestCancelledContext(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
+
+func TestCaddyAccessListsHeadersAndSwitch(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	srv := opnsensetest.NewServer(t, labopn.Options{})
+	c := srv.Client(t)
+	on, err := c.CaddyEnabled(ctx)
+	if err != nil || on {
+		t.Fatalf("initial switch: %v %v", on, err)
+	}
+	if err := c.SetCaddyEnabled(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, _ := c.CaddyEnabled(ctx); !on {
+		t.Fatal("switch not saved")
+	}
+	acl := opnsense.AccessList{Name: "tappaas-nextcloud", ClientIPs: []string{"10.0.0.0/24", "10.2.10.0/24"}, RequestMatcher: "remote_ip", HTTPResponseCode: "403", HTTPResponseMessage: "Forbidden"}
+	aid, err := c.AddAccessList(ctx, acl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ve *opnsense.ValidationError
+	if _, err := c.AddAccessList(ctx, acl); !errors.As(err, &ve) || ve.Fields["accesslist.accesslistName"] == "" {
+		t.Fatalf("duplicate ACL name: %v", err)
+	}
+	bad := acl
+	bad.Name, bad.ClientIPs = "other", []string{"10.0.0.0/33"}
+	if _, err := c.AddAccessList(ctx, bad); !errors.As(err, &ve) || ve.Fields["accesslist.clientIps"] == "" {
+		t.Fatalf("bad client IPs: %v", err)
+	}
+	acl.ClientIPs = append(acl.ClientIPs, "10.3.10.0/24")
+	if err := c.SetAccessList(ctx, aid, acl); err != nil {
+		t.Fatal(err)
+	}
+	hid, err := c.AddHeader(ctx, opnsense.Header{UpDown: "header_up", Type: "Host", Value: "nextcloud.example.org", Description: "tappaas-host-header:nextcloud.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rid, err := c.AddReverseProxy(ctx, opnsense.ReverseProxy{Enabled: true, FromDomain: "nextcloud.example.org", AccessList: aid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddReverseProxy(ctx, opnsense.ReverseProxy{Enabled: true, FromDomain: "x.example.org", AccessList: "00000000-0000-4000-8000-000000000001"}); !errors.As(err, &ve) || ve.Fields["reverse.accesslist"] == "" {
+		t.Fatalf("dangling ACL reference: %v", err)
+	}
+	handle := opnsense.Handle{Enabled: true, Reverse: rid, HandleType: "handle", HandleDirective: "reverse_proxy",
+		ToDomain: []string{"nextcloud.srv.internal"}, ToPort: "80", AccessList: aid}
+	hd, err := c.AddHandle(ctx, handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *opnsense.APIError
+	if err := c.DelAccessList(ctx, aid); !errors.As(err, &ae) || ae.Status != 500 {
+		t.Fatalf("delete ACL in use: %v", err)
+	}
+	ps, _ := c.ReverseProxies(ctx)
+	als, _ := c.AccessLists(ctx)
+	hs, _ := c.Headers(ctx)
+	if len(ps) != 1 || ps[0].AccessList != aid || len(als) != 1 || len(als[0].ClientIPs) != 3 || len(hs) != 1 || hs[0].Type != "Host" {
+		t.Fatalf("caddy state: %+v %+v %+v", ps, als, hs)
+	}
+	if err := c.Reconfigure(ctx, opnsense.ServiceCaddy); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Running("caddy.accesslist")) != 1 || len(srv.Running("caddy.header")) != 1 {
+		t.Fatal("caddy collections not applied")
+	}
+	for _, del := range []func() error{
+		func() error { return c.DelHandle(ctx, hd) },
+		func() error { return c.DelReverseProxy(ctx, rid) },
+		func() error { return c.DelAccessList(ctx, aid) },
+		func() error { return c.DelHeader(ctx, hid) },
+	} {
+		if err := del(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

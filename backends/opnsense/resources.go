@@ -422,3 +422,114 @@ func (c *Client) SetHandle(ctx context.Context, uuid string, v Handle) error {
 func (c *Client) DelHandle(ctx context.Context, uuid string) error {
 	return c.Del(ctx, ResHandle, uuid)
 }
+
+// AccessList is an os-caddy access list (monad "accesslist").
+type AccessList struct {
+	UUID                string
+	Name                string   // accesslistName, e.g. "tappaas-nextcloud"
+	ClientIPs           []string // CIDRs or addresses (comma list on the wire)
+	Invert              bool
+	RequestMatcher      string // remote_ip (default), client_ip
+	HTTPResponseCode    string // e.g. "403"
+	HTTPResponseMessage string
+	Description         string
+}
+
+// ResAccessList and ResHeader are further os-caddy collections.
+var (
+	ResAccessList = Resource{"caddy", "reverse_proxy", "AccessList", "accesslist"}
+	ResHeader     = Resource{"caddy", "reverse_proxy", "Header", "header"}
+)
+
+var aclCodec = codec[AccessList]{
+	res: ResAccessList,
+	to: func(v AccessList) Record {
+		return Record{"accesslistName": v.Name, "clientIps": strings.Join(v.ClientIPs, ","), "accesslistInvert": b2s(v.Invert),
+			"RequestMatcher": v.RequestMatcher, "HttpResponseCode": v.HTTPResponseCode, "HttpResponseMessage": v.HTTPResponseMessage,
+			"description": v.Description}
+	},
+	from: func(id string, r Record) AccessList {
+		return AccessList{UUID: id, Name: r["accesslistName"], ClientIPs: splitList(r["clientIps"], ","), Invert: s2b(r["accesslistInvert"]),
+			RequestMatcher: r["RequestMatcher"], HTTPResponseCode: r["HttpResponseCode"], HTTPResponseMessage: r["HttpResponseMessage"],
+			Description: r["description"]}
+	},
+}
+
+// AccessLists lists Caddy access lists.
+func (c *Client) AccessLists(ctx context.Context) ([]AccessList, error) { return aclCodec.list(ctx, c) }
+
+// AddAccessList creates an access list (staged until Reconfigure(ServiceCaddy)).
+func (c *Client) AddAccessList(ctx context.Context, v AccessList) (string, error) {
+	return aclCodec.add(ctx, c, v)
+}
+
+// SetAccessList updates an access list.
+func (c *Client) SetAccessList(ctx context.Context, uuid string, v AccessList) error {
+	return aclCodec.set(ctx, c, uuid, v)
+}
+
+// DelAccessList deletes an access list; refused while a domain or handle uses it.
+func (c *Client) DelAccessList(ctx context.Context, uuid string) error {
+	return c.Del(ctx, ResAccessList, uuid)
+}
+
+// Header is an os-caddy header rewrite (monad "header").
+type Header struct {
+	UUID        string
+	UpDown      string // header_up, header_down
+	Type        string // header name, e.g. "Host"
+	Value       string
+	Replace     string
+	Description string
+}
+
+var headerCodec = codec[Header]{
+	res: ResHeader,
+	to: func(v Header) Record {
+		return Record{"HeaderUpDown": v.UpDown, "HeaderType": v.Type, "HeaderValue": v.Value, "HeaderReplace": v.Replace, "description": v.Description}
+	},
+	from: func(id string, r Record) Header {
+		return Header{UUID: id, UpDown: r["HeaderUpDown"], Type: r["HeaderType"], Value: r["HeaderValue"], Replace: r["HeaderReplace"], Description: r["description"]}
+	},
+}
+
+// Headers lists Caddy header rewrites.
+func (c *Client) Headers(ctx context.Context) ([]Header, error) { return headerCodec.list(ctx, c) }
+
+// AddHeader creates a header rewrite.
+func (c *Client) AddHeader(ctx context.Context, v Header) (string, error) {
+	return headerCodec.add(ctx, c, v)
+}
+
+// DelHeader deletes a header rewrite; refused while a handle uses it.
+func (c *Client) DelHeader(ctx context.Context, uuid string) error {
+	return c.Del(ctx, ResHeader, uuid)
+}
+
+// CaddyEnabled reports the os-caddy global switch (caddy.general.enabled).
+func (c *Client) CaddyEnabled(ctx context.Context) (bool, error) {
+	rec, err := c.settings(ctx, "caddy/general/get", "caddy")
+	if err != nil {
+		return false, err
+	}
+	return s2b(rec["general.enabled"]), nil
+}
+
+// SetCaddyEnabled sets the os-caddy global switch (staged until
+// Reconfigure(ServiceCaddy)).
+func (c *Client) SetCaddyEnabled(ctx context.Context, on bool) error {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var rep reply
+	body := map[string]any{"caddy": map[string]any{"general": map[string]string{"enabled": b2s(on)}}}
+	if err := c.Call(ctx, "POST", "caddy/general/set", body, &rep); err != nil {
+		return err
+	}
+	if rep.Result != "saved" {
+		return resultError("POST caddy/general/set", rep)
+	}
+	return nil
+}

@@ -18,6 +18,8 @@ const (
 	tOverride = "unbound.host"
 	tReverse  = "caddy.reverse"
 	tHandle   = "caddy.handle"
+	tACL      = "caddy.accesslist"
+	tHeader   = "caddy.header"
 )
 
 // Apply groups: the tables a reconfigure/apply makes live.
@@ -26,7 +28,7 @@ var services = map[string][]string{
 	"assignment": {tIfaces},
 	"dnsmasq":    {tRange, tHost},
 	"unbound":    {tOverride},
-	"caddy":      {tReverse, tHandle},
+	"caddy":      {tReverse, tHandle, tACL, tHeader},
 	"alias":      {tAlias},
 	"filter":     {tRule},
 }
@@ -181,7 +183,7 @@ func collections() []*collection {
 				{name: "enabled", kind: kBool, def: "1"},
 				{name: "FromDomain", kind: kText, required: true},
 				{name: "FromPort", kind: kInt, min: 1, max: 65535},
-				{name: "accesslist", kind: kText},
+				{name: "accesslist", kind: kRef, ref: tACL},
 				{name: "basicauth", kind: kText},
 				{name: "description", kind: kText},
 				{name: "DnsChallenge", kind: kBool, def: "0"},
@@ -229,8 +231,8 @@ func collections() []*collection {
 				{name: "HttpTlsInsecureSkipVerify", kind: kBool, def: "0"},
 				{name: "HttpTlsServerName", kind: kText},
 				{name: "HttpVersion", kind: kOption, opts: []string{"", "http1", "http2", "http3"}},
-				{name: "header", kind: kText},
-				{name: "accesslist", kind: kText},
+				{name: "header", kind: kRef, ref: tHeader},
+				{name: "accesslist", kind: kRef, ref: tACL},
 				{name: "ForwardAuth", kind: kBool, def: "0"},
 				{name: "description", kind: kText},
 			},
@@ -241,7 +243,63 @@ func collections() []*collection {
 			},
 			avail: func(o *Options) bool { return !o.NoCaddy },
 		},
+		{
+			table: tACL, module: "caddy", controller: "reverse_proxy", thing: "AccessList", monad: "accesslist", service: "caddy",
+			fields: []field{
+				{name: "accesslistName", kind: kText, required: true},
+				{name: "clientIps", kind: kText, required: true},
+				{name: "accesslistInvert", kind: kBool, def: "0"},
+				{name: "RequestMatcher", kind: kOption, def: "remote_ip", opts: []string{"remote_ip", "client_ip"}},
+				{name: "HttpResponseCode", kind: kInt, min: 100, max: 999},
+				{name: "HttpResponseMessage", kind: kText},
+				{name: "description", kind: kText},
+			},
+			check: func(s *Server, id string, r Record, v map[string]string) {
+				for _, e := range strings.Split(r["clientIps"], ",") {
+					e = strings.TrimSpace(e)
+					_, err := netip.ParsePrefix(e)
+					_, err2 := netip.ParseAddr(e)
+					if err != nil && err2 != nil {
+						v["clientIps"] = fmt.Sprintf("%s is not a valid IP address or network.", e)
+						return
+					}
+				}
+				t := s.st.Tables[tACL]
+				for _, o := range t.Order {
+					if o != id && t.Rows[o]["accesslistName"] == r["accesslistName"] {
+						v["accesslistName"] = "Access list name must be unique."
+					}
+				}
+			},
+			inUse: func(s *Server, id string) string { return refUse(s, id, "accesslist", tReverse, tHandle) },
+			avail: func(o *Options) bool { return !o.NoCaddy },
+		},
+		{
+			table: tHeader, module: "caddy", controller: "reverse_proxy", thing: "Header", monad: "header", service: "caddy",
+			fields: []field{
+				{name: "HeaderUpDown", kind: kOption, required: true, def: "header_up", opts: []string{"header_up", "header_down"}},
+				{name: "HeaderType", kind: kText, required: true},
+				{name: "HeaderValue", kind: kText},
+				{name: "HeaderReplace", kind: kText},
+				{name: "description", kind: kText},
+			},
+			inUse: func(s *Server, id string) string { return refUse(s, id, "header", tHandle) },
+			avail: func(o *Options) bool { return !o.NoCaddy },
+		},
 	}
+}
+
+// refUse names a record of tables whose field references id ("safe delete").
+func refUse(s *Server, id, field string, tables ...string) string {
+	for _, name := range tables {
+		t := s.st.Tables[name]
+		for _, o := range t.Order {
+			if contains(strings.Split(t.Rows[o][field], ","), id) {
+				return "Item in use by " + name + " " + o
+			}
+		}
+	}
+	return ""
 }
 
 // ---- VLAN rules ---------------------------------------------------------

@@ -162,7 +162,7 @@ func (s *Server) initialState(keys map[string]string) *State {
 	for k, v := range keys {
 		st.Keys[k] = v
 	}
-	for _, t := range []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride, tReverse, tHandle} {
+	for _, t := range allTables {
 		st.Tables[t] = newTable()
 	}
 	st.Tables[tIfaces].put("lan", Record{"if": "vtnet0", "descr": "LAN", "enable": "1", "lock": "0", "type4": "static", "ipaddr": "10.0.0.1", "subnet": "24"})
@@ -187,6 +187,9 @@ func (s *Server) initialState(keys map[string]string) *State {
 	}
 	return st
 }
+
+// allTables are the collections every State holds.
+var allTables = []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride, tReverse, tHandle, tACL, tHeader}
 
 // newUUID returns a random RFC 4122 v4 uuid.
 func newUUID() string {
@@ -277,9 +280,13 @@ func (s *Server) Restore(data []byte) error {
 	if st.Version != s.opts.Version {
 		return fmt.Errorf("opnsense lab: restore: snapshot is firmware %q, this server is %q", st.Version, s.opts.Version)
 	}
-	for _, name := range []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride, tReverse, tHandle} {
+	for i, name := range allTables {
 		if st.Tables[name] == nil || st.Running[name] == nil {
-			return fmt.Errorf("opnsense lab: restore: table %q missing", name)
+			if i < 9 || st.Tables == nil || st.Running == nil {
+				return fmt.Errorf("opnsense lab: restore: table %q missing", name)
+			}
+			// Added after the first snapshots were written: start empty.
+			st.Tables[name], st.Running[name] = newTable(), newTable()
 		}
 		for _, t := range []*Table{st.Tables[name], st.Running[name]} {
 			if t.Rows == nil {
