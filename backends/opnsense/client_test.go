@@ -913,3 +913,36 @@ func TestCaddyAccessListsHeadersAndSwitch(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryableClassification(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	retryable := func(err error) bool {
+		var r interface{ Retryable() bool }
+		return errors.As(err, &r) && r.Retryable()
+	}
+	srv := opnsensetest.NewServer(t, labopn.Options{})
+	c := srv.Client(t)
+	if _, err := c.FirmwareStatus(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Validation, auth and pin errors are not retryable.
+	_, err := c.AddVLAN(ctx, opnsense.VLAN{Parent: "vtnet0", Tag: 0})
+	if err == nil || retryable(err) {
+		t.Fatalf("validation: %v", err)
+	}
+	other := opnsensetest.NewServer(t, labopn.Options{})
+	cfg := other.Config(labopn.BootstrapKey, labopn.BootstrapSecret)
+	cfg.Fingerprint = srv.Fingerprint
+	pc, _ := opnsense.New(cfg)
+	if _, err := pc.FirmwareStatus(ctx); err == nil || retryable(err) {
+		t.Fatalf("pin: %v", err)
+	}
+	// The firewall going away (reboot) is retryable.
+	srv.HTTP.CloseClientConnections()
+	srv.HTTP.Close()
+	_, err = c.FirmwareStatus(ctx)
+	if err == nil || !retryable(err) {
+		t.Fatalf("connection refused: %v", err)
+	}
+}

@@ -169,12 +169,10 @@ func (s *Server) initialState(keys map[string]string) *State {
 	st.Tables[tIfaces].put("wan", Record{"if": "vtnet1", "descr": "WAN", "enable": "1", "lock": "0", "type4": "dhcp", "ipaddr": "dhcp", "subnet": ""})
 	st.Tables[tRange].put(newUUID(), Record{"interface": "lan", "start_addr": "10.0.0.100", "end_addr": "10.0.0.254",
 		"domain": "mgmt.internal", "domain_type": "range", "lease_time": "86400", "description": "mgmt DHCP", "nosync": "0"})
-	for i, h := range []string{"firewall", "tappaas1", "tappaas2", "tappaas3"} {
-		ip := "10.0.0.1"
-		if i > 0 {
-			ip = fmt.Sprintf("10.0.0.%d", 9+i)
-		}
-		st.Tables[tHost].put(newUUID(), Record{"host": h, "domain": "mgmt.internal", "ip": ip, "local": "0", "ignore": "0", "descr": "TAPPaaS template"})
+	// Static names of the TAPPaaS template: firewall → .1, tappaasN → .(9+N).
+	st.Tables[tHost].put(newUUID(), Record{"host": "firewall", "domain": "mgmt.internal", "ip": "10.0.0.1", "local": "0", "ignore": "0", "descr": "TAPPaaS template"})
+	for n := 1; n <= 9; n++ {
+		st.Tables[tHost].put(newUUID(), Record{"host": fmt.Sprintf("tappaas%d", n), "domain": "mgmt.internal", "ip": fmt.Sprintf("10.0.0.%d", 9+n), "local": "0", "ignore": "0", "descr": "TAPPaaS template"})
 	}
 	st.Settings["dnsmasq"] = Record{"enable": "1", "interface": "lan", "port": "53053", "regdhcp": "0", "regdhcpstatic": "0",
 		"dhcpfirst": "0", "domain_needed": "0", "no_hosts": "0", "strict_order": "0", "dhcp_authoritative": "1", "dhcp_default_fw_rules": "1", "dhcp_fqdn": "1", "dhcp_domain": "internal"}
