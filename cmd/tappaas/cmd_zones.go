@@ -15,12 +15,19 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/spf13/cobra"
 
 	"github.com/tappaas/tappaas/backends/opnsense"
 	cz "github.com/tappaas/tappaas/config/zones"
 	labfw "github.com/tappaas/tappaas/lab/opnsense"
 	szones "github.com/tappaas/tappaas/steps/zones"
+	"github.com/tappaas/tappaas/tui/common"
+	"github.com/tappaas/tappaas/tui/keys"
+	zonesui "github.com/tappaas/tappaas/tui/screens/zones"
+	"github.com/tappaas/tappaas/tui/styles"
 )
 
 // Exit codes of `tappaas zones`.
@@ -81,7 +88,14 @@ Exit codes: 0 ok / no changes, 1 invalid file or failed apply, 2 plan found chan
 	}
 	fwFlags(apply)
 	apply.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply without asking")
-	cmd.AddCommand(validate, plan, apply)
+	edit := &cobra.Command{
+		Use:   "edit",
+		Short: "Edit zones.json in the full-screen zone editor (plan/apply need firewall flags or --lab)",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return o.edit(c) },
+	}
+	fwFlags(edit)
+	cmd.AddCommand(validate, plan, apply, edit)
 	return cmd
 }
 
@@ -265,6 +279,97 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// edit runs the zone editor screen on its own. It edits --file (default
+// ./zones.json, created from the default set on save when absent).
+func (o *zonesOpts) edit(c *cobra.Command) error {
+	path := o.file
+	if path == "" {
+		path = "zones.json"
+	}
+	f, err := cz.LoadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if f, err = cz.Default(); err != nil {
+			return err
+		}
+	case err != nil:
+		return exitCode(zonesExitInvalid, err)
+	}
+	ctx := c.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	deps := zonesui.Deps{Path: path}
+	if o.lab || o.firewall != "" {
+		fw, closeFW, err := o.connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFW()
+		deps.Plan = func(ctx context.Context, f *cz.File) (*cz.Changes, error) {
+			cur, err := cz.Snapshot(ctx, fw)
+			if err != nil {
+				return nil, err
+			}
+			return cz.Plan(f, cur), nil
+		}
+		deps.Apply = func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+			return cz.Apply(ctx, fw, ch, out)
+		}
+	}
+	profile := colorprofile.Detect(os.Stdout, os.Environ())
+	com := common.New(styles.ForProfile(profile), keys.Default(), nil)
+	host := &zonesHost{com: com, s: zonesui.New(com, f, deps), help: help.New()}
+	_, err = tea.NewProgram(host, tea.WithContext(ctx), tea.WithInput(c.InOrStdin()), tea.WithOutput(c.OutOrStdout()), tea.WithColorProfile(profile)).Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// zonesHost runs the zone editor screen full-screen with a header and the
+// screen's key help; esc on the table (the screen's "home") or ctrl+c quits.
+type zonesHost struct {
+	com  *common.Common
+	s    common.Screen
+	help help.Model
+	w, h int
+}
+
+func (z *zonesHost) Init() tea.Cmd { return z.s.Init() }
+
+func (z *zonesHost) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		z.w, z.h = msg.Width, msg.Height
+		z.help.SetWidth(msg.Width)
+		z.s.SetSize(msg.Width, max(msg.Height-3, 5))
+		return z, nil
+	case tea.KeyPressMsg:
+		if msg.String() == "ctrl+c" {
+			return z, tea.Quit
+		}
+	case common.GoHomeMsg:
+		return z, tea.Quit
+	}
+	var cmd tea.Cmd
+	z.s, cmd = z.s.Update(msg)
+	return z, cmd
+}
+
+func (z *zonesHost) View() tea.View {
+	st := z.com.Styles
+	body := z.s.View()
+	lines := strings.Count(body, "\n")
+	pad := ""
+	if n := z.h - 3 - lines; n > 0 {
+		pad = strings.Repeat("\n", n)
+	}
+	v := tea.NewView(st.Title.Render("tappaas · "+z.s.Title()) + "\n\n" + body + pad + z.help.View(z.s))
+	v.AltScreen = true
+	return v
 }
 
 // connect returns the firewall from the flags: a real OPNsense (pinned

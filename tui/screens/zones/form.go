@@ -138,7 +138,7 @@ func (m *Model) buildForm() tea.Cmd {
 	ident := huh.NewGroup(
 		huh.NewInput().Key("name").Title("Name").Description("camelCase, e.g. srvHome").Value(&v.name).
 			Validate(func(string) error { return m.fieldCheck(cz.FieldName) }),
-		huh.NewSelect[string]().Key("type").Title("Type").Options(types...).Value(&v.typ).
+		huh.NewSelect[string]().Key("type").Title("Type").Options(types...).Value(&v.typ).Inline(true).
 			Validate(func(string) error { return m.fieldCheck(cz.FieldType, cz.FieldTypeID) }),
 		huh.NewInput().Key("subId").Title("Sub-ID (0-99)").Value(&v.subID).
 			Validate(func(string) error { return m.fieldCheck(cz.FieldSubID) }),

@@ -147,8 +147,8 @@ func TestAddZoneOverlapFixSavePlan(t *testing.T) {
 	e.waitView(t, "New zone")
 	d.Type("guest")
 	d.Key("enter")
-	for range 3 { // Service → Client → IoT → Guest
-		d.Key("down")
+	for range 3 { // Service → Client → IoT → Guest (inline: right)
+		d.Key("right")
 	}
 	d.Key("enter")
 	d.Type("10")
