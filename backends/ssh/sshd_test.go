@@ -108,6 +108,7 @@ func startSSHD(t testing.TB, opt sshdOptions) *sshdServer {
 	}
 	// Other users (the bench and password users) read these files.
 	_ = os.Chmod(dir, 0o755)
+	_ = os.Chmod(filepath.Dir(dir), 0o755)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +212,9 @@ func ensureUser(t testing.TB, name string) {
 	}
 	if err := osexec.Command("id", name).Run(); err != nil {
 		run(t, "useradd", "-m", "-s", "/bin/sh", name)
+		// "*" instead of useradd's "!": no password login, but not locked
+		// (sshd without PAM refuses locked accounts even for keys).
+		run(t, "usermod", "-p", "*", name)
 	}
 }
 
