@@ -129,6 +129,9 @@ var resAssignment = Resource{"interfaces", "assignment", "Item", "interface"}
 // an error for the TAPPaaS patch (it answers "deleted"); the stock API
 // answers ErrNotFound.
 func (c *Client) Unassign(ctx context.Context, ifname string) error {
+	if err := checkArg("ifname", ifname); err != nil {
+		return err
+	}
 	d, err := c.Dialect(ctx)
 	if err != nil {
 		return err

@@ -251,9 +251,23 @@ type Resource struct {
 func (r Resource) path(verb string, args ...string) string {
 	p := r.Module + "/" + r.Controller + "/" + verb + r.Thing
 	for _, a := range args {
-		p += "/" + url.PathEscape(a)
+		p += "/" + a
 	}
 	return p
+}
+
+// checkArg refuses a path argument (uuid, ifname, revision, alias name)
+// that could change the URL's meaning.
+func checkArg(what, v string) error {
+	if v == "" {
+		return fmt.Errorf("opnsense: empty %s", what)
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:,", r)) {
+			return fmt.Errorf("opnsense: %s %q contains %q; only letters, digits and -_.:, are allowed", what, v, r)
+		}
+	}
+	return nil
 }
 
 // Search returns every record of r (GET search<Thing>, all rows).
@@ -267,8 +281,8 @@ func (c *Client) Search(ctx context.Context, r Resource) ([]Record, error) {
 
 // Get returns one record; ErrNotFound when the firewall answers [].
 func (c *Client) Get(ctx context.Context, r Resource, uuid string) (Record, error) {
-	if uuid == "" {
-		return nil, fmt.Errorf("opnsense: get %s: empty uuid", r.Monad)
+	if err := checkArg(r.Monad+" uuid", uuid); err != nil {
+		return nil, err
 	}
 	data, err := c.raw(ctx, http.MethodGet, r.path("get", uuid), nil)
 	if err != nil {
@@ -299,8 +313,8 @@ func (c *Client) Add(ctx context.Context, r Resource, fields Record) (string, er
 // Set updates (or, for an unknown uuid, creates) a record. Only the given
 // fields change. Takes the write lock.
 func (c *Client) Set(ctx context.Context, r Resource, uuid string, fields Record) error {
-	if uuid == "" {
-		return fmt.Errorf("opnsense: set %s: empty uuid", r.Monad)
+	if err := checkArg(r.Monad+" uuid", uuid); err != nil {
+		return err
 	}
 	_, err := c.write(ctx, r.path("set", uuid), r.Monad, fields)
 	return err
@@ -309,8 +323,8 @@ func (c *Client) Set(ctx context.Context, r Resource, uuid string, fields Record
 // Del deletes a record; ErrNotFound when it does not exist. Takes the write
 // lock.
 func (c *Client) Del(ctx context.Context, r Resource, uuid string) error {
-	if uuid == "" {
-		return fmt.Errorf("opnsense: del %s: empty uuid", r.Monad)
+	if err := checkArg(r.Monad+" uuid", uuid); err != nil {
+		return err
 	}
 	release, err := c.acquire(ctx)
 	if err != nil {

@@ -946,3 +946,25 @@ func TestRetryableClassification(t *testing.T) {
 		t.Fatalf("connection refused: %v", err)
 	}
 }
+
+func TestPathArgumentsChecked(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	srv := opnsensetest.NewServer(t, labopn.Options{})
+	c := srv.Client(t)
+	before := srv.Mutations()
+	for _, bad := range []string{"", "../core/firmware", "a/b", "x?y", "a b"} {
+		if err := c.DelVLAN(ctx, bad); err == nil || errors.Is(err, opnsense.ErrNotFound) {
+			t.Errorf("DelVLAN(%q): %v", bad, err)
+		}
+		if _, err := c.VLAN(ctx, bad); err == nil {
+			t.Errorf("VLAN(%q) accepted", bad)
+		}
+		if err := c.Unassign(ctx, bad); err == nil {
+			t.Errorf("Unassign(%q) accepted", bad)
+		}
+	}
+	if srv.Mutations() != before {
+		t.Fatal("a refused argument reached the firewall")
+	}
+}

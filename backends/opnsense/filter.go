@@ -100,6 +100,9 @@ func (c *Client) Savepoint(ctx context.Context) (string, error) {
 func (c *Client) Apply(ctx context.Context, revision string) error {
 	path := string(ServiceFilter)
 	if revision != "" {
+		if err := checkArg("revision", revision); err != nil {
+			return err
+		}
 		if err := c.need(ctx, "apply with rollback"); err != nil {
 			return err
 		}
@@ -132,8 +135,8 @@ func (c *Client) Revert(ctx context.Context, revision string) error {
 }
 
 func (c *Client) revisionCall(ctx context.Context, verb, revision string) error {
-	if revision == "" {
-		return fmt.Errorf("opnsense: firewall %s: empty revision", verb)
+	if err := checkArg("revision", revision); err != nil {
+		return err
 	}
 	if err := c.need(ctx, verb); err != nil {
 		return err

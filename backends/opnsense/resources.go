@@ -260,6 +260,9 @@ func (c *Client) DelAlias(ctx context.Context, uuid string) error { return c.Del
 
 // AliasUUID returns the uuid of the named alias, ErrNotFound if none.
 func (c *Client) AliasUUID(ctx context.Context, name string) (string, error) {
+	if err := checkArg("alias name", name); err != nil {
+		return "", err
+	}
 	data, err := c.raw(ctx, "GET", "firewall/alias/getAliasUUID/"+name, nil)
 	if err != nil {
 		return "", err
