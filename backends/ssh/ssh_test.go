@@ -216,7 +216,10 @@ func TestUnknownHostKey(t *testing.T) {
 	t.Run("AcceptFingerprint", func(t *testing.T) {
 		cfg := base()
 		cfg.AcceptFingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		cfg.Trust = func(string, PublicKey, string) (bool, error) { t.Error("Trust asked despite AcceptFingerprint"); return true, nil }
+		cfg.Trust = func(string, PublicKey, string) (bool, error) {
+			t.Error("Trust asked despite AcceptFingerprint")
+			return true, nil
+		}
 		_, err := Dial(ctx, cfg)
 		var re *HostKeyRejectedError
 		if !errors.As(err, &re) || re.Fingerprint != fp || !strings.Contains(err.Error(), cfg.AcceptFingerprint) {
@@ -239,7 +242,10 @@ func TestChangedHostKeyIsHardStop(t *testing.T) {
 		"[127.0.0.1]:" + s.port() + " " + strings.TrimSpace(string(gossh.MarshalAuthorizedKey(other.hostKey))) + "\n"
 	os.WriteFile(kh, []byte(content), 0o600)
 	cfg := Config{Addr: s.addr, KnownHostsFile: kh, Signers: []gossh.Signer{s.clientKey}, AcceptFingerprint: gossh.FingerprintSHA256(s.hostKey),
-		Trust: func(string, PublicKey, string) (bool, error) { t.Error("Trust asked for a changed key"); return true, nil }}
+		Trust: func(string, PublicKey, string) (bool, error) {
+			t.Error("Trust asked for a changed key")
+			return true, nil
+		}}
 	_, err := Dial(context.Background(), cfg)
 	var ce *HostKeyChangedError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrHostKeyChanged) {
