@@ -149,10 +149,8 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 
 	// 4. Reconnect and verify, well before the rollback fires.
 	var detail string
-	window := time.Until(deadline) - 15*time.Second
-	if window < 5*time.Second {
-		window = 5 * time.Second
-	}
+	// Leave a margin so the confirmation lands before the timer fires.
+	window := time.Until(deadline) - min(15*time.Second, after/4)
 	err = node.Poll(ctx, rt, "the node to answer with the new network configuration", window, 2*time.Second, func(ctx context.Context) (bool, error) {
 		ok, d, err := c.Verify(ctx)
 		detail = d

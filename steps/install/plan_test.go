@@ -1,0 +1,98 @@
+package install
+
+import (
+	"bytes"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tappaas/tappaas/backends/exec/exectest"
+	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/steps"
+)
+
+func exampleCfg(t *testing.T) config.Install {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/answers.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadAnswers(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestFirstNodePlanIsValid(t *testing.T) {
+	t.Parallel()
+	cfg := exampleCfg(t)
+	tg := &Targets{Node: exectest.NewFake(), Firewall: &FirewallAPI{}, Pusher: &SSHPusher{}, VMs: &VMDialer{}}
+	p, err := FirstNodePlan(cfg, tg)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	var ids []string
+	for _, s := range p.Steps() {
+		ids = append(ids, s.ID())
+	}
+	for _, want := range []string{"preflight.checks", "node.repos", "network.bridges", "cluster.create", "storage.pool.tanka1",
+		"storage.register.tanka1", "pbs.install", "pbs.datastore", "pbs.user", "pbs.storage", "pbs.backup-job", "firewall.image",
+		"firewall.vm", "firewall.config", "firewall.verify", "network.cutover", "network.sanity", "platform.template",
+		"platform.cicd", "platform.install1", "platform.install2", "platform.configuration", "zones.apply", "summary.report"} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("plan lacks %s", want)
+		}
+	}
+	if ids[0] != "preflight.checks" || ids[len(ids)-1] != "summary.report" {
+		t.Errorf("order: first %s, last %s", ids[0], ids[len(ids)-1])
+	}
+	// Every step describes itself (the plan review screen shows it).
+	for _, si := range p.Info(steps.NewRuntime("", nil, nil, nil, nil)) {
+		if len(si.Changes) == 0 {
+			t.Errorf("step %s has no Describe", si.ID)
+		}
+	}
+}
+
+// The downloads must not wait for the package installs or the network:
+// they need preflight only, so they overlap the slow early steps.
+func TestDownloadsOverlapEarlySteps(t *testing.T) {
+	t.Parallel()
+	cfg := exampleCfg(t)
+	tg := &Targets{Node: exectest.NewFake(), Firewall: &FirewallAPI{}, Pusher: &SSHPusher{}, VMs: &VMDialer{}}
+	p, err := FirstNodePlan(cfg, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"firewall.image", "platform.template-image"} {
+		s, ok := p.Step(id)
+		if !ok {
+			t.Fatalf("no %s", id)
+		}
+		if got := steps.NeedsOf(s); !slices.Equal(got, []string{"preflight.checks"}) {
+			t.Errorf("%s needs %v, want only preflight.checks", id, got)
+		}
+		for _, r := range steps.TouchesOf(s) {
+			if strings.HasPrefix(r, "node:") {
+				t.Errorf("%s touches %s and would serialise with node steps", id, r)
+			}
+		}
+	}
+}
+
+func TestPlanWithoutBackup(t *testing.T) {
+	t.Parallel()
+	cfg := exampleCfg(t)
+	off := false
+	cfg.Backup.Enabled = &off
+	tg := &Targets{Node: exectest.NewFake(), Firewall: &FirewallAPI{}, Pusher: &SSHPusher{}, VMs: &VMDialer{}}
+	p, err := FirstNodePlan(cfg, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Step("pbs.install"); ok {
+		t.Fatal("pbs steps present with backup disabled")
+	}
+}

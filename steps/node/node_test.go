@@ -1,0 +1,193 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/exec/exectest"
+	"github.com/tappaas/tappaas/steps"
+)
+
+func rt() *steps.Runtime { return steps.NewRuntime("t", nil, nil, nil, nil) }
+
+// aptFake emulates dpkg-query/apt-get with an installed set.
+func aptFake(installed map[string]bool, updateFails bool) *exectest.Fake {
+	f := exectest.NewFake()
+	var mu sync.Mutex
+	f.On(`^dpkg-query`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range strings.Fields(inv.Cmd.Script)[3:] {
+			if installed[w] {
+				fmt.Fprintf(inv.Stdout, "%s install ok installed\n", w)
+			}
+		}
+		return 0, nil
+	})
+	f.On(`apt-get update`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		if updateFails {
+			io.WriteString(inv.Stderr, "E: Failed to fetch http://download.proxmox.com/debian/pve")
+			return 100, nil
+		}
+		return 0, nil
+	})
+	f.On(`apt-get install`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range strings.Fields(inv.Cmd.Script) {
+			if !strings.HasPrefix(w, "-") && w != "install" && !strings.Contains(w, "=") && w != "apt-get" {
+				installed[w] = true
+			}
+		}
+		return 0, nil
+	})
+	return f
+}
+
+func countMatching(f *exectest.Fake, pat string) int {
+	re := regexp.MustCompile(pat)
+	n := 0
+	for _, s := range f.Scripts() {
+		if re.MatchString(s) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPackagesIdempotent(t *testing.T) {
+	t.Parallel()
+	f := aptFake(map[string]bool{"curl": true}, false)
+	s := &Packages{Node: f}
+	ctx := context.Background()
+	if st, err := s.Check(ctx, rt()); err != nil || st.Done {
+		t.Fatalf("before: %+v %v", st, err)
+	}
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("after: %+v %v", st, err)
+	}
+	installs := countMatching(f, `apt-get install`)
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if countMatching(f, `apt-get install`) != installs {
+		t.Fatal("second Apply installed again")
+	}
+}
+
+func TestPackagesUpdateFailureNamesFix(t *testing.T) {
+	t.Parallel()
+	f := aptFake(map[string]bool{}, true)
+	err := (&Packages{Node: f}).Apply(context.Background(), rt())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "DNS and internet") {
+		t.Fatalf("want an ExitError with a fix, got %v", err)
+	}
+}
+
+func TestReposIdempotentAndRemovesLegacy(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake()
+	f.SetFile(EnterpriseList, []byte("deb https://enterprise.proxmox.com/debian/pve trixie pve-enterprise\n"), 0o644)
+	f.On(`^rm -f `, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		inv.Fake.RemoveFile(strings.Fields(inv.Cmd.Script)[2])
+		return 0, nil
+	})
+	s := &Repos{Node: f}
+	ctx := context.Background()
+	st, err := s.Check(ctx, rt())
+	if err != nil || st.Done || !strings.Contains(st.Detail, EnterpriseList) {
+		t.Fatalf("before: %+v %v", st, err)
+	}
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("after: %+v %v", st, err)
+	}
+	b, _, _ := f.File(ProxmoxSources)
+	if !strings.Contains(string(b), "pve-no-subscription") || !strings.Contains(string(b), "Enabled: true") {
+		t.Fatalf("proxmox.sources: %s", b)
+	}
+	b, _, _ = f.File(EnterpriseSources)
+	if !strings.Contains(string(b), "Enabled: false") {
+		t.Fatalf("enterprise not disabled: %s", b)
+	}
+}
+
+func TestSnippetsKeepsContent(t *testing.T) {
+	t.Parallel()
+	content := "iso,vztmpl,backup,import"
+	f := exectest.NewFake()
+	f.On(`^pvesh get /storage/local`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		fmt.Fprintf(inv.Stdout, `{"storage":"local","content":%q}`, content)
+		return 0, nil
+	})
+	f.On(`^pvesm set local --content (\S+)`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		content = inv.Match[1]
+		return 0, nil
+	})
+	s := &Snippets{Node: f}
+	if err := s.Apply(context.Background(), rt()); err != nil {
+		t.Fatal(err)
+	}
+	if content != "iso,vztmpl,backup,import,snippets" {
+		t.Fatalf("content = %q", content)
+	}
+	if st, _ := s.Check(context.Background(), rt()); !st.Done {
+		t.Fatal("not done after apply")
+	}
+	n := len(f.Scripts())
+	if err := s.Apply(context.Background(), rt()); err != nil {
+		t.Fatal(err)
+	}
+	if countMatching(f, `pvesm set`) != 1 || len(f.Scripts()) != n+1 {
+		t.Fatalf("second Apply changed something: %v", f.Scripts()[n:])
+	}
+}
+
+func TestCancellationStopsCommand(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake()
+	f.On(`apt-get install`, func(ctx context.Context, _ *exectest.Invocation) (int, error) {
+		<-ctx.Done()
+		return -1, ctx.Err()
+	})
+	f.Reply(`dpkg-query`, "", 0).Reply(`apt-get update`, "", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := (&Packages{Node: f}).Apply(ctx, rt())
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		t.Fatalf("want a context error, got %v", err)
+	}
+}
+
+func TestConnectionLostIsRetryable(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake().Fail(`apt-get update`, fmt.Errorf("session: %w", exec.ErrConnectionLost))
+	err := (&Packages{Node: f}).Apply(context.Background(), rt())
+	if !steps.Retryable(err) {
+		t.Fatalf("want retryable, got %v", err)
+	}
+}
+
+func TestPollDeadlineSaysWhat(t *testing.T) {
+	t.Parallel()
+	err := Poll(context.Background(), nil, "the moon", 30*time.Millisecond, 10*time.Millisecond, func(context.Context) (bool, error) {
+		return false, errors.New("not yet")
+	})
+	if err == nil || !strings.Contains(err.Error(), "the moon") || !strings.Contains(err.Error(), "not yet") {
+		t.Fatalf("got %v", err)
+	}
+}
