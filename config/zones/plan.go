@@ -441,6 +441,21 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 		}
 	}
 
+	// Owned VLANs of zones that want none, by parent/tag (rename adoption).
+	wantsVLAN := map[string]bool{}
+	for _, d := range want {
+		if d.kind == KindVLAN {
+			wantsVLAN[d.zone] = true
+		}
+	}
+	adoptable := map[string]curObj{}
+	for _, objs := range cur[KindVLAN] {
+		for _, o := range objs {
+			if !wantsVLAN[o.zone] {
+				adoptable[o.vlan.Parent+"/"+strconv.Itoa(o.vlan.Tag)] = o
+			}
+		}
+	}
 	changes := make([]Change, 0, len(want)+8)
 	matched := map[Kind]map[string]bool{}
 	mark := func(k Kind, id string) {
@@ -466,6 +481,16 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 		switch d.kind {
 		case KindVLAN:
 			ch.VLAN = d.vlan
+			if len(objs) == 0 {
+				// A renamed zone: adopt its old VLAN (same parent and tag,
+				// owned by a zone that no longer wants one) instead of
+				// creating a clashing second one.
+				if o, ok := adoptable[d.vlan.Parent+"/"+strconv.Itoa(d.vlan.Tag)]; ok {
+					id, _, _ := Identity(o.vlan.Descr)
+					mark(KindVLAN, id)
+					objs = []curObj{o}
+				}
+			}
 			if len(objs) > 0 {
 				o := objs[0].vlan
 				if o.Parent != d.vlan.Parent || o.Tag != d.vlan.Tag {
@@ -568,14 +593,14 @@ func deleteOf(k Kind, key, zone, id string, v *VLAN, a *Assignment, r *Range, h 
 func (p *planner) listenChanges(changes []Change) []Change {
 	curList := slices.Clone(p.cur.DnsmasqInterfaces)
 	var addZones []string
-	removed := map[string]bool{}
+	removed, reassigned := map[string]bool{}, map[string]bool{}
 	for _, ch := range changes {
 		switch {
 		case ch.Kind == KindAssignment && ch.Op == Create:
 			addZones = append(addZones, ch.Zone)
 		case ch.Kind == KindAssignment && ch.Op == Update:
 			addZones = append(addZones, ch.Zone)
-			removed[ch.Key] = true // re-assigned under a new ifname
+			reassigned[ch.Key] = true // gone once re-assigned under a new ifname
 		case ch.Kind == KindAssignment && ch.Op == Delete:
 			removed[ch.Key] = true
 		}
@@ -586,10 +611,15 @@ func (p *planner) listenChanges(changes []Change) []Change {
 		}
 	}
 	var out []Change
-	list := slices.Clone(curList)
+	var list []string
+	for _, i := range curList {
+		if !reassigned[i] {
+			list = append(list, i)
+		}
+	}
 	slices.SortFunc(addZones, func(a, b string) int { return cmp.Compare(p.zoneRank(a), p.zoneRank(b)) })
 	addZones = slices.Compact(addZones)
-	if len(addZones) > 0 {
+	if len(addZones) > 0 || len(list) != len(curList) {
 		// "@zone" entries are resolved to the zone's ifname at apply time.
 		for _, z := range addZones {
 			list = append(list, "@"+z)

@@ -348,3 +348,66 @@ func TestPlanIsDeterministic(t *testing.T) {
 		t.Fatalf("teardown left %+v", st)
 	}
 }
+
+func TestRenameZoneAdoptsItsVLAN(t *testing.T) {
+	t.Parallel()
+	fw := zonestest.New()
+	f := load(t, "../../zones.json")
+	applyAndReplan(t, fw, f)
+	iot := f.Zone("iot").Clone()
+	iot.Name = "things"
+	f.SetZone("iot", iot)
+	for _, n := range []string{"mgmt", "private"} {
+		z := f.Zone(n).Clone()
+		for i, a := range z.AccessTo {
+			if a == "iot" {
+				z.AccessTo[i] = "things"
+			}
+		}
+		f.SetZone(n, z)
+	}
+	ch := zones.Plan(f, fw.State())
+	for _, c := range ch.Changes {
+		if c.Kind == zones.KindVLAN && c.Op != zones.Update {
+			t.Fatalf("rename must update the VLAN in place, got %s", c.Line())
+		}
+	}
+	applyAndReplan(t, fw, f)
+	var tags []int
+	for _, v := range fw.State().VLANs {
+		tags = append(tags, v.Tag)
+	}
+	slices.Sort(tags)
+	if !slices.Equal(tags, []int{210, 310, 410, 610}) {
+		t.Fatalf("VLANs after rename = %v", tags)
+	}
+}
+
+func TestSubnetChangeReassignsAndMovesRules(t *testing.T) {
+	t.Parallel()
+	fw := zonestest.New()
+	f := load(t, "../../zones.json")
+	applyAndReplan(t, fw, f)
+	srv := f.Zone("srv").Clone()
+	srv.IP = "10.2.11.0/24"
+	f.SetZone("srv", srv)
+	applyAndReplan(t, fw, f) // one apply converges: rules follow the new ifname
+	st := fw.State()
+	var ifname string
+	for _, a := range st.Assignments {
+		if a.Device == "vlan0.210" {
+			ifname = a.Ifname
+			if a.IPv4.String() != "10.2.11.1/24" {
+				t.Fatalf("address = %s", a.IPv4)
+			}
+		}
+	}
+	for _, r := range st.Rules {
+		if strings.HasPrefix(r.Description, "tappaas:zone:srv:") && r.Interface != ifname {
+			t.Fatalf("rule %s on %s, want %s", r.Description, r.Interface, ifname)
+		}
+	}
+	if !slices.Contains(st.DnsmasqInterfaces, ifname) || len(st.DnsmasqInterfaces) != 5 {
+		t.Fatalf("dnsmasq listens on %v", st.DnsmasqInterfaces)
+	}
+}
