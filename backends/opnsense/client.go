@@ -187,6 +187,10 @@ func (c *Client) raw(ctx context.Context, method, path string, body any) ([]byte
 		if errors.As(err, &pe) {
 			return nil, pe
 		}
+		var te *TLSError
+		if errors.As(err, &te) {
+			return nil, te
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("opnsense: %s: %w", op, ctx.Err())
 		}

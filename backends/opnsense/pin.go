@@ -164,13 +164,25 @@ func (p *pinner) config(cert *x509.Certificate, host string) *tls.Config {
 	}
 }
 
-// explain turns a verification failure on a pinned connection into a PinError.
+// explain turns a verification failure on a pinned connection into a
+// PinError, or a TLSError when the pinned certificate itself cannot be
+// verified (e.g. it carries no subject alternative name).
 func (p *pinner) explain(err error) error {
 	var cve *tls.CertificateVerificationError
 	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
 		if got := Fingerprint(cve.UnverifiedCertificates[0].Raw); got != p.pin {
 			return &PinError{Expected: p.pin, Got: got}
 		}
+		return &TLSError{Err: fmt.Errorf("the pinned certificate cannot be verified (%w); give the firewall's web GUI certificate a subject alternative name (its address or host name)", err)}
 	}
-	return fmt.Errorf("opnsense: TLS handshake: %w", err)
+	return fmt.Errorf("TLS handshake: %w", err)
 }
+
+// TLSError is a TLS failure that retrying cannot fix.
+type TLSError struct{ Err error }
+
+// Error describes the failure and what to do.
+func (e *TLSError) Error() string { return "opnsense: TLS: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TLSError) Unwrap() error { return e.Err }

@@ -532,3 +532,25 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatal("restored garbage")
 	}
 }
+
+func TestLatencyModel(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	r, _ := startRaw(t, Options{Latency: func(method, path string) time.Duration {
+		seen = append(seen, method+" "+path)
+		if strings.HasSuffix(path, "/apply") {
+			return 30 * time.Millisecond
+		}
+		return 0
+	}})
+	start := time.Now()
+	if st, _ := r.do("POST", "/api/firewall/filter/apply", "", ""); st != 200 {
+		t.Fatal(st)
+	}
+	if time.Since(start) < 30*time.Millisecond {
+		t.Fatal("latency not applied")
+	}
+	if len(seen) != 1 || seen[0] != "POST /api/firewall/filter/apply" {
+		t.Fatalf("latency hook saw %v", seen)
+	}
+}

@@ -145,6 +145,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := s.clock.Now()
 	c := &call{method: r.Method, query: r.URL.Query()}
 	key := ""
+	if s.opts.Latency != nil {
+		if d := s.opts.Latency(r.Method, r.URL.Path); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+	}
 	status, body := s.dispatch(r, c, &key)
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")

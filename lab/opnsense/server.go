@@ -49,6 +49,11 @@ type Options struct {
 	NICs []string
 	// Hostname is the system's FQDN. Default "firewall.internal".
 	Hostname string
+	// Latency, when set, says how long a call takes (the lab's latency
+	// model, e.g. a filter apply or a reconfigure taking seconds); the
+	// handler waits that long before answering, without holding any lock,
+	// and gives up when the request is cancelled.
+	Latency func(method, path string) time.Duration
 	// OnRequest, when set, is called after each request has been answered
 	// (for access logs and counters), with no Server lock held.
 	OnRequest func(Request)
