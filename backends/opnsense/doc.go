@@ -35,7 +35,9 @@
 //     the operator pinned exactly that certificate.
 //
 // A server that later presents another certificate fails step 3 and the call
-// returns *PinError (errors.Is(err, ErrPinMismatch)).
+// returns *PinError (errors.Is(err, ErrPinMismatch)). A pinned certificate
+// that Go cannot verify at all (no subject alternative name) is a *TLSError
+// telling the operator what to fix; neither is retryable.
 //
 // # Replies and errors
 //

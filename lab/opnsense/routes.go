@@ -378,7 +378,11 @@ func (s *Server) get(col *collection, c *call) (int, any) {
 	if !ok {
 		return 200, []any{}
 	}
-	return 200, map[string]any{col.monad: s.render(col, rec)}
+	out := s.render(col, rec)
+	if col.table == tIfaces {
+		out["identifier"] = id
+	}
+	return 200, map[string]any{col.monad: out}
 }
 
 // render shows a record the way get<Thing> does: option fields as
