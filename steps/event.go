@@ -83,7 +83,10 @@ type StepFailed struct {
 	Optional  bool
 	// Bug is true when Apply returned nil but Check still says not done.
 	Bug bool
-	At  time.Time
+	// Interrupted is true when the run's context ended (cancel): the step
+	// is recorded "interrupted" and will be re-checked by the next run.
+	Interrupted bool
+	At          time.Time
 }
 
 // Choice is an answer to an Ask.

@@ -508,7 +508,7 @@ func (x *run) interrupted(ctx context.Context, id string, attempt int, started t
 	if werr := r.Store.RecordStep(id, rec); werr != nil {
 		x.log.Error("record interrupted step", "step", id, "err", werr)
 	}
-	r.emit(StepFailed{StepID: id, Err: err, Attempt: attempt, At: r.now()})
+	r.emit(StepFailed{StepID: id, Err: err, Attempt: attempt, Optional: IsOptional(x.p.steps[x.p.index[id]]), Interrupted: true, At: r.now()})
 	return result{k: x.p.index[id], out: outInterrupted, err: err}
 }
 

@@ -498,6 +498,15 @@ func TestCancelMidStep(t *testing.T) {
 	if c, _ := r.Store.Step("slow"); c.Status != state.StatusInterrupted {
 		t.Fatalf("checkpoint %+v, want interrupted", c)
 	}
+	var sf []steps.StepFailed
+	for _, e := range rec.Events() {
+		if f, ok := e.(steps.StepFailed); ok {
+			sf = append(sf, f)
+		}
+	}
+	if len(sf) != 1 || !sf[0].Interrupted || sf[0].StepID != "slow" || !errors.Is(sf[0].Err, context.Canceled) {
+		t.Fatalf("StepFailed events %+v, want one Interrupted for slow", sf)
+	}
 	if c, _ := r.Store.Step("before"); c.Status != state.StatusDone {
 		t.Fatalf("before = %+v", c)
 	}

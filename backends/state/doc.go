@@ -8,7 +8,8 @@
 //
 //   - state.json (0600): the snapshot — schema version, serial, plan, non-
 //     secret inputs, facts and one Record per step. Written atomically
-//     (temp file, fsync, rename, fsync of the directory).
+//     (temp file, fsync, rename, fsync of the directory), at most every
+//     SnapshotEvery (default 250ms) and when the run lock is released.
 //   - journal.jsonl (0600): append-only history, one JSON line per change
 //     (every step transition, fact and input), fsync'd before the change is
 //     reported done. It is the write-ahead log: Open replays the lines newer

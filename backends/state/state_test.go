@@ -571,3 +571,36 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestStoreOverExecFS(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "var", "lib", "tappaas")
+	s := open(t, state.ExecFS(exec.NewLocal(), dir))
+	s.SnapshotEvery = 0
+	unlock, err := s.Lock(context.Background(), holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s)
+	if err := s.Secrets().SetSecret("pve.token", "tok"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = open(t, state.ExecFS(exec.NewLocal(), dir)).Lock(context.Background(), state.Holder{User: "x", Host: "laptop", PID: 9})
+	var le *state.LockError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "local:"+filepath.Join(dir, "lock")) {
+		t.Fatalf("second Lock over ExecFS = %v", err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	checkFilled(t, open(t, state.DirFS(dir)))
+	for name, want := range map[string]fs.FileMode{".": 0o700, state.StateFile: 0o600, state.JournalFile: 0o600, state.SecretsFile: 0o600, state.PrevFile: 0o600} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s mode %o, want %o", name, fi.Mode().Perm(), want)
+		}
+	}
+}

@@ -114,7 +114,7 @@ func (m *MemFS) AppendFile(name string, data []byte, perm fs.FileMode) error {
 	if !ok {
 		f.perm = perm.Perm()
 	}
-	f.data = append(bytes.Clone(f.data), data...)
+	f.data = append(f.data, data...) // ReadFile hands out copies
 	m.files[c] = f
 	return nil
 }
