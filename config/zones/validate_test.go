@@ -194,6 +194,7 @@ func FuzzParse(f *testing.F) {
 		if string(again.Bytes()) != string(out) {
 			t.Fatal("write is not stable")
 		}
+		_ = Plan(zf, Current{}).Text()
 	})
 }
 

@@ -137,6 +137,34 @@ func TestUpstreamTableGolden(t *testing.T) {
 	e.golden(t, "upstream-table-80x24")
 }
 
+func TestGoldenForm(t *testing.T) {
+	t.Parallel()
+	for _, sz := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"120x40", 120, 40}} {
+		e := newEnv(t, defaultFile(t), sz.w, sz.h)
+		e.d.Key("a")
+		e.waitView(t, "New zone")
+		e.golden(t, "form-new-"+sz.name)
+		e.d.Type("guest")
+		e.d.Key("enter")
+		for range 3 {
+			e.d.Key("right")
+		}
+		e.d.Key("enter")
+		e.d.Type("10")
+		e.d.Key("enter")
+		e.d.Key("enter")
+		e.waitView(t, "Subnet (CIDR)")
+		e.d.Key("enter")
+		e.d.Type("10.3.10.0/24")
+		e.d.Key("enter")
+		e.waitView(t, "overlaps zone private")
+		e.golden(t, "form-overlap-"+sz.name)
+	}
+}
+
 // TestAddZoneOverlapFixSavePlan is the editor walk-through: add a zone, see
 // the overlap error inline, fix it, save, plan.
 func TestAddZoneOverlapFixSavePlan(t *testing.T) {
