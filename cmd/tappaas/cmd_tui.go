@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,10 +20,21 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
+	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/tappaas/tappaas/backends/state"
+	"github.com/tappaas/tappaas/config"
+	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/install"
+	"github.com/tappaas/tappaas/steps/platform"
+	"github.com/tappaas/tappaas/steps/preflight"
+	"github.com/tappaas/tappaas/steps/summary"
 	"github.com/tappaas/tappaas/tui"
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/keys"
+	zonesui "github.com/tappaas/tappaas/tui/screens/zones"
 	"github.com/tappaas/tappaas/tui/styles"
 	"github.com/tappaas/tappaas/tui/tuitest"
 )
@@ -31,6 +46,8 @@ var rootFlags struct {
 	accessible bool
 	logFile    string
 	host       string
+	labDir     string
+	labSpeed   float64
 }
 
 // addRootFlags adds the installer's flags to the root command.
@@ -41,6 +58,10 @@ func addRootFlags(root *cobra.Command) {
 	f.BoolVar(&rootFlags.accessible, "accessible", false, "plain prompts instead of the full-screen UI (screen readers)")
 	f.StringVar(&rootFlags.logFile, "log-file", "", "write the log here (default: under the user cache dir, or /var/log/tappaas as root)")
 	f.StringVar(&rootFlags.host, "host", "", "install on a remote node over SSH (root@ADDR)")
+	f.StringVar(&rootFlags.labDir, "lab-dir", "", "with --lab: where the lab persists")
+	f.Float64Var(&rootFlags.labSpeed, "lab-speed", 0, "with --lab: latency model scale (0 none, 1 realistic)")
+	_ = f.MarkHidden("lab-dir")
+	_ = f.MarkHidden("lab-speed")
 }
 
 // fakeEnv selects the fake backend; a hook for the TUI's own tests only.
@@ -60,7 +81,11 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	log.Info("tappaas started", "version", version, "pid", os.Getpid())
 
-	be, cleanup, err := newTUIBackend(log)
+	prompter := tui.NewPrompter()
+	if rootFlags.accessible {
+		prompter = nil // no dialog to answer: unknown host keys are refused
+	}
+	be, cleanup, err := newTUIBackend(log, prompter)
 	if err != nil {
 		log.Error("no backend", "err", err)
 		return err
@@ -78,7 +103,12 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	com := common.New(st, keys.Default(), log)
 	com.StepLog = logFile
 	com.LogPath = logPath
-	opts := tui.Options{Backend: be, Common: com}
+	opts := tui.Options{Backend: be, Common: com, Prompter: prompter}
+	if zf, path, err := zonesForTUI(); err != nil {
+		log.Warn("zone editor unavailable", "err", err)
+	} else {
+		opts.Zones = func(com *common.Common) common.Screen { return zonesui.New(com, zf, zonesui.Deps{Path: path}) }
+	}
 
 	if rootFlags.accessible {
 		err := tui.RunAccessible(ctx, opts, cmd.InOrStdin(), cmd.OutOrStdout())
@@ -99,8 +129,19 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
+// zonesForTUI reads ./zones.json, else the built-in default set (saved to
+// ./zones.json by the editor). Read before the UI starts: no IO in Update.
+func zonesForTUI() (*cz.File, string, error) {
+	const path = "zones.json"
+	f, err := cz.LoadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = cz.Default()
+	}
+	return f, path, err
+}
+
 // newTUIBackend picks what the installer talks to.
-func newTUIBackend(log *slog.Logger) (tui.Backend, func(), error) {
+func newTUIBackend(log *slog.Logger, prompter *tui.Prompter) (tui.Backend, func(), error) {
 	if os.Getenv(fakeEnv) == "1" {
 		dir := os.Getenv(fakeEnv + "_DIR")
 		if dir == "" {
@@ -112,13 +153,320 @@ func newTUIBackend(log *slog.Logger) (tui.Backend, func(), error) {
 			FailStep: os.Getenv(fakeEnv + "_FAIL")})
 		return be, func() {}, err
 	}
-	switch {
-	case rootFlags.lab:
-		return nil, nil, errNotBuilt("the full-screen installer against --lab (waiting for the install plan)")
-	case rootFlags.host != "":
-		return nil, nil, errNotBuilt("the full-screen installer over SSH (--host)")
+	o := installOptions{lab: rootFlags.lab, labReset: rootFlags.labReset, labDir: rootFlags.labDir,
+		labSpeed: rootFlags.labSpeed, host: rootFlags.host, logFile: rootFlags.logFile, concurrency: 4}
+	if rootFlags.logFile == "" {
+		o.logFile = defaultLogPath()
 	}
-	return nil, nil, errNotBuilt("the full-screen installer on this node (use --lab)")
+	b := &nodeBackend{o: o, log: log}
+	if prompter != nil {
+		b.trust = func(host string, key gossh.PublicKey, fp string) (bool, error) {
+			return prompter.TrustHostKey(context.Background(), host, key.Type(), fp)
+		}
+	}
+	return b, b.Close, nil
+}
+
+// nodeBackend is the TUI's Backend for the lab, a remote node (--host) or
+// this machine: the same session, plans and checkpoint store as the
+// headless install.
+type nodeBackend struct {
+	o   installOptions
+	log *slog.Logger
+	// trust asks the operator about an unknown SSH host key (--host).
+	trust func(host string, key gossh.PublicKey, fingerprint string) (bool, error)
+
+	mu    sync.Mutex
+	sess  *session
+	hadPW bool
+}
+
+// inputsKey is where the TUI keeps the wizard's (non-secret) answers in the
+// node's state, so a resume in a later process knows them.
+const (
+	inputsKey     = "tui.install"
+	typedPWSecret = "tui.firewall_root_password"
+)
+
+func (b *nodeBackend) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sess != nil {
+		b.sess.Close()
+		b.sess = nil
+	}
+}
+
+func (b *nodeBackend) session(ctx context.Context) (*session, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sess != nil {
+		return b.sess, nil
+	}
+	// Connections outlive the Cmd that opened them.
+	ctx = context.WithoutCancel(ctx)
+	if b.o.host != "" {
+		return b.openHost(ctx)
+	}
+	sess, err := openSession(ctx, b.o, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	b.sess = sess
+	return sess, nil
+}
+
+// openHost connects to --host over SSH; an unknown host key is shown to the
+// operator (SHA-256 fingerprint) through the TUI's trust dialog. Called
+// with b.mu held.
+func (b *nodeBackend) openHost(ctx context.Context) (*session, error) {
+	s := &session{log: b.log}
+	t, err := install.Connect(ctx, install.ConnectOptions{Host: b.o.host, UseAgent: true, Log: b.log, Trust: b.trust})
+	if err != nil {
+		return nil, err
+	}
+	s.targets = t
+	s.close = append(s.close, func() { t.Close() })
+	st, err := state.Open(state.ExecFS(t.Node, install.StateDir))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open the checkpoints in %s on the node: %w", install.StateDir, err)
+	}
+	s.store = st
+	t.Secrets = st.Secrets()
+	b.sess = s
+	return s, nil
+}
+
+func (b *nodeBackend) target() string {
+	switch {
+	case b.o.lab:
+		return "in-process lab (simulated PVE node)"
+	case b.o.host != "":
+		return b.o.host + " over SSH"
+	}
+	return "this machine"
+}
+
+// savedInputs returns the answers saved by an earlier TUI run.
+func (b *nodeBackend) savedInputs(sess *session) (config.Install, bool) {
+	raw, ok := sess.store.Inputs()[inputsKey]
+	if !ok {
+		return config.Install{}, false
+	}
+	var cfg config.Install
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		b.log.Warn("saved answers unreadable", "err", err)
+		return config.Install{}, false
+	}
+	if pw, ok := sess.store.Secrets().Secret(typedPWSecret); ok {
+		cfg.Firewall.RootPassword = pw
+	}
+	return cfg, true
+}
+
+// NodeInfo implements tui.Backend.
+func (b *nodeBackend) NodeInfo(ctx context.Context) (tui.NodeInfo, error) {
+	info := tui.NodeInfo{Target: b.target()}
+	sess, err := b.session(ctx)
+	if err != nil {
+		return info, err
+	}
+	inv, err := preflight.Gather(ctx, sess.targets.Node)
+	if err != nil {
+		return info, err
+	}
+	info.Hostname, info.PVEVersion, info.Address = inv.Hostname, inv.PVEVersion, inv.InstallCIDR
+	cfg, ok := b.savedInputs(sess)
+	if !ok {
+		return info, nil
+	}
+	plan, err := install.FirstNodePlan(cfg, sess.targets)
+	if err != nil {
+		b.log.Warn("rebuild plan for the checkpoint", "err", err)
+		return info, nil
+	}
+	info.Checkpoint = common.CheckpointOf(plan, sess.store, common.GoalInstall)
+	info.Installed = common.Installed(plan, sess.store)
+	return info, nil
+}
+
+// Detect implements tui.Backend.
+func (b *nodeBackend) Detect(ctx context.Context) (tui.Detected, error) {
+	sess, err := b.session(ctx)
+	if err != nil {
+		return tui.Detected{}, err
+	}
+	inv, err := preflight.Gather(ctx, sess.targets.Node)
+	if err != nil {
+		return tui.Detected{}, err
+	}
+	det := tui.Detected{Install: config.Defaults()}
+	if saved, ok := b.savedInputs(sess); ok {
+		det.Install = saved
+	}
+	in := &det.Install
+	if config.ValidateHostname(inv.Hostname) == nil && in.Node.Hostname == "tappaas1" {
+		in.Node.Hostname = inv.Hostname
+		if ip, err := config.MgmtIPForHostname(inv.Hostname); err == nil {
+			in.Node.ManagementCIDR = ip.String() + "/24"
+		}
+	}
+	var free []string
+	for _, n := range inv.NICs {
+		det.NICs = append(det.NICs, common.NIC{Name: n.Name, MAC: n.MAC, Link: n.Up, SpeedMbps: n.Speed, Internet: n.Upstream,
+			Address: strings.Join(inv.Addrs[n.Name], ", ")})
+		switch {
+		case n.Upstream && in.Node.WANNIC == "":
+			in.Node.WANNIC = n.Name
+		case !n.Upstream && n.Up && in.Node.LANNIC == "":
+			in.Node.LANNIC = n.Name
+		}
+	}
+	for _, d := range inv.Disks {
+		use := ""
+		switch {
+		case d.System:
+			use = "system disk"
+		case d.Pool != "":
+			use = "ZFS pool " + d.Pool
+		case d.HasData:
+			use = "has partitions or data"
+		default:
+			free = append(free, d.Name)
+		}
+		det.Disks = append(det.Disks, common.Disk{Name: d.Name, Model: d.Model, SizeBytes: uint64(max(d.Size, 0)), InUse: use})
+	}
+	if len(in.Storage.Pools) == 0 && len(free) > 0 {
+		in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: free[:1]}}
+	}
+	if sess.lab != nil {
+		for _, img := range sess.lab.Info().Images {
+			if img.URL == in.Firewall.ImageURL && in.Firewall.ImageSHA256 == "" {
+				in.Firewall.ImageSHA256 = img.SHA256
+			}
+			if img.URL == in.Platform.TemplateImageURL && in.Platform.TemplateImageSHA256 == "" {
+				in.Platform.TemplateImageSHA256 = img.SHA256
+			}
+		}
+	}
+	in.ApplyDefaults()
+	return det, nil
+}
+
+// Preflight implements tui.Backend: the plan's own read-only checks.
+func (b *nodeBackend) Preflight(ctx context.Context, req tui.Request) ([]tui.Check, error) {
+	sess, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.Defaults()
+	if req.Install != nil {
+		cfg = *req.Install
+	}
+	role := preflight.RoleFirst
+	if req.Goal == common.GoalJoin {
+		role = preflight.RoleJoin
+	}
+	pc := &preflight.Checks{Node: sess.targets.Node, Cfg: cfg, Role: role, OperatorAddr: sess.targets.OperatorAddr}
+	res, _, err := pc.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []tui.Check
+	for _, r := range res {
+		st := common.CheckPass
+		switch r.Outcome {
+		case preflight.Fail:
+			st = common.CheckFail
+		case preflight.Unknown:
+			st = common.CheckUnknown
+		}
+		out = append(out, tui.Check{Name: r.Name, Status: st, Detail: r.Detail, Fix: r.Fix})
+	}
+	return out, nil
+}
+
+// Plan implements tui.Backend.
+func (b *nodeBackend) Plan(ctx context.Context, req tui.Request) (tui.Job, error) {
+	sess, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Goal == common.GoalJoin {
+		return nil, errNotBuilt("joining a node from the full-screen installer")
+	}
+	var cfg config.Install
+	switch {
+	case req.Install != nil:
+		cfg = *req.Install
+		saved := cfg
+		saved.Firewall.RootPassword = ""
+		if err := sess.store.SetInput(inputsKey, saved); err != nil {
+			return nil, fmt.Errorf("save the answers with the checkpoint: %w", err)
+		}
+		if cfg.Firewall.RootPassword != "" {
+			if err := sess.store.Secrets().SetSecret(typedPWSecret, cfg.Firewall.RootPassword); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		var ok bool
+		if cfg, ok = b.savedInputs(sess); !ok {
+			return nil, errors.New("there is no saved install to resume: start a new install from the home screen")
+		}
+	}
+	t := sess.targets
+	if name, by, when := sess.store.Plan(); name != "" {
+		t.PriorRun = fmt.Sprintf("plan %q last run by %s at %s", name, by, when.Format(time.RFC3339))
+	}
+	plan, err := install.FirstNodePlan(cfg, t)
+	if err != nil {
+		return nil, err
+	}
+	_, b.hadPW = t.Secrets.Secret(firewall.SecretRootPassword)
+	r := &steps.Runner{Store: sess.store, Policy: steps.PolicyAsk, Concurrency: max(1, b.o.concurrency), Log: sess.log}
+	return common.NewRunnerJob(plan, r, nil), nil
+}
+
+// Summary implements tui.Backend.
+func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary, error) {
+	sess, err := b.session(ctx)
+	if err != nil {
+		return tui.Summary{}, err
+	}
+	cfg, ok := b.savedInputs(sess)
+	if req.Install != nil {
+		cfg, ok = *req.Install, true
+	}
+	if !ok {
+		return tui.Summary{}, errors.New("no answers saved for this install")
+	}
+	mgmt := cfg.MgmtPrefix().Addr().String()
+	facts := steps.NewFacts(sess.store.Facts())
+	cicd, _ := steps.Get(facts, platform.FactCICDIP)
+	s := tui.Summary{
+		Built: []string{
+			fmt.Sprintf("Node %s: lan/wan bridges, cluster %s, pools %s", cfg.Node.Hostname, config.ClusterName, strings.Join(cfg.PoolNames(), ", ")),
+			fmt.Sprintf("Firewall VM %d (OPNsense) at %s, zones pushed", cfg.Firewall.VMID, config.FirewallLANIP),
+			fmt.Sprintf("tappaas-cicd VM %d", config.CICDVMID),
+		},
+		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006"}, {Name: "Firewall", URL: "https://" + config.FirewallLANIP}},
+		Credentials: []common.Credential{
+			{Name: "Firewall root password", Where: install.StateDir + "/secrets.json on the node (0600)"},
+			{Name: "Firewall API key", Where: install.StateDir + "/secrets.json on the node (0600)"},
+		},
+		Next: []string{"tappaas status: check every step", "tappaas join on tappaas2..9 to grow the cluster",
+			"on tappaas-cicd: acme-setup.sh for TLS certificates for " + cfg.Site.Domain, "the full summary is in " + summary.File + " on the node"},
+	}
+	if cfg.BackupEnabled() {
+		s.Built = append(s.Built, "Proxmox Backup Server, datastore "+cfg.Backup.Datastore)
+		s.URLs = append(s.URLs, common.Link{Name: "Backup server", URL: "https://" + mgmt + ":8007"})
+	}
+	if cicd != "" {
+		s.URLs = append(s.URLs, common.Link{Name: "tappaas-cicd", URL: "ssh tappaas@" + cicd})
+	}
+	return s, nil
 }
 
 // defaultLogPath is /var/log/tappaas/tappaas.log for root on a PVE node,

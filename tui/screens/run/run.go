@@ -113,6 +113,7 @@ type Model struct {
 	started  time.Time
 	ended    time.Time
 	ask      *steps.Ask
+	askQueue []*steps.Ask
 	done     *steps.PlanDone
 	runErr   error
 	quitting bool
@@ -284,14 +285,18 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	return m, nil
 }
 
-// replyAbortCmd answers a pending Ask with abort (the run is being stopped).
+// replyAbortCmd answers every pending Ask with abort (the run is being
+// stopped).
 func (m *Model) replyAbortCmd() tea.Cmd {
 	if m.ask == nil {
 		return nil
 	}
-	a := m.ask
-	m.ask = nil
-	return tea.Batch(replyCmd(a, steps.ChoiceAbort), common.CloseDialogCmd("ask"))
+	cmds := []tea.Cmd{replyCmd(m.ask, steps.ChoiceAbort), common.CloseDialogCmd("ask")}
+	for _, a := range m.askQueue {
+		cmds = append(cmds, replyCmd(a, steps.ChoiceAbort))
+	}
+	m.ask, m.askQueue = nil, nil
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) apply(e steps.Event) tea.Cmd {
@@ -364,11 +369,16 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 		}
 	case steps.Ask:
 		a := e
-		m.ask = &a
 		if m.state == StateStopping {
-			return m.replyAbortCmd()
+			return replyCmd(&a, steps.ChoiceAbort)
 		}
-		return common.OpenDialogCmd(m.askDialog())
+		if m.ask != nil {
+			// Several steps can fail at once (concurrent steps): one
+			// question at a time, in order.
+			m.askQueue = append(m.askQueue, &a)
+			return nil
+		}
+		return m.showAsk(&a)
 	case steps.PlanDone:
 		d := e
 		m.done = &d
@@ -385,7 +395,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 func (m *Model) ended_(err error) tea.Cmd {
 	m.ended = m.com.Now()
 	m.runErr = err
-	m.ask = nil
+	m.ask, m.askQueue = nil, nil
 	interrupted := errors.Is(err, context.Canceled) || errors.Is(err, steps.ErrPaused) ||
 		(m.done != nil && m.done.Interrupted)
 	if m.done != nil && m.done.Err != nil && err == nil {
@@ -434,6 +444,25 @@ func (m *Model) syncLog() {
 	m.sel = min(max(m.sel, 0), len(m.rows)-1)
 	r := &m.rows[m.sel]
 	m.log.SetRing(r.ring, r.info.Title)
+}
+
+func (m *Model) showAsk(a *steps.Ask) tea.Cmd {
+	m.ask = a
+	if i, ok := m.idx[a.StepID]; ok && m.autoSel {
+		m.sel = i
+		m.syncLog()
+	}
+	return common.OpenDialogCmd(m.askDialog())
+}
+
+// nextAsk shows the next queued question, if any.
+func (m *Model) nextAsk() tea.Cmd {
+	if len(m.askQueue) == 0 {
+		return nil
+	}
+	a := m.askQueue[0]
+	m.askQueue = m.askQueue[1:]
+	return m.showAsk(a)
 }
 
 func (m *Model) askDialog() common.Dialog {
@@ -488,7 +517,7 @@ func (m *Model) answer(v string) tea.Cmd {
 		return nil
 	}
 	m.ask = nil
-	return replyCmd(a, c)
+	return tea.Batch(replyCmd(a, c), m.nextAsk())
 }
 
 func offers(a *steps.Ask, c steps.Choice) bool {
@@ -555,17 +584,17 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(k, km.Run.Retry):
 		if m.ask != nil && offers(m.ask, steps.ChoiceRetry) {
-			return tea.Batch(common.CloseDialogCmd("ask"), m.answer("retry"))
+			return tea.Sequence(common.CloseDialogCmd("ask"), m.answer("retry"))
 		}
 		if m.state == StateFailed || m.state == StatePaused {
 			return common.MsgCmd(RetryMsg{Req: m.resumeReq()})
 		}
 	case key.Matches(k, km.Run.Skip):
 		if m.ask != nil && offers(m.ask, steps.ChoiceSkip) {
-			return m.answer("skip")
+			return tea.Sequence(common.CloseDialogCmd("ask"), m.answer("skip"))
 		}
 	case k.String() == "a" && m.ask != nil:
-		return m.answer("abort")
+		return tea.Sequence(common.CloseDialogCmd("ask"), m.answer("abort"))
 	case key.Matches(k, km.Run.Continue) && m.state == StateDone:
 		return common.MsgCmd(FinishedMsg{Req: m.req})
 	case key.Matches(k, km.Run.Focus):

@@ -195,8 +195,8 @@ func TestPauseKeyPausesJob(t *testing.T) {
 	d := tuitest.NewDriver(t, h, 80, 21)
 	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
 	d.Key("p")
-	if h.s.State() != StatePausing {
-		t.Fatalf("state after p = %v", h.s.State())
+	if st := h.s.State(); st != StatePausing && st != StatePaused {
+		t.Fatalf("state after p = %v", st)
 	}
 	if !d.WaitFor(func() bool { return h.s.State() == StatePaused }, 2*time.Second) {
 		t.Fatal("not paused")
@@ -362,4 +362,33 @@ func (failJob) Run(ctx context.Context, emit func(steps.Event)) error {
 	emit(steps.StepFailed{StepID: "node.packages", Err: err})
 	emit(steps.PlanDone{Plan: "install", Failed: 1, Err: err})
 	return err
+}
+
+func TestConcurrentFailuresAreAskedOneAtATime(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 2)
+	ask := func(id string) steps.Ask {
+		return steps.Ask{StepID: id, Err: errors.New(id + " failed"),
+			Choices: []steps.Choice{steps.ChoiceRetry, steps.ChoiceAbort},
+			Reply:   func(c steps.Choice) { got <- id + "=" + c.String() }}
+	}
+	job := newScriptJob(started("node.packages", 0), started("network.bridges", 0),
+		ask("node.packages"), ask("network.bridges"))
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	if !d.WaitFor(func() bool { return len(h.dialogs) == 1 && len(h.s.askQueue) == 1 }, 2*time.Second) {
+		t.Fatalf("dialogs=%d queue=%d", len(h.dialogs), len(h.s.askQueue))
+	}
+	d.Key("a") // first question: abort
+	if !d.WaitFor(func() bool { return len(h.dialogs) == 1 && h.s.ask != nil && h.s.ask.StepID == "network.bridges" }, 2*time.Second) {
+		t.Fatalf("second question not shown: dialogs=%d ask=%v", len(h.dialogs), h.s.ask)
+	}
+	if !strings.Contains(h.dialogs[0].View(80, 20), "network.bridges failed") {
+		t.Errorf("dialog shows the wrong step:\n%s", h.dialogs[0].View(80, 20))
+	}
+	d.Key("r")
+	d.Pump(50 * time.Millisecond)
+	if a, b := <-got, <-got; a != "node.packages=abort" || b != "network.bridges=retry" {
+		t.Errorf("replies %s, %s", a, b)
+	}
 }
