@@ -139,26 +139,3 @@ func (StepDone) isEvent()    {}
 func (StepFailed) isEvent()  {}
 func (Ask) isEvent()         {}
 func (PlanDone) isEvent()    {}
-
-// eventTime returns when e happened.
-func eventTime(e Event) time.Time {
-	switch ev := e.(type) {
-	case PlanStarted:
-		return ev.At
-	case StepStarted:
-		return ev.At
-	case Output:
-		return ev.At
-	case Progress:
-		return ev.At
-	case StepDone:
-		return ev.At
-	case StepFailed:
-		return ev.At
-	case Ask:
-		return ev.At
-	case PlanDone:
-		return ev.At
-	}
-	return time.Time{}
-}

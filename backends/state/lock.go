@@ -208,7 +208,6 @@ func (s *Store) takeOver(oldData, data []byte, h Holder) (won bool, err error) {
 
 func (s *Store) locked(data []byte) (func() error, error) {
 	s.mu.Lock()
-	s.lockData = data
 	err := s.keepPrev()
 	s.mu.Unlock()
 	var once sync.Once
@@ -220,7 +219,6 @@ func (s *Store) locked(data []byte) (func() error, error) {
 			if s.snapSerial != s.f.Serial {
 				ferr = s.writeSnapshot()
 			}
-			s.lockData = nil
 			s.mu.Unlock()
 			cur, err := s.fsys.ReadFile(LockFile)
 			switch {

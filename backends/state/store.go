@@ -234,15 +234,13 @@ type Store struct {
 	// DefaultSnapshotEvery.
 	SnapshotEvery time.Duration
 
-	mu          sync.Mutex
-	f           *File
-	snapSerial  uint64    // serial of the last snapshot written or read
-	snapAt      time.Time // when it was written
-	journalNL   bool      // the journal's last line is torn: start with '\n'
-	warnings    []string
-	secrets     *Secrets
-	lockData    []byte
-	prevWritten bool
+	mu         sync.Mutex
+	f          *File
+	snapSerial uint64    // serial of the last snapshot written or read
+	snapAt     time.Time // when it was written
+	journalNL  bool      // the journal's last line is torn: start with '\n'
+	warnings   []string
+	secrets    *Secrets
 }
 
 // Open loads the store in fsys, creating the directory (0700) when needed.
