@@ -394,9 +394,23 @@ const (
 	ServiceFilter     Service = "firewall/filter/apply"
 )
 
+// serviceNames are the short module names Reconfigure also accepts.
+var serviceNames = map[Service]Service{
+	"vlan": ServiceVLAN, "interfaces": ServiceVLAN, "assignment": ServiceAssignment, "dnsmasq": ServiceDnsmasq,
+	"unbound": ServiceUnbound, "caddy": ServiceCaddy, "alias": ServiceAlias, "filter": ServiceFilter,
+}
+
 // Reconfigure applies a module's saved configuration (POST, no body) and
-// requires status "ok". Takes the write lock.
+// requires status "ok". s is a Service constant or a short module name
+// ("dnsmasq", "vlan", "filter", …). Takes the write lock.
 func (c *Client) Reconfigure(ctx context.Context, s Service) error {
+	if !strings.Contains(string(s), "/") {
+		full, ok := serviceNames[s]
+		if !ok {
+			return fmt.Errorf("opnsense: reconfigure: unknown module %q (want vlan, assignment, dnsmasq, unbound, caddy, alias or filter)", s)
+		}
+		s = full
+	}
 	release, err := c.acquire(ctx)
 	if err != nil {
 		return err

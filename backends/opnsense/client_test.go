@@ -968,3 +968,25 @@ func TestPathArgumentsChecked(t *testing.T) {
 		t.Fatal("a refused argument reached the firewall")
 	}
 }
+
+func TestReconfigureShortNames(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	srv := opnsensetest.NewServer(t, labopn.Options{})
+	c := srv.Client(t)
+	if _, err := c.AddHostOverride(ctx, opnsense.HostOverride{Enabled: true, Hostname: "a", Domain: "b.org", RR: "A", Server: "10.0.0.5"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reconfigure(ctx, "unbound"); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Running("unbound.host")) != 1 {
+		t.Fatal("short name did not reconfigure unbound")
+	}
+	if err := c.Reconfigure(ctx, "nosuch"); err == nil {
+		t.Fatal("unknown module accepted")
+	}
+	if err := c.Reconfigure(ctx, opnsense.ServiceAssignment); !errors.Is(err, opnsense.ErrEndpointNotFound) {
+		t.Fatalf("stock assignment reconfigure on 26.1: %v", err)
+	}
+}
