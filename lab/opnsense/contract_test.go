@@ -554,3 +554,33 @@ func TestLatencyModel(t *testing.T) {
 		t.Fatalf("latency hook saw %v", seen)
 	}
 }
+
+// Reads never count as mutations; writes and applies do, once each, and a
+// refused write does not. OnRequest sees each call without the secret.
+func TestMutationAccounting(t *testing.T) {
+	t.Parallel()
+	var reqs []Request
+	r, sim := startRaw(t, Options{OnRequest: func(q Request) { reqs = append(reqs, q) }})
+	r.get("/api/interfaces/vlan_settings/searchItem")
+	r.get("/api/core/firmware/status")
+	if sim.Mutations() != 0 {
+		t.Fatal("reads counted")
+	}
+	r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "0"}}) // refused
+	r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "9"}})
+	r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
+	if sim.Mutations() != 2 {
+		t.Fatalf("mutations %d, want 2", sim.Mutations())
+	}
+	if len(reqs) != 5 || reqs[3].Mutating != true || reqs[2].Mutating || reqs[0].Key != BootstrapKey {
+		t.Fatalf("requests: %+v", reqs)
+	}
+	for _, q := range reqs {
+		if strings.Contains(q.Body, BootstrapSecret) || strings.Contains(q.Path, BootstrapSecret) {
+			t.Fatal("secret in the request record")
+		}
+	}
+	if !strings.Contains(reqs[3].Body, `"tag":"9"`) {
+		t.Fatalf("body not recorded: %q", reqs[3].Body)
+	}
+}
