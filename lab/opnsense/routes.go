@@ -158,9 +158,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	status, body := s.dispatch(r, c, &key)
 	data, _ := json.Marshal(body)
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(data)
+	// Record before answering, so a client that has its reply can rely on
+	// the record existing (counters, access logs).
 	if s.opts.OnRequest != nil {
 		b := c.raw
 		if len(b) > 4096 {
@@ -168,6 +167,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.opts.OnRequest(Request{Time: start, Method: r.Method, Path: r.URL.Path, Key: key, Status: status, Mutating: c.mutating, Body: string(b)})
 	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
 }
 
 func (s *Server) dispatch(r *http.Request, c *call, key *string) (int, any) {

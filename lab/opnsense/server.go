@@ -54,8 +54,8 @@ type Options struct {
 	// handler waits that long before answering, without holding any lock,
 	// and gives up when the request is cancelled.
 	Latency func(method, path string) time.Duration
-	// OnRequest, when set, is called after each request has been answered
-	// (for access logs and counters), with no Server lock held.
+	// OnRequest, when set, is called for each request just before its reply
+	// is written (for access logs and counters), with no Server lock held.
 	OnRequest func(Request)
 }
 
