@@ -177,7 +177,7 @@ func (f *Fake) DelVLAN(_ context.Context, uuid string) error {
 		return nil
 	}
 	if slices.ContainsFunc(f.st.Assignments, func(a zones.Assignment) bool { return a.Device == f.st.VLANs[i].Device }) {
-		return fmt.Errorf("fake firewall: This VLAN cannot be deleted because it is assigned as an interface.")
+		return fmt.Errorf("fake firewall: This VLAN cannot be deleted because it is assigned as an interface")
 	}
 	f.call(true, "DelVLAN %d", f.st.VLANs[i].Tag)
 	f.st.VLANs = slices.Delete(f.st.VLANs, i, i+1)
