@@ -140,15 +140,17 @@ func buildScript(cmd exec.Cmd, uid0, wrap, hasStdin bool, n int) (string, error)
 	}
 	// See the package doc: a watchdog reading the session's stdin kills
 	// the process group when the session goes away while the command runs.
-	const guard = `cat <&3 >/dev/null 2>&1; kill -0 $$ 2>/dev/null && kill -KILL 0`
+	// It is double-forked so it is not a job of the shell running the
+	// script (a `wait` there must not wait for it), and uses only shell
+	// builtins; $$ is the shell that runs the script.
+	const watchdog = `( { while read -r _ <&3; do :; done; kill -0 $$ && kill -KILL 0; } >/dev/null 2>&1 & )`
 	var w string
 	if !hasStdin {
-		w = `exec 3<&0 </dev/null; { ` + guard + `; } >/dev/null 2>&1 & exec 3<&-; exec /bin/sh -c ` + exec.Quote(inner)
+		w = "exec 3<&0 </dev/null; " + watchdog + "; exec 3<&-\n" + inner
 	} else {
-		// head hands exactly n bytes to the command, then the watchdog
-		// is forked off (outside the pipeline, so the pipeline ends with
-		// the command).
-		w = `exec 3<&0 </dev/null; { head -c ` + strconv.Itoa(n) + ` <&3; exec >&-; { ` + guard + `; } >/dev/null 2>&1 & } 2>/dev/null | /bin/sh -c ` + exec.Quote(inner)
+		// head hands exactly n bytes to the script, then forks the
+		// watchdog, which keeps reading the session's stdin.
+		w = "exec 3<&0 </dev/null; { head -c " + strconv.Itoa(n) + " <&3; exec >&-; " + watchdog + "; } 2>/dev/null | {\n" + inner + "\n}"
 	}
 	return "exec /bin/sh -c " + exec.Quote(w), nil
 }
