@@ -18,10 +18,23 @@ type Moder interface {
 	Mode(name string) (fs.FileMode, bool)
 }
 
+// Options tune TestFSWith.
+type Options struct {
+	// NoRace skips the concurrent CreateExclusive check, for a target
+	// known not to give O_EXCL semantics; say why (it is logged).
+	NoRace string
+}
+
 // TestFS is the conformance suite of state.FS. newFS returns a fresh, empty
 // FS rooted at a directory that exists. Every implementation (DirFS, ExecFS,
 // MemFS) must pass it.
 func TestFS(t *testing.T, newFS func(t *testing.T) state.FS) {
+	t.Helper()
+	TestFSWith(t, newFS, Options{})
+}
+
+// TestFSWith is TestFS with options.
+func TestFSWith(t *testing.T, newFS func(t *testing.T) state.FS, opts Options) {
 	t.Helper()
 	mode := func(t *testing.T, fsys state.FS, name string, want fs.FileMode) {
 		t.Helper()
@@ -109,6 +122,9 @@ func TestFS(t *testing.T, newFS func(t *testing.T) state.FS) {
 		read(t, fsys, "lock", []byte("first"))
 	})
 	t.Run("CreateExclusiveRace", func(t *testing.T) {
+		if opts.NoRace != "" {
+			t.Skip(opts.NoRace)
+		}
 		fsys := newFS(t)
 		const n = 8
 		var wins, exists atomic.Int32
