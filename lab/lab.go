@@ -98,14 +98,14 @@ type Lab struct {
 }
 
 type fwState struct {
-	vmid     int
-	version  string
-	ready    time.Time
-	srv      *opnsense.Server
-	ln       net.Listener
-	http     *http.Server
-	fp       string
-	snapshot []byte
+	vmid    int
+	version string
+	ready   time.Time
+	srv     *opnsense.Server
+	ln      net.Listener
+	http    *http.Server
+	fp      string
+	certPEM string
 }
 
 const modelFile = "lab-model.json"
@@ -137,6 +137,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		Log:      l.logEntry,
 		OnChange: l.scheduleSave,
 		OnBoot:   l.onBoot,
+		CertFor:  l.certFor,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
@@ -542,7 +543,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	if snap != nil {
 		_ = srv.Restore(snap)
 	}
-	cert, _, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")
+	cert, certPEM, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")
 	if err != nil {
 		return
 	}
@@ -553,7 +554,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
-	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp}
+	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM)}
 }
 
 // Firewall returns the simulated OPNsense (nil until its VM has booted once).
@@ -608,4 +609,18 @@ func maskModel(m *pve.Model) {
 			*k = "(secret)"
 		}
 	}
+}
+
+// certFor is the certificate served at a lab address other than the node's.
+func (l *Lab) certFor(ip, port string) (string, bool) {
+	if ip != "10.0.0.1" || port != "443" {
+		return "", false
+	}
+	l.mu.Lock()
+	fw := l.fw
+	l.mu.Unlock()
+	if fw == nil || time.Now().Before(fw.ready) {
+		return "", false
+	}
+	return fw.certPEM, true
 }

@@ -73,7 +73,37 @@ func (l *Lab) newNodeInterp() *shell.Interp {
 	for name, c := range l.node.Commands() {
 		in.Register(name, c)
 	}
+	registerBinSh(in)
 	return in
+}
+
+// registerBinSh makes /bin/sh and /bin/bash with a path work (systemd-run
+// and scripts call them so): -c STRING or a script file.
+func registerBinSh(in *shell.Interp) {
+	sh := func(e *shell.Env) int {
+		args := e.Args[1:]
+		for len(args) > 0 && (args[0] == "-e" || args[0] == "-eu" || args[0] == "-x" || args[0] == "-u") {
+			args = args[1:]
+		}
+		if len(args) == 0 {
+			b, _ := io.ReadAll(e.Stdin)
+			return e.Script(string(b))
+		}
+		if args[0] == "-c" {
+			if len(args) < 2 {
+				return e.Errorf(2, "-c: option requires an argument")
+			}
+			return e.Script(args[1], args[2:]...)
+		}
+		b, err := e.FS.ReadFile(e.Abs(args[0]))
+		if err != nil {
+			return e.Errorf(127, "%s: %s", args[0], shell.ErrText(err))
+		}
+		return e.Script(string(b), args[1:]...)
+	}
+	for _, p := range []string{"/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/bash"} {
+		in.Register(p, sh)
+	}
 }
 
 // startShell starts the node's SSH server (lab/sshd + lab/shell).

@@ -50,7 +50,7 @@ func (n *Node) cmdCurl(e *shell.Env) int {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		takes := map[string]bool{"-o": true, "--output": true, "-u": true, "-H": true, "-X": true, "-d": true, "--data": true, "-w": true, "--retry": true,
-			"--retry-delay": true, "--connect-timeout": true, "-m": true, "--max-time": true, "-A": true, "--cacert": true, "--retry-max-time": true}
+			"--retry-delay": true, "--connect-timeout": true, "-m": true, "--max-time": true, "-A": true, "--cacert": true, "--retry-max-time": true, "-C": true, "--continue-at": true}
 		switch {
 		case takes[a] && i+1 < len(args):
 			if a == "-o" || a == "--output" {

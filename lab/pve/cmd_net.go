@@ -278,6 +278,12 @@ func (n *Node) cmdIP(e *shell.Env) int {
 		defer n.unlock()
 		var out []any
 		for _, r := range n.m.Routes {
+			if first != "" && first != "show" && first != "list" && r.Dst != first {
+				continue
+			}
+			if d := kv["dev"]; d != "" && r.Dev != d {
+				continue
+			}
 			j := map[string]any{"dst": r.Dst, "dev": r.Dev, "flags": []string{}}
 			if r.Via != "" {
 				j["gateway"] = r.Via
@@ -947,6 +953,8 @@ func (n *Node) cmdOpenssl(e *shell.Env) int {
 		h := strings.NewReplacer("+", ".", "=", "").Replace(base64.StdEncoding.EncodeToString(sum[:]))
 		fmt.Fprintf(e.Stdout, "$6$%s$%s\n", salt, h[:86])
 		return 0
+	case "s_client":
+		return n.sClient(e, args)
 	case "x509":
 		in := ""
 		fp, noout, subj, end := false, false, false, false
@@ -999,4 +1007,51 @@ func (n *Node) cmdOpenssl(e *shell.Env) int {
 	}
 	fmt.Fprintf(e.Stderr, "Invalid command '%s'; type \"help\" for a list.\n", e.Args[1])
 	return 1
+}
+
+// sClient is `openssl s_client -connect host:port`: it prints the server
+// certificate of a lab address the node can reach.
+func (n *Node) sClient(e *shell.Env, args []string) int {
+	target := ""
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-connect" && i+1 < len(args) {
+			target = args[i+1]
+			i++
+		}
+	}
+	host, port, ok := strings.Cut(target, ":")
+	if !ok {
+		fmt.Fprintln(e.Stderr, "s_client: -connect host:port is required")
+		return 1
+	}
+	ip, ok := n.resolve(host)
+	if !ok {
+		fmt.Fprintf(e.Stderr, "BIO_lookup_ex: system lib\nconnect:errno=22\n")
+		return 1
+	}
+	var pemText string
+	n.lock()
+	local := n.hasLocalAddr(ip) || ip == "127.0.0.1"
+	reach := n.reachableLocked(ip)
+	switch {
+	case local && port == "8006":
+		pemText = n.m.Certs.NodePEM
+	case local && port == "8007" && n.m.PBS.Installed:
+		pemText = n.m.Certs.PBSPEM
+	}
+	n.unlock()
+	if pemText == "" && !local && reach && n.cfg.CertFor != nil {
+		pemText, _ = n.cfg.CertFor(ip, port)
+	}
+	if pemText == "" {
+		errno, text := 111, "Connection refused"
+		if !local && !reach {
+			errno, text = 113, "No route to host"
+		}
+		fmt.Fprintf(e.Stderr, "40E7B6A1D47F0000:error:8000006F:system library:BIO_connect:%s:../crypto/bio/bio_sock2.c:178:calling connect()\nconnect:errno=%d\n", text, errno)
+		return 1
+	}
+	info := certInfo("", pemText)
+	fmt.Fprintf(e.Stdout, "CONNECTED(00000003)\n---\nCertificate chain\n 0 s:%s\n   i:%s\n---\nServer certificate\n%s---\nDONE\n", info["subject"], info["issuer"], pemText)
+	return 0
 }

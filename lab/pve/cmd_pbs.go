@@ -206,7 +206,11 @@ func (n *Node) cmdPBM(e *shell.Env) int {
 			return errf("%s", msg)
 		}
 		b, _ := json.Marshal(map[string]string{"tokenid": c.pos[0] + "!" + c.pos[1], "value": secret})
-		fmt.Fprintf(e.Stdout, "Result: %s\n", b)
+		if jsonOut {
+			fmt.Fprintf(e.Stdout, "%s\n", b)
+		} else {
+			fmt.Fprintf(e.Stdout, "Result: %s\n", b)
+		}
 		return 0
 	case "user list-tokens", "user delete-token":
 		if len(c.pos) < 1 {

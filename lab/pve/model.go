@@ -51,13 +51,14 @@ type Model struct {
 	Users []*User `json:"users"`
 	ACL   []ACL   `json:"acl"`
 
-	VMs      map[int]*VM       `json:"vms"`
-	HA       []*HAResource     `json:"ha"`
-	Tasks    []*Task           `json:"tasks"`
-	PBS      PBS               `json:"pbs"`
-	Certs    Certs             `json:"certs"`
-	Services map[string]string `json:"services"` // name → "active"/"inactive"
-	Timers   []Timer           `json:"timers"`
+	VMs        map[int]*VM         `json:"vms"`
+	HA         []*HAResource       `json:"ha"`
+	BackupJobs []map[string]string `json:"backup_jobs,omitempty"`
+	Tasks      []*Task             `json:"tasks"`
+	PBS        PBS                 `json:"pbs"`
+	Certs      Certs               `json:"certs"`
+	Services   map[string]string   `json:"services"` // name → "active"/"inactive"
+	Timers     []Timer             `json:"timers"`
 
 	Files map[string]FileRec `json:"files,omitempty"` // FS snapshot (persistence only)
 }

@@ -26,6 +26,10 @@ type Config struct {
 	OnBoot func(vmid int, guest, version string, ready time.Time)
 	// OnPBS is called once when proxmox-backup-server gets installed.
 	OnPBS func()
+	// CertFor returns the PEM certificate served at a lab address other
+	// than the node's own (the firewall's 10.0.0.1:443), for openssl
+	// s_client; ok is false when nothing listens there.
+	CertFor func(ip, port string) (pem string, ok bool)
 }
 
 // Node is one simulated PVE node: the model plus its faces.
@@ -206,6 +210,7 @@ func (n *Node) syncFilesLocked() {
 		}
 		_ = n.fs.WriteFile(fmt.Sprintf("/etc/pve/nodes/%s/qemu-server/%d.conf", m.Hostname, id), []byte(cb.String()), 0o640)
 	}
+	n.syncSysNetLocked()
 	ak := AuthorizedKeyPEM(m.Certs.ClientPEM, "lab-client")
 	if cur, err := n.fs.ReadFile("/root/.ssh/authorized_keys"); err != nil {
 		_ = n.fs.MkdirAll("/root/.ssh", 0o700)
@@ -234,4 +239,33 @@ func sortedKeys[V any](mp map[string]V) []string {
 	}
 	sortStrings(out)
 	return out
+}
+
+// syncSysNetLocked mirrors the live links into /sys/class/net.
+func (n *Node) syncSysNetLocked() {
+	have, _ := n.fs.ReadDir("/sys/class/net")
+	for _, name := range have {
+		if n.m.Links[name] == nil && n.m.nic(name) == nil {
+			_ = n.fs.RemoveAll("/sys/class/net/" + name)
+		}
+	}
+	for name, l := range n.m.Links {
+		dir := "/sys/class/net/" + name
+		if _, err := n.fs.Stat(dir + "/address"); err == nil && l.Kind == "eth" {
+			continue
+		}
+		_ = n.fs.MkdirAll(dir, 0o755)
+		state := "down"
+		if l.Up {
+			state = "up"
+		}
+		if l.Kind == "lo" {
+			state = "unknown"
+		}
+		_ = n.fs.WriteFile(dir+"/address", []byte(l.MAC+"\n"), 0o444)
+		_ = n.fs.WriteFile(dir+"/operstate", []byte(state+"\n"), 0o444)
+		if l.Kind == "bridge" {
+			_ = n.fs.MkdirAll(dir+"/bridge", 0o755)
+		}
+	}
 }

@@ -1,0 +1,319 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// syncBuffer is a goroutine-safe bytes.Buffer for access logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func bootFirewall(t *testing.T, l *Lab) {
+	t.Helper()
+	img := l.Info().Images[0]
+	sh(t, l, 0, "curl -fsSL -o /root/fw.qcow2.zst "+img.URL+" && zstd -d -q -f /root/fw.qcow2.zst && qm create 110 --name firewall --bios ovmf --serial0 socket --scsihw virtio-scsi-single --scsi0 tanka1:0,import-from=/root/fw.qcow2 --net0 virtio,bridge=lan --net1 virtio,bridge=wan && qm start 110")
+}
+
+func TestPersistAndResume(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l1, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info1 := l1.Info()
+	bootstrapNode(t, l1)
+	bootFirewall(t, l1)
+	sh(t, l1, 0, "echo kept > /root/tappaas/marker")
+	if err := l1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l2 := startLab(t, Options{Dir: dir})
+	info2 := l2.Info()
+	if info2.PVEFingerprint != info1.PVEFingerprint || info2.RootPassword != info1.RootPassword || info2.SSHHostKey != info1.SSHHostKey {
+		t.Fatal("identity changed across a resume")
+	}
+	if out := sh(t, l2, 0, "cat /root/tappaas/marker"); out != "kept\n" {
+		t.Fatalf("file lost: %q", out)
+	}
+	sh(t, l2, 0, "pvecm status >/dev/null && zpool list -H -o name | grep -q tanka1")
+	if out := sh(t, l2, 0, "qm status 110"); out != "status: running\n" {
+		t.Fatalf("VM state lost: %q", out)
+	}
+	if c, err := l2.Dial(context.Background(), "tcp", "10.0.0.10:8006"); err != nil {
+		t.Fatalf("network lost: %v", err)
+	} else {
+		c.Close()
+	}
+	if c, err := l2.Dial(context.Background(), "tcp", "10.0.0.1:443"); err != nil {
+		t.Fatalf("firewall not back: %v", err)
+	} else {
+		c.Close()
+	}
+
+	// Reset starts afresh
+	l3 := startLab(t, Options{Dir: t.TempDir()})
+	_ = l3
+	l4, err := Start(context.Background(), Options{Dir: dir, Reset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l4.Close()
+	sh(t, l4, 2, "pvecm status")
+	if l4.Info().PVEFingerprint == info1.PVEFingerprint {
+		t.Fatal("reset kept the old certificate")
+	}
+}
+
+func TestCorruptStateRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := writeFile(dir+"/"+modelFile, "{not json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(context.Background(), Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "Reset") {
+		t.Fatalf("corrupt state: %v", err)
+	}
+	l := startLab(t, Options{Dir: dir, Reset: true})
+	sh(t, l, 0, "pveversion")
+}
+
+func TestFaultAPIFailsNTimes(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{Faults: []Fault{{Face: "api", Match: "GET /version", Times: 2, Status: 503, Message: "service unavailable"}}})
+	r := tokenRaw(t, l)
+	for i := 0; i < 2; i++ {
+		if rep := r.do("GET", "/version", nil, false); rep.Code != 503 || rep.Status != "503 service unavailable" {
+			t.Fatalf("call %d: %s", i, rep.Status)
+		}
+	}
+	if rep := r.do("GET", "/version", nil, false); rep.Code != 200 {
+		t.Fatalf("third call: %s", rep.Status)
+	}
+}
+
+func TestFaultSlowAndCommandFailure(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{Faults: []Fault{
+		{Face: "api", Match: "GET /nodes", Delay: 120 * time.Millisecond, Times: -1},
+		{Face: "ssh", Match: "qm start", Exit: 2, Message: "lab: qm start failed"},
+	}})
+	r := tokenRaw(t, l)
+	t0 := time.Now()
+	r.do("GET", "/nodes", nil, false)
+	if d := time.Since(t0); d < 120*time.Millisecond {
+		t.Fatalf("slow call took %v", d)
+	}
+	if out := sh(t, l, 2, "qm start 110"); !strings.Contains(out, "lab: qm start failed") {
+		t.Fatalf("failed command: %s", out)
+	}
+	// fired once: now the real command runs (and fails because 110 does not exist)
+	sh(t, l, 255, "qm start 110")
+}
+
+func nodeSSH(t *testing.T, l *Lab) *ssh.Client {
+	t.Helper()
+	info := l.Info()
+	signer, err := ssh.ParsePrivateKey(info.ClientKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(info.SSHHostKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := l.Dial(context.Background(), "tcp", info.NodeAddr+":22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, chans, reqs, err := ssh.NewClientConn(nc, info.NodeAddr+":22", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.FixedHostKey(hk), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.NewClient(c, chans, reqs)
+}
+
+func run(c *ssh.Client, cmd string) (string, error) {
+	s, err := c.NewSession()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	b, err := s.CombinedOutput(cmd)
+	return string(b), err
+}
+
+func TestFaultDropSSHAtK(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{Faults: []Fault{{Face: "ssh", DropAt: 3}}})
+	c := nodeSSH(t, l)
+	for i := 1; i <= 2; i++ {
+		if out, err := run(c, "hostname"); err != nil || out != "tappaas1\n" {
+			t.Fatalf("command %d: %q %v", i, out, err)
+		}
+	}
+	if _, err := run(c, "touch /root/third"); err == nil {
+		t.Fatal("third command survived the drop")
+	}
+	c.Close()
+	if _, err := l.node.FS().Stat("/root/third"); err == nil {
+		t.Fatal("dropped-before command ran")
+	}
+	c2 := nodeSSH(t, l)
+	defer c2.Close()
+	if out, err := run(c2, "echo back"); err != nil || out != "back\n" {
+		t.Fatalf("after reconnect: %q %v", out, err)
+	}
+	// password auth with the root password works too; a wrong one does not
+	nc, _ := l.Dial(context.Background(), "tcp", "192.168.1.10:22")
+	hk, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(l.Info().SSHHostKey))
+	if _, _, _, err := ssh.NewClientConn(nc, "x", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("wrong")}, HostKeyCallback: ssh.FixedHostKey(hk)}); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+}
+
+func TestAccessLogMasksSecretsAndCounters(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	l := startLab(t, Options{AccessLog: &buf})
+	r := tokenRaw(t, l)
+	before := l.Counters()
+	r.do("GET", "/nodes", nil, false)
+	r.do("GET", "/cluster/status", nil, false)
+	if c := l.Counters(); c.APIMutations != before.APIMutations {
+		t.Fatalf("GETs counted as mutations: %+v → %+v", before, c)
+	}
+	r.do("POST", "/access/users", map[string]any{"userid": "u@pve", "password": "TopSecret1"}, false)
+	if c := l.Counters(); c.APIMutations != before.APIMutations+1 {
+		t.Fatalf("POST not counted: %+v", c)
+	}
+	cl := nodeSSH(t, l)
+	defer cl.Close()
+	if _, err := run(cl, "pveum user add v@pve --password TopSecret2"); err != nil {
+		t.Fatal(err)
+	}
+	if l.Counters().SSHCommands != 1 {
+		t.Fatalf("ssh mutations %d", l.Counters().SSHCommands)
+	}
+	time.Sleep(20 * time.Millisecond)
+	log := buf.String()
+	if strings.Contains(log, "TopSecret") || strings.Contains(log, l.Info().RootPassword) {
+		t.Fatalf("secret in access log:\n%s", log)
+	}
+	sc := bufio.NewScanner(strings.NewReader(log))
+	faces := map[string]int{}
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		faces[e["face"].(string)]++
+		if e["time"] == nil {
+			t.Fatalf("no time: %s", sc.Text())
+		}
+	}
+	if faces["api"] < 4 || faces["ssh"] != 1 || !strings.Contains(log, `"password":"***"`) || !strings.Contains(log, "--password ***") {
+		t.Fatalf("log: %v\n%s", faces, log)
+	}
+}
+
+func TestSystemdRunTimerRollback(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{})
+	sh(t, l, 0, `printf 'test -e /run/tappaas-net-ok || touch /root/rolled-back\n' > /usr/local/sbin/rb.sh`)
+	sh(t, l, 0, "systemd-run --unit=tappaas-net-rollback --on-active=90 /bin/sh /usr/local/sbin/rb.sh")
+	sh(t, l, 1, "systemd-run --unit=tappaas-net-rollback --on-active=90 /bin/sh /usr/local/sbin/rb.sh")
+	if len(l.Node().PendingTimers()) != 1 {
+		t.Fatal("timer not armed")
+	}
+	l.Node().FireTimers()
+	sh(t, l, 0, "test -e /root/rolled-back")
+	// a cancelled timer does not fire
+	sh(t, l, 0, "systemd-run --unit=t2 --on-active=90 /bin/sh -c 'touch /root/t2' && systemctl stop t2.timer")
+	l.Node().FireTimers()
+	sh(t, l, 1, "test -e /root/t2")
+}
+
+func TestFirewallFingerprintFromNode(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{})
+	bootstrapNode(t, l)
+	sh(t, l, 1, "openssl s_client -connect 10.0.0.1:443 </dev/null")
+	bootFirewall(t, l)
+	out := sh(t, l, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
+	fp := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint=")), ":", ""))
+	if want := strings.ToLower(strings.ReplaceAll(l.Info().FirewallFingerprint, ":", "")); fp != want || fp == "" {
+		t.Fatalf("firewall fp %q, want %q", fp, want)
+	}
+	// the OPNsense API answers the image's bootstrap key, pinned by that fingerprint
+	info := l.Info()
+	req, _ := http.NewRequest("GET", "https://10.0.0.1/api/core/firmware/status", nil)
+	req.SetBasicAuth(info.FirewallKey, info.FirewallSecret)
+	resp, err := opnClient(l, info.FirewallFingerprint).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("firmware status: %s", resp.Status)
+	}
+}
+
+// opnClient pins the OPNsense certificate (lower-case hex fingerprint).
+func opnClient(l *Lab, fp string) *http.Client {
+	return pinnedClientWith(l, func(der []byte) bool {
+		return strings.EqualFold(strings.ReplaceAll(fingerprintOf(der), ":", ""), strings.ReplaceAll(fp, ":", ""))
+	})
+}
+
+func TestLockoutWhenInstallIPLeavesTheUpstreamNIC(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{})
+	// the install address moved onto a bridge of the LAN NIC (no upstream)
+	sh(t, l, 0, `cat > /etc/network/interfaces <<'EOF'
+auto lo
+iface lo inet loopback
+
+iface enp1s0 inet manual
+
+iface enp2s0 inet manual
+
+auto vmbr0
+iface vmbr0 inet static
+	address 192.168.1.10/24
+	gateway 192.168.1.1
+	bridge-ports enp2s0
+	bridge-stp off
+	bridge-fd 0
+EOF
+ifreload -a`)
+	if _, err := l.Dial(context.Background(), "tcp", "192.168.1.10:22"); err == nil || !strings.Contains(err.Error(), "no route to host") {
+		t.Fatalf("install address still reachable: %v", err)
+	}
+	sh(t, l, 1, "ping -c1 -W2 192.168.1.1")
+}
