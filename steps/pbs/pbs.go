@@ -243,7 +243,7 @@ func (s *UserToken) Touches() []string { return []string{"pbs:config"} }
 
 // Describe implements steps.Describer.
 func (s *UserToken) Describe(*steps.Runtime) []string {
-	return []string{"user " + User + ", token " + TokenID + " (secret kept 0600)", "ACL DatastoreBackup on /datastore/" + s.Cfg.Backup.Datastore}
+	return []string{"user " + User + ", token " + TokenID + " (secret kept 0600)", "ACL DatastoreBackup on /datastore/" + s.Cfg.Backup.Datastore + " for the user and its token"}
 }
 
 func (s *UserToken) acl() string { return "/datastore/" + s.Cfg.Backup.Datastore }
@@ -278,9 +278,14 @@ func (s *UserToken) state(ctx context.Context) (user, token, acl bool, err error
 	if err = pbsJSON(ctx, s.Node, "acl list", &acls); err != nil {
 		return
 	}
+	// A token's rights are the intersection with its user's: both need
+	// the entry (apis.md §3).
+	var userACL, tokACL bool
 	for _, a := range acls {
-		acl = acl || (a.Path == s.acl() && a.UGID == TokenID && a.RoleID == "DatastoreBackup")
+		userACL = userACL || (a.Path == s.acl() && a.UGID == User && a.RoleID == "DatastoreBackup")
+		tokACL = tokACL || (a.Path == s.acl() && a.UGID == TokenID && a.RoleID == "DatastoreBackup")
 	}
+	acl = userACL && tokACL
 	return
 }
 
@@ -340,8 +345,10 @@ func (s *UserToken) Apply(ctx context.Context, rt *steps.Runtime) error {
 		rt.Printf("token %s created; secret kept in the secrets file", TokenID)
 	}
 	if !acl {
-		if _, err := node.Run(ctx, rt, s.Node, exec.Join("proxmox-backup-manager", "acl", "update", s.acl(), "DatastoreBackup", "--auth-id", TokenID)); err != nil {
-			return err
+		for _, id := range []string{User, TokenID} {
+			if _, err := node.Run(ctx, rt, s.Node, exec.Join("proxmox-backup-manager", "acl", "update", s.acl(), "DatastoreBackup", "--auth-id", id)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -289,9 +289,18 @@ func (s *CICD) Apply(ctx context.Context, rt *steps.Runtime) error {
 	}
 	if m := s.want(cfg); len(m) > 0 {
 		args := []string{"qm", "set", id, "--cores", strconv.Itoa(p.CICDCores), "--memory", strconv.Itoa(p.CICDMemoryMB),
-			"--ciuser", "tappaas", "--ipconfig0", "ip=dhcp", "--sshkeys", KeysFile, "--agent", "enabled=1",
+			"--ciuser", "tappaas", "--ipconfig0", "ip=dhcp", "--agent", "enabled=1",
 			"--tags", "TAPPaaS;Foundation", "--onboot", "1"}
 		if _, err := node.Run(ctx, rt, s.Node, exec.Join(args...)); err != nil {
+			return err
+		}
+		// The API takes the keys percent-encoded (apis.md §2.5 sshkeys).
+		host, err := node.Query(ctx, s.Node, "hostname")
+		if err != nil {
+			return err
+		}
+		path := fmt.Sprintf("/nodes/%s/qemu/%s/config", strings.TrimSpace(host), id)
+		if _, err := node.Run(ctx, rt, s.Node, exec.Join("pvesh", "set", path, "--sshkeys", EncodeSSHKeys(keys))); err != nil {
 			return err
 		}
 		if !strings.Contains(cfg["scsi0"], "size="+strconv.Itoa(p.CICDDiskGB)+"G") {
@@ -402,4 +411,19 @@ func (s *Address) Apply(ctx context.Context, rt *steps.Runtime) error {
 	}
 	rt.Printf("tappaas-cicd is at %s", ip)
 	return steps.Set(rt.Facts, FactCICDIP, ip)
+}
+
+// EncodeSSHKeys percent-encodes authorized_keys lines the way PVE's sshkeys
+// parameter wants them (every byte outside [-a-zA-Z0-9_.!~*'()] encoded).
+func EncodeSSHKeys(keys string) string {
+	var b strings.Builder
+	for i := 0; i < len(keys); i++ {
+		c := keys[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }

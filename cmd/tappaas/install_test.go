@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tappaas/tappaas/lab"
+)
+
+const exampleAnswers = "../../examples/answers.toml"
+
+// labInstall runs `tappaas install --lab --answers examples/answers.toml
+// --yes` in-process (the same function the command calls) against a lab
+// persisted in dir.
+func labInstall(t *testing.T, ctx context.Context, dir string, reset bool, hook func(*lab.Lab), extra ...func(*installOptions)) (int, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	o := installOptions{answers: exampleAnswers, yes: true, output: "json", lab: true, labDir: dir, labReset: reset,
+		concurrency: 4, logFile: dir + "/install.log", labHook: hook}
+	for _, f := range extra {
+		f(&o)
+	}
+	code, err := runInstall(ctx, o, &out, &out)
+	return code, out.String(), err
+}
+
+type event struct {
+	Event   string `json:"event"`
+	Step    string `json:"step"`
+	Skipped bool   `json:"skipped"`
+	Reason  string `json:"reason"`
+	Error   string `json:"error"`
+	Applied int    `json:"applied"`
+}
+
+func events(t *testing.T, out string) []event {
+	t.Helper()
+	var evs []event
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var e event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("bad JSON line %q: %v", l, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func TestInstallLabEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, out, err := labInstall(t, ctx, dir, true, nil)
+	if code != 0 {
+		t.Fatalf("first run: exit %d: %v\n%s", code, err, tail(out, 60))
+	}
+	// Second run: every step skipped with its reason, nothing mutated.
+	var before, after lab.Counters
+	var l2 *lab.Lab
+	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) { l2 = l; before = l.Counters() })
+	after = l2.Counters()
+	if code != 0 {
+		t.Fatalf("second run: exit %d: %v\n%s", code, err, tail(out, 60))
+	}
+	n := 0
+	for _, e := range events(t, out) {
+		if e.Event == "step_done" {
+			n++
+			if !e.Skipped || e.Reason == "" {
+				t.Errorf("second run applied %s (reason %q)", e.Step, e.Reason)
+			}
+		}
+		if e.Event == "plan_done" && e.Applied != 0 {
+			t.Errorf("second run applied %d steps", e.Applied)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no steps reported")
+	}
+	if after.APIMutations != before.APIMutations || after.SSHCommands != before.SSHCommands || after.OPNsenseMutations != before.OPNsenseMutations {
+		t.Errorf("second run mutated the lab: before %+v after %+v", before, after)
+	}
+}
+
+func tail(s string, n int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
+}
