@@ -208,8 +208,8 @@ func TestTornWriteNoFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := state.Open(fsys)
-	if !errors.Is(err, state.ErrCorrupt) || !strings.Contains(err.Error(), "no previous good copy") {
-		t.Fatalf("Open = %v, want ErrCorrupt saying there is no previous copy", err)
+	if !errors.Is(err, state.ErrCorrupt) || !strings.Contains(err.Error(), "no previous good copy") || !strings.Contains(err.Error(), "start afresh") {
+		t.Fatalf("Open = %v, want ErrCorrupt saying there is no previous copy and what to do", err)
 	}
 	if err := fsys.WriteFileAtomic(state.PrevFile, []byte(`garbage`), 0o600); err != nil {
 		t.Fatal(err)
@@ -217,6 +217,21 @@ func TestTornWriteNoFallback(t *testing.T) {
 	_, err = state.Open(fsys)
 	if !errors.Is(err, state.ErrCorrupt) || !strings.Contains(err.Error(), "damaged too") {
 		t.Fatalf("Open = %v, want ErrCorrupt saying both are damaged", err)
+	}
+	// With the journal, the store is rebuilt from it alone.
+	line := `{"serial":1,"at":"2026-11-23T12:00:00Z","kind":"step","step":"a","record":{"status":"done"}}` + "\n"
+	if err := fsys.AppendFile(state.JournalFile, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := state.Open(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := s.Step("a"); !ok || r.Status != state.StatusDone {
+		t.Fatalf("a = %+v, %v: not rebuilt from the journal", r, ok)
+	}
+	if w := strings.Join(s.Warnings(), "\n"); !strings.Contains(w, "rebuilt from the journal") {
+		t.Fatalf("warnings %q", w)
 	}
 }
 

@@ -281,43 +281,51 @@ func (s *Store) warnf(format string, a ...any) {
 
 func (s *Store) load() (*File, error) {
 	data, err := s.fsys.ReadFile(StateFile)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		prev, perr := s.fsys.ReadFile(PrevFile)
-		if perr != nil {
-			return newFile(), nil // fresh store
-		}
-		f, derr := Decode(prev)
-		if derr != nil {
-			return nil, fmt.Errorf("%s is missing and %s is unusable: %w; move both away to start afresh (every step is re-checked on the target)", s.where(StateFile), s.where(PrevFile), derr)
-		}
-		s.warnf("%s is missing; recovered from the previous good copy %s (serial %d) and the journal", s.where(StateFile), s.where(PrevFile), f.Serial)
-		return f, nil
-	case err != nil:
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", s.where(StateFile), err)
 	}
-	f, derr := Decode(data)
-	if derr == nil {
-		return f, nil
-	}
-	if errors.Is(derr, ErrSchemaTooNew) {
-		return nil, derr
+	missing := err != nil
+	what := "is missing"
+	var cause error
+	if !missing {
+		f, derr := Decode(data)
+		if derr == nil {
+			return f, nil
+		}
+		if errors.Is(derr, ErrSchemaTooNew) {
+			return nil, derr
+		}
+		cause = derr
+		what = fmt.Sprintf("was damaged (%v)", derr)
+		// Keep the damaged bytes for inspection; best effort.
+		if s.fsys.WriteFileAtomic(StateFile+".damaged", data, 0o600) == nil {
+			what += fmt.Sprintf(" and is kept as %s", s.where(StateFile+".damaged"))
+		}
 	}
 	prev, perr := s.fsys.ReadFile(PrevFile)
-	if perr != nil {
-		return nil, fmt.Errorf("%s: %w; there is no previous good copy; move it away to start afresh (every step is re-checked on the target)", s.where(StateFile), derr)
+	if missing && errors.Is(perr, fs.ErrNotExist) {
+		return newFile(), nil // a fresh store (a leftover journal is replayed)
 	}
-	pf, pderr := Decode(prev)
-	if pderr != nil {
+	prevState := "there is no previous good copy"
+	if perr == nil {
+		pf, pderr := Decode(prev)
+		if pderr == nil {
+			s.warnf("%s %s; recovered from the previous good copy %s (serial %d) and the journal", s.where(StateFile), what, s.where(PrevFile), pf.Serial)
+			return pf, nil
+		}
 		if errors.Is(pderr, ErrSchemaTooNew) {
 			return nil, pderr
 		}
-		return nil, fmt.Errorf("%s: %w; the previous copy is damaged too (%v); move both away to start afresh (every step is re-checked on the target)", s.where(StateFile), derr, pderr)
+		if cause == nil {
+			cause = pderr
+		}
+		prevState = fmt.Sprintf("the previous copy %s is damaged too (%v)", s.where(PrevFile), pderr)
 	}
-	// Keep the damaged bytes for inspection; best effort.
-	_ = s.fsys.WriteFileAtomic(StateFile+".damaged", data, 0o600)
-	s.warnf("%s was damaged (%v); recovered from the previous good copy %s (serial %d) and the journal; the damaged file is kept as %s", s.where(StateFile), derr, s.where(PrevFile), pf.Serial, s.where(StateFile+".damaged"))
-	return pf, nil
+	if _, jerr := s.fsys.ReadFile(JournalFile); jerr == nil {
+		s.warnf("%s %s and %s; rebuilt from the journal %s", s.where(StateFile), what, prevState, s.where(JournalFile))
+		return newFile(), nil
+	}
+	return nil, fmt.Errorf("%s %s and %s, and there is no journal to rebuild it from: %w; move the state directory away to start afresh (every step is re-checked on the target)", s.where(StateFile), what, prevState, cause)
 }
 
 // replayJournal applies journal entries newer than the loaded snapshot.
