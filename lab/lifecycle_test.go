@@ -136,7 +136,9 @@ func TestFaultSlowAndCommandFailure(t *testing.T) {
 	sh(t, l, 255, "qm start 110")
 }
 
-func nodeSSH(t *testing.T, l *Lab) *ssh.Client {
+func nodeSSH(t *testing.T, l *Lab) *ssh.Client { return nodeSSHB(t, l) }
+
+func nodeSSHB(t testing.TB, l *Lab) *ssh.Client {
 	t.Helper()
 	info := l.Info()
 	signer, err := ssh.ParsePrivateKey(info.ClientKeyPEM)
