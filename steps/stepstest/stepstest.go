@@ -276,3 +276,56 @@ func Runner(tb testing.TB, rec *Recorder) (*steps.Runner, *statetest.MemFS) {
 	}
 	return r, fsys
 }
+
+// NewRuntime returns a Runtime for calling a step directly in a test, with
+// fresh facts and in-memory secrets; rec (may be nil) receives its Output
+// and Progress events.
+func NewRuntime(stepID string, rec *Recorder) *steps.Runtime {
+	var emit func(steps.Event)
+	if rec != nil {
+		emit = rec.Send
+	}
+	return steps.NewRuntime(stepID, nil, nil, nil, emit)
+}
+
+// Idempotent checks the step contract against a target the test prepared
+// with the effect missing: Check says not done, Apply succeeds, Check says
+// done, a second Apply succeeds and changes nothing, Check still says done.
+// snapshot, when set, renders the target's state (e.g. the lab's model or
+// its mutating-call counters); it must be equal before and after the second
+// Apply.
+func Idempotent(tb testing.TB, s steps.Step, rt *steps.Runtime, snapshot func() string) {
+	tb.Helper()
+	ctx := context.Background()
+	if rt == nil {
+		rt = NewRuntime(s.ID(), nil)
+	}
+	st, err := s.Check(ctx, rt)
+	if err != nil {
+		tb.Fatalf("%s: first Check: %v", s.ID(), err)
+	}
+	if st.Done {
+		tb.Fatalf("%s: Check says done before Apply (%s): the test's target already has the effect", s.ID(), st.Detail)
+	}
+	if err := s.Apply(ctx, rt); err != nil {
+		tb.Fatalf("%s: Apply: %v", s.ID(), err)
+	}
+	if st, err = s.Check(ctx, rt); err != nil || !st.Done {
+		tb.Fatalf("%s: Check after Apply = %+v, %v: want done", s.ID(), st, err)
+	}
+	var before string
+	if snapshot != nil {
+		before = snapshot()
+	}
+	if err := s.Apply(ctx, rt); err != nil {
+		tb.Fatalf("%s: second Apply: %v", s.ID(), err)
+	}
+	if snapshot != nil {
+		if after := snapshot(); after != before {
+			tb.Fatalf("%s: second Apply changed the target:\nbefore: %s\nafter:  %s", s.ID(), before, after)
+		}
+	}
+	if st, err = s.Check(ctx, rt); err != nil || !st.Done {
+		tb.Fatalf("%s: Check after the second Apply = %+v, %v: want done", s.ID(), st, err)
+	}
+}
