@@ -73,7 +73,7 @@ func (m *Model) View() string {
 	if m.req.Goal == common.GoalJoin {
 		what = "The node has joined the cluster."
 	}
-	add(st.OK.Render(what))
+	add(st.OK.Render(what), st.Muted.Render("Log file: "+m.com.LogPath))
 	switch {
 	case m.err != nil:
 		add("", st.Warn.Render("Could not read the summary: "+m.err.Error()))
@@ -107,7 +107,6 @@ func (m *Model) View() string {
 			}
 		}
 	}
-	add("", st.Muted.Render("Log file: "+m.com.LogPath))
 	text := strings.Split(strings.Join(lines, "\n"), "\n")
 	off := min(m.offset, max(len(text)-m.height, 0))
 	return strings.Join(text[off:], "\n")

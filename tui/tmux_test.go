@@ -1,0 +1,293 @@
+package tui_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Real-terminal tests: the built binary in an 80x24 tmux pane, driven with
+// send-keys and read with capture-pane. Skipped when tmux is missing unless
+// TAPPAAS_REQUIRE_TMUX=1. By default they run against the fake backend
+// (test hook TAPPAAS_TUI_FAKE=1); TAPPAAS_TUI_TMUX_LAB=1 runs the install
+// test against the in-process lab (--lab) instead.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
+			t.Fatal("tmux is required (TAPPAAS_REQUIRE_TMUX=1) but not installed")
+		}
+		t.Skip("tmux not installed")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tappaas-tui-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tappaas")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/tappaas/tappaas/cmd/tappaas").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
+			t.Fatal(buildErr)
+		}
+		t.Skipf("cannot build the binary (another package is mid-edit?): %v", buildErr)
+	}
+	return binPath
+}
+
+type pane struct {
+	t      testing.TB
+	socket string
+}
+
+var paneSeq struct {
+	sync.Mutex
+	n int
+}
+
+// startPane runs command (a shell line) in a fresh 80x24 tmux server.
+func startPane(t testing.TB, env []string, command string) *pane {
+	t.Helper()
+	paneSeq.Lock()
+	paneSeq.n++
+	n := paneSeq.n
+	paneSeq.Unlock()
+	p := &pane{t: t, socket: fmt.Sprintf("tappaas-test-%d-%d", os.Getpid(), n)}
+	args := []string{"-L", p.socket, "-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24"}
+	for _, e := range env {
+		args = append(args, "-e", e)
+	}
+	args = append(args, command)
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", p.socket, "kill-server").Run() })
+	return p
+}
+
+func (p *pane) capture(escapes bool) string {
+	args := []string{"-L", p.socket, "capture-pane", "-p"}
+	if escapes {
+		args = append(args, "-e")
+	}
+	out, err := exec.Command("tmux", args...).Output()
+	if err != nil {
+		p.t.Fatalf("capture-pane: %v", err)
+	}
+	return string(out)
+}
+
+func (p *pane) keys(keys ...string) {
+	p.t.Helper()
+	for _, k := range keys {
+		if out, err := exec.Command("tmux", "-L", p.socket, "send-keys", k).CombinedOutput(); err != nil {
+			p.t.Fatalf("send-keys %s: %v %s", k, err, out)
+		}
+		time.Sleep(120 * time.Millisecond)
+	}
+}
+
+func (p *pane) text(s string) {
+	p.t.Helper()
+	if out, err := exec.Command("tmux", "-L", p.socket, "send-keys", "-l", s).CombinedOutput(); err != nil {
+		p.t.Fatalf("send-keys -l: %v %s", err, out)
+	}
+	time.Sleep(150 * time.Millisecond)
+}
+
+// waitFor polls the screen until it contains s.
+func (p *pane) waitFor(s string, timeout time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = p.capture(false)
+		if strings.Contains(scr, s) {
+			return scr
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	p.t.Fatalf("timed out after %v waiting for %q; screen:\n%s", timeout, s, scr)
+	return ""
+}
+
+type target struct {
+	env  []string
+	args string
+	lab  bool
+}
+
+func fakeTarget(t *testing.T, delay string) target {
+	dir := t.TempDir()
+	return target{env: []string{"TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir, "TAPPAAS_TUI_FAKE_DELAY=" + delay,
+		"TAPPAAS_TUI_FAKE_LINES=4"}, args: "--log-file " + filepath.Join(dir, "tappaas.log")}
+}
+
+func labTarget(t *testing.T) target {
+	dir := t.TempDir()
+	return target{lab: true, args: fmt.Sprintf("--lab --lab-dir %s --log-file %s", filepath.Join(dir, "lab"), filepath.Join(dir, "tappaas.log"))}
+}
+
+// start runs the binary; after it exits the pane shows its exit code and
+// whether the terminal is back in cooked mode with echo.
+func start(t *testing.T, tg target, extraEnv ...string) *pane {
+	bin := binary(t)
+	dir := t.TempDir()
+	cmd := fmt.Sprintf("cd %s && %s %s; echo EXIT=$?; stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' '; echo; sleep 600", dir, bin, tg.args)
+	env := append([]string{"TERM=xterm-256color"}, tg.env...)
+	return startPane(t, append(env, extraEnv...), cmd)
+}
+
+// wizard completes the install wizard with keystrokes.
+func wizard(p *pane) {
+	p.waitFor("Install TAPPaaS on this node", 20*time.Second)
+	p.keys("Enter")
+	p.waitFor("Public domain", 10*time.Second)
+	p.text("example.org")
+	p.keys("Enter")
+	p.text("admin@example.org")
+	p.keys("Enter")
+	p.waitFor("Management address", 5*time.Second)
+	p.keys("Enter", "Enter", "Enter", "Enter")
+	p.waitFor("Disks for the storage pool", 5*time.Second)
+	p.keys("Enter", "Enter")
+	p.text("WIPE sdb")
+	p.keys("Enter")
+	p.waitFor("Generate one", 5*time.Second)
+	p.keys("Enter")
+	p.waitFor("TAPPaaS branch", 5*time.Second)
+	p.keys("Enter", "Enter")
+}
+
+func installTarget(t *testing.T) target {
+	if os.Getenv("TAPPAAS_TUI_TMUX_LAB") == "1" {
+		return labTarget(t)
+	}
+	return fakeTarget(t, "300ms")
+}
+
+func TestTmuxInstallToDone(t *testing.T) {
+	t.Parallel()
+	p := start(t, installTarget(t))
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Run: install", 10*time.Second)
+	scr := p.waitFor("is installed", 3*time.Minute)
+	for _, want := range []string{"https://10.0.0.10:8006", "Firewall root password", "Log file: ", "tappaas.log"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("done screen lacks %q:\n%s", want, scr)
+		}
+	}
+	p.keys("q")
+	scr = p.waitFor("EXIT=", 10*time.Second)
+	if !strings.Contains(scr, "EXIT=0") || !strings.Contains(scr, "icanon echo") {
+		t.Errorf("exit or terminal state wrong:\n%s", scr)
+	}
+}
+
+func TestTmuxQuitMidRunThenResume(t *testing.T) {
+	t.Parallel()
+	p := start(t, fakeTarget(t, "400ms"))
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("2/10 steps", 30*time.Second)
+	p.keys("q")
+	p.waitFor("Stop the run?", 5*time.Second)
+	p.keys("s")
+	scr := p.waitFor("Resume the unfinished install", 15*time.Second)
+	if !regexp.MustCompile(`resume at step \d+ of 10`).MatchString(scr) {
+		t.Errorf("home does not say where it resumes:\n%s", scr)
+	}
+	p.keys("Enter")
+	p.waitFor("done in an earlier run", 10*time.Second)
+	p.keys("Enter")
+	p.waitFor("is installed", 60*time.Second)
+	// Ctrl+C on the done screen quits and restores the terminal.
+	p.keys("C-c")
+	scr = p.waitFor("EXIT=", 10*time.Second)
+	if !strings.Contains(scr, "EXIT=0") || !strings.Contains(scr, "icanon echo") {
+		t.Errorf("exit or terminal state wrong after ctrl+c:\n%s", scr)
+	}
+}
+
+// colour SGR parameters: 30-38, 40-48, 90-97, 100-107 (38/48 introduce
+// 256/RGB colours). 39 and 49 ("default colour") are resets, not colours:
+// tmux's capture-pane -e emits them around attribute changes.
+var sgr = regexp.MustCompile(`\x1b\[([0-9;:]*)m`)
+
+func colourEscapes(s string) []string {
+	var bad []string
+	for _, m := range sgr.FindAllStringSubmatch(s, -1) {
+		for _, p := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ';' || r == ':' }) {
+			var n int
+			fmt.Sscan(p, &n)
+			if (n >= 30 && n <= 48 && n != 39) || (n >= 90 && n <= 107) {
+				bad = append(bad, m[0])
+				break
+			}
+		}
+	}
+	return bad
+}
+
+func TestTmuxNoColor(t *testing.T) {
+	t.Parallel()
+	p := start(t, fakeTarget(t, "2s"), "NO_COLOR=1")
+	check := func(where string) {
+		t.Helper()
+		scr := p.capture(true)
+		if bad := colourEscapes(scr); len(bad) > 0 {
+			t.Errorf("%s: colour escapes with NO_COLOR=1: %q", where, bad)
+		}
+		if !bytes.Contains([]byte(scr), []byte("\x1b[")) {
+			t.Logf("%s: no escapes at all (fine)", where)
+		}
+	}
+	p.waitFor("Install TAPPaaS on this node", 20*time.Second)
+	check("home")
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	check("preflight")
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("1/10 steps", 30*time.Second)
+	check("run")
+	p.keys("q")
+	p.waitFor("Stop the run?", 5*time.Second)
+	check("quit dialog")
+	p.keys("n")
+	p.waitFor("Resume the unfinished install", 15*time.Second)
+
+	// the same screens with colour do carry colour escapes: the check can fail
+	c := start(t, fakeTarget(t, "2s"), "COLORTERM=truecolor")
+	c.waitFor("Install TAPPaaS on this node", 20*time.Second)
+	if len(colourEscapes(c.capture(true))) == 0 {
+		t.Error("no colour escapes without NO_COLOR: the NO_COLOR check proves nothing")
+	}
+}
