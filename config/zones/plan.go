@@ -162,6 +162,7 @@ func Plan(f *File, cur Current) *Changes {
 }
 
 type planner struct {
+	slab   []Rule
 	f      *File
 	byName map[string]*Zone
 	cur    Current
@@ -267,8 +268,8 @@ func (p *planner) run() {
 			iface = z.Bridge
 			p.out.Ifaces[z.Name] = iface
 		}
-		want = p.zoneRules(want, z, iface)
 		want = append(want, p.caddyRules(z, assignByDevice, dmzGW)...)
+		want = p.zoneRules(want, z, iface)
 	}
 	p.diff(want, ownedVLAN, vlanZoneByDevice, assignByDevice)
 }
@@ -298,11 +299,17 @@ func (p *planner) dmzZone() *Zone {
 }
 
 func (p *planner) rule(z *Zone, iface, suffix, text string, seq int, action, proto, dst, port string) desired {
-	id := OwnerPrefix + z.Name + ":" + suffix
-	r := &Rule{Enabled: true, Sequence: seq, Action: action, Quick: true, Interface: iface, Direction: "in",
+	// One allocation for description and identity (a prefix of it), and
+	// rules come from a per-planner slab: large plans allocate little.
+	desc := OwnerPrefix + z.Name + ":" + suffix + " | " + text
+	id := desc[:len(OwnerPrefix)+len(z.Name)+1+len(suffix)]
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]Rule, 0, 256)
+	}
+	p.slab = append(p.slab, Rule{Enabled: true, Sequence: seq, Action: action, Quick: true, Interface: iface, Direction: "in",
 		IPProtocol: "inet", Protocol: proto, SourceNet: z.IP, DestinationNet: dst, DestinationPort: port, Log: true,
-		Description: human(id, text)}
-	d := desired{kind: KindRule, zone: z.Name, id: id, rule: r}
+		Description: desc})
+	d := desired{kind: KindRule, zone: z.Name, id: id, rule: &p.slab[len(p.slab)-1]}
 	if iface == "" {
 		d.ifaceZone = z.Name
 	}
@@ -322,7 +329,10 @@ func (p *planner) zoneRules(out []desired, z *Zone, iface string) []desired {
 	gw, _ := z.Gateway()
 	out = append(out, p.rule(z, iface, "gateway", name+" -> gateway", base, "pass", "any", gw.String()+"/32", ""))
 	seen := make(map[string]bool, len(z.AccessTo))
-	for _, t := range z.AccessTo {
+	// Targets in identity order, which is the plan's order.
+	targets := slices.Clone(z.AccessTo)
+	slices.Sort(targets)
+	for _, t := range targets {
 		if t == KeywordInternet || seen[t] || t == z.Name {
 			continue
 		}
@@ -685,14 +695,37 @@ func (p *planner) sort(changes []Change) []Change {
 		}
 		return cmp.Compare(x.idx, y.idx)
 	}
-	sorted := make([]Change, 0, len(changes))
+	perm := make([]int32, 0, len(changes))
 	for _, b := range buckets {
-		slices.SortFunc(b, less)
+		if !slices.IsSortedFunc(b, less) {
+			slices.SortFunc(b, less)
+		}
 		for _, k := range b {
-			sorted = append(sorted, changes[k.idx])
+			perm = append(perm, k.idx)
 		}
 	}
-	return sorted
+	// Apply the permutation in place, cycle by cycle (no second slice of
+	// large values): position i receives changes[perm[i]].
+	done := make([]bool, len(changes))
+	for start := range changes {
+		if done[start] || perm[start] == int32(start) {
+			done[start] = true
+			continue
+		}
+		tmp := changes[start]
+		j := start
+		for {
+			done[j] = true
+			k := int(perm[j])
+			if k == start {
+				changes[j] = tmp
+				break
+			}
+			changes[j] = changes[k]
+			j = k
+		}
+	}
+	return changes
 }
 
 func prefixString(p netip.Prefix) string {
