@@ -106,6 +106,7 @@ type fwState struct {
 	http    *http.Server
 	fp      string
 	certPEM string
+	ssh     *fwSSH
 }
 
 const modelFile = "lab-model.json"
@@ -248,6 +249,9 @@ func (l *Lab) Close() error {
 	}
 	if fw != nil && fw.http != nil {
 		_ = fw.http.Close()
+	}
+	if fw != nil && fw.ssh != nil {
+		_ = fw.ssh.srv.Close()
 	}
 	l.stopShell()
 	l.saveMu.Lock()
@@ -485,6 +489,9 @@ func (l *Lab) resolve(addr string) (string, error) {
 		if port == "443" && fw.ln != nil {
 			return fw.ln.Addr().String(), nil
 		}
+		if port == "22" && fw.ssh != nil {
+			return fw.ssh.srv.Addr(), nil
+		}
 		return "", opErr(addr, syscall.ECONNREFUSED)
 	}
 	if a, ok := l.guestFor(host); ok {
@@ -555,6 +562,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
 	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM)}
+	l.startFirewallSSH(l.fw)
 }
 
 // Firewall returns the simulated OPNsense (nil until its VM has booted once).

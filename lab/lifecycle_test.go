@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tappaas/tappaas/lab/opnsense"
 )
 
 // syncBuffer is a goroutine-safe bytes.Buffer for access logs.
@@ -318,4 +322,46 @@ ifreload -a`)
 		t.Fatalf("install address still reachable: %v", err)
 	}
 	sh(t, l, 1, "ping -c1 -W2 192.168.1.1")
+}
+
+func TestFirewallConfigPushOverSSH(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{})
+	bootstrapNode(t, l)
+	if _, err := l.Dial(context.Background(), "tcp", "10.0.0.1:22"); err == nil {
+		t.Fatal("firewall SSH before boot")
+	}
+	bootFirewall(t, l)
+	nc, err := l.Dial(context.Background(), "tcp", "10.0.0.1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hostKey ssh.PublicKey
+	c, chans, reqs, err := ssh.NewClientConn(nc, "10.0.0.1:22", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password(BootstrapRootPassword)},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error { hostKey = k; return nil }, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := ssh.NewClient(c, chans, reqs)
+	client, _ := ssh.ParsePrivateKey(l.Info().ClientKeyPEM)
+	pub := base64.StdEncoding.EncodeToString(ssh.MarshalAuthorizedKey(client.PublicKey()))
+	cfg := `<?xml version="1.0"?><opnsense><system><user><name>root</name><authorizedkeys>` + pub + `</authorizedkeys></user><apikeys>newkey|` + opnsense.CryptSHA512("newsecret", "saltsalt") + `</apikeys></system></opnsense>`
+	s, _ := fw.NewSession()
+	s.Stdin = strings.NewReader(cfg)
+	if out, err := s.CombinedOutput("cat > /tmp/tappaas-deploy-config.xml && /bin/sh -c 'cp /tmp/tappaas-deploy-config.xml /conf/config.xml && /usr/local/etc/rc.reload_all'"); err != nil {
+		t.Fatalf("push: %v %s", err, out)
+	}
+	fw.Close()
+	if !l.Firewall().HasKey("newkey", "newsecret") || l.Firewall().HasKey("tappaas-bootstrap", "tappaas-bootstrap-rotate-me") {
+		t.Fatal("keys not rotated")
+	}
+	// now key-only: the bootstrap password is refused, the pushed key works
+	nc, _ = l.Dial(context.Background(), "tcp", "10.0.0.1:22")
+	if _, _, _, err := ssh.NewClientConn(nc, "x", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password(BootstrapRootPassword)}, HostKeyCallback: ssh.FixedHostKey(hostKey)}); err == nil {
+		t.Fatal("bootstrap password still accepted")
+	}
+	nc, _ = l.Dial(context.Background(), "tcp", "10.0.0.1:22")
+	if _, _, _, err := ssh.NewClientConn(nc, "x", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(client)}, HostKeyCallback: ssh.FixedHostKey(hostKey)}); err != nil {
+		t.Fatalf("pushed key: %v", err)
+	}
 }
