@@ -1,0 +1,137 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tappaas/tappaas/backends/exec/exectest"
+	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/steps"
+)
+
+// freshNode fakes a fresh PVE node: enp1s0 in vmbr0 with the default
+// route, enp2s0 spare, disks sda (system) sdb sdc (blank).
+func freshNode(version string) *exectest.Fake {
+	f := exectest.NewFake()
+	f.Reply(`^id -u$`, "0\n", 0)
+	f.Reply(`^hostname$`, "tappaas1\n", 0)
+	f.Reply(`^pveversion$`, "pve-manager/"+version+"/5a1f3c9e (running kernel: 6.17.2-1-pve)\n", 0)
+	f.Reply(`^ip -j addr show$`, `[{"ifname":"lo","operstate":"UNKNOWN","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
+{"ifname":"enp1s0","operstate":"UP","master":"vmbr0","address":"bc:24:11:5e:10:01","addr_info":[]},
+{"ifname":"enp2s0","operstate":"UP","address":"bc:24:11:5e:10:02","addr_info":[]},
+{"ifname":"vmbr0","operstate":"UP","addr_info":[{"family":"inet","local":"192.168.1.10","prefixlen":24}]}]`, 0)
+	f.Reply(`^ip -j route show default$`, `[{"dst":"default","gateway":"192.168.1.1","dev":"vmbr0"}]`, 0)
+	f.Reply(`^ls /sys/class/net$`, "enp1s0\nenp2s0\nlo\nvmbr0\n", 0)
+	f.Reply(`^test -e /sys/class/net/enp[12]s0/device$`, "", 0)
+	f.Reply(`^test -e `, "", 1)
+	f.Reply(`^lsblk`, `{"blockdevices":[{"name":"sda","size":256060514304,"type":"disk","fstype":null,"mountpoint":null,"children":[{"name":"sda3","size":1,"type":"part","fstype":"LVM2_member","mountpoint":"/"}]},
+{"name":"sdb","size":1000204886016,"type":"disk","fstype":null,"mountpoint":null},{"name":"sdc","size":1000204886016,"type":"disk","fstype":null,"mountpoint":null}]}`, 0)
+	f.Reply(`^zpool list -H -o name$`, "", 0)
+	f.Reply(`^getent hosts`, "151.101.1.1 download.proxmox.com\n", 0)
+	f.Reply(`^timedatectl`, "yes\n", 0)
+	f.Reply(`^df -P -B1`, "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/mapper/pve-root 100000000000 5000000000 95000000000 5% /\n", 0)
+	return f
+}
+
+func cfg() config.Install {
+	c := config.Defaults()
+	c.Node.LANNIC, c.Node.WANNIC = "enp2s0", "enp1s0"
+	c.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "mirror", Disks: []string{"sdb", "sdc"}}}
+	return c
+}
+
+func TestPreflightPassesOnFreshNode(t *testing.T) {
+	t.Parallel()
+	rt := steps.NewRuntime("preflight.checks", nil, nil, nil, nil)
+	s := &Checks{Node: freshNode("9.1.4"), Cfg: cfg(), Role: RoleFirst, OperatorAddr: "192.168.1.50"}
+	st, err := s.Check(context.Background(), rt)
+	if err != nil || !st.Done {
+		res, _, _ := s.Run(context.Background())
+		t.Fatalf("%+v %v\n%s", st, err, strings.Join(Table(res), "\n"))
+	}
+	if ip, _ := steps.Get(rt.Facts, FactInstallCIDR); ip != "192.168.1.10/24" {
+		t.Fatalf("install cidr fact %q", ip)
+	}
+	if gw, _ := steps.Get(rt.Facts, FactGateway); gw != "192.168.1.1" {
+		t.Fatalf("gateway fact %q", gw)
+	}
+}
+
+func TestPreflightFailureTable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		mutate func(*Checks, *exectest.Fake)
+		check  string
+	}{
+		{"unsupported pve", func(c *Checks, _ *exectest.Fake) { c.Node = freshNode("8.4.1") }, "pve version"},
+		{"swapped nics", func(c *Checks, _ *exectest.Fake) { c.Cfg.Node.LANNIC, c.Cfg.Node.WANNIC = "enp1s0", "enp2s0" }, "internet port"},
+		{"unknown nic", func(c *Checks, _ *exectest.Fake) { c.Cfg.Node.LANNIC = "eno9" }, "node.lan_nic"},
+		{"system disk", func(c *Checks, _ *exectest.Fake) {
+			c.Cfg.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: []string{"sda"}}}
+		}, "disk sda"},
+		{"operator inside mgmt", func(c *Checks, _ *exectest.Fake) { c.OperatorAddr = "10.0.0.77" }, "operator address"},
+		{"wrong hostname", func(c *Checks, _ *exectest.Fake) { c.Cfg.Node.Hostname = "tappaas2" }, "hostname"},
+	}
+	for _, tc := range cases {
+		s := &Checks{Node: freshNode("9.1.4"), Cfg: cfg(), Role: RoleFirst}
+		tc.mutate(s, nil)
+		err := s.Apply(context.Background(), steps.NewRuntime("p", nil, nil, nil, nil))
+		var pe *Error
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: want *Error, got %v", tc.name, err)
+			continue
+		}
+		found := false
+		for _, r := range pe.Failed {
+			if r.Name == tc.check {
+				found = true
+				if r.Fix == "" {
+					t.Errorf("%s: failure without a fix", tc.name)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: %s did not fail: %v", tc.name, tc.check, err)
+		}
+	}
+}
+
+func TestPreflightUnknownCommandIsCouldNotCheck(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake()
+	// Same node without getent/timedatectl/df (exit 127).
+	base := freshNode("9.1.4")
+	for _, p := range []string{`^id -u$`, `^hostname$`, `^pveversion$`, `^ip -j addr show$`, `^ip -j route show default$`, `^ls /sys/class/net$`, `^test -e /sys/class/net/enp[12]s0/device$`, `^test -e `, `^lsblk`, `^zpool list -H -o name$`} {
+		pat := p
+		f.On(pat, func(ctx context.Context, inv *exectest.Invocation) (int, error) {
+			res, err := base.Run(ctx, inv.Cmd)
+			inv.Stdout.Write([]byte(res.Stdout))
+			if err != nil {
+				return res.Code, nil
+			}
+			return 0, nil
+		})
+	}
+	res, _, err := (&Checks{Node: f, Cfg: cfg(), Role: RoleFirst}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if (r.Name == "dns" || r.Name == "time sync" || r.Name == "free space") && r.Outcome != Unknown {
+			t.Errorf("%s: %s, want could not check", r.Name, r.Outcome)
+		}
+	}
+}
+
+func TestParsePVEVersion(t *testing.T) {
+	t.Parallel()
+	if ma, mi, full, err := ParsePVEVersion("pve-manager/9.1.4/abc (running kernel: x)"); err != nil || ma != 9 || mi != 1 || full != "9.1.4" {
+		t.Fatal(ma, mi, full, err)
+	}
+	if _, _, _, err := ParsePVEVersion("bash: pveversion: command not found"); err == nil {
+		t.Fatal("accepted garbage")
+	}
+}
