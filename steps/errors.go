@@ -55,6 +55,7 @@ type BugError struct {
 	Detail string // what Check found after Apply
 }
 
+// Error says which step is wrong and what Check found.
 func (e *BugError) Error() string {
 	return fmt.Sprintf("bug in step %s: Apply reported success but Check still says not done (%s); please report this", e.StepID, e.Detail)
 }
@@ -68,6 +69,7 @@ type StepError struct {
 	Err    error
 }
 
+// Error names the step and its error.
 func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.StepID, e.Err) }
 
 // Unwrap returns the step's error.

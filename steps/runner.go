@@ -32,6 +32,7 @@ const (
 	PolicyContinue
 )
 
+// String names the policy ("abort", "ask", "continue").
 func (p Policy) String() string {
 	switch p {
 	case PolicyAbort:

@@ -63,6 +63,7 @@ type LockError struct {
 	Remote bool
 }
 
+// Error names the holder and says what to do.
 func (e *LockError) Error() string {
 	if e.Damaged {
 		return fmt.Sprintf("state lock %s is held but its holder cannot be read: if no tappaas is running on this node, remove %s and start again", e.Path, e.Path)

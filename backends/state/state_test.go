@@ -307,16 +307,22 @@ func TestJournalReplayAndSnapshotEvery(t *testing.T) {
 	if f.Serial != 1 {
 		t.Fatalf("snapshot serial %d, want 1 (later changes only in the journal)", f.Serial)
 	}
+	if err := s.SetPlan("install", holder); err != nil {
+		t.Fatal(err)
+	}
 	s2 := open(t, fsys)
-	if s2.Serial() != 11 || len(s2.Steps()) != 11 {
-		t.Fatalf("replayed serial %d with %d steps, want 11 and 11", s2.Serial(), len(s2.Steps()))
+	if name, by, at := s2.Plan(); name != "install" || by != holder || at.IsZero() {
+		t.Errorf("Plan() after replay = %q, %+v, %v", name, by, at)
+	}
+	if s2.Serial() != 12 || len(s2.Steps()) != 11 {
+		t.Fatalf("replayed serial %d with %d steps, want 12 and 11", s2.Serial(), len(s2.Steps()))
 	}
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	b, _ = fsys.ReadFile(state.StateFile)
-	if f, _ := state.Decode(b); f.Serial != 11 {
-		t.Fatalf("after Flush snapshot serial %d, want 11", f.Serial)
+	if f, _ := state.Decode(b); f.Serial != 12 || f.Plan != "install" {
+		t.Fatalf("after Flush snapshot serial %d plan %q, want 12 and install", f.Serial, f.Plan)
 	}
 }
 
@@ -618,4 +624,45 @@ func TestStoreOverExecFS(t *testing.T) {
 			t.Errorf("%s mode %o, want %o", name, fi.Mode().Perm(), want)
 		}
 	}
+}
+
+// FuzzOpenJournal: any journal (with or without a snapshot) opens without a
+// panic, and what it yields is valid.
+func FuzzOpenJournal(f *testing.F) {
+	f.Add([]byte(`{"serial":1,"kind":"step","step":"a","record":{"status":"done"}}`+"\n"), false)
+	f.Add([]byte(`{"serial":2,"kind":"fact","key":"k","value":3}`+"\n"+`{"serial":1,"kind":"plan","key":"p","by":{"pid":1}}`), true)
+	f.Add([]byte("{\"serial\":9,\"kind\":\"input\",\"key\":\"\",\"value\":1}\n\x00garbage"), true)
+	f.Fuzz(func(t *testing.T, journal []byte, withSnapshot bool) {
+		fsys := statetest.NewMemFS()
+		if withSnapshot {
+			if err := fsys.WriteFileAtomic(state.StateFile, []byte(`{"schema":1,"serial":1,"steps":{"x":{"status":"done"}}}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := fsys.AppendFile(state.JournalFile, journal, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := state.Open(fsys)
+		if err != nil {
+			return
+		}
+		for id, r := range s.Steps() {
+			if id == "" || !(r.Status == state.StatusRunning || r.Done() || r.Status == state.StatusFailed || r.Status == state.StatusInterrupted) {
+				t.Fatalf("replay produced step %q %+v", id, r)
+			}
+		}
+		if err := s.RecordStep("after", state.Record{Status: state.StatusDone}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := state.Open(fsys)
+		if err != nil {
+			t.Fatalf("reopen after a write: %v", err)
+		}
+		if _, ok := s2.Step("after"); !ok {
+			t.Fatal("a change after replay was lost")
+		}
+	})
 }

@@ -92,6 +92,7 @@ type SchemaError struct {
 	Found, Known int
 }
 
+// Error says which schema was found and what to do.
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("state.json has schema %d but this tappaas knows schema %d at most: it was written by a newer tappaas; run that version (or newer) instead", e.Found, e.Known)
 }
@@ -209,6 +210,7 @@ func Encode(f *File) ([]byte, error) {
 type journalEntry struct {
 	Serial uint64          `json:"serial"`
 	At     time.Time       `json:"at"`
+	By     *Holder         `json:"by,omitempty"`
 	Kind   string          `json:"kind"` // step | fact | input | plan
 	Step   string          `json:"step,omitempty"`
 	Record *Record         `json:"record,omitempty"`
@@ -375,11 +377,13 @@ func (s *Store) replayJournal() error {
 			s.f.Inputs[e.Key] = e.Value
 		case "plan":
 			s.f.Plan = e.Key
+			s.f.By = e.By
 		default:
 			bad++
 			continue
 		}
 		s.f.Serial = e.Serial
+		s.f.Updated = e.At
 	}
 	if bad > 0 {
 		s.warnf("%s has %d damaged line(s); they were ignored", s.where(JournalFile), bad)
@@ -434,7 +438,7 @@ func (s *Store) SetPlan(name string, by Holder) error {
 	defer s.mu.Unlock()
 	s.f.Plan = name
 	s.f.By = &by
-	return s.commit(journalEntry{Kind: "plan", Key: name})
+	return s.commit(journalEntry{Kind: "plan", Key: name, By: &by})
 }
 
 // Facts returns a copy of the persisted facts.
