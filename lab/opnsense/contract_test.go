@@ -383,9 +383,38 @@ func TestContractVLANRules(t *testing.T) {
 	if jget(t, body, "errorMessage") != "This VLAN cannot be deleted because it is assigned as an interface." || jget(t, body, "errorLevel") != "error" {
 		t.Fatalf("user exception: %s", body)
 	}
+	// VlanSettingsController: renaming an assigned device is refused (the
+	// tag message when the tag changes too); a retag that keeps the name is
+	// allowed.
+	_, body = r.post("/api/interfaces/vlan_settings/setItem/"+id2, map[string]any{"vlan": map[string]any{"tag": "311", "vlanif": "vlan0.311"}})
+	if jget(t, body, "validations", "vlan.tag") != "Interface is assigned and you cannot change the VLAN tag while assigned." {
+		t.Fatalf("retag+rename assigned: %s", body)
+	}
+	_, body = r.post("/api/interfaces/vlan_settings/setItem/"+id2, map[string]any{"vlan": map[string]any{"vlanif": "vlan0.9"}})
+	if jget(t, body, "validations", "vlan.vlanif") != "Interface is assigned and you cannot change the device name while assigned." {
+		t.Fatalf("rename assigned: %s", body)
+	}
 	_, body = r.post("/api/interfaces/vlan_settings/setItem/"+id2, map[string]any{"vlan": map[string]any{"tag": "311"}})
-	if jget(t, body, "result") != "failed" {
-		t.Fatalf("retag assigned: %s", body)
+	if jget(t, body, "result") != "saved" {
+		t.Fatalf("retag keeping the name: %s", body)
+	}
+	// QinQ parent cannot be deleted or renamed.
+	st, body = r.do("POST", "/api/interfaces/vlan_settings/delItem/"+id1, "", "")
+	if st != 500 || jget(t, body, "errorMessage") != "This VLAN cannot be deleted because it is used in QinQ interfaces." {
+		t.Fatalf("delete QinQ parent: %d %s", st, body)
+	}
+	// Device names: type prefix and format (Vlan::performValidation).
+	if body = add(map[string]any{"if": "vtnet0", "tag": "77", "vlanif": "qinq077"}); jget(t, body, "validations", "vlan.vlanif") != "Device name does not match type (e.g. vlan0XXX)." {
+		t.Fatalf("wrong prefix: %s", body)
+	}
+	if body = add(map[string]any{"if": "vtnet0", "tag": "77", "vlanif": "vlan0abc"}); !strings.HasPrefix(jget(t, body, "validations", "vlan.vlanif").(string), "A maximum of 16 characters") {
+		t.Fatalf("bad format: %s", body)
+	}
+	if body = add(map[string]any{"if": "vtnet0", "tag": "77", "vlanif": "vtnet0_vlan77"}); jget(t, body, "result") != "saved" {
+		t.Fatalf("legacy name: %s", body)
+	}
+	if body = add(map[string]any{"if": "vtnet0", "tag": "78", "vlanif": "vlan01"}); jget(t, body, "validations", "vlan.vlanif") != "The device name must be unique." {
+		t.Fatalf("duplicate name: %s", body)
 	}
 	// Search shows the assignment.
 	_, body = r.get("/api/interfaces/vlan_settings/searchItem")
@@ -394,7 +423,7 @@ func TestContractVLANRules(t *testing.T) {
 	}
 	// interfacesInfo: vlan_tag as a string on 26.1.
 	_, body = r.get("/api/interfaces/overview/interfacesInfo")
-	if !strings.Contains(body, `"vlan_tag":"310"`) {
+	if !strings.Contains(body, `"vlan_tag":"311"`) {
 		t.Fatalf("interfacesInfo: %s", body)
 	}
 	// Unassign (idempotent), lan refused, then the VLAN can go.
@@ -407,6 +436,12 @@ func TestContractVLANRules(t *testing.T) {
 	}
 	_, body = r.do("POST", "/api/interfaces/vlan_settings/delItem/"+id2, "", "")
 	jsonEq(t, body, `{"result":"deleted"}`)
+	// Auto-numbering continues from the highest number, it does not refill.
+	b = add(map[string]any{"if": "vtnet0", "tag": "999"})
+	_, body = r.get("/api/interfaces/vlan_settings/getItem/" + jget(t, b, "uuid").(string))
+	if jget(t, body, "vlan", "vlanif") != "vlan04" { // vlan01, vlan03 remain: highest+1, the gap stays
+		t.Fatalf("auto-number: %s", body)
+	}
 	// A new assignment takes highest+1 (patch semantics).
 	r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "410", "vlanif": "vlan0.410"}})
 	_, body = r.post("/api/interfaces/interface_assign/addItem", map[string]any{"assign": map[string]any{"device": "vlan0.410", "description": "iot", "enable": true, "ipv4Address": "10.4.10.1", "ipv4Subnet": 24}})

@@ -25,9 +25,15 @@
 //     unknown uuid → []; del → deleted / "not found"; business-rule refusals
 //     (deleting an assigned VLAN, an alias in use, a Caddy domain with
 //     handles) → 500 UserException {"errorMessage","errorTitle","errorLevel"};
-//     non-POST writes → {"result":"failed"}. The lab is stricter than the
-//     firewall in one respect: an unknown field in a record is a validation
-//     error ("Unknown field."), so typos in tappaas cannot pass unnoticed.
+//     non-POST writes → {"result":"failed"}. The lab is deliberately stricter
+//     than the firewall in one respect: the real BaseField::setNodes silently
+//     ignores keys the model does not have, the lab answers a validation
+//     error ("Unknown field.") so a typo in tappaas cannot pass unnoticed.
+//   - VLAN devices follow VlanSettingsController and Vlan::performValidation
+//     (opnsense/core): auto names <prefix>0<highest+1> (qinq for VLAN
+//     parents), legacy "<if>_vlan<tag>" names, the device-name format and
+//     uniqueness messages, renames of assigned or QinQ-parent devices refused,
+//     a retag that keeps the name allowed.
 //   - Staging: writes change the saved configuration (Staged); the running
 //     state (Running) changes only on the module's reconfigure, the filter's
 //     apply, or (TAPPaaS assignment patch) at once.
@@ -39,8 +45,7 @@
 //     savepoints (404) and ignores a revision on apply; ≥ 27.1 adds IP fields
 //     to the assignment. interfacesInfo reports vlan_tag as a string on ≤ 26.1
 //     and a number later (TAPPaaS #179).
-//   - Resources: VLAN devices (vlan0N auto-naming, qinq0N on VLAN parents,
-//     tag unique per parent), assignments, dnsmasq settings/ranges/hosts,
+//   - Resources: VLAN devices (tag unique per parent), assignments, dnsmasq settings/ranges/hosts,
 //     filter rules, aliases, Unbound host overrides, Caddy reverse proxies and
 //     handles (absent with NoCaddy), firmware status/info, system status.
 //

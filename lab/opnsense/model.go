@@ -101,8 +101,10 @@ type collection struct {
 	toggle     bool
 	// check adds cross-field validation messages (field → message).
 	check func(s *Server, id string, r Record, v map[string]string)
-	// fill completes a valid record before it is stored (auto names).
-	fill func(s *Server, id string, r Record)
+	// prepare runs before validation of an add/set (old is nil for a new
+	// record): it may supply field values (the VLAN device name) or refuse
+	// the write with validations, like a controller's own checks.
+	prepare func(s *Server, old Record, in map[string]any) (set Record, fail map[string]any)
 	// inUse refuses deletes with a UserException message.
 	inUse func(s *Server, id string) string
 	// search renders a row value differently from the stored one.

@@ -493,12 +493,27 @@ func (s *Server) set(col *collection, c *call, add bool) (int, any) {
 			base = col.defaults()
 		}
 	}
+	if col.prepare != nil {
+		var old Record
+		if !add {
+			old = s.st.Tables[col.table].Rows[id]
+		}
+		set, fail := col.prepare(s, old, in)
+		if fail != nil {
+			return 200, map[string]any{"result": "failed", "validations": fail}
+		}
+		merged := make(map[string]any, len(in)+len(set))
+		for k, v := range in {
+			merged[k] = v
+		}
+		for k, v := range set {
+			merged[k] = v
+		}
+		in = merged
+	}
 	rec, v := s.validate(col, id, base, in)
 	if len(v) > 0 {
 		return 200, map[string]any{"result": "failed", "validations": v}
-	}
-	if col.fill != nil {
-		col.fill(s, id, rec)
 	}
 	c.mutating = true
 	s.st.Tables[col.table].put(id, rec)

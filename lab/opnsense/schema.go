@@ -3,6 +3,7 @@ package opnsense
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -49,7 +50,7 @@ func collections() []*collection {
 				{name: "vlanif", kind: kText},
 			},
 			check:   checkVLAN,
-			fill:    fillVLAN,
+			prepare: prepareVLAN,
 			inUse:   vlanInUse,
 			display: displayVLAN,
 		},
@@ -317,6 +318,63 @@ func (s *Server) deviceKnown(dev string) bool {
 	return false
 }
 
+// vlanPrefix is "qinq" when the parent is itself a VLAN, else "vlan"
+// (VlanSettingsController::generateVlanIfName).
+func vlanPrefix(parent string) string {
+	if strings.Contains(parent, "vlan") {
+		return "qinq"
+	}
+	return "vlan"
+}
+
+// prepareVLAN names the device like VlanSettingsController: a name given
+// by the caller wins; on update a legacy "<if>_vlan<tag>" name or a name of
+// the right type is kept; otherwise <prefix>0<max+1>. Renaming a device
+// that has QinQ children or is assigned is refused.
+func prepareVLAN(s *Server, old Record, in map[string]any) (Record, map[string]any) {
+	parent, tag := scalar(in["if"]), scalar(in["tag"])
+	if _, ok := in["if"]; !ok && old != nil {
+		parent = old["if"]
+	}
+	if _, ok := in["tag"]; !ok && old != nil {
+		tag = old["tag"]
+	}
+	prefix := vlanPrefix(parent)
+	name := scalar(in["vlanif"])
+	switch {
+	case name != "":
+	case old != nil && old["vlanif"] == parent+"_vlan"+tag:
+		name = old["vlanif"]
+	case old != nil && !strings.Contains(old["vlanif"], "_vlan") && strings.HasPrefix(old["vlanif"], prefix):
+		name = old["vlanif"]
+	default:
+		max := 0
+		t := s.st.Tables[tVLAN]
+		for _, id := range t.Order {
+			v := t.Rows[id]["vlanif"]
+			if n, err := strconv.Atoi(strings.TrimPrefix(v, prefix)); err == nil && strings.HasPrefix(v, prefix) && n > max {
+				max = n
+			}
+		}
+		name = fmt.Sprintf("%s0%d", prefix, max+1)
+	}
+	if old != nil && old["vlanif"] != name {
+		t := s.st.Tables[tVLAN]
+		for _, id := range t.Order {
+			if t.Rows[id]["if"] == old["vlanif"] {
+				return nil, map[string]any{"vlan.vlanif": "This VLAN cannot be deleted because it is used in QinQ interfaces."}
+			}
+		}
+		if s.assignedTo(old["vlanif"]) != "" {
+			if tag != old["tag"] {
+				return nil, map[string]any{"vlan.tag": "Interface is assigned and you cannot change the VLAN tag while assigned."}
+			}
+			return nil, map[string]any{"vlan.vlanif": "Interface is assigned and you cannot change the device name while assigned."}
+		}
+	}
+	return Record{"vlanif": name}, nil
+}
+
 func checkVLAN(s *Server, id string, r Record, v map[string]string) {
 	if p := r["if"]; p != "" && !s.deviceKnown(p) {
 		v["if"] = "Option not in list."
@@ -330,42 +388,34 @@ func checkVLAN(s *Server, id string, r Record, v map[string]string) {
 		if x["if"] == r["if"] && x["tag"] == r["tag"] {
 			v["tag"] = "Tag for this device must be unique."
 		}
-		if r["vlanif"] != "" && x["vlanif"] == r["vlanif"] {
-			v["vlanif"] = "Device name must be unique."
+		if x["vlanif"] == r["vlanif"] {
+			v["vlanif"] = "The device name must be unique."
 		}
 	}
-	if n := r["vlanif"]; n != "" && !strings.HasPrefix(n, "vlan0") && !strings.HasPrefix(n, "qinq0") {
-		v["vlanif"] = "Only names starting with vlan0 or qinq0 are allowed."
-	}
-	if old, ok := t.Rows[id]; ok && s.assignedTo(old["vlanif"]) != "" {
-		if old["tag"] != r["tag"] || old["if"] != r["if"] || old["vlanif"] != r["vlanif"] {
-			v["tag"] = "This VLAN is assigned as an interface; its tag and device cannot be changed."
-		}
-	}
-}
-
-func fillVLAN(s *Server, id string, r Record) {
-	if r["vlanif"] != "" {
-		return
-	}
-	prefix := "vlan0"
-	if strings.HasPrefix(r["if"], "vlan") || strings.HasPrefix(r["if"], "qinq") {
-		prefix = "qinq0"
-	}
-	used := map[string]bool{}
-	for _, x := range s.st.Tables[tVLAN].Rows {
-		used[x["vlanif"]] = true
-	}
-	for n := 1; ; n++ {
-		if name := prefix + strconv.Itoa(n); !used[name] {
-			r["vlanif"] = name
-			return
-		}
+	// Vlan::performValidation.
+	prefix := vlanPrefix(r["if"])
+	name := r["vlanif"]
+	switch {
+	case name == r["if"]+"_vlan"+r["tag"]: // legacy device name
+	case !strings.HasPrefix(name, prefix):
+		v["vlanif"] = fmt.Sprintf("Device name does not match type (e.g. %s0XXX).", prefix)
+	case !regexp.MustCompile(`^` + prefix + `0[0-9.]{1,10}$`).MatchString(name):
+		v["vlanif"] = fmt.Sprintf("A maximum of 16 characters is allowed starting with %s0 combined with numeric characters and dots[.], e.g. (%s.1.104)", prefix, prefix)
 	}
 }
 
 func vlanInUse(s *Server, id string) string {
-	if r, ok := s.st.Tables[tVLAN].Rows[id]; ok && s.assignedTo(r["vlanif"]) != "" {
+	r, ok := s.st.Tables[tVLAN].Rows[id]
+	if !ok {
+		return ""
+	}
+	t := s.st.Tables[tVLAN]
+	for _, o := range t.Order {
+		if t.Rows[o]["if"] == r["vlanif"] {
+			return "This VLAN cannot be deleted because it is used in QinQ interfaces."
+		}
+	}
+	if s.assignedTo(r["vlanif"]) != "" {
 		return "This VLAN cannot be deleted because it is assigned as an interface."
 	}
 	return ""
@@ -373,7 +423,11 @@ func vlanInUse(s *Server, id string) string {
 
 func displayVLAN(s *Server, id string, r Record, row map[string]any) {
 	if ifn := s.assignedTo(r["vlanif"]); ifn != "" {
-		row["vlanif"] = fmt.Sprintf("%s [%s]", r["vlanif"], s.st.Tables[tIfaces].Rows[ifn]["descr"])
+		label := s.st.Tables[tIfaces].Rows[ifn]["descr"]
+		if label == "" {
+			label = strings.ToUpper(ifn)
+		}
+		row["vlanif"] = fmt.Sprintf("%s [%s]", r["vlanif"], label)
 	}
 }
 
