@@ -85,6 +85,7 @@ func (e *Env) child() *state {
 	c.io = ioSet{in: e.Stdin, out: e.Stdout, err: e.Stderr}
 	c.vars = copyVars(e.Vars)
 	c.user = e.User
+	c.fs = e.st.in.fsFor(e.User)
 	if e.Dir != "" {
 		c.cwd = e.Dir
 	}

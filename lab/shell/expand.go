@@ -473,12 +473,12 @@ func (st *state) glob(pat string) []string {
 		for _, dir := range cands {
 			if !hasMeta {
 				p := path.Join(dir, unescapeGlob(seg))
-				if _, err := st.in.fs.Stat(p); err == nil {
+				if _, err := st.fs.Stat(p); err == nil {
 					next = append(next, p)
 				}
 				continue
 			}
-			names, err := st.in.fs.ReadDir(dir)
+			names, err := st.fs.ReadDir(dir)
 			if err != nil {
 				continue
 			}

@@ -49,6 +49,21 @@ type Interp struct {
 	// Trace, when set, is called with each simple command's argv before it
 	// runs (access logs, counters). It must not block.
 	Trace func(user string, argv []string)
+	// FSFor, when set, returns the view of the filesystem a user works
+	// through (a permission policy: e.g. non-root users may not write
+	// /etc). It is consulted whenever a shell or command starts as a user,
+	// including after sudo. nil: everyone sees the raw filesystem.
+	FSFor func(user string, base FS) FS
+}
+
+// fsFor returns the filesystem view for user.
+func (i *Interp) fsFor(user string) FS {
+	if i.FSFor != nil {
+		if v := i.FSFor(user, i.fs); v != nil {
+			return v
+		}
+	}
+	return i.fs
 }
 
 // New returns a shell working on fsys with the builtins registered.
@@ -131,6 +146,7 @@ func (i *Interp) newState(ctx context.Context, stdin io.Reader, stdout, stderr i
 		st.vars["USER"] = user
 	}
 	st.user = user
+	st.fs = i.fsFor(user)
 	if st.vars["LOGNAME"] == "" {
 		st.vars["LOGNAME"] = user
 	}
@@ -151,7 +167,7 @@ func (i *Interp) newState(ctx context.Context, stdin io.Reader, stdout, stderr i
 	if st.cwd == "" || !strings.HasPrefix(st.cwd, "/") {
 		st.cwd = st.vars["HOME"]
 	}
-	if fi, err := i.fs.Stat(st.cwd); err != nil || !fi.IsDir {
+	if fi, err := st.fs.Stat(st.cwd); err != nil || !fi.IsDir {
 		st.cwd = "/"
 	}
 	st.vars["PWD"] = st.cwd
@@ -166,6 +182,7 @@ type ioSet struct {
 // state is one shell process.
 type state struct {
 	in    *Interp
+	fs    FS // the user's view of the filesystem
 	ctx   context.Context
 	vars  map[string]string
 	funcs map[string]command
@@ -528,20 +545,20 @@ func (st *state) openWriter(name string, appendTo bool) (io.Writer, error) {
 		return st.io.err, nil
 	}
 	p := st.abs(name)
-	if fi, err := st.in.fs.Stat(p); err == nil && fi.IsDir {
+	if fi, err := st.fs.Stat(p); err == nil && fi.IsDir {
 		return nil, pathErr("open", name, errIsDir)
 	}
 	mode := 0o666 &^ st.umask
 	var err error
 	if appendTo {
-		err = st.in.fs.AppendFile(p, nil, mode)
+		err = st.fs.AppendFile(p, nil, mode)
 	} else {
-		err = st.in.fs.WriteFile(p, nil, mode)
+		err = st.fs.WriteFile(p, nil, mode)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &fileWriter{fs: st.in.fs, name: p, mode: mode}, nil
+	return &fileWriter{fs: st.fs, name: p, mode: mode}, nil
 }
 
 // fileWriter appends each Write to a file of the FS.
@@ -658,7 +675,7 @@ func (st *state) applyRedir(r *redir, line int) error {
 		case "/dev/stdin":
 			return nil
 		}
-		b, err := st.in.fs.ReadFile(st.abs(target))
+		b, err := st.fs.ReadFile(st.abs(target))
 		if err != nil {
 			return st.redirErr(line, target, err)
 		}
@@ -779,14 +796,17 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 		}
 	}
 	env := &Env{Ctx: st.ctx, Args: argv, Stdin: st.io.in, Stdout: st.io.out, Stderr: st.io.err,
-		FS: st.in.fs, Vars: vars, User: st.user, Dir: st.cwd, st: st}
+		FS: st.fs, Vars: vars, User: st.user, Dir: st.cwd, st: st}
 	if c, ok := st.in.Lookup(name); ok {
 		return c(env)
 	}
 	if strings.Contains(name, "/") {
 		p := st.abs(name)
-		fi, err := st.in.fs.Stat(p)
+		fi, err := st.fs.Stat(p)
 		if err != nil {
+			if sb, ok := specialBuiltins[path.Base(p)]; ok && binDirs[path.Dir(p)] && (path.Base(p) == "sh" || path.Base(p) == "bash" || path.Base(p) == "dash") {
+				return sb(st, argv, line)
+			}
 			if c, ok := st.in.lookupBin(p); ok {
 				return c(env)
 			}
@@ -802,6 +822,16 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 			return 126
 		}
 		return st.runFile(p, name, argv[1:], vars)
+	}
+	// Executables installed in the filesystem along $PATH.
+	for _, dir := range strings.Split(vars["PATH"], ":") {
+		if dir == "" || !strings.HasPrefix(dir, "/") {
+			continue
+		}
+		p := path.Join(dir, name)
+		if fi, err := st.fs.Stat(p); err == nil && !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
+			return st.runFile(p, p, argv[1:], vars)
+		}
 	}
 	st.errorf("%s%s: command not found\n", st.prefix(line), name)
 	return 127
@@ -820,7 +850,7 @@ func (i *Interp) lookupBin(p string) (Command, bool) {
 
 // runFile runs a script file from the filesystem in a child shell.
 func (st *state) runFile(p, name string, args []string, vars map[string]string) int {
-	b, err := st.in.fs.ReadFile(p)
+	b, err := st.fs.ReadFile(p)
 	if err != nil {
 		st.errorf("bash: %s: %s\n", name, errText(err))
 		return 126
@@ -894,4 +924,11 @@ func quoteWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Builtin returns the shell's own implementation of a replaceable
+// command (cat, sudo, test, …), for a registered command that wraps it.
+func Builtin(name string) (Command, bool) {
+	c, ok := builtins()[name]
+	return c, ok
 }

@@ -55,7 +55,7 @@ func sbCd(st *state, argv []string, line int) int {
 		}
 	}
 	p := st.abs(dir)
-	fi, err := st.in.fs.Stat(p)
+	fi, err := st.fs.Stat(p)
 	if err != nil {
 		st.builtinErr(line, "cd", "%s: %s", dir, errText(err))
 		return 1
@@ -411,7 +411,7 @@ func sbSource(st *state, argv []string, line int) int {
 		st.builtinErr(line, argv[0], "filename argument required")
 		return 2
 	}
-	b, err := st.in.fs.ReadFile(st.abs(argv[1]))
+	b, err := st.fs.ReadFile(st.abs(argv[1]))
 	if err != nil {
 		st.builtinErr(line, argv[0], "%s: %s", argv[1], errText(err))
 		return 1
@@ -527,7 +527,7 @@ func sbShell(st *state, argv []string, line int) int {
 	}
 	if len(rest) > 0 && !stdinMode {
 		p := st.abs(rest[0])
-		b, err := st.in.fs.ReadFile(p)
+		b, err := st.fs.ReadFile(p)
 		if err != nil {
 			st.errorf("%s: %s: %s\n", argv[0], rest[0], errText(err))
 			return 127
@@ -566,7 +566,7 @@ func (st *state) commandPath(name string) (string, string, bool) {
 		return "/usr/bin/" + name, "file", true
 	}
 	if strings.Contains(name, "/") {
-		if fi, err := st.in.fs.Stat(st.abs(name)); err == nil && !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
+		if fi, err := st.fs.Stat(st.abs(name)); err == nil && !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
 			return name, "file", true
 		}
 	}
@@ -575,7 +575,7 @@ func (st *state) commandPath(name string) (string, string, bool) {
 			continue
 		}
 		p := strings.TrimSuffix(dir, "/") + "/" + name
-		if fi, err := st.in.fs.Stat(p); err == nil && !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
+		if fi, err := st.fs.Stat(p); err == nil && !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
 			return p, "file", true
 		}
 	}
