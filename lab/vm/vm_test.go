@@ -91,8 +91,12 @@ func newWorld(t *testing.T, cicdHostname string) *world {
 			Ping: func(host string) bool {
 				return host == "firewall.mgmt.internal" && w.fwRunning || strings.HasPrefix(host, "tappaas1")
 			},
-			Service: func(name, action string) { w.mu.Lock(); w.services = append(w.services, self+":"+name+":"+action); w.mu.Unlock() },
-			SSH:     w.ssh,
+			Service: func(name, action string) {
+				w.mu.Lock()
+				w.services = append(w.services, self+":"+name+":"+action)
+				w.mu.Unlock()
+			},
+			SSH: w.ssh,
 		}
 	}
 
@@ -176,9 +180,13 @@ func (w *world) on(h func(ctx context.Context, user, command string, stdin io.Re
 	return res{out.String(), errb.String(), code}
 }
 
-func (w *world) cicdRun(user, cmd string) res { return w.on(vm.Handler(vm.NixOS, w.cicd), user, cmd, "") }
+func (w *world) cicdRun(user, cmd string) res {
+	return w.on(vm.Handler(vm.NixOS, w.cicd), user, cmd, "")
+}
 
-func (w *world) fwRun(cmd, stdin string) res { return w.on(vm.Handler(vm.OPNsense, w.fw), "root", cmd, stdin) }
+func (w *world) fwRun(cmd, stdin string) res {
+	return w.on(vm.Handler(vm.OPNsense, w.fw), "root", cmd, stdin)
+}
 
 // deployedConfigXML is a config.xml like config-firewall.sh renders:
 // key-only SSH with the node's key, a rotated API key.
