@@ -897,16 +897,18 @@ func (s *Server) assignDel(c *call) (int, any) {
 
 // ---- filter apply / savepoint / rollback --------------------------------
 
+// filterApply is FilterBaseController::applyAction: with a revision it
+// starts the background rollback timer (≤ 26.1; the revision is not checked —
+// a timer for an unknown savepoint restores nothing), then reloads the filter.
 func (s *Server) filterApply(c *call) (int, any) {
 	if !c.post() {
-		return 200, map[string]any{"status": "failed"}
+		return 200, map[string]any{"status": "error"}
 	}
 	rev := c.arg(0)
 	if rev != "" && s.opts.dialect().savepoint {
-		if _, ok := s.st.Savepoints[rev]; !ok {
-			return 200, map[string]any{"status": "unknown (or removed) savepoint"}
+		if _, ok := s.st.Savepoints[rev]; ok {
+			s.arm(rev, s.opts.RollbackAfter)
 		}
-		s.arm(rev, s.opts.RollbackAfter)
 	}
 	// On 26.7+ a revision argument is silently ignored, like PHP ignores
 	// surplus action arguments: no rollback is armed.
@@ -917,14 +919,14 @@ func (s *Server) filterApply(c *call) (int, any) {
 
 func (s *Server) savepoint(c *call) (int, any) {
 	if !c.post() {
-		return 200, map[string]any{"status": "failed"}
+		return 200, map[string]any{"status": "error"}
 	}
 	s.st.Serial++
 	now := s.clock.Now()
 	rev := fmt.Sprintf("%d.%04d", now.Unix(), s.st.Serial%10000)
 	s.st.Savepoints[rev] = s.st.Tables[tRule].clone()
 	c.mutating = true
-	return 200, map[string]any{"status": "ok", "retention": "60", "revision": rev}
+	return 200, map[string]any{"status": "ok", "retention": strconv.Itoa(len(s.st.Savepoints)), "revision": rev}
 }
 
 // arm schedules the automatic revert of rev (caller holds s.mu).
@@ -960,14 +962,13 @@ func (s *Server) disarm(rev string) {
 	}
 }
 
+// cancelRollback stops the timer of a revision; like configd it does not
+// care whether one was running.
 func (s *Server) cancelRollback(c *call) (int, any) {
 	if !c.post() {
-		return 200, map[string]any{"status": "failed"}
+		return 200, map[string]any{"status": "error"}
 	}
 	rev := c.arg(0)
-	if _, ok := s.st.Savepoints[rev]; !ok {
-		return 200, map[string]any{"status": "unknown (or removed) savepoint"}
-	}
 	if _, armed := s.st.Rollbacks[rev]; armed {
 		c.mutating = true
 		s.disarm(rev)
@@ -977,7 +978,7 @@ func (s *Server) cancelRollback(c *call) (int, any) {
 
 func (s *Server) revert(c *call) (int, any) {
 	if !c.post() {
-		return 200, map[string]any{"status": "failed"}
+		return 200, map[string]any{"status": "error"}
 	}
 	rev := c.arg(0)
 	if _, ok := s.st.Savepoints[rev]; !ok {
