@@ -87,6 +87,7 @@ func benchStore(b *testing.B, kind string) *state.Store {
 func BenchmarkRunnerPerStep(b *testing.B) {
 	for _, size := range []int{50, 1000} {
 		for _, kind := range []string{"tmpfs", "tmpfs-snapshot-each", "mem"} {
+			size := size
 			if kind == "tmpfs-snapshot-each" && size > 200 {
 				size = 200 // O(records) per write: 1,000 steps take seconds
 			}

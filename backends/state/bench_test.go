@@ -36,11 +36,13 @@ func BenchmarkCheckpointWrite(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
+					st.SnapshotEvery = time.Hour // fast set-up
 					for i := range records {
 						if err := st.RecordStep(fmt.Sprintf("step.%04d", i), state.Record{Status: state.StatusDone}); err != nil {
 							b.Fatal(err)
 						}
 					}
+					st.SnapshotEvery = 0 // state.json rewritten on every change
 					if journalOnly {
 						st.SnapshotEvery = time.Hour
 					}
