@@ -139,17 +139,6 @@ const (
 	SeqCaddyHTTP  = 991
 )
 
-type desired struct {
-	kind      Kind
-	zone      string
-	id        string
-	ifaceZone string // for ranges/rules: the zone whose ifname to use ("" = fixed)
-	vlan      *VLAN
-	assign    *Assignment
-	rng       *Range
-	host      *HostOverride
-	rule      *Rule
-}
 
 // Plan compares the desired state of f with cur and returns the changes. It
 // never fails: zones it cannot plan (invalid subnet, unknown bridge, a VLAN
@@ -209,7 +198,7 @@ func (p *planner) run() {
 	for _, z := range p.f.Zones {
 		n += len(z.AccessTo) + 10
 	}
-	want := make([]desired, 0, n)
+	want := make([]Change, 0, n)
 	var dmzGW netip.Addr
 	if dz := p.dmzZone(); dz != nil {
 		dmzGW, _ = dz.Gateway()
@@ -241,9 +230,9 @@ func (p *planner) run() {
 				continue
 			}
 			vlan := &VLAN{Parent: parent, Tag: z.VLANTag, Device: z.VLANDevice(), Descr: human(OwnerPrefix+z.Name+":vlan", z.Description)}
-			want = append(want, desired{kind: KindVLAN, zone: z.Name, id: OwnerPrefix + z.Name + ":vlan", vlan: vlan})
+			want = append(want, Change{Kind: KindVLAN, Zone: z.Name, ID: OwnerPrefix + z.Name + ":vlan", VLAN: vlan})
 			as := &Assignment{Device: z.VLANDevice(), Descr: z.Name, Enabled: true, IPv4: netip.PrefixFrom(gw, pfx.Bits())}
-			want = append(want, desired{kind: KindAssignment, zone: z.Name, id: as.Device, assign: as})
+			want = append(want, Change{Kind: KindAssignment, Zone: z.Name, ID: as.Device, Assignment: as})
 			if a, ok := assignByDevice[as.Device]; ok && vlanZoneByDevice[as.Device] == z.Name && sameAssignment(a, *as) {
 				iface = a.Ifname
 				p.out.Ifaces[z.Name] = a.Ifname
@@ -254,13 +243,13 @@ func (p *planner) run() {
 			if ok {
 				r := &Range{Start: first.String(), End: last.String(), Domain: z.Domain(), LeaseTime: LeaseTime,
 					Description: human(OwnerPrefix+z.Name+":dhcp", "Zone "+z.Name+" DHCP")}
-				want = append(want, desired{kind: KindRange, zone: z.Name, id: OwnerPrefix + z.Name + ":dhcp", ifaceZone: z.Name, rng: r})
+				want = append(want, Change{Kind: KindRange, Zone: z.Name, ID: OwnerPrefix + z.Name + ":dhcp", IfaceZone: z.Name, Range: r})
 			} else {
 				p.warn("zone %s: no DHCP range, the offsets do not fit %s", z.Name, z.IP)
 			}
 			h := &HostOverride{Enabled: true, Hostname: "firewall", Domain: z.Domain(), RR: "A", Server: gw.String(),
 				Description: human(OwnerPrefix+z.Name+":dns", "Zone "+z.Name+" gateway")}
-			want = append(want, desired{kind: KindHost, zone: z.Name, id: OwnerPrefix + z.Name + ":dns", host: h})
+			want = append(want, Change{Kind: KindHost, Zone: z.Name, ID: OwnerPrefix + z.Name + ":dns", Host: h})
 		} else {
 			if z.Type == "Overlay" {
 				continue
@@ -298,7 +287,7 @@ func (p *planner) dmzZone() *Zone {
 	return nil
 }
 
-func (p *planner) rule(z *Zone, iface, suffix, text string, seq int, action, proto, dst, port string) desired {
+func (p *planner) rule(z *Zone, iface, suffix, text string, seq int, action, proto, dst, port string) Change {
 	// One allocation for description and identity (a prefix of it), and
 	// rules come from a per-planner slab: large plans allocate little.
 	desc := OwnerPrefix + z.Name + ":" + suffix + " | " + text
@@ -309,15 +298,15 @@ func (p *planner) rule(z *Zone, iface, suffix, text string, seq int, action, pro
 	p.slab = append(p.slab, Rule{Enabled: true, Sequence: seq, Action: action, Quick: true, Interface: iface, Direction: "in",
 		IPProtocol: "inet", Protocol: proto, SourceNet: z.IP, DestinationNet: dst, DestinationPort: port, Log: true,
 		Description: desc})
-	d := desired{kind: KindRule, zone: z.Name, id: id, rule: &p.slab[len(p.slab)-1]}
+	d := Change{Kind: KindRule, Zone: z.Name, ID: id, Rule: &p.slab[len(p.slab)-1]}
 	if iface == "" {
-		d.ifaceZone = z.Name
+		d.IfaceZone = z.Name
 	}
 	return d
 }
 
 // zoneRules appends the band-5 rules of access-to (§2.5) to out.
-func (p *planner) zoneRules(out []desired, z *Zone, iface string) []desired {
+func (p *planner) zoneRules(out []Change, z *Zone, iface string) []Change {
 	if len(z.AccessTo) == 0 {
 		return out // isolated: no rules at all, as upstream
 	}
@@ -360,7 +349,7 @@ func (p *planner) zoneRules(out []desired, z *Zone, iface string) []desired {
 // caddyRules lets a zone with internet access reach the reverse proxy on the
 // DMZ gateway (band 1, §2.5). Manual zones get them on their existing
 // interface (the bridge when untagged).
-func (p *planner) caddyRules(z *Zone, assignByDevice map[string]Assignment, dmzGW netip.Addr) []desired {
+func (p *planner) caddyRules(z *Zone, assignByDevice map[string]Assignment, dmzGW netip.Addr) []Change {
 	if !dmzGW.IsValid() || z.Type == "DMZ" || z.Type == "Overlay" || !(z.HasAccess(KeywordInternet) || z.HasAccess(KeywordAll)) {
 		return nil
 	}
@@ -385,7 +374,7 @@ func (p *planner) caddyRules(z *Zone, assignByDevice map[string]Assignment, dmzG
 	}
 	dst := dmzGW.String() + "/32"
 	name := "Zone " + z.Name
-	return []desired{
+	return []Change{
 		p.rule(z, iface, "caddy-https", name+" -> caddy https", SeqCaddyHTTPS, "pass", "TCP", dst, "443"),
 		p.rule(z, iface, "caddy-http", name+" -> caddy http", SeqCaddyHTTP, "pass", "TCP", dst, "80"),
 	}
@@ -399,7 +388,7 @@ func (p *planner) zoneRank(zone string) int {
 }
 
 // diff turns desired objects and the owned current ones into changes.
-func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDevice map[string]string, assignByDevice map[string]Assignment) {
+func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDevice map[string]string, assignByDevice map[string]Assignment) {
 	type curObj struct {
 		key  string // uuid or ifname
 		zone string
@@ -453,9 +442,9 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 
 	// Owned VLANs of zones that want none, by parent/tag (rename adoption).
 	wantsVLAN := map[string]bool{}
-	for _, d := range want {
-		if d.kind == KindVLAN {
-			wantsVLAN[d.zone] = true
+	for i := range want {
+		if want[i].Kind == KindVLAN {
+			wantsVLAN[want[i].Zone] = true
 		}
 	}
 	adoptable := map[string]curObj{}
@@ -466,7 +455,10 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 			}
 		}
 	}
-	changes := make([]Change, 0, len(want)+8)
+	// want is rewritten in place: kept changes are compacted to its front;
+	// deletes found on the way go to extra.
+	var extra []Change
+	kept := 0
 	matched := map[Kind]map[string]bool{}
 	mark := func(k Kind, id string) {
 		if matched[k] == nil {
@@ -474,28 +466,29 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 		}
 		matched[k][id] = true
 	}
-	for _, d := range want {
+	for i := range want {
+		ch := &want[i]
 		iface := ""
-		if d.ifaceZone != "" && !p.fresh[d.ifaceZone] {
-			iface = p.out.Ifaces[d.ifaceZone]
+		if ch.IfaceZone != "" && !p.fresh[ch.IfaceZone] {
+			iface = p.out.Ifaces[ch.IfaceZone]
 		}
-		ch := Change{Kind: d.kind, Zone: d.zone, ID: d.id}
-		if d.ifaceZone != "" && iface == "" {
-			ch.IfaceZone = d.ifaceZone
+		bound := ch.IfaceZone != ""
+		if iface != "" {
+			ch.IfaceZone = "" // resolved now; otherwise resolved at apply
 		}
-		objs := cur[d.kind][d.id]
+		objs := cur[ch.Kind][ch.ID]
 		if len(objs) > 0 {
-			mark(d.kind, d.id)
+			mark(ch.Kind, ch.ID)
 		}
 		var fields []FieldChange
-		switch d.kind {
+		switch ch.Kind {
 		case KindVLAN:
-			ch.VLAN = d.vlan
+			v := ch.VLAN
 			if len(objs) == 0 {
 				// A renamed zone: adopt its old VLAN (same parent and tag,
 				// owned by a zone that no longer wants one) instead of
 				// creating a clashing second one.
-				if o, ok := adoptable[d.vlan.Parent+"/"+strconv.Itoa(d.vlan.Tag)]; ok {
+				if o, ok := adoptable[v.Parent+"/"+strconv.Itoa(v.Tag)]; ok {
 					id, _, _ := Identity(o.vlan.Descr)
 					mark(KindVLAN, id)
 					objs = []curObj{o}
@@ -503,32 +496,30 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 			}
 			if len(objs) > 0 {
 				o := objs[0].vlan
-				if o.Parent != d.vlan.Parent || o.Tag != d.vlan.Tag {
+				if o.Parent != v.Parent || o.Tag != v.Tag {
 					// Tag and parent of an assigned VLAN cannot change: replace.
-					changes = append(changes, Change{Op: Delete, Kind: KindVLAN, Zone: d.zone, ID: d.id, Key: o.UUID, VLAN: o})
+					extra = append(extra, Change{Op: Delete, Kind: KindVLAN, Zone: ch.Zone, ID: ch.ID, Key: o.UUID, VLAN: o})
 					if a, ok := assignByDevice[o.Device]; ok {
-						changes = append(changes, Change{Op: Delete, Kind: KindAssignment, Zone: d.zone, ID: a.Device, Key: a.Ifname, Assignment: &a})
+						extra = append(extra, Change{Op: Delete, Kind: KindAssignment, Zone: ch.Zone, ID: a.Device, Key: a.Ifname, Assignment: &a})
 						mark(KindAssignment, a.Device)
 					}
 					objs = nil
 				} else {
 					fields = diffFields(
 						[]string{"device", "descr"},
-						[]string{o.Device, o.Descr}, []string{d.vlan.Device, d.vlan.Descr})
+						[]string{o.Device, o.Descr}, []string{v.Device, v.Descr})
 				}
 			}
 		case KindAssignment:
-			ch.Assignment = d.assign
 			if len(objs) > 0 {
-				o := objs[0].as
+				o, d := objs[0].as, ch.Assignment
 				fields = diffFields([]string{"descr", "enabled", "ipv4"},
 					[]string{o.Descr, strconv.FormatBool(o.Enabled), prefixString(o.IPv4)},
-					[]string{d.assign.Descr, strconv.FormatBool(d.assign.Enabled), prefixString(d.assign.IPv4)})
+					[]string{d.Descr, strconv.FormatBool(d.Enabled), prefixString(d.IPv4)})
 			}
 		case KindRange:
-			r := *d.rng
+			r := ch.Range
 			r.Interface = iface
-			ch.Range = &r
 			if len(objs) > 0 {
 				o := objs[0].rng
 				fields = diffFields([]string{"interface", "start", "end", "domain", "leaseTime", "description"},
@@ -536,36 +527,37 @@ func (p *planner) diff(want []desired, ownedVLAN map[string][]VLAN, vlanZoneByDe
 					[]string{ifaceOr(r.Interface, ch.IfaceZone), r.Start, r.End, r.Domain, r.LeaseTime, r.Description})
 			}
 		case KindHost:
-			ch.Host = d.host
 			if len(objs) > 0 {
-				o := objs[0].host
+				o, d := objs[0].host, ch.Host
 				fields = diffFields([]string{"enabled", "hostname", "domain", "rr", "server", "description"},
 					[]string{strconv.FormatBool(o.Enabled), o.Hostname, o.Domain, o.RR, o.Server, o.Description},
-					[]string{strconv.FormatBool(d.host.Enabled), d.host.Hostname, d.host.Domain, d.host.RR, d.host.Server, d.host.Description})
+					[]string{strconv.FormatBool(d.Enabled), d.Hostname, d.Domain, d.RR, d.Server, d.Description})
 			}
 		case KindRule:
-			if d.ifaceZone != "" {
-				d.rule.Interface = iface
+			if bound {
+				ch.Rule.Interface = iface
 			}
-			ch.Rule = d.rule
 			if len(objs) > 0 {
-				fields = diffRule(*objs[0].rule, *d.rule, ch.IfaceZone)
+				fields = diffRule(*objs[0].rule, *ch.Rule, ch.IfaceZone)
 			}
+		}
+		for _, dup := range objs[min(1, len(objs)):] {
+			extra = append(extra, deleteOf(ch.Kind, dup.key, dup.zone, ch.ID, dup.vlan, dup.as, dup.rng, dup.host, dup.rule))
 		}
 		switch {
 		case len(objs) == 0:
 			ch.Op = Create
-			changes = append(changes, ch)
 		case len(fields) > 0:
 			ch.Op = Update
 			ch.Key = objs[0].key
 			ch.Fields = fields
-			changes = append(changes, ch)
+		default:
+			continue // in sync
 		}
-		for _, extra := range objs[min(1, len(objs)):] {
-			changes = append(changes, deleteOf(d.kind, extra.key, extra.zone, d.id, extra.vlan, extra.as, extra.rng, extra.host, extra.rule))
-		}
+		want[kept] = *ch
+		kept++
 	}
+	changes := append(want[:kept], extra...)
 	// Owned objects nothing wants: delete, except those of Manual zones.
 	for _, k := range []Kind{KindVLAN, KindAssignment, KindRange, KindHost, KindRule} {
 		ids := make([]string, 0, len(cur[k]))

@@ -202,6 +202,7 @@ type validator struct {
 	r        Report
 	byName   map[string]*Zone
 	isolated map[string]bool
+	seen     map[string]bool // scratch, reused per zone
 }
 
 func (v *validator) err(z *Zone, field, format string, a ...any) {
@@ -312,7 +313,11 @@ func (v *validator) zone(z *Zone) {
 
 	// access-to
 	if !v.bad(z, FieldAccessTo) {
-		seen := map[string]bool{}
+		if v.seen == nil {
+			v.seen = map[string]bool{}
+		}
+		seen := v.seen
+		clear(seen)
 		for _, t := range z.AccessTo {
 			if seen[t] {
 				v.warn(z, FieldAccessTo, "lists %q twice", t)
