@@ -139,7 +139,6 @@ const (
 	SeqCaddyHTTP  = 991
 )
 
-
 // Plan compares the desired state of f with cur and returns the changes. It
 // never fails: zones it cannot plan (invalid subnet, unknown bridge, a VLAN
 // tag held by an object tappaas does not own) are skipped and named in
