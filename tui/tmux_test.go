@@ -291,3 +291,29 @@ func TestTmuxNoColor(t *testing.T) {
 		t.Error("no colour escapes without NO_COLOR: the NO_COLOR check proves nothing")
 	}
 }
+
+// BenchmarkExecToFirstFrame starts the binary in a tmux pane and polls the
+// pane until the home screen's header is drawn (the poll adds a few ms).
+func BenchmarkExecToFirstFrame(b *testing.B) {
+	bin := binary(b)
+	dir := b.TempDir()
+	var total, worst time.Duration
+	for i := 0; i < b.N; i++ {
+		// Measured from before tmux spawns the process: an upper bound.
+		start := time.Now()
+		p := startPane(b, []string{"TERM=xterm-256color", "TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir},
+			"exec "+bin+" --log-file "+filepath.Join(dir, "log"))
+		for !strings.Contains(p.capture(false), "TAPPaaS") {
+			if time.Since(start) > 10*time.Second {
+				b.Fatal("no first frame within 10s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		d := time.Since(start)
+		total += d
+		worst = max(worst, d)
+		_ = exec.Command("tmux", "-L", p.socket, "kill-server").Run()
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-frame")
+	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+}

@@ -75,6 +75,10 @@ func (d *Driver) run(c tea.Cmd) {
 	}()
 }
 
+// Inject queues msg behind the messages already pending, as input from the
+// terminal would be.
+func (d *Driver) Inject(msg tea.Msg) { d.msgs <- msg }
+
 // Pump delivers pending messages for up to dur.
 func (d *Driver) Pump(dur time.Duration) {
 	d.WaitFor(func() bool { return false }, dur)
