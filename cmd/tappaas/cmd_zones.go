@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -197,6 +199,10 @@ func (o *zonesOpts) plan(c *cobra.Command, apply bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Ctrl-C stops between changes; filter changes already made are
+	// reverted to the savepoint (or rolled back by the firewall itself).
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fw, closeFW, err := o.connect(ctx)
 	if err != nil {
 		return err

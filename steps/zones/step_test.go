@@ -141,3 +141,45 @@ func TestInvalidFileIsACheckError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestStepFailuresAndCancellation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	// Wrong credentials: Check cannot check (error), it never says "not done".
+	cert, _, fp, err := labfw.NewCert("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := labfw.NewServer(labfw.Options{})
+	hs := httptest.NewUnstartedServer(sim.Handler())
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	c, err := opnsense.New(opnsense.Config{BaseURL: hs.URL, Key: "nope", Secret: "wrong", Fingerprint: fp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &zones.Step{File: defaultZones(t), Firewall: zones.FromOPNsense(c)}
+	if _, err := s.Check(ctx, rt()); !errors.Is(err, opnsense.ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("bad key: %v", err)
+	}
+
+	// Cancelled mid-way: Apply returns the context error; a later run converges.
+	fw, _ := startFirewall(t, "26.1.2")
+	s = &zones.Step{File: defaultZones(t), Firewall: fw}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Apply(cctx, rt()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled apply: %v", err)
+	}
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("after resume: %+v %v", st, err)
+	}
+	if s.ID() != "zones.apply" || len(s.Touches()) != 1 || len(s.Describe(nil)) != 1 {
+		t.Fatal("step metadata")
+	}
+}
