@@ -627,3 +627,33 @@ func TestMutationAccounting(t *testing.T) {
 		t.Fatalf("body not recorded: %q", reqs[3].Body)
 	}
 }
+
+// AliasController: get renders content as a selection map (plus the other
+// aliases unselected), a rename follows into the rules that use the alias,
+// and deleting a used alias names the users.
+func TestContractAliases(t *testing.T) {
+	t.Parallel()
+	r, sim := startRaw(t, Options{})
+	_, body := r.post("/api/firewall/alias/addItem", map[string]any{"alias": map[string]any{"name": "web", "type": "port", "content": "80\n443"}})
+	id := jget(t, body, "uuid").(string)
+	r.post("/api/firewall/alias/addItem", map[string]any{"alias": map[string]any{"name": "other", "type": "host", "content": "10.0.0.5"}})
+	_, body = r.get("/api/firewall/alias/getItem/" + id)
+	if jget(t, body, "alias", "content", "443", "selected") != float64(1) || jget(t, body, "alias", "content", "other", "selected") != float64(0) {
+		t.Fatalf("content map: %s", body)
+	}
+	_, body = r.post("/api/firewall/filter/addRule", map[string]any{"rule": map[string]any{"interface": "lan", "protocol": "TCP", "destination_port": "web", "description": "https in"}})
+	rid := jget(t, body, "uuid").(string)
+	// A failed rename changes nothing.
+	_, body = r.post("/api/firewall/alias/setItem/"+id, map[string]any{"alias": map[string]any{"name": "bad name"}})
+	if jget(t, body, "result") != "failed" || sim.Staged("filter.rule")[0]["destination_port"] != "web" {
+		t.Fatalf("failed rename: %s", body)
+	}
+	r.post("/api/firewall/alias/setItem/"+id, map[string]any{"alias": map[string]any{"name": "webports"}})
+	if got := sim.Staged("filter.rule")[0]["destination_port"]; got != "webports" {
+		t.Fatalf("rule after rename: %q", got)
+	}
+	st, body := r.do("POST", "/api/firewall/alias/delItem/"+id, "", "")
+	if st != 500 || jget(t, body, "errorTitle") != "Alias in use" || !strings.Contains(jget(t, body, "errorMessage").(string), "Cannot delete alias. Currently in use by \n[filter.rules.rule."+rid+"] https in") {
+		t.Fatalf("delete in use: %d %s", st, body)
+	}
+}

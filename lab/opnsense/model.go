@@ -105,6 +105,9 @@ type collection struct {
 	// record): it may supply field values (the VLAN device name) or refuse
 	// the write with validations, like a controller's own checks.
 	prepare func(s *Server, old Record, in map[string]any) (set Record, fail map[string]any)
+	// saved runs after a valid write, before it is stored (old is nil for a
+	// new record): side effects such as renaming references.
+	saved func(s *Server, old, rec Record)
 	// inUse refuses deletes with a UserException message.
 	inUse func(s *Server, id string) string
 	// search renders a row value differently from the stored one.

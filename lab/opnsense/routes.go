@@ -412,6 +412,29 @@ func (s *Server) render(col *collection, rec Record) map[string]any {
 				labels[n] = t.Rows[n]["descr"]
 			}
 			out[f.name] = optionMap(t.Order, labels, v)
+		case kLines:
+			// AliasController::getItemAction: the entries, selected, plus
+			// every other alias name, unselected.
+			entries := strings.Split(v, "\n")
+			if v == "" {
+				entries = nil
+			}
+			keys := append([]string(nil), entries...)
+			t := s.st.Tables[tAlias]
+			for _, n := range t.Order {
+				if name := t.Rows[n]["name"]; !contains(keys, name) {
+					keys = append(keys, name)
+				}
+			}
+			m := map[string]any{}
+			for _, k := range keys {
+				sel := 0
+				if contains(entries, k) {
+					sel = 1
+				}
+				m[k] = map[string]any{"value": k, "selected": sel}
+			}
+			out[f.name] = m
 		case kRef:
 			t := s.st.Tables[f.ref]
 			labels := map[string]string{}
@@ -516,6 +539,9 @@ func (s *Server) set(col *collection, c *call, add bool) (int, any) {
 		return 200, map[string]any{"result": "failed", "validations": v}
 	}
 	c.mutating = true
+	if col.saved != nil {
+		col.saved(s, s.st.Tables[col.table].Rows[id], rec)
+	}
 	s.st.Tables[col.table].put(id, rec)
 	if add {
 		return 200, map[string]any{"result": "saved", "uuid": id}
@@ -597,7 +623,11 @@ func (s *Server) del(col *collection, c *call) (int, any) {
 	for _, id := range found {
 		if col.inUse != nil {
 			if msg := col.inUse(s, id); msg != "" {
-				return 500, userError{msg: msg, title: "Item in use"}
+				title := "Item in use"
+				if col.table == tAlias {
+					title = "Alias in use"
+				}
+				return 500, userError{msg: msg, title: title}
 			}
 		}
 	}

@@ -160,6 +160,7 @@ func collections() []*collection {
 			},
 			check: checkAlias,
 			inUse: aliasInUse,
+			saved: renameAlias,
 		},
 		{
 			table: tOverride, module: "unbound", controller: "settings", thing: "HostOverride", monad: "host", service: "unbound", toggle: true,
@@ -537,24 +538,56 @@ func checkAlias(s *Server, id string, r Record, v map[string]string) {
 	}
 }
 
+// aliasInUse mirrors AliasController::delItemAction / Alias::whereUsed.
 func aliasInUse(s *Server, id string) string {
 	name := s.st.Tables[tAlias].Rows[id]["name"]
+	var uses []string
 	t := s.st.Tables[tRule]
 	for _, o := range t.Order {
 		x := t.Rows[o]
 		for _, f := range []string{"source_net", "destination_net", "source_port", "destination_port"} {
 			if x[f] == name {
-				return "Alias in use by rule " + o
+				uses = append(uses, fmt.Sprintf("\n[filter.rules.rule.%s] %s", o, x["description"]))
+				break
 			}
 		}
 	}
 	a := s.st.Tables[tAlias]
 	for _, o := range a.Order {
 		if o != id && contains(strings.Split(a.Rows[o]["content"], "\n"), name) {
-			return "Alias in use by alias " + a.Rows[o]["name"]
+			uses = append(uses, fmt.Sprintf("\n[aliases.alias.%s] %s", o, a.Rows[o]["name"]))
 		}
 	}
-	return ""
+	if len(uses) == 0 {
+		return ""
+	}
+	return "Cannot delete alias. Currently in use by " + strings.Join(uses, "")
+}
+
+// renameAlias renames references when an alias is renamed (Alias::refactor).
+func renameAlias(s *Server, old, rec Record) {
+	if old == nil || old["name"] == rec["name"] {
+		return
+	}
+	from, to := old["name"], rec["name"]
+	t := s.st.Tables[tRule]
+	for _, o := range t.Order {
+		for _, f := range []string{"source_net", "destination_net", "source_port", "destination_port"} {
+			if t.Rows[o][f] == from {
+				t.Rows[o][f] = to
+			}
+		}
+	}
+	a := s.st.Tables[tAlias]
+	for _, o := range a.Order {
+		parts := strings.Split(a.Rows[o]["content"], "\n")
+		for i, p := range parts {
+			if p == from {
+				parts[i] = to
+			}
+		}
+		a.Rows[o]["content"] = strings.Join(parts, "\n")
+	}
 }
 
 // ---- unbound ------------------------------------------------------------
