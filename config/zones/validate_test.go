@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -208,4 +209,19 @@ func rename(f *File, old, name string) {
 	z := f.Zone(old).Clone()
 	z.Name = name
 	f.SetZone(old, z)
+}
+
+func TestUpstreamIsolationInvariant(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, fixture(t, "upstream-zones.json"))
+	// The review note of upstream's _README: iotUntrust added to home's access-to.
+	edit(f, "home", func(z *Zone) { z.AccessTo = append(z.AccessTo, "iotUntrust") })
+	r := f.Validate()
+	if len(r.Errors) != 1 || r.Errors[0].Zone != "home" || r.Errors[0].Field != FieldAccessTo || !strings.Contains(r.Errors[0].Message, "isolation invariant") {
+		t.Fatalf("errors = %v", r.Errors)
+	}
+	// mgmt is the exception (it already lists both isolated zones).
+	if !slices.Contains(f.Zone("mgmt").AccessTo, "iotCams") {
+		t.Fatal("fixture changed")
+	}
 }
