@@ -28,7 +28,9 @@
 //     non-POST writes → {"result":"failed"}. The lab is deliberately stricter
 //     than the firewall in one respect: the real BaseField::setNodes silently
 //     ignores keys the model does not have, the lab answers a validation
-//     error ("Unknown field.") so a typo in tappaas cannot pass unnoticed.
+//     error ("Unknown field.") so a typo in tappaas cannot pass unnoticed;
+//     likewise a DHCP range whose end is below its start is refused at once
+//     (dnsmasq itself would only fail when it restarts).
 //   - VLAN devices follow VlanSettingsController and Vlan::performValidation
 //     (opnsense/core): auto names <prefix>0<highest+1> (qinq for VLAN
 //     parents), legacy "<if>_vlan<tag>" names, the device-name format and

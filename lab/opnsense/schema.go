@@ -113,8 +113,12 @@ func collections() []*collection {
 				{name: "aliases", kind: kText},
 			},
 			check: func(s *Server, id string, r Record, v map[string]string) {
+				// Dnsmasq::performValidation (its typo included).
 				if r["host"] == "" && r["hwaddr"] == "" {
-					v["host"] = "A hostname or a hardware address is required."
+					v["host"] = "Hostnames my only be omitted when a hardware address is offered."
+				}
+				if r["hwaddr"] != "" && strings.Contains(r["ip"], ":") {
+					v["ip"] = "Only IPv4 reservations are currently supported"
 				}
 			},
 		},
@@ -471,21 +475,29 @@ func checkAssignment(s *Server, id string, r Record, v map[string]string) {
 
 // ---- dnsmasq ------------------------------------------------------------
 
+// checkRange follows Dnsmasq::performValidation; the start ≤ end check is
+// the lab's own (dnsmasq itself refuses such a range when it starts).
 func checkRange(s *Server, id string, r Record, v map[string]string) {
+	inet := func(a string) string {
+		if strings.Contains(a, ":") {
+			return "inet6"
+		}
+		return "inet"
+	}
+	if r["domain"] != "" && r["end_addr"] == "" {
+		v["domain"] = "Can only configure a domain when a full range (including end) is specified."
+	}
+	if r["end_addr"] != "" && inet(r["start_addr"]) != inet(r["end_addr"]) {
+		v["end_addr"] = "Protocol family doesn't match."
+		return
+	}
+	if r["prefix_len"] != "" && inet(r["start_addr"]) != "inet6" {
+		v["prefix_len"] = "Prefix length can only be used for IPv6."
+	}
 	a, errA := netip.ParseAddr(r["start_addr"])
-	if r["end_addr"] == "" || errA != nil {
-		return
-	}
 	b, errB := netip.ParseAddr(r["end_addr"])
-	if errB != nil {
-		return
-	}
-	if a.Is4() != b.Is4() {
-		v["end_addr"] = "Start and end address must be of the same family."
-		return
-	}
-	if b.Less(a) {
-		v["end_addr"] = "End address must be greater than start address."
+	if errA == nil && errB == nil && b.Less(a) {
+		v["end_addr"] = "End address must not be lower than the start address (lab check)."
 	}
 }
 
