@@ -150,7 +150,9 @@ func (n *Node) cmdTrue(e *shell.Env) int { return 0 }
 
 func (n *Node) cmdPveversion(e *shell.Env) int {
 	c := parseCLI(e.Args[1:])
-	if c.opts["v"] == "" && c.opts["verbose"] == "" {
+	_, v := c.opts["v"]
+	_, verbose := c.opts["verbose"]
+	if !v && !verbose {
 		fmt.Fprintf(e.Stdout, "pve-manager/%s/%s (running kernel: %s)\n", PVEVersion, PVERepoID, Kernel)
 		return 0
 	}

@@ -244,6 +244,14 @@ func (n *Node) cmdZstd(e *shell.Env) int {
 			fmt.Fprintf(e.Stderr, "zstd: can't stat %s : No such file or directory -- ignored\n", f)
 			return 1
 		}
+		dst := out
+		if dst == "" && !toStdout {
+			if !strings.HasSuffix(f, ".zst") {
+				fmt.Fprintf(e.Stderr, "zstd: %s: unknown suffix (.zst/.tzst expected). Can't derive the output file name. Specify it with -o dstFileName. Ignoring.\n", f)
+				return 1
+			}
+			dst = strings.TrimSuffix(f, ".zst")
+		}
 		d, err := decompress(b)
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "zstd: %s: %v\n", f, err)
@@ -252,14 +260,6 @@ func (n *Node) cmdZstd(e *shell.Env) int {
 		if toStdout {
 			_, _ = e.Stdout.Write(d)
 			continue
-		}
-		dst := out
-		if dst == "" {
-			if !strings.HasSuffix(f, ".zst") {
-				fmt.Fprintf(e.Stderr, "zstd: %s: unknown suffix (.zst/.tzst expected). Can't derive the output file name. Specify it with -o dstFileName. Ignoring.\n", f)
-				return 1
-			}
-			dst = strings.TrimSuffix(f, ".zst")
 		}
 		dp := e.Abs(dst)
 		if _, err := n.fs.Stat(dp); err == nil && !force {

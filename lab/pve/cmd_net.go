@@ -21,18 +21,9 @@ func (n *Node) linkOrder() []*Link {
 	for _, l := range n.m.Links {
 		out = append(out, l)
 	}
-	rank := func(l *Link) int {
-		switch l.Kind {
-		case "lo":
-			return 0
-		case "eth":
-			return 1
-		}
-		return 2
-	}
 	sort.Slice(out, func(i, j int) bool {
-		if rank(out[i]) != rank(out[j]) {
-			return rank(out[i]) < rank(out[j])
+		if out[i].Index != out[j].Index {
+			return out[i].Index < out[j].Index
 		}
 		return out[i].Name < out[j].Name
 	})
@@ -191,7 +182,7 @@ func (n *Node) cmdIP(e *shell.Env) int {
 		n.lock()
 		defer n.unlock()
 		var out []any
-		for i, l := range n.linkOrder() {
+		for _, l := range n.linkOrder() {
 			if d := kv["dev"]; d != "" && l.Name != d {
 				continue
 			}
@@ -213,7 +204,7 @@ func (n *Node) cmdIP(e *shell.Env) int {
 				state = "UNKNOWN"
 				flags = []string{"LOOPBACK", "UP", "LOWER_UP"}
 			}
-			j := map[string]any{"ifindex": i + 1, "ifname": l.Name, "flags": flags, "mtu": 1500, "qdisc": "noqueue", "operstate": state,
+			j := map[string]any{"ifindex": l.Index, "ifname": l.Name, "flags": flags, "mtu": 1500, "qdisc": "noqueue", "operstate": state,
 				"group": "default", "txqlen": 1000, "link_type": "ether", "address": l.MAC, "broadcast": "ff:ff:ff:ff:ff:ff"}
 			if l.Kind == "lo" {
 				j["mtu"], j["link_type"] = 65536, "loopback"

@@ -131,10 +131,11 @@ func splitPorts(s string) []string {
 // applyInterfaces computes the live links and routes from a parsed file
 // (what `ifreload -a` does). It returns warnings and a fatal error.
 func (m *Model) applyInterfaces(f *Interfaces) (warn []string, err error) {
-	links := map[string]*Link{"lo": {Name: "lo", Kind: "lo", Up: true, Addrs: []string{"127.0.0.1/8"}, MAC: "00:00:00:00:00:00"}}
-	for _, n := range m.NICs {
-		links[n.Name] = &Link{Name: n.Name, Kind: "eth", Up: n.Link, MAC: n.MAC}
+	links := map[string]*Link{"lo": {Name: "lo", Kind: "lo", Up: true, Addrs: []string{"127.0.0.1/8"}, MAC: "00:00:00:00:00:00", Index: 1}}
+	for i, n := range m.NICs {
+		links[n.Name] = &Link{Name: n.Name, Kind: "eth", Up: n.Link, MAC: n.MAC, Index: i + 2}
 	}
+	next := len(m.NICs) + 2
 	var routes []Route
 	used := map[string]string{}
 	var gwIface string
@@ -151,7 +152,8 @@ func (m *Model) applyInterfaces(f *Interfaces) (warn []string, err error) {
 					continue
 				}
 			}
-			l = &Link{Name: c.Name, Kind: "bridge", Up: true, MAC: ""}
+			l = &Link{Name: c.Name, Kind: "bridge", Up: true, MAC: "", Index: next}
+			next++
 			links[c.Name] = l
 		}
 		if l.Kind == "bridge" {

@@ -94,6 +94,7 @@ type Link struct {
 	VlanAware bool     `json:"vlan_aware,omitempty"`
 	Master    string   `json:"master,omitempty"`
 	MAC       string   `json:"mac"`
+	Index     int      `json:"ifindex"`
 }
 
 // Route is a live IPv4 route.
