@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -79,25 +81,69 @@ func (e *LockError) Error() string {
 // longer names this run (someone removed it or took it over).
 var ErrLockLost = errors.New("state lock was lost")
 
-func pidAlive(pid int) bool {
-	if pid <= 0 {
+// holderAlive reports whether the holder's process still runs on this
+// host: a signal-0 probe, and, where /proc tells when the process started,
+// a process that started after the holder took the lock is not the holder
+// (its PID was reused, e.g. after the node rebooted).
+func holderAlive(h Holder) bool {
+	if h.PID <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(h.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if start, ok := processStart(h.PID); ok && !h.Since.IsZero() && start.After(h.Since.Add(2*time.Second)) {
+		return false
+	}
+	return true
 }
 
-func (s *Store) alive(pid int) bool {
-	if s.PIDAlive != nil {
-		return s.PIDAlive(pid)
+// processStart reads a process's start time from /proc (Linux).
+func processStart(pid int) (time.Time, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, false
 	}
-	return pidAlive(pid)
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
+	if i < 0 {
+		return time.Time{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseUint(f[19], 10, 64) // field 22: starttime in clock ticks
+	if err != nil {
+		return time.Time{}, false
+	}
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for line := range strings.Lines(string(st)) {
+		if rest, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			const userHZ = 100 // USER_HZ on every Linux PVE runs on
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / userHZ), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (s *Store) alive(h Holder) bool {
+	if s.PIDAlive != nil {
+		return s.PIDAlive(h.PID)
+	}
+	return holderAlive(h)
 }
 
 // stale reports whether the lock of old can be taken over by h: same host
-// (so the PID is meaningful here) and no such process.
+// (so the PID is meaningful here) and the holder's process is gone.
 func (s *Store) stale(old, h Holder) bool {
-	return old.Host != "" && old.Host == h.Host && old.PID > 0 && !s.alive(old.PID)
+	return old.Host != "" && old.Host == h.Host && old.PID > 0 && !s.alive(old)
 }
 
 func (s *Store) readLock(name string) (Holder, []byte, error) {

@@ -666,3 +666,37 @@ func FuzzOpenJournal(f *testing.F) {
 		}
 	})
 }
+
+func TestLockReusedPIDIsStale(t *testing.T) {
+	t.Parallel()
+	host, _ := os.Hostname()
+	me := state.Holder{User: "root", Host: host, PID: os.Getpid()}
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		stale bool
+	}{
+		{"live holder", time.Now().Add(time.Minute), false},
+		{"pid reused after the holder died", time.Now().Add(-24 * time.Hour), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fsys := statetest.NewMemFS()
+			old := me
+			old.Since = tc.since
+			b, _ := json.Marshal(old)
+			if err := fsys.CreateExclusive(state.LockFile, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, fsys) // PIDAlive nil: the real probe
+			_, err := s.Lock(context.Background(), state.Holder{User: "root", Host: host, PID: os.Getpid() + 1})
+			var le *state.LockError
+			if tc.stale && err != nil {
+				t.Fatalf("lock of a reused PID not taken over: %v", err)
+			}
+			if !tc.stale && !errors.As(err, &le) {
+				t.Fatalf("lock of a live holder: %v, want *LockError", err)
+			}
+		})
+	}
+}

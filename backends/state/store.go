@@ -227,7 +227,8 @@ type Store struct {
 	// Now is the clock (a seam for tests); nil means time.Now.
 	Now func() time.Time
 	// PIDAlive reports whether a process of this host is alive (a seam for
-	// tests); nil means a signal-0 probe.
+	// tests); nil means a signal-0 probe plus a check, from /proc, that the
+	// process started before the holder took the lock (PID reuse).
 	PIDAlive func(pid int) bool
 	// SnapshotEvery bounds how often state.json is rewritten: 0 rewrites it
 	// on every change; a positive value rewrites it at most that often
