@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -26,6 +28,7 @@ func startFirewall(t *testing.T, version string) (cz.Firewall, *labfw.Server) {
 	sim := labfw.NewServer(labfw.Options{Version: version})
 	hs := httptest.NewUnstartedServer(sim.Handler())
 	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the pin-learning handshake fails by design
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	c, err := opnsense.New(opnsense.Config{BaseURL: hs.URL, Key: labfw.BootstrapKey, Secret: labfw.BootstrapSecret, Fingerprint: fp, Timeout: 10 * time.Second})
@@ -154,6 +157,7 @@ func TestStepFailuresAndCancellation(t *testing.T) {
 	sim := labfw.NewServer(labfw.Options{})
 	hs := httptest.NewUnstartedServer(sim.Handler())
 	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the pin-learning handshake fails by design
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	c, err := opnsense.New(opnsense.Config{BaseURL: hs.URL, Key: "nope", Secret: "wrong", Fingerprint: fp})
@@ -181,5 +185,57 @@ func TestStepFailuresAndCancellation(t *testing.T) {
 	}
 	if s.ID() != "zones.apply" || len(s.Touches()) != 1 || len(s.Describe(nil)) != 1 {
 		t.Fatal("step metadata")
+	}
+}
+
+// unreachable makes Ping fail, as if the new rules cut tappaas off.
+type unreachable struct{ cz.Firewall }
+
+func (unreachable) Ping(context.Context) error { return errors.New("connection timed out") }
+
+func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cert, _, fp, err := labfw.NewCert("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := labfw.NewServer(labfw.Options{RollbackAfter: 200 * time.Millisecond})
+	hs := httptest.NewUnstartedServer(sim.Handler())
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the pin-learning handshake fails by design
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	c, err := opnsense.New(opnsense.Config{BaseURL: hs.URL, Key: labfw.BootstrapKey, Secret: labfw.BootstrapSecret, Fingerprint: fp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := zones.FromOPNsense(c)
+	rulesBefore := len(sim.Running("filter.rule"))
+	s := &zones.Step{File: defaultZones(t), Firewall: unreachable{fw}, Options: cz.ApplyOptions{PingAttempts: 2, PingDelay: time.Millisecond}}
+	err = s.Apply(ctx, rt())
+	if !errors.Is(err, cz.ErrUnreachableAfterApply) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(sim.Armed()) != 1 {
+		t.Fatalf("rollback not armed: %v", sim.Armed())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sim.Reverted()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(sim.Reverted()) != 1 {
+		t.Fatal("the firewall did not roll back by itself")
+	}
+	if n := len(sim.Running("filter.rule")); n != rulesBefore {
+		t.Fatalf("running rules after rollback = %d, want %d", n, rulesBefore)
+	}
+	// Reachable again: the next run converges.
+	s.Firewall = fw
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Check(ctx, rt()); !st.Done {
+		t.Fatalf("not converged: %s", st.Detail)
 	}
 }
