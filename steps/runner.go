@@ -86,7 +86,8 @@ func DefaultBackoff(attempt int) time.Duration {
 
 // Pause asks a running Run to start no new step; it returns (ErrPaused,
 // PlanDone{Interrupted: true}) once the running steps finish. A later Run
-// starts afresh (resumes).
+// starts afresh (resumes). Pause acts only on a Run in progress: each Run
+// clears it when it starts.
 func (r *Runner) Pause() {
 	r.paused.Store(true)
 	r.mu.Lock()
