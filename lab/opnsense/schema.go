@@ -604,21 +604,31 @@ func renameAlias(s *Server, old, rec Record) {
 
 // ---- unbound ------------------------------------------------------------
 
+// checkOverride follows Unbound.xml (hosts.host): the address is required
+// for A/AAAA, MX needs priority and host. That an A record carries an IPv4
+// address (AAAA an IPv6 one) is the lab's own check.
 func checkOverride(s *Server, id string, r Record, v map[string]string) {
 	switch r["rr"] {
 	case "A", "AAAA":
+		if r["server"] == "" {
+			v["server"] = "The field IP address is required."
+			return
+		}
 		ip, err := netip.ParseAddr(r["server"])
 		switch {
-		case r["server"] == "" || err != nil:
-			v["server"] = "A valid IP address must be specified."
+		case err != nil:
+			v["server"] = "Please specify a valid network segment or IP address."
 		case r["rr"] == "A" && !ip.Is4():
-			v["server"] = "A valid IPv4 address must be specified."
+			v["server"] = "An A record needs an IPv4 address (lab check)."
 		case r["rr"] == "AAAA" && ip.Is4():
-			v["server"] = "A valid IPv6 address must be specified."
+			v["server"] = "An AAAA record needs an IPv6 address (lab check)."
 		}
 	case "MX":
+		if r["mxprio"] == "" {
+			v["mxprio"] = "The field MX Priority is required."
+		}
 		if r["mx"] == "" {
-			v["mx"] = "A valid MX host must be specified."
+			v["mx"] = "The field MX Host is required."
 		}
 	case "TXT":
 		if r["txtdata"] == "" {
