@@ -262,8 +262,8 @@ func (s *Server) validNet(v string) bool {
 	if _, err := netip.ParsePrefix(v); err == nil {
 		return true
 	}
-	if _, ok := s.aliasNamed(v); ok {
-		return true
+	if id, ok := s.aliasNamed(v); ok { // NetworkAliasField: not port aliases
+		return !strings.Contains(s.st.Tables[tAlias].Rows[id]["type"], "port")
 	}
 	return s.ifaceKnown(v) || s.ifaceKnown(strings.TrimSuffix(v, "ip"))
 }
