@@ -190,6 +190,9 @@ func (m *Model) updateForm(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 		old := m.editing
 		m.file.SetZone(old, z)
+		if old != "" && old != z.Name {
+			m.renameRefs(old, z.Name)
+		}
 		m.dirty = true
 		m.revalidate()
 		m.mode, m.form = modeTable, nil
@@ -240,4 +243,23 @@ func formTheme(com *common.Common) huh.Theme {
 		t.Blurred = t.Focused
 		return t
 	})
+}
+
+// renameRefs follows a rename in every other zone's access lists.
+func (m *Model) renameRefs(old, name string) {
+	for _, x := range m.file.Zones {
+		c := x.Clone()
+		changed := false
+		for _, list := range [][]string{c.AccessTo, c.PinholeAllowedFrom} {
+			for i, s := range list {
+				if s == old {
+					list[i] = name
+					changed = true
+				}
+			}
+		}
+		if changed {
+			m.file.SetZone(x.Name, c)
+		}
+	}
 }

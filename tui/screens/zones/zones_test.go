@@ -305,3 +305,29 @@ func TestPlanApplyConfirm(t *testing.T) {
 	d.Key("p")
 	e.waitView(t, "No changes: the firewall matches the zones.")
 }
+
+func TestRenameFollowsReferences(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	d := e.d
+	d.Key("down")
+	d.Key("down")
+	d.Key("down") // iot
+	d.Key("enter")
+	e.waitView(t, "Edit zone iot")
+	for range 3 {
+		d.Key("backspace")
+	}
+	d.Type("things")
+	for range 10 { // through every field with its current value
+		d.Key("enter")
+	}
+	e.waitView(t, "updated zone things")
+	f := e.h.s.File()
+	if f.Zone("iot") != nil || !f.Zone("private").HasAccess("things") || !f.Validate().OK() {
+		t.Fatalf("rename: %v", f.Validate().Err())
+	}
+	if got := f.Names(); strings.Join(got, ",") != "mgmt,srv,private,things,dmz" {
+		t.Fatalf("order = %v", got)
+	}
+}
