@@ -60,7 +60,7 @@ func RunAccessible(ctx context.Context, opts Options, in io.Reader, out io.Write
 		x := wizard.NewExtra(&cfg)
 		// The same form, read line by line: huh's accessible mode. It
 		// reads from its own buffered reader, so hand it ours.
-		f := wizard.Form(&cfg, x, det, wizard.Theme(com.Styles)).WithAccessible(true).WithInput(lineReader{br}).WithOutput(out)
+		f := wizard.Form(&cfg, x, det, wizard.PlainTheme()).WithAccessible(true).WithInput(lineReader{br}).WithOutput(out)
 		if err := f.RunWithContext(ctx); err != nil {
 			if errors.Is(err, huh.ErrUserAborted) {
 				return errors.New("install cancelled")

@@ -115,3 +115,17 @@ func TestSearchPromptTakesKeys(t *testing.T) {
 		t.Errorf("top = %d, want 1 (line 2; search starts after the current top)", m.Top())
 	}
 }
+
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"", "plain", "\x1b[31mred\x1b[0m", "\x1b]8;;http://x\x07link\x1b]8;;\x07", "a\tb\r\n", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Clean(s)
+		for _, r := range out {
+			if r < 0x20 || r == 0x7f {
+				t.Fatalf("Clean(%q) = %q keeps control character %U", s, out, r)
+			}
+		}
+	})
+}
