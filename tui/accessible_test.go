@@ -33,19 +33,19 @@ func TestAccessibleInstallWithSameValidation(t *testing.T) {
 	// then the defaults for everything but the typed wipe confirmation.
 	input := strings.Join([]string{
 		"example", "example.org", // domain: invalid, then valid
-		"admin@example.org",      // email
-		"tappaas1",               // hostname
-		"10.0.0.1/24",            // mgmt: the firewall's address is refused…
-		"10.0.0.10/24",           // …this one is fine
-		"1", "2",                 // WAN enp1s0, LAN enp2s0
-		"0",                      // disks: sdb is preselected; confirm
-		"1",                      // layout single
-		"WIPE sdc", "WIPE sdb",   // typed confirmation: wrong, then right
-		"y",                      // generate the firewall password
-		"", "",                   // password fields (not needed when generating)
-		"main",                   // branch
-		"2",                      // size medium
-		"y",                      // run the plan
+		"admin@example.org", // email
+		"tappaas1",          // hostname
+		"10.0.0.1/24",       // mgmt: the firewall's address is refused…
+		"10.0.0.10/24",      // …this one is fine
+		"1", "2",            // WAN enp1s0, LAN enp2s0
+		"0",                    // disks: sdb is preselected; confirm
+		"1",                    // layout single
+		"WIPE sdc", "WIPE sdb", // typed confirmation: wrong, then right
+		"y",    // generate the firewall password
+		"", "", // password fields (not needed when generating)
+		"main", // branch
+		"2",    // size medium
+		"y",    // run the plan
 	}, "\n") + "\n"
 	out, err := accessibleRun(t, dir, input)
 	for _, want := range []string{"needs at least two labels", "is the firewall's address", "type exactly: WIPE sdb"} {
