@@ -3,6 +3,7 @@ package shell
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -1233,6 +1234,13 @@ func cmdHead(e *Env) int {
 				fmt.Fprintln(e.Stdout)
 			}
 			fmt.Fprintf(e.Stdout, "==> %s <==\n", f)
+		}
+		if f == "-" && byBytes && n >= 0 {
+			// Exactly n bytes: the rest of stdin stays for others.
+			if _, err := io.CopyN(e.Stdout, e.Stdin, int64(n)); err != nil && err != io.EOF {
+				status = 1
+			}
+			continue
 		}
 		if f == "-" && !byBytes && n >= 0 {
 			// Read only what is needed (the producer may be endless).
@@ -2818,11 +2826,17 @@ func cmdSeq(e *Env) int {
 	return 0
 }
 
+// cmdNohup runs its command immune to the session ending (its context is
+// detached from the caller's cancellation, as SIGHUP is ignored).
 func cmdNohup(e *Env) int {
 	if len(e.Args) < 2 {
 		return missingOperand(e)
 	}
-	return e.Exec(e.Args[1:]...)
+	child := *e
+	if e.Ctx != nil {
+		child.Ctx = context.WithoutCancel(e.Ctx)
+	}
+	return child.Exec(e.Args[1:]...)
 }
 
 func cmdTimeout(e *Env) int {

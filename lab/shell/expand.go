@@ -278,6 +278,9 @@ func (st *state) lookupVar(name string) (string, bool) {
 	case "?":
 		return strconv.Itoa(st.status), true
 	case "$":
+		if st.group != nil {
+			return strconv.Itoa(st.group.pid), true
+		}
 		return "4242", true
 	case "#":
 		return strconv.Itoa(len(st.args)), true

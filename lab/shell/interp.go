@@ -39,6 +39,10 @@ type Interp struct {
 	mu   sync.RWMutex
 	cmds map[string]Command
 
+	pmu     sync.Mutex
+	procs   map[int]*procGroup // running shells by pid
+	nextPid int
+
 	// Host describes the machine. Set it before the first Run.
 	Host Host
 	// Sleep waits for sleep(1); nil means a real, cancellable wait. The lab
@@ -120,8 +124,20 @@ func (i *Interp) Commands() []string {
 // sleeps; the status is then 130 and an interrupted command's output may be
 // partial.
 func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
-	st := i.newState(ctx, stdin, stdout, stderr, vars)
-	return st.runSource(script, "")
+	gctx, cancel := context.WithCancel(ctx)
+	g := &procGroup{cancel: cancel}
+	i.register(g)
+	defer func() {
+		i.unregister(g)
+		g.shellDone()
+	}()
+	st := i.newState(gctx, stdin, stdout, stderr, vars)
+	st.group = g
+	code := st.runSource(script, "")
+	if s := g.killedBy(); s != 0 && gctx.Err() != nil {
+		return 128 + s
+	}
+	return code
 }
 
 // newState makes a fresh shell process.
@@ -177,6 +193,7 @@ func (i *Interp) newState(ctx context.Context, stdin io.Reader, stdout, stderr i
 type ioSet struct {
 	in       io.Reader
 	out, err io.Writer
+	extra    map[int]any // descriptors 3 and up (copy on write)
 }
 
 // state is one shell process.
@@ -208,6 +225,10 @@ type state struct {
 	script    string // script name for messages; "" = bash -c
 	lastBg    int
 	substRan  bool // a command substitution ran in the current command
+	group     *procGroup
+	jobs      *sync.WaitGroup // this shell's background jobs
+	bgSeq     int
+	bgDepth   int
 }
 
 // maxDepth bounds recursion through functions, sh -c and scripts.
@@ -226,6 +247,7 @@ func (st *state) sub() *state {
 	c.args = append([]string(nil), st.args...)
 	c.exiting, c.returning, c.breakN, c.contN = false, false, 0, 0
 	c.depth = st.depth + 1
+	c.jobs = nil
 	return &c
 }
 
@@ -275,8 +297,8 @@ func (st *state) checkCtx() bool {
 	if st.ctx.Err() != nil {
 		if !st.exiting {
 			st.exiting = true
-			st.exitCode = 130
-			st.status = 130
+			st.exitCode = st.killedStatus()
+			st.status = st.exitCode
 		}
 		return true
 	}
@@ -289,12 +311,7 @@ func (st *state) runScript(s *script) {
 			return
 		}
 		if ao.bg {
-			// Background jobs run to completion synchronously in a
-			// subshell: deterministic, and the lab's commands are quick.
-			c := st.sub()
-			c.runAndOr(ao)
-			st.lastBg = 4000 + len(s.items)
-			st.status = 0
+			st.startBg(ao)
 			continue
 		}
 		st.runAndOr(ao)
@@ -607,13 +624,7 @@ func (st *state) applyRedir(r *redir, line int) error {
 	switch r.op {
 	case ">&", "<&":
 		if target == "-" {
-			if r.fd == 0 {
-				st.io.in = strings.NewReader("")
-			} else if r.fd == 1 {
-				st.io.out = io.Discard
-			} else if r.fd == 2 {
-				st.io.err = io.Discard
-			}
+			st.io = st.io.setFd(r.fd, nil)
 			return nil
 		}
 		n, err := strconv.Atoi(target)
@@ -630,70 +641,46 @@ func (st *state) applyRedir(r *redir, line int) error {
 			st.errorf("%s%s: ambiguous redirect\n", st.prefix(line), target)
 			return errors.New("ambiguous redirect")
 		}
-		var src any
-		switch n {
-		case 0:
-			src = st.io.in
-		case 1:
-			src = st.io.out
-		case 2:
-			src = st.io.err
-		default:
+		src, ok := st.io.fd(n)
+		if ok {
+			_, isR := src.(io.Reader)
+			_, isW := src.(io.Writer)
+			if r.op == "<&" && !isR || r.op == ">&" && !isW {
+				ok = false
+			}
+		}
+		if !ok {
 			st.errorf("%s%d: Bad file descriptor\n", st.prefix(line), n)
-			return errors.New("bad fd")
+			return errBadFd
 		}
-		switch r.fd {
-		case 0:
-			rd, ok := src.(io.Reader)
-			if !ok {
-				return errors.New("bad fd")
-			}
-			st.io.in = rd
-		case 1, 2:
-			w, ok := src.(io.Writer)
-			if !ok {
-				st.errorf("%s%d: Bad file descriptor\n", st.prefix(line), n)
-				return errors.New("bad fd")
-			}
-			if r.fd == 1 {
-				st.io.out = w
-			} else {
-				st.io.err = w
-			}
-		default:
-			// descriptors above 2 are accepted and ignored
-		}
+		st.io = st.io.setFd(r.fd, src)
 		return nil
 	case "<", "<>":
-		if r.fd != 0 {
-			return nil
-		}
+		var rd io.Reader
 		switch target {
 		case "/dev/null":
-			st.io.in = strings.NewReader("")
-			return nil
+			rd = strings.NewReader("")
 		case "/dev/stdin":
-			return nil
+			rd = st.io.in
+		default:
+			b, err := st.fs.ReadFile(st.abs(target))
+			if err != nil {
+				return st.redirErr(line, target, err)
+			}
+			rd = bytes.NewReader(b)
 		}
-		b, err := st.fs.ReadFile(st.abs(target))
-		if err != nil {
-			return st.redirErr(line, target, err)
-		}
-		st.io.in = bytes.NewReader(b)
+		st.io = st.io.setFd(r.fd, rd)
 		return nil
 	case ">", ">|", ">>", "&>", "&>>":
 		w, err := st.openWriter(target, r.op == ">>" || r.op == "&>>")
 		if err != nil {
 			return st.redirErr(line, target, err)
 		}
-		switch {
-		case r.op == "&>" || r.op == "&>>":
+		if r.op == "&>" || r.op == "&>>" {
 			st.io.out, st.io.err = w, w
-		case r.fd == 1:
-			st.io.out = w
-		case r.fd == 2:
-			st.io.err = w
+			return nil
 		}
+		st.io = st.io.setFd(r.fd, w)
 		return nil
 	}
 	return nil
@@ -767,6 +754,11 @@ func (st *state) runSimple(c *simpleCmd) {
 		st.status = substStatus
 		return
 	}
+	if len(argv) == 1 && argv[0] == "exec" {
+		saved = st.io // exec without a command keeps its redirections
+		st.status = 0
+		return
+	}
 	if t := st.in.Trace; t != nil {
 		t(st.user, argv)
 	}
@@ -784,7 +776,7 @@ func (st *state) runSimple(c *simpleCmd) {
 // scripts in the filesystem.
 func (st *state) call(argv []string, vars map[string]string, line int, funcsOK bool) int {
 	if st.checkCtx() {
-		return 130
+		return st.exitCode
 	}
 	name := argv[0]
 	if sb, ok := specialBuiltins[name]; ok {

@@ -21,7 +21,7 @@ func init() {
 		"exit": sbExit, "return": sbReturn, "break": sbBreak, "continue": sbContinue,
 		"shift": sbShift, "read": sbRead, "eval": sbEval, "source": sbSource, ".": sbSource,
 		"local": sbLocal, "readonly": sbLocal, "declare": sbLocal, "typeset": sbLocal,
-		"exec": sbExec, "wait": sbNoop, "trap": sbNoop, "hash": sbNoop, "alias": sbNoop,
+		"exec": sbExec, "wait": sbWait, "kill": sbKill, "trap": sbNoop, "hash": sbNoop, "alias": sbNoop,
 		"unalias": sbNoop, "shopt": sbNoop, "umask": sbUmask, "sh": sbShell, "bash": sbShell,
 		"dash": sbShell, "command": sbCommand, "type": sbType,
 	}
