@@ -411,3 +411,8 @@ func TestSubnetChangeReassignsAndMovesRules(t *testing.T) {
 		t.Fatalf("dnsmasq listens on %v", st.DnsmasqInterfaces)
 	}
 }
+
+func TestFakeConformance(t *testing.T) {
+	t.Parallel()
+	zonestest.Conformance(t, func(*testing.T) zones.Firewall { return zonestest.New() })
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tappaas/tappaas/backends/opnsense"
 	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/config/zones/zonestest"
 	labfw "github.com/tappaas/tappaas/lab/opnsense"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/zones"
@@ -238,4 +239,12 @@ func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
 	if st, _ := s.Check(ctx, rt()); !st.Done {
 		t.Fatalf("not converged: %s", st.Detail)
 	}
+}
+
+func TestSimulatorConformance(t *testing.T) {
+	t.Parallel()
+	zonestest.Conformance(t, func(t *testing.T) cz.Firewall {
+		fw, _ := startFirewall(t, "26.1.2")
+		return fw
+	})
 }
