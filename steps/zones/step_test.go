@@ -243,8 +243,12 @@ func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
 
 func TestSimulatorConformance(t *testing.T) {
 	t.Parallel()
-	zonestest.Conformance(t, func(t *testing.T) cz.Firewall {
-		fw, _ := startFirewall(t, "26.1.2")
-		return fw
-	})
+	for _, version := range []string{"26.1.2", "27.1"} {
+		t.Run(version, func(t *testing.T) {
+			zonestest.Conformance(t, func(t *testing.T) cz.Firewall {
+				fw, _ := startFirewall(t, version)
+				return fw
+			})
+		})
+	}
 }
