@@ -402,7 +402,17 @@ func (b *nodeBackend) Plan(ctx context.Context, req tui.Request) (tui.Job, error
 		return nil, err
 	}
 	if req.Goal == common.GoalJoin {
-		return nil, errNotBuilt("joining a node from the full-screen installer")
+		if req.Install == nil {
+			return nil, errors.New("a join needs the join wizard's answers: start it from the home screen")
+		}
+		pw := req.PeerPassword // used once by the join step, never stored
+		plan, err := install.JoinPlan(*req.Install, sess.targets, install.Peer{
+			Password: func(context.Context) (string, error) { return pw, nil }})
+		if err != nil {
+			return nil, err
+		}
+		r := &steps.Runner{Store: sess.store, Policy: steps.PolicyAsk, Concurrency: max(1, b.o.concurrency), Log: sess.log}
+		return common.NewRunnerJob(plan, r, nil), nil
 	}
 	var cfg config.Install
 	switch {
@@ -442,6 +452,14 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 	sess, err := b.session(ctx)
 	if err != nil {
 		return tui.Summary{}, err
+	}
+	if req.Goal == common.GoalJoin && req.Install != nil {
+		in := req.Install
+		return tui.Summary{
+			Built: []string{fmt.Sprintf("%s joined cluster %s through %s", in.Node.Hostname, config.ClusterName, in.Join.Peer)},
+			URLs:  []common.Link{{Name: "Proxmox VE", URL: "https://" + in.MgmtPrefix().Addr().String() + ":8006"}},
+			Next:  []string{"check the cluster in the PVE web UI (Datacenter → Cluster)", "tappaas status"},
+		}, nil
 	}
 	cfg, ok := b.savedInputs(sess)
 	if req.Install != nil {
