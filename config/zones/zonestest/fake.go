@@ -1,4 +1,5 @@
-// Package zonestest provides an in-memory zones.Firewall for tests.
+// Package zonestest provides an in-memory zones.Firewall (Fake) and the
+// planner/applier conformance suite run against it and the OPNsense simulator.
 package zonestest
 
 import (
