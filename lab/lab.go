@@ -85,16 +85,17 @@ type Lab struct {
 	pveLn, pbsLn   net.Listener
 	pveSrv, pbsSrv *http.Server
 
-	mu        sync.Mutex
-	fw        *fwState
-	logMu     sync.Mutex
-	saveMu    sync.Mutex
-	saveTimer *time.Timer
-	closed    bool
-	extraDial map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
-	interp    *shell.Interp
-	sshSrv    *sshd.Server
-	guests    []*guest
+	mu          sync.Mutex
+	fw          *fwState
+	logMu       sync.Mutex
+	saveMu      sync.Mutex
+	saveTimer   *time.Timer
+	closed      bool
+	extraDial   map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
+	savedGuests map[int]map[string]pve.FileRec   // persisted guest filesystems not booted yet
+	interp      *shell.Interp
+	sshSrv      *sshd.Server
+	guests      []*guest
 }
 
 type fwState struct {
@@ -106,7 +107,6 @@ type fwState struct {
 	http    *http.Server
 	fp      string
 	certPEM string
-	ssh     *fwSSH
 }
 
 const modelFile = "lab-model.json"
@@ -125,6 +125,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 				return nil, fmt.Errorf("lab: read %s: %w (start with Reset to discard it)", filepath.Join(opts.Dir, modelFile), err)
 			}
 			model, fwSnap = saved.Node, saved.Firewall
+			l.savedGuests = saved.Guests
 		case !errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("lab: %w", err)
 		}
@@ -152,27 +153,36 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		l.Close()
 		return nil, err
 	}
-	// a firewall VM that was running when the lab stopped comes back up
-	var fwID int
-	var fwVer string
-	var fwReady time.Time
+	// VMs that were running when the lab stopped come back up
+	type up struct {
+		id             int
+		guest, version string
+		ready          time.Time
+	}
+	var ups []up
 	node.Read(func(m *pve.Model) {
 		for id, vm := range m.VMs {
-			if vm.Running {
-				for _, k := range []string{"scsi0", "virtio0"} {
-					h := vm.Config[k]
-					if i := indexComma(h); i >= 0 {
-						h = h[:i]
-					}
-					if v := m.Volumes[h]; v != nil && v.Guest == "opnsense" {
-						fwID, fwVer, fwReady = id, v.Version, vm.ReadyAt
-					}
+			if !vm.Running {
+				continue
+			}
+			for _, k := range []string{"scsi0", "virtio0"} {
+				h := vm.Config[k]
+				if i := indexComma(h); i >= 0 {
+					h = h[:i]
+				}
+				if v := m.Volumes[h]; v != nil && v.Guest != "" {
+					ups = append(ups, up{id, v.Guest, v.Version, vm.ReadyAt})
+					break
 				}
 			}
 		}
 	})
-	if fwID != 0 {
-		l.bootFirewall(fwID, fwVer, fwReady, fwSnap)
+	for _, u := range ups {
+		if u.guest == "opnsense" {
+			l.bootFirewall(u.id, u.version, u.ready, fwSnap)
+		} else {
+			l.startGuest(u.id, u.guest, u.version, l.takeSavedGuest(u.id))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		l.Close()
@@ -193,6 +203,8 @@ func indexComma(s string) int {
 type persisted struct {
 	Node     *pve.Model      `json:"node"`
 	Firewall json.RawMessage `json:"firewall,omitempty"`
+	// Guests are the VMs' own filesystems (lab/vm guests), by VMID.
+	Guests map[int]map[string]pve.FileRec `json:"guests,omitempty"`
 }
 
 func (l *Lab) listen() error {
@@ -250,10 +262,6 @@ func (l *Lab) Close() error {
 	if fw != nil && fw.http != nil {
 		_ = fw.http.Close()
 	}
-	if fw != nil && fw.ssh != nil {
-		_ = fw.ssh.srv.Close()
-	}
-	l.stopShell()
 	l.saveMu.Lock()
 	if l.saveTimer != nil {
 		l.saveTimer.Stop()
@@ -262,6 +270,7 @@ func (l *Lab) Close() error {
 	if err := l.save(); err != nil {
 		errs = append(errs, err)
 	}
+	l.stopShell()
 	return errors.Join(errs...)
 }
 
@@ -299,7 +308,14 @@ func (l *Lab) save() error {
 	if l.fw != nil && l.fw.srv != nil {
 		out.Firewall, _ = l.fw.srv.Snapshot()
 	}
+	out.Guests = map[int]map[string]pve.FileRec{}
+	for id, g := range l.savedGuests {
+		out.Guests[id] = g
+	}
 	l.mu.Unlock()
+	for id, g := range l.guestSnapshots() {
+		out.Guests[id] = g
+	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return err
@@ -489,8 +505,10 @@ func (l *Lab) resolve(addr string) (string, error) {
 		if port == "443" && fw.ln != nil {
 			return fw.ln.Addr().String(), nil
 		}
-		if port == "22" && fw.ssh != nil {
-			return fw.ssh.srv.Addr(), nil
+		if port == "22" {
+			if a, ok := l.guestFor("10.0.0.1"); ok {
+				return a, nil
+			}
 		}
 		return "", opErr(addr, syscall.ECONNREFUSED)
 	}
@@ -527,7 +545,7 @@ func (l *Lab) onBoot(vmid int, guest, version string, ready time.Time) {
 	case "opnsense":
 		l.bootFirewall(vmid, version, ready, nil)
 	case "nixos":
-		l.bootGuest(vmid, ready)
+		l.startGuest(vmid, "nixos", version, l.takeSavedGuest(vmid))
 	}
 }
 
@@ -562,7 +580,9 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
 	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM)}
-	l.startFirewallSSH(l.fw)
+	l.mu.Unlock()
+	l.startGuest(vmid, "opnsense", version, l.takeSavedGuest(vmid))
+	l.mu.Lock()
 }
 
 // Firewall returns the simulated OPNsense (nil until its VM has booted once).
@@ -631,4 +651,20 @@ func (l *Lab) certFor(ip, port string) (string, bool) {
 		return "", false
 	}
 	return fw.certPEM, true
+}
+
+// takeSavedGuest returns the persisted filesystem of a VM (nil if none).
+func (l *Lab) takeSavedGuest(vmid int) shell.FS {
+	l.mu.Lock()
+	files := l.savedGuests[vmid]
+	delete(l.savedGuests, vmid)
+	l.mu.Unlock()
+	if files == nil {
+		return nil
+	}
+	fsys := shell.NewMemFS()
+	if err := pve.RestoreFS(fsys, files); err != nil {
+		return nil
+	}
+	return fsys
 }

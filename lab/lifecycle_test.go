@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -345,7 +346,7 @@ func TestFirewallConfigPushOverSSH(t *testing.T) {
 	fw := ssh.NewClient(c, chans, reqs)
 	client, _ := ssh.ParsePrivateKey(l.Info().ClientKeyPEM)
 	pub := base64.StdEncoding.EncodeToString(ssh.MarshalAuthorizedKey(client.PublicKey()))
-	cfg := `<?xml version="1.0"?><opnsense><system><user><name>root</name><authorizedkeys>` + pub + `</authorizedkeys></user><apikeys>newkey|` + opnsense.CryptSHA512("newsecret", "saltsalt") + `</apikeys></system></opnsense>`
+	cfg := `<?xml version="1.0"?><opnsense><system><ssh><enabled>enabled</enabled><permitrootlogin>1</permitrootlogin></ssh><user><name>root</name><authorizedkeys>` + pub + `</authorizedkeys></user><apikeys>newkey|` + opnsense.CryptSHA512("newsecret", "saltsalt") + `</apikeys></system></opnsense>`
 	s, _ := fw.NewSession()
 	s.Stdin = strings.NewReader(cfg)
 	if out, err := s.CombinedOutput("cat > /tmp/tappaas-deploy-config.xml && /bin/sh -c 'cp /tmp/tappaas-deploy-config.xml /conf/config.xml && /usr/local/etc/rc.reload_all'"); err != nil {
@@ -363,5 +364,79 @@ func TestFirewallConfigPushOverSSH(t *testing.T) {
 	nc, _ = l.Dial(context.Background(), "tcp", "10.0.0.1:22")
 	if _, _, _, err := ssh.NewClientConn(nc, "x", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(client)}, HostKeyCallback: ssh.FixedHostKey(hostKey)}); err != nil {
 		t.Fatalf("pushed key: %v", err)
+	}
+}
+
+// bootCICD creates the NixOS template 8080 and the cicd clone 130 and
+// returns the clone's IP (the firewall must be up for DHCP).
+func bootCICD(t *testing.T, l *Lab) string {
+	t.Helper()
+	nix := l.Info().Images[2]
+	key := strings.ReplaceAll(url.QueryEscape(strings.TrimSpace(l.Info().ClientPublicKey)), "+", "%20")
+	sh(t, l, 0, "curl -fsSL -o /tmp/n.qcow2.zst "+nix.URL+" && zstd -d -q -f -o /tmp/n.qcow2 /tmp/n.qcow2.zst && qm create 8080 --name tappaas-nixos --agent 1 --scsi0 tanka1:0,import-from=/tmp/n.qcow2 --ide2 tanka1:cloudinit --net0 virtio,bridge=lan && qm template 8080 && qm clone 8080 130 --name tappaas-cicd --full 1 && qm set 130 --ciuser tappaas --ipconfig0 ip=dhcp --sshkeys "+key+" && qm start 130")
+	out := sh(t, l, 0, "qm guest cmd 130 network-get-interfaces")
+	var ifs []struct {
+		Name string `json:"name"`
+		IPs  []struct {
+			IP   string `json:"ip-address"`
+			Type string `json:"ip-address-type"`
+		} `json:"ip-addresses"`
+	}
+	if err := json.Unmarshal([]byte(out), &ifs); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		for _, a := range i.IPs {
+			if a.Type == "ipv4" && i.Name != "lo" {
+				return a.IP
+			}
+		}
+	}
+	t.Fatalf("no IPv4 for cicd: %s", out)
+	return ""
+}
+
+func guestSSH(t *testing.T, l *Lab, user, ip string) *ssh.Client {
+	t.Helper()
+	signer, _ := ssh.ParsePrivateKey(l.Info().ClientKeyPEM)
+	nc, err := l.Dial(context.Background(), "tcp", net.JoinHostPort(ip, "22"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, chans, reqs, err := ssh.NewClientConn(nc, ip+":22", &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { return nil }, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.NewClient(c, chans, reqs)
+}
+
+func TestGuestStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l1, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrapNode(t, l1)
+	bootFirewall(t, l1)
+	ip := bootCICD(t, l1)
+	hk1, _ := l1.GuestHostKey(130)
+	c := guestSSH(t, l1, "tappaas", ip)
+	if out, err := run(c, "mkdir -p ~/config && echo done > ~/config/.tappaas-cicd-installed && hostname"); err != nil || out != "tappaas-cicd\n" {
+		t.Fatalf("cicd: %q %v", out, err)
+	}
+	c.Close()
+	if err := l1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := startLab(t, Options{Dir: dir})
+	if hk2, _ := l2.GuestHostKey(130); hk2 != hk1 || hk2 == "" {
+		t.Fatal("cicd host key changed across a lab restart")
+	}
+	c = guestSSH(t, l2, "tappaas", ip)
+	defer c.Close()
+	if out, err := run(c, "cat /home/tappaas/config/.tappaas-cicd-installed"); err != nil || out != "done\n" {
+		t.Fatalf("marker after restart: %q %v", out, err)
 	}
 }

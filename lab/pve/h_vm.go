@@ -1107,7 +1107,7 @@ func (n *Node) agent(vm *VM, cmd string) (any, error) {
 		return nil, runErr("VM %d is not running", vm.VMID)
 	}
 	guest, ver := n.vmGuest(vm)
-	if time.Now().Before(vm.ReadyAt) || guest == "opnsense" || guest == "" {
+	if time.Now().Before(vm.ReadyAt) || (guest == "opnsense" && !vm.AgentUp) || guest == "" {
 		return nil, runErr("QEMU guest agent is not running")
 	}
 	switch cmd {
@@ -1116,6 +1116,9 @@ func (n *Node) agent(vm *VM, cmd string) (any, error) {
 	case "get-host-name":
 		return map[string]any{"host-name": vm.Config["name"]}, nil
 	case "get-osinfo":
+		if guest == "opnsense" {
+			return map[string]any{"id": "freebsd", "name": "FreeBSD", "pretty-name": "FreeBSD 14.3-RELEASE-p1", "version-id": "14.3", "kernel-release": "14.3-RELEASE-p1", "machine": "amd64"}, nil
+		}
 		return map[string]any{"id": "nixos", "name": "NixOS", "pretty-name": "NixOS " + ver, "version-id": ver, "kernel-release": "6.12.41", "machine": "x86_64"}, nil
 	case "network-get-interfaces":
 		head, _ := vmKeyOpts(vm.Config["net0"])
@@ -1163,5 +1166,38 @@ func hNextID(c *call) (any, error) {
 		if c.n.m.VMs[id] == nil {
 			return strconv.Itoa(id), nil
 		}
+	}
+}
+
+// SetGuestAgent records that the guest agent inside a VM started or stopped.
+func (n *Node) SetGuestAgent(vmid int, up bool) {
+	n.lock()
+	defer n.unlock()
+	if vm := n.m.VMs[vmid]; vm != nil {
+		vm.AgentUp = up
+		n.changed()
+	}
+}
+
+// RestartVM is a reboot from inside the guest: running again after the
+// boot delay, same address.
+func (n *Node) RestartVM(vmid int) {
+	n.lock()
+	defer n.unlock()
+	if vm := n.m.VMs[vmid]; vm != nil && vm.Running {
+		guest, _ := n.vmGuest(vm)
+		vm.StartedAt = time.Now()
+		vm.ReadyAt = vm.StartedAt.Add(n.scaled(bootDelay(guest)))
+		n.changed()
+	}
+}
+
+// StopVM is a poweroff from inside the guest.
+func (n *Node) StopVM(vmid int) {
+	n.lock()
+	defer n.unlock()
+	if vm := n.m.VMs[vmid]; vm != nil && vm.Running {
+		vm.Running, vm.IP = false, ""
+		n.changed()
 	}
 }

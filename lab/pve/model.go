@@ -183,6 +183,7 @@ type VM struct {
 	ReadyAt   time.Time         `json:"ready_at,omitempty"` // OS (and agent) up
 	IP        string            `json:"ip,omitempty"`
 	Lock      string            `json:"lock,omitempty"`
+	AgentUp   bool              `json:"agent_up,omitempty"` // a guest agent started inside (OPNsense's is a plugin)
 }
 
 // HAResource is an HA-managed guest.
@@ -379,6 +380,12 @@ func (m *Model) seedFS(fsys shell.FS) error {
 	}
 	return nil
 }
+
+// SnapshotFS copies every file of fsys (except /proc, /sys, /dev).
+func SnapshotFS(fsys shell.FS) (map[string]FileRec, error) { return snapshotFS(fsys) }
+
+// RestoreFS writes a snapshot made by SnapshotFS into fsys.
+func RestoreFS(fsys shell.FS, files map[string]FileRec) error { return restoreFS(fsys, files) }
 
 // snapshotFS copies every file of fsys into m.Files.
 func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
