@@ -293,12 +293,13 @@ func TestTmuxNoColor(t *testing.T) {
 }
 
 // BenchmarkExecToFirstFrame starts the binary in a tmux pane and polls the
-// pane until the home screen's header is drawn (the poll adds a few ms).
+// pane until the home screen's header is drawn (the poll adds a few ms). One
+// op is 5 launches; the metrics are their mean and worst.
 func BenchmarkExecToFirstFrame(b *testing.B) {
 	bin := binary(b)
 	dir := b.TempDir()
 	var total, worst time.Duration
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < b.N*5; i++ {
 		// Measured from before tmux spawns the process: an upper bound.
 		start := time.Now()
 		p := startPane(b, []string{"TERM=xterm-256color", "TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir},
@@ -314,6 +315,6 @@ func BenchmarkExecToFirstFrame(b *testing.B) {
 		worst = max(worst, d)
 		_ = exec.Command("tmux", "-L", p.socket, "kill-server").Run()
 	}
-	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-frame")
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N*5), "ms-to-frame")
 	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
 }
