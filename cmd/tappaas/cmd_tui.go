@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -122,12 +123,37 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
 		return exitCode(2, errors.New("the full-screen installer needs a terminal; use --accessible, or tappaas install --answers FILE --yes"))
 	}
-	if err := tui.Run(ctx, opts, tea.WithColorProfile(profile)); err != nil {
+	// Nothing may write to the terminal under the UI: the standard loggers
+	// and anything printing to fd 2 go to the log file while it runs.
+	stdlog.SetOutput(logFile)
+	slog.SetDefault(log)
+	restore := redirectStderr(logFile, log)
+	err = tui.Run(ctx, opts, tea.WithColorProfile(profile))
+	restore()
+	if err != nil {
 		log.Error("ui ended", "err", err)
 		return fmt.Errorf("%w (log: %s)", err, logPath)
 	}
 	log.Info("tappaas exited")
 	return nil
+}
+
+// redirectStderr points fd 2 at f until the returned func restores it.
+func redirectStderr(f *os.File, log *slog.Logger) func() {
+	saved, err := syscall.Dup(2)
+	if err != nil {
+		log.Warn("keep stderr", "err", err)
+		return func() {}
+	}
+	if err := syscall.Dup3(int(f.Fd()), 2, 0); err != nil {
+		log.Warn("redirect stderr", "err", err)
+		syscall.Close(saved)
+		return func() {}
+	}
+	return func() {
+		_ = syscall.Dup3(saved, 2, 0)
+		syscall.Close(saved)
+	}
 }
 
 // zonesForTUI reads ./zones.json, else the built-in default set (saved to
