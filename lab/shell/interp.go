@@ -210,7 +210,7 @@ type state struct {
 	umask fs.FileMode
 	io    ioSet
 
-	errexit, pipefail, nounset, xtrace bool
+	errexit, pipefail, nounset, xtrace, noclobber bool
 
 	status    int
 	inCond    int
@@ -552,7 +552,21 @@ func (st *state) loopControl() bool {
 }
 
 // openWriter opens a file for output redirection.
+// errClobber is the noclobber refusal.
+var errClobber = errors.New("cannot overwrite existing file")
+
+// ExclusiveCreator is implemented by filesystems that can create a file
+// only if it does not exist, atomically (MemFS does). The shell uses it
+// for `>` under set -C (noclobber), like open(2) with O_EXCL.
+type ExclusiveCreator interface {
+	CreateExclusive(name string, data []byte, mode fs.FileMode) error
+}
+
 func (st *state) openWriter(name string, appendTo bool) (io.Writer, error) {
+	return st.openWriterOp(name, appendTo, false)
+}
+
+func (st *state) openWriterOp(name string, appendTo, exclusive bool) (io.Writer, error) {
 	switch name {
 	case "/dev/null":
 		return io.Discard, nil
@@ -567,7 +581,18 @@ func (st *state) openWriter(name string, appendTo bool) (io.Writer, error) {
 	}
 	mode := 0o666 &^ st.umask
 	var err error
-	if appendTo {
+	if exclusive {
+		if ec, ok := st.fs.(ExclusiveCreator); ok {
+			err = ec.CreateExclusive(p, nil, mode)
+		} else if fi, serr := st.fs.Stat(p); serr == nil && !fi.IsDir {
+			err = pathErr("open", name, fs.ErrExist)
+		} else {
+			err = st.fs.WriteFile(p, nil, mode)
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return nil, errClobber
+		}
+	} else if appendTo {
 		err = st.fs.AppendFile(p, nil, mode)
 	} else {
 		err = st.fs.WriteFile(p, nil, mode)
@@ -672,7 +697,7 @@ func (st *state) applyRedir(r *redir, line int) error {
 		st.io = st.io.setFd(r.fd, rd)
 		return nil
 	case ">", ">|", ">>", "&>", "&>>":
-		w, err := st.openWriter(target, r.op == ">>" || r.op == "&>>")
+		w, err := st.openWriterOp(target, r.op == ">>" || r.op == "&>>", st.noclobber && (r.op == ">" || r.op == "&>"))
 		if err != nil {
 			return st.redirErr(line, target, err)
 		}
@@ -687,6 +712,10 @@ func (st *state) applyRedir(r *redir, line int) error {
 }
 
 func (st *state) redirErr(line int, target string, err error) error {
+	if errors.Is(err, errClobber) {
+		st.errorf("%s%s: cannot overwrite existing file\n", st.prefix(line), target)
+		return err
+	}
 	st.errorf("%s%s: %s\n", st.prefix(line), target, errText(err))
 	return err
 }

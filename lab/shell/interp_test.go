@@ -333,3 +333,28 @@ func TestConcurrentRuns(t *testing.T) {
 		t.Fatalf("shared file has %d lines", strings.Count(string(b), "\n"))
 	}
 }
+
+func TestNoclobber(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	r := run(t, i, `set -C; echo new > /tmp/fresh && echo again > /tmp/fresh; echo $?; echo forced >| /tmp/fresh; cat /tmp/fresh; echo ok > /dev/null`, "", nil)
+	if r.out != "1\nforced\n" || !strings.Contains(r.err, "bash: line 1: /tmp/fresh: cannot overwrite existing file") {
+		t.Fatalf("%+v", r)
+	}
+	// Concurrent exclusive creates: exactly one wins.
+	wins := make(chan int, 10)
+	for n := 0; n < 10; n++ {
+		go func() {
+			wins <- i.Run(context.Background(), `set -o noclobber; echo me > /tmp/lock`, nil, nil, nil, nil)
+		}()
+	}
+	ok := 0
+	for n := 0; n < 10; n++ {
+		if <-wins == 0 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d exclusive creates succeeded", ok)
+	}
+}

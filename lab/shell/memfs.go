@@ -210,6 +210,25 @@ func (m *MemFS) WriteFile(name string, data []byte, mode fs.FileMode) error {
 	return m.writeLocked("open", name, data, mode, false)
 }
 
+// CreateExclusive creates name with data only if it does not exist yet
+// (fs.ErrExist otherwise), atomically with respect to other callers.
+func (m *MemFS) CreateExclusive(name string, data []byte, mode fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, err := clean("open", name)
+	if err != nil {
+		return err
+	}
+	real, err := m.resolve(p, true)
+	if err != nil {
+		return pathErr("open", name, err)
+	}
+	if _, ok := m.nodes[real]; ok {
+		return pathErr("open", name, fs.ErrExist)
+	}
+	return m.writeLocked("open", name, data, mode, false)
+}
+
 // AppendFile appends to name, creating it with mode if missing.
 func (m *MemFS) AppendFile(name string, data []byte, mode fs.FileMode) error {
 	m.mu.Lock()
@@ -619,6 +638,7 @@ type Linker interface {
 }
 
 var (
-	_ FS     = (*MemFS)(nil)
-	_ Linker = (*MemFS)(nil)
+	_ FS               = (*MemFS)(nil)
+	_ Linker           = (*MemFS)(nil)
+	_ ExclusiveCreator = (*MemFS)(nil)
 )

@@ -192,12 +192,16 @@ func sbSet(st *state, argv []string, line int) int {
 					st.xtrace = on
 				case "pipefail":
 					st.pipefail = on
-				case "noclobber", "noglob", "posix", "errtrace", "functrace", "verbose", "allexport", "monitor":
+				case "noclobber":
+					st.noclobber = on
+				case "noglob", "posix", "errtrace", "functrace", "verbose", "allexport", "monitor":
 				default:
 					st.builtinErr(line, "set", "%s: invalid option name", args[k])
 					return 2
 				}
-			case 'a', 'b', 'f', 'h', 'm', 'n', 'v', 'C', 'E', 'T', 'B', 'H', 'P':
+			case 'C':
+				st.noclobber = on
+			case 'a', 'b', 'f', 'h', 'm', 'n', 'v', 'E', 'T', 'B', 'H', 'P':
 			default:
 				st.builtinErr(line, "set", "%c%c: invalid option", a[0], f)
 				return 2

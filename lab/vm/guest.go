@@ -464,3 +464,17 @@ func (g *guest) cmdGetent(e *shell.Env) int {
 	}
 	return status
 }
+
+// CreateExclusive passes through (noclobber) when the base supports it.
+func (p *permFS) CreateExclusive(name string, data []byte, mode fs.FileMode) error {
+	if !p.writable(name) {
+		return denied("open", name)
+	}
+	if ec, ok := p.FS.(shell.ExclusiveCreator); ok {
+		return ec.CreateExclusive(name, data, mode)
+	}
+	if _, err := p.FS.Stat(name); err == nil {
+		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
+	}
+	return p.FS.WriteFile(name, data, mode)
+}
