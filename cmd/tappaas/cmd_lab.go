@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,53 +82,29 @@ func newLabServeCmd() *cobra.Command {
 
 // parseFaultFlags turns the serve flags into lab faults.
 func parseFaultFlags(o labServeOpts) ([]lab.Fault, error) {
-	var out []lab.Fault
-	split := func(s string) (string, string) {
-		if i := strings.LastIndex(s, "="); i > 0 {
-			return s[:i], s[i+1:]
-		}
-		return s, ""
-	}
+	var specs []string
 	for _, s := range o.failAPI {
-		m, n := split(s)
-		if !strings.Contains(m, " /") {
-			return nil, fmt.Errorf("--fail-api %q: want \"METHOD /path[=N]\"", s)
-		}
-		times := 1
-		if n != "" {
-			v, err := strconv.Atoi(n)
-			if err != nil || v < 1 {
-				return nil, fmt.Errorf("--fail-api %q: N must be a positive number", s)
-			}
-			times = v
-		}
-		out = append(out, lab.Fault{Face: "api", Match: m, Times: times})
+		specs = append(specs, "api:"+s)
 	}
 	for _, s := range o.failSSH {
-		m, n := split(s)
-		times := 1
-		if n != "" {
-			v, err := strconv.Atoi(n)
-			if err != nil || v < 1 {
-				return nil, fmt.Errorf("--fail-ssh %q: N must be a positive number", s)
-			}
-			times = v
-		}
-		out = append(out, lab.Fault{Face: "ssh", Match: m, Times: times})
+		specs = append(specs, "ssh:"+s)
 	}
 	for _, s := range o.slow {
-		m, d := split(s)
-		dur, err := time.ParseDuration(d)
-		if err != nil || dur <= 0 {
-			return nil, fmt.Errorf("--slow %q: want \"prefix=DURATION\" (e.g. 20s)", s)
-		}
-		out = append(out, lab.Fault{Match: m, Delay: dur, Times: -1})
+		specs = append(specs, "slow:"+s)
 	}
 	if o.dropSSHAt < 0 {
 		return nil, errors.New("--drop-ssh-at must be positive")
 	}
 	if o.dropSSHAt > 0 {
-		out = append(out, lab.Fault{Face: "ssh", DropAt: o.dropSSHAt})
+		specs = append(specs, "drop:"+strconv.Itoa(o.dropSSHAt))
+	}
+	var out []lab.Fault
+	for _, s := range specs {
+		f, err := lab.ParseFault(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }
