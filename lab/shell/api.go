@@ -3,6 +3,42 @@
 // simple cases) and runs them against registered commands and a virtual
 // filesystem. Product-specific commands (pveversion, qm, zpool, …) are
 // registered by the simulators that own the model they change.
+//
+// # Language
+//
+// Words with '…', "…" and \ escapes; $VAR, ${VAR}, ${VAR:-w} and the other
+// POSIX parameter forms, $?, $$, $!, $#, $@, $1…; $(…), `…` and $((…));
+// field splitting and globbing against the FS; ~; && || ; & and newlines;
+// pipelines (each stage in its own goroutine, io.Pipe between them); the
+// redirections < > >> >| &> n>&m n<&m n>&- (descriptors 0–9) and here-documents
+// (<<EOF, <<'EOF', <<-EOF); VAR=value prefixes; if/elif/else, while, until,
+// for, case, { }, ( ) and functions; set -e -u -x -C -o pipefail. What the
+// parser does not know is a syntax error with bash's message and status 2.
+// Background jobs (&) run concurrently and may outlive Run, like nohup'd
+// processes; wait waits for them; kill signals a Run's process group
+// ($$, or 0 for one's own).
+//
+// # Commands
+//
+// Lookup order: shell builtins that change the shell itself (cd, export,
+// set, exit, sh/bash -c, eval, ., read, kill, wait, command, type, …; not
+// replaceable), functions, registered commands (Register; bare names are
+// also found as /usr/bin/NAME etc.), executable files in the FS (by path or
+// along $PATH; #! sh/bash scripts run in a child shell). An unknown command
+// is status 127 with bash's "bash: line N: NAME: command not found". The
+// replaceable coreutils (cat, grep, sha256sum, …) follow GNU's output and
+// error messages for the options the installer uses.
+//
+// # Concurrency and failure
+//
+// An Interp is safe for concurrent use: every Run is an independent shell
+// process with its own variables, directory and options, sharing the
+// command table and the filesystem (whose implementations must be safe for
+// concurrent use, as MemFS is). Cancelling Run's context stops the script
+// before its next command and interrupts sleeps and waits; Run then
+// returns 130 (or 128+signal when kill(1) stopped it). Commands must honour
+// Env.Ctx. Nothing in this package panics on bad input: the parser is
+// fuzzed (FuzzParse, FuzzRun).
 package shell
 
 import (

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -226,6 +227,7 @@ type state struct {
 	lastBg    int
 	substRan  bool // a command substitution ran in the current command
 	group     *procGroup
+	sigpipe   *atomic.Bool // set when this pipeline stage wrote to a closed pipe
 	jobs      *sync.WaitGroup // this shell's background jobs
 	bgSeq     int
 	bgDepth   int
@@ -371,15 +373,21 @@ func (st *state) runPipeline(pl *pipeline) {
 	var wg sync.WaitGroup
 	for k, c := range pl.cmds {
 		sub := st.sub()
+		sctx, cancel := context.WithCancel(st.ctx)
+		sub.ctx = sctx
 		if k > 0 {
 			sub.io.in = readers[k]
 		}
 		if k < n-1 {
-			sub.io.out = writers[k]
+			// Writing to a pipe whose reader is gone is SIGPIPE: the
+			// stage stops with status 141 (yes | head -n1 ends).
+			sub.sigpipe = &atomic.Bool{}
+			sub.io.out = &pipeWriter{w: writers[k], broken: func() { sub.sigpipe.Store(true); cancel() }}
 		}
 		wg.Add(1)
 		go func(k int, c command, sub *state) {
 			defer wg.Done()
+			defer cancel()
 			sub.runCommand(c)
 			if sub.exiting {
 				sub.status = sub.exitCode
@@ -404,6 +412,20 @@ func (st *state) runPipeline(pl *pipeline) {
 		}
 	}
 	st.checkCtx()
+}
+
+// pipeWriter is a pipeline stage's stdout.
+type pipeWriter struct {
+	w      *io.PipeWriter
+	broken func()
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, io.ErrClosedPipe) {
+		p.broken()
+	}
+	return n, err
 }
 
 // runCommand runs one command with its redirections.

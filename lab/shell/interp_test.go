@@ -358,3 +358,24 @@ func TestNoclobber(t *testing.T) {
 		t.Fatalf("%d exclusive creates succeeded", ok)
 	}
 }
+
+func TestSigpipe(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	done := make(chan runResult, 1)
+	go func() {
+		done <- run(t, i, `set -o pipefail; while true; do echo y; done | head -n 1; echo "status $?"`, "", nil)
+	}()
+	select {
+	case r := <-done:
+		if r.out != "y\nstatus 141\n" {
+			t.Fatalf("%+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an endless writer into a closed pipe did not stop")
+	}
+	// A stage that does not write is not stopped early.
+	if r := run(t, i, `sleep 0.05 | true; echo $?`, "", nil); r.out != "0\n" {
+		t.Fatalf("%+v", r)
+	}
+}

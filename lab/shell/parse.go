@@ -14,6 +14,7 @@ type ParseError struct {
 	Msg   string // what was expected or wrong, for the operator
 }
 
+// Error renders the error like bash does, without the "bash: -c: " prefix.
 func (e *ParseError) Error() string {
 	if e.Msg != "" && e.Token == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)

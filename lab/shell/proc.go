@@ -205,6 +205,9 @@ func sbWait(st *state, argv []string, line int) int {
 // killedStatus is the exit status of a shell stopped by its context: 128
 // plus the signal that killed its group, or 130 for a plain cancellation.
 func (st *state) killedStatus() int {
+	if st.sigpipe != nil && st.sigpipe.Load() {
+		return 141
+	}
 	if st.group != nil {
 		if s := st.group.killedBy(); s != 0 {
 			return 128 + s

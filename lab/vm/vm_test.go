@@ -504,3 +504,22 @@ func TestSeedSurvivesSnapshot(t *testing.T) {
 		t.Fatalf("%d %q", code, out.String())
 	}
 }
+
+// FuzzJq: the lab jq never panics on any filter or input.
+func FuzzJq(f *testing.F) {
+	for _, s := range []string{`.[].node`, `.a.b[1]`, `.[] | select(.type == "node") | .id`, `.x // "d"`, `keys`, `length`, `.["k"]`, `.[`} {
+		f.Add(s, `[{"node":"a","type":"node","a":{"b":[1,2]}}]`)
+	}
+	in, err := vm.NewGuest(vm.NixOS, shell.NewMemFS(), vm.Hooks{Sleep: noSleep})
+	if err != nil {
+		f.Fatal(err)
+	}
+	jq, _ := in.Lookup("jq")
+	f.Fuzz(func(t *testing.T, filter, input string) {
+		e := &shell.Env{Ctx: context.Background(), Args: []string{"jq", "-c", filter}, Stdin: strings.NewReader(input),
+			Stdout: io.Discard, Stderr: io.Discard, FS: shell.NewMemFS(), Vars: map[string]string{}, User: "root", Dir: "/"}
+		if code := jq(e); code < 0 || code > 5 {
+			t.Fatalf("status %d", code)
+		}
+	})
+}
