@@ -227,7 +227,7 @@ type state struct {
 	lastBg    int
 	substRan  bool // a command substitution ran in the current command
 	group     *procGroup
-	sigpipe   *atomic.Bool // set when this pipeline stage wrote to a closed pipe
+	sigpipe   *atomic.Bool    // set when this pipeline stage wrote to a closed pipe
 	jobs      *sync.WaitGroup // this shell's background jobs
 	bgSeq     int
 	bgDepth   int
