@@ -112,8 +112,10 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, base: u.String(), host: u.Host, pin: pin, log: cfg.Log,
 		tokenID: cfg.TokenID, tokenSecret: cfg.TokenSecret}
 	c.tr = &http.Transport{
-		DialTLSContext:      pin.DialTLSContext,
-		DialContext:         func(ctx context.Context, n, a string) (net.Conn, error) { return nil, errors.New("pve: plain HTTP is not allowed") },
+		DialTLSContext: pin.DialTLSContext,
+		DialContext: func(ctx context.Context, n, a string) (net.Conn, error) {
+			return nil, errors.New("pve: plain HTTP is not allowed")
+		},
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 		ForceAttemptHTTP2:   false,

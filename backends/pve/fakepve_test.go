@@ -440,5 +440,3 @@ func (f *fakePVE) serveVM(w http.ResponseWriter, r *http.Request, seg []string, 
 		fail(501, "Method '"+r.Method+" "+r.URL.Path+"' not implemented", nil)
 	}
 }
-
-

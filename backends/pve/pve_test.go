@@ -122,7 +122,9 @@ func TestAuthTokenAndTicket(t *testing.T) {
 	t.Parallel()
 	f := newFakePVE(t)
 	var logs bytes.Buffer
-	c := f.client(t, func(c *Config) { c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})) })
+	c := f.client(t, func(c *Config) {
+		c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	if _, err := c.Nodes(ctx); err != nil {
 		t.Fatal(err)
 	}
