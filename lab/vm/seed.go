@@ -399,23 +399,56 @@ func Handler(kind string, in *shell.Interp) func(ctx context.Context, user, comm
 }
 
 // cshIncompatible reports what csh would say about sh-only syntax in a
-// command line ("" if csh would accept it).
+// command line ("" if csh would accept it). Only refusals csh certainly
+// makes are emulated, looking at the unquoted text: a newline inside
+// quotes ("Unmatched '."), $( ("Illegal variable name."), a leading
+// VAR=value ("VAR=value: Command not found.") and sh's if/then. Other
+// differences (2>&1 means "stdout and stderr to the file 1" in csh) are
+// not modelled: the lab runs such lines with sh semantics.
 func cshIncompatible(cmd string) string {
-	if err := shell.Parse(cmd); err != nil {
-		return "Syntax Error."
+	var plain strings.Builder // the command with quoted text blanked
+	quote := byte(0)
+	for i := 0; i < len(cmd); i++ {
+		c := cmd[i]
+		switch {
+		case quote != 0:
+			if c == '\n' {
+				return "Unmatched " + string(quote) + "."
+			}
+			if c == quote {
+				quote = 0
+				plain.WriteByte(c)
+			} else {
+				plain.WriteByte('x')
+			}
+		case c == '\\' && i+1 < len(cmd):
+			plain.WriteString("xx")
+			i++
+		case c == '\'' || c == '"':
+			quote = c
+			plain.WriteByte(c)
+		default:
+			plain.WriteByte(c)
+		}
 	}
-	fields := strings.Fields(cmd)
+	if quote != 0 {
+		return "Unmatched " + string(quote) + "."
+	}
+	text := plain.String()
+	fields := strings.Fields(text)
 	switch {
-	case strings.Contains(cmd, "2>&1") || strings.Contains(cmd, "2>/dev/null") || strings.Contains(cmd, "2> "):
-		return "Ambiguous output redirect."
-	case strings.Contains(cmd, "$("):
+	case strings.Contains(text, "$("):
 		return "Illegal variable name."
-	case len(fields) > 0 && strings.Contains(fields[0], "=") && !strings.HasPrefix(fields[0], "-"):
-		return fields[0] + ": Command not found."
-	case strings.Contains(cmd, "; then") || strings.HasPrefix(strings.TrimSpace(cmd), "if ["):
+	case len(fields) > 0 && strings.Contains(fields[0], "=") && !strings.HasPrefix(fields[0], "-") && isAssignment(fields[0]):
+		return strings.Fields(cmd)[0] + ": Command not found."
+	case strings.Contains(text, "; then") || strings.HasPrefix(strings.TrimSpace(text), "if ["):
 		return "if: Expression Syntax."
-	case strings.Contains(cmd, "<<"):
-		return "" // csh has here-documents too
 	}
 	return ""
+}
+
+// isAssignment reports whether word looks like sh's NAME=value.
+func isAssignment(word string) bool {
+	name, _, ok := strings.Cut(word, "=")
+	return ok && shell.IsName(name)
 }

@@ -421,7 +421,8 @@ func TestOPNsenseShell(t *testing.T) {
 		code             int
 		out, errSub      string
 	}{
-		{"csh rejects 2>&1", "cat /conf/config.xml 2>&1", "", 1, "", "Ambiguous output redirect."},
+		{"csh rejects newline in quotes", "exec /bin/sh -c 'id -u\necho x'", "", 1, "", "Unmatched '."},
+		{"csh accepts quoted sh syntax", "/bin/sh -c 'x=$(hostname); echo \"$x\" 2>&1'", "", 0, "firewall\n", ""},
 		{"csh rejects $()", "echo $(hostname)", "", 1, "", "Illegal variable name."},
 		{"csh rejects assignment prefix", "FOO=1 env", "", 1, "", "FOO=1: Command not found."},
 		{"/bin/sh script on stdin", "/bin/sh", "x=$(hostname); echo \"$x\" 2>&1\n", 0, "firewall\n", ""},
@@ -432,6 +433,7 @@ func TestOPNsenseShell(t *testing.T) {
 		{"service not enabled", "/bin/sh", "pkg install -y os-qemu-guest-agent >/dev/null; service qemu-guest-agent start\n", 1, "", "Set qemu_guest_agent_enable to YES"},
 		{"pfctl missing file", "pfctl -nf /tmp/rules.debug", "", 1, "", "pfctl: /tmp/rules.debug: No such file or directory"},
 		{"configctl", "configctl filter reload", "", 0, "OK\n", ""},
+		{"installer push shape", "/bin/sh -c 'cp /conf/config.xml /tmp/c.xml && rm -f /tmp/config.cache /tmp/none && (nohup /usr/local/etc/rc.reload_all >/tmp/tappaas-apply.log 2>&1 &)'", "", 0, "", ""},
 		{"reload bad config", "/bin/sh", "echo '<notopnsense/>' > /conf/config.xml; /usr/local/etc/rc.reload_all\n", 1, "", "Configuration reload failed"},
 	}
 	for _, c := range cases {
