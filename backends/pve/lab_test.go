@@ -130,7 +130,9 @@ func TestLabContract(t *testing.T) {
 		if err := c.Do(ctx, http.MethodPost, "/cluster/config", map[string]any{"clustername": "TAPPaaS"}, nil); !errors.Is(err, pve.ErrForbidden) {
 			t.Fatalf("server-side root@pam check: %v", err)
 		}
-		bad := newClient(t, func(cfg *pve.Config) { cfg.TokenID, cfg.TokenSecret = tok.FullTokenID, "00000000-0000-0000-0000-000000000000" })
+		bad := newClient(t, func(cfg *pve.Config) {
+			cfg.TokenID, cfg.TokenSecret = tok.FullTokenID, "00000000-0000-0000-0000-000000000000"
+		})
 		if _, err := bad.Nodes(ctx); !errors.Is(err, pve.ErrUnauthorized) {
 			t.Fatalf("bad token: %v", err)
 		}
