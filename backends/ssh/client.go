@@ -470,3 +470,11 @@ func (c *Client) keepalive(cn *conn) {
 		}
 	}
 }
+
+// Watchdog reports whether the current connection runs commands under the
+// process-group watchdog (false: plain commands; see the package doc).
+func (c *Client) Watchdog() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn != nil && c.conn.wrap
+}
