@@ -538,6 +538,8 @@ func (st *state) runCommand(c command) {
 				return
 			}
 		}
+	case *condCmd:
+		st.status = st.evalCond(x)
 	case *caseCmd:
 		subj, ok := st.expandString(x.subject)
 		if !ok {

@@ -379,3 +379,29 @@ func TestSigpipe(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestDoubleBracket(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	cases := []struct{ script, out string }{
+		{`[[ -f /tmp/three && ! -d /tmp/three ]] && echo yes`, "yes\n"},
+		{`A="x y"; [[ $A == "x y" ]] && echo eq`, "eq\n"},
+		{`[[ foo.tar.gz == *.tar.* ]] && echo glob`, "glob\n"},
+		{`[[ foo == "f*" ]] || echo quoted-no-glob`, "quoted-no-glob\n"},
+		{`[[ 10 -gt 9 && ( a < b || 1 -eq 2 ) ]] && echo arith`, "arith\n"},
+		{`[[ v1.2.3 =~ ^v([0-9]+) ]] && echo "$BASH_REMATCH"`, "v1\n"},
+		{`[[ -z "" ]]; echo $?; [[ -n "" ]]; echo $?`, "0\n1\n"},
+		{`E=; [[ $E ]] || echo empty`, "empty\n"},
+	}
+	for _, c := range cases {
+		if r := run(t, i, c.script, "", nil); r.out != c.out || r.err != "" {
+			t.Errorf("%s: %+v want %q", c.script, r, c.out)
+		}
+	}
+	if r := run(t, i, `[[ a -eq 1 ]]`, "", nil); r.code != 2 || !strings.Contains(r.err, "operand expected") {
+		t.Errorf("%+v", r)
+	}
+	if r := run(t, i, `[[ -f /tmp/three`, "", nil); r.code != 2 {
+		t.Errorf("unterminated: %+v", r)
+	}
+}

@@ -109,6 +109,20 @@ func (c *forCmd) redirects() []*redir    { return c.redirs }
 func (c *caseCmd) redirects() []*redir   { return c.redirs }
 func (c *groupCmd) redirects() []*redir  { return c.redirs }
 func (c *funcDef) redirects() []*redir   { return nil }
+func (c *condCmd) redirects() []*redir   { return c.redirs }
+
+// condCmd is bash's [[ … ]]: words are not split or globbed; && || ( ) !
+// < > are its own operators.
+type condCmd struct {
+	items  []condItem
+	redirs []*redir
+	line   int
+}
+
+type condItem struct {
+	op string // operator token, or "" for a word
+	w  *word
+}
 
 type redir struct {
 	fd      int    // the redirected descriptor
@@ -973,6 +987,31 @@ func (p *parser) parseCommand() command {
 				p.expectWord("}")
 				c.redirs = p.parseRedirs()
 				return c
+			case "[[":
+				p.next()
+				c := &condCmd{line: t.line}
+				for {
+					n := p.next()
+					switch {
+					case n.kind == tEOF || n.kind == tNewline:
+						p.fail(n)
+					case p.isWord(n, "]]"):
+						if len(c.items) == 0 {
+							p.fail(n)
+						}
+						c.redirs = p.parseRedirs()
+						return c
+					case n.kind == tWord:
+						c.items = append(c.items, condItem{w: n.w})
+						if l, ok := n.w.literal(); ok && l == "=~" {
+							c.items = append(c.items, condItem{w: p.readRegexWord()})
+						}
+					case n.kind == tOp && (n.op == "&&" || n.op == "||" || n.op == "(" || n.op == ")" || n.op == "<" || n.op == ">"):
+						c.items = append(c.items, condItem{op: n.op})
+					default:
+						p.fail(n)
+					}
+				}
 			case "function":
 				p.next()
 				n := p.next()
@@ -1069,6 +1108,63 @@ func (p *parser) parseRedir() *redir {
 		p.pending = append(p.pending, pendingHeredoc{r: r, delim: delim, quoted: quoted, strip: t.op == "<<-"})
 	}
 	return r
+}
+
+// readRegexWord reads the right side of [[ x =~ RE ]] raw: parentheses
+// and | belong to the regular expression there, as in bash.
+func (p *parser) readRegexWord() *word {
+	for !p.eof() && (p.ch() == ' ' || p.ch() == '\t') {
+		p.pos++
+	}
+	var b strings.Builder
+	depth := 0
+	for !p.eof() {
+		c := p.ch()
+		if (c == ' ' || c == '\t' || c == '\n') && depth == 0 {
+			break
+		}
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return &word{parts: []wordPart{litPart{s: b.String(), quoted: true}}}
+			}
+			depth--
+		case '\\':
+			if p.at(1) != 0 {
+				b.WriteRune(c)
+				b.WriteRune(p.at(1))
+				p.pos += 2
+				continue
+			}
+		case '\'', '"':
+			q := c
+			p.pos++
+			for !p.eof() && p.ch() != q {
+				b.WriteString(regexpQuoteRune(p.ch()))
+				p.pos++
+			}
+			if p.eof() {
+				p.failMsg(fmt.Sprintf("unexpected EOF while looking for matching `%c'", q))
+			}
+			p.pos++
+			continue
+		}
+		b.WriteRune(c)
+		p.pos++
+	}
+	if b.Len() == 0 {
+		p.failMsg("unexpected argument to conditional binary operator")
+	}
+	return &word{parts: []wordPart{litPart{s: b.String(), quoted: true}}}
+}
+
+func regexpQuoteRune(r rune) string {
+	if strings.ContainsRune(`\.+*?()|[]{}^$`, r) {
+		return "\\" + string(r)
+	}
+	return string(r)
 }
 
 func heredocDelim(w *word) (string, bool) {
