@@ -98,13 +98,12 @@ type Client struct {
 
 // conn is one live SSH connection.
 type conn struct {
-	c        *gossh.Client
-	done     chan struct{} // closed when the connection is gone
-	mu       sync.Mutex
-	err      error // why it died
-	wrap     bool  // the watchdog works on this target
-	uid0     bool  // logged-in user is root
-	closeOne sync.Once
+	c    *gossh.Client
+	done chan struct{} // closed when the connection is gone
+	mu   sync.Mutex
+	err  error // why it died
+	wrap bool  // the watchdog works on this target
+	uid0 bool  // logged-in user is root
 }
 
 func (cn *conn) dead() bool {

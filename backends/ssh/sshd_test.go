@@ -197,13 +197,6 @@ func (s *sshdServer) dial(t testing.TB, cfg Config) *Client {
 	return c
 }
 
-// connectionPIDs lists sshd's per-connection processes (children of the
-// listener).
-func (s *sshdServer) connectionPIDs(t testing.TB) []string {
-	out, _ := osexec.Command("pgrep", "-P", fmt.Sprint(s.cmd.Process.Pid)).Output()
-	return strings.Fields(string(out))
-}
-
 // ensureUser creates a local user with /bin/sh as login shell (root only).
 func ensureUser(t testing.TB, name string) {
 	t.Helper()
