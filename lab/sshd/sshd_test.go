@@ -571,6 +571,12 @@ func TestOpenSSHClient(t *testing.T) {
 	if code != 3 || out != "from-stdin\n" || !strings.Contains(errs, "err") {
 		t.Fatalf("exec: code %d out %q err %q", code, out, errs)
 	}
+	// A forced pty (ssh -tt, as the installer's switch setup uses): output
+	// goes through the pty's newline translation, stderr merges into stdout.
+	out, _, code = sshRun("", "-tt", "-p", port, "root@127.0.0.1", `bash -lc 'echo pty; echo err >&2; exit 2'`)
+	if code != 2 || !strings.Contains(out, "pty\r\nerr\r\n") {
+		t.Fatalf("pty exec: code %d out %q", code, out)
+	}
 	// Refused when the host key does not match.
 	bad := filepath.Join(dir, "bad_known_hosts")
 	other, _ := newClientKey(t)
