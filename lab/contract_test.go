@@ -25,6 +25,7 @@ const base = "https://192.168.1.10:8006/api2/json"
 
 type raw struct {
 	t      testing.TB
+	base   string // "" = the tappaas1 install address
 	c      *http.Client
 	auth   string // Authorization header
 	cookie string
@@ -54,7 +55,11 @@ func (r *raw) do(method, path string, body any, form bool) reply {
 			rd, ct = strings.NewReader(string(b)), "application/json"
 		}
 	}
-	req, _ := http.NewRequest(method, base+path, rd)
+	u := r.base
+	if u == "" {
+		u = base
+	}
+	req, _ := http.NewRequest(method, u+path, rd)
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
@@ -78,8 +83,11 @@ func (r *raw) do(method, path string, body any, form bool) reply {
 	return out
 }
 
+// nodeBase is the API base URL of a lab's node.
+func nodeBase(l *Lab) string { return "https://" + l.Info().NodeAddr + ":8006/api2/json" }
+
 func ticketRaw(t testing.TB, l *Lab) *raw {
-	r := &raw{t: t, c: httpClient(l)}
+	r := &raw{t: t, c: httpClient(l), base: nodeBase(l)}
 	rep := r.do("POST", "/access/ticket", map[string]string{"username": "root@pam", "password": l.Info().RootPassword}, true)
 	if rep.Code != 200 {
 		t.Fatalf("ticket: %s %s", rep.Status, rep.Raw)
@@ -102,7 +110,7 @@ func rootToken(t testing.TB, l *Lab, name string) (string, string) {
 
 func tokenRaw(t testing.TB, l *Lab) *raw {
 	id, secret := rootToken(t, l, "tappaas")
-	return &raw{t: t, c: httpClient(l), auth: "PVEAPIToken=" + id + "=" + secret}
+	return &raw{t: t, c: httpClient(l), auth: "PVEAPIToken=" + id + "=" + secret, base: nodeBase(l)}
 }
 
 func tokenGP(t testing.TB, l *Lab) *proxmox.Client {

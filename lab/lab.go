@@ -44,7 +44,8 @@ type Options struct {
 	Speed     float64   // latency model scale: 0 = no latency (tests), 1 = realistic
 	AccessLog io.Writer // JSON lines, secrets masked (nil = none)
 	Faults    []Fault
-	Hostname  string // default "tappaas1"
+	Hostname  string // default "tappaas1"; tappaasN (N>1) is installed on 10.0.0.(9+N) like a joining node
+	Site      *Site  // share a network with other labs (multi-node installs); nil = alone
 }
 
 // Info is everything a client needs to reach the lab.
@@ -131,15 +132,17 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		}
 	}
 	node, err := pve.New(pve.Config{
-		Hostname: opts.Hostname,
-		Model:    model,
-		FS:       newNodeFS(),
-		Speed:    opts.Speed,
-		Faults:   l.faults,
-		Log:      l.logEntry,
-		OnChange: l.scheduleSave,
-		OnBoot:   l.onBoot,
-		CertFor:  l.certFor,
+		Hostname:       opts.Hostname,
+		Model:          model,
+		FS:             newNodeFS(),
+		Speed:          opts.Speed,
+		Faults:         l.faults,
+		Log:            l.logEntry,
+		OnChange:       l.scheduleSave,
+		OnBoot:         l.onBoot,
+		CertFor:        l.certFor,
+		Join:           l.siteJoin,
+		SiteFirewallUp: func() bool { return l.siteFirewallUp() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
@@ -152,6 +155,9 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err := l.startShell(); err != nil {
 		l.Close()
 		return nil, err
+	}
+	if opts.Site != nil {
+		opts.Site.add(l)
 	}
 	// VMs that were running when the lab stopped come back up
 	type up struct {
@@ -252,6 +258,9 @@ func (l *Lab) Close() error {
 	l.closed = true
 	fw := l.fw
 	l.mu.Unlock()
+	if l.opts.Site != nil {
+		l.opts.Site.remove(l)
+	}
 	var errs []error
 	if l.pveSrv != nil {
 		_ = l.pveSrv.Close()
@@ -462,6 +471,19 @@ func (l *Lab) Dial(ctx context.Context, network, addr string) (net.Conn, error) 
 }
 
 func (l *Lab) resolve(addr string) (string, error) {
+	a, err := l.resolveOwn(addr)
+	if err == nil || l.opts.Site == nil {
+		return a, err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && errors.Is(oe.Err, syscall.ECONNREFUSED) {
+		return "", err
+	}
+	return l.resolveSite(addr)
+}
+
+// resolveOwn is the dial table of this lab alone.
+func (l *Lab) resolveOwn(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", &net.OpError{Op: "dial", Net: "tcp", Err: err}

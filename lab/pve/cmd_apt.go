@@ -104,7 +104,7 @@ func (n *Node) internetLocked() bool {
 			}
 		}
 		if r.Via == "10.0.0.1" {
-			return n.firewallUpLocked() && n.firewallHasWAN()
+			return (n.firewallUpLocked() && n.firewallHasWAN()) || n.siteFirewall()
 		}
 	}
 	return false
@@ -433,3 +433,5 @@ func (n *Node) cmdDpkg(e *shell.Env) int {
 	fmt.Fprintln(e.Stderr, "dpkg: lab: only -l and -s are simulated")
 	return 2
 }
+
+func (n *Node) siteFirewall() bool { return n.cfg.SiteFirewallUp != nil && n.cfg.SiteFirewallUp() }

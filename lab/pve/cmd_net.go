@@ -699,7 +699,7 @@ func (n *Node) reachableLocked(ip string) bool {
 			return false
 		}
 		if ip == "10.0.0.1" {
-			return n.firewallUpLocked()
+			return n.firewallUpLocked() || n.siteFirewall()
 		}
 		for _, vm := range n.m.VMs {
 			if vm.Running && vm.IP == ip && !time.Now().Before(vm.ReadyAt) {
@@ -793,7 +793,7 @@ func (n *Node) resolve(host string) (string, bool) {
 		}
 	}
 	switch {
-	case ns == "10.0.0.1" && n.firewallUpLocked() && n.reachableLocked("10.0.0.1"):
+	case ns == "10.0.0.1" && n.reachableLocked("10.0.0.1"):
 		if host == "firewall.mgmt.internal" || host == "firewall.internal" || host == "firewall" {
 			return "10.0.0.1", true
 		}

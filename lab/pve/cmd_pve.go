@@ -183,19 +183,43 @@ func (n *Node) cmdPvecm(e *shell.Env) int {
 			return 2
 		}
 		if sub == "nodes" {
-			fmt.Fprintf(e.Stdout, "\nMembership information\n----------------------\n    Nodeid      Votes Name\n         1          1 %s (local)\n", n.m.Hostname)
+			fmt.Fprintf(e.Stdout, "\nMembership information\n----------------------\n    Nodeid      Votes Name\n")
+			for _, mb := range cl.Members {
+				local := ""
+				if mb.Name == n.m.Hostname {
+					local = " (local)"
+				}
+				fmt.Fprintf(e.Stdout, "%10d %10d %s%s\n", mb.NodeID, 1, mb.Name, local)
+			}
 			return 0
 		}
 		fmt.Fprintf(e.Stdout, "Cluster information\n-------------------\nName:             %s\nConfig Version:   %d\nTransport:        knet\nSecure auth:      on\n\n", cl.Name, cl.Version)
-		fmt.Fprintf(e.Stdout, "Quorum information\n------------------\nDate:             %s\nQuorum provider:  corosync_votequorum\nNodes:            1\nNode ID:          0x00000001\nRing ID:          1.5\nQuorate:          Yes\n\n", cl.Created.Format("Mon Jan  2 15:04:05 2006"))
+		fmt.Fprintf(e.Stdout, "Quorum information\n------------------\nDate:             %s\nQuorum provider:  corosync_votequorum\nNodes:            %d\nNode ID:          0x00000001\nRing ID:          1.5\nQuorate:          Yes\n\n", cl.Created.Format("Mon Jan  2 15:04:05 2006"), len(cl.Members))
 		fmt.Fprintf(e.Stdout, "Votequorum information\n----------------------\nExpected votes:   1\nHighest expected: 1\nTotal votes:      1\nQuorum:           1  \nFlags:            Quorate \n\nMembership information\n----------------------\n    Nodeid      Votes Name\n0x00000001          1 %s (local)\n", cl.Link0)
 		return 0
 	case "add":
 		if len(c.pos) < 1 {
 			return usage(e, "pvecm add <hostname> [OPTIONS]")
 		}
-		fmt.Fprintf(e.Stderr, "unable to join cluster: peer '%s' is not reachable from the lab node\n", c.pos[0])
-		return 255
+		// pvecm add asks for the peer's root password, then shows its
+		// fingerprint for confirmation (unless --fingerprint is given)
+		lines := strings.Split(readAllString(e.Stdin), "\n")
+		pw := strings.TrimSpace(lines[0])
+		fp := c.opts["fingerprint"]
+		if fp == "" && (len(lines) < 2 || strings.TrimSpace(lines[1]) != "yes") {
+			fmt.Fprintf(e.Stderr, "Please enter superuser (root) password for '%s': \nThe authenticity of host '%s' can't be established.\nAre you sure you want to continue connecting (yes/no)? Aborting.\n", c.pos[0], c.pos[0])
+			return 255
+		}
+		var t *Task
+		err := n.withLock(true, func() error {
+			var err error
+			t, err = n.join(root, c.pos[0], pw, fp, c.opts["link0"])
+			return err
+		})
+		if err != nil {
+			return fail(e, err)
+		}
+		return n.waitTask(e, t, true)
 	case "updatecerts":
 		err := n.withLock(true, func() error {
 			if c.opts["force"] == "1" {

@@ -18,8 +18,15 @@ func hClusterStatus(c *call) (any, error) {
 	if m.Cluster == nil {
 		return []any{node}, nil
 	}
-	node["nodeid"] = 1
-	return []any{map[string]any{"type": "cluster", "id": "cluster", "name": m.Cluster.Name, "nodes": 1, "version": m.Cluster.Version, "quorate": 1}, node}, nil
+	out := []any{map[string]any{"type": "cluster", "id": "cluster", "name": m.Cluster.Name, "nodes": len(m.Cluster.Members), "version": m.Cluster.Version, "quorate": 1}}
+	for _, mb := range m.Cluster.Members {
+		local := 0
+		if mb.Name == m.Hostname {
+			local = 1
+		}
+		out = append(out, map[string]any{"type": "node", "id": "node/" + mb.Name, "name": mb.Name, "ip": mb.Addr, "local": local, "online": 1, "level": "", "nodeid": mb.NodeID})
+	}
+	return out, nil
 }
 
 var clusterNameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?$`)
@@ -64,7 +71,8 @@ func (n *Node) createCluster(auth authInfo, name, link0 string) (*Task, error) {
 	if len(n.m.VMs) > 0 && false {
 		return nil, runErr("this host already contains virtual guests")
 	}
-	n.m.Cluster = &Cluster{Name: name, Version: 1, Link0: addr, Created: time.Now().UTC()}
+	n.m.Cluster = &Cluster{Name: name, Version: 1, Link0: addr, Created: time.Now().UTC(), NodeID: 1,
+		Members: []Member{{Name: n.m.Hostname, NodeID: 1, Addr: addr, FP: PEMFingerprint(n.m.Certs.NodePEM)}}}
 	n.m.Services["corosync"] = "active"
 	_ = n.fs.WriteFile("/etc/corosync/authkey", []byte(randHex(64)), 0o400)
 	lines := []string{"Corosync Cluster Engine Authentication key generator.", "Gathering 2048 bits for key from /dev/urandom.",
@@ -100,9 +108,16 @@ func hJoinInfo(c *call) (any, error) {
 	if m.Cluster == nil {
 		return nil, &APIError{Code: 424, Msg: "node is not in a cluster, no join info available!"}
 	}
+	var nl []any
+	for _, mb := range m.Cluster.Members {
+		fp := mb.FP
+		if mb.Name == m.Hostname {
+			fp = PEMFingerprint(m.Certs.NodePEM)
+		}
+		nl = append(nl, map[string]any{"name": mb.Name, "nodeid": strconv.Itoa(mb.NodeID), "ring0_addr": mb.Addr, "quorum_votes": "1", "pve_addr": mb.Addr, "pve_fp": fp})
+	}
 	return map[string]any{
-		"nodelist": []any{map[string]any{"name": m.Hostname, "nodeid": "1", "ring0_addr": m.Cluster.Link0, "quorum_votes": "1",
-			"pve_addr": m.Cluster.Link0, "pve_fp": PEMFingerprint(m.Certs.NodePEM)}},
+		"nodelist":       nl,
 		"preferred_node": m.Hostname,
 		"totem":          map[string]any{"cluster_name": m.Cluster.Name, "config_version": strconv.Itoa(m.Cluster.Version), "version": "2", "secauth": "on", "link_mode": "passive", "ip_version": "ipv4-6", "interface": map[string]any{"0": map[string]any{"linknumber": "0"}}},
 		"config_digest":  hashSecret(m.Cluster.Name)[:40],
@@ -110,15 +125,11 @@ func hJoinInfo(c *call) (any, error) {
 }
 
 func hJoin(c *call) (any, error) {
-	m := c.n.m
-	if m.Cluster != nil {
-		return nil, runErr("this host already contains a cluster configuration")
+	t, err := c.n.join(c.auth, c.p["hostname"], c.p["password"], c.p["fingerprint"], c.p["link0"])
+	if err != nil {
+		return nil, err
 	}
-	if len(m.VMs) > 0 {
-		return nil, runErr("this host already contains virtual guests")
-	}
-	// The lab is a single node: there is no peer to join.
-	return nil, runErr("unable to join cluster: peer '%s' is not reachable from the lab node", c.p["hostname"])
+	return t.UPID, nil
 }
 
 func hAPIVersion(c *call) (any, error) { return 2, nil }
@@ -128,7 +139,11 @@ func hConfigNodes(c *call) (any, error) {
 	if m.Cluster == nil {
 		return nil, runErr("Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?")
 	}
-	return []any{map[string]any{"node": m.Hostname, "name": m.Hostname, "nodeid": "1", "quorum_votes": "1", "ring0_addr": m.Cluster.Link0}}, nil
+	var out []any
+	for _, mb := range m.Cluster.Members {
+		out = append(out, map[string]any{"node": mb.Name, "name": mb.Name, "nodeid": strconv.Itoa(mb.NodeID), "quorum_votes": "1", "ring0_addr": mb.Addr})
+	}
+	return out, nil
 }
 
 func hResources(c *call) (any, error) {
@@ -136,6 +151,13 @@ func hResources(c *call) (any, error) {
 	m := n.m
 	out := []any{}
 	t := c.p["type"]
+	if m.Cluster != nil && (t == "" || t == "node") {
+		for _, mb := range m.Cluster.Members {
+			if mb.Name != m.Hostname {
+				out = append(out, map[string]any{"id": "node/" + mb.Name, "type": "node", "node": mb.Name, "status": "online", "maxcpu": 4, "maxmem": 16 << 30, "level": ""})
+			}
+		}
+	}
 	if t == "" || t == "node" {
 		out = append(out, map[string]any{"id": "node/" + m.Hostname, "type": "node", "node": m.Hostname, "status": "online", "maxcpu": 4, "maxmem": 16 << 30, "maxdisk": 68 << 30, "cpu": 0.03, "mem": 3 << 30, "disk": 5 << 30, "uptime": int(time.Since(m.Booted).Seconds()), "level": "", "cgroup-mode": 2})
 	}

@@ -117,6 +117,17 @@ type Cluster struct {
 	Version int       `json:"version"`
 	Link0   string    `json:"link0"`
 	Created time.Time `json:"created"`
+	NodeID  int       `json:"nodeid"`
+	// Members are all nodes of the cluster, this one included.
+	Members []Member `json:"members"`
+}
+
+// Member is one cluster node.
+type Member struct {
+	Name   string `json:"name"`
+	NodeID int    `json:"nodeid"`
+	Addr   string `json:"addr"`
+	FP     string `json:"fp"` // its PVE certificate fingerprint
 }
 
 // Storage is one entry of /etc/pve/storage.cfg.
@@ -235,7 +246,7 @@ func NewModel(hostname string) (*Model, error) {
 		Schema:       SchemaVersion,
 		Hostname:     hostname,
 		RootPassword: "lab-" + randHex(6),
-		NodeAddr:     "192.168.1.10",
+		NodeAddr:     nodeAddrFor(hostname),
 		Booted:       time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second),
 		Secret:       randHex(32),
 		NextPID:      0x1A2B0,
@@ -281,6 +292,13 @@ func NewModel(hostname string) (*Model, error) {
 	return m, nil
 }
 
+func nodeAddrFor(hostname string) string {
+	if IsSecondary(hostname) {
+		return mgmtIP(hostname)
+	}
+	return "192.168.1.10"
+}
+
 // mgmtIP is 10.0.0.(9+N) for tappaasN (bootstrap.md §0).
 func mgmtIP(hostname string) string {
 	n := 1
@@ -301,6 +319,15 @@ var basePackages = [][2]string{
 	{"zstd", "1.5.7+dfsg-1"}, {"proxmox-backup-client", "4.0.16-1"}, {"chrony", "4.6.1-3"}, {"systemd", "257.8-1"},
 	{"bash", "5.2.37-2"}, {"coreutils", "9.7-3"}, {"iproute2", "6.15.0-1"}, {"apt", "3.0.3"},
 }
+
+// secondaryInterfaces is what the PVE installer leaves on tappaasN (N>1):
+// the downstream NIC with 10.0.0.(9+N)/24 via the firewall (bootstrap.md §1b).
+func secondaryInterfaces(ip string) string {
+	return "auto lo\niface lo inet loopback\n\niface enp1s0 inet manual\n\niface enp2s0 inet manual\n\nauto vmbr0\niface vmbr0 inet static\n\taddress " + ip + "/24\n\tgateway 10.0.0.1\n\tbridge-ports enp2s0\n\tbridge-stp off\n\tbridge-fd 0\n\nsource /etc/network/interfaces.d/*\n"
+}
+
+// IsSecondary reports whether hostname is tappaasN with N > 1.
+func IsSecondary(hostname string) bool { return mgmtIP(hostname) != "10.0.0.10" }
 
 // Initial files of a fresh node; $HOST and $IP are substituted.
 const initialInterfaces = `auto lo
@@ -498,4 +525,11 @@ func (m *Model) nic(name string) *NIC {
 		}
 	}
 	return nil
+}
+
+func (m *Model) initialInterfaces() string {
+	if IsSecondary(m.Hostname) {
+		return secondaryInterfaces(m.NodeAddr)
+	}
+	return initialInterfaces
 }

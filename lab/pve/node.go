@@ -26,6 +26,13 @@ type Config struct {
 	OnBoot func(vmid int, guest, version string, ready time.Time)
 	// OnPBS is called once when proxmox-backup-server gets installed.
 	OnPBS func()
+	// Join performs the member side of a cluster join (the peer named
+	// hostname checks the password and its fingerprint and adds this node);
+	// nil: no peer is reachable.
+	Join func(req JoinRequest) (*JoinResult, error)
+	// SiteFirewallUp reports whether a firewall elsewhere on the site
+	// routes 10.0.0.1 (for nodes without their own firewall VM).
+	SiteFirewallUp func() bool
 	// CertFor returns the PEM certificate served at a lab address other
 	// than the node's own (the firewall's 10.0.0.1:443), for openssl
 	// s_client; ok is false when nothing listens there.
@@ -80,7 +87,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.syncFilesLocked()
-	f, err := ParseInterfaces(initialInterfaces)
+	f, err := ParseInterfaces(m.initialInterfaces())
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +205,12 @@ func (n *Node) syncFilesLocked() {
 	}
 	_ = n.fs.WriteFile("/etc/pve/user.cfg", []byte(b.String()), 0o640)
 	if c := m.Cluster; c != nil {
-		conf := fmt.Sprintf("logging {\n  debug: off\n  to_syslog: yes\n}\n\nnodelist {\n  node {\n    name: %s\n    nodeid: 1\n    quorum_votes: 1\n    ring0_addr: %s\n  }\n}\n\nquorum {\n  provider: corosync_votequorum\n}\n\ntotem {\n  cluster_name: %s\n  config_version: %d\n  interface {\n    linknumber: 0\n  }\n  ip_version: ipv4-6\n  link_mode: passive\n  secauth: on\n  version: 2\n}\n", m.Hostname, c.Link0, c.Name, c.Version)
-		if old, err := n.fs.ReadFile("/etc/pve/corosync.conf"); err != nil || !strings.Contains(string(old), "cluster_name: "+c.Name) {
+		var nl strings.Builder
+		for _, mb := range c.Members {
+			fmt.Fprintf(&nl, "  node {\n    name: %s\n    nodeid: %d\n    quorum_votes: 1\n    ring0_addr: %s\n  }\n", mb.Name, mb.NodeID, mb.Addr)
+		}
+		conf := fmt.Sprintf("logging {\n  debug: off\n  to_syslog: yes\n}\n\nnodelist {\n%s}\n\nquorum {\n  provider: corosync_votequorum\n}\n\ntotem {\n  cluster_name: %s\n  config_version: %d\n  interface {\n    linknumber: 0\n  }\n  ip_version: ipv4-6\n  link_mode: passive\n  secauth: on\n  version: 2\n}\n", nl.String(), c.Name, c.Version)
+		if old, err := n.fs.ReadFile("/etc/pve/corosync.conf"); err != nil || !strings.Contains(string(old), "cluster_name: "+c.Name) || !strings.Contains(string(old), fmt.Sprintf("config_version: %d", c.Version)) {
 			_ = n.fs.WriteFile("/etc/pve/corosync.conf", []byte(conf), 0o640)
 		}
 	}
