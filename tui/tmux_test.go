@@ -130,6 +130,24 @@ func (p *pane) waitFor(s string, timeout time.Duration) string {
 	return ""
 }
 
+// waitForAny polls the screen until it contains one of ss.
+func (p *pane) waitForAny(timeout time.Duration, ss ...string) string {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = p.capture(false)
+		for _, s := range ss {
+			if strings.Contains(scr, s) {
+				return scr
+			}
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	p.t.Fatalf("timed out after %v waiting for %q; screen:\n%s", timeout, ss, scr)
+	return ""
+}
+
 type target struct {
 	env  []string
 	args string
@@ -194,7 +212,10 @@ func TestTmuxInstallToDone(t *testing.T) {
 	p.waitFor("Press enter to run them", 30*time.Second)
 	p.keys("Enter")
 	p.waitFor("Run: install", 10*time.Second)
-	scr := p.waitFor("is installed", 3*time.Minute)
+	scr := p.waitForAny(3*time.Minute, "is installed", "A step failed")
+	if strings.Contains(scr, "A step failed") {
+		t.Fatalf("the run stopped on a failing step (a plan or lab problem, not the UI's):\n%s", scr)
+	}
 	for _, want := range []string{"https://10.0.0.10:8006", "Firewall root password", "Log file: ", "tappaas.log"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("done screen lacks %q:\n%s", want, scr)

@@ -468,7 +468,10 @@ func (b *nodeBackend) Plan(ctx context.Context, req tui.Request) (tui.Job, error
 	if err != nil {
 		return nil, err
 	}
-	_, b.hadPW = t.Secrets.Secret(firewall.SecretRootPassword)
+	_, had := t.Secrets.Secret(firewall.SecretRootPassword)
+	b.mu.Lock()
+	b.hadPW = had
+	b.mu.Unlock()
 	r := &steps.Runner{Store: sess.store, Policy: steps.PolicyAsk, Concurrency: max(1, b.o.concurrency), Log: sess.log}
 	return common.NewRunnerJob(plan, r, nil), nil
 }
@@ -517,6 +520,14 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 	}
 	if cicd != "" {
 		s.URLs = append(s.URLs, common.Link{Name: "tappaas-cicd", URL: "ssh tappaas@" + cicd})
+	}
+	b.mu.Lock()
+	hadPW := b.hadPW
+	b.hadPW = true // shown once
+	b.mu.Unlock()
+	if pw, ok := sess.store.Secrets().Secret(firewall.SecretRootPassword); ok && !hadPW && cfg.Firewall.RootPassword == "" {
+		s.Generated = append(s.Generated, common.Secret{Name: "Firewall root password", Value: pw,
+			Where: install.StateDir + "/secrets.json on the node (0600)"})
 	}
 	return s, nil
 }

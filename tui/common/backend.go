@@ -156,7 +156,13 @@ type Summary struct {
 	URLs        []Link
 	Credentials []Credential
 	Next        []string
+	// Generated are secrets this run generated, shown to the operator once
+	// (on the done screen) and never logged.
+	Generated []Secret
 }
+
+// Secret is a generated credential shown once.
+type Secret struct{ Name, Value, Where string }
 
 // Link is a named URL.
 type Link struct{ Name, URL string }

@@ -93,6 +93,13 @@ func (m *Model) View() string {
 				add("  " + padRight(u.Name, 24) + st.Link.Render(u.URL))
 			}
 		}
+		if len(s.Generated) > 0 {
+			add("", st.Warn.Render("Generated now, shown only this once: write it down"))
+			for _, g := range s.Generated {
+				add("  " + padRight(g.Name, 24) + st.Bold.Render(g.Value))
+				add("  " + padRight("", 24) + st.Muted.Render("kept in "+g.Where))
+			}
+		}
 		if len(s.Credentials) > 0 {
 			add("", st.Subtitle.Render("Credentials (stored, not shown)"))
 			for _, c := range s.Credentials {

@@ -24,9 +24,11 @@ func TestDoneShowsSummaryNeverSecrets(t *testing.T) {
 		URLs:        []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006"}},
 		Credentials: []common.Credential{{Name: "Firewall root password", Where: "/var/lib/tappaas/secrets.json (0600)"}},
 		Next:        []string{"tappaas status"},
+		Generated:   []common.Secret{{Name: "Firewall root password", Value: "aRqXLKNTP4o3XMPe", Where: "/var/lib/tappaas/secrets.json"}},
 	}})
 	v := tuitest.Plain(m.View())
-	for _, want := range []string{"TAPPaaS is installed.", "https://10.0.0.10:8006", "Firewall root password  /var/lib/tappaas/secrets.json", "→ tappaas status", "Log file: /var/log/tappaas/tappaas.log"} {
+	for _, want := range []string{"TAPPaaS is installed.", "https://10.0.0.10:8006", "Firewall root password  /var/lib/tappaas/secrets.json", "→ tappaas status", "Log file: /var/log/tappaas/tappaas.log",
+		"shown only this once", "Firewall root password  aRqXLKNTP4o3XMPe"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("view lacks %q:\n%s", want, v)
 		}
