@@ -386,6 +386,53 @@ func (st *state) param(x paramPart) (string, bool) {
 			return "", false
 		}
 		return v, true
+	case "/", "//":
+		if !set && st.nounset {
+			st.fatalExpansion(x.name + ": unbound variable")
+			return "", false
+		}
+		patw, replw := splitReplace(x.arg)
+		pat, ok := st.expandPattern(patw)
+		if !ok {
+			return "", false
+		}
+		repl, ok := st.expandString(replw)
+		if !ok {
+			return "", false
+		}
+		return replacePattern(v, pat, repl, x.op == "//"), true
+	case ":":
+		spec, ok := arg()
+		if !ok {
+			return "", false
+		}
+		offS, lenS, hasLen := strings.Cut(spec, ":")
+		off, err1 := strconv.Atoi(strings.TrimSpace(offS))
+		r := []rune(v)
+		if err1 != nil {
+			st.fatalExpansion(fmt.Sprintf("%s: %s: substring expression not supported in the lab shell", x.name, spec))
+			return "", false
+		}
+		if off < 0 {
+			off = max(len(r)+off, 0)
+		}
+		if off > len(r) {
+			return "", true
+		}
+		end := len(r)
+		if hasLen {
+			n, err := strconv.Atoi(strings.TrimSpace(lenS))
+			if err != nil {
+				st.fatalExpansion(fmt.Sprintf("%s: %s: substring expression not supported in the lab shell", x.name, spec))
+				return "", false
+			}
+			if n < 0 {
+				end = max(len(r)+n, off)
+			} else {
+				end = min(off+n, len(r))
+			}
+		}
+		return string(r[off:end]), true
 	case "#", "##", "%", "%%":
 		if !set && st.nounset {
 			st.fatalExpansion(x.name + ": unbound variable")
@@ -402,6 +449,84 @@ func (st *state) param(x paramPart) (string, bool) {
 		return trimPattern(v, pat, x.op), true
 	}
 	return v, true
+}
+
+// splitReplace splits ${v/pat/repl}'s argument at the first unquoted '/'.
+func splitReplace(w *word) (*word, *word) {
+	if w == nil {
+		return &word{}, &word{}
+	}
+	var pat, repl []wordPart
+	found := false
+	for _, pt := range w.parts {
+		if found {
+			repl = append(repl, pt)
+			continue
+		}
+		if l, ok := pt.(litPart); ok && !l.quoted {
+			if i := strings.IndexByte(l.s, '/'); i >= 0 {
+				if i > 0 {
+					pat = append(pat, litPart{s: l.s[:i]})
+				}
+				if i+1 < len(l.s) {
+					repl = append(repl, litPart{s: l.s[i+1:]})
+				}
+				found = true
+				continue
+			}
+		}
+		pat = append(pat, pt)
+	}
+	return &word{parts: pat}, &word{parts: repl}
+}
+
+// replacePattern implements ${v/pat/repl} (first, longest match) and
+// ${v//pat/repl} (all); # and % anchor the pattern.
+func replacePattern(v, pat, repl string, all bool) string {
+	if pat == "" {
+		return v
+	}
+	r := []rune(v)
+	anchorStart, anchorEnd := strings.HasPrefix(pat, "#"), strings.HasPrefix(pat, "%")
+	if anchorStart || anchorEnd {
+		pat = pat[1:]
+	}
+	var b strings.Builder
+	budget := 200_000 // matchGlob calls; a pathological input gives up unchanged
+	for i := 0; i <= len(r); {
+		if budget <= 0 {
+			return v
+		}
+		if anchorStart && i > 0 {
+			b.WriteString(string(r[i:]))
+			return b.String()
+		}
+		matched := -1
+		for j := len(r); j >= i; j-- {
+			if anchorEnd && j != len(r) {
+				continue
+			}
+			budget--
+			if j > i && matchGlob(pat, string(r[i:j])) {
+				matched = j
+				break
+			}
+		}
+		if matched < 0 {
+			if i < len(r) {
+				b.WriteRune(r[i])
+			}
+			i++
+			continue
+		}
+		b.WriteString(repl)
+		i = matched
+		if !all {
+			b.WriteString(string(r[i:]))
+			return b.String()
+		}
+	}
+	return b.String()
 }
 
 // trimPattern implements ${v#p} ${v##p} ${v%p} ${v%%p}.

@@ -405,3 +405,19 @@ func TestDoubleBracket(t *testing.T) {
 		t.Errorf("unterminated: %+v", r)
 	}
 }
+
+func TestBashExpansions(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	cases := []struct{ script, out string }{
+		{`echo $'a\tb\x41\n' | head -n1`, "a\tbA\n"},
+		{`P=a.b.c; echo ${P/./-} ${P//./-} ${P/#a/X} ${P/%c/Y} ${P/z/q}`, "a-b.c a-b-c X.b.c a.b.Y a.b.c\n"},
+		{`U=https://host/x; echo "${U//\//_}"`, "https:__host_x\n"},
+		{`S=abcdef; echo ${S:2} ${S:1:3} ${S: -2} ${S:0:-1}`, "cdef bcd ef abcde\n"},
+	}
+	for _, c := range cases {
+		if r := run(t, i, c.script, "", nil); r.out != c.out || r.err != "" {
+			t.Errorf("%s: %+v want %q", c.script, r, c.out)
+		}
+	}
+}

@@ -437,6 +437,29 @@ func (p *parser) readWord() *word {
 			}
 			p.pos++
 		case '$':
+			if p.at(1) == '\'' {
+				// bash's $'…' with backslash escapes
+				p.pos += 2
+				var raw strings.Builder
+				for !p.eof() && p.ch() != '\'' {
+					if p.ch() == '\\' && p.at(1) != 0 {
+						raw.WriteRune(p.ch())
+						p.pos++
+					}
+					if p.ch() == '\n' {
+						p.line++
+					}
+					raw.WriteRune(p.ch())
+					p.pos++
+				}
+				if p.eof() {
+					p.failMsg("unexpected EOF while looking for matching `''")
+				}
+				p.pos++
+				text, _ := expandEscapes(raw.String(), false)
+				b.lit(text, true)
+				continue
+			}
 			p.readDollar(&b, false)
 		case '`':
 			p.readBacktick(&b, false)
@@ -590,7 +613,7 @@ func (p *parser) readBraceParam(b *partsBuf, quoted bool) {
 		b.add(pp)
 		return
 	}
-	for _, op := range []string{":-", ":=", ":+", ":?", "##", "%%", "-", "=", "+", "?", "#", "%"} {
+	for _, op := range []string{":-", ":=", ":+", ":?", "##", "%%", "//", "-", "=", "+", "?", "#", "%", "/", ":"} {
 		if p.hasPrefix(op) {
 			pp.op = op
 			p.pos += len(op)
@@ -615,11 +638,11 @@ func (p *parser) readBraceParam(b *partsBuf, quoted bool) {
 		switch c {
 		case '{':
 			depth++
-			ab.lit("{", quoted)
+			ab.lit("{", false)
 			p.pos++
 		case '}':
 			depth--
-			ab.lit("}", quoted)
+			ab.lit("}", false)
 			p.pos++
 		case '\\':
 			if p.at(1) != 0 {
@@ -656,10 +679,11 @@ func (p *parser) readBraceParam(b *partsBuf, quoted bool) {
 		case '`':
 			p.readBacktick(&ab, quoted)
 		default:
+			// Pattern characters stay special even inside "…".
 			if c == '\n' {
 				p.line++
 			}
-			ab.lit(string(c), quoted)
+			ab.lit(string(c), false)
 			p.pos++
 		}
 	}
