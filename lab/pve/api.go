@@ -399,7 +399,7 @@ func checkValue(s P, v string) string {
 		}
 	}
 	if s.Re != nil && !s.Re.MatchString(v) {
-		return fmt.Sprintf("value does not match the regex pattern")
+		return "value does not match the regex pattern"
 	}
 	if s.Check != nil {
 		return s.Check(v)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -173,9 +172,9 @@ func (n *Node) invoke(method, path string, params map[string]string) (any, map[s
 	rt, pp, known := n.routeFor(method, path)
 	if rt == nil {
 		if known {
-			return nil, nil, fmt.Errorf("Method '%s %s' not implemented", method, path)
+			return nil, nil, &APIError{Code: 501, Msg: fmt.Sprintf("Method '%s %s' not implemented", method, path)}
 		}
-		return nil, nil, fmt.Errorf("No '%s' handler defined for '%s'", strings.ToLower(map[string]string{"GET": "get", "POST": "create", "PUT": "set", "DELETE": "delete"}[method]), path)
+		return nil, nil, &APIError{Code: 400, Msg: fmt.Sprintf("No '%s' handler defined for '%s'", strings.ToLower(map[string]string{"GET": "get", "POST": "create", "PUT": "set", "DELETE": "delete"}[method]), path)}
 	}
 	if e := checkParams(rt, pp, params); e != nil {
 		return nil, nil, e
@@ -250,15 +249,6 @@ func readAllString(r io.Reader) string {
 	}
 	b, _ := io.ReadAll(r)
 	return string(b)
-}
-
-func sortedMapKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // sleepCtx waits d (already scaled), interrupted by the command's context.

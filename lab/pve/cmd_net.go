@@ -583,7 +583,7 @@ func (n *Node) cmdSystemdRun(e *shell.Env) int {
 	err := n.withLock(true, func() error {
 		for _, t := range n.m.Timers {
 			if t.Unit == unit {
-				return fmt.Errorf("Failed to start transient timer unit: Unit %s.timer was already loaded or has a fragment file.", unit)
+				return runErr("Failed to start transient timer unit: Unit %s.timer was already loaded or has a fragment file.", unit)
 			}
 		}
 		t := Timer{Unit: unit, Command: cmdline, Due: time.Now().Add(delay)}

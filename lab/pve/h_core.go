@@ -1,7 +1,6 @@
 package pve
 
 import (
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -474,5 +473,3 @@ func hACLUpdate(c *call) (any, error) { return nil, c.n.updateACL(c.p) }
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\x00' })
 }
-
-func fmtBytes(n int64) string { return fmt.Sprintf("%d", n) }

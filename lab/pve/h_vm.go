@@ -722,14 +722,14 @@ func hVMConfigAsync(c *call) (any, error) {
 func (n *Node) importDisk(vmid int, file, storage string) (string, error) {
 	vm := n.m.VMs[vmid]
 	if vm == nil {
-		return "", fmt.Errorf("Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist", n.m.Hostname, vmid)
+		return "", runErr("Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist", n.m.Hostname, vmid)
 	}
 	if _, err := n.imageStorage(storage); err != nil {
-		return "", fmt.Errorf("%s", err.(*APIError).Msg)
+		return "", err
 	}
 	src, err := n.imageFile(file)
 	if err != nil {
-		return "", fmt.Errorf("%s", err.(*APIError).Msg)
+		return "", err
 	}
 	id := n.nextDiskName(storage, vmid, "vm")
 	n.m.Volumes[id] = &Volume{ID: id, Size: src.Size, Guest: src.Guest, Version: src.Version, VMID: vmid}
@@ -958,7 +958,7 @@ func (n *Node) startVM(auth authInfo, vm *VM) *Task {
 		if netKeyRe.MatchString(k) {
 			_, opts := vmKeyOpts(v)
 			if br := opts["bridge"]; br != "" && n.m.Links[br] == nil {
-				return n.newTask(typ, id, auth.authID(), time.Second, []string{fmt.Sprintf("bridge '%s' does not exist", br)}, fmt.Sprintf("start failed: QEMU exited with code 1"))
+				return n.newTask(typ, id, auth.authID(), time.Second, []string{fmt.Sprintf("bridge '%s' does not exist", br)}, "start failed: QEMU exited with code 1")
 			}
 		}
 	}

@@ -42,7 +42,7 @@ func (n *Node) AcceptJoin(req JoinRequest) (*JoinResult, error) {
 	}
 	fp := PEMFingerprint(m.Certs.NodePEM)
 	if req.Fingerprint != "" && !strings.EqualFold(req.Fingerprint, fp) {
-		return nil, fmt.Errorf("Certificate fingerprint mismatch: '%s' is not the fingerprint of %s ('%s')", req.Fingerprint, req.Hostname, fp)
+		return nil, runErr("Certificate fingerprint mismatch: '%s' is not the fingerprint of %s ('%s')", req.Fingerprint, req.Hostname, fp)
 	}
 	maxID := 0
 	for _, mb := range m.Cluster.Members {
