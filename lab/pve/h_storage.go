@@ -26,7 +26,7 @@ func hDisks(c *call) (any, error) {
 		}
 		row := map[string]any{"devpath": d.Dev, "size": d.Size, "model": d.Model, "serial": d.Serial, "wwn": d.WWN,
 			"type": "ssd", "health": "PASSED", "gpt": 1, "vendor": "ATA", "rpm": 0, "osdid": -1, "osdid-list": nil,
-			"by_id_link": "/dev/disk/by-id/ata-" + strings.ReplaceAll(d.Model, " ", "_") + "_" + d.Serial, "wearout": 99}
+			"by_id_link": "/dev/disk/by-id/ata-" + strings.ReplaceAll(d.Model, " ", "_") + "_" + d.Serial}
 		if used != "" {
 			row["used"] = used
 		}
