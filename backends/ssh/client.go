@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -385,19 +386,26 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 			return nil, fmt.Errorf("ssh %s: dial: %w", c.target, err)
 		}
 	}
-	// The handshake must honour ctx and the dial timeout.
-	stop := context.AfterFunc(dctx, func() { nc.Close() })
-	if dl, ok := dctx.Deadline(); ok {
-		_ = nc.SetDeadline(dl)
-	}
+	// The handshake honours ctx and DialTimeout, except while the Trust
+	// callback waits for the operator (the clock is paused then; sshd's
+	// LoginGraceTime still applies — a key accepted too late is recorded
+	// anyway and the next attempt connects).
+	var timedOut atomic.Bool
+	hsTimer := time.AfterFunc(cfg.DialTimeout, func() { timedOut.Store(true); nc.Close() })
+	hk.pause = func() { hsTimer.Stop() }
+	hk.resume = func() { hsTimer.Reset(cfg.DialTimeout) }
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	sc, chans, reqs, err := gossh.NewClientConn(nc, cfg.Addr, ccfg)
-	if !stop() {
+	hsTimer.Stop()
+	if !stop() || timedOut.Load() {
 		if err == nil {
 			sc.Close()
 		}
-		return nil, fmt.Errorf("ssh %s: handshake: %w", c.target, dctx.Err())
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ssh %s: handshake: %w", c.target, ctx.Err())
+		}
+		return nil, fmt.Errorf("ssh %s: handshake timed out after %s", c.target, cfg.DialTimeout)
 	}
-	_ = nc.SetDeadline(time.Time{})
 	if err != nil {
 		nc.Close()
 		if hk.lastErr != nil {

@@ -87,7 +87,9 @@ type hostKeyChecker struct {
 	cb      gossh.HostKeyCallback
 	accept  string
 	trust   func(host string, key gossh.PublicKey, fingerprint string) (bool, error)
-	lastErr error // the typed error of the last refusal (x/crypto wraps it)
+	lastErr error  // the typed error of the last refusal (x/crypto wraps it)
+	pause   func() // stop the handshake clock while Trust asks
+	resume  func()
 }
 
 func newHostKeyChecker(cfg *Config) (*hostKeyChecker, error) {
@@ -198,7 +200,13 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key gossh.Publi
 			return h.lastErr
 		}
 	case h.trust != nil:
+		if h.pause != nil {
+			h.pause()
+		}
 		ok, terr := h.trust(host, key, fp)
+		if h.resume != nil {
+			h.resume()
+		}
 		if terr != nil {
 			h.lastErr = fmt.Errorf("host key of %s (%s): %w", host, fp, terr)
 			return h.lastErr

@@ -598,3 +598,44 @@ func TestSecretNeverLogged(t *testing.T) {
 		t.Fatalf("command not logged at all: %s", logBuf.String())
 	}
 }
+
+// The operator may take longer than DialTimeout to answer the trust
+// question; a server that never speaks SSH times out.
+func TestHandshakeTimeoutAndSlowTrust(t *testing.T) {
+	s := startSSHD(t, sshdOptions{})
+	cfg := Config{Addr: s.addr, KnownHostsFile: filepath.Join(t.TempDir(), "kh"), Signers: []gossh.Signer{s.clientKey}, DialTimeout: 500 * time.Millisecond,
+		Trust: func(string, PublicKey, string) (bool, error) { time.Sleep(1500 * time.Millisecond); return true, nil }}
+	c := s.dial(t, cfg)
+	if _, err := c.Run(context.Background(), exec.Cmd{Script: "true"}); err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn // silent: accepted, never sends a banner
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t0 := time.Now()
+	_, err = Dial(context.Background(), Config{Addr: l.Addr().String(), KnownHostsFile: filepath.Join(t.TempDir(), "kh"), Signers: []gossh.Signer{s.clientKey}, DialTimeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("silent server: %v", err)
+	}
+	if time.Since(t0) > 5*time.Second {
+		t.Fatalf("timeout took %s", time.Since(t0))
+	}
+}
