@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -286,4 +287,41 @@ func FuzzCheckNet(f *testing.F) {
 		_ = checkAgent(s)
 		_ = parseCLI(strings.Fields(s))
 	})
+}
+
+func FuzzParseParams(f *testing.F) {
+	f.Add("application/json", `{"vmid":100,"name":"x","start":true}`, "a=1")
+	f.Add("application/x-www-form-urlencoded", "vmid=100&net0=virtio%2Cbridge%3Dlan", "")
+	f.Add("application/json", `{"x":[1,2]}`, "")
+	f.Fuzz(func(t *testing.T, ct, body, query string) {
+		r, err := http.NewRequest("POST", "/api2/json/nodes/tappaas1/qemu?"+query, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		r.Header.Set("Content-Type", ct)
+		p, e := parseParams(r)
+		if e != nil {
+			if e.Code < 400 || e.Code > 499 {
+				t.Fatalf("parse error with status %d", e.Code)
+			}
+			return
+		}
+		rt, pp, _ := (&Node{}).routeFor("POST", "/nodes/tappaas1/qemu")
+		if rt == nil {
+			t.Fatal("no route")
+		}
+		_ = checkParams(rt, pp, p)
+	})
+}
+
+func TestDownloadURLIntoImport(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	img := MirrorImages()[2]
+	tn.run(255, "checksum mismatch", "pvesh create /nodes/tappaas1/storage/local/download-url --content import --filename n.qcow2 --url "+img.URL+" --checksum "+strings.Repeat("0", 64)+" --checksum-algorithm sha256 --compression zst")
+	tn.run(255, "does not support content type 'import'", "pvesh create /nodes/tappaas1/storage/local-lvm/download-url --content import --filename n.qcow2 --url "+img.URL)
+	tn.run(0, "finished", "pvesh create /nodes/tappaas1/storage/local/download-url --content import --filename n.qcow2 --url "+img.URL+" --checksum "+img.SHA256+" --checksum-algorithm sha256 --compression zst")
+	tn.run(0, "", "zpool create -f tanka1 mirror /dev/sdb /dev/sdc && pvesm add zfspool tanka1 --pool tanka1")
+	tn.run(0, "", "qm create 8080 --scsi0 tanka1:0,import-from=local:import/n.qcow2 --name t")
+	tn.run(0, "size=8G", "qm config 8080")
 }

@@ -1,6 +1,9 @@
 package pve
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 func r(method, path string, params map[string]P, h func(*call) (any, error), opts ...string) route {
 	rt := route{method: method, pattern: strings.Split(strings.Trim(path, "/"), "/"), params: params, h: h}
@@ -72,6 +75,7 @@ func init() {
 		r("GET", "/nodes/{node}/storage", map[string]P{"content": pStr(), "enabled": pBool(), "format": pBool(), "storage": pStr(), "target": pStr()}, hNodeStorage),
 		r("GET", "/nodes/{node}/storage/{storage}/status", nil, hNodeStorageStatus, "Datastore.Audit@/storage/{storage}"),
 		r("GET", "/nodes/{node}/storage/{storage}/content", map[string]P{"content": pStr(), "vmid": pStr()}, hStorageContent, "Datastore.Audit@/storage/{storage}"),
+		r("POST", "/nodes/{node}/storage/{storage}/download-url", map[string]P{"content": {T: "string", Req: true, Enum: []string{"iso", "vztmpl", "import"}}, "filename": pReq(), "url": {T: "string", Req: true, Re: regexp.MustCompile(`^https?://`)}, "checksum": pStr(), "checksum-algorithm": pEnum("md5", "sha1", "sha224", "sha256", "sha384", "sha512"), "compression": pEnum("gz", "lzo", "zst", "bz2"), "verify-certificates": pBool()}, hDownloadURL, "Datastore.AllocateTemplate@/storage/{storage}"),
 		r("GET", "/nodes/{node}/tasks", map[string]P{"start": pInt(0, 1<<30), "limit": pInt(0, 1<<30), "userfilter": pStr(), "typefilter": pStr(), "vmid": pStr(), "errors": pBool(), "source": pEnum("archive", "active", "all"), "since": pStr(), "until": pStr(), "statusfilter": pStr()}, hTaskList),
 		r("GET", "/nodes/{node}/tasks/{upid}/status", nil, hTaskStatus),
 		r("GET", "/nodes/{node}/tasks/{upid}/log", map[string]P{"start": pInt(0, 1<<30), "limit": pInt(0, 1<<30), "download": pBool()}, hTaskLog),
