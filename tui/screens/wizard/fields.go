@@ -241,7 +241,18 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 			Value(&x.Size),
 	).Title("Platform")
 
-	return huh.NewForm(site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform).
+	// Image checksums: nothing unverified is booted. Asked only when the
+	// backend could not fill them (a real node without pinned releases).
+	groups := []*huh.Group{site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform}
+	if in.Firewall.ImageSHA256 == "" || in.Platform.TemplateImageSHA256 == "" {
+		groups = append(groups, huh.NewGroup(
+			huh.NewInput().Key("fwsha").Title("SHA-256 of the firewall image").
+				Description(in.Firewall.ImageURL).Value(&in.Firewall.ImageSHA256).Validate(config.ValidateSHA256),
+			huh.NewInput().Key("tplsha").Title("SHA-256 of the NixOS template image").
+				Description(in.Platform.TemplateImageURL).Value(&in.Platform.TemplateImageSHA256).Validate(config.ValidateSHA256),
+		).Title("Images"))
+	}
+	return huh.NewForm(groups...).
 		WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
 }
 

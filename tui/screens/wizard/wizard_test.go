@@ -1,0 +1,95 @@
+package wizard
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/tui/common"
+	"github.com/tappaas/tappaas/tui/styles"
+	"github.com/tappaas/tappaas/tui/tuitest"
+)
+
+type host struct {
+	s   *Model
+	got []SubmitMsg
+}
+
+func (h *host) Init() tea.Cmd  { return h.s.Init() }
+func (h *host) View() tea.View { return tea.NewView(h.s.View()) }
+func (h *host) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		h.s.SetSize(msg.Width, msg.Height)
+	case SubmitMsg:
+		h.got = append(h.got, msg)
+		return h, nil
+	}
+	s, cmd := h.s.Update(msg)
+	h.s = s.(*Model)
+	return h, cmd
+}
+
+func detected() common.Detected {
+	in := config.Defaults()
+	in.Node.WANNIC, in.Node.LANNIC = "enp1s0", "enp2s0"
+	in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: []string{"sdb"}}}
+	return common.Detected{Install: in,
+		NICs:  []common.NIC{{Name: "enp1s0", MAC: "aa", Link: true, Internet: true}, {Name: "enp2s0", MAC: "bb", Link: true}},
+		Disks: []common.Disk{{Name: "sdb", SizeBytes: 1e12}}}
+}
+
+// The image checksums are asked only when detection could not fill them,
+// validated by config.ValidateSHA256; the answers are submitted as a valid
+// config.Install.
+func TestWizardAsksForMissingChecksums(t *testing.T) {
+	t.Parallel()
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	h := &host{s: New(com, detected())}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.Type("example.org")
+	d.Key("enter")
+	d.Type("admin@example.org")
+	for i := 0; i < 7; i++ { // email, hostname, mgmt, wan, lan, disks, layout
+		d.Key("enter")
+	}
+	d.Type("WIPE sdb")
+	d.Key("enter")
+	d.Key("left") // "I will type one"
+	d.Key("enter")
+	d.Type("correct horse battery")
+	d.Key("enter")
+	d.Type("correct horse battery")
+	d.Key("enter")
+	d.Key("enter") // branch
+	d.Key("enter") // size
+	if !strings.Contains(h.s.View(), "SHA-256 of the firewall image") {
+		t.Fatalf("checksums not asked:\n%s", tuitest.Plain(h.s.View()))
+	}
+	d.Type("nothex")
+	d.Key("enter")
+	if v := tuitest.Plain(h.s.View()); !strings.Contains(v, "64 hex digits") {
+		t.Errorf("bad checksum not rejected inline:\n%s", v)
+	}
+	for i := 0; i < 6; i++ {
+		d.Key("backspace")
+	}
+	d.Type(strings.Repeat("ab", 32))
+	d.Key("enter")
+	d.Type(strings.Repeat("cd", 32))
+	d.Key("enter")
+	if !d.WaitFor(func() bool { return len(h.got) == 1 }, 2*time.Second) {
+		t.Fatalf("not submitted:\n%s", tuitest.Plain(h.s.View()))
+	}
+	in := h.got[0].Install
+	if err := in.Validate(); err != nil {
+		t.Errorf("submitted answers do not validate: %v", err)
+	}
+	if in.Firewall.RootPassword != "correct horse battery" || in.Storage.ConfirmWipe[0] != "sdb" || in.Platform.CICDCores != 4 {
+		t.Errorf("answers: pw=%q wipe=%v cores=%d", in.Firewall.RootPassword, in.Storage.ConfirmWipe, in.Platform.CICDCores)
+	}
+}
