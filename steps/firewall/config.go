@@ -185,11 +185,19 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 		return err
 	}
 	if pub == "" {
-		rt.Printf("the node has no root SSH key: firewall SSH stays key-only with no key (console access only)")
+		rt.Printf("the node has no root SSH key; only tappaas-cicd's key is authorized on the firewall")
 	}
+	// tappaas-cicd manages the firewall over SSH (install2, zone-manager):
+	// its key is generated now and authorized here, instead of copying the
+	// node's private key to cicd as upstream did (§6.17).
+	cicd, _, err := node.SSHKey(rt, "ssh.cicd_key", "tappaas-cicd")
+	if err != nil {
+		return err
+	}
+	keys := strings.TrimSpace(pub + "\n" + node.AuthorizedKey(cicd, "tappaas-cicd"))
 	xmlCfg, err := assets.RenderFirewallConfig(assets.FirewallConfig{
 		APIKey: key, APISecretHash: SHA512Crypt(secret, "", 0), RootPasswordHash: SHA512Crypt(pw, "", 0),
-		AuthorizedKeysB64: base64.StdEncoding.EncodeToString([]byte(pub + "\n")), LANIP: config.FirewallLANIP, Nodes: s.Nodes,
+		AuthorizedKeysB64: base64.StdEncoding.EncodeToString([]byte(keys + "\n")), LANIP: config.FirewallLANIP, Nodes: s.Nodes,
 	})
 	if err != nil {
 		return err

@@ -141,6 +141,19 @@ func (d lsblkDev) size() int64 {
 	return 0
 }
 
+// virtualName reports interface names that are never physical ports.
+func virtualName(n string) bool {
+	if n == "lo" || n == "lan" || n == "wan" || strings.Contains(n, ".") {
+		return true
+	}
+	for _, p := range []string{"vmbr", "tap", "veth", "fwbr", "fwpr", "fwln", "bond", "vlan", "docker", "virbr"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Gather reads the node's inventory over e. Read-only.
 func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 	inv := &Inventory{Addrs: map[string][]string{}}
@@ -174,17 +187,20 @@ func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 			break
 		}
 	}
-	phys, err := node.Query(ctx, e, "ls /sys/class/net")
-	if err != nil {
-		return nil, fmt.Errorf("list /sys/class/net: %w", err)
-	}
 	physical := map[string]bool{}
-	for _, n := range strings.Fields(phys) {
-		ok, err := node.QueryOK(ctx, e, "test -e "+exec.Quote("/sys/class/net/"+n+"/device"))
-		if err != nil {
-			return nil, err
+	if phys, err := node.Query(ctx, e, "ls /sys/class/net"); err == nil {
+		for _, n := range strings.Fields(phys) {
+			ok, err := node.QueryOK(ctx, e, "test -e "+exec.Quote("/sys/class/net/"+n+"/device"))
+			if err != nil {
+				return nil, err
+			}
+			physical[n] = ok
 		}
-		physical[n] = ok
+	} else {
+		// No sysfs view: fall back to the names of virtual interfaces.
+		for _, l := range links {
+			physical[l.IfName] = !virtualName(l.IfName)
+		}
 	}
 	for _, l := range links {
 		for _, a := range l.AddrInfo {
