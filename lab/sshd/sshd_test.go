@@ -616,3 +616,23 @@ func BenchmarkCommandsOneConnection(b *testing.B) {
 		s.Close()
 	}
 }
+
+// BenchmarkThousandCommands is the issue's figure as one operation: 1,000
+// sequential `true` sessions on one SSH connection (make bench runs 1x).
+func BenchmarkThousandCommands(b *testing.B) {
+	f := start(b, nil)
+	c := f.dial(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 1000; k++ {
+			s, err := c.NewSession()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Run("true"); err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	}
+}
