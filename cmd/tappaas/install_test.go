@@ -16,7 +16,7 @@ const exampleAnswers = "../../examples/answers.toml"
 // labInstall runs `tappaas install --lab --answers examples/answers.toml
 // --yes` in-process (the same function the command calls) against a lab
 // persisted in dir.
-var conc = 1
+var conc = 4
 
 func labInstall(t *testing.T, ctx context.Context, dir string, reset bool, hook func(*lab.Lab), extra ...func(*installOptions)) (int, string, error) {
 	t.Helper()
