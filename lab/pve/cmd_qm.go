@@ -238,20 +238,12 @@ func (n *Node) cmdQm(e *shell.Env) int {
 		n.lock()
 		vm := n.m.VMs[id]
 		var out string
-		if vm != nil && c.pos[0] == "dump" && len(c.pos) > 2 && c.pos[2] == "user" {
-			out = "#cloud-config\nhostname: " + vm.Config["name"] + "\nmanage_etc_hosts: true\nfqdn: " + vm.Config["name"] + "\n"
-			if u := vm.Config["ciuser"]; u != "" {
-				out += "user: " + u + "\n"
+		if vm != nil && c.pos[0] == "dump" {
+			typ := "user"
+			if len(c.pos) > 2 {
+				typ = c.pos[2]
 			}
-			if k := vm.Config["sshkeys"]; k != "" {
-				out += "ssh_authorized_keys:\n"
-				for _, line := range strings.Split(urlDecode(k), "\n") {
-					if strings.TrimSpace(line) != "" {
-						out += "  - " + line + "\n"
-					}
-				}
-			}
-			out += "chpasswd:\n  expire: False\nusers:\n  - default\npackage_upgrade: true\n"
+			out = cloudInitDump(vm, typ)
 		}
 		n.unlock()
 		if vm == nil {

@@ -1201,3 +1201,68 @@ func (n *Node) StopVM(vmid int) {
 		n.changed()
 	}
 }
+
+func hVMCloudinitRegen(c *call) (any, error) {
+	vm, _, err := c.n.vmArg(c.p)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range vm.Config {
+		if diskKeyRe.MatchString(k) && strings.Contains(v, "cloudinit") {
+			return nil, nil
+		}
+	}
+	return nil, runErr("no cloudinit drive found for VM %d", vm.VMID)
+}
+
+func hVMCloudinitDump(c *call) (any, error) {
+	vm, _, err := c.n.vmArg(c.p)
+	if err != nil {
+		return nil, err
+	}
+	return cloudInitDump(vm, c.p["type"]), nil
+}
+
+// cloudInitDump renders the NoCloud documents PVE generates.
+func cloudInitDump(vm *VM, typ string) string {
+	name := vm.Config["name"]
+	switch typ {
+	case "meta":
+		return "instance-id: " + hashSecret(configDigest(vm))[:40] + "\n"
+	case "network":
+		out := "version: 1\nconfig:\n"
+		for i := 0; i < 32; i++ {
+			k := fmt.Sprintf("net%d", i)
+			v, ok := vm.Config[k]
+			if !ok {
+				continue
+			}
+			head, _ := vmKeyOpts(v)
+			_, mac, _ := strings.Cut(head, "=")
+			out += fmt.Sprintf("    - type: physical\n      name: eth%d\n      mac_address: '%s'\n      subnets:\n", i, strings.ToLower(mac))
+			_, o := vmKeyOpts("x," + vm.Config[fmt.Sprintf("ipconfig%d", i)])
+			if ip := o["ip"]; ip == "dhcp" || ip == "" {
+				out += "      - type: dhcp4\n"
+			} else {
+				out += "      - type: static\n        address: '" + ip + "'\n"
+				if gw := o["gw"]; gw != "" {
+					out += "        gateway: '" + gw + "'\n"
+				}
+			}
+		}
+		return out
+	}
+	out := "#cloud-config\nhostname: " + name + "\nmanage_etc_hosts: true\nfqdn: " + name + "\n"
+	if u := vm.Config["ciuser"]; u != "" {
+		out += "user: " + u + "\n"
+	}
+	if k := vm.Config["sshkeys"]; k != "" {
+		out += "ssh_authorized_keys:\n"
+		for _, line := range strings.Split(urlDecode(k), "\n") {
+			if strings.TrimSpace(line) != "" {
+				out += "  - " + line + "\n"
+			}
+		}
+	}
+	return out + "chpasswd:\n  expire: False\nusers:\n  - default\npackage_upgrade: true\n"
+}

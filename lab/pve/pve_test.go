@@ -325,3 +325,13 @@ func TestDownloadURLIntoImport(t *testing.T) {
 	tn.run(0, "", "qm create 8080 --scsi0 tanka1:0,import-from=local:import/n.qcow2 --name t")
 	tn.run(0, "size=8G", "qm config 8080")
 }
+
+func TestCloudInit(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	tn.run(0, "", "zpool create -f tanka1 /dev/sdb && pvesm add zfspool tanka1 --pool tanka1 && qm create 130 --name tappaas-cicd --scsi0 tanka1:4 --net0 virtio,bridge=vmbr0 --ciuser tappaas --ipconfig0 ip=dhcp --sshkeys ssh-ed25519%20AAAAC3Nza%20me")
+	tn.run(255, "no cloudinit drive", "pvesh set /nodes/tappaas1/qemu/130/cloudinit")
+	tn.run(0, "", "qm set 130 --ide2 tanka1:cloudinit && pvesh set /nodes/tappaas1/qemu/130/cloudinit")
+	tn.run(0, "  - ssh-ed25519 AAAAC3Nza me", "qm cloudinit dump 130 user")
+	tn.run(0, "type: dhcp4", "qm cloudinit dump 130 network")
+}

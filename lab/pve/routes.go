@@ -106,6 +106,8 @@ func init() {
 		r("GET", "/nodes/{node}/qemu/{vmid}/agent/get-osinfo", nil, hVMAgent("get-osinfo"), "VM.Monitor@/vms/{vmid}"),
 		r("GET", "/nodes/{node}/qemu/{vmid}/agent/get-host-name", nil, hVMAgent("get-host-name"), "VM.Monitor@/vms/{vmid}"),
 		r("POST", "/nodes/{node}/qemu/{vmid}/agent/ping", nil, hVMAgent("ping"), "VM.Monitor@/vms/{vmid}"),
+		r("PUT", "/nodes/{node}/qemu/{vmid}/cloudinit", nil, hVMCloudinitRegen, "VM.Config.Cloudinit@/vms/{vmid}"),
+		r("GET", "/nodes/{node}/qemu/{vmid}/cloudinit/dump", map[string]P{"type": {T: "string", Req: true, Enum: []string{"user", "network", "meta"}}}, hVMCloudinitDump, "VM.Audit@/vms/{vmid}"),
 		r("GET", "/cluster/nextid", map[string]P{"vmid": pInt(100, 999999999)}, hNextID),
 
 		r("GET", "/cluster/status", nil, hClusterStatus, "Sys.Audit@/"),
