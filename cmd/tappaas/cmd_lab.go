@@ -34,6 +34,7 @@ type labServeOpts struct {
 	failSSH   []string
 	dropSSHAt int
 	slow      []string
+	hostname  string
 }
 
 func newLabServeCmd() *cobra.Command {
@@ -47,7 +48,7 @@ func newLabServeCmd() *cobra.Command {
 			if err != nil {
 				return exitCode(2, err)
 			}
-			opts := lab.Options{Dir: o.dir, Reset: o.reset, Speed: o.speed, Faults: faults}
+			opts := lab.Options{Dir: o.dir, Reset: o.reset, Speed: o.speed, Faults: faults, Hostname: o.hostname}
 			if o.accessLog != "" {
 				f, err := os.OpenFile(o.accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 				if err != nil {
@@ -72,6 +73,7 @@ func newLabServeCmd() *cobra.Command {
 	f.Float64Var(&o.speed, "speed", 1, "latency scale: 1 realistic, 0 instant")
 	f.StringVar(&o.accessLog, "access-log", "", "append JSON lines of every API call and SSH command (secrets masked) to FILE")
 	f.StringVar(&o.dir, "dir", defaultLabDir(), "keep the lab's model here between runs")
+	f.StringVar(&o.hostname, "hostname", "tappaas1", "the node's name; tappaasN (N>1) is installed on 10.0.0.(9+N) like a node that will join")
 	f.BoolVar(&o.reset, "reset", false, "start from a freshly installed node, discarding the saved model")
 	f.StringArrayVar(&o.failAPI, "fail-api", nil, `fail an API call: "METHOD /path[=N]" (N times, default 1), e.g. "POST /nodes/tappaas1/qemu=2"`)
 	f.StringArrayVar(&o.failSSH, "fail-ssh", nil, `fail a shell command: "command prefix[=N]", e.g. "qm start=1"`)
