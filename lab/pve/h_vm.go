@@ -481,6 +481,14 @@ func (n *Node) createVM(auth authInfo, p map[string]string) (*Task, error) {
 	if e := n.checkVMKeys(p, vmCreateExtra); e != nil {
 		return nil, e
 	}
+	if _, ok := p["vmid"]; !ok {
+		return nil, paramErr("vmid", "property is missing and it is not optional")
+	}
+	for _, b := range []string{"start", "unique", "force", "ha-managed", "live-restore"} {
+		if v, ok := p[b]; ok && v != "0" && v != "1" {
+			return nil, paramErr(b, "type check ('boolean') failed - got '"+v+"'")
+		}
+	}
 	id, err := strconv.Atoi(p["vmid"])
 	if err != nil || id < 100 || id > 999999999 {
 		return nil, paramErr("vmid", "value must have a minimum value of 100")
