@@ -231,6 +231,14 @@ type state struct {
 	jobs      *sync.WaitGroup // this shell's background jobs
 	bgSeq     int
 	bgDepth   int
+	exitTrap  string                // trap '…' EXIT
+	locals    []map[string]savedVar // one frame per function call, for local
+}
+
+// savedVar is a variable's value before a function made it local.
+type savedVar struct {
+	val string
+	set bool
 }
 
 // maxDepth bounds recursion through functions, sh -c and scripts.
@@ -250,6 +258,8 @@ func (st *state) sub() *state {
 	c.exiting, c.returning, c.breakN, c.contN = false, false, 0, 0
 	c.depth = st.depth + 1
 	c.jobs = nil
+	c.exitTrap = ""
+	c.locals = nil
 	return &c
 }
 
@@ -285,10 +295,33 @@ func (st *state) runSource(src, name string) int {
 		st.script = name
 	}
 	st.runScript(s)
+	st.runExitTrap()
 	if st.exiting {
 		return st.exitCode
 	}
 	return st.status
+}
+
+// runExitTrap runs the EXIT trap once, when the shell ends (not when it
+// was killed). An exit inside the trap sets the final status.
+func (st *state) runExitTrap() {
+	if st.exitTrap == "" || st.ctx.Err() != nil {
+		return
+	}
+	src := st.exitTrap
+	st.exitTrap = ""
+	s, err := parse(src)
+	if err != nil {
+		st.errorf("bash: trap: %v\n", err)
+		return
+	}
+	wasExiting, code, status := st.exiting, st.exitCode, st.status
+	st.exiting, st.returning, st.breakN, st.contN = false, false, 0, 0
+	st.runScript(s)
+	if st.exiting {
+		return // exit in the trap decides
+	}
+	st.exiting, st.exitCode, st.status = wasExiting, code, status
 }
 
 func (st *state) stopped() bool {
@@ -457,6 +490,7 @@ func (st *state) runCommand(c command) {
 		if x.subshell {
 			sub := st.sub()
 			sub.runScript(x.body)
+			sub.runExitTrap()
 			st.status = sub.status
 			if sub.exiting {
 				st.status = sub.exitCode
@@ -950,7 +984,17 @@ func (st *state) callFunc(body command, argv []string) int {
 	st.args = append([]string(nil), argv[1:]...)
 	st.funcDepth++
 	st.depth++
+	st.locals = append(st.locals, map[string]savedVar{})
 	st.runCommand(body)
+	frame := st.locals[len(st.locals)-1]
+	st.locals = st.locals[:len(st.locals)-1]
+	for name, sv := range frame {
+		if sv.set {
+			st.vars[name] = sv.val
+		} else {
+			delete(st.vars, name)
+		}
+	}
 	st.depth--
 	st.funcDepth--
 	st.args, st.arg0 = savedArgs, savedArg0

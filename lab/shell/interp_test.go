@@ -421,3 +421,35 @@ func TestBashExpansions(t *testing.T) {
 		}
 	}
 }
+
+func TestTrapAndLocal(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	cases := []struct {
+		script, out string
+		code        int
+	}{
+		{`tmp=/tmp/t.$$; touch $tmp; trap 'rm -f "$tmp"; echo cleaned' EXIT; echo work; exit 3`, "work\ncleaned\n", 3},
+		{`trap 'echo bye' EXIT; trap - EXIT; echo only`, "only\n", 0},
+		{`trap 'exit 9' EXIT; true`, "", 9},
+		{`(trap 'echo sub-exit' EXIT; echo in-sub); echo after`, "in-sub\nsub-exit\nafter\n", 0},
+		{`set -e; trap 'echo cleanup $?' EXIT; false; echo never`, "cleanup 1\n", 1},
+		{`x=global; f() { local x=inner; echo $x; }; f; echo $x`, "inner\nglobal\n", 0},
+		{`f() { local y; y=1; }; f; echo "[${y-unset}]"`, "[unset]\n", 0},
+		{`g() { local v=g; h; echo "g:$v"; }; h() { v=changed-by-h; }; g; echo "top:${v-unset}"`, "g:changed-by-h\ntop:unset\n", 0},
+	}
+	for _, c := range cases {
+		if r := run(t, i, c.script, "", nil); r.out != c.out || r.code != c.code {
+			t.Errorf("%s: %+v want %q/%d", c.script, r, c.out, c.code)
+		}
+	}
+	if r := run(t, i, `local x=1`, "", nil); r.code != 1 || !strings.Contains(r.err, "can only be used in a function") {
+		t.Errorf("local outside function: %+v", r)
+	}
+	b, _ := i.FS().ReadDir("/tmp")
+	for _, n := range b {
+		if strings.HasPrefix(n, "t.") {
+			t.Errorf("EXIT trap did not clean %s", n)
+		}
+	}
+}

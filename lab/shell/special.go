@@ -21,7 +21,7 @@ func init() {
 		"exit": sbExit, "return": sbReturn, "break": sbBreak, "continue": sbContinue,
 		"shift": sbShift, "read": sbRead, "eval": sbEval, "source": sbSource, ".": sbSource,
 		"local": sbLocal, "readonly": sbLocal, "declare": sbLocal, "typeset": sbLocal,
-		"exec": sbExec, "wait": sbWait, "kill": sbKill, "trap": sbNoop, "hash": sbNoop, "alias": sbNoop,
+		"exec": sbExec, "wait": sbWait, "kill": sbKill, "trap": sbTrap, "hash": sbNoop, "alias": sbNoop,
 		"unalias": sbNoop, "shopt": sbNoop, "umask": sbUmask, "sh": sbShell, "bash": sbShell,
 		"dash": sbShell, "command": sbCommand, "type": sbType,
 	}
@@ -32,6 +32,43 @@ func (st *state) builtinErr(line int, name, format string, a ...any) {
 }
 
 func sbNoop(st *state, argv []string, line int) int { return 0 }
+
+// sbTrap keeps an EXIT trap (run when the shell ends); traps on signals
+// are accepted and ignored (the lab delivers only KILL-like stops).
+func sbTrap(st *state, argv []string, line int) int {
+	args := argv[1:]
+	if len(args) == 0 || args[0] == "-p" {
+		if st.exitTrap != "" {
+			fmt.Fprintf(st.io.out, "trap -- %s EXIT\n", quoteWord(st.exitTrap))
+		}
+		return 0
+	}
+	if args[0] == "-l" {
+		fmt.Fprintln(st.io.out, " 1) SIGHUP	 2) SIGINT	 3) SIGQUIT	 9) SIGKILL	15) SIGTERM")
+		return 0
+	}
+	action := args[0]
+	sigs := args[1:]
+	if len(sigs) == 0 {
+		// "trap SIG" resets SIG
+		sigs, action = args, "-"
+	}
+	for _, sg := range sigs {
+		switch strings.TrimPrefix(strings.ToUpper(sg), "SIG") {
+		case "EXIT", "0":
+			if action == "-" {
+				st.exitTrap = ""
+			} else {
+				st.exitTrap = action
+			}
+		case "INT", "TERM", "HUP", "QUIT", "ERR", "RETURN", "DEBUG", "PIPE", "USR1", "USR2", "ALRM", "2", "15", "1", "3":
+		default:
+			st.builtinErr(line, "trap", "%s: invalid signal specification", sg)
+			return 1
+		}
+	}
+	return 0
+}
 
 func sbCd(st *state, argv []string, line int) int {
 	args := argv[1:]
@@ -118,9 +155,20 @@ func sbLocal(st *state, argv []string, line int) int {
 			st.builtinErr(line, argv[0], "`%s': not a valid identifier", a)
 			return 1
 		}
+		if argv[0] == "local" {
+			if len(st.locals) == 0 {
+				st.builtinErr(line, "local", "can only be used in a function")
+				return 1
+			}
+			top := st.locals[len(st.locals)-1]
+			if _, saved := top[name]; !saved {
+				old, set := st.vars[name]
+				top[name] = savedVar{val: old, set: set}
+			}
+		}
 		if strings.Contains(a, "=") {
 			assignArg(st, a)
-		} else if _, ok := st.vars[name]; !ok {
+		} else if _, ok := st.vars[name]; !ok || argv[0] == "local" {
 			st.vars[name] = ""
 		}
 	}
