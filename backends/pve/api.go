@@ -658,3 +658,18 @@ func (c *Client) ACLList(ctx context.Context) ([]ACLEntry, error) {
 	var out []ACLEntry
 	return out, c.Do(ctx, http.MethodGet, "/access/acl", nil, &out)
 }
+
+// ---- PBS (Config.PBS) ------------------------------------------------------------
+
+// Datastore is one entry of PBS's GET /admin/datastore.
+type Datastore struct {
+	Store   string `json:"store"`
+	Comment string `json:"comment"`
+}
+
+// PBSDatastores lists the datastores visible to the caller (PBS API; the
+// call PVE makes when a pbs storage is added).
+func (c *Client) PBSDatastores(ctx context.Context) ([]Datastore, error) {
+	var out []Datastore
+	return out, c.Do(ctx, http.MethodGet, "/admin/datastore", nil, &out)
+}

@@ -6,8 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -568,5 +571,32 @@ func TestVMAndAgent(t *testing.T) {
 	}
 	if n, ok := st2.LocalNode(); !ok || n.Name != "pve1" {
 		t.Fatalf("local node %+v", n)
+	}
+}
+
+func TestPBSConventions(t *testing.T) {
+	t.Parallel()
+	var gotAuth string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = r.Header.Get("Authorization")
+		if gotAuth != "PBSAPIToken=tappaas@pbs!pve:pbs-secret" || r.URL.Path != "/api2/json/admin/datastore" {
+			writeErr(w, 401, "authentication failed - invalid credentials", nil, true)
+			return
+		}
+		writeData(w, []map[string]any{{"store": "tappaas"}}, nil)
+	}))
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	c, err := New(Config{BaseURL: srv.URL, Fingerprint: CertFingerprint(srv.Certificate().Raw), TokenID: "tappaas@pbs!pve", TokenSecret: "pbs-secret", PBS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.PBSDatastores(ctx)
+	if err != nil || len(ds) != 1 || ds[0].Store != "tappaas" {
+		t.Fatalf("%+v %v (auth %q)", ds, err, gotAuth)
+	}
+	c.SetToken("tappaas@pbs!pve", "wrong")
+	if _, err := c.PBSDatastores(ctx); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("bad token: %v", err)
 	}
 }
