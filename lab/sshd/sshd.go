@@ -1,16 +1,3 @@
-// Package sshd is the lab's SSH server: the real SSH protocol
-// (golang.org/x/crypto/ssh) on a loopback port, with a pinned host key,
-// public-key and password authentication, exec and interactive shell
-// sessions run by a Handler (normally a lab/shell interpreter), signals,
-// env requests, keepalives, direct-tcpip forwarding (ProxyJump) through a
-// dial function, and fault injection (drop every connection, or drop the
-// link at the K-th command).
-//
-// Concurrency: a Server serves any number of connections and sessions at
-// once; each exec session runs its Handler in its own goroutine with a
-// context that is cancelled when the client sends a signal, the
-// connection drops, or the server closes. Close waits for every goroutine
-// it started.
 package sshd
 
 import (
