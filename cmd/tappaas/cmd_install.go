@@ -159,6 +159,19 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			o.labHook(l)
 		}
 		info := l.Info()
+		// The lab is the trusted channel for its own keys: a lab started
+		// afresh (reset, or killed before it first saved) is a new node,
+		// so the keys pinned for the previous one are dropped.
+		idFile := filepath.Join(dir, "known_hosts.id")
+		if id, _ := os.ReadFile(idFile); string(id) != info.SSHFingerprint {
+			for _, f := range []string{"known_hosts", "known_hosts.firewall", "known_hosts.vms"} {
+				_ = os.Remove(filepath.Join(dir, f))
+			}
+			if err := os.WriteFile(idFile, []byte(info.SSHFingerprint), 0o600); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 		signer, err := gossh.ParsePrivateKey(info.ClientKeyPEM)
 		if err != nil {
 			s.Close()
