@@ -101,6 +101,10 @@ type (
 		ok bool
 	}
 	forceQuitMsg struct{}
+	wipeAnswer   struct {
+		ok bool
+		c  review.ConfirmMsg
+	}
 )
 
 // New returns the root model.
@@ -276,7 +280,15 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return a, a.forward(review.PlanMsg{Job: msg.job})
 	case review.ConfirmMsg:
+		if disks := a.inUseDisks(msg.Req); len(disks) > 0 {
+			return a, common.OpenDialogCmd(a.wipeDialog(disks, msg))
+		}
 		return a, a.setScreen(run.New(a.com, msg.Job, msg.Req))
+	case wipeAnswer:
+		if msg.ok {
+			return a, a.setScreen(run.New(a.com, msg.c.Job, msg.c.Req))
+		}
+		return a, nil
 	case run.RetryMsg:
 		return a, a.planCmd(msg.Req, true)
 	case run.FinishedMsg:
@@ -393,6 +405,45 @@ func (a *App) openWizard(goal common.Goal) tea.Cmd {
 		return a.setScreen(join.New(a.com, *a.detected))
 	}
 	return a.setScreen(wizard.New(a.com, *a.detected))
+}
+
+// inUseDisks lists the disks the request would wipe that detection saw in
+// use (partitions, data, a pool, the system).
+func (a *App) inUseDisks(req common.Request) []string {
+	if req.Install == nil || a.detected == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range req.Install.Storage.Pools {
+		for _, d := range p.Disks {
+			for _, dd := range a.detected.Disks {
+				if dd.Name == d && dd.InUse != "" {
+					out = append(out, d)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// wipeDialog is the destructive confirmation before a run that erases disks
+// holding data: the operator types the disks' names.
+func (a *App) wipeDialog(disks []string, c review.ConfirmMsg) common.Dialog {
+	var uses []string
+	for _, d := range disks {
+		for _, dd := range a.detected.Disks {
+			if dd.Name == d {
+				uses = append(uses, d+": "+dd.InUse)
+			}
+		}
+	}
+	body := append([]string{"The run will erase disks that are in use:"}, uses...)
+	body = append(body, "", "Everything on them is lost. There is no undo.")
+	return dialog.New(a.com, "wipe", "Erase disks in use?", body, []dialog.Option{
+		{Label: "Erase and run", Value: "run", Danger: true},
+		{Label: "Go back", Value: "back"},
+	}, func(v string) tea.Msg { return wipeAnswer{ok: v == "run", c: c} }).
+		WithCancel("back").WithTyped(common.WipeWord(disks))
 }
 
 func (a *App) hostKeyDialog(p *HostKeyPrompt) common.Dialog {

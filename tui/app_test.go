@@ -50,6 +50,8 @@ func newFixture(t *testing.T, fo tuitest.Options, p *Prompter) *fixture {
 	com.LogPath = "/var/log/tappaas/tappaas.log"
 	app := New(Options{Backend: be, Common: com, Prompter: p})
 	f := &fixture{t: t, app: app, be: be, dir: fo.Dir}
+	// Stop a run still going before the temp dir is removed.
+	t.Cleanup(func() { app.Shutdown(5 * time.Second) })
 	f.d = tuitest.NewDriver(t, app, 80, 24)
 	f.until("home info", func() bool { return app.home.Info() != nil })
 	return f
@@ -202,12 +204,42 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	// storage: choose sda (in use) too
 	f.keys("space") // toggle sda (cursor on first disk)
 	f.onScreen("[•] sda")
-	f.keys("enter", "down", "enter") // -> layout: stripe for 2 disks... inline select moves with right
+	f.keys("enter", "enter")                          // -> layout, then try single
+	f.onScreen("layout single takes exactly 1 disk") // single is refused for 2 disks
 	f.snap("wizard_storage")
 	w := f.app.Screen().(*wizard.Model)
 	if w.Section() != 2 {
 		t.Fatalf("section = %d, want storage", w.Section())
 	}
+	f.keys("right", "enter") // stripe
+	f.onScreen("WARNING, in use: sda (root filesystem)")
+	f.d.Type("WIPE sdb")
+	f.keys("enter")
+	f.onScreen("type exactly: WIPE sda sdb")
+	for i := 0; i < 8; i++ {
+		f.keys("backspace")
+	}
+	f.d.Type("WIPE sda sdb")
+	f.keys("enter", "enter", "enter", "enter") // firewall, platform
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	// the run erases a disk in use: a typed destructive confirmation
+	f.keys("enter")
+	f.onScreen("Erase disks in use?")
+	f.snap("wipe_dialog")
+	f.keys("enter") // without typing: refused
+	f.onScreen("type exactly: WIPE sda")
+	f.keys("esc") // go back
+	f.until("dialog closed", func() bool { return len(f.app.Dialogs()) == 0 })
+	if _, ok := f.app.Screen().(*review.Model); !ok {
+		t.Fatal("go back should stay on the review")
+	}
+	f.keys("enter")
+	f.onScreen("Erase disks in use?")
+	f.d.Type("WIPE sda")
+	f.keys("enter")
+	f.until("run", screenIs[*run.Model](f))
 }
 
 func TestQuitMidRunThenResume(t *testing.T) {

@@ -69,7 +69,6 @@ func (d *Choice) WithTyped(text string) *Choice {
 	d.typed = text
 	d.input = textinput.New()
 	d.input.Prompt = "> "
-	d.input.Placeholder = text
 	d.input.SetWidth(len(text) + 2)
 	d.input.Focus()
 	return d
