@@ -204,7 +204,7 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	// storage: choose sda (in use) too
 	f.keys("space") // toggle sda (cursor on first disk)
 	f.onScreen("[•] sda")
-	f.keys("enter", "enter")                          // -> layout, then try single
+	f.keys("enter", "enter")                         // -> layout, then try single
 	f.onScreen("layout single takes exactly 1 disk") // single is refused for 2 disks
 	f.snap("wizard_storage")
 	w := f.app.Screen().(*wizard.Model)
