@@ -203,18 +203,7 @@ func (n *Node) serveAPI(w http.ResponseWriter, r *http.Request) {
 		params[k] = v
 	}
 	c := &call{n: n, r: r, auth: auth, p: params, extra: map[string]any{}}
-	n.lock()
-	if e := n.permitted(c, rt); e != nil {
-		n.unlock()
-		fail(e)
-		return
-	}
-	data, err := rt.h(c)
-	if err == nil && r.Method != http.MethodGet {
-		n.mut[0].Add(1)
-		n.changed()
-	}
-	n.unlock()
+	data, err := n.handle(c, rt, r.Method)
 	if err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
@@ -601,4 +590,24 @@ func sortedInts(m map[int]*VM) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// handle runs a route's handler under the model lock; a panic becomes a
+// 500 "lab internal error" (and never leaves the lock held).
+func (n *Node) handle(c *call, rt *route, method string) (data any, err error) {
+	n.lock()
+	defer func() {
+		if r := recover(); r != nil {
+			data, err = nil, runErr("lab internal error: %v", r)
+		}
+		if err == nil && method != http.MethodGet {
+			n.mut[0].Add(1)
+			n.changed()
+		}
+		n.unlock()
+	}()
+	if e := n.permitted(c, rt); e != nil {
+		return nil, e
+	}
+	return rt.h(c)
 }

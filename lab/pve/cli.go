@@ -117,15 +117,19 @@ func (n *Node) waitTask(e *shell.Env, t *Task, printLog bool) int {
 
 // withLock runs f under the node lock, counting a mutation when it
 // succeeds and mut is set.
-func (n *Node) withLock(mut bool, f func() error) error {
+func (n *Node) withLock(mut bool, f func() error) (err error) {
 	n.lock()
-	err := f()
-	if err == nil && mut {
-		n.mut[1].Add(1)
-		n.changed()
-	}
-	n.unlock()
-	return err
+	defer func() {
+		if r := recover(); r != nil {
+			err = runErr("lab internal error: %v", r)
+		}
+		if err == nil && mut {
+			n.mut[1].Add(1)
+			n.changed()
+		}
+		n.unlock()
+	}()
+	return f()
 }
 
 // Commands returns the PVE node's shell commands, to register in the
@@ -142,7 +146,24 @@ func (n *Node) Commands() map[string]shell.Command {
 		"dd": n.cmdDd, "timedatectl": n.cmdTimedatectl, "df": n.cmdDf, "proxmox-backup-manager": n.cmdPBM,
 		"pvesr": n.cmdTrue, "ssh-keygen": n.cmdSSHKeygen,
 	}
+	for name, c := range cmds {
+		cmds[name] = guard(n, c)
+	}
 	return cmds
+}
+
+// guard turns a panic in a command into exit 70 with a message (and frees
+// the model lock if the command held it).
+func guard(n *Node, c shell.Command) shell.Command {
+	return func(e *shell.Env) (rc int) {
+		defer func() {
+			if r := recover(); r != nil {
+				fmt.Fprintf(e.Stderr, "%s: lab internal error: %v\n", e.Name(), r)
+				rc = 70
+			}
+		}()
+		return c(e)
+	}
 }
 
 func (n *Node) cmdTrue(e *shell.Env) int { return 0 }
@@ -183,13 +204,11 @@ func (n *Node) invoke(method, path string, params map[string]string) (any, map[s
 		params[k] = v
 	}
 	c := &call{n: n, auth: root, p: params, extra: map[string]any{}}
-	n.lock()
-	data, err := rt.h(c)
+	data, err := n.handle(c, rt, method)
 	if err == nil && method != "GET" {
+		n.mut[0].Add(-1) // counted as a shell command, not an API call
 		n.mut[1].Add(1)
-		n.changed()
 	}
-	n.unlock()
 	return data, c.extra, err
 }
 
