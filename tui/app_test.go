@@ -17,6 +17,7 @@ import (
 	"github.com/tappaas/tappaas/tui/screens/done"
 	"github.com/tappaas/tappaas/tui/screens/home"
 	"github.com/tappaas/tappaas/tui/screens/join"
+	"github.com/tappaas/tappaas/tui/screens/placeholder"
 	"github.com/tappaas/tappaas/tui/screens/preflight"
 	"github.com/tappaas/tappaas/tui/screens/review"
 	"github.com/tappaas/tappaas/tui/screens/run"
@@ -409,3 +410,27 @@ func joinSubmit() tea.Msg {
 }
 
 func isPreflight(f *fixture) bool { _, ok := f.app.Screen().(*preflight.Model); return ok }
+
+func TestZonesScreenEmbedded(t *testing.T) {
+	t.Parallel()
+	be, err := tuitest.New(tuitest.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	opened := 0
+	app := New(Options{Backend: be, Common: com, Zones: func(c *common.Common) common.Screen {
+		opened++
+		return placeholder.New(c, "Zones", "zone editor stand-in")
+	}})
+	f := &fixture{t: t, app: app, be: be}
+	f.d = tuitest.NewDriver(t, app, 80, 24)
+	f.until("home info", func() bool { return app.home.Info() != nil })
+	f.keys("down", "down", "enter")
+	f.onScreen("zone editor stand-in")
+	if opened != 1 {
+		t.Errorf("zones screen built %d times", opened)
+	}
+	f.keys("esc")
+	f.until("home", screenIs[*home.Model](f))
+}

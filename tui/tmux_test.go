@@ -339,3 +339,47 @@ func BenchmarkExecToFirstFrame(b *testing.B) {
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N*5), "ms-to-frame")
 	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
 }
+
+// BenchmarkBinaryMemoryAfterMillionLines runs the real binary (fake
+// backend: 10 steps × 100,000 output lines, as fast as they come) through
+// the wizard to the done screen and reports its resident memory: peak
+// (VmHWM) and current (VmRSS). The full log is in the log file.
+func BenchmarkBinaryMemoryAfterMillionLines(b *testing.B) {
+	bin := binary(b)
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		p := startPane(b, []string{"TERM=xterm-256color", "TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir,
+			"TAPPAAS_TUI_FAKE_LINES=100000"}, "exec "+bin+" --log-file "+filepath.Join(dir, "log"))
+		wizard(p)
+		p.waitFor("Ready.", 30*time.Second)
+		p.keys("Enter")
+		p.waitFor("Press enter to run them", 30*time.Second)
+		start := time.Now()
+		p.keys("Enter")
+		p.waitFor("is installed", 5*time.Minute)
+		el := time.Since(start)
+		out, err := exec.Command("tmux", "-L", p.socket, "list-panes", "-F", "#{pane_pid}").Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		status, err := os.ReadFile("/proc/" + strings.TrimSpace(string(out)) + "/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		kb := func(field string) float64 {
+			m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(status)
+			if m == nil {
+				b.Fatalf("no %s in /proc status", field)
+			}
+			var n float64
+			fmt.Sscan(string(m[1]), &n)
+			return n / 1024
+		}
+		b.ReportMetric(kb("VmHWM"), "peak-RSS-MB")
+		b.ReportMetric(kb("VmRSS"), "RSS-MB")
+		b.ReportMetric(1e6/el.Seconds(), "lines/s")
+		if st, err := os.Stat(filepath.Join(dir, "log")); err == nil {
+			b.ReportMetric(float64(st.Size())/(1<<20), "logfile-MB")
+		}
+	}
+}
