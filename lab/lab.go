@@ -422,7 +422,19 @@ func (l *Lab) Info() Info {
 	if l.fw != nil && l.fw.ln != nil {
 		info.Loopback["10.0.0.1:443"] = l.fw.ln.Addr().String()
 	}
+	guests := append([]*guest(nil), l.guests...)
 	l.mu.Unlock()
+	for _, g := range guests {
+		var ip string
+		l.node.Read(func(m *pve.Model) {
+			if v := m.VMs[g.vmid]; v != nil && v.Running {
+				ip = v.IP
+			}
+		})
+		if ip != "" {
+			info.Loopback[net.JoinHostPort(ip, "22")] = g.srv.Addr()
+		}
+	}
 	return info
 }
 
