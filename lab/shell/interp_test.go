@@ -453,3 +453,23 @@ func TestTrapAndLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestSession(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	s := i.NewSession(context.Background(), map[string]string{"USER": "root"})
+	defer s.Close()
+	var out, errb bytes.Buffer
+	for _, line := range []string{"cd /tmp", "X=kept; f() { echo f$1; }", "pwd; echo $X; f 1", "if true; then", "false"} {
+		s.Run(line, nil, &out, &errb)
+	}
+	if out.String() != "/tmp\nkept\nf1\n" || !strings.Contains(errb.String(), "syntax error") {
+		t.Fatalf("out %q err %q", out.String(), errb.String())
+	}
+	if code := s.Run("exit 4", nil, &out, &errb); code != 4 || !s.Exited() {
+		t.Fatalf("exit: %d %v", code, s.Exited())
+	}
+	if code := s.Run("echo after", nil, &out, &errb); code != 4 || strings.Contains(out.String(), "after") {
+		t.Fatal("ran a line after exit")
+	}
+}

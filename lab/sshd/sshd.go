@@ -46,6 +46,12 @@ type Config struct {
 	// Prompt returns the interactive shell's prompt for user; default
 	// "root@lab:~# " style.
 	Prompt func(user string) string
+	// Shell, when set, serves interactive ("shell") sessions statefully:
+	// it is called once per session and returns the function that runs
+	// each line (reporting whether the shell exited) and a close function.
+	// shell.(*Interp).LineShell provides one. nil: each line runs through
+	// Handler on its own and "exit [N]" ends the session.
+	Shell func(ctx context.Context, user string) (run func(line string, stdout, stderr io.Writer) (code int, exited bool), closeFn func())
 	// MOTD is printed when an interactive shell starts.
 	MOTD string
 	// OnCommand is called with each exec command and interactive line
@@ -619,6 +625,14 @@ func (s *Server) runShell(ctx context.Context, c *conn, ch gossh.Channel, info I
 	if s.cfg.MOTD != "" {
 		io.WriteString(out, s.cfg.MOTD)
 	}
+	var runLine func(line string, stdout, stderr io.Writer) (int, bool)
+	if s.cfg.Shell != nil {
+		var closeFn func()
+		runLine, closeFn = s.cfg.Shell(ctx, info.User)
+		if closeFn != nil {
+			defer closeFn()
+		}
+	}
 	r := bufio.NewReader(ch)
 	last := 0
 	for {
@@ -637,7 +651,7 @@ func (s *Server) runShell(ctx context.Context, c *conn, ch gossh.Channel, info I
 		if line == "" {
 			continue
 		}
-		if line == "exit" || line == "logout" || strings.HasPrefix(line, "exit ") {
+		if runLine == nil && (line == "exit" || line == "logout" || strings.HasPrefix(line, "exit ")) {
 			if n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "exit"))); err == nil {
 				last = n
 			}
@@ -648,12 +662,17 @@ func (s *Server) runShell(ctx context.Context, c *conn, ch gossh.Channel, info I
 			s.drop(c)
 			return
 		}
-		last = s.cfg.Handler(ctx, info.User, line, strings.NewReader(""), out, out)
+		exited := false
+		if runLine != nil {
+			last, exited = runLine(line, out, out)
+		} else {
+			last = s.cfg.Handler(ctx, info.User, line, strings.NewReader(""), out, out)
+		}
 		if f == FaultDropAfter {
 			s.drop(c)
 			return
 		}
-		if eof {
+		if eof || exited {
 			break
 		}
 	}

@@ -455,6 +455,33 @@ func TestInteractiveShell(t *testing.T) {
 	}
 }
 
+func TestInteractiveShellStateful(t *testing.T) {
+	t.Parallel()
+	var f *fixture
+	f = start(t, func(c *sshd.Config) {
+		c.Shell = func(ctx context.Context, user string) (func(string, io.Writer, io.Writer) (int, bool), func()) {
+			return f.interp.LineShell(nil)(ctx, user)
+		}
+	})
+	c := f.dial(t)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s.Stdout = &out
+	s.Stdin = strings.NewReader("cd /tmp\nX=1\necho $PWD $X\nexit 6\necho never\n")
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); exitCode(err) != 6 {
+		t.Fatalf("exit: %v", err)
+	}
+	if !strings.Contains(out.String(), "/tmp 1\n") || strings.Contains(out.String(), "never") {
+		t.Fatalf("transcript %q", out.String())
+	}
+}
+
 func TestInteractiveShellPTY(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
