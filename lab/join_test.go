@@ -76,6 +76,16 @@ func TestContract9JoinSecondNode(t *testing.T) {
 	if err != nil || len(cl.Nodes) != 2 || cl.Name != "TAPPaaS" {
 		t.Fatalf("go-proxmox on tappaas2: %v %+v", err, cl)
 	}
+	// replication of a tanka1 guest to the new member
+	sh(t, l1, 0, "qm create 150 --name r1 --scsi0 tanka1:4 && qm create 151 --name r2 --scsi0 local-lvm:4")
+	sh(t, l1, 0, "pvesr create-local-job 150-0 tappaas2 --schedule '*/15'")
+	if out := sh(t, l1, 255, "pvesr create-local-job 150-0 tappaas2"); !strings.Contains(out, "already exists") {
+		t.Fatalf("duplicate job: %s", out)
+	}
+	if out := sh(t, l1, 255, "pvesr create-local-job 151-0 tappaas2"); !strings.Contains(out, "missing replicate feature") {
+		t.Fatalf("lvm guest: %s", out)
+	}
+	sh(t, l1, 255, "pvesr create-local-job 150-1 tappaas9")
 	// joining again is refused
 	if out := sh(t, l2, 255, "pvesh create /cluster/config/join --hostname tappaas1 --password x --fingerprint "+fp1); !strings.Contains(out, "already a cluster member") {
 		t.Fatalf("second join: %s", out)

@@ -144,7 +144,7 @@ func (n *Node) Commands() map[string]shell.Command {
 		"curl": n.cmdCurl, "wget": n.cmdWget, "zstd": n.cmdZstd, "unzstd": n.cmdZstd, "ping": n.cmdPing, "getent": n.cmdGetent,
 		"hostname": n.cmdHostname, "wipefs": n.cmdWipe, "sgdisk": n.cmdWipe, "partprobe": n.cmdTrue, "udevadm": n.cmdTrue,
 		"dd": n.cmdDd, "timedatectl": n.cmdTimedatectl, "df": n.cmdDf, "proxmox-backup-manager": n.cmdPBM,
-		"pvesr": n.cmdTrue, "ssh-keygen": n.cmdSSHKeygen,
+		"pvesr": n.cmdPvesr, "ssh-keygen": n.cmdSSHKeygen,
 	}
 	for name, c := range cmds {
 		cmds[name] = guard(n, c)

@@ -54,6 +54,7 @@ type Model struct {
 	VMs        map[int]*VM         `json:"vms"`
 	HA         []*HAResource       `json:"ha"`
 	BackupJobs []map[string]string `json:"backup_jobs,omitempty"`
+	ReplJobs   []map[string]string `json:"replication_jobs,omitempty"`
 	Tasks      []*Task             `json:"tasks"`
 	PBS        PBS                 `json:"pbs"`
 	Certs      Certs               `json:"certs"`
