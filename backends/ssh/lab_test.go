@@ -16,6 +16,7 @@ import (
 // The conformance suite against the lab's SSH server and simulated shell
 // (Speed 1: the suite's sleeps must take real time).
 func TestLabConformance(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	l, err := lab.Start(ctx, lab.Options{Speed: 1})
