@@ -241,14 +241,14 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			// Every event is applied before the run is declared over.
 			m.drained = true
 			if m.runEnded {
-				cmds = append(cmds, m.ended_(m.endErr))
+				cmds = append(cmds, m.finish(m.endErr))
 			}
 		}
 		return m, tea.Batch(cmds...)
 	case runEndedMsg:
 		m.runEnded, m.endErr = true, msg.err
 		if m.drained {
-			return m, m.ended_(msg.err)
+			return m, m.finish(msg.err)
 		}
 		return m, nil
 	case tickMsg:
@@ -392,7 +392,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 	return nil
 }
 
-func (m *Model) ended_(err error) tea.Cmd {
+func (m *Model) finish(err error) tea.Cmd {
 	m.ended = m.com.Now()
 	m.runErr = err
 	m.ask, m.askQueue = nil, nil
