@@ -189,6 +189,7 @@ func (l *Lab) Run(ctx context.Context, command string, stdin io.Reader, stdout, 
 }
 
 func (l *Lab) stopShell() {
+	l.node.StopTimers()
 	if l.sshSrv != nil {
 		_ = l.sshSrv.Close()
 	}

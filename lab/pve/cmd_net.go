@@ -511,6 +511,18 @@ func (n *Node) cancelTimer(unit string) {
 	}
 }
 
+// StopTimers disarms the systemd-run timers (they stay in the model and
+// are re-armed by SetExec on the next start).
+func (n *Node) StopTimers() {
+	n.lock()
+	defer n.unlock()
+	for u, tm := range n.timers {
+		tm.Stop()
+		delete(n.timers, u)
+	}
+	n.exec = nil
+}
+
 // FireTimers runs every pending systemd-run timer now (tests).
 func (n *Node) FireTimers() {
 	n.lock()
