@@ -1021,3 +1021,10 @@ func Builtin(name string) (Command, bool) {
 	c, ok := builtins()[name]
 	return c, ok
 }
+
+// UpdateHost changes the Host description safely while shells run.
+func (i *Interp) UpdateHost(f func(h *Host)) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	f(&i.Host)
+}

@@ -293,6 +293,84 @@ func (g *guest) registerCommon() {
 	g.in.Register("shutdown", g.cmdShutdown)
 	g.in.Register("jq", cmdJq)
 	g.in.Register("getent", g.cmdGetent)
+	g.in.Register("ip", g.cmdIP)
+	hostname, _ := shell.Builtin("hostname")
+	g.in.Register("hostname", func(e *shell.Env) int {
+		if ips := g.ips(); ips != nil {
+			if in := e.Interp(); in != nil {
+				in.UpdateHost(func(h *shell.Host) { h.IPs = ips })
+			}
+		}
+		return hostname(e)
+	})
+}
+
+// ips is the guest's current IPv4 addresses (from the lab's DHCP).
+func (g *guest) ips() []string {
+	if g.hooks.IPs == nil {
+		return nil
+	}
+	return g.hooks.IPs()
+}
+
+// cmdIP answers the read-only `ip` queries a script may make about the
+// guest's own addresses: ip [-4] [-o] [-j] addr|a [show], ip route.
+func (g *guest) cmdIP(e *shell.Env) int {
+	var obj string
+	jsonOut, oneLine := false, false
+	for _, a := range e.Args[1:] {
+		switch {
+		case a == "-j" || a == "-json":
+			jsonOut = true
+		case a == "-o" || a == "-oneline":
+			oneLine = true
+		case strings.HasPrefix(a, "-"):
+		case obj == "":
+			obj = a
+		case a != "show" && a != "list":
+			fmt.Fprintf(e.Stderr, "Command \"%s\" is unknown, try \"ip %s help\".\n", a, obj)
+			return 255
+		}
+	}
+	ifname := "eth0"
+	if g.kind == OPNsense {
+		ifname = "vtnet0"
+	}
+	ips := g.ips()
+	switch obj {
+	case "addr", "a", "address":
+		if jsonOut {
+			var infos []string
+			for _, ip := range ips {
+				infos = append(infos, fmt.Sprintf(`{"family":"inet","local":"%s","prefixlen":24}`, ip))
+			}
+			fmt.Fprintf(e.Stdout, `[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},{"ifindex":2,"ifname":"%s","addr_info":[%s]}]`+"\n", ifname, strings.Join(infos, ","))
+			return 0
+		}
+		if oneLine {
+			fmt.Fprintln(e.Stdout, "1: lo    inet 127.0.0.1/8 scope host lo")
+			for _, ip := range ips {
+				fmt.Fprintf(e.Stdout, "2: %s    inet %s/24 brd %s.255 scope global dynamic %s\n", ifname, ip, ip[:strings.LastIndexByte(ip, '.')], ifname)
+			}
+			return 0
+		}
+		fmt.Fprintln(e.Stdout, "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo")
+		fmt.Fprintf(e.Stdout, "2: %s: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP\n", ifname)
+		for _, ip := range ips {
+			fmt.Fprintf(e.Stdout, "    inet %s/24 scope global dynamic %s\n", ip, ifname)
+		}
+		return 0
+	case "route", "r":
+		if len(ips) > 0 {
+			fmt.Fprintf(e.Stdout, "default via 10.0.0.1 dev %s proto dhcp src %s metric 1002\n10.0.0.0/24 dev %s proto dhcp scope link src %s metric 1002\n", ifname, ips[0], ifname, ips[0])
+		}
+		return 0
+	case "":
+		fmt.Fprintln(e.Stderr, "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }")
+		return 255
+	}
+	fmt.Fprintf(e.Stderr, "Object \"%s\" is unknown, try \"ip help\".\n", obj)
+	return 255
 }
 
 // mustRoot prints the guest's refusal for a privileged command.

@@ -73,6 +73,14 @@ func (g *guest) registerNixOS() {
 	g.in.Register("systemctl", g.cmdSystemctl)
 	g.in.Register("ssh-copy-id", g.cmdSSHCopyID)
 	g.in.Register("sudo", g.cmdSudo)
+	g.in.Register("cloud-init", func(e *shell.Env) int {
+		if len(e.Args) > 1 && e.Args[1] == "status" {
+			fmt.Fprintln(e.Stdout, "status: done")
+			return 0
+		}
+		fmt.Fprintln(e.Stderr, "usage: cloud-init [-h] [--version] [--debug] [--force] {init,modules,single,query,features,analyze,devel,collect-logs,clean,status,schema} ...")
+		return 2
+	})
 }
 
 // cmdSudo allows members of wheel (from /etc/group) without a password,
@@ -745,6 +753,9 @@ func (g *guest) cmdSystemctl(e *shell.Env) int {
 	units := pos[1:]
 	unitName := func(u string) string { return strings.TrimSuffix(u, ".service") }
 	switch verb {
+	case "is-system-running":
+		fmt.Fprintln(e.Stdout, "running")
+		return 0
 	case "reboot":
 		return g.cmdReboot(&shell.Env{Ctx: e.Ctx, Args: []string{"reboot"}, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr, FS: e.FS, Vars: e.Vars, User: e.User, Dir: e.Dir})
 	case "poweroff":

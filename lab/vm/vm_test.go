@@ -525,3 +525,17 @@ func FuzzJq(f *testing.F) {
 		}
 	})
 }
+
+func TestGuestNetworkView(t *testing.T) {
+	t.Parallel()
+	fsys := shell.NewMemFS()
+	must(t, vm.Seed(vm.NixOS, fsys, vm.SeedOptions{Hostname: "tappaas-cicd"}))
+	ip := "10.0.0.100"
+	in, err := vm.NewGuest(vm.NixOS, fsys, vm.Hooks{Sleep: noSleep, IPs: func() []string { return []string{ip} }})
+	must(t, err)
+	var out bytes.Buffer
+	code := vm.Handler(vm.NixOS, in)(context.Background(), "tappaas", "hostname -I; ip -4 -o addr show | grep eth0 | cut -d' ' -f7; cloud-init status --wait; systemctl is-system-running", nil, &out, io.Discard)
+	if code != 0 || out.String() != "10.0.0.100 \n10.0.0.100/24\nstatus: done\nrunning\n" {
+		t.Fatalf("%d %q", code, out.String())
+	}
+}
