@@ -175,25 +175,31 @@ func start(t *testing.T, tg target, extraEnv ...string) *pane {
 	return startPane(t, append(env, extraEnv...), cmd)
 }
 
-// wizard completes the install wizard with keystrokes.
+// wizard completes the install wizard with keystrokes, waiting for each
+// field to take the focus (huh marks it with ┃) before typing into it.
 func wizard(p *pane) {
 	p.waitFor("Install TAPPaaS on this node", 20*time.Second)
 	p.keys("Enter")
-	p.waitFor("Public domain", 10*time.Second)
+	field := func(title string) { p.waitFor("┃ "+title, 10*time.Second) }
+	field("Public domain")
 	p.text("example.org")
 	p.keys("Enter")
+	field("Administrator e-mail")
 	p.text("admin@example.org")
 	p.keys("Enter")
-	p.waitFor("Management address", 5*time.Second)
-	p.keys("Enter", "Enter", "Enter", "Enter")
-	p.waitFor("Disks for the storage pool", 5*time.Second)
-	p.keys("Enter", "Enter")
+	for _, f := range []string{"Hostname", "Management address", "WAN port", "LAN port", "Disks for the storage pool", "Pool layout"} {
+		field(f)
+		p.keys("Enter")
+	}
+	field("Type WIPE sdb to confirm")
 	p.text("WIPE sdb")
 	p.keys("Enter")
-	p.waitFor("Generate one", 5*time.Second)
+	field("Root password")
 	p.keys("Enter")
-	p.waitFor("TAPPaaS branch", 5*time.Second)
-	p.keys("Enter", "Enter")
+	field("TAPPaaS branch")
+	p.keys("Enter")
+	field("tappaas-cicd size")
+	p.keys("Enter")
 }
 
 func installTarget(t *testing.T) target {
