@@ -306,24 +306,21 @@ var operators = []string{"&>>", "&>", "&&", "||", ";;", ">>", "<<-", "<<", ">&",
 
 // lex reads the next token.
 func (p *parser) lex() token {
-	for {
-		// blanks, line continuations, comments
-		for !p.eof() {
-			c := p.ch()
-			if c == ' ' || c == '\t' || c == '\r' {
+	// blanks, line continuations, comments
+	for !p.eof() {
+		c := p.ch()
+		if c == ' ' || c == '\t' || c == '\r' {
+			p.pos++
+		} else if c == '\\' && p.at(1) == '\n' {
+			p.pos += 2
+			p.line++
+		} else if c == '#' {
+			for !p.eof() && p.ch() != '\n' {
 				p.pos++
-			} else if c == '\\' && p.at(1) == '\n' {
-				p.pos += 2
-				p.line++
-			} else if c == '#' {
-				for !p.eof() && p.ch() != '\n' {
-					p.pos++
-				}
-			} else {
-				break
 			}
+		} else {
+			break
 		}
-		break
 	}
 	if p.eof() {
 		return token{kind: tEOF, line: p.line}
@@ -788,8 +785,6 @@ func (p *parser) readHeredocs() {
 }
 
 // ---- grammar ----
-
-var reserved = map[string]bool{"if": true, "then": true, "elif": true, "else": true, "fi": true, "do": true, "done": true, "for": true, "while": true, "until": true, "case": true, "esac": true, "{": true, "}": true, "!": true, "in": true, "function": true}
 
 func (p *parser) isWord(t token, s string) bool {
 	if t.kind != tWord {

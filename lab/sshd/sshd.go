@@ -707,7 +707,6 @@ func readShellLine(r *bufio.Reader, echo io.Writer, pty bool) (string, bool) {
 			}
 		case 0x03:
 			echo.Write([]byte("^C\r\n"))
-			b = b[:0]
 			return "", false
 		case 0x04:
 			if len(b) == 0 {

@@ -133,13 +133,6 @@ type guest struct {
 
 func (g *guest) sleep(e *shell.Env, d time.Duration) error { return e.Sleep(d) }
 
-func (g *guest) now() time.Time {
-	if g.hooks.Now != nil {
-		return g.hooks.Now()
-	}
-	return time.Now()
-}
-
 // ---- permissions ----
 
 // PermFS wraps a guest filesystem with a Unix-like permission policy for

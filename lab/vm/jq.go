@@ -328,7 +328,7 @@ func (st jqStep) apply(v any) ([]any, error) {
 		case map[string]any:
 			return []any{m[st.key]}, nil
 		}
-		return nil, fmt.Errorf("Cannot index %s with \"%s\"", typeName(v), st.key)
+		return nil, jqError(fmt.Sprintf("Cannot index %s with \"%s\"", typeName(v), st.key))
 	case "index":
 		switch a := v.(type) {
 		case nil:
@@ -343,7 +343,7 @@ func (st jqStep) apply(v any) ([]any, error) {
 			}
 			return []any{a[i]}, nil
 		}
-		return nil, fmt.Errorf("Cannot index %s with number", typeName(v))
+		return nil, jqError(fmt.Sprintf("Cannot index %s with number", typeName(v)))
 	case "iter":
 		switch a := v.(type) {
 		case []any:
@@ -360,7 +360,7 @@ func (st jqStep) apply(v any) ([]any, error) {
 			}
 			return out, nil
 		}
-		return nil, fmt.Errorf("Cannot iterate over %s", typeName(v))
+		return nil, jqError(fmt.Sprintf("Cannot iterate over %s", typeName(v)))
 	case "length":
 		switch a := v.(type) {
 		case nil:
@@ -418,3 +418,8 @@ func (st jqStep) apply(v any) ([]any, error) {
 	}
 	return nil, fmt.Errorf("unsupported filter")
 }
+
+// jqError is a runtime error worded as jq words it.
+type jqError string
+
+func (e jqError) Error() string { return string(e) }

@@ -186,7 +186,7 @@ func parseSSHArgs(args []string, portFlag string) (t sshTarget, rest []string, e
 				if string(c) == portFlag {
 					n, perr := strconv.Atoi(val)
 					if perr != nil || n < 1 || n > 65535 {
-						return t, nil, fmt.Errorf("Bad port '%s'", val)
+						return t, nil, sshUsageError(fmt.Sprintf("Bad port '%s'", val))
 					}
 					t.port = n
 				}
@@ -712,3 +712,8 @@ func hostnameOf(e *shell.Env) string {
 	}
 	return "localhost"
 }
+
+// sshUsageError is an ssh option error worded as OpenSSH words it.
+type sshUsageError string
+
+func (e sshUsageError) Error() string { return string(e) }

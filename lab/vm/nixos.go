@@ -376,15 +376,14 @@ func (g *guest) gitClone(e *shell.Env, dir string, args []string) int {
 // nixosConfiguration (the settings of tappaas-cicd.nix that matter to the
 // installer, bootstrap.md §1 step 13).
 type labConfig struct {
-	name           string
-	hostname       string
-	passwordAuth   bool
-	permitRoot     string
-	pinHosts       bool
-	needsHardware  bool
-	wheelNoPasswd  bool
-	buildDuration  time.Duration
-	configurations []string
+	name          string
+	hostname      string
+	passwordAuth  bool
+	permitRoot    string
+	pinHosts      bool
+	needsHardware bool
+	wheelNoPasswd bool
+	buildDuration time.Duration
 }
 
 // parseFlake reads the nixosConfigurations of a lab flake: lines
