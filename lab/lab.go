@@ -2,7 +2,15 @@
 // SSH shell, PBS once installed), the OPNsense firewall once its VM boots,
 // guest VMs, and the dial table that maps lab addresses to loopback
 // listeners. Start one in-process with Start; `tappaas lab serve` runs one
-// standalone.
+// standalone. Several labs can share one Site (tappaas1 + tappaas2 …) to
+// exercise cluster joins.
+//
+// Faces of a started lab (all reached through Dial, the dial table):
+// 192.168.1.10 (the install address, while it sits on the upstream NIC)
+// and 10.0.0.10 (after the network step) with SSH :22, PVE :8006 and PBS
+// :8007 (once installed); 10.0.0.1 with OPNsense :443 and SSH :22 once the
+// firewall VM has booted; each booted NixOS guest's IP with SSH :22.
+// Anything else fails with "connect: no route to host".
 //
 // Ordering and concurrency: Start returns once every listener accepts;
 // every method is safe for concurrent use; Close stops everything and saves
