@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -79,5 +80,27 @@ func TestPBSAPI(t *testing.T) {
 	// the PVE cert is not the PBS cert: pinning the PVE fingerprint fails
 	if _, err := pinnedClient(l, l.Info().PVEFingerprint).Get("https://10.0.0.10:8007/api2/json/version"); err == nil {
 		t.Fatal("PBS served the PVE certificate")
+	}
+}
+
+func TestFirewallBootDelay(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{Speed: 0.004}) // 45 s boot → 180 ms
+	bootstrapNode(t, l)
+	bootFirewall(t, l)
+	if _, err := l.Dial(context.Background(), "tcp", "10.0.0.1:443"); err == nil {
+		t.Fatal("firewall answers while still booting")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := l.Dial(context.Background(), "tcp", "10.0.0.1:443")
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("firewall never came up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
