@@ -539,3 +539,46 @@ func TestGuestNetworkView(t *testing.T) {
 		t.Fatalf("%d %q", code, out.String())
 	}
 }
+
+// TestProductInstall1Commands runs the command lines steps/platform
+// (Install1.Apply) sends to tappaas-cicd, in order, including the
+// executor's sudo'd atomic WriteFile shape for the key it installs first.
+func TestProductInstall1Commands(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "tappaas-cicd")
+	h := vm.Handler(vm.NixOS, w.cicd)
+	key := w.nodePEM // any private key will do
+	write := func(p string, data []byte, mode string) {
+		t.Helper()
+		tmp := p + ".tmp-lab"
+		inner := "mkdir -p '" + p[:strings.LastIndexByte(p, '/')] + "' && umask 077 && cat > '" + tmp + "' && chmod " + mode + " '" + tmp + "' && { sync '" + tmp + "' 2>/dev/null || :; } && mv -f '" + tmp + "' '" + p + "' || { rm -f '" + tmp + "'; exit 1; }"
+		r := w.on(h, "tappaas", "sudo -n -- /bin/sh -c '"+strings.ReplaceAll(inner, "'", `'\''`)+"'", string(data))
+		if r.code != 0 {
+			t.Fatalf("write %s: %+v", p, r)
+		}
+	}
+	write("/home/tappaas/.ssh/id_ed25519", key, "0600")
+	write("/home/tappaas/.ssh/id_ed25519.pub", []byte(authorizedLine(w.nodeKey)+" tappaas-cicd\n"), "0644")
+	for _, c := range []string{
+		"cd /home/tappaas && { test -d TAPPaaS/.git || git clone 'https://github.com/TAPPaaS/TAPPaaS.git' TAPPaaS; }",
+		"cd /home/tappaas/TAPPaaS && git fetch --quiet origin && git checkout -f 'main' && { git pull --ff-only --quiet || true; }",
+		"test -f /etc/nixos/hardware-configuration.nix || sudo -n nixos-generate-config --show-hardware-config | sudo -n tee /etc/nixos/hardware-configuration.nix >/dev/null",
+		"cd /home/tappaas/TAPPaaS/src/foundation/tappaas-cicd && sudo -n nixos-rebuild switch --flake .#tappaas-cicd --impure",
+		"test -f /home/tappaas/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -f /home/tappaas/.ssh/id_ed25519 -N '' -C tappaas-cicd",
+	} {
+		if r := w.cicdRun("tappaas", c); r.code != 0 {
+			t.Fatalf("%s: %+v", c, r)
+		}
+	}
+	got, _ := w.cicdFS.ReadFile("/home/tappaas/.ssh/id_ed25519")
+	if !bytes.Equal(got, key) {
+		t.Fatal("ssh-keygen replaced the installed key")
+	}
+	if r := w.cicdRun("tappaas", "hostname && test -f /run/current-system/lab-settings && echo rebuilt"); r.out != "tappaas-cicd\nrebuilt\n" {
+		t.Fatalf("%+v", r)
+	}
+	// Running the list again changes nothing and succeeds (idempotence).
+	if r := w.cicdRun("tappaas", "cd /home/tappaas && { test -d TAPPaaS/.git || git clone 'https://github.com/TAPPaaS/TAPPaaS.git' TAPPaaS; }"); r.code != 0 || r.err != "" {
+		t.Fatalf("second clone step: %+v", r)
+	}
+}
