@@ -395,11 +395,14 @@ func (s *Server) serveDirect(ctx context.Context, nch gossh.NewChannel) {
 		_ = ch.CloseWrite()
 		done <- struct{}{}
 	}()
+	finished := 0
 	select {
 	case <-done:
+		finished++
 		// one direction ended; give the other a moment to drain
 		select {
 		case <-done:
+			finished++
 		case <-ctx.Done():
 		case <-time.After(30 * time.Second):
 		}
@@ -407,8 +410,9 @@ func (s *Server) serveDirect(ctx context.Context, nch gossh.NewChannel) {
 	}
 	ch.Close()
 	target.Close()
-	// wait for both copiers so none outlives the server
-	for len(done) > 0 {
+	// Closing both ends stops the copiers; wait for them so none
+	// outlives the server.
+	for ; finished < 2; finished++ {
 		<-done
 	}
 }
