@@ -673,3 +673,80 @@ func (c *Client) PBSDatastores(ctx context.Context) ([]Datastore, error) {
 	var out []Datastore
 	return out, c.Do(ctx, http.MethodGet, "/admin/datastore", nil, &out)
 }
+
+// ---- storage content, downloads ----------------------------------------------------
+
+// Volume is one entry of GET /nodes/{node}/storage/{storage}/content.
+type Volume struct {
+	VolID   string `json:"volid"`
+	Content string `json:"content"`
+	Format  string `json:"format"`
+	Size    Int    `json:"size"`
+	VMID    Int    `json:"vmid"`
+}
+
+// StorageContent lists a storage's volumes (content "" = all; iso,
+// import, images, backup, …).
+func (c *Client) StorageContent(ctx context.Context, node, storage, content string) ([]Volume, error) {
+	var p map[string]any
+	if content != "" {
+		p = map[string]any{"content": content}
+	}
+	var out []Volume
+	return out, c.Do(ctx, http.MethodGet, nodePath(node)+"/storage/"+esc(storage)+"/content", p, &out)
+}
+
+// DownloadURL makes PVE download a file into a storage (POST
+// …/download-url → UPID): p has content (iso|vztmpl|import), filename,
+// url and optionally checksum + checksum-algorithm (PVE verifies it).
+func (c *Client) DownloadURL(ctx context.Context, node, storage string, p Params) (string, error) {
+	return c.upidCall(ctx, http.MethodPost, nodePath(node)+"/storage/"+esc(storage)+"/download-url", p)
+}
+
+// ---- HA, replication, backup jobs -----------------------------------------------------
+
+// HAResource is one entry of GET /cluster/ha/resources.
+type HAResource struct {
+	SID   string `json:"sid"`
+	Type  string `json:"type"`
+	State string `json:"state"`
+}
+
+// HAResources is GET /cluster/ha/resources.
+func (c *Client) HAResources(ctx context.Context) ([]HAResource, error) {
+	var out []HAResource
+	return out, c.Do(ctx, http.MethodGet, "/cluster/ha/resources", nil, &out)
+}
+
+// HAResourceCreate is POST /cluster/ha/resources (sid "vm:100", state,
+// max_restart, …). An existing resource is a 500 "… already defined".
+func (c *Client) HAResourceCreate(ctx context.Context, p Params) error {
+	return c.Do(ctx, http.MethodPost, "/cluster/ha/resources", p, nil)
+}
+
+// HAResourceDelete is DELETE /cluster/ha/resources/{sid}.
+func (c *Client) HAResourceDelete(ctx context.Context, sid string, purge bool) error {
+	return c.Do(ctx, http.MethodDelete, "/cluster/ha/resources/"+esc(sid), map[string]any{"purge": purge}, nil)
+}
+
+// Replications is GET /cluster/replication (raw entries).
+func (c *Client) Replications(ctx context.Context) ([]map[string]any, error) {
+	var out []map[string]any
+	return out, c.Do(ctx, http.MethodGet, "/cluster/replication", nil, &out)
+}
+
+// ReplicationCreate is POST /cluster/replication (id "100-0", target, schedule, …).
+func (c *Client) ReplicationCreate(ctx context.Context, p Params) error {
+	return c.Do(ctx, http.MethodPost, "/cluster/replication", p, nil)
+}
+
+// BackupJobs is GET /cluster/backup (raw entries).
+func (c *Client) BackupJobs(ctx context.Context) ([]map[string]any, error) {
+	var out []map[string]any
+	return out, c.Do(ctx, http.MethodGet, "/cluster/backup", nil, &out)
+}
+
+// BackupJobCreate is POST /cluster/backup (id, schedule, storage, vmid, mode, …).
+func (c *Client) BackupJobCreate(ctx context.Context, p Params) error {
+	return c.Do(ctx, http.MethodPost, "/cluster/backup", p, nil)
+}
