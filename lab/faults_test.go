@@ -104,3 +104,42 @@ func TestFirewallBootDelay(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestServeAndConnect(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{})
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Serve(ctx, dir) }()
+	var r *Remote
+	for i := 0; i < 100; i++ {
+		var err error
+		if r, err = Connect(dir); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r == nil {
+		t.Fatal("no endpoint")
+	}
+	info, err := r.Info(context.Background())
+	if err != nil || info.PVEFingerprint != l.Info().PVEFingerprint {
+		t.Fatalf("remote info: %v", err)
+	}
+	c, err := r.Dial(context.Background(), "tcp", "192.168.1.10:8006")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := r.Dial(context.Background(), "tcp", "10.0.0.1:443"); err == nil || !strings.Contains(err.Error(), "no route to host") {
+		t.Fatalf("remote dial outside: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Connect(dir); err == nil {
+		t.Fatal("endpoint left behind")
+	}
+}

@@ -64,7 +64,10 @@ func newLabServeCmd() *cobra.Command {
 				return err
 			}
 			printLabInfo(cmd.OutOrStdout(), l.Info(), o.dir)
-			<-ctx.Done()
+			if err := l.Serve(ctx, o.dir); err != nil {
+				_ = l.Close()
+				return err
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping the lab…")
 			return l.Close()
 		},
@@ -139,7 +142,7 @@ func printLabInfo(w io.Writer, info lab.Info, dir string) {
 	for _, im := range info.Images {
 		fmt.Fprintf(w, "  %s\n    sha256 %s (%s %s)\n", im.URL, im.SHA256, im.Guest, im.Version)
 	}
-	fmt.Fprintf(w, "\nServing until Ctrl+C.\n")
+	fmt.Fprintf(w, "\nAnother process reaches these addresses with lab.Connect(%q) (its dial table and this information).\nServing until Ctrl+C.\n", dir)
 }
 
 func newLabStateCmd() *cobra.Command {
