@@ -164,6 +164,9 @@ func TestContractCRUD(t *testing.T) {
 	}
 	// Missing monad → bare failed.
 	st, body = r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"other": map[string]any{}})
+	if st != 200 {
+		t.Fatalf("missing monad: HTTP %d, want 200", st)
+	}
 	jsonEq(t, body, `{"result":"failed"}`)
 	// Unknown field.
 	_, body = r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "10", "color": "red"}})
@@ -303,6 +306,9 @@ func TestContractDialects(t *testing.T) {
 			}
 			if tc.stock {
 				_, body = r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "210", "vlanif": "vlan0.210"}})
+				if jget(t, body, "result") != "saved" {
+					t.Fatalf("vlan for assignment: %s", body)
+				}
 				rec := map[string]any{"if": "vlan0.210", "descr": "srv", "ipaddr": "10.2.10.1", "subnet": "24", "type4": "static"}
 				_, body = r.post("/api/interfaces/assignment/addItem", map[string]any{"interface": rec})
 				if tc.ips != (jget(t, body, "result") == "saved") {
