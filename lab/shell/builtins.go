@@ -1699,11 +1699,11 @@ cmd:
 	}
 	child := *e
 	child.Vars = vars
-	code := child.Exec(args...)
-	if code == 127 {
+	if !child.Executable(args[0]) {
+		fmt.Fprintf(e.Stderr, "env: '%s': No such file or directory\n", args[0])
 		return 127
 	}
-	return code
+	return child.Exec(args...)
 }
 
 func cmdPrintenv(e *Env) int {
@@ -2836,6 +2836,10 @@ func cmdNohup(e *Env) int {
 	if e.Ctx != nil {
 		child.Ctx = context.WithoutCancel(e.Ctx)
 	}
+	if !child.Executable(e.Args[1]) {
+		fmt.Fprintf(e.Stderr, "nohup: failed to run command '%s': No such file or directory\n", e.Args[1])
+		return 127
+	}
 	return child.Exec(e.Args[1:]...)
 }
 
@@ -2857,6 +2861,10 @@ func cmdTimeout(e *Env) int {
 	if !ok {
 		fmt.Fprintf(e.Stderr, "timeout: invalid time interval '%s'\nTry 'timeout --help' for more information.\n", args[0])
 		return 125
+	}
+	if !e.Executable(args[1]) {
+		fmt.Fprintf(e.Stderr, "timeout: failed to run command '%s': No such file or directory\n", args[1])
+		return 127
 	}
 	parent := e.Ctx
 	if parent == nil {
@@ -2894,6 +2902,10 @@ func cmdSudo(e *Env) int {
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(e.Stderr, "usage: sudo -h | -K | -k | -V")
+		return 1
+	}
+	if !e.Executable(args[0]) {
+		fmt.Fprintf(e.Stderr, "sudo: %s: command not found\n", args[0])
 		return 1
 	}
 	child := *e

@@ -63,6 +63,25 @@ func (e *Env) Exec(args ...string) int {
 	return child.call(args, child.vars, 1, false)
 }
 
+// Executable reports whether name would be found by exec(3): a registered
+// command, sh/bash, or an executable file in the FS (by path or $PATH).
+// Shell-internal builtins such as cd are not executables.
+func (e *Env) Executable(name string) bool {
+	if e.st == nil {
+		return false
+	}
+	child := e.child()
+	_, kind, ok := child.commandPath(name)
+	if !ok {
+		return false
+	}
+	if kind == "file" {
+		return true
+	}
+	_, registered := child.in.Lookup(name)
+	return registered
+}
+
 // Script runs src like `bash -c src` with this Env's streams, environment,
 // user and directory, and returns its status.
 func (e *Env) Script(src string, args ...string) int {

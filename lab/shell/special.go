@@ -3,6 +3,7 @@ package shell
 import (
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -618,9 +619,21 @@ func (st *state) commandPath(name string) (string, string, bool) {
 		return "/usr/bin/" + name, "file", true
 	}
 	if strings.Contains(name, "/") {
-		if fi, err := st.fs.Stat(st.abs(name)); err == nil && !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
-			return name, "file", true
+		p := st.abs(name)
+		if fi, err := st.fs.Stat(p); err == nil {
+			if !fi.IsDir && fi.Mode.Perm()&0o111 != 0 {
+				return name, "file", true
+			}
+			return "", "", false
 		}
+		if binDirs[path.Dir(p)] {
+			base := path.Base(p)
+			_, registered := st.in.Lookup(base)
+			if registered || base == "sh" || base == "bash" || base == "dash" {
+				return name, "file", true
+			}
+		}
+		return "", "", false
 	}
 	for _, dir := range strings.Split(st.vars["PATH"], ":") {
 		if dir == "" {
