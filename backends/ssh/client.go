@@ -104,10 +104,15 @@ type conn struct {
 	mu   sync.Mutex
 	err  error // why it died
 	wrap bool  // the watchdog works on this target
-	uid0 bool  // logged-in user is root
+	// killed is set synchronously by kill, before done closes.
+	killed atomic.Bool
+	uid0   bool // logged-in user is root
 }
 
 func (cn *conn) dead() bool {
+	if cn.killed.Load() {
+		return true
+	}
 	select {
 	case <-cn.done:
 		return true
@@ -117,6 +122,7 @@ func (cn *conn) dead() bool {
 }
 
 func (cn *conn) kill(why error) {
+	cn.killed.Store(true)
 	cn.mu.Lock()
 	if cn.err == nil {
 		cn.err = why
