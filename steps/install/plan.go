@@ -92,7 +92,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add(&platform.CICD{Node: e, Cfg: cfg})
 	add(&firewall.Start{Node: e, StepID: "platform.cicd-start", VMID: config.CICDVMID, Needed: []string{"platform.cicd", "firewall.verify"}})
 	add(&platform.Address{Node: e, VMID: config.CICDVMID})
-	add(&platform.Install1{Cfg: cfg, Dialer: t.VMs})
+	add(&platform.Install1{Cfg: cfg, Dialer: t.VMs, Node: e, VMID: config.CICDVMID})
 	add(&platform.Install2{Node: e, Cfg: cfg, Dialer: t.VMs, VMID: config.CICDVMID})
 	add(&platform.WriteConfiguration{Cfg: cfg, Dialer: t.VMs})
 

@@ -149,7 +149,11 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
 		}
 		if rt != nil {
-			rt.Progress(-1, fmt.Sprintf("waiting for %s (%s)", what, time.Since(start).Round(time.Second)))
+			msg := fmt.Sprintf("waiting for %s (%s)", what, time.Since(start).Round(time.Second))
+			if last != nil {
+				msg += ": " + last.Error()
+			}
+			rt.Progress(-1, msg)
 		}
 		t := time.NewTimer(interval)
 		select {

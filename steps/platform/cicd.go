@@ -47,11 +47,22 @@ func cicd(ctx context.Context, rt *steps.Runtime, d Dialer) (exec.Executor, stri
 }
 
 // waitSSH waits until cicd accepts SSH and cloud-init has finished
-// (first-boot races, §6.23).
-func waitSSH(ctx context.Context, rt *steps.Runtime, d Dialer, wait time.Duration) (exec.Executor, error) {
+// (first-boot races, §6.23). A guest that runs but does not answer for a
+// while (a third of the wait, at most 45 s: hung after a host crash) is
+// rebooted once through PVE.
+func waitSSH(ctx context.Context, rt *steps.Runtime, d Dialer, wait time.Duration, pve exec.Executor, vmid int) (exec.Executor, error) {
 	var e exec.Executor
 	ip, _ := steps.Get(rt.Facts, FactCICDIP)
+	start := time.Now()
+	rebooted := pve == nil || vmid == 0
 	err := node.Poll(ctx, rt, "SSH on tappaas-cicd ("+ip+") with cloud-init finished", wait, 5*time.Second, func(ctx context.Context) (bool, error) {
+		if !rebooted && time.Since(start) > min(wait/3, 45*time.Second) {
+			rebooted = true
+			rt.Printf("tappaas-cicd runs but does not answer on SSH: rebooting it (qm reboot %d)", vmid)
+			if _, err := node.Run(ctx, rt, pve, fmt.Sprintf("qm reboot %d", vmid)); err != nil {
+				return false, err
+			}
+		}
 		x, _, err := cicd(ctx, rt, d)
 		if err != nil {
 			return false, err
@@ -72,6 +83,9 @@ type Install1 struct {
 	Cfg    config.Install
 	Dialer Dialer
 	Wait   time.Duration
+	// Node and VMID let a hung guest be rebooted (optional).
+	Node exec.Executor
+	VMID int
 }
 
 // ID implements steps.Step.
@@ -119,7 +133,7 @@ func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if wait <= 0 {
 		wait = 10 * time.Minute
 	}
-	e, err := waitSSH(ctx, rt, s.Dialer, wait)
+	e, err := waitSSH(ctx, rt, s.Dialer, wait, s.Node, s.VMID)
 	if err != nil {
 		return err
 	}
@@ -220,7 +234,7 @@ func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if err != nil {
 		return err
 	}
-	e, err := waitSSH(ctx, rt, s.Dialer, wait)
+	e, err := waitSSH(ctx, rt, s.Dialer, wait, s.Node, s.VMID)
 	if err != nil {
 		return err
 	}
