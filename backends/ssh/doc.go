@@ -31,10 +31,13 @@
 // # Cancellation and what kills the remote command
 //
 // On ctx cancellation or Cmd.Timeout the client sends the "signal" channel
-// request for SIGKILL (OpenSSH's sshd ≥ 7.9 delivers it with killpg to the
-// session's process group) and closes the session. Because sshd does not
-// kill a non-pty session's processes when its channel closes, every command
-// additionally runs under a small POSIX-sh watchdog: the session's stdin is
+// request for SIGKILL and closes the session. OpenSSH's sshd delivers the
+// signal with killpg to the session's process group — but only for
+// non-root logins: for root it refuses ("session signalling requires
+// privilege separation", verified with OpenSSH 9.2), and root is how
+// tappaas reaches a node. sshd also does not kill a non-pty session's
+// processes when its channel closes. So every command additionally runs
+// under a small POSIX-sh watchdog: the session's stdin is
 // kept open by the client for the command's life and read by a background
 // `cat`; when it reaches EOF — the session was closed or the connection died
 // — and the command is still running, the watchdog kills the session's

@@ -336,8 +336,32 @@ func killProcs(marker string) {
 func TestCancelKillsRemoteProcess(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	c := s.dial(t, s.config(t))
-	marker := fmt.Sprintf("sleep 98%04d", os.Getpid()%10000)
+	cases := []struct {
+		name, user string
+		watchdog   bool
+	}{
+		{"root/watchdog+signal", "root", true},
+		// OpenSSH ignores the signal request for root logins ("session
+		// signalling requires privilege separation"): there the watchdog
+		// is what kills. For other users the signal alone works.
+		{"user/signal-only", "tappaasnosudo", false},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.user != "root" {
+				ensureUser(t, tc.user)
+			}
+			cfg := s.config(t)
+			cfg.User = tc.user
+			cfg.DisableWatchdog = !tc.watchdog
+			testCancelKills(t, s.dial(t, cfg), fmt.Sprintf("sleep 98%04d%d", os.Getpid()%10000, i))
+		})
+	}
+}
+
+// testCancelKills: with the watchdog both mechanisms act; without it the
+// "signal" request alone (sshd killpg's the session) must do the job.
+func testCancelKills(t *testing.T, c *Client, marker string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
