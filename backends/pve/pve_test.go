@@ -176,6 +176,15 @@ func TestAuthTokenAndTicket(t *testing.T) {
 	if err := tc.NetworkRevert(ctx, "pve1"); err != nil {
 		t.Fatalf("ticket write: %v", err)
 	}
+	if err := f.client(t, nil).Relogin(ctx); !errors.Is(err, ErrNeedTicket) {
+		t.Fatalf("relogin without login: %v", err)
+	}
+	if err := tc.Relogin(ctx); err != nil {
+		t.Fatalf("relogin: %v", err)
+	}
+	if u, ok := tc.HasTicket(); !ok || u != "root@pam" {
+		t.Fatalf("HasTicket = %q %v", u, ok)
+	}
 	// Expired ticket: renewed once with the remembered login.
 	f.mu.Lock()
 	f.ticket = "PVE:root@pam:00000000::expired"
