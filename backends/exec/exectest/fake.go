@@ -63,6 +63,9 @@ type Fake struct {
 	Name string
 	// MaxOutput caps captured output (default exec.DefaultMaxOutput).
 	MaxOutput int
+	// OnUnknown, when set, is called with every script no pattern matched
+	// (e.g. func(s string) { t.Errorf("unexpected command %q", s) }).
+	OnUnknown func(script string)
 
 	mu    sync.Mutex
 	rules []rule
@@ -212,6 +215,9 @@ func (f *Fake) Run(ctx context.Context, cmd exec.Cmd) (exec.Result, error) {
 		err  error
 	}
 	done := make(chan outcome, 1)
+	if h == nil && f.OnUnknown != nil {
+		f.OnUnknown(cmd.Script)
+	}
 	if h == nil {
 		h = func(_ context.Context, inv *Invocation) (int, error) {
 			fmt.Fprintf(inv.Stderr, "sh: 1: %s: not found\n", firstWord(inv.Cmd.Script))

@@ -14,6 +14,8 @@ func TestFakeConformance(t *testing.T) {
 
 func TestFakeRecordsAndUnknown(t *testing.T) {
 	f := NewFake().Reply(`^pveversion$`, "pve-manager/9.2.11/abc\n", 0).Fail(`^qm list`, exec.ErrConnectionLost)
+	var unknown []string
+	f.OnUnknown = func(s string) { unknown = append(unknown, s) }
 	ctx := context.Background()
 	res, err := f.Run(ctx, exec.Cmd{Script: "pveversion", Sudo: true})
 	if err != nil || res.Stdout != "pve-manager/9.2.11/abc\n" {
@@ -26,6 +28,9 @@ func TestFakeRecordsAndUnknown(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Code != 127 {
 		t.Fatalf("unknown command: %v", err)
+	}
+	if len(unknown) != 1 || unknown[0] != "nosuchcmd --x" {
+		t.Fatalf("OnUnknown saw %q", unknown)
 	}
 	calls := f.Calls()
 	if len(calls) != 3 || calls[0].Script != "pveversion" || !calls[0].Sudo || f.Scripts()[2] != "nosuchcmd --x" {
