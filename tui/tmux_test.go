@@ -15,9 +15,9 @@ import (
 
 // Real-terminal tests: the built binary in an 80x24 tmux pane, driven with
 // send-keys and read with capture-pane. Skipped when tmux is missing unless
-// TAPPAAS_REQUIRE_TMUX=1. By default they run against the fake backend
-// (test hook TAPPAAS_TUI_FAKE=1); TAPPAAS_TUI_TMUX_LAB=1 runs the install
-// test against the in-process lab (--lab) instead.
+// TAPPAAS_REQUIRE_TMUX=1. They run against the in-process lab (--lab, the
+// real first-node plan); TAPPAAS_TUI_TMUX_FAKE=1 switches them to the fake
+// backend (test hook TAPPAAS_TUI_FAKE=1) when the lab is broken.
 
 var (
 	buildOnce sync.Once
@@ -130,6 +130,22 @@ func (p *pane) waitFor(s string, timeout time.Duration) string {
 	return ""
 }
 
+// waitForRe polls the screen until re matches.
+func (p *pane) waitForRe(re *regexp.Regexp, timeout time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = p.capture(false)
+		if re.MatchString(scr) {
+			return scr
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	p.t.Fatalf("timed out after %v waiting for /%s/; screen:\n%s", timeout, re, scr)
+	return ""
+}
+
 // waitForAny polls the screen until it contains one of ss.
 func (p *pane) waitForAny(timeout time.Duration, ss ...string) string {
 	p.t.Helper()
@@ -160,9 +176,42 @@ func fakeTarget(t *testing.T, delay string) target {
 		"TAPPAAS_TUI_FAKE_LINES=4"}, args: "--log-file " + filepath.Join(dir, "tappaas.log")}
 }
 
-func labTarget(t *testing.T) target {
+func labTarget(t *testing.T, speed string) target {
 	dir := t.TempDir()
-	return target{lab: true, args: fmt.Sprintf("--lab --lab-dir %s --log-file %s", filepath.Join(dir, "lab"), filepath.Join(dir, "tappaas.log"))}
+	t.Cleanup(func() { waitGone(t, dir) })
+	return target{lab: true, args: fmt.Sprintf("--lab --lab-dir %s --lab-speed %s --log-file %s",
+		filepath.Join(dir, "lab"), speed, filepath.Join(dir, "tappaas.log"))}
+}
+
+// waitGone waits until no process has s in its command line (the binary
+// stops at a safe point after its terminal goes away), so its files can be
+// removed.
+func waitGone(t *testing.T, s string) {
+	deadline := time.Now().Add(25 * time.Second)
+	for time.Now().Before(deadline) {
+		found := false
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(s)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a process still uses %s", s)
+}
+
+// testTarget is the lab (at the given latency scale) unless
+// TAPPAAS_TUI_TMUX_FAKE=1 asks for the fake backend.
+func testTarget(t *testing.T, labSpeed, fakeDelay string) target {
+	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") == "1" {
+		return fakeTarget(t, fakeDelay)
+	}
+	return labTarget(t, labSpeed)
 }
 
 // start runs the binary; after it exits the pane shows its exit code and
@@ -202,16 +251,9 @@ func wizard(p *pane) {
 	p.keys("Enter")
 }
 
-func installTarget(t *testing.T) target {
-	if os.Getenv("TAPPAAS_TUI_TMUX_LAB") == "1" {
-		return labTarget(t)
-	}
-	return fakeTarget(t, "300ms")
-}
-
 func TestTmuxInstallToDone(t *testing.T) {
 	t.Parallel()
-	p := start(t, installTarget(t))
+	p := start(t, testTarget(t, "0", "300ms"))
 	wizard(p)
 	p.waitFor("Ready.", 30*time.Second)
 	p.keys("Enter")
@@ -236,24 +278,47 @@ func TestTmuxInstallToDone(t *testing.T) {
 
 func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	t.Parallel()
-	p := start(t, fakeTarget(t, "400ms"))
+	t.Run("fake", func(t *testing.T) {
+		t.Parallel()
+		quitAndResume(t, fakeTarget(t, "400ms"))
+	})
+	t.Run("lab", func(t *testing.T) {
+		t.Parallel()
+		if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") == "1" {
+			t.Skip("TAPPAAS_TUI_TMUX_FAKE=1")
+		}
+		if os.Getenv("TAPPAAS_TUI_TMUX_LAB_RESUME") != "1" {
+			// Reproduced headless too: tappaas install --lab interrupted,
+			// then run again, stops at platform.install2 with
+			// "root@firewall.mgmt.internal: Permission denied (publickey)".
+			t.Skip("the lab's resumed install currently fails at platform.install2 (also headless); TAPPAAS_TUI_TMUX_LAB_RESUME=1 runs it")
+		}
+		quitAndResume(t, labTarget(t, "0.05"))
+	})
+}
+
+func quitAndResume(t *testing.T, tg target) {
+	p := start(t, tg)
 	wizard(p)
 	p.waitFor("Ready.", 30*time.Second)
 	p.keys("Enter")
 	p.waitFor("Press enter to run them", 30*time.Second)
 	p.keys("Enter")
-	p.waitFor("2/10 steps", 30*time.Second)
+	p.waitForRe(regexp.MustCompile(`\b([3-9]|\d\d)/\d+ steps`), 60*time.Second)
 	p.keys("q")
 	p.waitFor("Stop the run?", 5*time.Second)
 	p.keys("s")
-	scr := p.waitFor("Resume the unfinished install", 15*time.Second)
-	if !regexp.MustCompile(`resume at step \d+ of 10`).MatchString(scr) {
+	scr := p.waitFor("Resume the unfinished install", 30*time.Second)
+	if !regexp.MustCompile(`resume at step \d+ of \d+`).MatchString(scr) {
 		t.Errorf("home does not say where it resumes:\n%s", scr)
 	}
 	p.keys("Enter")
 	p.waitFor("done in an earlier run", 10*time.Second)
 	p.keys("Enter")
-	p.waitFor("is installed", 60*time.Second)
+	scr = p.waitForAny(3*time.Minute, "is installed", "A step failed")
+	if strings.Contains(scr, "A step failed") {
+		t.Fatalf("the resumed run stopped on a failing step:\n%s", scr)
+	}
 	// Ctrl+C on the done screen quits and restores the terminal.
 	p.keys("C-c")
 	scr = p.waitFor("EXIT=", 10*time.Second)
@@ -284,7 +349,7 @@ func colourEscapes(s string) []string {
 
 func TestTmuxNoColor(t *testing.T) {
 	t.Parallel()
-	p := start(t, fakeTarget(t, "2s"), "NO_COLOR=1")
+	p := start(t, testTarget(t, "0.05", "2s"), "NO_COLOR=1")
 	check := func(where string) {
 		t.Helper()
 		scr := p.capture(true)
@@ -303,7 +368,7 @@ func TestTmuxNoColor(t *testing.T) {
 	p.keys("Enter")
 	p.waitFor("Press enter to run them", 30*time.Second)
 	p.keys("Enter")
-	p.waitFor("1/10 steps", 30*time.Second)
+	p.waitForRe(regexp.MustCompile(`\b[1-9]\d*/\d+ steps`), 60*time.Second)
 	check("run")
 	p.keys("q")
 	p.waitFor("Stop the run?", 5*time.Second)
@@ -312,7 +377,7 @@ func TestTmuxNoColor(t *testing.T) {
 	p.waitFor("Resume the unfinished install", 15*time.Second)
 
 	// the same screens with colour do carry colour escapes: the check can fail
-	c := start(t, fakeTarget(t, "2s"), "COLORTERM=truecolor")
+	c := start(t, testTarget(t, "0", "2s"), "COLORTERM=truecolor")
 	c.waitFor("Install TAPPaaS on this node", 20*time.Second)
 	if len(colourEscapes(c.capture(true))) == 0 {
 		t.Error("no colour escapes without NO_COLOR: the NO_COLOR check proves nothing")
