@@ -346,13 +346,7 @@ func TestGapNetworkStageThenApply(t *testing.T) {
 	// Control: go-proxmox's NewNetwork POSTs and applies (PUT) at once,
 	// and has no bridge_vids.
 	f2 := newFakePVE(t)
-	node := proxmox.Node{}
-	_ = node
-	n, err := f2.plainProxmox().Node(ctx, "pve1")
-	if err != nil {
-		n = &proxmox.Node{Name: "pve1"}
-		n = n.New(f2.plainProxmox(), "pve1")
-	}
+	n := (&proxmox.Node{}).New(f2.plainProxmox(), "pve1")
 	if _, err := n.NewNetwork(ctx, &proxmox.NodeNetwork{Iface: "lan", Type: "bridge", BridgePorts: "enp1s0"}); err != nil {
 		t.Fatalf("control: %v", err)
 	}
