@@ -346,6 +346,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 			}
 			r.dur = e.Duration
 			r.progress = -1
+			m.followRunning()
 		}
 	case steps.StepFailed:
 		if r := m.row(e.StepID); r != nil {
@@ -426,6 +427,21 @@ func (m *Model) finish(err error) tea.Cmd {
 		return common.MsgCmd(FinishedMsg{Req: m.req})
 	}
 	return nil
+}
+
+// followRunning moves an automatic selection off a finished step to the
+// first step still running (steps can run concurrently).
+func (m *Model) followRunning() {
+	if !m.autoSel || len(m.rows) == 0 || m.rows[m.sel].status == Running {
+		return
+	}
+	for i := range m.rows {
+		if m.rows[i].status == Running {
+			m.sel = i
+			m.syncLog()
+			return
+		}
+	}
 }
 
 func (m *Model) row(id string) *row {

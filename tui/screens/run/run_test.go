@@ -392,3 +392,22 @@ func TestConcurrentFailuresAreAskedOneAtATime(t *testing.T) {
 		t.Errorf("replies %s, %s", a, b)
 	}
 }
+
+func TestSelectionFollowsARunningStep(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(started("node.packages", 0), started("network.bridges", 0),
+		steps.StepDone{StepID: "network.bridges", Duration: time.Second})
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 120, 30)
+	if !d.WaitFor(func() bool { return h.s.rows[2].status == Done }, 2*time.Second) {
+		t.Fatal("events not applied")
+	}
+	if h.s.sel != 1 {
+		t.Errorf("selection = %d, want the still-running node.packages (1)", h.s.sel)
+	}
+	for _, l := range strings.Split(tuitest.Plain(h.s.View()), "\n") {
+		if w := len([]rune(l)); w > 120 {
+			t.Errorf("line wider than the screen (%d): %q", w, l)
+		}
+	}
+}

@@ -250,7 +250,8 @@ func (m *Model) listView() string {
 	for i := first; i < len(m.rows) && len(lines) < h; i++ {
 		r := m.rows[i]
 		t := m.rowTime(r)
-		titleW := max(w-4-len(t), 4)
+		// cursor (2) + icon (1) + space (1) + title + at least 1 space + time
+		titleW := max(w-5-lipgloss.Width(t), 4)
 		title := ansi.Truncate(r.info.Title, titleW, "…")
 		pad := max(w-4-lipgloss.Width(title)-lipgloss.Width(t), 1)
 		text := title + strings.Repeat(" ", pad) + st.Step.Time.Render(t)
