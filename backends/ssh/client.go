@@ -71,6 +71,10 @@ type Config struct {
 	MaxOutput int
 	// MaxStdin caps Cmd.Stdin, which is read into memory (default 256 MiB).
 	MaxStdin int64
+	// MaxSessions bounds concurrent sessions on the connection (default 8;
+	// OpenSSH's sshd refuses more than its MaxSessions, default 10).
+	// Further calls wait for a free session.
+	MaxSessions int
 	// DisableWatchdog sends plain commands (see package doc).
 	DisableWatchdog bool
 	// Log receives connection events and one debug line per command.
@@ -90,6 +94,8 @@ type Client struct {
 	cfg     Config
 	signers []gossh.Signer
 	target  string
+
+	slots chan struct{} // session semaphore (MaxSessions)
 
 	mu     sync.Mutex // guards conn, closed; held while dialling
 	conn   *conn
@@ -182,7 +188,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, target: cfg.User + "@" + cfg.Addr}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 8
+	}
+	c := &Client{cfg: cfg, target: cfg.User + "@" + cfg.Addr, slots: make(chan struct{}, cfg.MaxSessions)}
 	c.signers = append(c.signers, cfg.Signers...)
 	for _, f := range cfg.KeyFiles {
 		s, err := loadKeyFile(f, cfg.Passphrase)

@@ -174,10 +174,16 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 	if err != nil {
 		return -1, err
 	}
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
-	sess, err := cn.c.NewSession()
+	sess, err := c.newSession(ctx, cn)
 	if err != nil {
 		if cn.dead() || errors.Is(err, io.EOF) {
 			cn.kill(err)
@@ -221,6 +227,25 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 		case <-time.After(2 * time.Second):
 		}
 		return -1, ctx.Err()
+	}
+}
+
+// newSession opens a session, retrying briefly when sshd refuses the
+// channel because its MaxSessions slots are still being released.
+func (c *Client) newSession(ctx context.Context, cn *conn) (*gossh.Session, error) {
+	delay := 10 * time.Millisecond
+	for {
+		sess, err := cn.c.NewSession()
+		var oe *gossh.OpenChannelError
+		if err == nil || !errors.As(err, &oe) || delay > 2*time.Second {
+			return sess, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay *= 2
 	}
 }
 

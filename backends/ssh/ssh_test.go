@@ -687,3 +687,28 @@ func TestHandshakeTimeoutAndSlowTrust(t *testing.T) {
 		t.Fatalf("timeout took %s", time.Since(t0))
 	}
 }
+
+// More concurrent commands than sshd's MaxSessions (10) wait for a free
+// session instead of failing.
+func TestManyConcurrentSessions(t *testing.T) {
+	t.Parallel()
+	s := startSSHD(t, sshdOptions{maxSessions: 4})
+	cfg := s.config(t)
+	cfg.MaxSessions = 4
+	c := s.dial(t, cfg)
+	errs := make(chan error, 24)
+	for i := range 24 {
+		go func() {
+			res, err := c.Run(context.Background(), exec.Cmd{Script: fmt.Sprintf("sleep 0.1; echo %d", i)})
+			if err == nil && res.Stdout != fmt.Sprintf("%d\n", i) {
+				err = fmt.Errorf("got %q", res.Stdout)
+			}
+			errs <- err
+		}()
+	}
+	for range 24 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -51,7 +51,8 @@ func (s *syncBuffer) String() string {
 }
 
 type sshdOptions struct {
-	password bool // enable password authentication
+	password    bool // enable password authentication
+	maxSessions int  // sshd MaxSessions (default 30)
 }
 
 func sshdPath(t testing.TB) string {
@@ -115,6 +116,10 @@ func startSSHD(t testing.TB, opt sshdOptions) *sshdServer {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	maxSess := 30
+	if opt.maxSessions > 0 {
+		maxSess = opt.maxSessions
+	}
 	pam, pw := "no", "no"
 	if opt.password {
 		pam, pw = "yes", "yes"
@@ -130,11 +135,11 @@ KbdInteractiveAuthentication no
 PermitRootLogin yes
 PidFile none
 LogLevel VERBOSE
-MaxSessions 30
+MaxSessions %d
 MaxStartups 200
 AllowTcpForwarding yes
 PrintMotd no
-`, port, filepath.Join(dir, "host_ed25519"), authKeys, pam, pw)
+`, port, filepath.Join(dir, "host_ed25519"), authKeys, pam, pw, maxSess)
 	cfgFile := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
