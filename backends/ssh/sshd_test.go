@@ -122,6 +122,8 @@ func startSSHD(t testing.TB, opt sshdOptions) *sshdServer {
 	}
 	pam, pw := "no", "no"
 	if opt.password {
+		// Verified: UsePAM no works as well when sshd runs as root (it
+		// reads /etc/shadow itself); PAM is what Debian/PVE use.
 		pam, pw = "yes", "yes"
 	}
 	cfg := fmt.Sprintf(`Port %d
