@@ -3,11 +3,13 @@ package pve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	proxmox "github.com/luthermonson/go-proxmox"
 )
@@ -372,6 +374,69 @@ func (c *Client) ClusterJoin(ctx context.Context, j JoinParams) (string, error) 
 		p["force"] = true
 	}
 	return c.upidCall(withAuth(ctx, authTicket), http.MethodPost, "/cluster/config/join", p)
+}
+
+// ClusterJoinWait runs ClusterJoin and waits for it, surviving what the
+// join does to the joining node's API: pveproxy restarts with a new
+// certificate (the old pin is refused) and old tickets stop working. When
+// the wait fails that way (or the API is briefly unreachable), it asks
+// learnFingerprint for the new certificate fingerprint — read it over the
+// trusted SSH channel, e.g. `openssl x509 -in /etc/pve/local/pve-ssl.pem
+// -noout -fingerprint -sha256` —, re-pins, logs in again (LoginTicket must
+// have been called) and resumes waiting without repeating log lines. A
+// failed join is *TaskError.
+func (c *Client) ClusterJoinWait(ctx context.Context, j JoinParams, learnFingerprint func(ctx context.Context) (string, error), out func(line string)) error {
+	upid, err := c.ClusterJoin(ctx, j)
+	if err != nil {
+		return err
+	}
+	seen := 0
+	count := func(l string) {
+		seen++
+		if out != nil {
+			out(l)
+		}
+	}
+	var last error
+	for attempt := 0; attempt < 30; attempt++ {
+		err := c.WaitTaskWith(ctx, upid, WaitOptions{Out: count, From: seen})
+		var te *TaskError
+		switch {
+		case err == nil || errors.As(err, &te) || ctx.Err() != nil:
+			return err
+		case errors.Is(err, ErrFingerprintMismatch) || errors.Is(err, ErrUnauthorized) || isNetError(err):
+		default:
+			return err
+		}
+		last = err
+		if errors.Is(err, ErrFingerprintMismatch) || errors.Is(err, ErrUnauthorized) {
+			fp, ferr := learnFingerprint(ctx)
+			if ferr != nil {
+				return fmt.Errorf("cluster join: learning the new certificate fingerprint: %w", ferr)
+			}
+			if fp != c.Fingerprint() {
+				if err := c.SetFingerprint(fp, nil); err != nil {
+					return fmt.Errorf("cluster join: %w", err)
+				}
+			}
+			if err := c.Relogin(ctx); err == nil {
+				continue
+			} else {
+				last = err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster join: %w (last error: %v)", ctx.Err(), last)
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("cluster join: the node's API did not come back: %w", last)
+}
+
+func isNetError(err error) bool {
+	var ne *NetError
+	return errors.As(err, &ne)
 }
 
 // NextID is GET /cluster/nextid.

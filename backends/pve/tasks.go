@@ -145,6 +145,9 @@ type WaitOptions struct {
 	Progress func(fraction float64, line string)
 	// Poll is the polling interval (default Config.TaskPoll).
 	Poll time.Duration
+	// From is the first log line (0-based) to deliver: resume a wait
+	// without repeating lines already seen.
+	From int
 }
 
 // WaitTask polls a task until it stops, streaming new log lines to out
@@ -167,7 +170,7 @@ func (c *Client) WaitTaskWith(ctx context.Context, upid string, o WaitOptions) e
 	if poll <= 0 {
 		poll = c.cfg.TaskPoll
 	}
-	next := 0
+	next := max(o.From, 0)
 	var tail []string
 	emit := func(lines []string) {
 		for _, l := range lines {
