@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
@@ -47,6 +49,9 @@ type installOptions struct {
 	logFile       string
 	// labHook, when set, sees the started lab (tests: counters, faults).
 	labHook func(*lab.Lab)
+	// wrapNode, when set, wraps the node executor (tests: fault injection
+	// on exact commands, below the SSH layer's wrapping).
+	wrapNode func(exec.Executor) exec.Executor
 }
 
 func newInstallCmd() *cobra.Command {
@@ -206,9 +211,12 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 		}
 		t = install.Local(install.ConnectOptions{Log: s.log})
 	}
+	if o.wrapNode != nil {
+		t.Node = o.wrapNode(t.Node)
+	}
 	s.targets = t
 	s.close = append(s.close, func() { t.Close() })
-	st, err := state.Open(state.ExecFS(t.Node, install.StateDir))
+	st, err := state.Open(retryFS{state.ExecFS(t.Node, install.StateDir)})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open the checkpoints in %s on the node: %w", install.StateDir, err)
@@ -219,6 +227,43 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 	s.store = st
 	t.Secrets = st.Secrets()
 	return s, nil
+}
+
+// retryFS retries checkpoint I/O when the link to the node dropped under it
+// (the SSH client re-dials); other errors pass through.
+type retryFS struct{ state.FS }
+
+func linkLost(err error) bool {
+	return err != nil && (errors.Is(err, exec.ErrConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
+}
+
+func (f retryFS) try(op func() error) error {
+	var err error
+	for i := 0; i < 4; i++ {
+		if err = op(); !linkLost(err) {
+			return err
+		}
+		time.Sleep(time.Duration(100<<i) * time.Millisecond) // re-dial backoff, not a wait for a condition
+	}
+	return err
+}
+
+func (f retryFS) ReadFile(name string) (b []byte, err error) {
+	err = f.try(func() error { b, err = f.FS.ReadFile(name); return err })
+	return b, err
+}
+func (f retryFS) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
+	return f.try(func() error { return f.FS.WriteFileAtomic(name, data, perm) })
+}
+func (f retryFS) AppendFile(name string, data []byte, perm fs.FileMode) error {
+	return f.try(func() error { return f.FS.AppendFile(name, data, perm) })
+}
+func (f retryFS) CreateExclusive(name string, data []byte, perm fs.FileMode) error {
+	return f.try(func() error { return f.FS.CreateExclusive(name, data, perm) })
+}
+func (f retryFS) Remove(name string) error { return f.try(func() error { return f.FS.Remove(name) }) }
+func (f retryFS) MkdirAll(name string, perm fs.FileMode) error {
+	return f.try(func() error { return f.FS.MkdirAll(name, perm) })
 }
 
 // inputError marks errors that need the operator's input (exit 2).

@@ -148,5 +148,5 @@ func (s *Image) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if ok, err := node.QueryOK(ctx, s.Node, "test -s "+exec.Quote(s.ImportPath())); err != nil || !ok {
 		return fmt.Errorf("unpacked image %s is empty (zstd window mismatch? upstream #368)", s.ImportPath())
 	}
-	return s.Node.WriteFile(ctx, s.stamp(), []byte(strings.ToLower(s.SHA256)+"\n"), 0o644)
+	return node.Write(ctx, s.Node, s.stamp(), []byte(strings.ToLower(s.SHA256)+"\n"), 0o644)
 }

@@ -115,14 +115,14 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 		if !ok {
 			return fmt.Errorf("%s does not exist on the node; it cannot be changed safely", p)
 		}
-		if err := c.Node.WriteFile(ctx, p+backupSuffix, cur, 0o600); err != nil {
+		if err := node.Write(ctx, c.Node, p+backupSuffix, cur, 0o600); err != nil {
 			return fmt.Errorf("save %s: %w", p, err)
 		}
 	}
 	// 2. Schedule the rollback before touching anything.
 	id := newID()
 	script := path.Join(RollbackDir, rollbackPrefix+id+".sh")
-	if err := c.Node.WriteFile(ctx, script, []byte(rollbackScript(id, paths, c.Apply)), 0o700); err != nil {
+	if err := node.Write(ctx, c.Node, script, []byte(rollbackScript(id, paths, c.Apply)), 0o700); err != nil {
 		return fmt.Errorf("write rollback script: %w", err)
 	}
 	secs := int(after / time.Second)
@@ -139,7 +139,7 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 
 	// 3. Apply.
 	for _, p := range paths {
-		if err := c.Node.WriteFile(ctx, p, []byte(c.Files[p]), 0o644); err != nil {
+		if err := node.Write(ctx, c.Node, p, []byte(c.Files[p]), 0o644); err != nil {
 			return fmt.Errorf("write %s (the node rolls back in %ds): %w", p, secs, err)
 		}
 	}

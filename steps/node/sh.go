@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 	"time"
@@ -73,7 +74,8 @@ func QueryOK(ctx context.Context, e exec.Executor, script string) (bool, error) 
 }
 
 func wrapRunErr(err error) error {
-	if errors.Is(err, exec.ErrConnectionLost) {
+	// io.EOF from an executor means the link died under the command.
+	if errors.Is(err, exec.ErrConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return steps.MarkRetryable(err)
 	}
 	return err
@@ -117,6 +119,15 @@ func WriteIfChanged(ctx context.Context, rt *steps.Runtime, e exec.Executor, pat
 		rt.Printf("wrote %s", path)
 	}
 	return true, nil
+}
+
+// Write writes a file on e (atomically, with mode); a lost connection is
+// marked retryable like Run's.
+func Write(ctx context.Context, e exec.Executor, path string, data []byte, mode fs.FileMode) error {
+	if err := e.WriteFile(ctx, path, data, mode); err != nil {
+		return wrapRunErr(fmt.Errorf("write %s: %w", path, err))
+	}
+	return nil
 }
 
 // Poll calls cond until it reports true, the deadline passes or ctx ends,

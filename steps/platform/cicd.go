@@ -143,10 +143,10 @@ func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if err != nil {
 		return err
 	}
-	if err := e.WriteFile(ctx, Home+"/.ssh/id_ed25519", pemKey, 0o600); err != nil {
+	if err := node.Write(ctx, e, Home+"/.ssh/id_ed25519", pemKey, 0o600); err != nil {
 		return fmt.Errorf("install cicd's SSH key: %w", err)
 	}
-	if err := e.WriteFile(ctx, Home+"/.ssh/id_ed25519.pub", []byte(node.AuthorizedKey(signer, "tappaas-cicd")+"\n"), 0o644); err != nil {
+	if err := node.Write(ctx, e, Home+"/.ssh/id_ed25519.pub", []byte(node.AuthorizedKey(signer, "tappaas-cicd")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("install cicd's SSH key: %w", err)
 	}
 	p := s.Cfg.Platform
@@ -162,7 +162,7 @@ func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 			return fmt.Errorf("install1 on tappaas-cicd: %w", err)
 		}
 	}
-	return e.WriteFile(ctx, Install1Marker, []byte(s.marker()), 0o644)
+	return node.Write(ctx, e, Install1Marker, []byte(s.marker()), 0o644)
 }
 
 // Install2 reboots cicd into its rebuilt system, gives it the firewall API
@@ -243,7 +243,7 @@ func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if key == "" || secret == "" {
 		return fmt.Errorf("the firewall API credentials are not in the secrets file: run step firewall.config again")
 	}
-	if err := e.WriteFile(ctx, CredentialsFile, []byte("key="+key+"\nsecret="+secret+"\n"), 0o600); err != nil {
+	if err := node.Write(ctx, e, CredentialsFile, []byte("key="+key+"\nsecret="+secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("copy the firewall credentials to tappaas-cicd: %w", err)
 	}
 	_, err = node.Run(ctx, rt, e, "cd "+CICDDir+" && ./install2.sh --branch "+exec.Quote(s.Cfg.Platform.Branch)+" --domain "+exec.Quote(s.Cfg.Site.Domain))
@@ -283,7 +283,7 @@ func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
 		next += "\n"
 	}
 	next += key + "\n"
-	if err := s.Node.WriteFile(ctx, NodeAuthorizedKeys, []byte(next), 0o600); err != nil {
+	if err := node.Write(ctx, s.Node, NodeAuthorizedKeys, []byte(next), 0o600); err != nil {
 		return fmt.Errorf("authorize tappaas-cicd on the node: %w", err)
 	}
 	rt.Printf("authorized tappaas-cicd's key for root on the node")
