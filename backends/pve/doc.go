@@ -34,9 +34,11 @@
 // writes) only where PVE demands it — ClusterCreate and ClusterJoin use the
 // ticket even when a token is set, and fail with ErrNeedTicket without one.
 // A client without a token uses the ticket for all calls. Tickets are
-// renewed once on a 401 with the remembered login (memory only). After a
-// join: SetFingerprint, then Relogin (or SetToken with a token valid in the
-// cluster). PBS (Config.PBS) uses "PBSAPIToken=id:secret" and PBSAuthCookie.
+// renewed once on a 401 with the remembered login (memory only). A join
+// regenerates the joining node's certificate and invalidates its tickets
+// and tokens: ClusterJoinWait handles it (asks for the new fingerprint,
+// SetFingerprint, Relogin, resumes the wait); by hand it is SetFingerprint,
+// then Relogin (or SetToken with a token valid in the cluster). PBS (Config.PBS) uses "PBSAPIToken=id:secret" and PBSAuthCookie.
 //
 // # Errors
 //
