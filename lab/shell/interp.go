@@ -41,7 +41,8 @@ type Interp struct {
 	cmds map[string]Command
 
 	pmu     sync.Mutex
-	procs   map[int]*procGroup // running shells by pid
+	procs   map[int]*procGroup      // running shells by pid
+	live    map[*procGroup]struct{} // groups with a running shell or job
 	nextPid int
 
 	// Host describes the machine. Set it before the first Run.
@@ -125,9 +126,7 @@ func (i *Interp) Commands() []string {
 // sleeps; the status is then 130 and an interrupted command's output may be
 // partial.
 func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
-	gctx, cancel := context.WithCancel(ctx)
-	g := &procGroup{cancel: cancel}
-	i.register(g)
+	g, gctx := i.newGroup(ctx)
 	defer func() {
 		i.unregister(g)
 		g.shellDone()

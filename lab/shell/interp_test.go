@@ -473,3 +473,37 @@ func TestSession(t *testing.T) {
 		t.Fatal("ran a line after exit")
 	}
 }
+
+func TestBackgroundJobsOutliveTheCaller(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	// The firewall push shape: the session ends right after starting it.
+	code := i.Run(ctx, `(nohup sh -c 'sleep 0.05; echo done > /tmp/bg' >/tmp/log 2>&1 &); (sleep 0.05; echo plain > /tmp/bg2) &`, nil, nil, nil, nil)
+	cancel()
+	if code != 0 {
+		t.Fatal(code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a, errA := i.FS().ReadFile("/tmp/bg")
+		b, errB := i.FS().ReadFile("/tmp/bg2")
+		if errA == nil && errB == nil {
+			if string(a) != "done\n" || string(b) != "plain\n" {
+				t.Fatalf("%q %q", a, b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background jobs were killed with their session")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// KillAll stops detached jobs too.
+	i.Run(context.Background(), `(sleep 0.2; touch /tmp/late) &`, nil, nil, nil, nil)
+	i.KillAll()
+	time.Sleep(400 * time.Millisecond)
+	if _, err := i.FS().Stat("/tmp/late"); err == nil {
+		t.Fatal("KillAll left a background job running")
+	}
+}

@@ -16,6 +16,12 @@ import (
 type procGroup struct {
 	pid    int
 	cancel context.CancelFunc
+	// Background jobs run under bgCtx: detached from the caller's
+	// cancellation (a closed SSH session does not kill them, as sshd does
+	// not for non-pty sessions) but stopped by kill and Interp.KillAll.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	release  func() // called once the shell and all its jobs are done
 
 	mu       sync.Mutex
 	signal   int // the signal that killed it (0 = none)
@@ -31,6 +37,15 @@ func (g *procGroup) kill(sig int) {
 	}
 	g.mu.Unlock()
 	g.cancel()
+	g.bgCancel()
+}
+
+func (g *procGroup) done() {
+	g.cancel()
+	g.bgCancel()
+	if g.release != nil {
+		g.release()
+	}
 }
 
 func (g *procGroup) killedBy() int {
@@ -54,7 +69,7 @@ func (g *procGroup) jobDone() {
 	release := g.finished && g.active == 0
 	g.mu.Unlock()
 	if release {
-		g.cancel()
+		g.done()
 	}
 }
 
@@ -64,7 +79,42 @@ func (g *procGroup) shellDone() {
 	release := g.active == 0
 	g.mu.Unlock()
 	if release {
-		g.cancel()
+		g.done()
+	}
+}
+
+// newGroup starts a process group under ctx and registers it.
+func (i *Interp) newGroup(ctx context.Context) (*procGroup, context.Context) {
+	gctx, cancel := context.WithCancel(ctx)
+	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(gctx))
+	g := &procGroup{cancel: cancel, bgCtx: bgCtx, bgCancel: bgCancel}
+	i.register(g)
+	i.pmu.Lock()
+	if i.live == nil {
+		i.live = map[*procGroup]struct{}{}
+	}
+	i.live[g] = struct{}{}
+	i.pmu.Unlock()
+	g.release = func() {
+		i.pmu.Lock()
+		delete(i.live, g)
+		i.pmu.Unlock()
+	}
+	return g, gctx
+}
+
+// KillAll stops every shell and background job of this interpreter
+// (including detached ones), as powering the host off would. Shells
+// started later are not affected.
+func (i *Interp) KillAll() {
+	i.pmu.Lock()
+	gs := make([]*procGroup, 0, len(i.live))
+	for g := range i.live {
+		gs = append(gs, g)
+	}
+	i.pmu.Unlock()
+	for _, g := range gs {
+		g.kill(9)
 	}
 }
 
@@ -108,6 +158,7 @@ func (st *state) startBg(ao *andOr) {
 	st.jobs.Add(1)
 	st.group.jobStarted()
 	jobs := st.jobs
+	c.ctx = st.group.bgCtx
 	go func() {
 		defer jobs.Done()
 		defer st.group.jobDone()

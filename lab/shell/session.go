@@ -16,9 +16,7 @@ type Session struct {
 // NewSession starts an interactive shell for vars (USER selects the
 // user). Close it when done.
 func (i *Interp) NewSession(ctx context.Context, vars map[string]string) *Session {
-	gctx, cancel := context.WithCancel(ctx)
-	g := &procGroup{cancel: cancel}
-	i.register(g)
+	g, gctx := i.newGroup(ctx)
 	st := i.newState(gctx, nil, nil, nil, vars)
 	st.group = g
 	st.script = ""
