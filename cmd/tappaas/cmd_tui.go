@@ -248,7 +248,16 @@ func (b *nodeBackend) session(ctx context.Context) (*session, error) {
 // with b.mu held.
 func (b *nodeBackend) openHost(ctx context.Context) (*session, error) {
 	s := &session{log: b.log}
-	t, err := install.Connect(ctx, install.ConnectOptions{Host: b.o.host, UseAgent: true, Log: b.log, Trust: b.trust})
+	var keys []string
+	if home, err := os.UserHomeDir(); err == nil {
+		for _, k := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			if p := filepath.Join(home, ".ssh", k); fileExists(p) {
+				keys = append(keys, p)
+			}
+		}
+	}
+	t, err := install.Connect(ctx, install.ConnectOptions{Host: b.o.host, KeyFiles: keys,
+		UseAgent: os.Getenv("SSH_AUTH_SOCK") != "", Log: b.log, Trust: b.trust})
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +273,8 @@ func (b *nodeBackend) openHost(ctx context.Context) (*session, error) {
 	b.sess = s
 	return s, nil
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func (b *nodeBackend) target() string {
 	switch {
