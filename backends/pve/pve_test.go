@@ -603,3 +603,19 @@ func TestPBSConventions(t *testing.T) {
 		t.Fatalf("bad token: %v", err)
 	}
 }
+
+func FuzzDecodeError(f *testing.F) {
+	f.Add(400, []byte(`{"data":null,"errors":{"vmid":"VM 100 already exists"},"message":"Parameter verification failed.\n"}`))
+	f.Add(500, []byte(`{"data":null}`))
+	f.Add(401, []byte(`garbage`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		err := decodeError("GET", "/x", status, "reason", body)
+		if err == nil || err.Error() == "" {
+			t.Fatal("no error text")
+		}
+		var pe *ParamError
+		if status == 400 && !errors.As(err, &pe) {
+			t.Fatalf("400 not a ParamError: %v", err)
+		}
+	})
+}
