@@ -52,6 +52,8 @@ type installOptions struct {
 	// wrapNode, when set, wraps the node executor (tests: fault injection
 	// on exact commands, below the SSH layer's wrapping).
 	wrapNode func(exec.Executor) exec.Executor
+	// sessionHook, when set, sees the opened session (tests, benchmarks).
+	sessionHook func(*session)
 }
 
 func newInstallCmd() *cobra.Command {
@@ -301,6 +303,9 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		return 1, err
 	}
 	defer sess.Close()
+	if o.sessionHook != nil {
+		o.sessionHook(sess)
+	}
 	t := sess.targets
 	if name, by, when := sess.store.Plan(); name != "" {
 		t.PriorRun = fmt.Sprintf("plan %q last run by %s at %s", name, by, when.Format(time.RFC3339))
@@ -471,11 +476,6 @@ type labPusher struct {
 }
 
 func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
-	if c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "22")); err == nil {
-		c.Close()
-		sp := &install.SSHPusher{Dial: p.l.Dial, KnownHosts: p.knownHosts, Log: p.log}
-		return sp.Push(ctx, rt, configXML)
-	}
 	err := pollUntil(ctx, rt, "the lab firewall to boot", 10*time.Minute, func() bool {
 		c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "443"))
 		if err != nil {
@@ -486,6 +486,11 @@ func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	})
 	if err != nil {
 		return err
+	}
+	if c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "22")); err == nil {
+		c.Close()
+		sp := &install.SSHPusher{Dial: p.l.Dial, KnownHosts: p.knownHosts, Log: p.log}
+		return sp.Push(ctx, rt, configXML)
 	}
 	n, err := p.l.Firewall().ApplyConfigXML(configXML)
 	if err != nil {
