@@ -456,3 +456,100 @@ func BenchmarkBinaryMemoryAfterMillionLines(b *testing.B) {
 		}
 	}
 }
+
+// TestTmuxHostKeyTrust runs `tappaas --host` against a standalone lab
+// (`tappaas lab serve`): the unknown host key is shown with its SHA-256
+// fingerprint; refusing it leaves the node unread, trusting it connects and
+// remembers the key in known_hosts.
+func TestTmuxHostKeyTrust(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") == "1" {
+		t.Skip("TAPPAAS_TUI_TMUX_FAKE=1")
+	}
+	bin := binary(t)
+	dir := t.TempDir()
+	t.Cleanup(func() { waitGone(t, dir) })
+	serve := exec.Command(bin, "lab", "serve", "--dir", filepath.Join(dir, "lab"), "--speed", "0")
+	var out syncBuffer
+	serve.Stdout, serve.Stderr = &out, &out
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = serve.Process.Kill(); _ = serve.Wait() })
+	var port, fp, key string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		s := out.String()
+		if m := regexp.MustCompile(`192\.168\.1\.10:22\s+-> 127\.0\.0\.1:(\d+)`).FindStringSubmatch(s); m != nil {
+			port = m[1]
+		}
+		if m := regexp.MustCompile(`SSH fingerprint:\s+(SHA256:\S+)`).FindStringSubmatch(s); m != nil {
+			fp = m[1]
+		}
+		if m := regexp.MustCompile(`(?s)-----BEGIN OPENSSH PRIVATE KEY-----.*?-----END OPENSSH PRIVATE KEY-----\n`).FindString(s); m != "" {
+			key = m
+		}
+		if port != "" && fp != "" && key != "" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if port == "" || fp == "" || key == "" {
+		t.Fatalf("lab serve did not print its address, fingerprint and key:\n%s", out.String())
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func() *pane {
+		return start(t, target{args: "--host root@127.0.0.1:" + port + " --log-file " + filepath.Join(dir, "log")}, "HOME="+home)
+	}
+	p := run()
+	scr := p.waitFor("Trust this host key?", 20*time.Second)
+	if !strings.Contains(scr, fp) {
+		t.Errorf("dialog does not show the lab's fingerprint %s:\n%s", fp, scr)
+	}
+	p.keys("n")
+	p.waitFor("could not read node info", 10*time.Second)
+	p.keys("C-c")
+	p.waitFor("EXIT=0", 10*time.Second)
+
+	p = run()
+	p.waitFor("Trust this host key?", 20*time.Second)
+	p.keys("y")
+	p.waitFor("over SSH", 20*time.Second)
+	p.waitFor("Proxmox VE 9", 10*time.Second)
+	kh, err := os.ReadFile(filepath.Join(home, ".ssh", "known_hosts"))
+	if err != nil || !strings.Contains(string(kh), "127.0.0.1]:"+port) {
+		t.Errorf("host key not remembered: %v %q", err, kh)
+	}
+	p.keys("C-c")
+	p.waitFor("EXIT=0", 10*time.Second)
+
+	// known now: no question
+	p = run()
+	p.waitFor("over SSH", 20*time.Second)
+	if strings.Contains(p.capture(false), "Trust this host key?") {
+		t.Error("asked again for a remembered key")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
