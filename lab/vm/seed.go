@@ -2,11 +2,9 @@ package vm
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -367,88 +365,4 @@ func sshdSetting(fsys shell.FS, key, def string) string {
 		}
 	}
 	return def
-}
-
-// Handler returns the guest's SSH command handler (an sshd.Handler): the
-// user's login shell runs the command line. NixOS users get bash; on
-// OPNsense, root's login shell is csh, so sh-only syntax in the command
-// line itself fails the way csh fails ("Ambiguous output redirect.",
-// "Illegal variable name.") — the installer must wrap such commands in
-// /bin/sh (bootstrap.md §1 step 8).
-func Handler(kind string, in *shell.Interp) func(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return func(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
-		home := "/home/" + user
-		if user == "root" {
-			home = "/root"
-		}
-		vars := map[string]string{"USER": user, "LOGNAME": user, "HOME": home, "PWD": home}
-		switch kind {
-		case OPNsense:
-			vars["SHELL"] = "/bin/csh"
-			vars["PATH"] = "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:/root/bin"
-			if msg := cshIncompatible(command); msg != "" {
-				fmt.Fprintln(stderr, msg)
-				return 1
-			}
-		default:
-			vars["SHELL"] = "/run/current-system/sw/bin/bash"
-			vars["PATH"] = home + "/bin:/run/wrappers/bin:" + home + "/.nix-profile/bin:/nix/profile/bin:/etc/profiles/per-user/" + user + "/bin:/nix/var/nix/profiles/default/bin:/run/current-system/sw/bin"
-		}
-		return in.Run(ctx, command, stdin, stdout, stderr, vars)
-	}
-}
-
-// cshIncompatible reports what csh would say about sh-only syntax in a
-// command line ("" if csh would accept it). Only refusals csh certainly
-// makes are emulated, looking at the unquoted text: a newline inside
-// quotes ("Unmatched '."), $( ("Illegal variable name."), a leading
-// VAR=value ("VAR=value: Command not found.") and sh's if/then. Other
-// differences (2>&1 means "stdout and stderr to the file 1" in csh) are
-// not modelled: the lab runs such lines with sh semantics.
-func cshIncompatible(cmd string) string {
-	var plain strings.Builder // the command with quoted text blanked
-	quote := byte(0)
-	for i := 0; i < len(cmd); i++ {
-		c := cmd[i]
-		switch {
-		case quote != 0:
-			if c == '\n' {
-				return "Unmatched " + string(quote) + "."
-			}
-			if c == quote {
-				quote = 0
-				plain.WriteByte(c)
-			} else {
-				plain.WriteByte('x')
-			}
-		case c == '\\' && i+1 < len(cmd):
-			plain.WriteString("xx")
-			i++
-		case c == '\'' || c == '"':
-			quote = c
-			plain.WriteByte(c)
-		default:
-			plain.WriteByte(c)
-		}
-	}
-	if quote != 0 {
-		return "Unmatched " + string(quote) + "."
-	}
-	text := plain.String()
-	fields := strings.Fields(text)
-	switch {
-	case strings.Contains(text, "$("):
-		return "Illegal variable name."
-	case len(fields) > 0 && strings.Contains(fields[0], "=") && !strings.HasPrefix(fields[0], "-") && isAssignment(fields[0]):
-		return strings.Fields(cmd)[0] + ": Command not found."
-	case strings.Contains(text, "; then") || strings.HasPrefix(strings.TrimSpace(text), "if ["):
-		return "if: Expression Syntax."
-	}
-	return ""
-}
-
-// isAssignment reports whether word looks like sh's NAME=value.
-func isAssignment(word string) bool {
-	name, _, ok := strings.Cut(word, "=")
-	return ok && shell.IsName(name)
 }

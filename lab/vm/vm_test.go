@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -421,7 +422,7 @@ func TestOPNsenseShell(t *testing.T) {
 		code             int
 		out, errSub      string
 	}{
-		{"csh rejects newline in quotes", "exec /bin/sh -c 'id -u\necho x'", "", 1, "", "Unmatched '."},
+		{"csh rejects newline in quotes", "exec /bin/sh -c 'id -u\necho x'", "", 1, "", "Unmatched '''."},
 		{"csh accepts quoted sh syntax", "/bin/sh -c 'x=$(hostname); echo \"$x\" 2>&1'", "", 0, "firewall\n", ""},
 		{"csh rejects $()", "echo $(hostname)", "", 1, "", "Illegal variable name."},
 		{"csh rejects assignment prefix", "FOO=1 env", "", 1, "", "FOO=1: Command not found."},
@@ -580,5 +581,95 @@ func TestProductInstall1Commands(t *testing.T) {
 	// Running the list again changes nothing and succeeds (idempotence).
 	if r := w.cicdRun("tappaas", "cd /home/tappaas && { test -d TAPPaaS/.git || git clone 'https://github.com/TAPPaaS/TAPPaaS.git' TAPPaaS; }"); r.code != 0 || r.err != "" {
 		t.Fatalf("second clone step: %+v", r)
+	}
+}
+
+// cshCases are command lines with what tcsh 6.24 (FreeBSD's /bin/csh)
+// says about them ("" = accepted); TestCshAgainstRealTcsh checks this
+// table against a real tcsh when one is installed.
+var cshCases = []struct {
+	line    string
+	strict  string // message in CshStrict mode
+	lenient string // message in CshLenient mode
+}{
+	{"echo a; { echo b; }", "{: Command not found.", ""},
+	{"export X=1; echo ok", "export: Command not found.", ""},
+	{"echo $NOPE_LAB_VAR", "NOPE_LAB_VAR: Undefined variable.", ""},
+	{"echo 'a!b'", "b: Event not found.", ""},
+	{"echo $(hostname)", "Illegal variable name.", "Illegal variable name."},
+	{"FOO=1 env", "FOO=1: Command not found.", "FOO=1: Command not found."},
+	{"if [ -f /etc/passwd ]; then echo y; fi", "if: Expression Syntax.", "if: Expression Syntax."},
+	{"echo 'x\ny'", "Unmatched '''.", "Unmatched '''."},
+	{"echo \"x\ny\"", `Unmatched '"'.`, `Unmatched '"'.`},
+	{"/bin/sh -c 'x=$(hostname); { echo $x; }'", "", ""},
+	{"echo $HOME; true && echo ok", "", ""},
+	{`printf '%s\n' abc | cat; : ; echo c`, "", ""},
+	{"cat /etc/hostname > /dev/null && echo ok", "", ""},
+	// The product's atomic WriteFile (backends/ssh) as a plain command:
+	// tcsh runs mkdir/umask/cat, then fails on the { … } group.
+	{"mkdir -p '/tmp' && umask 077 && cat > '/tmp/.x.tmp' && chmod 0600 '/tmp/.x.tmp' && { sync '/tmp/.x.tmp' 2>/dev/null || :; } && mv -f '/tmp/.x.tmp' '/tmp/x' || { rm -f '/tmp/.x.tmp'; exit 1; }", "{: Command not found.", ""},
+}
+
+func TestCshModes(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"HOME": "/root", "USER": "root"}
+	for _, c := range cshCases {
+		if got := vm.CshCheckForTest(c.line, vm.CshStrict, vars); got != c.strict {
+			t.Errorf("strict %q: got %q want %q", c.line, got, c.strict)
+		}
+		if got := vm.CshCheckForTest(c.line, vm.CshLenient, vars); got != c.lenient {
+			t.Errorf("lenient %q: got %q want %q", c.line, got, c.lenient)
+		}
+	}
+	// Through the handler: strict mode refuses the WriteFile shape.
+	w := newWorld(t, "tappaas-cicd")
+	h := vm.HandlerWith(vm.OPNsense, w.fw, vm.HandlerOptions{Csh: vm.CshStrict})
+	writeFile := cshCases[len(cshCases)-1].line
+	r := w.on(h, "root", writeFile, "data")
+	if r.code != 1 || r.err != "{: Command not found.\n" {
+		t.Fatalf("%+v", r)
+	}
+	// The fix: the same script under /bin/sh -c (one line) is accepted.
+	r = w.on(h, "root", "/bin/sh -c "+shellQuoteT(writeFile), "data")
+	if r.code != 0 {
+		t.Fatalf("wrapped: %+v", r)
+	}
+	if b, _ := w.fwFS.ReadFile("/tmp/x"); string(b) != "data" {
+		t.Fatalf("wrapped write: %q", b)
+	}
+}
+
+func shellQuoteT(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestCshAgainstRealTcsh keeps cshCases honest: each strict-mode verdict
+// must match what a real tcsh prints (skipped without tcsh).
+func TestCshAgainstRealTcsh(t *testing.T) {
+	t.Parallel()
+	tcsh, err := exec.LookPath("tcsh")
+	if err != nil {
+		t.Skip("tcsh not installed")
+	}
+	for _, c := range cshCases {
+		if strings.Contains(c.line, "/tmp/x") {
+			continue // writes files; checked through the lab only
+		}
+		cmd := exec.Command(tcsh, "-f", "-c", c.line)
+		cmd.Env = []string{"HOME=/root", "USER=root", "PATH=/usr/bin:/bin"}
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		cmd.Stdout = io.Discard
+		_ = cmd.Run()
+		got := errb.String()
+		if c.strict == "" {
+			for _, bad := range []string{"Command not found", "Undefined variable", "Event not found", "Unmatched", "Illegal variable", "Expression Syntax"} {
+				if strings.Contains(got, bad) {
+					t.Errorf("tcsh refuses %q (%q) but the lab accepts it", c.line, got)
+				}
+			}
+			continue
+		}
+		if !strings.Contains(got, c.strict) {
+			t.Errorf("tcsh on %q says %q, the lab says %q", c.line, got, c.strict)
+		}
 	}
 }

@@ -1,0 +1,4 @@
+package vm
+
+// CshCheckForTest exposes cshCheck to the external tests.
+var CshCheckForTest = cshCheck
