@@ -333,6 +333,7 @@ func (b *nodeBackend) NodeInfo(ctx context.Context) (tui.NodeInfo, error) {
 	}
 	info.Checkpoint = common.CheckpointOf(plan, sess.store, common.GoalInstall)
 	info.Installed = common.Installed(plan, sess.store)
+	info.Steps = common.StepStates(plan, sess.store)
 	return info, nil
 }
 

@@ -87,6 +87,20 @@ type NodeInfo struct {
 	Installed bool
 	// Checkpoint is set when an unfinished run can be resumed.
 	Checkpoint *Checkpoint
+	// Steps are the recorded states of the last plan's steps, in plan
+	// order (for the status screen; may be empty).
+	Steps []StepState
+}
+
+// StepState is one step's recorded checkpoint.
+type StepState struct {
+	ID, Title string
+	// Status is "done", "skipped", "failed", "interrupted", "running" or
+	// "" (never run).
+	Status   string
+	Finished time.Time
+	// Detail is the recorded reason or error.
+	Detail string
 }
 
 // Checkpoint describes an unfinished run.

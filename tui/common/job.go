@@ -90,3 +90,22 @@ func Installed(p *steps.Plan, st *state.Store) bool {
 	}
 	return true
 }
+
+// StepStates lists p's steps with what st recorded for each.
+func StepStates(p *steps.Plan, st *state.Store) []StepState {
+	var out []StepState
+	for _, s := range p.Steps() {
+		ss := StepState{ID: s.ID(), Title: s.Title()}
+		if st != nil {
+			if r, ok := st.Step(s.ID()); ok {
+				ss.Status, ss.Finished = r.Status, r.Finished
+				ss.Detail = r.Detail
+				if r.Error != "" {
+					ss.Detail = r.Error
+				}
+			}
+		}
+		out = append(out, ss)
+	}
+	return out
+}

@@ -100,6 +100,7 @@ func (b *Backend) NodeInfo(ctx context.Context) (common.NodeInfo, error) {
 		}
 		if goal == common.GoalInstall {
 			info.Installed = common.Installed(p, b.store)
+			info.Steps = common.StepStates(p, b.store)
 		}
 	}
 	return info, nil

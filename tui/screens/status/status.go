@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tappaas/tappaas/tui/common"
 )
@@ -15,6 +16,7 @@ import (
 type Model struct {
 	com           *common.Common
 	info          *common.NodeInfo
+	offset        int
 	width, height int
 }
 
@@ -36,6 +38,10 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		switch k.String() {
 		case "esc", "q", "enter":
 			return m, common.GoHomeCmd
+		case "down", "j":
+			m.offset++
+		case "up", "k":
+			m.offset = max(m.offset-1, 0)
 		}
 	}
 	return m, nil
@@ -71,6 +77,39 @@ func (m *Model) View() string {
 		row("TAPPaaS", "not installed")
 	}
 	row("Log file", m.com.LogPath)
+	if len(in.Steps) > 0 {
+		b.WriteString("\n" + st.Subtitle.Render("Steps of the last run") + "\n")
+		ic := st.Icons
+		var lines []string
+		for _, s := range in.Steps {
+			mark, when := st.Step.Pending.Render(ic.Pending), ""
+			switch s.Status {
+			case "done":
+				mark = st.Step.Done.Render(ic.Done)
+			case "skipped":
+				mark = st.Step.Skipped.Render(ic.Skipped)
+			case "failed":
+				mark = st.Step.Failed.Render(ic.Failed)
+			case "interrupted", "running":
+				mark = st.Step.Interrupted.Render(ic.Interrupted)
+			}
+			if !s.Finished.IsZero() {
+				when = s.Finished.Format("01-02 15:04")
+			}
+			line := fmt.Sprintf("%s %-11s %s", mark, when, s.Title)
+			if s.Status == "failed" && s.Detail != "" {
+				line += st.Error.Render(": " + s.Detail)
+			}
+			lines = append(lines, ansi.Truncate(line, m.width, "…"))
+		}
+		room := max(m.height-strings.Count(b.String(), "\n")-2, 1)
+		off := min(m.offset, max(len(lines)-room, 0))
+		end := min(off+room, len(lines))
+		b.WriteString(strings.Join(lines[off:end], "\n"))
+		if end < len(lines) {
+			b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("↓ %d more", len(lines)-end)))
+		}
+	}
 	b.WriteString("\n" + st.Muted.Render("The full dashboard (VMs, zones, modules, backups) is not built yet."))
 	return b.String()
 }
