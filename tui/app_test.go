@@ -161,6 +161,9 @@ func TestInstallWizardToDone(t *testing.T) {
 	f.keys("enter")
 	f.until("home", screenIs[*home.Model](f))
 	f.onScreen("TAPPaaS is installed")
+	f.keys("end", "up", "enter") // status
+	f.onScreen("Steps of the last run")
+	f.onScreen("Push zones to the firewall")
 }
 
 func TestWizardValidatesInline(t *testing.T) {

@@ -77,7 +77,11 @@ func (m *Model) View() string {
 		row("TAPPaaS", "not installed")
 	}
 	row("Log file", m.com.LogPath)
-	if len(in.Steps) > 0 {
+	ran := false
+	for _, s := range in.Steps {
+		ran = ran || s.Status != ""
+	}
+	if ran {
 		b.WriteString("\n" + st.Subtitle.Render("Steps of the last run") + "\n")
 		ic := st.Icons
 		var lines []string
