@@ -61,7 +61,7 @@ func (a *arithParser) space() {
 }
 
 var arithLevels = [][]string{
-	{"||"}, {"&&"}, {"|"}, {"^"}, {"&"}, {"==", "!="}, {"<=", ">=", "<", ">"}, {"<<", ">>"}, {"+", "-"}, {"*", "/", "%"},
+	{"||"}, {"&&"}, {"|"}, {"^"}, {"&"}, {"==", "!="}, {"<=", ">=", "<", ">"}, {"<<", ">>"}, {"+", "-"}, {"*", "/", "%"}, {"**"},
 }
 
 func (a *arithParser) binary(level int) int64 {
@@ -84,6 +84,18 @@ func (a *arithParser) binary(level int) int64 {
 			return l
 		}
 		a.pos += len(op)
+		if op == "**" {
+			// right-associative
+			r := a.binary(level)
+			if r < 0 {
+				panic(arithError("exponent less than 0"))
+			}
+			v := int64(1)
+			for k := int64(0); k < r && k < 64; k++ {
+				v *= l
+			}
+			return v
+		}
 		r := a.binary(level + 1)
 		l = arithApply(op, l, r)
 	}
@@ -159,11 +171,25 @@ func (a *arithParser) unary() int64 {
 		panic(arithError("syntax error: operand expected"))
 	}
 	switch c := a.src[a.pos]; c {
-	case '-':
+	case '-', '+':
+		if a.pos+1 < len(a.src) && a.src[a.pos+1] == c {
+			// ++name / --name
+			a.pos += 2
+			a.space()
+			name := a.name()
+			v := a.varValue(name)
+			if c == '+' {
+				v++
+			} else {
+				v--
+			}
+			a.st.vars[name] = strconv.FormatInt(v, 10)
+			return v
+		}
 		a.pos++
-		return -a.unary()
-	case '+':
-		a.pos++
+		if c == '-' {
+			return -a.unary()
+		}
 		return a.unary()
 	case '!':
 		a.pos++
@@ -199,13 +225,68 @@ func (a *arithParser) unary() int64 {
 	if !IsName(tok) {
 		panic(arithError(fmt.Sprintf("syntax error (error token is %q)", tok)))
 	}
+	// assignment operators and postfix ++/--
+	a.space()
+	rest := a.src[a.pos:]
+	switch {
+	case strings.HasPrefix(rest, "++") || strings.HasPrefix(rest, "--"):
+		a.pos += 2
+		v := a.varValue(tok)
+		nv := v + 1
+		if rest[0] == '-' {
+			nv = v - 1
+		}
+		a.st.vars[tok] = strconv.FormatInt(nv, 10)
+		return v
+	case strings.HasPrefix(rest, "=") && !strings.HasPrefix(rest, "=="):
+		a.pos++
+		v := a.binary(0)
+		a.st.vars[tok] = strconv.FormatInt(v, 10)
+		return v
+	}
+	for _, op := range []string{"+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "|=", "^="} {
+		if strings.HasPrefix(rest, op) {
+			a.pos += len(op)
+			r := a.binary(0)
+			v := arithApply(strings.TrimSuffix(op, "="), a.varValue(tok), r)
+			a.st.vars[tok] = strconv.FormatInt(v, 10)
+			return v
+		}
+	}
+	return a.varValue(tok)
+}
+
+// name reads a variable name.
+func (a *arithParser) name() string {
+	start := a.pos
+	for a.pos < len(a.src) && isNameChar(rune(a.src[a.pos])) {
+		a.pos++
+	}
+	n := a.src[start:a.pos]
+	if !IsName(n) {
+		panic(arithError("syntax error: operand expected"))
+	}
+	return n
+}
+
+// varValue is a variable's value as an integer (its text evaluated as an
+// expression, like bash).
+func (a *arithParser) varValue(tok string) int64 {
 	val := strings.TrimSpace(a.st.vars[tok])
 	if val == "" {
 		return 0
 	}
-	v, err := strconv.ParseInt(val, 0, 64)
+	if v, err := strconv.ParseInt(val, 0, 64); err == nil {
+		return v
+	}
+	// bash evaluates a variable's value as an expression (b=a; $((b))).
+	if a.depth > 50 {
+		panic(arithError(fmt.Sprintf("%s: expression recursion level exceeded", tok)))
+	}
+	sub := &arithParser{src: val, st: a.st, depth: a.depth + 10}
+	v, err := sub.parse()
 	if err != nil {
-		panic(arithError(fmt.Sprintf("%s: invalid number", val)))
+		panic(arithError(fmt.Sprintf("%s: %v", val, err)))
 	}
 	return v
 }

@@ -95,23 +95,25 @@ func (e *expander) addSplit(s string) {
 	}
 }
 
-// expandFields expands a word into fields (splitting, globbing). ok is
-// false when expansion failed fatally (set -u, ${x:?}); st.status is set.
-func (st *state) expandFields(w *word) ([]string, bool) {
-	e := &expander{st: st, ok: true}
-	for idx, pt := range w.parts {
+// parts feeds word parts to the expander. inArg marks the argument of an
+// unquoted ${v:-word}: its unquoted literal text is split like an
+// expansion result.
+func (e *expander) parts(parts []wordPart, inArg bool) bool {
+	st := e.st
+	for idx, pt := range parts {
 		switch x := pt.(type) {
 		case litPart:
 			s := x.s
-			if x.quoted {
+			switch {
+			case x.quoted:
 				e.addQuoted(s)
-				continue
-			}
-			if idx == 0 && strings.HasPrefix(s, "~") {
+			case inArg:
+				e.addSplit(s)
+			case idx == 0 && strings.HasPrefix(s, "~"):
 				e.addQuoted(st.tilde(s))
-				continue
+			default:
+				e.addLiteral(s)
 			}
-			e.addLiteral(s)
 		case paramPart:
 			if (x.name == "@" || x.name == "*") && x.op == "" {
 				if x.quoted && x.name == "@" {
@@ -135,9 +137,15 @@ func (st *state) expandFields(w *word) ([]string, bool) {
 				}
 				continue
 			}
+			if !x.quoted && x.arg != nil && st.usesArg(x) {
+				if !e.parts(x.arg.parts, true) {
+					return false
+				}
+				continue
+			}
 			v, ok := st.param(x)
 			if !ok {
-				return nil, false
+				return false
 			}
 			if x.quoted {
 				e.addQuoted(v)
@@ -147,7 +155,7 @@ func (st *state) expandFields(w *word) ([]string, bool) {
 		case substPart:
 			v := st.cmdSubst(x.body)
 			if st.exiting {
-				return nil, false
+				return false
 			}
 			if x.quoted {
 				e.addQuoted(v)
@@ -157,7 +165,7 @@ func (st *state) expandFields(w *word) ([]string, bool) {
 		case arithPart:
 			v, ok := st.arith(x.expr)
 			if !ok {
-				return nil, false
+				return false
 			}
 			if x.quoted {
 				e.addQuoted(v)
@@ -165,6 +173,48 @@ func (st *state) expandFields(w *word) ([]string, bool) {
 				e.addSplit(v)
 			}
 		}
+	}
+	return true
+}
+
+// usesArg reports whether ${v-word}, ${v:-word}, ${v+word} or ${v:+word}
+// expands to its word (the other operators expand to strings).
+func (st *state) usesArg(x paramPart) bool {
+	v, set := st.lookupVar(x.name)
+	switch x.op {
+	case ":-":
+		return !set || v == ""
+	case "-":
+		return !set
+	case ":+":
+		return set && v != ""
+	case "+":
+		return set
+	}
+	return false
+}
+
+// expandFields expands a word into fields (splitting, globbing). ok is
+// false when expansion failed fatally (set -u, ${x:?}); st.status is set.
+func (st *state) expandFields(w *word) ([]string, bool) {
+	if ws := braceExpand(w); len(ws) > 1 {
+		var all []string
+		for _, x := range ws {
+			f, ok := st.expandFields1(x)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, f...)
+		}
+		return all, true
+	}
+	return st.expandFields1(w)
+}
+
+func (st *state) expandFields1(w *word) ([]string, bool) {
+	e := &expander{st: st, ok: true}
+	if !e.parts(w.parts, false) {
+		return nil, false
 	}
 	var out []string
 	for _, f := range e.fields {

@@ -224,7 +224,8 @@ type state struct {
 	depth     int
 	script    string // script name for messages; "" = bash -c
 	lastBg    int
-	substRan  bool // a command substitution ran in the current command
+	substRan  bool              // a command substitution ran in the current command
+	callVars  map[string]string // the environment of the builtin being called (with VAR=x prefixes)
 	group     *procGroup
 	sigpipe   *atomic.Bool    // set when this pipeline stage wrote to a closed pipe
 	jobs      *sync.WaitGroup // this shell's background jobs
@@ -866,6 +867,8 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 	}
 	name := argv[0]
 	if sb, ok := specialBuiltins[name]; ok {
+		st.callVars = vars
+		defer func() { st.callVars = nil }()
 		return sb(st, argv, line)
 	}
 	if funcsOK {
@@ -883,6 +886,8 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 		fi, err := st.fs.Stat(p)
 		if err != nil {
 			if sb, ok := specialBuiltins[path.Base(p)]; ok && binDirs[path.Dir(p)] && (path.Base(p) == "sh" || path.Base(p) == "bash" || path.Base(p) == "dash") {
+				st.callVars = vars
+				defer func() { st.callVars = nil }()
 				return sb(st, argv, line)
 			}
 			if c, ok := st.in.lookupBin(p); ok {

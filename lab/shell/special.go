@@ -405,7 +405,11 @@ func sbRead(st *state, argv []string, line int) int {
 		}
 		text = b.String()
 	}
-	ifs, set := st.vars["IFS"]
+	env := st.vars
+	if st.callVars != nil {
+		env = st.callVars // IFS= read … applies to read only
+	}
+	ifs, set := env["IFS"]
 	if !set {
 		ifs = " \t\n"
 	}
@@ -519,6 +523,9 @@ func sbUmask(st *state, argv []string, line int) int {
 // standard input (-s or no operand).
 func sbShell(st *state, argv []string, line int) int {
 	child := st.sub()
+	if st.callVars != nil {
+		child.vars = copyVars(st.callVars)
+	}
 	child.funcs = map[string]command{}
 	child.script = ""
 	child.errexit, child.pipefail, child.nounset, child.xtrace = false, false, false, false
