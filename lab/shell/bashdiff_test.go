@@ -128,6 +128,7 @@ func TestAgainstRealBash(t *testing.T) {
 	}
 	for _, script := range bashDiffCases {
 		cmd := exec.Command(bash, "--norc", "--noprofile", "-c", script)
+		cmd.Args[0] = "bash" // messages say "bash: line 1: …"
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=/root"}
 		var want bytes.Buffer
 		cmd.Stdout = &want

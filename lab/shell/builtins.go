@@ -1156,7 +1156,7 @@ func hashCmd(newHash func() hash.Hash) Command {
 			}
 			if failed > 0 {
 				if !o.has('s') {
-					word := "checksum did"
+					word := "computed checksum did"
 					if failed > 1 {
 						word = "computed checksums did"
 					}

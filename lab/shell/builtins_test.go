@@ -75,7 +75,7 @@ func TestBuiltinsTable(t *testing.T) {
 		{"sha256sum stdin", `printf abc | sha256sum`, "", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  -\n", "", 0},
 		{"sha256sum missing", `sha256sum /nope`, "", "", "sha256sum: /nope: No such file or directory", 1},
 		{"sha256sum -c ok", `sha256sum /tmp/three > /tmp/sums && sha256sum -c /tmp/sums`, "", "/tmp/three: OK\n", "", 0},
-		{"sha256sum -c fail", `sha256sum /tmp/three > /tmp/sums && echo x >> /tmp/three && sha256sum -c /tmp/sums`, "", "/tmp/three: FAILED\n", "WARNING: 1 checksum did NOT match", 1},
+		{"sha256sum -c fail", `sha256sum /tmp/three > /tmp/sums && echo x >> /tmp/three && sha256sum -c /tmp/sums`, "", "/tmp/three: FAILED\n", "WARNING: 1 computed checksum did NOT match", 1},
 		// head / tail
 		{"head -n", `head -n 2 /tmp/three`, "", "one\ntwo\n", "", 0},
 		{"head -1", `head -1 /tmp/three`, "", "one\n", "", 0},
