@@ -109,7 +109,30 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	if zf, path, err := zonesForTUI(); err != nil {
 		log.Warn("zone editor unavailable", "err", err)
 	} else {
-		opts.Zones = func(com *common.Common) common.Screen { return zonesui.New(com, zf, zonesui.Deps{Path: path}) }
+		deps := zonesui.Deps{Path: path}
+		if nb, ok := be.(*nodeBackend); ok {
+			// Plan and apply against the node's firewall (the API key the
+			// install generated), reached through the same session.
+			deps.Plan = func(ctx context.Context, f *cz.File) (*cz.Changes, error) {
+				fw, err := nb.zonesFirewall(ctx)
+				if err != nil {
+					return nil, err
+				}
+				cur, err := cz.Snapshot(ctx, fw)
+				if err != nil {
+					return nil, err
+				}
+				return cz.Plan(f, cur), nil
+			}
+			deps.Apply = func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+				fw, err := nb.zonesFirewall(ctx)
+				if err != nil {
+					return err
+				}
+				return cz.Apply(ctx, fw, ch, out)
+			}
+		}
+		opts.Zones = func(com *common.Common) common.Screen { return zonesui.New(com, zf, deps) }
 	}
 
 	if rootFlags.accessible {
@@ -272,6 +295,15 @@ func (b *nodeBackend) openHost(ctx context.Context) (*session, error) {
 	t.Secrets = st.Secrets()
 	b.sess = s
 	return s, nil
+}
+
+// zonesFirewall is the node's firewall for the zone editor.
+func (b *nodeBackend) zonesFirewall(ctx context.Context) (cz.Firewall, error) {
+	sess, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sess.targets.ZonesFirewall(), nil
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
