@@ -571,7 +571,7 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 	b.mu.Unlock()
 	if pw, ok := sess.store.Secrets().Secret(firewall.SecretRootPassword); ok && !hadPW && cfg.Firewall.RootPassword == "" {
 		s.Generated = append(s.Generated, common.Secret{Name: "Firewall root password", Value: pw,
-			Where: install.StateDir + "/secrets.json on the node (0600)"})
+			Where: install.StateDir + "/secrets.json (0600)"})
 	}
 	return s, nil
 }
