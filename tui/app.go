@@ -273,7 +273,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.preflightCmd(msg.Req)
 	case planMsg:
 		if msg.err != nil {
-			return a, tea.Batch(common.ErrorCmd("build the plan", msg.err), common.GoHomeCmd)
+			// Home first (it drops stale dialogs), then the error on top.
+			return a, tea.Sequence(common.GoHomeCmd, common.ErrorCmd("build the plan", msg.err))
 		}
 		if msg.direct {
 			return a, a.setScreen(run.New(a.com, msg.job, msg.req))

@@ -132,3 +132,28 @@ func TestGoldenFailedPreflight(t *testing.T) {
 		t.Error("enter must not continue past a failed check")
 	}
 }
+
+type failingPlanBackend struct{ stubBackend }
+
+func (failingPlanBackend) Plan(context.Context, common.Request) (common.Job, error) {
+	return nil, errors.New("there is no saved install to resume")
+}
+
+func TestPlanErrorShowsDialogAtHome(t *testing.T) {
+	t.Parallel()
+	be := &failingPlanBackend{stubBackend{info: common.NodeInfo{Hostname: "tappaas1",
+		Checkpoint: &common.Checkpoint{Goal: common.GoalInstall, Step: 2, Total: 3}}}}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	com.LogPath = "/var/log/tappaas/tappaas.log"
+	app := New(Options{Backend: be, Common: com})
+	f := &fixture{t: t, app: app}
+	f.d = tuitest.NewDriver(t, app, 80, 24)
+	f.until("home info", func() bool { return app.home.Info() != nil })
+	f.keys("enter") // resume
+	f.onScreen("Could not build the plan")
+	f.onScreen("there is no saved install to resume")
+	f.onScreen("/var/log/tappaas/tappaas.log")
+	f.keys("enter")
+	f.until("dialog closed", func() bool { return len(app.Dialogs()) == 0 })
+	f.onScreen("Resume the unfinished install")
+}
