@@ -437,3 +437,17 @@ func TestZonesScreenEmbedded(t *testing.T) {
 	f.keys("esc")
 	f.until("home", screenIs[*home.Model](f))
 }
+
+func TestNoColorTextInputs(t *testing.T) {
+	t.Parallel()
+	st := styles.ForProfile(colorprofile.ASCII)
+	ti := st.TextInput()
+	for _, s := range []string{ti.Focused.Placeholder.Render("x"), ti.Focused.Prompt.Render("x"), ti.Blurred.Text.Render("x")} {
+		if colorSGR.MatchString(s) {
+			t.Errorf("colour in NO_COLOR text input style: %q", s)
+		}
+	}
+	if ti.Cursor.Color != nil {
+		t.Error("NO_COLOR cursor has a colour")
+	}
+}

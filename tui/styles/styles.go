@@ -7,6 +7,8 @@ package styles
 import (
 	"image/color"
 
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 )
@@ -188,4 +190,16 @@ func UnicodeIcons() Icons {
 func ASCIIIcons() Icons {
 	return Icons{Pending: ".", Done: "+", Skipped: "=", Failed: "x", Interrupted: "!", Paused: "!",
 		Spinner: []string{"|", "/", "-", "\\"}}
+}
+
+// TextInput returns text input styles: the bubbles defaults with colour, and
+// plain ones (faint placeholder, default cursor) without.
+func (s *Styles) TextInput() textinput.Styles {
+	if !s.NoColor {
+		return textinput.DefaultStyles(true)
+	}
+	plain := lipgloss.NewStyle()
+	st := textinput.StyleState{Placeholder: plain.Faint(true), Suggestion: plain.Faint(true), Prompt: plain, Text: plain}
+	return textinput.Styles{Focused: st, Blurred: st,
+		Cursor: textinput.CursorStyle{Shape: tea.CursorBlock, Blink: true}}
 }

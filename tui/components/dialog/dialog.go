@@ -68,6 +68,7 @@ func (d *Choice) WithDefault(v string) *Choice {
 func (d *Choice) WithTyped(text string) *Choice {
 	d.typed = text
 	d.input = textinput.New()
+	d.input.SetStyles(d.com.Styles.TextInput())
 	d.input.Prompt = "> "
 	d.input.SetWidth(len(text) + 2)
 	d.input.Focus()

@@ -34,6 +34,7 @@ type Model struct {
 // New returns a log pane in follow mode.
 func New(st *styles.Styles) Model {
 	ti := textinput.New()
+	ti.SetStyles(st.TextInput())
 	ti.Prompt = "/"
 	ti.CharLimit = 200
 	return Model{st: st, follow: true, input: ti}
