@@ -368,6 +368,11 @@ func TestTmuxNoColor(t *testing.T) {
 	}
 	p.waitFor("Install TAPPaaS on this node", 20*time.Second)
 	check("home")
+	p.keys("Enter")
+	p.waitFor("┃ Public domain", 10*time.Second)
+	p.text("exa")
+	check("wizard")
+	p.keys("Escape")
 	wizard(p)
 	p.waitFor("Ready.", 30*time.Second)
 	check("preflight")
