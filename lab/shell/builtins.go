@@ -36,7 +36,7 @@ func builtins() map[string]Command {
 		"basename": cmdBasename, "dirname": cmdDirname, "readlink": cmdReadlink, "realpath": cmdRealpath,
 		"mktemp": cmdMktemp, "tr": cmdTr, "cut": cmdCut, "sort": cmdSort, "uniq": cmdUniq, "seq": cmdSeq,
 		"sync": func(*Env) int { return 0 }, "nohup": cmdNohup, "timeout": cmdTimeout, "sudo": cmdSudo,
-		"which": cmdWhich, "xargs": cmdXargs, "find": cmdFind,
+		"which": cmdWhich, "xargs": cmdXargs, "find": cmdFind, "sed": cmdSed,
 	}
 }
 

@@ -41,6 +41,8 @@ func FuzzRun(f *testing.F) {
 	for _, s := range []string{
 		`echo a | tr a b`, `mkdir -p /x && echo y > /x/f && cat /x/f`, `set -e; false`, `test -f /etc; [ 1 -lt 2 ]`,
 		`printf '%d %s %b' 1 2 '\x41'`, `grep -E '(' /x`, `echo $((1/0))`, `f() { f; }; f`, `exit 300`,
+		`printf 'a1\nb\n' | sed -n -e '/a/,$s/[0-9]/N/gp' -e '2q'`, `echo {1..3} x{a,b}`, `x=1; echo $((x+=2)) ${x/1/y}`,
+		`[[ a == a* && -n x ]] && echo y`, `cat <<< "$HOME"`, `trap 'echo t' EXIT; f() { local v=1; }; f`,
 	} {
 		f.Add(s)
 	}

@@ -705,6 +705,9 @@ func (st *state) applyRedir(r *redir, line int) error {
 		return errors.New("expansion failed")
 	}
 	switch r.op {
+	case "<<<":
+		st.io = st.io.setFd(r.fd, strings.NewReader(target+"\n"))
+		return nil
 	case ">&", "<&":
 		if target == "-" {
 			st.io = st.io.setFd(r.fd, nil)

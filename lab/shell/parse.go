@@ -302,7 +302,7 @@ func isMeta(r rune) bool {
 	return false
 }
 
-var operators = []string{"&>>", "&>", "&&", "||", ";;", ">>", "<<-", "<<", ">&", "<&", "<>", ">|", ";", "&", "|", "<", ">", "(", ")"}
+var operators = []string{"&>>", "&>", "&&", "||", ";;", ">>", "<<<", "<<-", "<<", ">&", "<&", "<>", ">|", ";", "&", "|", "<", ">", "(", ")"}
 
 // lex reads the next token.
 func (p *parser) lex() token {
@@ -1090,7 +1090,7 @@ func (p *parser) parseRedirs() []*redir {
 
 func isRedirOp(op string) bool {
 	switch op {
-	case "<", ">", ">>", ">|", "<>", ">&", "<&", "<<", "<<-", "&>", "&>>":
+	case "<", ">", ">>", ">|", "<>", ">&", "<&", "<<", "<<-", "<<<", "&>", "&>>":
 		return true
 	}
 	return false
