@@ -6,14 +6,20 @@
 //
 // # Language
 //
-// Words with '…', "…" and \ escapes; $VAR, ${VAR}, ${VAR:-w} and the other
-// POSIX parameter forms, $?, $$, $!, $#, $@, $1…; $(…), `…` and $((…));
-// field splitting and globbing against the FS; ~; && || ; & and newlines;
-// pipelines (each stage in its own goroutine, io.Pipe between them); the
-// redirections < > >> >| &> n>&m n<&m n>&- (descriptors 0–9) and here-documents
-// (<<EOF, <<'EOF', <<-EOF); VAR=value prefixes; if/elif/else, while, until,
-// for, case, { }, ( ) and functions; set -e -u -x -C -o pipefail. What the
-// parser does not know is a syntax error with bash's message and status 2.
+// Words with '…', "…", $'…' and \ escapes; $VAR, ${VAR}, ${VAR:-w} and the
+// other POSIX parameter forms plus bash's ${v/p/r}, ${v//p/r} and
+// ${v:off:len}; $?, $$, $!, $#, $@, $1…; $(…), `…` and $((…)) (with
+// assignment operators); brace expansion ({a,b}, {1..3}); field splitting
+// and globbing against the FS; ~; && || ; & and newlines; pipelines (each
+// stage in its own goroutine, io.Pipe between them, SIGPIPE status 141);
+// the redirections < > >> >| &> n>&m n<&m n>&- (descriptors 0–9),
+// here-documents (<<EOF, <<'EOF', <<-EOF) and here-strings (<<<);
+// VAR=value prefixes; if/elif/else, while, until, for, case, { }, ( ),
+// [[ … ]], functions with local variables, trap … EXIT; set -e -u -x -C
+// -o pipefail. Arrays and awk are not supported. What the parser does not
+// know is a syntax error with bash's message and status 2. The
+// differential tests (TestAgainstRealBash, TestCoreutilsAgainstReal) hold
+// the output, messages and statuses to real bash and GNU coreutils.
 // Background jobs (&) run concurrently and may outlive Run, like nohup'd
 // processes; wait waits for them; kill signals a Run's process group
 // ($$, or 0 for one's own).
