@@ -65,9 +65,6 @@ func HandlerWith(kind string, in *shell.Interp, o HandlerOptions) func(ctx conte
 	}
 }
 
-// cshIncompatible is the lenient check (kept for tests and callers).
-func cshIncompatible(cmd string) string { return cshCheck(cmd, CshLenient, nil) }
-
 // cshOnlyInSh are sh builtins and keywords tcsh does not have.
 var cshOnlyInSh = map[string]bool{"{": true, "}": true, "export": true, "read": true, "local": true, "readonly": true,
 	"declare": true, "typeset": true, "return": true, ".": true, "function": true, "then": true, "fi": true, "do": true,
