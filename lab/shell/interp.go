@@ -869,7 +869,18 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 		return st.exitCode
 	}
 	name := argv[0]
-	if sb, ok := specialBuiltins[name]; ok {
+	sb, ok := specialBuiltins[name]
+	if !ok && strings.HasPrefix(name, "/") && binDirs[path.Dir(name)] {
+		// /bin/sh, /usr/bin/bash, …: the shell itself, like its bare name
+		// (not replaceable by Register either).
+		switch base := path.Base(name); base {
+		case "sh", "bash", "dash":
+			if _, err := st.fs.Stat(name); err != nil {
+				sb, ok = specialBuiltins[base], true
+			}
+		}
+	}
+	if ok {
 		st.callVars = vars
 		defer func() { st.callVars = nil }()
 		return sb(st, argv, line)
@@ -888,11 +899,6 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 		p := st.abs(name)
 		fi, err := st.fs.Stat(p)
 		if err != nil {
-			if sb, ok := specialBuiltins[path.Base(p)]; ok && binDirs[path.Dir(p)] && (path.Base(p) == "sh" || path.Base(p) == "bash" || path.Base(p) == "dash") {
-				st.callVars = vars
-				defer func() { st.callVars = nil }()
-				return sb(st, argv, line)
-			}
 			if c, ok := st.in.lookupBin(p); ok {
 				return c(env)
 			}

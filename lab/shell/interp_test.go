@@ -507,3 +507,12 @@ func TestBackgroundJobsOutliveTheCaller(t *testing.T) {
 		t.Fatal("KillAll left a background job running")
 	}
 }
+
+func TestBinShCannotBeReplaced(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	i.Register("/bin/sh", func(e *Env) int { e.Printf("impostor\n"); return 0 })
+	if r := run(t, i, `/bin/sh -c 'echo $0 $1' zero one; /usr/bin/bash -e -c 'false; echo no'; echo $?`, "", nil); r.out != "zero one\n1\n" {
+		t.Fatalf("%+v", r)
+	}
+}
