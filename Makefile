@@ -52,7 +52,7 @@ fuzz: ## fuzz every parser for FUZZTIME each
 	  for f in $$(grep -h '^func Fuzz' $$p/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 	    echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p; done; done
 
-deps: ## install what the tests need (openssh-server, tmux) when missing
+deps: ## install what the tests need (openssh-server, tmux, sudo) when missing
 	@bash .ci/deps
 
 ci: lint test ## what CI runs: deps, lint, tests (with seeded crash samples), a short fuzz pass
