@@ -143,8 +143,18 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 			return fmt.Errorf("write %s (the node rolls back in %ds): %w", p, secs, err)
 		}
 	}
-	if _, err := node.Run(ctx, rt, c.Node, c.Apply); err != nil && !errors.Is(err, exec.ErrConnectionLost) {
-		return fmt.Errorf("%s failed; the node restores the previous configuration at %s: %w", c.Apply, deadline.Format("15:04:05"), err)
+	if _, err := node.Run(ctx, rt, c.Node, c.Apply); err != nil {
+		if !errors.Is(err, exec.ErrConnectionLost) {
+			return fmt.Errorf("%s failed; the node restores the previous configuration at %s: %w", c.Apply, deadline.Format("15:04:05"), err)
+		}
+		// The link dropped: the reload may or may not have run (a changed
+		// network drops sessions; so does a flaky link before the command
+		// starts). Reloading the same files again is harmless, and the
+		// reconnect proves the node is reachable.
+		rt.Printf("the connection dropped during %q; reconnecting and applying again", c.Apply)
+		if _, err := node.Run(ctx, rt, c.Node, c.Apply); err != nil && !errors.Is(err, exec.ErrConnectionLost) {
+			return fmt.Errorf("%s failed; the node restores the previous configuration at %s: %w", c.Apply, deadline.Format("15:04:05"), err)
+		}
 	}
 
 	// 4. Reconnect and verify, well before the rollback fires.
