@@ -1,7 +1,12 @@
 package install
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
+
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"context"
 	"fmt"
@@ -91,11 +96,19 @@ func (p *SSHPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	return nil
 }
 
+// FactVMHostKeys pins guest SSH host keys ("addr:port" → authorized-key
+// line). They live with the checkpoints on the node, so they stay
+// consistent with the guests they describe whoever resumes the run.
+var FactVMHostKeys = steps.Key[map[string]string]("vm.host_keys")
+
 // VMDialer implements platform.Dialer: one SSH connection per guest,
-// authenticated with the installer's key, host key pinned on first use.
+// authenticated with the installer's key, host key pinned on first use in
+// the node's facts (a changed key later is a hard stop).
 type VMDialer struct {
-	Net        exec.DialFunc
-	Jump       *ssh.Client // nil: dial directly
+	Net  exec.DialFunc
+	Jump *ssh.Client // nil: dial directly
+	// KnownHosts is unused since host keys are pinned in the facts; kept
+	// for callers that set it.
 	KnownHosts string
 	Log        *slog.Logger
 
@@ -119,8 +132,35 @@ func (d *VMDialer) Dial(ctx context.Context, rt *steps.Runtime, user, addr strin
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c, err := ssh.Dial(ctx, ssh.Config{Addr: net.JoinHostPort(addr, "22"), User: user, Dial: d.Net, Jump: d.Jump,
-		KnownHostsFile: d.KnownHosts, Trust: trustNew(log), Signers: []gossh.Signer{signer}, DialTimeout: 10 * time.Second, Log: log})
+	hostport := net.JoinHostPort(addr, "22")
+	pinned, _ := steps.Get(rt.Facts, FactVMHostKeys)
+	dir, err := os.MkdirTemp("", "tappaas-vm-hosts-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	kh := filepath.Join(dir, "known_hosts")
+	var lines []string
+	for a, k := range pinned {
+		pk, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k))
+		if err == nil {
+			lines = append(lines, knownhosts.Line([]string{knownhosts.Normalize(a)}, pk))
+		}
+	}
+	if err := os.WriteFile(kh, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	trust := func(host string, k ssh.PublicKey, fp string) (bool, error) {
+		log.Info("pinning guest host key on first use", "host", host, "fingerprint", fp)
+		m, _ := steps.Get(rt.Facts, FactVMHostKeys)
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[hostport] = strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k)))
+		return true, steps.Set(rt.Facts, FactVMHostKeys, m)
+	}
+	c, err := ssh.Dial(ctx, ssh.Config{Addr: hostport, User: user, Dial: d.Net, Jump: d.Jump,
+		KnownHostsFile: kh, Trust: trust, Signers: []gossh.Signer{signer}, DialTimeout: 10 * time.Second, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +169,16 @@ func (d *VMDialer) Dial(ctx context.Context, rt *steps.Runtime, user, addr strin
 	}
 	d.conns[key] = c
 	return c, nil
+}
+
+// Forget drops the pinned host key of addr (the guest was re-created).
+func Forget(rt *steps.Runtime, addr string) error {
+	m, _ := steps.Get(rt.Facts, FactVMHostKeys)
+	if _, ok := m[net.JoinHostPort(addr, "22")]; !ok {
+		return nil
+	}
+	delete(m, net.JoinHostPort(addr, "22"))
+	return steps.Set(rt.Facts, FactVMHostKeys, m)
 }
 
 // Close closes every guest connection.
