@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/lab"
 )
 
@@ -58,7 +59,11 @@ func TestInstallFaults(t *testing.T) {
 	}{
 		{name: "api 500 on the backup job", wrap: &faulty{prefix: "pvesh create /cluster/backup", fail: "500 Internal Server Error: lab injected"}, step: "pbs.backup-job"},
 		{name: "qm create fails for the firewall VM", wrap: &faulty{prefix: "qm create 110", fail: "500 unable to create VM 110 - lab injected"}, step: "firewall.vm"},
-		{name: "ssh drop mid-command", fault: &lab.Fault{DropAt: 60}, recovers: true},
+		{name: "ssh drop at command 15", fault: &lab.Fault{DropAt: 15}, recovers: true},
+		{name: "ssh drop at command 40", fault: &lab.Fault{DropAt: 40}, recovers: true},
+		{name: "ssh drop at command 60", fault: &lab.Fault{DropAt: 60}, recovers: true},
+		{name: "ssh drop at command 95", fault: &lab.Fault{DropAt: 95}, recovers: true},
+		{name: "ssh drop at command 130", fault: &lab.Fault{DropAt: 130}, recovers: true},
 		{name: "slow download", wrap: &faulty{prefix: "curl", delay: 1500 * time.Millisecond}, recovers: true},
 	}
 	for _, c := range cases {
@@ -67,7 +72,9 @@ func TestInstallFaults(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
+			var node *ssh.Client
 			code, out, err := labInstall(t, ctx, dir, true, nil, func(o *installOptions) {
+				o.sessionHook = func(s *session) { node, _ = s.targets.Node.(*ssh.Client) }
 				if c.fault != nil {
 					o.labFaults = []lab.Fault{*c.fault}
 				}
@@ -77,6 +84,9 @@ func TestInstallFaults(t *testing.T) {
 			})
 			if c.wrap != nil && c.wrap.fired == 0 {
 				t.Fatalf("the fault never fired")
+			}
+			if c.fault != nil && c.fault.DropAt > 0 && (node == nil || node.Dials() < 2) {
+				t.Fatalf("the connection was never dropped and re-dialled")
 			}
 			if c.recovers {
 				if code != 0 {
