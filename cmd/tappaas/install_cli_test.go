@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tappaas/tappaas/config"
+)
+
+func TestInstallInputNeeded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[site]\ndomain = \"x\"\n[node]\nlan_nic = \"vmbr0\"\nbogus = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		o    installOptions
+		want []string
+	}{
+		{"no answers", installOptions{output: "text"}, []string{"--answers"}},
+		{"invalid answers", installOptions{answers: bad, output: "text"}, []string{"site.domain", "node.lan_nic", "node.bogus", "storage.pools"}},
+		{"no --yes", installOptions{answers: exampleAnswers, output: "text", lab: true, labDir: dir, labReset: true, logFile: dir + "/l.log"}, []string{"--yes"}},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		code, err := runInstall(context.Background(), c.o, &out, &out)
+		if code != 2 || err == nil {
+			t.Errorf("%s: exit %d (%v), want 2", c.name, code, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error lacks %q: %v", c.name, w, err)
+			}
+		}
+		if c.name == "no --yes" && !strings.Contains(out.String(), "firewall.vm") {
+			t.Errorf("the plan was not shown:\n%s", out.String())
+		}
+	}
+}
+
+func TestPrintAnswers(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	code, err := runInstall(context.Background(), installOptions{printAnswers: true}, &out, &out)
+	if code != 0 || err != nil || out.String() != config.AnswersTemplate() {
+		t.Fatalf("exit %d %v", code, err)
+	}
+}
+
+func TestStatusAfterInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	dir := t.TempDir()
+	if code, out, err := labInstall(t, context.Background(), dir, true, nil); code != 0 {
+		t.Fatalf("install: %d %v\n%s", code, err, tail(out, 20))
+	}
+	var out bytes.Buffer
+	code, err := runStatus(context.Background(), installOptions{output: "text", lab: true, labDir: dir, logFile: dir + "/l.log"}, &out, &out)
+	if code != 0 {
+		t.Fatalf("status: %d %v", code, err)
+	}
+	s := out.String()
+	for _, w := range []string{"plan install", "firewall.verify", "summary.report", "0 failed"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("status lacks %q:\n%s", w, s)
+		}
+	}
+}
