@@ -44,6 +44,10 @@ type installOptions struct {
 	labDir        string
 	labSpeed      float64
 	labFaults     []lab.Fault
+	labSite       *lab.Site // several labs on one network (join tests)
+	labHostname   string
+	// peerExec runs commands on the join peer (tests; the CLI dials --peer-host).
+	peerExec exec.Executor
 	printAnswers  bool
 	concurrency   int
 	logFile       string
@@ -155,7 +159,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			s.Close()
 			return nil, fmt.Errorf("lab dir: %w", err)
 		}
-		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: o.labFaults})
+		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: o.labFaults, Site: o.labSite, Hostname: o.labHostname})
 		if err != nil {
 			s.Close()
 			return nil, err

@@ -22,7 +22,7 @@ const peerPasswordEnv = "TAPPAAS_PEER_PASSWORD"
 
 func newJoinCmd() *cobra.Command {
 	var o installOptions
-	var pwFile string
+	var pwFile, peerHost, peerAccept string
 	c := &cobra.Command{
 		Use:   "join",
 		Short: "Join this node to the TAPPaaS cluster (headless with --answers FILE --yes)",
@@ -35,6 +35,15 @@ func newJoinCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			pw := peerPassword(pwFile, cmd.InOrStdin(), cmd.ErrOrStderr())
+			if peerHost != "" {
+				pt, err := install.Connect(ctx, install.ConnectOptions{Host: peerHost, KnownHosts: o.knownHosts, AcceptHostKey: peerAccept,
+					KeyFiles: o.identity, UseAgent: len(o.identity) == 0})
+				if err != nil {
+					return exitCode(2, fmt.Errorf("--peer-host: %w", err))
+				}
+				defer pt.Close()
+				o.peerExec = pt.Node
+			}
 			code, err := runJoin(ctx, o, pw, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if code != 0 {
 				return exitCode(code, err)
@@ -47,6 +56,8 @@ func newJoinCmd() *cobra.Command {
 	f.StringVar(&o.answers, "answers", "", "TOML answers file ([node] and [join] sections)")
 	f.BoolVar(&o.yes, "yes", false, "run without asking for confirmation")
 	f.StringVar(&pwFile, "peer-password-file", "", "read the peer's root password from this file (never stored)")
+	f.StringVar(&peerHost, "peer-host", "", "SSH to the peer (root@ADDR) to learn its fingerprint and register HA there")
+	f.StringVar(&peerAccept, "peer-accept-host-key", "", "accept the peer's unknown SSH host key only with this fingerprint")
 	f.IntVar(&o.concurrency, "concurrency", 4, "steps run at once when independent")
 	return c
 }
@@ -101,7 +112,7 @@ func runJoin(ctx context.Context, o installOptions, password func(context.Contex
 		return 1, err
 	}
 	defer sess.Close()
-	plan, err := install.JoinPlan(cfg, sess.targets, install.Peer{Password: password})
+	plan, err := install.JoinPlan(cfg, sess.targets, install.Peer{Exec: o.peerExec, Password: password})
 	if err != nil {
 		return 2, err
 	}
