@@ -47,10 +47,10 @@ type installOptions struct {
 	labSite       *lab.Site // several labs on one network (join tests)
 	labHostname   string
 	// peerExec runs commands on the join peer (tests; the CLI dials --peer-host).
-	peerExec exec.Executor
-	printAnswers  bool
-	concurrency   int
-	logFile       string
+	peerExec     exec.Executor
+	printAnswers bool
+	concurrency  int
+	logFile      string
 	// labHook, when set, sees the started lab (tests: counters, faults).
 	labHook func(*lab.Lab)
 	// wrapNode, when set, wraps the node executor (tests: fault injection

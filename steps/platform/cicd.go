@@ -154,7 +154,9 @@ func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 		"cd " + Home + " && { test -d TAPPaaS/.git || git clone " + exec.Quote(p.RepoURL) + " TAPPaaS; }",
 		"cd " + RepoDir + " && git fetch --quiet origin && git checkout -f " + exec.Quote(p.Branch) + " && { git pull --ff-only --quiet || true; }",
 		"test -f /etc/nixos/hardware-configuration.nix || sudo -n nixos-generate-config --show-hardware-config | sudo -n tee /etc/nixos/hardware-configuration.nix >/dev/null",
-		"cd " + CICDDir + " && sudo -n nixos-rebuild switch --flake .#tappaas-cicd --impure",
+		// A resumed run does not rebuild a system that already switched to
+		// the tappaas-cicd flake (its hostname comes from that flake).
+		"grep -qx tappaas-cicd /etc/hostname || { cd " + CICDDir + " && sudo -n nixos-rebuild switch --flake .#tappaas-cicd --impure; }",
 		"test -f " + Home + "/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -f " + Home + "/.ssh/id_ed25519 -N '' -C tappaas-cicd",
 	}
 	for _, c := range cmds {
