@@ -24,7 +24,7 @@ func TestExampleAnswersLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example answers: %v", err)
 	}
-	if i.Node.Hostname != "tappaas1" || i.Storage.VMPool != "tanka1" || len(i.Storage.Pools) != 2 {
+	if i.Node.Hostname != "tappaas1" || i.Storage.VMPool != "tanka1" || len(i.Storage.Pools) != 1 {
 		t.Fatalf("unexpected decode: %+v", i)
 	}
 	if !i.WipeConfirmed("/dev/sdb") || i.WipeConfirmed("sda") {
