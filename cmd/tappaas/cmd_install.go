@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,9 +26,13 @@ import (
 	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/lab/pve"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
+	"github.com/tappaas/tappaas/steps/node"
+	"github.com/tappaas/tappaas/steps/preflight"
+	"github.com/tappaas/tappaas/tui/common"
 )
 
 // installOptions are the flags of `tappaas install` (and join/status).
@@ -328,6 +333,9 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		}
 		return 2, errors.New("input needed: review the plan above, then run again with --yes")
 	}
+	if err := saveAnswers(sess.store, cfg); err != nil {
+		return 1, fmt.Errorf("record the answers with the checkpoint: %w", err)
+	}
 	_, hadPW := t.Secrets.Secret(firewall.SecretRootPassword)
 	err = runPlan(ctx, sess, plan, o, stdout)
 	if pw, ok := t.Secrets.Secret(firewall.SecretRootPassword); ok && !hadPW && cfg.Firewall.RootPassword == "" && o.output == "text" {
@@ -520,4 +528,339 @@ func pollUntil(ctx context.Context, rt *steps.Runtime, what string, timeout time
 		d = min(2*d, time.Second)
 	}
 	return nil
+}
+
+// inputAnswers is the checkpoint input holding the answers (without the
+// firewall root password), so a resume needs no answers file.
+const inputAnswers = "answers"
+
+// saveAnswers records the answers with the checkpoint.
+func saveAnswers(st *state.Store, cfg config.Install) error {
+	cfg.Firewall.RootPassword = ""
+	return st.SetInput(inputAnswers, cfg)
+}
+
+// loadAnswers reads the answers saved with the checkpoint.
+func loadAnswers(st *state.Store) (config.Install, bool) {
+	raw, ok := st.Inputs()[inputAnswers]
+	if !ok {
+		return config.Install{}, false
+	}
+	var cfg config.Install
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return config.Install{}, false
+	}
+	return cfg, true
+}
+
+// installBackend is the TUI's common.Backend over the real install plans:
+// the same session (lab, SSH or local), checkpoints and steps as the
+// headless `tappaas install`.
+type installBackend struct {
+	o   installOptions
+	log *slog.Logger
+
+	mu     sync.Mutex
+	sess   *session
+	hadPW  bool
+	lastPW string
+}
+
+// newInstallBackend returns a Backend for the full-screen installer.
+func newInstallBackend(o installOptions, log *slog.Logger) (common.Backend, func()) {
+	b := &installBackend{o: o, log: log}
+	return b, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.sess != nil {
+			b.sess.Close()
+		}
+	}
+}
+
+func (b *installBackend) session(ctx context.Context) (*session, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sess != nil {
+		return b.sess, nil
+	}
+	s, err := openSession(ctx, b.o, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	b.sess = s
+	return s, nil
+}
+
+func (b *installBackend) target() string {
+	switch {
+	case b.o.lab:
+		return "in-process lab"
+	case b.o.host != "":
+		return b.o.host + " over SSH"
+	}
+	return "this machine"
+}
+
+// NodeInfo implements common.Backend.
+func (b *installBackend) NodeInfo(ctx context.Context) (common.NodeInfo, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return common.NodeInfo{}, err
+	}
+	inv, err := preflight.Gather(ctx, s.targets.Node)
+	if err != nil {
+		return common.NodeInfo{}, err
+	}
+	info := common.NodeInfo{Hostname: inv.Hostname, Address: inv.InstallCIDR, Target: b.target()}
+	if v, err := node.Query(ctx, s.targets.Node, "pveversion"); err == nil {
+		if _, _, full, err := preflight.ParsePVEVersion(v); err == nil {
+			info.PVEVersion = full
+		}
+	}
+	snap := s.store.Snapshot()
+	if r, ok := snap.Steps["summary.report"]; ok && r.Done() {
+		info.Installed = true
+	}
+	done, failed := 0, false
+	for id, r := range snap.Steps {
+		info.Steps = append(info.Steps, common.StepState{ID: id, Title: id, Status: r.Status, Finished: r.Finished, Detail: r.Detail + r.Error})
+		if r.Done() {
+			done++
+		}
+		failed = failed || r.Status == "failed"
+	}
+	if snap.Plan != "" && !info.Installed {
+		goal := common.GoalInstall
+		if snap.Plan == install.JoinPlanName {
+			goal = common.GoalJoin
+		}
+		cp := &common.Checkpoint{Goal: goal, Step: done + 1, Total: max(len(snap.Steps), done+1), At: snap.Updated, Failed: failed}
+		if snap.By != nil {
+			cp.By = snap.By.String()
+		}
+		info.Checkpoint = cp
+	}
+	return info, nil
+}
+
+// Detect implements common.Backend.
+func (b *installBackend) Detect(ctx context.Context) (common.Detected, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return common.Detected{}, err
+	}
+	inv, err := preflight.Gather(ctx, s.targets.Node)
+	if err != nil {
+		return common.Detected{}, err
+	}
+	d := common.Detected{Install: config.Defaults()}
+	if saved, ok := loadAnswers(s.store); ok {
+		d.Install = saved
+	}
+	cfg := &d.Install
+	if h := inv.Hostname; h != "" && config.ValidateHostname(h) == nil {
+		cfg.Node.Hostname = h
+		if ip, err := config.MgmtIPForHostname(h); err == nil {
+			cfg.Node.ManagementCIDR = ip.String() + "/24"
+		}
+	}
+	for _, n := range inv.NICs {
+		d.NICs = append(d.NICs, common.NIC{Name: n.Name, MAC: n.MAC, Link: n.Up, SpeedMbps: n.Speed, Internet: n.Upstream, Address: strings.Join(inv.Addrs[n.Master], ",")})
+		if cfg.Node.WANNIC == "" && n.Upstream {
+			cfg.Node.WANNIC = n.Name
+		}
+	}
+	for _, n := range inv.NICs {
+		if cfg.Node.LANNIC == "" && n.Name != cfg.Node.WANNIC && n.Up {
+			cfg.Node.LANNIC = n.Name
+		}
+	}
+	var blank []string
+	for _, x := range inv.Disks {
+		use := ""
+		switch {
+		case x.System:
+			use = "root filesystem"
+		case x.Pool != "":
+			use = "zfs pool " + x.Pool
+		case x.HasData:
+			use = "has data"
+		default:
+			blank = append(blank, x.Name)
+		}
+		d.Disks = append(d.Disks, common.Disk{Name: x.Name, Model: x.Model, SizeBytes: uint64(x.Size), InUse: use})
+	}
+	if len(cfg.Storage.Pools) == 0 && len(blank) > 0 {
+		layout := "single"
+		if len(blank) > 1 {
+			blank, layout = blank[:2], "mirror"
+		}
+		cfg.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: layout, Disks: blank}}
+		cfg.Backup.Pool = "tanka1"
+	}
+	if b.o.lab {
+		// The lab's image mirror publishes its checksums.
+		for _, img := range pve.MirrorImages() {
+			if img.URL == cfg.Firewall.ImageURL && cfg.Firewall.ImageSHA256 == "" {
+				cfg.Firewall.ImageSHA256 = img.SHA256
+			}
+			if img.URL == cfg.Platform.TemplateImageURL && cfg.Platform.TemplateImageSHA256 == "" {
+				cfg.Platform.TemplateImageSHA256 = img.SHA256
+			}
+		}
+		if cfg.Site.Domain == "" {
+			cfg.Site.Domain, cfg.Site.AdminEmail = "example.org", "admin@example.org"
+		}
+	}
+	return d, nil
+}
+
+// Preflight implements common.Backend.
+func (b *installBackend) Preflight(ctx context.Context, req common.Request) ([]common.Check, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := b.config(s, req)
+	if err != nil {
+		return nil, err
+	}
+	role := preflight.RoleFirst
+	if req.Goal == common.GoalJoin {
+		role = preflight.RoleJoin
+	}
+	res, _, err := (&preflight.Checks{Node: s.targets.Node, Cfg: cfg, Role: role}).Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]common.Check, 0, len(res))
+	for _, r := range res {
+		st := common.CheckPass
+		switch r.Outcome {
+		case preflight.Fail:
+			st = common.CheckFail
+		case preflight.Unknown:
+			st = common.CheckUnknown
+		}
+		out = append(out, common.Check{Name: r.Name, Status: st, Detail: r.Detail, Fix: r.Fix})
+	}
+	return out, nil
+}
+
+func (b *installBackend) config(s *session, req common.Request) (config.Install, error) {
+	if req.Install != nil {
+		cfg := *req.Install
+		cfg.ApplyDefaults()
+		if err := cfg.Validate(); err != nil {
+			return cfg, err
+		}
+		return cfg, nil
+	}
+	cfg, ok := loadAnswers(s.store)
+	if !ok {
+		return cfg, errors.New("no answers were saved with the checkpoint: start a new install")
+	}
+	return cfg, nil
+}
+
+// Plan implements common.Backend.
+func (b *installBackend) Plan(ctx context.Context, req common.Request) (common.Job, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := b.config(s, req)
+	if err != nil {
+		return nil, err
+	}
+	var p *steps.Plan
+	switch req.Goal {
+	case common.GoalJoin:
+		pw := req.PeerPassword
+		p, err = install.JoinPlan(cfg, s.targets, install.Peer{Exec: b.o.peerExec, Password: func(context.Context) (string, error) {
+			if pw == "" {
+				return "", errors.New("the peer's root password was not given")
+			}
+			return pw, nil
+		}})
+	default:
+		p, err = install.FirstNodePlan(cfg, s.targets)
+		if err == nil {
+			err = saveAnswers(s.store, cfg)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, had := s.targets.Secrets.Secret(firewall.SecretRootPassword)
+	b.mu.Lock()
+	b.hadPW = had
+	b.mu.Unlock()
+	return &installJob{b: b, s: s, p: p, cfg: cfg}, nil
+}
+
+// Summary implements common.Backend.
+func (b *installBackend) Summary(ctx context.Context, req common.Request) (common.Summary, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return common.Summary{}, err
+	}
+	cfg, err := b.config(s, req)
+	if err != nil {
+		return common.Summary{}, err
+	}
+	mgmt := cfg.MgmtPrefix().Addr().String()
+	secrets := install.StateDir + "/secrets.json on " + cfg.Node.Hostname + " (0600)"
+	sum := common.Summary{
+		Built: []string{"node " + cfg.Node.Hostname + " in cluster " + config.ClusterName, "ZFS pools " + strings.Join(cfg.PoolNames(), ", "),
+			"firewall VM " + fmt.Sprint(cfg.Firewall.VMID), "NixOS template 8080", "tappaas-cicd VM 130"},
+		URLs:        []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006"}, {Name: "Firewall", URL: "https://" + config.FirewallLANIP}},
+		Credentials: []common.Credential{{Name: "firewall root password", Where: secrets}, {Name: "firewall API key", Where: secrets}, {Name: "PBS token", Where: secrets}},
+		Next:        []string{"tappaas status", "tappaas join on tappaas2..9", "acme-setup.sh on tappaas-cicd", "tappaas zones / tappaas module"},
+	}
+	if cfg.BackupEnabled() {
+		sum.Built = append(sum.Built, "PBS datastore "+cfg.Backup.Datastore)
+		sum.URLs = append(sum.URLs, common.Link{Name: "Backup (PBS)", URL: "https://" + mgmt + ":8007"})
+	}
+	b.mu.Lock()
+	had := b.hadPW
+	b.mu.Unlock()
+	if pw, ok := s.targets.Secrets.Secret(firewall.SecretRootPassword); ok && !had && cfg.Firewall.RootPassword == "" {
+		sum.Generated = append(sum.Generated, common.Secret{Name: "firewall root password", Value: pw, Where: secrets})
+	}
+
+	return sum, nil
+}
+
+// installJob is one plan for the TUI.
+type installJob struct {
+	b   *installBackend
+	s   *session
+	p   *steps.Plan
+	cfg config.Install
+
+	mu sync.Mutex
+	r  *steps.Runner
+}
+
+func (j *installJob) Name() string { return j.p.Name() }
+
+func (j *installJob) Steps() []steps.StepInfo { return j.p.Review(nil, j.s.store) }
+
+func (j *installJob) Run(ctx context.Context, emit func(steps.Event)) error {
+	r := &steps.Runner{Store: j.s.store, Events: steps.SinkFunc(emit), Policy: steps.PolicyAsk, Concurrency: max(1, j.b.o.concurrency), Log: j.s.log}
+	j.mu.Lock()
+	j.r = r
+	j.mu.Unlock()
+	return r.Run(ctx, j.p)
+}
+
+func (j *installJob) Pause() {
+	j.mu.Lock()
+	r := j.r
+	j.mu.Unlock()
+	if r != nil {
+		r.Pause()
+	}
 }
