@@ -16,6 +16,11 @@ func (st *state) arith(w *word) (string, bool) {
 	a := &arithParser{src: src, st: st}
 	v, err := a.parse()
 	if err != nil {
+		if st.dash {
+			st.errorf("%s%v\n", st.prefix(st.line), err)
+			st.status, st.exiting, st.exitCode = 2, true, 2
+			return "", false
+		}
 		st.fatalExpansion(fmt.Sprintf("%s: %v", strings.TrimSpace(src), err))
 		return "", false
 	}
@@ -84,6 +89,9 @@ func (a *arithParser) binary(level int) int64 {
 			return l
 		}
 		a.pos += len(op)
+		if op == "**" && a.st.dash {
+			panic(arithError(fmt.Sprintf("arithmetic expression: expecting primary: %q", a.src)))
+		}
 		if op == "**" {
 			// right-associative
 			r := a.binary(level)

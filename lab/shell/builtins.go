@@ -139,6 +139,21 @@ func readInput(e *Env, name string) ([]byte, error) {
 func cmdEcho(e *Env) int {
 	args := e.Args[1:]
 	newline, escapes := true, false
+	if e.st != nil && e.st.dash {
+		// dash: only -n, and backslash escapes always interpreted
+		if len(args) > 0 && args[0] == "-n" {
+			newline = false
+			args = args[1:]
+		}
+		out, stop := expandEscapes(strings.Join(args, " "), true)
+		if newline && !stop {
+			out += "\n"
+		}
+		if _, err := io.WriteString(e.Stdout, out); err != nil {
+			return 1
+		}
+		return 0
+	}
 	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && strings.Trim(args[0][1:], "neE") == "" {
 		for _, f := range args[0][1:] {
 			switch f {

@@ -197,6 +197,9 @@ func (st *state) usesArg(x paramPart) bool {
 // expandFields expands a word into fields (splitting, globbing). ok is
 // false when expansion failed fatally (set -u, ${x:?}); st.status is set.
 func (st *state) expandFields(w *word) ([]string, bool) {
+	if st.dash {
+		return st.expandFields1(w)
+	}
 	if ws := braceExpand(w); len(ws) > 1 {
 		var all []string
 		for _, x := range ws {
@@ -379,6 +382,11 @@ func (st *state) fatalExpansion(msg string) {
 }
 
 func (st *state) param(x paramPart) (string, bool) {
+	if st.dash && (x.op == "/" || x.op == "//" || x.op == ":") {
+		st.errorf("%sBad substitution\n", st.prefix(st.line))
+		st.status, st.exiting, st.exitCode = 2, true, 2
+		return "", false
+	}
 	v, set := st.lookupVar(x.name)
 	arg := func() (string, bool) {
 		if x.arg == nil {

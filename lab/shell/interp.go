@@ -55,6 +55,11 @@ type Interp struct {
 	// Trace, when set, is called with each simple command's argv before it
 	// runs (access logs, counters). It must not block.
 	Trace func(user string, argv []string)
+	// Sh is what sh and /bin/sh are: "" or "bash" (bash, as on NixOS) or
+	// "dash" (Debian's /bin/sh, as on a PVE node: no [[, <<<, $'…', brace
+	// expansion or ${v/p/r}; echo interprets escapes; dash's messages).
+	// dash itself is always dash. Set it before the first Run.
+	Sh string
 	// FSFor, when set, returns the view of the filesystem a user works
 	// through (a permission policy: e.g. non-root users may not write
 	// /etc). It is consulted whenever a shell or command starts as a user,
@@ -126,6 +131,16 @@ func (i *Interp) Commands() []string {
 // sleeps; the status is then 130 and an interrupted command's output may be
 // partial.
 func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
+	// Background jobs may write concurrently with the shell: serialize
+	// writes to the caller's (possibly non-thread-safe) writers, as a pipe
+	// serializes the writes of processes sharing it.
+	var mu sync.Mutex
+	if stdout != nil {
+		stdout = &lockedWriter{mu: &mu, w: stdout}
+	}
+	if stderr != nil {
+		stderr = &lockedWriter{mu: &mu, w: stderr}
+	}
 	g, gctx := i.newGroup(ctx)
 	defer func() {
 		i.unregister(g)
@@ -134,6 +149,14 @@ func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout
 	st := i.newState(gctx, stdin, stdout, stderr, vars)
 	st.group = g
 	code := st.runSource(script, "")
+	// Background jobs still writing to our streams keep the "session"
+	// open until they finish (or the caller gives up).
+	held := make(chan struct{})
+	go func() { g.holders.Wait(); close(held) }()
+	select {
+	case <-held:
+	case <-ctx.Done():
+	}
 	if s := g.killedBy(); s != 0 && gctx.Err() != nil {
 		return 128 + s
 	}
@@ -226,6 +249,8 @@ type state struct {
 	lastBg    int
 	substRan  bool              // a command substitution ran in the current command
 	callVars  map[string]string // the environment of the builtin being called (with VAR=x prefixes)
+	dash      bool              // this shell is dash (POSIX sh), not bash
+	line      int               // line of the command being called (for messages)
 	group     *procGroup
 	sigpipe   *atomic.Bool    // set when this pipeline stage wrote to a closed pipe
 	jobs      *sync.WaitGroup // this shell's background jobs
@@ -264,10 +289,26 @@ func (st *state) sub() *state {
 }
 
 func (st *state) prefix(line int) string {
+	if st.dash {
+		name := st.script
+		if name == "" {
+			name = st.arg0
+		}
+		if name == "" {
+			name = "sh"
+		}
+		return fmt.Sprintf("%s: %d: ", name, line)
+	}
 	if st.script == "" {
 		return fmt.Sprintf("bash: line %d: ", line)
 	}
 	return fmt.Sprintf("%s: line %d: ", st.script, line)
+}
+
+// shellFor says whether a shell invoked as name is dash.
+func (i *Interp) isDash(name string) bool {
+	base := path.Base(name)
+	return base == "dash" || base == "sh" && i.Sh == "dash"
 }
 
 func (st *state) errorf(format string, a ...any) {
@@ -277,13 +318,19 @@ func (st *state) errorf(format string, a ...any) {
 // runSource parses and runs src in this state; name is the script name
 // for messages ("" for -c).
 func (st *state) runSource(src, name string) int {
-	s, err := parse(src)
+	s, err := parseMode(src, st.dash)
 	if err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
-			if name == "" {
+			switch {
+			case st.dash:
+				if name != "" {
+					st.script = name
+				}
+				st.errorf("%s%s\n", st.prefix(pe.Line), pe.DashError())
+			case name == "":
 				st.errorf("bash: -c: %s\n", pe.Error())
-			} else {
+			default:
 				st.errorf("%s: %s\n", name, pe.Error())
 			}
 		} else {
@@ -777,9 +824,25 @@ func (st *state) redirErr(line int, target string, err error) error {
 		st.errorf("%s%s: cannot overwrite existing file\n", st.prefix(line), target)
 		return err
 	}
+	if st.dash {
+		// dash: "cannot create X: Directory nonexistent" / "cannot open X: No such file"
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, perr := st.fs.Stat(path.Dir(st.abs(target))); perr != nil {
+				st.errorf("%scannot create %s: Directory nonexistent\n", st.prefix(line), target)
+			} else {
+				st.errorf("%scannot open %s: No such file\n", st.prefix(line), target)
+			}
+		} else {
+			st.errorf("%scannot create %s: %s\n", st.prefix(line), target, errText(err))
+		}
+		return errRedirDash
+	}
 	st.errorf("%s%s: %s\n", st.prefix(line), target, errText(err))
 	return err
 }
+
+// errRedirDash marks a failed redirection in dash (status 2).
+var errRedirDash = errors.New("redirection failed")
 
 // abs resolves p against the working directory and expands nothing else.
 func (st *state) abs(p string) string {
@@ -794,6 +857,7 @@ func (st *state) abs(p string) string {
 
 func (st *state) runSimple(c *simpleCmd) {
 	st.substRan = false
+	st.line = c.line
 	var argv []string
 	for _, w := range c.words {
 		f, ok := st.expandFields(w)
@@ -838,6 +902,9 @@ func (st *state) runSimple(c *simpleCmd) {
 	defer func() { st.io = saved }()
 	if err := st.applyRedirs(c.redirs, c.line); err != nil {
 		st.status = 1
+		if errors.Is(err, errRedirDash) {
+			st.status = 2
+		}
 		return
 	}
 	if len(argv) == 0 {
@@ -869,7 +936,11 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 		return st.exitCode
 	}
 	name := argv[0]
+	st.line = line
 	sb, ok := specialBuiltins[name]
+	if ok && st.dash && !dashBuiltins[name] {
+		sb, ok = nil, false // bash-only builtins (source, declare, …) are not in dash
+	}
 	if !ok && strings.HasPrefix(name, "/") && binDirs[path.Dir(name)] {
 		// /bin/sh, /usr/bin/bash, …: the shell itself, like its bare name
 		// (not replaceable by Register either).
@@ -902,7 +973,11 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 			if c, ok := st.in.lookupBin(p); ok {
 				return c(env)
 			}
-			st.errorf("%s%s: %s\n", st.prefix(line), name, errText(err))
+			if st.dash {
+				st.errorf("%s%s: not found\n", st.prefix(line), name)
+			} else {
+				st.errorf("%s%s: %s\n", st.prefix(line), name, errText(err))
+			}
 			return 127
 		}
 		if fi.IsDir {
@@ -925,9 +1000,19 @@ func (st *state) call(argv []string, vars map[string]string, line int, funcsOK b
 			return st.runFile(p, p, argv[1:], vars)
 		}
 	}
+	if st.dash {
+		st.errorf("%s%s: not found\n", st.prefix(line), name)
+		return 127
+	}
 	st.errorf("%s%s: command not found\n", st.prefix(line), name)
 	return 127
 }
+
+// dashBuiltins are the shell builtins dash has (of specialBuiltins).
+var dashBuiltins = map[string]bool{"cd": true, "pwd": true, "export": true, "unset": true, "set": true, "exit": true,
+	"return": true, "break": true, "continue": true, "shift": true, "read": true, "eval": true, ".": true, "local": true,
+	"readonly": true, "exec": true, "wait": true, "kill": true, "trap": true, "hash": true, "alias": true, "unalias": true,
+	"umask": true, "sh": true, "bash": true, "dash": true, "command": true, "type": true}
 
 // binDirs are where a bare registered command is also found by path.
 var binDirs = map[string]bool{"/bin": true, "/usr/bin": true, "/sbin": true, "/usr/sbin": true,
@@ -954,11 +1039,19 @@ func (st *state) runFile(p, name string, args []string, vars map[string]string) 
 	child.arg0 = name
 	child.errexit, child.pipefail, child.nounset, child.xtrace = false, false, false, false
 	src := string(b)
+	child.dash = false
 	if strings.HasPrefix(src, "#!") {
 		first, _, _ := strings.Cut(src, "\n")
 		if !isShellShebang(first) {
 			st.errorf("bash: %s: %s: bad interpreter: No such file or directory\n", name, strings.TrimSpace(strings.TrimPrefix(first, "#!")))
 			return 126
+		}
+		if f := strings.Fields(strings.TrimPrefix(first, "#!")); len(f) > 0 {
+			interp := f[0]
+			if path.Base(interp) == "env" && len(f) > 1 {
+				interp = f[1]
+			}
+			child.dash = st.in.isDash(interp)
 		}
 	}
 	return child.runSource(src, name)
@@ -1040,4 +1133,17 @@ func (i *Interp) UpdateHost(f func(h *Host)) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	f(&i.Host)
+}
+
+// lockedWriter serializes Writes through a mutex shared by a Run's
+// stdout and stderr.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -500,7 +500,7 @@ func TestBackgroundJobsOutliveTheCaller(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// KillAll stops detached jobs too.
-	i.Run(context.Background(), `(sleep 0.2; touch /tmp/late) &`, nil, nil, nil, nil)
+	i.Run(context.Background(), `(sleep 0.2; touch /tmp/late) >/dev/null 2>&1 &`, nil, nil, nil, nil)
 	i.KillAll()
 	time.Sleep(400 * time.Millisecond)
 	if _, err := i.FS().Stat("/tmp/late"); err == nil {
@@ -515,4 +515,21 @@ func TestBinShCannotBeReplaced(t *testing.T) {
 	if r := run(t, i, `/bin/sh -c 'echo $0 $1' zero one; /usr/bin/bash -e -c 'false; echo no'; echo $?`, "", nil); r.out != "zero one\n1\n" {
 		t.Fatalf("%+v", r)
 	}
+}
+
+func TestBackgroundOutputHoldsTheSession(t *testing.T) {
+	t.Parallel()
+	i := seeded(t)
+	// Like sshd, Run returns once no background job can still write to its
+	// output: here after "a" was printed.
+	if r := run(t, i, `(sleep 0.05; echo a) & echo b`, "", nil); r.out != "b\na\n" {
+		t.Fatalf("%+v", r)
+	}
+	// Redirected jobs do not hold it.
+	t0 := time.Now()
+	run(t, i, `sleep 5 >/dev/null 2>&1 & echo started`, "", nil)
+	if time.Since(t0) > 2*time.Second {
+		t.Fatal("a redirected background job held the session")
+	}
+	i.KillAll()
 }

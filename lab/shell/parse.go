@@ -25,6 +25,26 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("line %d: syntax error near unexpected token `%s'", e.Line, e.Token)
 }
 
+// DashError renders the error as dash words it ("Syntax error: "}"
+// unexpected"), without the "sh: 1: " prefix.
+func (e *ParseError) DashError() string {
+	switch {
+	case e.Msg != "" && e.Token == "":
+		if strings.HasPrefix(e.Msg, "Syntax error") {
+			return e.Msg
+		}
+		if strings.Contains(e.Msg, "unexpected EOF") || strings.Contains(e.Msg, "here-document") {
+			return "Syntax error: Unterminated quoted string"
+		}
+		return "Syntax error: " + e.Msg
+	case e.Token == "":
+		return "Syntax error: end of file unexpected"
+	case e.Token == "newline":
+		return "Syntax error: newline unexpected"
+	}
+	return fmt.Sprintf("Syntax error: %q unexpected", e.Token)
+}
+
 // ErrSyntax is matched (errors.Is) by every *ParseError.
 var ErrSyntax = errors.New("syntax error")
 
@@ -218,6 +238,7 @@ type pendingHeredoc struct {
 }
 
 type parser struct {
+	dash    bool // POSIX sh as Debian's dash parses it (no [[, <<<, $'…', &>, function)
 	src     []rune
 	pos     int
 	line    int
@@ -234,8 +255,11 @@ func Parse(src string) error {
 	return err
 }
 
-func parse(src string) (s *script, err error) {
-	p := &parser{src: []rune(src), line: 1}
+func parse(src string) (*script, error) { return parseMode(src, false) }
+
+// parseMode parses as bash, or as dash when dash is set.
+func parseMode(src string, dash bool) (s *script, err error) {
+	p := &parser{src: []rune(src), line: 1, dash: dash}
 	defer func() {
 		if r := recover(); r != nil {
 			pe, ok := r.(*ParseError)
@@ -350,6 +374,12 @@ func (p *parser) lex() token {
 		}
 	}
 	for _, op := range operators {
+		if p.dash && (op == "&>>" || op == "&>") {
+			continue // dash: & then >
+		}
+		if p.dash && op == "<<<" && p.hasPrefix(op) {
+			panic(&ParseError{Line: p.line, Msg: "Syntax error: redirection unexpected"})
+		}
 		if p.hasPrefix(op) {
 			p.pos += len([]rune(op))
 			return token{kind: tOp, op: op, line: p.line}
@@ -434,7 +464,7 @@ func (p *parser) readWord() *word {
 			}
 			p.pos++
 		case '$':
-			if p.at(1) == '\'' {
+			if p.at(1) == '\'' && !p.dash {
 				// bash's $'…' with backslash escapes
 				p.pos += 2
 				var raw strings.Builder
@@ -711,7 +741,7 @@ func (p *parser) readBacktick(b *partsBuf, quoted bool) {
 		sb.WriteRune(c)
 		p.pos++
 	}
-	sub := &parser{src: []rune(sb.String()), line: p.line, depth: p.depth + 1}
+	sub := &parser{src: []rune(sb.String()), line: p.line, depth: p.depth + 1, dash: p.dash}
 	if sub.depth > maxParseDepth {
 		p.failMsg("expression nested too deeply")
 	}
@@ -725,7 +755,7 @@ func (p *parser) readBacktick(b *partsBuf, quoted bool) {
 // subParse parses a nested script from the current position (inside $(…))
 // until a token accepted by stop, which it consumes.
 func (p *parser) subParse(stop func(token) bool) *script {
-	sub := &parser{src: p.src, pos: p.pos, line: p.line, depth: p.depth + 1}
+	sub := &parser{src: p.src, pos: p.pos, line: p.line, depth: p.depth + 1, dash: p.dash}
 	if sub.depth > maxParseDepth {
 		p.failMsg("expression nested too deeply")
 	}
@@ -774,7 +804,7 @@ func (p *parser) readHeredocs() {
 			h.r.heredoc = &word{parts: []wordPart{litPart{s: body.String(), quoted: true}}}
 			continue
 		}
-		sub := &parser{src: []rune(body.String()), line: p.line}
+		sub := &parser{src: []rune(body.String()), line: p.line, dash: p.dash}
 		var b partsBuf
 		sub.readDQ(&b, 0)
 		if len(b.parts) == 0 {
@@ -1007,6 +1037,9 @@ func (p *parser) parseCommand() command {
 				c.redirs = p.parseRedirs()
 				return c
 			case "[[":
+				if p.dash {
+					break
+				}
 				p.next()
 				c := &condCmd{line: t.line}
 				for {
@@ -1032,6 +1065,9 @@ func (p *parser) parseCommand() command {
 					}
 				}
 			case "function":
+				if p.dash {
+					break
+				}
 				p.next()
 				n := p.next()
 				name, ok := "", false

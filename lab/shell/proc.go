@@ -22,6 +22,10 @@ type procGroup struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	release  func() // called once the shell and all its jobs are done
+	// holders are background jobs still writing to the caller's stdout or
+	// stderr: Run waits for them, as sshd keeps a session open until every
+	// process holding its output has closed it.
+	holders sync.WaitGroup
 
 	mu       sync.Mutex
 	signal   int // the signal that killed it (0 = none)
@@ -159,9 +163,17 @@ func (st *state) startBg(ao *andOr) {
 	st.group.jobStarted()
 	jobs := st.jobs
 	c.ctx = st.group.bgCtx
+	holds := holdsStreams(ao)
+	if holds {
+		st.group.holders.Add(1)
+	}
+	g := st.group
 	go func() {
 		defer jobs.Done()
-		defer st.group.jobDone()
+		defer g.jobDone()
+		if holds {
+			defer g.holders.Done()
+		}
 		c.runAndOr(ao)
 	}()
 }
@@ -326,3 +338,47 @@ type closedWriter struct{}
 func (closedWriter) Write([]byte) (int, error) { return 0, errBadFd }
 
 var errBadFd = fmt.Errorf("bad file descriptor")
+
+// holdsStreams reports whether a background and-or list may write to the
+// shell's own stdout or stderr (neither redirected away).
+func holdsStreams(ao *andOr) bool {
+	for _, pl := range ao.pipes {
+		for k, c := range pl.cmds {
+			out, errw := fdTargets(c.redirects())
+			if errw == "session" || k == len(pl.cmds)-1 && out == "session" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fdTargets follows a command's redirections for descriptors 1 and 2:
+// "session" while they still point at the shell's streams.
+func fdTargets(rs []*redir) (string, string) {
+	fd := map[int]string{1: "session", 2: "session"}
+	for _, r := range rs {
+		switch r.op {
+		case ">", ">>", ">|":
+			fd[r.fd] = "file"
+		case "&>", "&>>":
+			fd[1], fd[2] = "file", "file"
+		case ">&":
+			t, ok := r.target.literal()
+			switch {
+			case !ok:
+				fd[r.fd] = "file"
+			case t == "-":
+				fd[r.fd] = "closed"
+			case t == "1" || t == "2":
+				n := int(t[0] - '0')
+				fd[r.fd] = fd[n]
+			default:
+				if r.fd == 1 {
+					fd[1], fd[2] = "file", "file"
+				}
+			}
+		}
+	}
+	return fd[1], fd[2]
+}

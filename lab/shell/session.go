@@ -3,6 +3,7 @@ package shell
 import (
 	"context"
 	"io"
+	"sync"
 )
 
 // Session is an interactive shell: successive Run calls share variables,
@@ -38,7 +39,8 @@ func (s *Session) Run(script string, stdin io.Reader, stdout, stderr io.Writer) 
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	s.st.io = ioSet{in: stdin, out: stdout, err: stderr}
+	var mu sync.Mutex
+	s.st.io = ioSet{in: stdin, out: &lockedWriter{mu: &mu, w: stdout}, err: &lockedWriter{mu: &mu, w: stderr}}
 	s.st.returning, s.st.breakN, s.st.contN = false, 0, 0
 	s.st.runSourceInteractive(script)
 	if s.st.exiting {

@@ -94,6 +94,10 @@ func sbCd(st *state, argv []string, line int) int {
 	}
 	p := st.abs(dir)
 	fi, err := st.fs.Stat(p)
+	if st.dash && (err != nil || !fi.IsDir) {
+		st.builtinErr(line, "cd", "can't cd to %s", dir)
+		return 2
+	}
 	if err != nil {
 		st.builtinErr(line, "cd", "%s: %s", dir, errText(err))
 		return 1
@@ -240,6 +244,12 @@ func sbSet(st *state, argv []string, line int) int {
 				case "xtrace":
 					st.xtrace = on
 				case "pipefail":
+					if st.dash {
+						// a special builtin's error ends a non-interactive dash
+						st.errorf("%sset: Illegal option -o pipefail\n", st.prefix(line))
+						st.exiting, st.exitCode = true, 2
+						return 2
+					}
 					st.pipefail = on
 				case "noclobber":
 					st.noclobber = on
@@ -526,6 +536,8 @@ func sbShell(st *state, argv []string, line int) int {
 	if st.callVars != nil {
 		child.vars = copyVars(st.callVars)
 	}
+	child.dash = st.in.isDash(argv[0])
+	child.arg0 = argv[0]
 	child.funcs = map[string]command{}
 	child.script = ""
 	child.errexit, child.pipefail, child.nounset, child.xtrace = false, false, false, false

@@ -35,7 +35,11 @@ func cmdTest(e *Env) (code int) {
 			if !ok {
 				panic(r)
 			}
-			fmt.Fprintf(e.Stderr, "bash: %s: %s\n", name, string(te))
+			if e.st != nil && e.st.dash {
+				fmt.Fprintf(e.Stderr, "%s%s: %s\n", e.st.prefix(e.st.line), name, string(te))
+			} else {
+				fmt.Fprintf(e.Stderr, "bash: %s: %s\n", name, string(te))
+			}
 			code = 2
 		}
 	}()
@@ -242,6 +246,9 @@ func testInt(s string) int64 {
 }
 
 func (t *tester) binary(l, op, r string) bool {
+	if op == "==" && t.e.st != nil && t.e.st.dash {
+		panic(testError(l + ": unexpected operator"))
+	}
 	switch op {
 	case "=", "==":
 		return l == r
