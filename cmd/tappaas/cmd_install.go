@@ -49,6 +49,7 @@ type installOptions struct {
 	// peerExec runs commands on the join peer (tests; the CLI dials --peer-host).
 	peerExec     exec.Executor
 	printAnswers bool
+	resume       bool // use the answers saved with the node's checkpoint
 	concurrency  int
 	logFile      string
 	// labHook, when set, sees the started lab (tests: counters, faults).
@@ -88,6 +89,7 @@ func newInstallCmd() *cobra.Command {
 	f.StringVar(&o.answers, "answers", "", "TOML answers file (see --print-answers)")
 	f.BoolVar(&o.yes, "yes", false, "run without asking for confirmation")
 	f.BoolVar(&o.printAnswers, "print-answers", false, "print a commented answers template and exit")
+	f.BoolVar(&o.resume, "resume", false, "resume with the answers saved on the node by the earlier run (instead of --answers)")
 	f.IntVar(&o.concurrency, "concurrency", 4, "steps run at once when independent")
 	return c
 }
@@ -283,17 +285,20 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	if o.printAnswers {
 		return 0, config.WriteTemplate(stdout)
 	}
-	if o.answers == "" {
-		return 2, errors.New("input needed: --answers FILE (write a template with --print-answers), or run `tappaas` for the full-screen installer")
+	if o.answers == "" && !o.resume {
+		return 2, errors.New("input needed: --answers FILE (write a template with --print-answers), --resume, or run `tappaas` for the full-screen installer")
 	}
-	f, err := os.Open(o.answers)
-	if err != nil {
-		return 2, fmt.Errorf("answers: %w", err)
-	}
-	cfg, err := config.LoadAnswers(f)
-	f.Close()
-	if err != nil {
-		return 2, fmt.Errorf("%s: %w", o.answers, err)
+	var cfg config.Install
+	if o.answers != "" {
+		f, err := os.Open(o.answers)
+		if err != nil {
+			return 2, fmt.Errorf("answers: %w", err)
+		}
+		cfg, err = config.LoadAnswers(f)
+		f.Close()
+		if err != nil {
+			return 2, fmt.Errorf("%s: %w", o.answers, err)
+		}
 	}
 	if o.output != "text" && o.output != "json" {
 		return 2, fmt.Errorf("--output: want text or json, got %q", o.output)
@@ -309,6 +314,17 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	defer sess.Close()
 	if o.sessionHook != nil {
 		o.sessionHook(sess)
+	}
+	if o.answers == "" {
+		saved, ok := loadAnswers(sess.store)
+		if !ok {
+			return 2, errors.New("input needed: no answers were saved on the node by an earlier run; give --answers FILE")
+		}
+		saved.ApplyDefaults()
+		if err := saved.Validate(); err != nil {
+			return 2, fmt.Errorf("the saved answers: %w", err)
+		}
+		cfg = saved
 	}
 	t := sess.targets
 	if name, by, when := sess.store.Plan(); name != "" {
@@ -433,7 +449,7 @@ func (p *printer) print(ev steps.Event) {
 }
 
 func (p *printer) printJSON(ev steps.Event) {
-	m := map[string]any{}
+	var m map[string]any
 	errText := func(err error) any {
 		if err == nil {
 			return nil

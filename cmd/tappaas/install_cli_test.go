@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/config"
 )
 
@@ -72,5 +73,30 @@ func TestStatusAfterInstall(t *testing.T) {
 		if !strings.Contains(s, w) {
 			t.Errorf("status lacks %q:\n%s", w, s)
 		}
+	}
+}
+
+func TestResumeUsesSavedAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	dir := t.TempDir()
+	var out bytes.Buffer
+	o := installOptions{resume: true, yes: true, output: "json", lab: true, labDir: dir, labReset: true, logFile: dir + "/l.log"}
+	if code, err := runInstall(context.Background(), o, &out, &out); code != 2 || err == nil || !strings.Contains(err.Error(), "--answers") {
+		t.Fatalf("resume without saved answers: %d %v", code, err)
+	}
+	// A first run stops on a failing step; the resume needs no answers file.
+	if code, _, _ := labInstall(t, context.Background(), dir, true, nil, func(o *installOptions) {
+		o.wrapNode = func(e exec.Executor) exec.Executor {
+			return &faulty{Executor: e, prefix: "qm create 110", fail: "injected"}
+		}
+	}); code != 1 {
+		t.Fatalf("want the first run to fail, got %d", code)
+	}
+	o.labReset = false
+	out.Reset()
+	if code, err := runInstall(context.Background(), o, &out, &out); code != 0 {
+		t.Fatalf("resume: %d %v\n%s", code, err, tail(out.String(), 20))
 	}
 }
