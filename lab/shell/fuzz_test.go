@@ -21,6 +21,12 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
+		if _, err := parseMode(src, true); err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.DashError() == "" {
+				t.Fatalf("dash mode: unexplained error %T %v", err, err)
+			}
+		}
 		err := Parse(src)
 		if err == nil {
 			return
@@ -43,11 +49,13 @@ func FuzzRun(f *testing.F) {
 		`printf '%d %s %b' 1 2 '\x41'`, `grep -E '(' /x`, `echo $((1/0))`, `f() { f; }; f`, `exit 300`,
 		`printf 'a1\nb\n' | sed -n -e '/a/,$s/[0-9]/N/gp' -e '2q'`, `echo {1..3} x{a,b}`, `x=1; echo $((x+=2)) ${x/1/y}`,
 		`[[ a == a* && -n x ]] && echo y`, `cat <<< "$HOME"`, `trap 'echo t' EXIT; f() { local v=1; }; f`,
+		`sh -c 'echo -e "a\tb"; [ a == a ]; x=1; echo ${x/1/2}'`, `sh -c 'echo a &> /dev/null; wait'`,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		i := New(NewMemFS())
+		i.Sh = "dash"
 		i.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
