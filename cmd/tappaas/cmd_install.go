@@ -196,6 +196,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			FirewallFingerprint: func(context.Context) (string, error) { return l.Info().FirewallFingerprint, nil },
 			Pusher:              &labPusher{l: l, log: s.log, knownHosts: filepath.Join(dir, "known_hosts.firewall")},
 			VMsDirect:           true, VMKnownHosts: filepath.Join(dir, "known_hosts.vms"), Log: s.log,
+			RootPassword: func(context.Context) (string, error) { return info.RootPassword, nil },
 		})
 		if err != nil {
 			s.Close()

@@ -23,6 +23,7 @@ import (
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/cluster"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/node"
 	"github.com/tappaas/tappaas/steps/platform"
@@ -53,6 +54,9 @@ type Targets struct {
 	PriorRun string
 	// Dial is the dialer for the firewall API and VMs.
 	Dial exec.DialFunc
+	// ClusterAPI, when set, creates the cluster through the PVE API with a
+	// root@pam ticket; nil runs `pvecm create` as root over the node link.
+	ClusterAPI cluster.TicketAPI
 	// Log receives connection events.
 	Log *slog.Logger
 
@@ -98,6 +102,9 @@ type ConnectOptions struct {
 	// Pusher delivers the firewall configuration; nil: over SSH with the
 	// image's bootstrap password, through the node.
 	Pusher firewall.Pusher
+	// RootPassword, when set, is root@pam's password: the cluster is then
+	// created through the PVE API with a ticket (never stored).
+	RootPassword func(ctx context.Context) (string, error)
 	// VMsDirect dials VMs with Dial instead of jumping through the node.
 	VMsDirect bool
 	// VMKnownHosts records VM host keys on first use (default next to KnownHosts).
@@ -131,6 +138,10 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 	}
 	t := &Targets{Node: cl, Dial: o.Dial, Log: o.Log}
 	t.OnClose(cl.Close)
+	if o.RootPassword != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		t.ClusterAPI = &PVETicket{Node: cl, Addr: host, Password: o.RootPassword, Dial: o.Dial}
+	}
 	fp := o.FirewallFingerprint
 	if fp == nil {
 		fp = func(ctx context.Context) (string, error) { return FirewallFingerprintFromNode(ctx, cl) }
