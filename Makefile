@@ -24,7 +24,7 @@ build: ## static binaries for linux/amd64 and linux/arm64 in bin/
 
 run: ## the full-screen installer against an in-process lab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tappaas $(PKG)
-	./bin/tappaas --lab
+	./bin/tappaas --lab --lab-speed 0.05
 
 demo: ## the headless installer against an in-process lab, from the example answers
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tappaas $(PKG)
