@@ -64,7 +64,7 @@ func Text(cfg config.Install, rt *steps.Runtime, secretsPath string) string {
 	b.WriteString("  1. tappaas status                      — check every step\n")
 	b.WriteString("  2. tappaas join (on tappaas2..9)        — grow the cluster\n")
 	b.WriteString("  3. on tappaas-cicd: acme-setup.sh       — TLS certificates for " + cfg.Site.Domain + "\n")
-	b.WriteString("  4. tappaas zones / tappaas module       — zones and modules\n")
+	b.WriteString("  4. tappaas zones edit                   — network zones (modules: not built yet)\n")
 	return b.String()
 }
 

@@ -175,7 +175,7 @@ func (b *Backend) Summary(ctx context.Context, req common.Request) (common.Summa
 		Credentials: []common.Credential{{Name: "Firewall root password", Where: "/var/lib/tappaas/secrets.json (0600)"},
 			{Name: "Firewall API key", Where: "/var/lib/tappaas/secrets.json (0600)"}},
 		Next: []string{"Log in to the firewall and change nothing by hand: tappaas owns its config",
-			"Add modules with tappaas module add"},
+			"Edit network zones with tappaas zones edit"},
 	}, nil
 }
 
