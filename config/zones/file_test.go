@@ -10,7 +10,14 @@ import (
 	"testing"
 )
 
-const fixtureDir = "/work/shared/fixtures/upstream"
+// fixtureDir is upstream's data in the shared folder that sits beside the
+// repository (../shared from the module root), or $TAPPAAS_SHARED_DIR.
+var fixtureDir = func() string {
+	if d := os.Getenv("TAPPAAS_SHARED_DIR"); d != "" {
+		return filepath.Join(d, "fixtures", "upstream")
+	}
+	return filepath.Join("..", "..", "..", "shared", "fixtures", "upstream")
+}()
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -81,6 +88,9 @@ func TestFixturesLoad(t *testing.T) {
 		return nil
 	})
 	if len(files) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no fixtures under %s: CI must have ../shared beside the repository", fixtureDir)
+		}
 		t.Skip("fixture directory not present")
 	}
 	for _, p := range files {
