@@ -110,6 +110,7 @@ type conn struct {
 	mu   sync.Mutex
 	err  error // why it died
 	wrap bool  // the watchdog works on this target
+	raw  bool  // no bootstrap: the script is the command line
 	// killed is set synchronously by kill, before done closes.
 	killed atomic.Bool
 	uid0   bool // logged-in user is root

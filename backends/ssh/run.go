@@ -19,8 +19,10 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 )
 
-// probe decides whether the watchdog wrapper works on this target and
-// whether the user is root. One round trip per connection.
+// probe decides how commands reach this target and whether the user is
+// root: the stdin bootstrap with the watchdog, the bootstrap alone, or
+// (a target without a POSIX /bin/sh) the raw command line. One round trip
+// per connection when the watchdog works; none with DisableWatchdog.
 func (c *Client) probe(ctx context.Context, cn *conn) {
 	cn.uid0 = c.cfg.User == "root"
 	if c.cfg.DisableWatchdog {
@@ -28,20 +30,24 @@ func (c *Client) probe(ctx context.Context, cn *conn) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var out bytes.Buffer
-	cn.wrap = true
-	code, err := c.session(pctx, cn, exec.Cmd{Script: "id -u"}, nil, false, &out, io.Discard)
-	id := strings.TrimSpace(out.String())
-	if err != nil || code != 0 {
-		cn.wrap = false
-		c.cfg.Log.Info("ssh target cannot run the watchdog; plain commands", "target", c.target)
-		return
+	for _, wrap := range []bool{true, false} {
+		var out bytes.Buffer
+		cn.wrap = wrap
+		code, err := c.session(pctx, cn, exec.Cmd{Script: "id -u"}, nil, false, &out, io.Discard)
+		id := strings.TrimSpace(out.String())
+		if _, perr := strconv.Atoi(id); err == nil && code == 0 && perr == nil {
+			cn.uid0 = id == "0"
+			if !wrap {
+				c.cfg.Log.Info("ssh target cannot run the watchdog; commands rely on the signal request", "target", c.target)
+			}
+			return
+		}
+		if pctx.Err() != nil || cn.dead() {
+			break
+		}
 	}
-	if _, perr := strconv.Atoi(id); perr != nil {
-		cn.wrap = false
-		return
-	}
-	cn.uid0 = id == "0"
+	cn.wrap, cn.raw = false, true
+	c.cfg.Log.Info("ssh target has no POSIX /bin/sh for the command bootstrap; raw command lines", "target", c.target)
 }
 
 // Run implements exec.Executor.
@@ -117,8 +123,26 @@ type notStarted struct{ err error }
 func (e *notStarted) Error() string { return e.err.Error() }
 func (e *notStarted) Unwrap() error { return e.err }
 
-// buildScript returns the command line sent to the server.
+// bootLine is the command line sent to the login shell for every command
+// (see the package doc): it reads the first line of the session's stdin,
+// decodes it with printf %b and evaluates it in /bin/sh. It is the same
+// for sh, bash and csh/tcsh login shells: no newline, no history `!`, and
+// every `$` inside single quotes, which csh leaves alone. The script thus
+// never appears in a process's argv.
+const bootLine = `exec /bin/sh -c 'IFS= read -r s && eval "$(printf %b "$s")"'`
+
+// encodeLine makes script one line that `printf %b` turns back into it.
+func encodeLine(script string) string {
+	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	return r.Replace(script) + "\n"
+}
+
+// buildScript returns the sh script for cmd: the environment, sudo and
+// (wrap) the watchdog around cmd.Script.
 func buildScript(cmd exec.Cmd, uid0, wrap, hasStdin bool, n int) (string, error) {
+	if strings.ContainsRune(cmd.Script, 0) {
+		return "", errors.New("script contains a NUL byte")
+	}
 	var b strings.Builder
 	if len(cmd.Env) > 0 {
 		b.WriteString("export")
@@ -126,9 +150,12 @@ func buildScript(cmd exec.Cmd, uid0, wrap, hasStdin bool, n int) (string, error)
 			if !validEnvName(k) {
 				return "", fmt.Errorf("invalid environment variable name %q", k)
 			}
+			if strings.ContainsRune(cmd.Env[k], 0) {
+				return "", fmt.Errorf("environment variable %s contains a NUL byte", k)
+			}
 			b.WriteString(" " + k + "=" + exec.Quote(cmd.Env[k]))
 		}
-		b.WriteString("; ")
+		b.WriteString("\n")
 	}
 	b.WriteString(cmd.Script)
 	inner := b.String()
@@ -144,15 +171,12 @@ func buildScript(cmd exec.Cmd, uid0, wrap, hasStdin bool, n int) (string, error)
 	// script (a `wait` there must not wait for it), and uses only shell
 	// builtins; $$ is the shell that runs the script.
 	const watchdog = `( { while read -r _ <&3; do :; done; kill -0 $$ && kill -KILL 0; } >/dev/null 2>&1 & )`
-	var w string
 	if !hasStdin {
-		w = "exec 3<&0 </dev/null; " + watchdog + "; exec 3<&-\n" + inner
-	} else {
-		// head hands exactly n bytes to the script, then forks the
-		// watchdog, which keeps reading the session's stdin.
-		w = "exec 3<&0 </dev/null; { head -c " + strconv.Itoa(n) + " <&3; exec >&-; " + watchdog + "; } 2>/dev/null | {\n" + inner + "\n}"
+		return "exec 3<&0 </dev/null; " + watchdog + "; exec 3<&-\n" + inner, nil
 	}
-	return "exec /bin/sh -c " + exec.Quote(w), nil
+	// head hands exactly n bytes to the script, then forks the watchdog,
+	// which keeps reading the session's stdin.
+	return "exec 3<&0 </dev/null; { head -c " + strconv.Itoa(n) + " <&3; exec >&-; " + watchdog + "; } 2>/dev/null | {\n" + inner + "\n}", nil
 }
 
 func validEnvName(k string) bool {
@@ -173,6 +197,13 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 	script, err := buildScript(cmd, cn.uid0, cn.wrap, hasStdin, len(data))
 	if err != nil {
 		return -1, err
+	}
+	line := bootLine
+	var head []byte // what precedes data on the session's stdin
+	if cn.raw {
+		line = script
+	} else {
+		head = []byte(encodeLine("unset s\n" + script))
 	}
 	select {
 	case c.slots <- struct{}{}:
@@ -200,17 +231,21 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 		if err != nil {
 			return -1, fmt.Errorf("open session stdin: %w", err)
 		}
-	} else if hasStdin {
-		sess.Stdin = bytes.NewReader(data)
+	} else if hasStdin || len(head) > 0 {
+		sess.Stdin = io.MultiReader(bytes.NewReader(head), bytes.NewReader(data))
 	}
-	if err := sess.Start(script); err != nil {
+	if err := sess.Start(line); err != nil {
 		if cn.dead() {
 			return -1, &notStarted{fmt.Errorf("%w: %v", exec.ErrConnectionLost, err)}
 		}
 		return -1, fmt.Errorf("start: %w", err)
 	}
-	if stdinW != nil && len(data) > 0 {
-		go func() { _, _ = stdinW.Write(data) }()
+	if stdinW != nil && len(head)+len(data) > 0 {
+		go func() {
+			if _, err := stdinW.Write(head); err == nil {
+				_, _ = stdinW.Write(data)
+			}
+		}()
 	}
 	waitc := make(chan error, 1)
 	go func() { waitc <- sess.Wait() }()
