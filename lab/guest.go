@@ -118,7 +118,9 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 		return nil
 	}
 	keysOK, pwOK := vm.Authorizer(kind, fsys)
-	handler := vm.Handler(kind, in)
+	// Strict csh: the firewall's root login shell refuses sh syntax the
+	// way OPNsense's tcsh does (TestCshAgainstRealTcsh keeps it honest).
+	handler := vm.HandlerWith(kind, in, vm.HandlerOptions{Csh: vm.CshStrict})
 	srv, err := sshd.Listen("127.0.0.1:0", sshd.Config{
 		HostKey:        signer,
 		AuthorizedKeys: keysOK,
