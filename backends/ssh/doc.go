@@ -28,6 +28,27 @@
 // next call re-dials (Config.Redial attempts with exponential backoff).
 // Host key and authentication failures are never retried.
 //
+// # How a command reaches the target
+//
+// The login shell of the SSH user parses the command line sshd gets, and
+// that shell is not always sh: OPNsense's root logs in to tcsh (FreeBSD's
+// /bin/csh), which refuses `{ …; }` groups ("{: Command not found."), sh
+// builtins such as export, `$(…)`, a newline inside quotes and any `!`.
+// So the command line is always the same csh- and sh-safe bootstrap
+//
+//	exec /bin/sh -c 'IFS= read -r s && eval "$(printf %b "$s")"'
+//
+// and the script follows on the session's stdin as its first line, with
+// backslashes and newlines escaped for printf %b. /bin/sh reads exactly that
+// line (the read builtin reads byte by byte from a pipe), decodes it and
+// evaluates it; the rest of stdin is the command's (Cmd.Stdin, then the
+// watchdog's lifeline below). The script — including Cmd.Env, exported by
+// the script itself — never appears in a process's argv or in sshd's log;
+// only sudo'd scripts of non-root users are passed to `sudo /bin/sh -c` as
+// an argument. The target needs a POSIX /bin/sh with printf and read (every
+// Linux, FreeBSD, OPNsense, NixOS); a target whose probe fails even the
+// bootstrap gets the raw script as the command line, as a last resort.
+//
 // # Cancellation and what kills the remote command
 //
 // On ctx cancellation or Cmd.Timeout the client sends the "signal" channel
@@ -39,18 +60,21 @@
 // processes when its channel closes. So every command additionally runs
 // under a small POSIX-sh watchdog: the session's stdin is
 // kept open by the client for the command's life and read by a background
-// `cat`; when it reaches EOF — the session was closed or the connection died
-// — and the command is still running, the watchdog kills the session's
-// whole process group (`kill -KILL 0`). The command itself gets /dev/null
-// (or exactly the Cmd.Stdin bytes, framed with `head -c N`) as stdin, so
-// Cmd.Stdin is read into memory first (at most MaxStdin bytes). Processes the
-// command put into a new session (setsid, systemd-run) survive, as they
-// should. On connect the client probes the target once; a target whose
-// shell cannot run the watchdog (the lab's simulated shell) gets plain
-// commands and relies on the signal request alone. Config.DisableWatchdog
-// skips the probe. Commands under sudo by a non-root user run as root and
-// cannot be killed by the user's signals; their cancellation relies on sudo
-// relaying the session's end.
+// `read` loop; when it reaches EOF — the session was closed or the
+// connection died — and the command is still running, the watchdog kills
+// the session's whole process group (`kill -KILL 0`). The command itself
+// gets /dev/null (or exactly the Cmd.Stdin bytes, framed with `head -c N`)
+// as stdin, so Cmd.Stdin is read into memory first (at most MaxStdin
+// bytes). Processes the command put into a new session (setsid,
+// systemd-run) survive, as they should. On connect the client probes the
+// target once (`id -u` under the watchdog, which also tells whether the
+// user is root); a target that cannot run the watchdog gets the bootstrap
+// without it and relies on the signal request alone. The lab's simulated
+// shell runs the watchdog too (its probe passes; TestLabConformance).
+// Config.DisableWatchdog skips the probe and the watchdog (the user counts
+// as root when Config.User is "root"). Commands under sudo by a non-root user run as
+// root and cannot be killed by the user's signals; their cancellation
+// relies on sudo relaying the session's end.
 //
 // # Files
 //

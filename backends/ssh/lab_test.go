@@ -36,7 +36,9 @@ func TestLabConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		t.Logf("watchdog on the lab's shell: %v", c.Watchdog())
+		if !c.Watchdog() {
+			t.Fatal("the lab's shell does not run the watchdog")
+		}
 		return c
 	})
 }
