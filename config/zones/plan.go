@@ -44,7 +44,26 @@ const (
 	KindRule       Kind = "rule"
 )
 
-var kindOrder = map[Kind]int{KindVLAN: 0, KindAssignment: 1, KindListen: 2, KindRange: 3, KindHost: 4, KindRule: 5}
+// numKinds is the number of Kinds; kindOrder ranks them.
+const numKinds = 6
+
+// kindOrder is a Kind's position in creation order (an unknown Kind sorts
+// with the VLANs, as a missing map entry did).
+func kindOrder(k Kind) int {
+	switch k {
+	case KindAssignment:
+		return 1
+	case KindListen:
+		return 2
+	case KindRange:
+		return 3
+	case KindHost:
+		return 4
+	case KindRule:
+		return 5
+	}
+	return 0
+}
 
 // FieldChange is one field of an update.
 type FieldChange struct {
@@ -158,23 +177,78 @@ type planner struct {
 	order  map[string]int
 	// zones whose interface will be (re)created: their ifname is unknown now
 	fresh map[string]bool
+
+	// Unique zone names (first zone of each name, file order), with their
+	// position in name order and their subnet's validity; targets of
+	// access-to are resolved to these indices once per entry.
+	names   []*Zone
+	nameIdx map[string]int32
+	rankOf  []int32 // names index → position in sorted name order
+	byRank  []int32 // sorted name order → names index
+	cidrOK  []bool  // names index → ValidateCIDR(IP) == nil
+	stamp   []uint32
+	gen     uint32
+	ranks   []int32  // scratch: ranks of one zone's targets
+	unknown []string // scratch: one zone's targets that are no zone
+	specs   []ruleSpec
+	dmz     *Zone
+}
+
+// ruleSpec is one rule of a zone before its description is materialised:
+// identity OwnerPrefix+zone+":"+sfx+sfxT, text "Zone "+zone+txt+txtT.
+type ruleSpec struct {
+	sfx, sfxT, txt, txtT     string
+	seq                      int
+	action, proto, dst, port string
+}
+
+// ruleJob is what the second pass needs to emit one zone's rules.
+type ruleJob struct {
+	z          *Zone
+	caddyIface string // interface of the Caddy rules ("" → resolved at apply)
+	caddy      bool   // emit the Caddy rules
+	iface      string // interface of the band-5 rules
+	zoneRules  bool   // emit the band-5 rules
+	warnAt     int    // len(Warnings) where the zone's rule warnings belong
 }
 
 func (p *planner) warn(format string, a ...any) {
 	p.out.Warnings = append(p.out.Warnings, fmt.Sprintf(format, a...))
 }
 
-func (p *planner) run() {
-	p.order = map[string]int{}
+func (p *planner) index() {
+	p.order = make(map[string]int, len(p.f.Zones))
 	p.fresh = map[string]bool{}
 	p.byName = make(map[string]*Zone, len(p.f.Zones))
+	p.nameIdx = make(map[string]int32, len(p.f.Zones))
+	p.out.ZoneOrder = make([]string, 0, len(p.f.Zones))
 	for i, z := range p.f.Zones {
 		if _, dup := p.byName[z.Name]; !dup {
 			p.byName[z.Name] = z
+			p.nameIdx[z.Name] = int32(len(p.names))
+			p.names = append(p.names, z)
 		}
 		p.order[z.Name] = i
 		p.out.ZoneOrder = append(p.out.ZoneOrder, z.Name)
 	}
+	n := len(p.names)
+	p.byRank = make([]int32, n)
+	p.rankOf = make([]int32, n)
+	p.cidrOK = make([]bool, n)
+	p.stamp = make([]uint32, n)
+	for i, z := range p.names {
+		p.byRank[i] = int32(i)
+		p.cidrOK[i] = ValidateCIDR(z.IP) == nil
+	}
+	slices.SortFunc(p.byRank, func(a, b int32) int { return cmp.Compare(p.names[a].Name, p.names[b].Name) })
+	for r, i := range p.byRank {
+		p.rankOf[i] = int32(r)
+	}
+	p.dmz = p.dmzZone()
+}
+
+func (p *planner) run() {
+	p.index()
 
 	// Owned VLANs by zone; foreign VLANs by parent/tag.
 	ownedVLAN := map[string][]VLAN{}
@@ -193,14 +267,22 @@ func (p *planner) run() {
 		assignByDevice[a.Device] = a
 	}
 
-	n := 0
+	// Desired changes are generated in the plan's kind order: the zone
+	// objects first (pass 1), then every zone's rules (pass 2), so that the
+	// final sort finds them in place. Rule warnings are merged back at the
+	// position a single pass would have produced them.
+	n, nr := 0, 0
 	for _, z := range p.f.Zones {
 		n += len(z.AccessTo) + 10
+		nr += len(z.AccessTo) + 6
 	}
+	p.slab = make([]Rule, 0, nr)
 	want := make([]Change, 0, n)
+	var byKind [4][]Change // VLAN, assignment, range, host
+	jobs := make([]ruleJob, 0, len(p.f.Zones))
 	var dmzGW netip.Addr
-	if dz := p.dmzZone(); dz != nil {
-		dmzGW, _ = dz.Gateway()
+	if p.dmz != nil {
+		dmzGW, _ = p.dmz.Gateway()
 	}
 	for _, z := range p.f.Zones {
 		pfx, okP := z.Prefix()
@@ -208,7 +290,9 @@ func (p *planner) run() {
 		switch {
 		case z.State.Enabled():
 		case z.State == Manual:
-			want = append(want, p.caddyRules(z, assignByDevice, dmzGW)...)
+			if ci, ok := p.caddyIface(z, assignByDevice, dmzGW); ok {
+				jobs = append(jobs, ruleJob{z: z, caddy: true, caddyIface: ci, warnAt: len(p.out.Warnings)})
+			}
 			continue
 		default:
 			continue
@@ -229,9 +313,9 @@ func (p *planner) run() {
 				continue
 			}
 			vlan := &VLAN{Parent: parent, Tag: z.VLANTag, Device: z.VLANDevice(), Descr: human(OwnerPrefix+z.Name+":vlan", z.Description)}
-			want = append(want, Change{Kind: KindVLAN, Zone: z.Name, ID: OwnerPrefix + z.Name + ":vlan", VLAN: vlan})
+			byKind[0] = append(byKind[0], Change{Kind: KindVLAN, Zone: z.Name, ID: OwnerPrefix + z.Name + ":vlan", VLAN: vlan})
 			as := &Assignment{Device: z.VLANDevice(), Descr: z.Name, Enabled: true, IPv4: netip.PrefixFrom(gw, pfx.Bits())}
-			want = append(want, Change{Kind: KindAssignment, Zone: z.Name, ID: as.Device, Assignment: as})
+			byKind[1] = append(byKind[1], Change{Kind: KindAssignment, Zone: z.Name, ID: as.Device, Assignment: as})
 			if a, ok := assignByDevice[as.Device]; ok && vlanZoneByDevice[as.Device] == z.Name && sameAssignment(a, *as) {
 				iface = a.Ifname
 				p.out.Ifaces[z.Name] = a.Ifname
@@ -242,13 +326,13 @@ func (p *planner) run() {
 			if ok {
 				r := &Range{Start: first.String(), End: last.String(), Domain: z.Domain(), LeaseTime: LeaseTime,
 					Description: human(OwnerPrefix+z.Name+":dhcp", "Zone "+z.Name+" DHCP")}
-				want = append(want, Change{Kind: KindRange, Zone: z.Name, ID: OwnerPrefix + z.Name + ":dhcp", IfaceZone: z.Name, Range: r})
+				byKind[2] = append(byKind[2], Change{Kind: KindRange, Zone: z.Name, ID: OwnerPrefix + z.Name + ":dhcp", IfaceZone: z.Name, Range: r})
 			} else {
 				p.warn("zone %s: no DHCP range, the offsets do not fit %s", z.Name, z.IP)
 			}
 			h := &HostOverride{Enabled: true, Hostname: "firewall", Domain: z.Domain(), RR: "A", Server: gw.String(),
 				Description: human(OwnerPrefix+z.Name+":dns", "Zone "+z.Name+" gateway")}
-			want = append(want, Change{Kind: KindHost, Zone: z.Name, ID: OwnerPrefix + z.Name + ":dns", Host: h})
+			byKind[3] = append(byKind[3], Change{Kind: KindHost, Zone: z.Name, ID: OwnerPrefix + z.Name + ":dns", Host: h})
 		} else {
 			if z.Type == "Overlay" {
 				continue
@@ -256,9 +340,46 @@ func (p *planner) run() {
 			iface = z.Bridge
 			p.out.Ifaces[z.Name] = iface
 		}
-		want = append(want, p.caddyRules(z, assignByDevice, dmzGW)...)
-		want = p.zoneRules(want, z, iface)
+		j := ruleJob{z: z, iface: iface, zoneRules: true, warnAt: len(p.out.Warnings)}
+		j.caddyIface, j.caddy = p.caddyIface(z, assignByDevice, dmzGW)
+		jobs = append(jobs, j)
 	}
+	for _, b := range byKind {
+		want = append(want, b...)
+	}
+
+	// Pass 2: rules. Warnings of this pass go to their zone's position.
+	early := p.out.Warnings
+	p.out.Warnings = nil
+	merged := make([]string, 0, len(early))
+	from := 0
+	var caddyDst string
+	if dmzGW.IsValid() {
+		caddyDst = dmzGW.String() + "/32"
+	}
+	for _, j := range jobs {
+		merged = append(merged, early[from:j.warnAt]...)
+		from = j.warnAt
+		p.specs = p.specs[:0]
+		if j.caddy {
+			p.specs = append(p.specs,
+				ruleSpec{sfx: "caddy-https", txt: " -> caddy https", seq: SeqCaddyHTTPS, action: "pass", proto: "TCP", dst: caddyDst, port: "443"},
+				ruleSpec{sfx: "caddy-http", txt: " -> caddy http", seq: SeqCaddyHTTP, action: "pass", proto: "TCP", dst: caddyDst, port: "80"})
+			want = p.emit(want, j.z, j.caddyIface)
+			p.specs = p.specs[:0]
+		}
+		if j.zoneRules {
+			p.zoneRules(j.z)
+			want = p.emit(want, j.z, j.iface)
+		}
+		merged = append(merged, p.out.Warnings...)
+		p.out.Warnings = p.out.Warnings[:0]
+	}
+	merged = append(merged, early[from:]...)
+	if len(merged) == 0 {
+		merged = nil
+	}
+	p.out.Warnings = merged
 	p.diff(want, ownedVLAN, vlanZoneByDevice, assignByDevice)
 }
 
@@ -286,96 +407,169 @@ func (p *planner) dmzZone() *Zone {
 	return nil
 }
 
-func (p *planner) rule(z *Zone, iface, suffix, text string, seq int, action, proto, dst, port string) Change {
-	// One allocation for description and identity (a prefix of it), and
-	// rules come from a per-planner slab: large plans allocate little.
-	desc := OwnerPrefix + z.Name + ":" + suffix + " | " + text
-	id := desc[:len(OwnerPrefix)+len(z.Name)+1+len(suffix)]
-	if len(p.slab) == cap(p.slab) {
-		p.slab = make([]Rule, 0, 256)
+// emit appends the rules of p.specs for zone z on iface to out. All
+// descriptions of the zone share one string (identities are prefixes of
+// them), and rules come from the planner's slab: large plans allocate
+// little.
+func (p *planner) emit(out []Change, z *Zone, iface string) []Change {
+	if len(p.specs) == 0 {
+		return out
 	}
-	p.slab = append(p.slab, Rule{Enabled: true, Sequence: seq, Action: action, Quick: true, Interface: iface, Direction: "in",
-		IPProtocol: "inet", Protocol: proto, SourceNet: z.IP, DestinationNet: dst, DestinationPort: port, Log: true,
-		Description: desc})
-	d := Change{Kind: KindRule, Zone: z.Name, ID: id, Rule: &p.slab[len(p.slab)-1]}
+	fixed := len(OwnerPrefix) + len(z.Name) + 1 + len(" | Zone ") + len(z.Name)
+	total := 0
+	for i := range p.specs {
+		s := &p.specs[i]
+		total += fixed + len(s.sfx) + len(s.sfxT) + len(s.txt) + len(s.txtT)
+	}
+	var b strings.Builder
+	b.Grow(total)
+	for i := range p.specs {
+		s := &p.specs[i]
+		b.WriteString(OwnerPrefix)
+		b.WriteString(z.Name)
+		b.WriteByte(':')
+		b.WriteString(s.sfx)
+		b.WriteString(s.sfxT)
+		b.WriteString(" | Zone ")
+		b.WriteString(z.Name)
+		b.WriteString(s.txt)
+		b.WriteString(s.txtT)
+	}
+	all := b.String()
+	ifaceZone := ""
 	if iface == "" {
-		d.IfaceZone = z.Name
+		ifaceZone = z.Name
 	}
-	return d
-}
-
-// zoneRules appends the band-5 rules of access-to (§2.5) to out.
-func (p *planner) zoneRules(out []Change, z *Zone, iface string) []Change {
-	if len(z.AccessTo) == 0 {
-		return out // isolated: no rules at all, as upstream
-	}
-	base := RuleBase(z.Name)
-	name := "Zone " + z.Name
-	if z.HasAccess(KeywordAll) {
-		return append(out, p.rule(z, iface, "all", name+" -> all", base, "pass", "any", "any", ""))
-	}
-	gw, _ := z.Gateway()
-	out = append(out, p.rule(z, iface, "gateway", name+" -> gateway", base, "pass", "any", gw.String()+"/32", ""))
-	seen := make(map[string]bool, len(z.AccessTo))
-	// Targets in identity order, which is the plan's order.
-	targets := slices.Clone(z.AccessTo)
-	slices.Sort(targets)
-	for _, t := range targets {
-		if t == KeywordInternet || seen[t] || t == z.Name {
-			continue
+	at := 0
+	for i := range p.specs {
+		s := &p.specs[i]
+		idLen := len(OwnerPrefix) + len(z.Name) + 1 + len(s.sfx) + len(s.sfxT)
+		n := fixed + len(s.sfx) + len(s.sfxT) + len(s.txt) + len(s.txtT)
+		desc := all[at : at+n]
+		at += n
+		if len(p.slab) == cap(p.slab) {
+			p.slab = make([]Rule, 0, 256)
 		}
-		seen[t] = true
-		tz := p.byName[t]
-		if tz == nil {
-			p.warn("zone %s: access-to %q is not a zone, no rule", z.Name, t)
-			continue
-		}
-		if ValidateCIDR(tz.IP) != nil {
-			p.warn("zone %s: access-to %q has no usable subnet, no rule", z.Name, t)
-			continue
-		}
-		out = append(out, p.rule(z, iface, "to:"+t, name+" -> "+t, base+1, "pass", "any", tz.IP, ""))
-	}
-	if z.HasAccess(KeywordInternet) {
-		for i, b := range []struct{ suffix, net string }{{"10", "10.0.0.0/8"}, {"172", "172.16.0.0/12"}, {"192", "192.168.0.0/16"}} {
-			out = append(out, p.rule(z, iface, "block-rfc1918-"+b.suffix, name+" block rfc1918-"+b.suffix, base+90+i, "block", "any", b.net, ""))
-		}
-		out = append(out, p.rule(z, iface, "internet", name+" -> internet", base+99, "pass", "any", "any", ""))
+		p.slab = append(p.slab, Rule{Enabled: true, Sequence: s.seq, Action: s.action, Quick: true, Interface: iface, Direction: "in",
+			IPProtocol: "inet", Protocol: s.proto, SourceNet: z.IP, DestinationNet: s.dst, DestinationPort: s.port, Log: true,
+			Description: desc})
+		out = append(out, Change{Kind: KindRule, Zone: z.Name, ID: desc[:idLen], IfaceZone: ifaceZone, Rule: &p.slab[len(p.slab)-1]})
 	}
 	return out
 }
 
-// caddyRules lets a zone with internet access reach the reverse proxy on the
-// DMZ gateway (band 1, §2.5). Manual zones get them on their existing
-// interface (the bridge when untagged).
-func (p *planner) caddyRules(z *Zone, assignByDevice map[string]Assignment, dmzGW netip.Addr) []Change {
-	if !dmzGW.IsValid() || z.Type == "DMZ" || z.Type == "Overlay" || !(z.HasAccess(KeywordInternet) || z.HasAccess(KeywordAll)) {
-		return nil
+var rfc1918 = []struct{ sfx, txt, net string }{
+	{"block-rfc1918-10", " block rfc1918-10", "10.0.0.0/8"},
+	{"block-rfc1918-172", " block rfc1918-172", "172.16.0.0/12"},
+	{"block-rfc1918-192", " block rfc1918-192", "192.168.0.0/16"},
+}
+
+// zoneRules appends the band-5 rules of access-to (§2.5) to p.specs.
+// Targets come in identity order (by name), which is the plan's order.
+func (p *planner) zoneRules(z *Zone) {
+	if len(z.AccessTo) == 0 {
+		return // isolated: no rules at all, as upstream
 	}
-	if d := p.dmzZone(); d != nil && d.Name == z.Name {
-		return nil
+	base := RuleBase(z.Name)
+	if z.HasAccess(KeywordAll) {
+		p.specs = append(p.specs, ruleSpec{sfx: "all", txt: " -> all", seq: base, action: "pass", proto: "any", dst: "any"})
+		return
+	}
+	gw, _ := z.Gateway()
+	p.specs = append(p.specs, ruleSpec{sfx: "gateway", txt: " -> gateway", seq: base, action: "pass", proto: "any", dst: gw.String() + "/32"})
+
+	// Resolve the targets once: zones are marked (deduplicated) by index,
+	// anything else is collected and sorted by name.
+	p.gen++
+	if p.gen == 0 { // wrapped: reset the marks
+		clear(p.stamp)
+		p.gen = 1
+	}
+	p.ranks, p.unknown = p.ranks[:0], p.unknown[:0]
+	internet := false
+	for _, t := range z.AccessTo {
+		if t == KeywordInternet {
+			internet = true
+			continue
+		}
+		if t == z.Name {
+			continue
+		}
+		i, ok := p.nameIdx[t]
+		if !ok {
+			p.unknown = append(p.unknown, t)
+			continue
+		}
+		if p.stamp[i] != p.gen {
+			p.stamp[i] = p.gen
+			p.ranks = append(p.ranks, p.rankOf[i])
+		}
+	}
+	if len(p.unknown) > 1 {
+		slices.Sort(p.unknown)
+		p.unknown = slices.Compact(p.unknown)
+	}
+	// Known targets in name order: sort their ranks when few, else walk
+	// every zone in name order and keep the marked ones.
+	if len(p.ranks)*16 < len(p.names) {
+		slices.Sort(p.ranks)
+	} else {
+		p.ranks = p.ranks[:0]
+		for r, i := range p.byRank {
+			if p.stamp[i] == p.gen {
+				p.ranks = append(p.ranks, int32(r))
+			}
+		}
+	}
+	u := 0
+	for _, r := range p.ranks {
+		i := p.byRank[r]
+		t := p.names[i].Name
+		for ; u < len(p.unknown) && p.unknown[u] < t; u++ {
+			p.warn("zone %s: access-to %q is not a zone, no rule", z.Name, p.unknown[u])
+		}
+		if !p.cidrOK[i] {
+			p.warn("zone %s: access-to %q has no usable subnet, no rule", z.Name, t)
+			continue
+		}
+		p.specs = append(p.specs, ruleSpec{sfx: "to:", sfxT: t, txt: " -> ", txtT: t, seq: base + 1, action: "pass", proto: "any", dst: p.names[i].IP})
+	}
+	for ; u < len(p.unknown); u++ {
+		p.warn("zone %s: access-to %q is not a zone, no rule", z.Name, p.unknown[u])
+	}
+	if internet {
+		for i, b := range rfc1918 {
+			p.specs = append(p.specs, ruleSpec{sfx: b.sfx, txt: b.txt, seq: base + 90 + i, action: "block", proto: "any", dst: b.net})
+		}
+		p.specs = append(p.specs, ruleSpec{sfx: "internet", txt: " -> internet", seq: base + 99, action: "pass", proto: "any", dst: "any"})
+	}
+}
+
+// caddyIface decides whether a zone with internet access gets the rules
+// that let it reach the reverse proxy on the DMZ gateway (band 1, §2.5), and
+// on which interface. Manual zones get them on their existing interface (the
+// bridge when untagged).
+func (p *planner) caddyIface(z *Zone, assignByDevice map[string]Assignment, dmzGW netip.Addr) (string, bool) {
+	if !dmzGW.IsValid() || z.Type == "DMZ" || z.Type == "Overlay" || !(z.HasAccess(KeywordInternet) || z.HasAccess(KeywordAll)) {
+		return "", false
+	}
+	if p.dmz != nil && p.dmz.Name == z.Name {
+		return "", false
 	}
 	if ValidateCIDR(z.IP) != nil {
-		return nil
+		return "", false
 	}
-	iface := ""
 	switch {
 	case !z.Tagged():
-		iface = z.Bridge
+		return z.Bridge, true
 	case z.State == Manual:
 		a, ok := assignByDevice[z.VLANDevice()]
 		if !ok {
-			return nil // a Manual VLAN zone without an interface: nothing to bind to
+			return "", false // a Manual VLAN zone without an interface: nothing to bind to
 		}
-		iface = a.Ifname
+		return a.Ifname, true
 	default:
-		iface = p.out.Ifaces[z.Name] // "" → resolved at apply
-	}
-	dst := dmzGW.String() + "/32"
-	name := "Zone " + z.Name
-	return []Change{
-		p.rule(z, iface, "caddy-https", name+" -> caddy https", SeqCaddyHTTPS, "pass", "TCP", dst, "443"),
-		p.rule(z, iface, "caddy-http", name+" -> caddy http", SeqCaddyHTTP, "pass", "TCP", dst, "80"),
+		return p.out.Ifaces[z.Name], true // "" → resolved at apply
 	}
 }
 
@@ -397,12 +591,14 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		host *HostOverride
 		rule *Rule
 	}
-	cur := map[Kind]map[string][]curObj{}
+	// Indexed by kindOrder: no hashing of the Kind per desired change.
+	var cur [numKinds]map[string][]curObj
 	add := func(k Kind, id string, o curObj) {
-		if cur[k] == nil {
-			cur[k] = map[string][]curObj{}
+		ki := kindOrder(k)
+		if cur[ki] == nil {
+			cur[ki] = map[string][]curObj{}
 		}
-		cur[k][id] = append(cur[k][id], o)
+		cur[ki][id] = append(cur[ki][id], o)
 	}
 	for _, vs := range ownedVLAN {
 		for i := range vs {
@@ -447,7 +643,7 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		}
 	}
 	adoptable := map[string]curObj{}
-	for _, objs := range cur[KindVLAN] {
+	for _, objs := range cur[kindOrder(KindVLAN)] {
 		for _, o := range objs {
 			if !wantsVLAN[o.zone] {
 				adoptable[o.vlan.Parent+"/"+strconv.Itoa(o.vlan.Tag)] = o
@@ -458,24 +654,37 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 	// deletes found on the way go to extra.
 	var extra []Change
 	kept := 0
-	matched := map[Kind]map[string]bool{}
+	var matched [numKinds]map[string]bool
 	mark := func(k Kind, id string) {
-		if matched[k] == nil {
-			matched[k] = map[string]bool{}
+		ki := kindOrder(k)
+		if matched[ki] == nil {
+			matched[ki] = map[string]bool{}
 		}
-		matched[k][id] = true
+		matched[ki][id] = true
 	}
+	// Consecutive changes mostly concern the same zone: remember its
+	// interface instead of looking it up per change.
+	lastZone, lastIface, haveLast := "", "", false
 	for i := range want {
 		ch := &want[i]
 		iface := ""
-		if ch.IfaceZone != "" && !p.fresh[ch.IfaceZone] {
-			iface = p.out.Ifaces[ch.IfaceZone]
+		if ch.IfaceZone != "" {
+			if !haveLast || ch.IfaceZone != lastZone {
+				lastZone, lastIface, haveLast = ch.IfaceZone, "", true
+				if !p.fresh[ch.IfaceZone] {
+					lastIface = p.out.Ifaces[ch.IfaceZone]
+				}
+			}
+			iface = lastIface
 		}
 		bound := ch.IfaceZone != ""
 		if iface != "" {
 			ch.IfaceZone = "" // resolved now; otherwise resolved at apply
 		}
-		objs := cur[ch.Kind][ch.ID]
+		var objs []curObj
+		if m := cur[kindOrder(ch.Kind)]; len(m) > 0 {
+			objs = m[ch.ID]
+		}
 		if len(objs) > 0 {
 			mark(ch.Kind, ch.ID)
 		}
@@ -553,22 +762,25 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		default:
 			continue // in sync
 		}
-		want[kept] = *ch
+		if kept != i {
+			want[kept] = *ch
+		}
 		kept++
 	}
 	changes := append(want[:kept], extra...)
 	// Owned objects nothing wants: delete, except those of Manual zones.
 	for _, k := range []Kind{KindVLAN, KindAssignment, KindRange, KindHost, KindRule} {
-		ids := make([]string, 0, len(cur[k]))
-		for id := range cur[k] {
+		ki := kindOrder(k)
+		ids := make([]string, 0, len(cur[ki]))
+		for id := range cur[ki] {
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
 		for _, id := range ids {
-			if matched[k][id] {
+			if matched[ki][id] {
 				continue
 			}
-			for _, o := range cur[k][id] {
+			for _, o := range cur[ki][id] {
 				if z := p.byName[o.zone]; z != nil && z.State == Manual && !(k == KindRule && isCaddyID(id)) {
 					continue
 				}
@@ -654,18 +866,25 @@ func (p *planner) sort(changes []Change) []Change {
 		rank int32
 		seq  int32
 	}
-	buckets := make([][]key, 2*len(kindOrder))
-	for i := range changes {
-		c := &changes[i]
-		k := kindOrder[c.Kind]
+	bucketOf := func(c *Change) int {
+		k := kindOrder(c.Kind)
 		if c.Op == Delete {
-			k = 2*len(kindOrder) - 1 - k
+			k = 2*numKinds - 1 - k
 		}
-		kk := key{idx: int32(i), rank: int32(p.zoneRank(c.Zone))}
+		return k
+	}
+	// Consecutive changes mostly concern the same zone: remember its rank.
+	lastZone, lastRank, haveLast := "", int32(0), false
+	keyOf := func(i int) key {
+		c := &changes[i]
+		if !haveLast || c.Zone != lastZone {
+			lastZone, lastRank, haveLast = c.Zone, int32(p.zoneRank(c.Zone)), true
+		}
+		kk := key{idx: int32(i), rank: lastRank}
 		if c.Rule != nil {
 			kk.seq = int32(c.Rule.Sequence)
 		}
-		buckets[k] = append(buckets[k], kk)
+		return kk
 	}
 	less := func(x, y key) int {
 		if c := cmp.Compare(x.rank, y.rank); c != 0 {
@@ -685,6 +904,32 @@ func (p *planner) sort(changes []Change) []Change {
 			return c
 		}
 		return cmp.Compare(x.idx, y.idx)
+	}
+	// The planner generates changes in order; confirm that in one pass
+	// before bucketing and permuting.
+	sorted := true
+	prevB, prev := -1, key{}
+	for i := range changes {
+		b, k := bucketOf(&changes[i]), keyOf(i)
+		if b < prevB || (b == prevB && less(k, prev) < 0) {
+			sorted = false
+			break
+		}
+		prevB, prev = b, k
+	}
+	if sorted {
+		return changes
+	}
+	var counts [2 * numKinds]int
+	for i := range changes {
+		counts[bucketOf(&changes[i])]++
+	}
+	buckets := make([][]key, 2*numKinds)
+	for b, n := range counts {
+		buckets[b] = make([]key, 0, n)
+	}
+	for i := range changes {
+		buckets[bucketOf(&changes[i])] = append(buckets[bucketOf(&changes[i])], keyOf(i))
 	}
 	perm := make([]int32, 0, len(changes))
 	for _, b := range buckets {
