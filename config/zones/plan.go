@@ -344,9 +344,13 @@ func (p *planner) run() {
 		j.caddyIface, j.caddy = p.caddyIface(z, assignByDevice, dmzGW)
 		jobs = append(jobs, j)
 	}
-	for _, b := range byKind {
-		want = append(want, b...)
-	}
+	// The dnsmasq listen update sorts between assignments and ranges; a
+	// placeholder keeps its slot so that the rules need not move later.
+	want = append(want, byKind[0]...)
+	want = append(want, byKind[1]...)
+	want = append(want, Change{Kind: KindListen})
+	want = append(want, byKind[2]...)
+	want = append(want, byKind[3]...)
 
 	// Pass 2: rules. Warnings of this pass go to their zone's position.
 	early := p.out.Warnings
@@ -637,7 +641,7 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 
 	// Owned VLANs of zones that want none, by parent/tag (rename adoption).
 	wantsVLAN := map[string]bool{}
-	for i := range want {
+	for i := 0; i < len(want) && len(cur[kindOrder(KindVLAN)]) > 0; i++ {
 		if want[i].Kind == KindVLAN {
 			wantsVLAN[want[i].Zone] = true
 		}
@@ -665,8 +669,17 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 	// Consecutive changes mostly concern the same zone: remember its
 	// interface instead of looking it up per change.
 	lastZone, lastIface, haveLast := "", "", false
+	slot := -1 // the listen placeholder's index after compaction
 	for i := range want {
 		ch := &want[i]
+		if ch.Kind == KindListen && ch.Op == "" {
+			slot = kept
+			if kept != i {
+				want[kept] = *ch
+			}
+			kept++
+			continue
+		}
 		iface := ""
 		if ch.IfaceZone != "" {
 			if !haveLast || ch.IfaceZone != lastZone {
@@ -742,7 +755,7 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 					[]string{strconv.FormatBool(d.Enabled), d.Hostname, d.Domain, d.RR, d.Server, d.Description})
 			}
 		case KindRule:
-			if bound {
+			if bound && iface != "" { // "" is already there
 				ch.Rule.Interface = iface
 			}
 			if len(objs) > 0 {
@@ -788,7 +801,17 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 			}
 		}
 	}
-	changes = append(changes, p.listenChanges(changes)...)
+	for _, l := range p.listenChanges(changes) {
+		if l.Op == Update && slot >= 0 {
+			changes[slot] = l
+			slot = -1
+			continue
+		}
+		changes = append(changes, l)
+	}
+	if slot >= 0 {
+		changes = slices.Delete(changes, slot, slot+1)
+	}
 	p.out.Changes = p.sort(changes)
 }
 
