@@ -124,6 +124,7 @@ func (f *File) Validate() Report {
 		v.byName[z.Name] = z
 	}
 	v.isolated = f.isolatedZones()
+	v.index()
 	for _, z := range f.Zones {
 		v.zone(z)
 	}
@@ -202,7 +203,28 @@ type validator struct {
 	r        Report
 	byName   map[string]*Zone
 	isolated map[string]bool
-	seen     map[string]bool // scratch, reused per zone
+	seen     map[string]bool // scratch for access-to entries that are no zone
+
+	// Zone names as small indices (value: the zone byName holds), so that
+	// an access-to entry costs one map lookup; stamp[i] == gen marks the
+	// zones already listed by the access-to being checked.
+	idx   map[string]int32
+	zs    []*Zone
+	iso   []bool
+	stamp []uint32
+	gen   uint32
+}
+
+func (v *validator) index() {
+	v.idx = make(map[string]int32, len(v.byName))
+	for _, z := range v.f.Zones {
+		if _, ok := v.idx[z.Name]; !ok {
+			v.idx[z.Name] = int32(len(v.zs))
+			v.zs = append(v.zs, v.byName[z.Name])
+			v.iso = append(v.iso, v.isolated[z.Name])
+		}
+	}
+	v.stamp = make([]uint32, len(v.zs))
 }
 
 func (v *validator) err(z *Zone, field, format string, a ...any) {
@@ -313,30 +335,47 @@ func (v *validator) zone(z *Zone) {
 
 	// access-to
 	if !v.bad(z, FieldAccessTo) {
-		if v.seen == nil {
-			v.seen = map[string]bool{}
+		v.gen++
+		if v.gen == 0 { // wrapped: reset the marks
+			clear(v.stamp)
+			v.gen = 1
 		}
-		seen := v.seen
-		clear(seen)
+		if len(v.seen) > 0 {
+			clear(v.seen)
+		}
+		sawAll := false
 		for _, t := range z.AccessTo {
-			if seen[t] {
-				v.warn(z, FieldAccessTo, "lists %q twice", t)
-				continue
+			i, isZone := v.idx[t]
+			if isZone {
+				if v.stamp[i] == v.gen {
+					v.warn(z, FieldAccessTo, "lists %q twice", t)
+					continue
+				}
+				v.stamp[i] = v.gen
+			} else {
+				if v.seen[t] {
+					v.warn(z, FieldAccessTo, "lists %q twice", t)
+					continue
+				}
+				if v.seen == nil {
+					v.seen = map[string]bool{}
+				}
+				v.seen[t] = true
 			}
-			seen[t] = true
+			sawAll = sawAll || t == KeywordAll
 			switch {
 			case t == KeywordInternet || t == KeywordAll:
 			case t == z.Name:
 				v.warn(z, FieldAccessTo, "lists the zone itself; traffic inside a zone does not cross the firewall")
-			case v.byName[t] == nil:
+			case !isZone:
 				v.err(z, FieldAccessTo, "%q is not a zone, expected a zone name, %q or %q", t, KeywordInternet, KeywordAll)
-			case v.isolated[t] && z.Name != "mgmt":
+			case v.iso[i] && z.Name != "mgmt":
 				v.err(z, FieldAccessTo, "%q is an isolated zone and may appear in no access-to but mgmt's (isolation invariant); grant narrow access with the target's pinhole-allowed-from instead", t)
-			case z.State.Enabled() && !v.byName[t].State.Enabled() && v.byName[t].State != Manual:
-				v.warn(z, FieldAccessTo, "%q is %s; the rule is created but the target subnet has no interface", t, v.byName[t].State)
+			case z.State.Enabled() && !v.zs[i].State.Enabled() && v.zs[i].State != Manual:
+				v.warn(z, FieldAccessTo, "%q is %s; the rule is created but the target subnet has no interface", t, v.zs[i].State)
 			}
 		}
-		if seen[KeywordAll] && len(z.AccessTo) > 1 {
+		if sawAll && len(z.AccessTo) > 1 {
 			v.warn(z, FieldAccessTo, "contains %q, which allows everything; the other entries have no effect", KeywordAll)
 		}
 	}
