@@ -3,6 +3,7 @@
 package done
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -56,16 +57,41 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		case "q":
 			return m, tea.Quit
 		case "down", "j":
-			m.offset++
+			m.offset = min(m.offset+1, m.maxOffset())
 		case "up", "k":
 			m.offset = max(m.offset-1, 0)
+		case "pgdown", "space":
+			m.offset = min(m.offset+max(m.height-1, 1), m.maxOffset())
+		case "pgup":
+			m.offset = max(m.offset-max(m.height-1, 1), 0)
 		}
 	}
 	return m, nil
 }
 
-// View implements common.Screen.
+// maxOffset is the last scroll position: the end of the text on the last
+// line (the "more" marker takes one line while there is more below).
+func (m *Model) maxOffset() int { return max(len(m.text())-m.height, 0) }
+
+// View implements common.Screen. Text that does not fit ends in a marker
+// saying how much more there is below, so the next steps are never missed.
 func (m *Model) View() string {
+	text := m.text()
+	if m.height <= 0 || len(text) <= m.height {
+		return strings.Join(text, "\n")
+	}
+	off := min(m.offset, m.maxOffset())
+	end := off + m.height
+	if end < len(text) {
+		end-- // room for the marker
+		more := fmt.Sprintf("↓ %d more lines (↓/j, space)", len(text)-end)
+		return strings.Join(append(text[off:end:end], m.com.Styles.Muted.Render(more)), "\n")
+	}
+	return strings.Join(text[off:end], "\n")
+}
+
+// text is the screen's content, one entry per line.
+func (m *Model) text() []string {
 	st := m.com.Styles
 	var lines []string
 	add := func(s ...string) { lines = append(lines, s...) }
@@ -114,9 +140,7 @@ func (m *Model) View() string {
 			}
 		}
 	}
-	text := strings.Split(strings.Join(lines, "\n"), "\n")
-	off := min(m.offset, max(len(text)-m.height, 0))
-	return strings.Join(text[off:], "\n")
+	return strings.Split(strings.Join(lines, "\n"), "\n")
 }
 
 func padRight(s string, n int) string {

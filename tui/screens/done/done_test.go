@@ -1,6 +1,7 @@
 package done
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -37,5 +38,43 @@ func TestDoneShowsSummaryNeverSecrets(t *testing.T) {
 		t.Error("enter should go home")
 	} else if _, ok := cmd().(common.GoHomeMsg); !ok {
 		t.Error("enter should go home")
+	}
+}
+
+// A summary taller than the screen says how much more is below, scrolls to
+// its last line and no further (one key up always moves back).
+func TestDoneScrollsWithMoreMarker(t *testing.T) {
+	t.Parallel()
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	m := New(com, common.Request{Goal: common.GoalInstall})
+	m.SetSize(80, 10)
+	var next []string
+	for i := 1; i <= 8; i++ {
+		next = append(next, fmt.Sprintf("next step %d", i))
+	}
+	m.Update(SummaryMsg{Summary: common.Summary{
+		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006"}},
+		Next: next,
+	}})
+	lines := func() []string { return strings.Split(strings.TrimSuffix(tuitest.Plain(m.View()), "\n"), "\n") }
+	v := lines()
+	if len(v) != 10 || !strings.HasPrefix(v[9], "↓ ") || !strings.Contains(v[9], "more lines") {
+		t.Fatalf("first page should be 10 lines ending in a more marker:\n%s", strings.Join(v, "\n"))
+	}
+	for i := 0; i < 50; i++ {
+		m.Update(tuitest.KeyMsg("down"))
+	}
+	v = lines()
+	if len(v) != 10 || v[9] != "  → next step 8" {
+		t.Fatalf("bottom should end at the last step, no marker:\n%s", strings.Join(v, "\n"))
+	}
+	m.Update(tuitest.KeyMsg("up"))
+	if up := lines(); up[9] == v[9] {
+		t.Errorf("one key up after scrolling past the end should move:\n%s", strings.Join(up, "\n"))
+	}
+	m.Update(tuitest.KeyMsg("pgup"))
+	m.Update(tuitest.KeyMsg("pgup"))
+	if top := lines(); top[0] != "TAPPaaS is installed." {
+		t.Errorf("pgup should reach the top:\n%s", strings.Join(top, "\n"))
 	}
 }

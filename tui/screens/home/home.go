@@ -143,6 +143,9 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return m, nil
 		}
 		return m, common.MsgCmd(ActionMsg{Action: it.act})
+	case key.Matches(k, m.com.Keys.Global.Quit):
+		// q leaves from home like the Quit item: an operator's first try.
+		return m, common.MsgCmd(ActionMsg{Action: ActQuit})
 	}
 	return m, nil
 }
@@ -227,11 +230,11 @@ func (m *Model) state() string {
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
 	km := m.com.Keys.List
-	return []key.Binding{km.Up, km.Down, km.Select}
+	return []key.Binding{km.Up, km.Down, km.Select, m.com.Keys.Global.Quit}
 }
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.com.Keys.List
-	return [][]key.Binding{{km.Up, km.Down, km.Top, km.Bottom, km.Select}}
+	return [][]key.Binding{{km.Up, km.Down, km.Top, km.Bottom, km.Select, m.com.Keys.Global.Quit}}
 }

@@ -34,6 +34,8 @@ func TestHomeKeysChooseActions(t *testing.T) {
 		{[]string{"down", "enter"}, ActJoin},
 		{[]string{"down", "down", "enter"}, ActZones},
 		{[]string{"up", "enter"}, ActQuit},
+		{[]string{"q"}, ActQuit},
+		{[]string{"down", "q"}, ActQuit},
 		{[]string{"end", "up", "enter"}, ActStatus},
 	} {
 		m.sel = 0

@@ -37,7 +37,7 @@ func Form(in *config.Install, x *wizard.Extra, peerPW *string, det common.Detect
 		huh.NewGroup(
 			huh.NewInput().Key("peer").Title("Existing cluster node").
 				Description("Address of a node already in the TAPPaaS cluster.").
-				Placeholder("10.0.0.10").Value(&in.Join.Peer).Validate(config.ValidatePeer),
+				Placeholder("e.g. 10.0.0.10").Value(&in.Join.Peer).Validate(config.ValidatePeer),
 			huh.NewInput().Key("peerpw").Title("Its root password").EchoMode(huh.EchoModePassword).
 				Description("Used once for the join; never stored.").Value(peerPW).
 				Validate(func(s string) error {

@@ -201,10 +201,10 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 	site := huh.NewGroup(
 		huh.NewInput().Key("domain").Title("Public domain").
 			Description("Your services will be reachable under this domain.").
-			Placeholder("example.org").Value(&in.Site.Domain).Validate(config.ValidateDomain),
+			Placeholder("e.g. example.org").Value(&in.Site.Domain).Validate(config.ValidateDomain),
 		huh.NewInput().Key("email").Title("Administrator e-mail").
 			Description("Used for certificates and alerts.").
-			Placeholder("admin@example.org").Value(&in.Site.AdminEmail).Validate(config.ValidateEmail),
+			Placeholder("e.g. admin@example.org").Value(&in.Site.AdminEmail).Validate(config.ValidateEmail),
 	).Title("Site")
 
 	firewall := huh.NewGroup(

@@ -9,10 +9,18 @@ import (
 )
 
 // Theme returns the huh theme matching st: the base-16 theme when colour is
-// available, a colourless one (reverse video, bold, faint) otherwise.
+// available, a colourless one (reverse video, bold, faint) otherwise. In both
+// a placeholder is italic and dim so it never reads as a typed value (the
+// placeholders also start with "e.g.").
 func Theme(st *styles.Styles) huh.Theme {
 	if !st.NoColor {
-		return huh.ThemeFunc(huh.ThemeBase16)
+		return huh.ThemeFunc(func(isDark bool) *huh.Styles {
+			t := huh.ThemeBase16(isDark)
+			ph := lipgloss.NewStyle().Foreground(lipgloss.Color("8")).Italic(true)
+			t.Focused.TextInput.Placeholder = ph
+			t.Blurred.TextInput.Placeholder = ph
+			return t
+		})
 	}
 	return huh.ThemeFunc(func(bool) *huh.Styles {
 		t := huh.ThemeBase(false)
@@ -20,7 +28,7 @@ func Theme(st *styles.Styles) huh.Theme {
 		t.Focused.FocusedButton = button.Reverse(true).Bold(true)
 		t.Focused.BlurredButton = button
 		t.Focused.Title = lipgloss.NewStyle().Bold(true)
-		t.Focused.TextInput.Placeholder = lipgloss.NewStyle().Faint(true)
+		t.Focused.TextInput.Placeholder = lipgloss.NewStyle().Faint(true).Italic(true)
 		t.Focused.SelectedOption = lipgloss.NewStyle().Bold(true)
 		t.Focused.Description = lipgloss.NewStyle().Faint(true)
 		t.Help = help.Styles{}

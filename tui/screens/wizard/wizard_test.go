@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,32 @@ func TestWizardAsksForMissingChecksums(t *testing.T) {
 	}
 	if in.Firewall.RootPassword != "correct horse battery" || in.Storage.ConfirmWipe[0] != "sdb" || in.Platform.CICDCores != 4 {
 		t.Errorf("answers: pw=%q wipe=%v cores=%d", in.Firewall.RootPassword, in.Storage.ConfirmWipe, in.Platform.CICDCores)
+	}
+}
+
+// An empty field's placeholder must not read as a filled value: it starts
+// with "e.g." and is drawn italic (dim in colour, faint without), unlike the
+// typed value that replaces it.
+func TestWizardPlaceholderIsNotAValue(t *testing.T) {
+	t.Parallel()
+	italic := regexp.MustCompile(`\x1b\[[0-9;:]*\b3(;[0-9;:]*)?m[^\x1b]*xample\.org`)
+	for _, p := range []colorprofile.Profile{colorprofile.ANSI256, colorprofile.NoTTY} {
+		com := common.New(styles.ForProfile(p), nil, nil)
+		h := &host{s: New(com, detected())}
+		d := tuitest.NewDriver(t, h, 80, 21)
+		d.Settle()
+		raw := h.s.View()
+		v := tuitest.Plain(raw)
+		if !strings.Contains(v, "> e.g. example.org") || !strings.Contains(v, "> e.g. admin@example.org") {
+			t.Errorf("%v: placeholders should start with e.g.:\n%s", p, v)
+		}
+		if !italic.MatchString(raw) {
+			t.Errorf("%v: the placeholder is not drawn italic: %q", p, raw)
+		}
+		d.Type("mylab.example.net")
+		raw = h.s.View()
+		if v := tuitest.Plain(raw); !strings.Contains(v, "> mylab.example.net") || strings.Contains(v, "e.g. example.org") {
+			t.Errorf("%v: the typed value should replace the placeholder:\n%s", p, v)
+		}
 	}
 }
