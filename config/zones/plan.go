@@ -451,13 +451,34 @@ func (p *planner) emit(out []Change, z *Zone, iface string) []Change {
 		n := fixed + len(s.sfx) + len(s.sfxT) + len(s.txt) + len(s.txtT)
 		desc := all[at : at+n]
 		at += n
+		// Slab and out hold zero values past their length (fresh
+		// allocations, only ever appended to): set the non-zero fields in
+		// place, which spares copying whole structs and most write
+		// barriers.
 		if len(p.slab) == cap(p.slab) {
 			p.slab = make([]Rule, 0, 256)
 		}
-		p.slab = append(p.slab, Rule{Enabled: true, Sequence: s.seq, Action: s.action, Quick: true, Interface: iface, Direction: "in",
-			IPProtocol: "inet", Protocol: s.proto, SourceNet: z.IP, DestinationNet: s.dst, DestinationPort: s.port, Log: true,
-			Description: desc})
-		out = append(out, Change{Kind: KindRule, Zone: z.Name, ID: desc[:idLen], IfaceZone: ifaceZone, Rule: &p.slab[len(p.slab)-1]})
+		p.slab = p.slab[:len(p.slab)+1]
+		r := &p.slab[len(p.slab)-1]
+		r.Enabled, r.Sequence, r.Action, r.Quick = true, s.seq, s.action, true
+		if iface != "" {
+			r.Interface = iface
+		}
+		r.Direction, r.IPProtocol, r.Protocol, r.SourceNet, r.DestinationNet = "in", "inet", s.proto, z.IP, s.dst
+		if s.port != "" {
+			r.DestinationPort = s.port
+		}
+		r.Log, r.Description = true, desc
+		if len(out) == cap(out) {
+			out = append(out, Change{})
+		} else {
+			out = out[:len(out)+1]
+		}
+		c := &out[len(out)-1]
+		c.Kind, c.Zone, c.ID, c.Rule = KindRule, z.Name, desc[:idLen], r
+		if ifaceZone != "" {
+			c.IfaceZone = ifaceZone
+		}
 	}
 	return out
 }
@@ -670,6 +691,16 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 	// interface instead of looking it up per change.
 	lastZone, lastIface, haveLast := "", "", false
 	slot := -1 // the listen placeholder's index after compaction
+	// Whether the kept changes are in plan order, checked on the way.
+	ord := &orderer{p: p}
+	inOrder, prevB, prevK := true, -1, sortKey{}
+	check := func(i int) {
+		b, k := bucketOf(&want[i]), ord.key(want, i)
+		if b < prevB || (b == prevB && orderCmp(want, k, prevK) < 0) {
+			inOrder = false
+		}
+		prevB, prevK = b, k
+	}
 	for i := range want {
 		ch := &want[i]
 		if ch.Kind == KindListen && ch.Op == "" {
@@ -677,6 +708,7 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 			if kept != i {
 				want[kept] = *ch
 			}
+			check(kept)
 			kept++
 			continue
 		}
@@ -778,6 +810,9 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		if kept != i {
 			want[kept] = *ch
 		}
+		if inOrder {
+			check(kept)
+		}
 		kept++
 	}
 	changes := append(want[:kept], extra...)
@@ -809,10 +844,15 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		}
 		changes = append(changes, l)
 	}
+	sorted := 0
+	if inOrder {
+		sorted = kept
+	}
 	if slot >= 0 {
 		changes = slices.Delete(changes, slot, slot+1)
+		sorted = max(sorted-1, 0)
 	}
-	p.out.Changes = p.sort(changes)
+	p.out.Changes = p.sort(changes, sorted)
 }
 
 func isCaddyID(id string) bool {
@@ -830,7 +870,8 @@ func (p *planner) listenChanges(changes []Change) []Change {
 	curList := slices.Clone(p.cur.DnsmasqInterfaces)
 	var addZones []string
 	removed, reassigned := map[string]bool{}, map[string]bool{}
-	for _, ch := range changes {
+	for i := range changes {
+		ch := &changes[i] // not a copy of each (large) change
 		switch {
 		case ch.Kind == KindAssignment && ch.Op == Create:
 			addZones = append(addZones, ch.Zone)
@@ -878,71 +919,93 @@ func (p *planner) listenChanges(changes []Change) []Change {
 	return out
 }
 
-func (p *planner) sort(changes []Change) []Change {
+// sortKey is a change's position in the plan order, precomputed.
+type sortKey struct {
+	idx  int32
+	rank int32
+	seq  int32
+}
+
+// bucketOf is the plan phase of a change: creates/updates in kind order,
+// then deletes in reverse kind order.
+func bucketOf(c *Change) int {
+	k := kindOrder(c.Kind)
+	if c.Op == Delete {
+		k = 2*numKinds - 1 - k
+	}
+	return k
+}
+
+// orderer computes sort keys; consecutive changes mostly concern the same
+// zone, so it remembers the last zone's rank.
+type orderer struct {
+	p        *planner
+	lastZone string
+	lastRank int32
+	have     bool
+}
+
+func (o *orderer) key(changes []Change, i int) sortKey {
+	c := &changes[i]
+	if !o.have || c.Zone != o.lastZone {
+		o.lastZone, o.lastRank, o.have = c.Zone, int32(o.p.zoneRank(c.Zone)), true
+	}
+	k := sortKey{idx: int32(i), rank: o.lastRank}
+	if c.Rule != nil {
+		k.seq = int32(c.Rule.Sequence)
+	}
+	return k
+}
+
+// orderCmp orders two changes of one bucket by zone, sequence, identity,
+// key and finally position.
+func orderCmp(changes []Change, x, y sortKey) int {
+	if c := cmp.Compare(x.rank, y.rank); c != 0 {
+		return c
+	}
+	a, b := &changes[x.idx], &changes[y.idx]
+	// strings.Compare is one comparison; cmp.Compare on strings is two.
+	if c := strings.Compare(a.Zone, b.Zone); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.seq, y.seq); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.ID, b.ID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.idx, y.idx)
+}
+
+// sort puts changes in plan order. changes[:sorted] is known to be in
+// order already (diff checked it while compacting).
+func (p *planner) sort(changes []Change, sorted int) []Change {
 	// Bucket by phase and kind (creates/updates in kind order, deletes in
-	// reverse), then order each bucket by zone, sequence, identity. Buckets
-	// are mostly generated in order already, which pdqsort detects cheaply;
-	// sorting indices with precomputed keys avoids moving the large Change
-	// values and repeated map lookups.
-	type key struct {
-		idx  int32
-		rank int32
-		seq  int32
-	}
-	bucketOf := func(c *Change) int {
-		k := kindOrder(c.Kind)
-		if c.Op == Delete {
-			k = 2*numKinds - 1 - k
-		}
-		return k
-	}
-	// Consecutive changes mostly concern the same zone: remember its rank.
-	lastZone, lastRank, haveLast := "", int32(0), false
-	keyOf := func(i int) key {
-		c := &changes[i]
-		if !haveLast || c.Zone != lastZone {
-			lastZone, lastRank, haveLast = c.Zone, int32(p.zoneRank(c.Zone)), true
-		}
-		kk := key{idx: int32(i), rank: lastRank}
-		if c.Rule != nil {
-			kk.seq = int32(c.Rule.Sequence)
-		}
-		return kk
-	}
-	less := func(x, y key) int {
-		if c := cmp.Compare(x.rank, y.rank); c != 0 {
-			return c
-		}
-		a, b := &changes[x.idx], &changes[y.idx]
-		if c := cmp.Compare(a.Zone, b.Zone); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.seq, y.seq); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.ID, b.ID); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.idx, y.idx)
-	}
-	// The planner generates changes in order; confirm that in one pass
+	// reverse), then order each bucket by zone, sequence, identity. Sorting
+	// indices with precomputed keys avoids moving the large Change values
+	// and repeated map lookups.
+	o := &orderer{p: p}
+	less := func(x, y sortKey) int { return orderCmp(changes, x, y) }
+	// The planner generates changes in order; confirm the rest in one pass
 	// before bucketing and permuting.
-	sorted := true
-	prevB, prev := -1, key{}
-	for i := range changes {
-		b, k := bucketOf(&changes[i]), keyOf(i)
+	inOrder := true
+	prevB, prev := -1, sortKey{}
+	for i := max(sorted-1, 0); i < len(changes); i++ {
+		b, k := bucketOf(&changes[i]), o.key(changes, i)
 		if b < prevB || (b == prevB && less(k, prev) < 0) {
-			sorted = false
+			inOrder = false
 			break
 		}
 		prevB, prev = b, k
 	}
-	if sorted {
+	if inOrder {
 		return changes
 	}
+	type key = sortKey
+	keyOf := func(i int) key { return o.key(changes, i) }
 	var counts [2 * numKinds]int
 	for i := range changes {
 		counts[bucketOf(&changes[i])]++
