@@ -222,7 +222,8 @@ func testTarget(t *testing.T, labSpeed, fakeDelay string) target {
 func start(t *testing.T, tg target, extraEnv ...string) *pane {
 	bin := binary(t)
 	dir := t.TempDir()
-	cmd := fmt.Sprintf("cd %s && %s %s; echo EXIT=$?; stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' '; echo; sleep 600", dir, bin, tg.args)
+	// One echo, so the exit code and the terminal modes appear together.
+	cmd := fmt.Sprintf("cd %s && %s %s; echo EXIT=$? TTY=$(stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' ')END; sleep 600", dir, bin, tg.args)
 	env := append([]string{"TERM=xterm-256color"}, tg.env...)
 	return startPane(t, append(env, extraEnv...), cmd)
 }
@@ -256,13 +257,15 @@ func wizard(p *pane) {
 
 func TestTmuxInstallToDone(t *testing.T) {
 	t.Parallel()
-	p := start(t, testTarget(t, "0", "300ms"))
+	// At --lab-speed 0.02 the run takes a few seconds: long enough to see
+	// the run view count steps (at 0 it can be over between two polls).
+	p := start(t, testTarget(t, "0.02", "300ms"))
 	wizard(p)
 	p.waitFor("Ready.", 30*time.Second)
 	p.keys("Enter")
 	p.waitFor("Press enter to run them", 30*time.Second)
 	p.keys("Enter")
-	p.waitFor("Run: install", 10*time.Second)
+	p.waitForRe(regexp.MustCompile(`Run: install(?s:.*)running · \d+/\d+ steps`), 30*time.Second)
 	scr := p.waitForAny(3*time.Minute, "is installed", "A step failed")
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the run stopped on a failing step (a plan or lab problem, not the UI's):\n%s", scr)
@@ -277,9 +280,18 @@ func TestTmuxInstallToDone(t *testing.T) {
 		}
 	}
 	p.keys("q")
-	scr = p.waitFor("EXIT=", 10*time.Second)
-	if !strings.Contains(scr, "EXIT=0") || !strings.Contains(scr, "icanon echo") {
-		t.Errorf("exit or terminal state wrong:\n%s", scr)
+	p.exited(t)
+}
+
+var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)
+
+// exited waits for the binary started by start to exit and checks its exit
+// code and that the terminal is back in cooked mode with echo.
+func (p *pane) exited(t *testing.T) {
+	t.Helper()
+	m := exitLine.FindStringSubmatch(p.waitForRe(exitLine, 30*time.Second))
+	if m[1] != "0" || !strings.Contains(m[2], "icanon echo") {
+		t.Errorf("exit code %s, terminal %q; want 0, icanon echo:\n%s", m[1], m[2], p.capture(false))
 	}
 }
 
@@ -453,7 +465,7 @@ func TestTmuxNoColor(t *testing.T) {
 	p.waitForRe(regexp.MustCompile(`\b[1-9]\d*/\d+ steps`), 60*time.Second)
 	check("run")
 	p.keys("q")
-	p.waitFor("Stop the run?", 5*time.Second)
+	p.waitFor("Stop the run?", 10*time.Second)
 	check("quit dialog")
 	p.keys("n")
 	p.waitFor("Resume the unfinished install", 15*time.Second)
@@ -595,7 +607,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 	p.keys("n")
 	p.waitFor("could not read node info", 10*time.Second)
 	p.keys("C-c")
-	p.waitFor("EXIT=0", 10*time.Second)
+	p.exited(t)
 
 	p = run()
 	p.waitFor("Trust this host key?", 20*time.Second)
@@ -607,7 +619,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 		t.Errorf("host key not remembered: %v %q", err, kh)
 	}
 	p.keys("C-c")
-	p.waitFor("EXIT=0", 10*time.Second)
+	p.exited(t)
 
 	// known now: no question
 	p = run()
