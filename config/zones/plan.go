@@ -425,17 +425,15 @@ func (p *planner) emit(out []Change, z *Zone, iface string) []Change {
 		s := &p.specs[i]
 		total += fixed + len(s.sfx) + len(s.sfxT) + len(s.txt) + len(s.txtT)
 	}
+	head, mid := OwnerPrefix+z.Name+":", " | Zone "+z.Name
 	var b strings.Builder
 	b.Grow(total)
 	for i := range p.specs {
 		s := &p.specs[i]
-		b.WriteString(OwnerPrefix)
-		b.WriteString(z.Name)
-		b.WriteByte(':')
+		b.WriteString(head)
 		b.WriteString(s.sfx)
 		b.WriteString(s.sfxT)
-		b.WriteString(" | Zone ")
-		b.WriteString(z.Name)
+		b.WriteString(mid)
 		b.WriteString(s.txt)
 		b.WriteString(s.txtT)
 	}
@@ -690,7 +688,8 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 	// Consecutive changes mostly concern the same zone: remember its
 	// interface instead of looking it up per change.
 	lastZone, lastIface, haveLast := "", "", false
-	slot := -1 // the listen placeholder's index after compaction
+	slot := -1           // the listen placeholder's index after compaction
+	asgLo, asgHi := 0, 0 // the kept assignment changes lie in want[asgLo:asgHi]
 	// Whether the kept changes are in plan order, checked on the way.
 	ord := &orderer{p: p}
 	inOrder, prevB, prevK := true, -1, sortKey{}
@@ -813,6 +812,12 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		if inOrder {
 			check(kept)
 		}
+		if ch.Kind == KindAssignment {
+			if asgHi == 0 {
+				asgLo = kept
+			}
+			asgHi = kept + 1
+		}
 		kept++
 	}
 	changes := append(want[:kept], extra...)
@@ -836,7 +841,9 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 			}
 		}
 	}
-	for _, l := range p.listenChanges(changes) {
+	// Assignment changes: those kept from want (one stretch, as generated)
+	// and the deletes after it.
+	for _, l := range p.listenChanges(changes[asgLo:asgHi], changes[kept:]) {
 		if l.Op == Update && slot >= 0 {
 			changes[slot] = l
 			slot = -1
@@ -866,20 +873,24 @@ func deleteOf(k Kind, key, zone, id string, v *VLAN, a *Assignment, r *Range, h 
 // listenChanges keeps dnsmasq listening on every enabled zone interface:
 // new interfaces are added before ranges are created, interfaces of deleted
 // assignments are removed after their ranges are gone. Other entries stay.
-func (p *planner) listenChanges(changes []Change) []Change {
+// Only assignment changes matter; parts are the stretches of the plan that
+// may hold them.
+func (p *planner) listenChanges(parts ...[]Change) []Change {
 	curList := slices.Clone(p.cur.DnsmasqInterfaces)
 	var addZones []string
 	removed, reassigned := map[string]bool{}, map[string]bool{}
-	for i := range changes {
-		ch := &changes[i] // not a copy of each (large) change
-		switch {
-		case ch.Kind == KindAssignment && ch.Op == Create:
-			addZones = append(addZones, ch.Zone)
-		case ch.Kind == KindAssignment && ch.Op == Update:
-			addZones = append(addZones, ch.Zone)
-			reassigned[ch.Key] = true // gone once re-assigned under a new ifname
-		case ch.Kind == KindAssignment && ch.Op == Delete:
-			removed[ch.Key] = true
+	for _, changes := range parts {
+		for i := range changes {
+			ch := &changes[i] // not a copy of each (large) change
+			switch {
+			case ch.Kind == KindAssignment && ch.Op == Create:
+				addZones = append(addZones, ch.Zone)
+			case ch.Kind == KindAssignment && ch.Op == Update:
+				addZones = append(addZones, ch.Zone)
+				reassigned[ch.Key] = true // gone once re-assigned under a new ifname
+			case ch.Kind == KindAssignment && ch.Op == Delete:
+				removed[ch.Key] = true
+			}
 		}
 	}
 	for zone, ifname := range p.out.Ifaces {
