@@ -191,7 +191,20 @@ type planner struct {
 	ranks   []int32  // scratch: ranks of one zone's targets
 	unknown []string // scratch: one zone's targets that are no zone
 	specs   []ruleSpec
-	dmz     *Zone
+
+	// When the firewall holds no owned rule, every desired rule is a
+	// create: emit finishes those changes itself (diff would only resolve
+	// their interface) and checks on the way that they come in plan order.
+	// want[finalFrom:] are such finished rules.
+	rulesFinal   bool
+	finalFrom    int
+	rulesOrdered bool
+	last         struct {
+		rank, seq int
+		zone, id  string
+		ok        bool
+	}
+	dmz *Zone
 }
 
 // ruleSpec is one rule of a zone before its description is materialised:
@@ -353,6 +366,13 @@ func (p *planner) run() {
 	want = append(want, byKind[3]...)
 
 	// Pass 2: rules. Warnings of this pass go to their zone's position.
+	p.rulesFinal, p.rulesOrdered, p.finalFrom = true, true, len(want)
+	for i := range p.cur.Rules {
+		if _, _, owned := Identity(p.cur.Rules[i].Description); owned {
+			p.rulesFinal = false
+			break
+		}
+	}
 	early := p.out.Warnings
 	p.out.Warnings = nil
 	merged := make([]string, 0, len(early))
@@ -442,6 +462,18 @@ func (p *planner) emit(out []Change, z *Zone, iface string) []Change {
 	if iface == "" {
 		ifaceZone = z.Name
 	}
+	var op Op
+	rank := 0
+	if p.rulesFinal {
+		// What diff does to a rule without a current object: bind it to
+		// the zone's interface when that exists already, create it.
+		op, rank = Create, p.zoneRank(z.Name)
+		if ifaceZone != "" && !p.fresh[ifaceZone] {
+			if i := p.out.Ifaces[ifaceZone]; i != "" {
+				iface, ifaceZone = i, ""
+			}
+		}
+	}
 	at := 0
 	for i := range p.specs {
 		s := &p.specs[i]
@@ -473,9 +505,29 @@ func (p *planner) emit(out []Change, z *Zone, iface string) []Change {
 			out = out[:len(out)+1]
 		}
 		c := &out[len(out)-1]
-		c.Kind, c.Zone, c.ID, c.Rule = KindRule, z.Name, desc[:idLen], r
+		c.Op, c.Kind, c.Zone, c.ID, c.Rule = op, KindRule, z.Name, desc[:idLen], r
 		if ifaceZone != "" {
 			c.IfaceZone = ifaceZone
+		}
+		if p.rulesFinal && p.rulesOrdered {
+			// Strictly after the previous rule in (zone rank, zone,
+			// sequence, identity): then the plan order holds whatever
+			// the keys and positions.
+			l := &p.last
+			if l.ok {
+				o := cmp.Compare(l.rank, rank)
+				if o == 0 {
+					o = strings.Compare(l.zone, z.Name)
+				}
+				if o == 0 {
+					o = cmp.Compare(l.seq, s.seq)
+				}
+				if o == 0 {
+					o = strings.Compare(l.id, c.ID)
+				}
+				p.rulesOrdered = o < 0
+			}
+			l.rank, l.zone, l.seq, l.id, l.ok = rank, z.Name, s.seq, c.ID, true
 		}
 	}
 	return out
@@ -701,6 +753,16 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 		prevB, prevK = b, k
 	}
 	for i := range want {
+		if p.rulesFinal && i >= p.finalFrom {
+			// Finished by emit: keep them all, in place when nothing
+			// before them was dropped.
+			if kept != i {
+				copy(want[kept:], want[i:])
+			}
+			kept += len(want) - i
+			inOrder = inOrder && p.rulesOrdered // rules sort after every earlier bucket
+			break
+		}
 		ch := &want[i]
 		if ch.Kind == KindListen && ch.Op == "" {
 			slot = kept
