@@ -3,6 +3,7 @@ package tuitest
 import (
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -19,12 +20,17 @@ type Driver struct {
 	msgs chan tea.Msg
 	// Quit is set once the model returned tea.Quit.
 	Quit bool
+
+	mu sync.Mutex
+	// inflight holds when each running Cmd started.
+	inflight map[int]time.Time
+	seq      int
 }
 
 // NewDriver sizes m to w×h and runs its Init.
 func NewDriver(t testing.TB, m tea.Model, w, h int) *Driver {
 	t.Helper()
-	d := &Driver{t: t, m: m, msgs: make(chan tea.Msg, 4096)}
+	d := &Driver{t: t, m: m, msgs: make(chan tea.Msg, 4096), inflight: map[int]time.Time{}}
 	d.run(m.Init())
 	d.Send(tea.WindowSizeMsg{Width: w, Height: h})
 	return d
@@ -68,11 +74,37 @@ func (d *Driver) run(c tea.Cmd) {
 	if c == nil {
 		return
 	}
+	d.mu.Lock()
+	d.seq++
+	id := d.seq
+	d.inflight[id] = time.Now()
+	d.mu.Unlock()
 	go func() {
 		if m := c(); m != nil {
 			d.msgs <- m
 		}
+		d.mu.Lock()
+		delete(d.inflight, id)
+		d.mu.Unlock()
 	}()
+}
+
+// settleGrace is how long a Cmd may run before Settle takes it for a timer
+// or a blocking wait (a cursor blink, a spinner tick, a backend call) rather
+// than an instant message delayed by a busy machine (huh's next-group).
+const settleGrace = 25 * time.Millisecond
+
+// young reports whether a Cmd started less than settleGrace ago is still
+// running.
+func (d *Driver) young() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, at := range d.inflight {
+		if time.Since(at) < settleGrace {
+			return true
+		}
+	}
+	return false
 }
 
 // Inject queues msg behind the messages already pending, as input from the
@@ -111,9 +143,14 @@ func (d *Driver) Key(s string) {
 	d.Settle()
 }
 
-// Settle delivers messages until none arrives for a few milliseconds, like
-// an operator who waits for the screen before the next key.
-func (d *Driver) Settle() {
+// Settle delivers messages until none arrives for a few milliseconds and no
+// Cmd started in the last settleGrace is still running, like an operator who
+// waits for the screen before the next key. The grace keeps a loaded machine
+// (a Cmd goroutine not scheduled for a while) from letting the next key
+// overtake a focus change.
+func (d *Driver) Settle() { d.settle(true) }
+
+func (d *Driver) settle(grace bool) {
 	idle := time.NewTimer(3 * time.Millisecond)
 	defer idle.Stop()
 	for {
@@ -125,18 +162,24 @@ func (d *Driver) Settle() {
 			}
 			idle.Reset(3 * time.Millisecond)
 		case <-idle.C:
-			return
+			if len(d.msgs) == 0 && (!grace || !d.young()) {
+				return
+			}
+			idle.Reset(time.Millisecond)
 		}
 	}
 }
 
-// Type sends each rune of s as a key press.
+// Type sends each rune of s as a key press, then settles. Printable keys
+// only edit the focused field (they never move the focus), so between them
+// the short idle wait is enough.
 func (d *Driver) Type(s string) {
 	d.t.Helper()
 	for _, r := range s {
 		d.Send(tea.KeyPressMsg{Code: r, Text: string(r)})
-		d.Settle()
+		d.settle(false)
 	}
+	d.Settle()
 }
 
 // KeyMsg builds the key press message for s (see Key).
