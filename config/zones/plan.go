@@ -546,12 +546,6 @@ func (p *planner) zoneRules(z *Zone) {
 		return // isolated: no rules at all, as upstream
 	}
 	base := RuleBase(z.Name)
-	if z.HasAccess(KeywordAll) {
-		p.specs = append(p.specs, ruleSpec{sfx: "all", txt: " -> all", seq: base, action: "pass", proto: "any", dst: "any"})
-		return
-	}
-	gw, _ := z.Gateway()
-	p.specs = append(p.specs, ruleSpec{sfx: "gateway", txt: " -> gateway", seq: base, action: "pass", proto: "any", dst: gw.String() + "/32"})
 
 	// Resolve the targets once: zones are marked (deduplicated) by index,
 	// anything else is collected and sorted by name.
@@ -561,13 +555,16 @@ func (p *planner) zoneRules(z *Zone) {
 		p.gen = 1
 	}
 	p.ranks, p.unknown = p.ranks[:0], p.unknown[:0]
-	internet := false
+	internet, all := false, false
 	for _, t := range z.AccessTo {
-		if t == KeywordInternet {
+		switch t {
+		case KeywordInternet:
 			internet = true
 			continue
-		}
-		if t == z.Name {
+		case KeywordAll:
+			all = true
+			continue
+		case z.Name:
 			continue
 		}
 		i, ok := p.nameIdx[t]
@@ -580,6 +577,12 @@ func (p *planner) zoneRules(z *Zone) {
 			p.ranks = append(p.ranks, p.rankOf[i])
 		}
 	}
+	if all {
+		p.specs = append(p.specs, ruleSpec{sfx: "all", txt: " -> all", seq: base, action: "pass", proto: "any", dst: "any"})
+		return
+	}
+	gw, _ := z.Gateway()
+	p.specs = append(p.specs, ruleSpec{sfx: "gateway", txt: " -> gateway", seq: base, action: "pass", proto: "any", dst: gw.String() + "/32"})
 	if len(p.unknown) > 1 {
 		slices.Sort(p.unknown)
 		p.unknown = slices.Compact(p.unknown)
