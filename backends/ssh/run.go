@@ -43,7 +43,11 @@ func (c *Client) probe(ctx context.Context, cn *conn) {
 			return
 		}
 		if pctx.Err() != nil || cn.dead() {
-			break
+			// No answer says nothing about the shell: keep the
+			// bootstrap (csh-safe), without the watchdog.
+			cn.wrap = false
+			c.cfg.Log.Info("ssh probe got no answer; commands without the watchdog", "target", c.target)
+			return
 		}
 	}
 	cn.wrap, cn.raw = false, true
