@@ -92,3 +92,39 @@ func TestPlanOrderOnBothRulePaths(t *testing.T) {
 		t.Fatal("two plans of the same input differ")
 	}
 }
+
+// TestPlanAdoptsRenamedVLANDeterministically: two owned VLANs on the same
+// parent and tag, both of zones no longer in the file; the renamed zone
+// adopts the first by identity on every run, and the other is deleted.
+func TestPlanAdoptsRenamedVLANDeterministically(t *testing.T) {
+	t.Parallel()
+	f, err := zones.Parse([]byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zones.NewZone("srvNew", "Service", 10)
+	z.State = zones.Active
+	f.SetZone("", z)
+	cur := zones.Current{VLANs: []zones.VLAN{
+		{UUID: "u-2", Parent: "vtnet0", Tag: 210, Device: "vlan0.210", Descr: zones.OwnerPrefix + "srvOld2:vlan"},
+		{UUID: "u-1", Parent: "vtnet0", Tag: 210, Device: "vlan0.210", Descr: zones.OwnerPrefix + "srvOld1:vlan"},
+	}}
+	first := zones.Plan(f, cur)
+	var update, del string
+	for _, c := range first.Changes {
+		if c.Kind == zones.KindVLAN && c.Op == zones.Update {
+			update = c.Key
+		}
+		if c.Kind == zones.KindVLAN && c.Op == zones.Delete {
+			del = c.Key
+		}
+	}
+	if update != "u-1" || del != "u-2" {
+		t.Fatalf("adopted %q and deleted %q, want u-1 (srvOld1) adopted and u-2 deleted:\n%s", update, del, first.Text())
+	}
+	for range 30 {
+		if again := zones.Plan(f, cur); !reflect.DeepEqual(again, first) {
+			t.Fatalf("plans differ between runs:\n%s\n---\n%s", first.Text(), again.Text())
+		}
+	}
+}

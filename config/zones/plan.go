@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -720,11 +721,15 @@ func (p *planner) diff(want []Change, ownedVLAN map[string][]VLAN, vlanZoneByDev
 			wantsVLAN[want[i].Zone] = true
 		}
 	}
+	// When several such VLANs share a parent/tag, the first by identity
+	// and key is adopted (map order would make the plan vary run to run).
 	adoptable := map[string]curObj{}
-	for _, objs := range cur[kindOrder(KindVLAN)] {
-		for _, o := range objs {
-			if !wantsVLAN[o.zone] {
-				adoptable[o.vlan.Parent+"/"+strconv.Itoa(o.vlan.Tag)] = o
+	vlanIDs := slices.Sorted(maps.Keys(cur[kindOrder(KindVLAN)]))
+	for _, id := range vlanIDs {
+		for _, o := range cur[kindOrder(KindVLAN)][id] {
+			k := o.vlan.Parent + "/" + strconv.Itoa(o.vlan.Tag)
+			if _, taken := adoptable[k]; !taken && !wantsVLAN[o.zone] {
+				adoptable[k] = o
 			}
 		}
 	}
