@@ -14,6 +14,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/components/dialog"
 	"github.com/tappaas/tappaas/tui/components/footer"
@@ -73,6 +74,9 @@ type App struct {
 	dialogs  []common.Dialog
 	info     *common.NodeInfo
 	detected *common.Detected
+	// draft holds the install wizard's answers when the operator leaves it
+	// (esc, or on to preflight): reopening it starts from them, not blank.
+	draft *config.Install
 
 	width, height int
 	fullHelp      bool
@@ -196,6 +200,10 @@ func replyHostKeyCmd(p *HostKeyPrompt, ok bool) tea.Cmd {
 }
 
 func (a *App) setScreen(s common.Screen) tea.Cmd {
+	if w, ok := a.screen.(*wizard.Model); ok && w != s {
+		in := w.Input()
+		a.draft = &in
+	}
 	a.screen = s
 	a.fullHelp = false
 	a.layout()
@@ -405,7 +413,11 @@ func (a *App) openWizard(goal common.Goal) tea.Cmd {
 	if goal == common.GoalJoin {
 		return a.setScreen(join.New(a.com, *a.detected))
 	}
-	return a.setScreen(wizard.New(a.com, *a.detected))
+	det := *a.detected
+	if a.draft != nil {
+		det.Install = *a.draft
+	}
+	return a.setScreen(wizard.New(a.com, det))
 }
 
 // inUseDisks lists the disks the request would wipe that detection saw in

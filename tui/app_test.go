@@ -196,6 +196,45 @@ func TestWizardValidatesInline(t *testing.T) {
 	f.until("home", screenIs[*home.Model](f))
 }
 
+// Leaving the wizard keeps the answers: esc while filtering the disk list
+// only closes the filter; esc then goes home, and reopening the wizard shows
+// what was typed (the typed wipe confirmation must be typed again).
+func TestWizardEscKeepsAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{}, nil)
+	f.keys("enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	f.d.Type("mylab.example.net")
+	f.keys("enter")
+	f.d.Type("ops@mylab.example.net")
+	f.keys("enter", "enter", "enter", "enter", "enter") // -> storage
+	w := f.app.Screen().(*wizard.Model)
+	if w.Form().GetFocusedField().GetKey() != "disks" {
+		t.Fatalf("not on the disk list:\n%s", tuitest.Plain(f.app.Render()))
+	}
+	f.keys("/")
+	f.d.Type("sdc")
+	f.keys("esc")
+	if _, ok := f.app.Screen().(*wizard.Model); !ok {
+		t.Fatalf("esc in a list filter left the wizard:\n%s", tuitest.Plain(f.app.Render()))
+	}
+	for i := 0; i < 3 && f.app.Screen() == w; i++ {
+		f.keys("esc") // filter closed, then cleared, then home
+	}
+	f.until("home", screenIs[*home.Model](f))
+	f.keys("enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	f.onScreen("> mylab.example.net")
+	in := f.app.Screen().(*wizard.Model).Input()
+	if in.Site.Domain != "mylab.example.net" || in.Site.AdminEmail != "ops@mylab.example.net" {
+		t.Errorf("answers not kept: domain %q, e-mail %q", in.Site.Domain, in.Site.AdminEmail)
+	}
+	f.keys("enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter") // -> wipe
+	if k := f.app.Screen().(*wizard.Model).Form().GetFocusedField().GetKey(); k != "wipe" {
+		t.Errorf("the typed wipe confirmation should be asked again, focus on %q:\n%s", k, tuitest.Plain(f.app.Render()))
+	}
+}
+
 func TestWizardRequiresTypedWipe(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, tuitest.Options{}, nil)

@@ -92,7 +92,7 @@ func (m *Model) SetSize(w, h int) {
 
 // Update implements common.Screen.
 func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "esc" {
+	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "esc" && !wizard.FormTakesEsc(m.form) {
 		return m, common.GoHomeCmd
 	}
 	f, cmd := m.form.Update(msg)

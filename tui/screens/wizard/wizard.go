@@ -67,7 +67,7 @@ func (m *Model) SetSize(w, h int) {
 
 // Update implements common.Screen.
 func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "esc" {
+	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "esc" && !FormTakesEsc(m.form) {
 		return m, common.GoHomeCmd
 	}
 	f, cmd := m.form.Update(msg)
@@ -125,6 +125,23 @@ func (m *Model) View() string {
 	return head + m.form.View()
 }
 
+// FormTakesEsc reports whether the focused field uses esc itself (closing
+// a list filter being typed): then esc is the field's, not "leave the
+// wizard".
+func FormTakesEsc(f *huh.Form) bool {
+	for _, b := range f.KeyBinds() {
+		if !b.Enabled() {
+			continue
+		}
+		for _, k := range b.Keys() {
+			if k == "esc" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FieldError renders the focused group's first validation error on one
 // line (empty when valid): inline validation that never scrolls off.
 func FieldError(st *styles.Styles, f *huh.Form, width int) string {
@@ -139,7 +156,7 @@ func FieldError(st *styles.Styles, f *huh.Form, width int) string {
 func (m *Model) ShortHelp() []key.Binding {
 	next := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next"))
 	prev := key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "back"))
-	cancel := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
+	cancel := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "home"))
 	bs := []key.Binding{next, prev}
 	for _, b := range m.form.KeyBinds() {
 		switch b.Help().Key {
@@ -147,6 +164,9 @@ func (m *Model) ShortHelp() []key.Binding {
 			continue
 		}
 		bs = append(bs, b)
+	}
+	if FormTakesEsc(m.form) {
+		return bs
 	}
 	return append(bs, cancel)
 }
