@@ -226,9 +226,8 @@ type nodeBackend struct {
 	// trust asks the operator about an unknown SSH host key (--host).
 	trust func(host string, key gossh.PublicKey, fingerprint string) (bool, error)
 
-	mu    sync.Mutex
-	sess  *session
-	hadPW bool
+	mu   sync.Mutex
+	sess *session
 }
 
 // inputsKey is where the TUI keeps the wizard's (non-secret) answers in the
@@ -236,6 +235,11 @@ type nodeBackend struct {
 const (
 	inputsKey     = "tui.install"
 	typedPWSecret = "tui.firewall_root_password"
+	// pwUnshownKey marks, with the checkpoint, that a TUI run is about to
+	// generate the firewall root password and no done screen has shown it
+	// yet: a run stopped before the end shows it on the done screen of the
+	// resumed run, in whichever process that is.
+	pwUnshownKey = "tui.firewall_password_unshown"
 )
 
 func (b *nodeBackend) Close() {
@@ -512,10 +516,11 @@ func (b *nodeBackend) Plan(ctx context.Context, req tui.Request) (tui.Job, error
 	if err != nil {
 		return nil, err
 	}
-	_, had := t.Secrets.Secret(firewall.SecretRootPassword)
-	b.mu.Lock()
-	b.hadPW = had
-	b.mu.Unlock()
+	if _, had := t.Secrets.Secret(firewall.SecretRootPassword); !had && cfg.Firewall.RootPassword == "" {
+		if err := sess.store.SetInput(pwUnshownKey, true); err != nil {
+			return nil, fmt.Errorf("save the checkpoint: %w", err)
+		}
+	}
 	r := &steps.Runner{Store: sess.store, Policy: steps.PolicyAsk, Concurrency: max(1, b.o.concurrency), Log: sess.log}
 	return common.NewRunnerJob(plan, r, nil), nil
 }
@@ -565,13 +570,17 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 	if cicd != "" {
 		s.URLs = append(s.URLs, common.Link{Name: "tappaas-cicd", URL: "ssh tappaas@" + cicd})
 	}
-	b.mu.Lock()
-	hadPW := b.hadPW
-	b.hadPW = true // shown once
-	b.mu.Unlock()
-	if pw, ok := sess.store.Secrets().Secret(firewall.SecretRootPassword); ok && !hadPW && cfg.Firewall.RootPassword == "" {
+	var unshown bool
+	if raw, ok := sess.store.Inputs()[pwUnshownKey]; ok {
+		_ = json.Unmarshal(raw, &unshown)
+	}
+	if pw, ok := sess.store.Secrets().Secret(firewall.SecretRootPassword); ok && unshown && cfg.Firewall.RootPassword == "" {
 		s.Generated = append(s.Generated, common.Secret{Name: "Firewall root password", Value: pw,
 			Where: install.StateDir + "/secrets.json (0600)"})
+		// Shown once: the next done screen lists it under stored credentials only.
+		if err := sess.store.SetInput(pwUnshownKey, false); err != nil {
+			b.log.Warn("record that the generated password was shown", "err", err)
+		}
 	}
 	return s, nil
 }
