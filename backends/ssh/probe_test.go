@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	osexec "os/exec"
@@ -115,5 +116,55 @@ func TestProbeFallbacks(t *testing.T) {
 				t.Fatalf("%+v %v", res, err)
 			}
 		})
+	}
+}
+
+// A link lost while ReadFile or WriteFile runs: both are idempotent and
+// retried once on a fresh connection (Run is not).
+func TestFileOpsRetryOnLostLink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, hpriv, _ := ed25519.GenerateKey(rand.Reader)
+	hs, _ := gossh.NewSignerFromKey(hpriv)
+	_, cpriv, _ := ed25519.GenerateKey(rand.Reader)
+	cs, _ := gossh.NewSignerFromKey(cpriv)
+	drops := map[int64]bool{1: true, 3: true, 5: true} // no probe (DisableWatchdog)
+	srv, err := sshd.Listen("127.0.0.1:0", sshd.Config{HostKey: hs,
+		AuthorizedKeys: func(string, gossh.PublicKey) bool { return true },
+		Handler: func(ctx context.Context, _, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+			return realSh(ctx, command, stdin, stdout, stderr)
+		},
+		// The exec request is accepted, then the link is cut: to the
+		// client the command started.
+		Hooks: &sshd.Faults{Command: func(n int64, _, _ string) sshd.Fault {
+			if drops[n] {
+				return sshd.FaultDropBefore
+			}
+			return sshd.FaultNone
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c, err := Dial(ctx, Config{Addr: srv.Addr(), KnownHostsFile: filepath.Join(dir, "kh"), DisableWatchdog: true,
+		AcceptFingerprint: gossh.FingerprintSHA256(hs.PublicKey()), Signers: []gossh.Signer{cs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	name := filepath.Join(dir, "f")
+	if err := c.WriteFile(ctx, name, []byte("data\n"), 0o600); err != nil { // commands 1 (dropped) and 2
+		t.Fatalf("write: %v", err)
+	}
+	b, err := c.ReadFile(ctx, name) // 3 (dropped) and 4
+	if err != nil || string(b) != "data\n" {
+		t.Fatalf("read: %q %v", b, err)
+	}
+	if _, err := c.Run(ctx, exec.Cmd{Script: "true"}); !errors.Is(err, exec.ErrConnectionLost) { // 5 (dropped)
+		t.Fatalf("Run is not retried: %v", err)
+	}
+	if c.Dials() != 3 {
+		t.Fatalf("dials %d, want 3", c.Dials())
 	}
 }

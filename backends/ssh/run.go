@@ -320,6 +320,12 @@ func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	errw := exec.NewLineWriter(64<<10, nil)
 	cmd := exec.Cmd{Script: "cat " + exec.Quote(p), Sudo: true}
 	res, err := c.run(ctx, cmd, &out, errw)
+	if errors.Is(err, exec.ErrConnectionLost) && ctx.Err() == nil {
+		// Reading is idempotent: once more on a fresh connection.
+		out.Reset()
+		errw = exec.NewLineWriter(64<<10, nil)
+		res, err = c.run(ctx, cmd, &out, errw)
+	}
 	res.Stderr = errw.String()
 	if err == nil && res.Code != 0 {
 		if strings.Contains(res.Stderr, "No such file or directory") {
@@ -353,6 +359,13 @@ func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.F
 	errw := exec.NewLineWriter(64<<10, nil)
 	cmd := exec.Cmd{Script: script, Sudo: true, Stdin: bytes.NewReader(data)}
 	res, err := c.run(ctx, cmd, io.Discard, errw)
+	if errors.Is(err, exec.ErrConnectionLost) && ctx.Err() == nil {
+		// The write is idempotent (same temp file, verified, renamed):
+		// once more on a fresh connection.
+		errw = exec.NewLineWriter(64<<10, nil)
+		cmd.Stdin = bytes.NewReader(data)
+		res, err = c.run(ctx, cmd, io.Discard, errw)
+	}
 	res.Stderr = errw.String()
 	if err == nil {
 		err = c.finish(exec.Cmd{Script: "write " + p, Sudo: true}, res, nil)
