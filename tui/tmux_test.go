@@ -365,7 +365,11 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		t.Fatalf("a new process should offer to resume at step %s of %s:\n%s", first[1], first[2], scr)
 	}
 	p.keys("Enter")
-	p.waitFor("done in an earlier run", 30*time.Second)
+	// The plan review opens at the step it resumes at, the done ones above.
+	scr = p.waitFor("Press enter to run them", 30*time.Second)
+	if top := strings.Split(scr, "\n")[2]; !regexp.MustCompile(`^\S+ +` + first[1] + `\. `).MatchString(top) || !strings.Contains(scr, "(↑ ") {
+		t.Errorf("the review should open at step %s with the done steps above:\n%s", first[1], scr)
+	}
 	p.keys("Enter")
 	p.waitFor("Run: install", 10*time.Second)
 	scr = p.waitForAny(3*time.Minute, "is installed", "A step failed")

@@ -30,6 +30,8 @@ type Model struct {
 	lines         []string
 	offset        int
 	width, height int
+	// firstPending is the line of the first step not done in an earlier run.
+	firstPending int
 }
 
 // New returns the screen, waiting for the plan.
@@ -57,7 +59,11 @@ func (m *Model) build() {
 	st := m.com.Styles
 	ic := st.Icons
 	m.lines = m.lines[:0]
+	m.firstPending = -1
 	for i, s := range m.job.Steps() {
+		if m.firstPending < 0 && s.Checkpoint != "done" && s.Checkpoint != "skipped" {
+			m.firstPending = len(m.lines)
+		}
 		mark := st.Step.Pending.Render(ic.Pending)
 		note := ""
 		switch s.Checkpoint {
@@ -79,6 +85,9 @@ func (m *Model) build() {
 			m.lines = append(m.lines, ansi.Truncate("       "+c, m.width, "…"))
 		}
 	}
+	if m.firstPending < 0 {
+		m.firstPending = 0
+	}
 }
 
 func (m *Model) bodyHeight() int { return max(m.height-2, 1) }
@@ -89,6 +98,9 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	case PlanMsg:
 		m.job = msg.Job
 		m.build()
+		// A resumed plan opens at the first step still to do; the steps
+		// done earlier are above (↑).
+		m.offset = min(m.firstPending, max(len(m.lines)-m.bodyHeight(), 0))
 	case tea.KeyPressMsg:
 		maxOff := max(len(m.lines)-m.bodyHeight(), 0)
 		switch msg.String() {
@@ -125,7 +137,12 @@ func (m *Model) View() string {
 	b.WriteString(strings.Repeat("\n", body-(end-off)+1))
 	n := len(m.job.Steps())
 	more := ""
-	if end < len(m.lines) {
+	switch {
+	case off > 0 && end < len(m.lines):
+		more = st.Muted.Render(fmt.Sprintf(" (↑ %d ↓ %d more lines)", off, len(m.lines)-end))
+	case off > 0:
+		more = st.Muted.Render(fmt.Sprintf(" (↑ %d more lines)", off))
+	case end < len(m.lines):
 		more = st.Muted.Render(fmt.Sprintf(" (↓ %d more lines)", len(m.lines)-end))
 	}
 	b.WriteString(ansi.Truncate(st.Bold.Render(fmt.Sprintf("%d steps.", n))+" Press enter to run them, esc to go back."+more, m.width, "…"))

@@ -39,7 +39,13 @@ func TestReviewSingleConfirmation(t *testing.T) {
 		t.Error("enter before the plan exists must do nothing")
 	}
 	m.Update(PlanMsg{Job: job{n: 6}})
+	// Step A was done in an earlier run: the view opens at step B.
 	v := tuitest.Plain(m.View())
+	if !strings.HasPrefix(v, "·  2. Step B") || !strings.Contains(v, "(↑ 3 ↓ ") {
+		t.Errorf("should open at the first step to do, with A above:\n%s", v)
+	}
+	m.Update(tuitest.KeyMsg("pgup"))
+	v = tuitest.Plain(m.View())
 	for _, want := range []string{"1. Step A (done in an earlier run", "change one", "6 steps.", "more lines"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("view lacks %q:\n%s", want, v)
@@ -48,7 +54,7 @@ func TestReviewSingleConfirmation(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		m.Update(tuitest.KeyMsg("down"))
 	}
-	if v := tuitest.Plain(m.View()); !strings.Contains(v, "6. Step F") || strings.Contains(v, "more lines") {
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "6. Step F") || strings.Contains(v, "↓") {
 		t.Errorf("scrolled to the end:\n%s", v)
 	}
 	_, cmd := m.Update(tuitest.KeyMsg("enter"))
