@@ -120,13 +120,26 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 	keysOK, pwOK := vm.Authorizer(kind, fsys)
 	// Strict csh: the firewall's root login shell refuses sh syntax the
 	// way OPNsense's tcsh does (TestCshAgainstRealTcsh keeps it honest).
-	handler := vm.HandlerWith(kind, in, vm.HandlerOptions{Csh: vm.CshStrict})
+	inner := vm.HandlerWith(kind, in, vm.HandlerOptions{Csh: vm.CshStrict})
+	// The executor's boot line is valid csh; the guest's shell runs it as
+	// sent. Only the access log looks inside, to record the real script.
+	handler := func(ctx context.Context, u, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+		if command == sshBootLine {
+			script, rest, _ := unwrapBootLine(command, stdin)
+			l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: fmt.Sprintf("%s@vm%d", u, vmid), Command: pve.MaskCommand(script)})
+			stdin = io.MultiReader(strings.NewReader(encodeBootScript(script)), rest)
+		}
+		return inner(ctx, u, command, stdin, stdout, stderr)
+	}
 	srv, err := sshd.Listen("127.0.0.1:0", sshd.Config{
 		HostKey:        signer,
 		AuthorizedKeys: keysOK,
 		Password:       pwOK,
 		Handler:        handler,
 		OnCommand: func(u, command string) {
+			if command == sshBootLine {
+				return // logged decoded by the handler
+			}
 			l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: fmt.Sprintf("%s@vm%d", u, vmid), Command: pve.MaskCommand(command)})
 		},
 		Dial: l.Dial,

@@ -141,6 +141,9 @@ func (l *Lab) startShell() error {
 		Dial:   l.Dial,
 		Prompt: func(user string) string { return user + "@" + l.node.Hostname() + ":~# " },
 		OnCommand: func(user, command string) {
+			if command == sshBootLine {
+				return // logged decoded by runCommand
+			}
 			l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)})
 		},
 	})
@@ -153,7 +156,20 @@ func (l *Lab) startShell() error {
 
 // runCommand runs one command line on the node, as its sshd does.
 func (l *Lab) runCommand(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if f := l.faults.Hit("ssh", command); f != nil {
+	command, stdin, wrapped := unwrapBootLine(command, stdin)
+	f := l.faults.Hit("ssh", command)
+	if wrapped {
+		l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)})
+		// The executor's watchdog comes first: a fault's Match may name
+		// any line of the script.
+		for _, line := range strings.Split(command, "\n") {
+			if f != nil {
+				break
+			}
+			f = l.faults.Hit("ssh", strings.TrimSpace(line))
+		}
+	}
+	if f != nil {
 		if f.Delay > 0 {
 			select {
 			case <-time.After(f.Delay):
