@@ -367,7 +367,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	p.keys("Enter")
 	// The plan review opens at the step it resumes at, the done ones above.
 	scr = p.waitFor("Press enter to run them", 30*time.Second)
-	if top := strings.Split(scr, "\n")[2]; !regexp.MustCompile(`^\S+ +` + first[1] + `\. `).MatchString(top) || !strings.Contains(scr, "(↑ ") {
+	if top := strings.Split(scr, "\n")[2]; !regexp.MustCompile(`^\S+ +`+first[1]+`\. `).MatchString(top) || !strings.Contains(scr, "(↑ ") {
 		t.Errorf("the review should open at step %s with the done steps above:\n%s", first[1], scr)
 	}
 	p.keys("Enter")

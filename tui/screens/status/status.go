@@ -18,6 +18,8 @@ type Model struct {
 	info          *common.NodeInfo
 	offset        int
 	width, height int
+	// maxOffset is the last scroll position, found by View.
+	maxOffset int
 }
 
 // New returns the screen for info (nil: unknown).
@@ -39,7 +41,7 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		case "esc", "q", "enter":
 			return m, common.GoHomeCmd
 		case "down", "j":
-			m.offset++
+			m.offset = min(m.offset+1, m.maxOffset)
 		case "up", "k":
 			m.offset = max(m.offset-1, 0)
 		}
@@ -107,7 +109,9 @@ func (m *Model) View() string {
 			lines = append(lines, ansi.Truncate(line, m.width, "…"))
 		}
 		room := max(m.height-strings.Count(b.String(), "\n")-2, 1)
-		off := min(m.offset, max(len(lines)-room, 0))
+		// Kept for Update: scrolling stops at the last line.
+		m.maxOffset = max(len(lines)-room, 0)
+		off := min(m.offset, m.maxOffset)
 		end := min(off+room, len(lines))
 		b.WriteString(strings.Join(lines[off:end], "\n"))
 		if end < len(lines) {
@@ -119,7 +123,9 @@ func (m *Model) View() string {
 }
 
 // ShortHelp implements help.KeyMap.
-func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.com.Keys.Global.Back} }
+func (m *Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.com.Keys.List.Up, m.com.Keys.List.Down, m.com.Keys.Global.Back}
+}
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
