@@ -348,11 +348,25 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	if err := saveAnswers(sess.store, cfg); err != nil {
 		return 1, fmt.Errorf("record the answers with the checkpoint: %w", err)
 	}
-	_, hadPW := t.Secrets.Secret(firewall.SecretRootPassword)
+	// A generated root password is shown once. The flag lives with the
+	// checkpoint (shared with the TUI), so a run killed after generating it
+	// shows it at the end of the run that resumes.
+	if _, had := t.Secrets.Secret(firewall.SecretRootPassword); !had && cfg.Firewall.RootPassword == "" {
+		if err := sess.store.SetInput(pwUnshownKey, true); err != nil {
+			return 1, fmt.Errorf("save the checkpoint: %w", err)
+		}
+	}
 	err = runPlan(ctx, sess, plan, o, stdout)
-	if pw, ok := t.Secrets.Secret(firewall.SecretRootPassword); ok && !hadPW && cfg.Firewall.RootPassword == "" && o.output == "text" {
+	var unshown bool
+	if raw, ok := sess.store.Inputs()[pwUnshownKey]; ok {
+		_ = json.Unmarshal(raw, &unshown)
+	}
+	if pw, ok := t.Secrets.Secret(firewall.SecretRootPassword); ok && unshown && cfg.Firewall.RootPassword == "" && o.output == "text" {
 		// Shown once, straight to the operator's terminal, never to the log.
 		fmt.Fprintf(stdout, "\nGenerated firewall root password (shown once; kept 0600 in %s/secrets.json on the node): %s\n\n", install.StateDir, pw)
+		if serr := sess.store.SetInput(pwUnshownKey, false); serr != nil {
+			fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", serr)
+		}
 	}
 	if err != nil {
 		return 1, err
