@@ -220,7 +220,7 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 	}
 	sess, err := c.newSession(ctx, cn)
 	if err != nil {
-		if cn.dead() || errors.Is(err, io.EOF) {
+		if cn.dead() || errors.Is(err, io.EOF) || cn.gone(err) {
 			cn.kill(err)
 			return -1, &notStarted{fmt.Errorf("%w: %v", exec.ErrConnectionLost, err)}
 		}
@@ -241,6 +241,12 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 	if err := sess.Start(line); err != nil {
 		if cn.dead() {
 			return -1, &notStarted{fmt.Errorf("%w: %v", exec.ErrConnectionLost, err)}
+		}
+		if cn.gone(err) {
+			// The exec request may have reached the target: lost, but not
+			// "not started", so it is not re-run behind the caller's back.
+			cn.kill(err)
+			return -1, fmt.Errorf("%w: %v", exec.ErrConnectionLost, err)
 		}
 		return -1, fmt.Errorf("start: %w", err)
 	}
@@ -271,6 +277,30 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 
 // newSession opens a session, retrying briefly when sshd refuses the
 // channel because its MaxSessions slots are still being released.
+// gone reports whether the connection is dead after err, a failure that
+// is not the server's own answer (a refused channel means it is alive).
+// The transport may not have noticed a close yet: a keepalive request fails
+// at once on a closed connection, and the reader records the close shortly.
+func (cn *conn) gone(err error) bool {
+	var oe *gossh.OpenChannelError
+	if errors.As(err, &oe) {
+		return false
+	}
+	probe := make(chan error, 1)
+	go func() {
+		_, _, rerr := cn.c.SendRequest("keepalive@openssh.com", true, nil)
+		probe <- rerr
+	}()
+	select {
+	case rerr := <-probe:
+		return rerr != nil || cn.dead()
+	case <-cn.done:
+		return true
+	case <-time.After(time.Second):
+		return cn.dead()
+	}
+}
+
 func (c *Client) newSession(ctx context.Context, cn *conn) (*gossh.Session, error) {
 	delay := 10 * time.Millisecond
 	for {

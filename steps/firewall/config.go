@@ -86,7 +86,9 @@ func NodePublicKey(ctx context.Context, e exec.Executor) (string, error) {
 		}
 	}
 	for _, p := range []string{"/root/.ssh/id_ed25519", "/root/.ssh/id_rsa"} {
-		if ok, err := node.QueryOK(ctx, e, "test -f "+p); err != nil || !ok {
+		if ok, err := node.QueryOK(ctx, e, "test -f "+p); err != nil {
+			return "", err
+		} else if !ok {
 			continue
 		}
 		if out, err := node.Query(ctx, e, "ssh-keygen -y -f "+p); err == nil && strings.TrimSpace(out) != "" {

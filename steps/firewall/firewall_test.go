@@ -239,7 +239,9 @@ func TestConfigFailureTable(t *testing.T) {
 	for _, c := range cases {
 		fw := c.fw()
 		cfg := config.Defaults()
-		err := (&Config{Node: exectest.NewFake(), Cfg: cfg, API: fw, Pusher: fw, WaitAPI: 3e8}).Apply(context.Background(), rt())
+		node := exectest.NewFake()
+		node.Reply(`^test -f `, "", 1) // the node has no SSH key of its own
+		err := (&Config{Node: node, Cfg: cfg, API: fw, Pusher: fw, WaitAPI: 3e8}).Apply(context.Background(), rt())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v", c.name, err)
 		}

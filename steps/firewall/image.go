@@ -145,7 +145,9 @@ func (s *Image) Apply(ctx context.Context, rt *steps.Runtime) error {
 	} else if _, err := node.Run(ctx, rt, s.Node, exec.Join("mv", "-f", dl, s.ImportPath())); err != nil {
 		return err
 	}
-	if ok, err := node.QueryOK(ctx, s.Node, "test -s "+exec.Quote(s.ImportPath())); err != nil || !ok {
+	if ok, err := node.QueryOK(ctx, s.Node, "test -s "+exec.Quote(s.ImportPath())); err != nil {
+		return fmt.Errorf("check the unpacked image %s: %w", s.ImportPath(), err)
+	} else if !ok {
 		return fmt.Errorf("unpacked image %s is empty (zstd window mismatch? upstream #368)", s.ImportPath())
 	}
 	return node.Write(ctx, s.Node, s.stamp(), []byte(strings.ToLower(s.SHA256)+"\n"), 0o644)

@@ -55,8 +55,19 @@ func Pending(ctx context.Context, e exec.Executor) ([]string, error) {
 	}
 	var ids []string
 	for _, f := range strings.Fields(out) {
-		if strings.HasPrefix(f, rollbackPrefix) && strings.HasSuffix(f, ".sh") {
-			ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(f, rollbackPrefix), ".sh"))
+		if !strings.HasPrefix(f, rollbackPrefix) || !strings.HasSuffix(f, ".sh") {
+			continue
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(f, rollbackPrefix), ".sh")
+		// A confirmed change is not pending, even if the clean-up after
+		// its confirmation was cut short (its script then exits at once).
+		mark := path.Join(confirmDir, "tappaas-confirmed-"+id)
+		got, err := node.Query(ctx, e, "test -e "+exec.Quote(mark)+" && echo confirmed || true")
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(got) != "confirmed" {
+			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)

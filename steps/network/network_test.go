@@ -43,6 +43,12 @@ func newNetNode() *netNode {
 		}
 		return 0, nil
 	})
+	n.On(`^test -e (\S+) && echo confirmed \|\| true$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		if _, _, ok := n.File(inv.Match[1]); ok {
+			fmt.Fprintln(inv.Stdout, "confirmed")
+		}
+		return 0, nil
+	})
 	n.On(`^systemd-run --unit=(\S+) --on-active=\d+ /bin/sh (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
 		n.mu.Lock()
 		n.timers[inv.Match[1]] = inv.Match[2]
@@ -330,4 +336,22 @@ func (c *cancelAt) Run(ctx context.Context, cmd exec.Cmd) (exec.Result, error) {
 		c.cancel()
 	}
 	return r, err
+}
+
+// A confirmed change whose clean-up was cut short (the link dropped after
+// the confirmation) is not pending: its script exits at once.
+func TestPendingIgnoresConfirmedLeftovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := newNetNode()
+	n.SetFile(path.Join(RollbackDir, rollbackPrefix+"aaaa1111.sh"), []byte("#!/bin/sh\n"), 0o700)
+	n.SetFile(path.Join(RollbackDir, rollbackPrefix+"bbbb2222.sh"), []byte("#!/bin/sh\n"), 0o700)
+	n.SetFile(path.Join(confirmDir, "tappaas-confirmed-aaaa1111"), nil, 0o644)
+	p, err := Pending(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != 1 || p[0] != "bbbb2222" {
+		t.Fatalf("pending = %v, want only the unconfirmed bbbb2222", p)
+	}
 }
