@@ -2,7 +2,6 @@ package pve
 
 import (
 	"crypto/rand"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tappaas/tappaas/internal/shacrypt"
 	"github.com/tappaas/tappaas/lab/shell"
 )
 
@@ -947,14 +947,12 @@ func (n *Node) cmdOpenssl(e *shell.Env) int {
 			fmt.Fprintln(e.Stderr, "openssl passwd: lab: only -6 (SHA-512 crypt) is simulated")
 			return 1
 		}
+		// Real SHA-512 crypt, as `openssl passwd -6` prints it.
 		if salt == "" {
-			b := make([]byte, 12)
-			_, _ = rand.Read(b)
-			salt = strings.NewReplacer("+", ".", "=", "").Replace(base64.StdEncoding.EncodeToString(b))[:16]
+			fmt.Fprintln(e.Stdout, shacrypt.Hash(pw, "", 0))
+		} else {
+			fmt.Fprintln(e.Stdout, shacrypt.HashSpec(pw, salt))
 		}
-		sum := sha512.Sum512([]byte(salt + "$" + pw))
-		h := strings.NewReplacer("+", ".", "=", "").Replace(base64.StdEncoding.EncodeToString(sum[:]))
-		fmt.Fprintf(e.Stdout, "$6$%s$%s\n", salt, h[:86])
 		return 0
 	case "s_client":
 		return n.sClient(e, args)

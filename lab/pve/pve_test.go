@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tappaas/tappaas/internal/shacrypt"
 	"github.com/tappaas/tappaas/lab/shell"
 )
 
@@ -334,4 +335,19 @@ func TestCloudInit(t *testing.T) {
 	tn.run(0, "", "qm set 130 --ide2 tanka1:cloudinit && pvesh set /nodes/tappaas1/qemu/130/cloudinit")
 	tn.run(0, "  - ssh-ed25519 AAAAC3Nza me", "qm cloudinit dump 130 user")
 	tn.run(0, "type: dhcp4", "qm cloudinit dump 130 network")
+}
+
+// `openssl passwd -6` prints real SHA-512 crypt (a hash the firewall can
+// verify), with the given salt or a random one.
+func TestOpenSSLPasswdIsRealSHACrypt(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	want := "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1\n"
+	if got := tn.run(0, "", "openssl passwd -6 -salt saltstring 'Hello world!'"); got != want {
+		t.Fatalf("got %q, want the specification's vector", got)
+	}
+	h := strings.TrimSpace(tn.run(0, "", "openssl passwd -6 s3cret"))
+	if !shacrypt.Verify(h, "s3cret") || shacrypt.Verify(h, "other") {
+		t.Fatalf("random-salt hash %q does not verify", h)
+	}
 }
