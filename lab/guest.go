@@ -69,7 +69,8 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 		}
 	}
 	hostPEM, err := fsys.ReadFile(guestHostKeyFile)
-	if err != nil {
+	newKey := err != nil
+	if newKey {
 		p, err := pve.GenHostKey()
 		if err != nil {
 			return nil
@@ -151,6 +152,12 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 	l.mu.Lock()
 	l.guests = append(l.guests, g)
 	l.mu.Unlock()
+	if newKey {
+		// A real VM keeps its host key on disk from first boot: persist it
+		// now, so a lab restarted right after (the installer killed with it)
+		// offers the key the installer already pinned.
+		_ = l.save()
+	}
 	return g
 }
 

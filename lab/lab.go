@@ -21,9 +21,12 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +101,8 @@ type Lab struct {
 	fw          *fwState
 	logMu       sync.Mutex
 	saveMu      sync.Mutex
+	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
+	writeMu     sync.Mutex // one save at a time, so a later snapshot is never overwritten by an earlier one
 	saveTimer   *time.Timer
 	closed      bool
 	extraDial   map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
@@ -116,6 +121,13 @@ type fwState struct {
 	http    *http.Server
 	fp      string
 	certPEM string
+	keyPEM  string
+}
+
+// fwTLS is the persisted certificate of the firewall (PEM).
+type fwTLS struct {
+	CertPEM string `json:"cert_pem"`
+	KeyPEM  string `json:"key_pem"`
 }
 
 const modelFile = "lab-model.json"
@@ -134,6 +146,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 				return nil, fmt.Errorf("lab: read %s: %w (start with Reset to discard it)", filepath.Join(opts.Dir, modelFile), err)
 			}
 			model, fwSnap = saved.Node, saved.Firewall
+			l.savedFWTLS = saved.FirewallTLS
 			l.savedGuests = saved.Guests
 		case !errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("lab: %w", err)
@@ -217,6 +230,10 @@ func indexComma(s string) int {
 type persisted struct {
 	Node     *pve.Model      `json:"node"`
 	Firewall json.RawMessage `json:"firewall,omitempty"`
+	// FirewallTLS is the firewall's certificate and key: a real firewall
+	// keeps its certificate across reboots, so a pinned fingerprint stays
+	// valid when the lab restarts.
+	FirewallTLS *fwTLS `json:"firewall_tls,omitempty"`
 	// Guests are the VMs' own filesystems (lab/vm guests), by VMID.
 	Guests map[int]map[string]pve.FileRec `json:"guests,omitempty"`
 }
@@ -313,6 +330,8 @@ func (l *Lab) save() error {
 	if l.opts.Dir == "" || l.node == nil {
 		return nil
 	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
 	snap, err := l.node.Snapshot()
 	if err != nil {
 		return fmt.Errorf("lab: save: %w", err)
@@ -324,6 +343,9 @@ func (l *Lab) save() error {
 	l.mu.Lock()
 	if l.fw != nil && l.fw.srv != nil {
 		out.Firewall, _ = l.fw.srv.Snapshot()
+		if l.fw.keyPEM != "" {
+			out.FirewallTLS = &fwTLS{CertPEM: l.fw.certPEM, KeyPEM: l.fw.keyPEM}
+		}
 	}
 	out.Guests = map[int]map[string]pve.FileRec{}
 	for id, g := range l.savedGuests {
@@ -610,7 +632,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	if snap != nil {
 		_ = srv.Restore(snap)
 	}
-	cert, certPEM, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")
+	cert, certPEM, keyPEM, fp, err := l.firewallCert(snap != nil)
 	if err != nil {
 		return
 	}
@@ -621,7 +643,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
-	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM)}
+	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM)}
 	l.mu.Unlock()
 	l.startGuest(vmid, "opnsense", version, l.takeSavedGuest(vmid))
 	l.mu.Lock()
@@ -709,4 +731,25 @@ func (l *Lab) takeSavedGuest(vmid int) shell.FS {
 		return nil
 	}
 	return fsys
+}
+
+// firewallCert returns the firewall's TLS certificate: the persisted one
+// when an existing firewall is restored, otherwise a new one.
+func (l *Lab) firewallCert(restore bool) (tls.Certificate, []byte, []byte, string, error) {
+	if restore && l.savedFWTLS != nil {
+		if c, err := tls.X509KeyPair([]byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM)); err == nil && len(c.Certificate) > 0 {
+			sum := sha256.Sum256(c.Certificate[0])
+			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), hex.EncodeToString(sum[:]), nil
+		}
+	}
+	c, certPEM, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")
+	if err != nil {
+		return tls.Certificate{}, nil, nil, "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, "", err
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return c, certPEM, keyPEM, fp, nil
 }

@@ -54,6 +54,10 @@ func TestPersistAndResume(t *testing.T) {
 	bootstrapNode(t, l1)
 	bootFirewall(t, l1)
 	sh(t, l1, 0, "echo kept > /root/tappaas/marker")
+	fwFP := l1.Info().FirewallFingerprint
+	if fwFP == "" {
+		t.Fatal("no firewall fingerprint after boot")
+	}
 	if err := l1.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +66,10 @@ func TestPersistAndResume(t *testing.T) {
 	info2 := l2.Info()
 	if info2.PVEFingerprint != info1.PVEFingerprint || info2.RootPassword != info1.RootPassword || info2.SSHHostKey != info1.SSHHostKey {
 		t.Fatal("identity changed across a resume")
+	}
+	// A real firewall keeps its certificate: a pinned fingerprint stays valid.
+	if got := l2.Info().FirewallFingerprint; got != fwFP {
+		t.Fatalf("firewall certificate changed across a resume: %s → %s", fwFP, got)
 	}
 	if out := sh(t, l2, 0, "cat /root/tappaas/marker"); out != "kept\n" {
 		t.Fatalf("file lost: %q", out)
