@@ -644,20 +644,9 @@ func cmdMv(e *Env) int {
 	if !ok {
 		return 1
 	}
-	if len(o.args) < 2 {
-		if len(o.args) == 1 {
-			fmt.Fprintf(e.Stderr, "mv: missing destination file operand after '%s'\nTry 'mv --help' for more information.\n", o.args[0])
-			return 1
-		}
-		return missingOperand(e)
-	}
-	srcs, dst := o.args[:len(o.args)-1], o.args[len(o.args)-1]
-	dp := e.Abs(dst)
-	dfi, derr := e.FS.Stat(dp)
-	dstDir := derr == nil && dfi.IsDir && !o.has('T')
-	if len(srcs) > 1 && !dstDir {
-		fmt.Fprintf(e.Stderr, "mv: target '%s': Not a directory\n", dst)
-		return 1
+	srcs, dst, dp, dstDir, rc := destOperands(e, "mv", o)
+	if rc >= 0 {
+		return rc
 	}
 	status := 0
 	for _, s := range srcs {
@@ -684,26 +673,38 @@ func cmdMv(e *Env) int {
 	return status
 }
 
+// destOperands splits the operands of mv or cp (named by cmd) into the
+// sources and the destination (as given, and absolute), and says whether the
+// destination is a directory to move/copy into. rc >= 0 means the command
+// must exit with it (GNU coreutils' messages for missing or bad operands).
+func destOperands(e *Env, cmd string, o *opts) (srcs []string, dst, dp string, dstDir bool, rc int) {
+	if len(o.args) < 2 {
+		if len(o.args) == 1 {
+			fmt.Fprintf(e.Stderr, "%s: missing destination file operand after '%s'\nTry '%s --help' for more information.\n", cmd, o.args[0], cmd)
+			return nil, "", "", false, 1
+		}
+		return nil, "", "", false, missingOperand(e)
+	}
+	srcs, dst = o.args[:len(o.args)-1], o.args[len(o.args)-1]
+	dp = e.Abs(dst)
+	dfi, derr := e.FS.Stat(dp)
+	dstDir = derr == nil && dfi.IsDir && !o.has('T')
+	if len(srcs) > 1 && !dstDir {
+		fmt.Fprintf(e.Stderr, "%s: target '%s': Not a directory\n", cmd, dst)
+		return nil, "", "", false, 1
+	}
+	return srcs, dst, dp, dstDir, -1
+}
+
 func cmdCp(e *Env) int {
 	o, ok := getopt(e, "rRapfvnT", map[string]byte{"recursive": 'r', "archive": 'a', "force": 'f', "preserve": 'p', "verbose": 'v', "no-clobber": 'n'})
 	if !ok {
 		return 1
 	}
-	if len(o.args) < 2 {
-		if len(o.args) == 1 {
-			fmt.Fprintf(e.Stderr, "cp: missing destination file operand after '%s'\nTry 'cp --help' for more information.\n", o.args[0])
-			return 1
-		}
-		return missingOperand(e)
-	}
 	recursive := o.has('r') || o.has('R') || o.has('a')
-	srcs, dst := o.args[:len(o.args)-1], o.args[len(o.args)-1]
-	dp := e.Abs(dst)
-	dfi, derr := e.FS.Stat(dp)
-	dstDir := derr == nil && dfi.IsDir && !o.has('T')
-	if len(srcs) > 1 && !dstDir {
-		fmt.Fprintf(e.Stderr, "cp: target '%s': Not a directory\n", dst)
-		return 1
+	srcs, dst, dp, dstDir, rc := destOperands(e, "cp", o)
+	if rc >= 0 {
+		return rc
 	}
 	status := 0
 	for _, s := range srcs {
