@@ -683,7 +683,8 @@ func destOperands(e *Env, cmd string, o *opts) (srcs []string, dst, dp string, d
 			fmt.Fprintf(e.Stderr, "%s: missing destination file operand after '%s'\nTry '%s --help' for more information.\n", cmd, o.args[0], cmd)
 			return nil, "", "", false, 1
 		}
-		return nil, "", "", false, missingOperand(e)
+		fmt.Fprintf(e.Stderr, "%s: missing file operand\nTry '%s --help' for more information.\n", cmd, cmd)
+		return nil, "", "", false, 1
 	}
 	srcs, dst = o.args[:len(o.args)-1], o.args[len(o.args)-1]
 	dp = e.Abs(dst)
