@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,5 +351,30 @@ func TestRollbackBeforeConfirmationIsDetected(t *testing.T) {
 	}
 	if st, _ := s.Check(ctx, rt()); !st.Done || len(sim.Armed()) != 0 {
 		t.Fatalf("not converged: %s, armed %v", st.Detail, sim.Armed())
+	}
+}
+
+// The TAPPaaS image is stock OPNsense: until the interface_assign patch is
+// copied on, the zones step stops (after creating the VLANs) with a message
+// naming the patch; once it is there, a rerun converges.
+func TestZonesBeforeTheAssignPatchThenAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var patched atomic.Bool
+	fw, sim := startWith(t, labfw.Options{AssignPatch: patched.Load})
+	s := &zones.Step{File: defaultZones(t), Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	err := s.Apply(ctx, rt())
+	if !errors.Is(err, opnsense.ErrUnsupported) || !strings.Contains(err.Error(), "interface_assign patch") {
+		t.Fatalf("without the patch: %v", err)
+	}
+	if len(sim.Running("vlan")) == 0 {
+		t.Fatal("the run stopped before the VLANs: not the half-done state this test is about")
+	}
+	patched.Store(true)
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatalf("rerun with the patch: %v", err)
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("after rerun: %+v %v", st, err)
 	}
 }
