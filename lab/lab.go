@@ -43,6 +43,7 @@ import (
 	"github.com/tappaas/tappaas/lab/pve"
 	"github.com/tappaas/tappaas/lab/shell"
 	"github.com/tappaas/tappaas/lab/sshd"
+	"github.com/tappaas/tappaas/lab/vm"
 )
 
 // Fault is one injected failure or slowdown (see pve.Fault).
@@ -623,7 +624,20 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		l.fw.ready = ready // a reboot: the same firewall, config kept
 		return
 	}
-	srv := opnsense.NewServer(opnsense.Options{Version: version, OnRequest: func(r opnsense.Request) {
+	// The image is stock OPNsense (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:38,120-123
+	// injects only /conf/config.xml): interface_assign exists once its
+	// controller file is on the guest's disk.
+	patched := func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, g := range l.guests {
+			if g.vmid == vmid {
+				return vm.HasAssignPatch(g.fs)
+			}
+		}
+		return false
+	}
+	srv := opnsense.NewServer(opnsense.Options{Version: version, AssignPatch: patched, OnRequest: func(r opnsense.Request) {
 		l.logEntry(pve.Entry{Time: r.Time.UTC(), Face: "opnsense", Method: r.Method, Path: r.Path, Status: r.Status})
 		if r.Mutating {
 			l.scheduleSave()

@@ -20,7 +20,13 @@ type Assignment struct {
 	VLANTag int          // from the overview, 0 when not a VLAN
 }
 
-// Assignments lists assigned interfaces (GET interfaces/overview/interfacesInfo).
+// Assignments lists the assigned interfaces (GET
+// interfaces/overview/interfacesInfo). The overview also lists every
+// device no interface uses, with identifier "" and description
+// "Unassigned Interface" (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/OverviewController.php:171-176):
+// those are skipped. An assigned interface's addresses are what the kernel
+// has (not what config.xml says), as CIDR in "ipaddr" without "subnetbits"
+// (same file, lines 199-206; 26.7.2 alike).
 func (c *Client) Assignments(ctx context.Context) ([]Assignment, error) {
 	var r struct {
 		Rows []struct {
@@ -28,10 +34,9 @@ func (c *Client) Assignments(ctx context.Context) ([]Assignment, error) {
 			Identifier  string          `json:"identifier"`
 			Description string          `json:"description"`
 			Enabled     json.RawMessage `json:"enabled"`
-			VLANTag     json.RawMessage `json:"vlan_tag"` // "210" or 210 (TAPPaaS #179)
+			VLANTag     json.RawMessage `json:"vlan_tag"` // "210" (ifconfig parser), null when not a VLAN
 			IPv4        []struct {
-				IPAddr     string          `json:"ipaddr"`
-				SubnetBits json.RawMessage `json:"subnetbits"`
+				IPAddr string `json:"ipaddr"` // "10.2.10.1/24"
 			} `json:"ipv4"`
 		} `json:"rows"`
 	}
@@ -40,13 +45,15 @@ func (c *Client) Assignments(ctx context.Context) ([]Assignment, error) {
 	}
 	out := make([]Assignment, 0, len(r.Rows))
 	for _, row := range r.Rows {
+		if row.Identifier == "" {
+			continue // an unassigned device
+		}
 		a := Assignment{Ifname: row.Identifier, Device: row.Device, Descr: row.Description,
 			Enabled: rawBool(row.Enabled), VLANTag: s2i(rawScalar(row.VLANTag))}
-		if len(row.IPv4) > 0 {
-			if ip, err := netip.ParseAddr(row.IPv4[0].IPAddr); err == nil {
-				if p, err := ip.Prefix(s2i(rawScalar(row.IPv4[0].SubnetBits))); err == nil {
-					a.IPv4 = netip.PrefixFrom(ip, p.Bits())
-				}
+		for _, ip := range row.IPv4 {
+			if p, err := netip.ParsePrefix(ip.IPAddr); err == nil && p.Addr().Is4() {
+				a.IPv4 = p
+				break
 			}
 		}
 		out = append(out, a)
@@ -69,7 +76,12 @@ func rawBool(raw json.RawMessage) bool {
 // Assign assigns a.Device to the next free optN slot with a.Descr and, where
 // the dialect allows, the static address a.IPv4. It returns the ifname.
 //
-//   - AssignTAPPaaS: one call that also sets the address and applies.
+//   - AssignTAPPaaS: addItem saves the assignment with its address; its
+//     own "interface reconfigure all" configures nothing (there is no
+//     interface "all": opnsense/core@26.1.11:src/etc/rc.configure_interface:39-41,
+//     src/etc/inc/interfaces.inc:2313-2318), so the new interface is then
+//     configured with overview/reloadInterface/<ifname>, as TAPPaaS'
+//     vlan_manager.py does (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/vlan_manager.py:234-258).
 //   - AssignStock (26.7): assignment only, staged until ApplyAssignments; an
 //     address cannot be set through the API (ErrUnsupported if a.IPv4 is set,
 //     before any change).
@@ -105,6 +117,22 @@ func (c *Client) Assign(ctx context.Context, a Assignment) (string, error) {
 		}
 		if r.Result != "saved" || r.Ifname == "" {
 			return "", fmt.Errorf("%w: assign %s: result %q", ErrFailed, a.Device, r.Result)
+		}
+		if err := checkArg("ifname", r.Ifname); err != nil {
+			return "", err
+		}
+		var rr struct {
+			Message string `json:"message"`
+		}
+		// OverviewController::reloadInterfaceAction answers configd's
+		// script result: "OK" (plus newlines) or "Error (N)"
+		// (opnsense/core@26.1.11:.../OverviewController.php:300-314,
+		// src/opnsense/service/modules/actions/script.py:39-45).
+		if err := c.Call(ctx, http.MethodPost, "interfaces/overview/reloadInterface/"+r.Ifname, nil, &rr); err != nil {
+			return r.Ifname, fmt.Errorf("configure %s (%s) after assigning it: %w", r.Ifname, a.Device, err)
+		}
+		if m := strings.TrimSpace(rr.Message); !strings.EqualFold(m, "ok") {
+			return r.Ifname, fmt.Errorf("%w: configure %s (%s) after assigning it: %q", ErrFailed, r.Ifname, a.Device, m)
 		}
 		return r.Ifname, nil
 	case AssignStock, AssignStockIP:

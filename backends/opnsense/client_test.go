@@ -3,7 +3,9 @@ package opnsense_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,18 +173,22 @@ func TestDialectDetection(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		version   string
+		patch     bool
 		savepoint bool
 		assign    opnsense.AssignFlavour
 	}{
-		{"26.1.2", true, opnsense.AssignTAPPaaS},
-		{"25.7.11", true, opnsense.AssignTAPPaaS},
-		{"26.7", false, opnsense.AssignStock},
-		{"26.7.2", false, opnsense.AssignStock},
-		{"27.1", false, opnsense.AssignStockIP},
+		{"26.1.2", true, true, opnsense.AssignTAPPaaS},
+		{"26.1.2", false, true, opnsense.AssignNone},
+		{"25.7.11", true, true, opnsense.AssignTAPPaaS},
+		// A patched firewall upgraded to 26.7 keeps the patch's file.
+		{"26.7.2", true, false, opnsense.AssignTAPPaaS},
+		{"26.7", false, false, opnsense.AssignStock},
+		{"26.7.2", false, false, opnsense.AssignStock},
+		{"27.1", false, false, opnsense.AssignStockIP},
 	} {
-		t.Run(tc.version, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/patch=%v", tc.version, tc.patch), func(t *testing.T) {
 			t.Parallel()
-			srv := opnsensetest.NewServer(t, labopn.Options{Version: tc.version})
+			srv := opnsensetest.NewServer(t, labopn.Options{Version: tc.version, AssignPatch: func() bool { return tc.patch }})
 			d, err := srv.Client(t).Dialect(ctxT(t))
 			if err != nil {
 				t.Fatal(err)
@@ -333,10 +339,14 @@ func TestUnknownFieldRejected(t *testing.T) {
 func TestAssignmentStockDialects(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	// 26.7: assign only, staged until ApplyAssignments; no addresses.
-	srv := opnsensetest.NewServer(t, labopn.Options{Version: "26.7.2"})
+	// 26.7 without the patch: assign only, staged until ApplyAssignments;
+	// no addresses.
+	srv := opnsensetest.NewServer(t, labopn.Options{Version: "26.7.2", AssignPatch: func() bool { return false }})
 	c := srv.Client(t)
 	if _, err := c.AddVLAN(ctx, opnsense.VLAN{Parent: "vtnet0", Tag: 210, Device: "vlan0.210"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reconfigure(ctx, opnsense.ServiceVLAN); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.Assign(ctx, opnsense.Assignment{Device: "vlan0.210", Descr: "srv", IPv4: netip.MustParsePrefix("10.2.10.1/24")})
@@ -372,23 +382,31 @@ func TestAssignmentStockDialects(t *testing.T) {
 	}
 
 	// 27.1: with address fields.
-	srv2 := opnsensetest.NewServer(t, labopn.Options{Version: "27.1"})
+	srv2 := opnsensetest.NewServer(t, labopn.Options{Version: "27.1", AssignPatch: func() bool { return false }})
 	c2 := srv2.Client(t)
 	if _, err := c2.AddVLAN(ctx, opnsense.VLAN{Parent: "vtnet0", Tag: 210, Device: "vlan0.210"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c2.Assign(ctx, opnsense.Assignment{Device: "vlan0.210", Descr: "srv", Enabled: true, IPv4: netip.MustParsePrefix("10.2.10.1/24")}); err != nil {
+	if err := c2.Reconfigure(ctx, opnsense.ServiceVLAN); err != nil {
+		t.Fatal(err)
+	}
+	ifn2, err := c2.Assign(ctx, opnsense.Assignment{Device: "vlan0.210", Descr: "srv", Enabled: true, IPv4: netip.MustParsePrefix("10.2.10.1/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.ApplyAssignments(ctx); err != nil {
 		t.Fatal(err)
 	}
 	as, _ := c2.Assignments(ctx)
-	if len(as) != 3 || as[2].IPv4.String() != "10.2.10.1/24" || as[2].VLANTag != 210 {
+	i := slices.IndexFunc(as, func(a opnsense.Assignment) bool { return a.Ifname == ifn2 })
+	if i < 0 || as[i].IPv4.String() != "10.2.10.1/24" || as[i].VLANTag != 210 {
 		t.Fatalf("27.1 assignments: %+v", as)
 	}
 
 	// ≤ 26.1 without the patch: a clear hint.
-	srv3 := opnsensetest.NewServer(t, labopn.Options{NoAssignPatch: true})
+	srv3 := opnsensetest.NewServer(t, labopn.Options{AssignPatch: func() bool { return false }})
 	_, err = srv3.Client(t).Assign(ctx, opnsense.Assignment{Device: "vtnet0", IPv4: netip.MustParsePrefix("10.9.0.1/24")})
-	if !errors.Is(err, opnsense.ErrEndpointNotFound) || !strings.Contains(err.Error(), "patch") {
+	if !errors.Is(err, opnsense.ErrUnsupported) || !strings.Contains(err.Error(), "patch") {
 		t.Fatalf("missing patch: %v", err)
 	}
 }
@@ -407,6 +425,9 @@ func TestDnsmasq(t *testing.T) {
 		t.Fatalf("unknown interface: %v", err)
 	}
 	if _, err := c.AddVLAN(ctx, opnsense.VLAN{Parent: "vtnet0", Tag: 210, Device: "vlan0.210"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reconfigure(ctx, opnsense.ServiceVLAN); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Assign(ctx, opnsense.Assignment{Device: "vlan0.210", Descr: "srv", IPv4: netip.MustParsePrefix("10.2.10.1/24")}); err != nil {
@@ -988,5 +1009,57 @@ func TestReconfigureShortNames(t *testing.T) {
 	}
 	if err := c.Reconfigure(ctx, opnsense.ServiceAssignment); !errors.Is(err, opnsense.ErrEndpointNotFound) {
 		t.Fatalf("stock assignment reconfigure on 26.1: %v", err)
+	}
+}
+
+// interfacesInfo as OverviewController builds it: CIDR in ipaddr (no
+// subnetbits), unassigned devices with identifier "", the address from the
+// kernel once the interface is configured.
+func TestAssignmentsFromTheOverview(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	srv := opnsensetest.NewServer(t, labopn.Options{})
+	c := srv.Client(t)
+	if _, err := c.AddVLAN(ctx, opnsense.VLAN{Parent: "vtnet0", Tag: 210, Device: "vlan0.210"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reconfigure(ctx, opnsense.ServiceVLAN); err != nil {
+		t.Fatal(err)
+	}
+	noUnassigned := func(as []opnsense.Assignment) {
+		t.Helper()
+		for _, a := range as {
+			if a.Ifname == "" || a.Device == "vlan0.210" && a.Ifname == "" {
+				t.Fatalf("an unassigned device listed as assigned: %+v", as)
+			}
+		}
+	}
+	as, err := c.Assignments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noUnassigned(as)
+	lan := slices.IndexFunc(as, func(a opnsense.Assignment) bool { return a.Ifname == "lan" })
+	if lan < 0 || as[lan].IPv4.String() != "10.0.0.1/24" || !as[lan].Enabled || as[lan].Device != "vtnet0" {
+		t.Fatalf("lan: %+v", as)
+	}
+	ifn, err := c.Assign(ctx, opnsense.Assignment{Device: "vlan0.210", Descr: "srv", Enabled: true, IPv4: netip.MustParsePrefix("10.2.10.1/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, _ = c.Assignments(ctx)
+	i := slices.IndexFunc(as, func(a opnsense.Assignment) bool { return a.Ifname == ifn })
+	if i < 0 || as[i].IPv4.String() != "10.2.10.1/24" || as[i].VLANTag != 210 || as[i].Descr != "srv" || !as[i].Enabled {
+		t.Fatalf("assigned: %+v", as)
+	}
+	// Unassigned again, the device keeps its address in the kernel and is
+	// listed as an unassigned device: not an assignment.
+	if err := c.Unassign(ctx, ifn); err != nil {
+		t.Fatal(err)
+	}
+	as, _ = c.Assignments(ctx)
+	noUnassigned(as)
+	if slices.ContainsFunc(as, func(a opnsense.Assignment) bool { return a.Device == "vlan0.210" }) {
+		t.Fatalf("after unassign: %+v", as)
 	}
 }

@@ -2,6 +2,7 @@ package opnsense
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -15,8 +16,10 @@ const (
 	// AssignNone: no API (stock ≤ 26.1 without TAPPaaS' patch).
 	AssignNone AssignFlavour = iota
 	// AssignTAPPaaS: TAPPaaS' InterfaceAssignController patch
-	// (/api/interfaces/interface_assign/{addItem,delItem}), ≤ 26.1; sets the
-	// IPv4 address and applies at once.
+	// (/api/interfaces/interface_assign/{addItem,delItem}), a file copied
+	// onto the firewall (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/pre-update.sh:214-225)
+	// that survives firmware upgrades; saves the IPv4 address at once,
+	// which reloadInterface then configures.
 	AssignTAPPaaS
 	// AssignStock: /api/interfaces/assignment (26.7): assigns only, staged
 	// until ServiceAssignment is reconfigured; no IP fields.
@@ -48,9 +51,10 @@ type Dialect struct {
 	Assign       AssignFlavour
 }
 
-// DialectFor derives the dialect from a product version ("26.1.2",
-// "26.7", "27.1.a", "26.1.2_5"). ≤ 26.1 is assumed to carry TAPPaaS'
-// assignment patch (the TAPPaaS image does).
+// DialectFor derives the firmware's own dialect from a product version
+// ("26.1.2", "26.7", "27.1.a", "26.1.2_5"): ≤ 26.1 has no assignment API
+// of its own (the TAPPaaS image is stock OPNsense: its patch comes later,
+// see Client.Dialect, which probes for it).
 func DialectFor(version string) (Dialect, error) {
 	maj, mnr, pat, err := parseVersion(version)
 	if err != nil {
@@ -59,7 +63,7 @@ func DialectFor(version string) (Dialect, error) {
 	d := Dialect{Version: version, Major: maj, Minor: mnr, Patch: pat}
 	switch {
 	case maj < 26 || maj == 26 && mnr < 7:
-		d.HasSavepoint, d.Assign = true, AssignTAPPaaS
+		d.HasSavepoint = true
 	case maj == 26 || maj == 27 && mnr < 1:
 		d.Assign = AssignStock
 	default:
@@ -92,8 +96,49 @@ func parseVersion(v string) (maj, mnr, pat int, err error) {
 }
 
 // Dialect probes the firmware version once (GET core/firmware/status) and
-// caches the result.
+// whether TAPPaaS' interface_assign patch is installed (HasAssignPatch),
+// which then wins over the firmware's own assignment API on any version.
+// The version and a present patch are cached; an absent patch is probed
+// again on the next call (it may be deployed in between).
 func (c *Client) Dialect(ctx context.Context) (Dialect, error) {
+	d, err := c.firmwareDialect(ctx)
+	if err != nil || d.Assign == AssignTAPPaaS {
+		return d, err
+	}
+	ok, err := c.HasAssignPatch(ctx)
+	if err != nil {
+		return Dialect{}, err
+	}
+	if ok {
+		d.Assign = AssignTAPPaaS
+		c.dmu.Lock()
+		c.dialect = &d
+		c.dmu.Unlock()
+	}
+	return d, nil
+}
+
+// HasAssignPatch reports whether the firewall serves TAPPaaS'
+// InterfaceAssignController: a GET of interface_assign/addItem carries no
+// "assign" object, which the patch refuses with HTTP 400 before touching
+// anything (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-patch/InterfaceAssignController.php:70-75,176-180);
+// without the file the firewall answers 404 "Endpoint not found"
+// (opnsense/core@26.1.11:src/opnsense/www/api.php:45-46).
+func (c *Client) HasAssignPatch(ctx context.Context) (bool, error) {
+	err := c.Call(ctx, http.MethodGet, "interfaces/interface_assign/addItem", nil, nil)
+	var ae *APIError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrEndpointNotFound):
+		return false, nil
+	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
+		return true, nil
+	}
+	return false, err
+}
+
+func (c *Client) firmwareDialect(ctx context.Context) (Dialect, error) {
 	c.dmu.Lock()
 	if c.dialect != nil {
 		d := *c.dialect

@@ -125,16 +125,40 @@ func (c *Client) Apply(ctx context.Context, revision string) error {
 
 // CancelRollback confirms an Apply(revision): the automatic revert is
 // disarmed. Call it only after checking the firewall is still reachable.
+//
+// The reply cannot tell whether a timer was cancelled: its status is the
+// output of rollback_cancel.php, which prints nothing — "\n\n" when it
+// removed the timer's lock, "" when no timer ran (configd's "Execute
+// error", mapped to "" by Backend::configdRun)
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Firewall/Api/FilterBaseController.php:319-330,
+// src/opnsense/scripts/filter/rollback_cancel.php:30-40,
+// src/opnsense/mvc/app/library/OPNsense/Core/Backend.php:174-179). Any other
+// status is an error; the caller confirms by reading the rules back.
 func (c *Client) CancelRollback(ctx context.Context, revision string) error {
-	return c.revisionCall(ctx, "cancelRollback", revision)
+	if err := checkArg("revision", revision); err != nil {
+		return err
+	}
+	if err := c.need(ctx, "cancelRollback"); err != nil {
+		return err
+	}
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var r reply
+	if err := c.Call(ctx, http.MethodPost, "firewall/filter/cancelRollback/"+revision, nil, &r); err != nil {
+		return err
+	}
+	if st := statusString(r.Status); st != "" {
+		return fmt.Errorf("%w: firewall cancelRollback %s: status %q", ErrFailed, revision, st)
+	}
+	return nil
 }
 
 // Revert restores the filter rules of a savepoint at once.
 func (c *Client) Revert(ctx context.Context, revision string) error {
-	return c.revisionCall(ctx, "revert", revision)
-}
-
-func (c *Client) revisionCall(ctx context.Context, verb, revision string) error {
+	const verb = "revert"
 	if err := checkArg("revision", revision); err != nil {
 		return err
 	}
@@ -162,7 +186,7 @@ func (c *Client) revisionCall(ctx context.Context, verb, revision string) error 
 
 // need refuses savepoint-family calls on firmware without them.
 func (c *Client) need(ctx context.Context, what string) error {
-	d, err := c.Dialect(ctx)
+	d, err := c.firmwareDialect(ctx)
 	if err != nil {
 		return err
 	}

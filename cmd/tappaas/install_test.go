@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/steps/platform"
 )
 
 const exampleAnswers = "../../examples/answers.toml"
@@ -100,4 +102,58 @@ func tail(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, "\n")
+}
+
+// The lab's firewall boots from the stock image without TAPPaaS'
+// interface_assign controller (404) and gains it only from the files the
+// install copies from tappaas-cicd, as pre-update.sh would. A firewall
+// that lost the file (a 404 again) gets it back on the next run, which then
+// changes nothing else.
+func TestInstallDeploysTheAssignPatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, out, err := labInstall(t, ctx, dir, true, nil)
+	if code != 0 {
+		t.Fatalf("first run: exit %d: %v\n%s", code, err, tail(out, 60))
+	}
+	var l2 *lab.Lab
+	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) {
+		l2 = l
+		fsys := l.GuestFS(config.FirewallVMID)
+		if fsys == nil {
+			t.Error("the firewall guest is not up")
+			return
+		}
+		if b, err := fsys.ReadFile(platform.FirewallController); err != nil || !bytes.Contains(b, []byte("class InterfaceAssignController")) {
+			t.Errorf("controller on the firewall after the first run: %v", err)
+		}
+		if _, err := fsys.ReadFile(platform.FirewallACL); err != nil {
+			t.Errorf("ACL on the firewall after the first run: %v", err)
+		}
+		if err := fsys.Remove(platform.FirewallController); err != nil {
+			t.Error(err)
+		}
+	})
+	if code != 0 {
+		t.Fatalf("rerun: exit %d: %v\n%s", code, err, tail(out, 60))
+	}
+	redeployed := false
+	for _, e := range events(t, out) {
+		if e.Event != "step_done" {
+			continue
+		}
+		again := e.Step == platform.AssignPatchID
+		if (e.Skipped == true) == again {
+			t.Errorf("rerun: %s skipped=%v (%s)", e.Step, e.Skipped, e.Reason)
+		}
+		// The runner checks again after Apply: the API answers.
+		redeployed = redeployed || again && strings.Contains(e.Reason, "serves /api/interfaces/interface_assign")
+	}
+	if !redeployed || l2 == nil {
+		t.Fatalf("the patch was not deployed again:\n%s", tail(out, 40))
+	}
 }

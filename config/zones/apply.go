@@ -301,7 +301,47 @@ func (a *applier) rules(ctx context.Context, cs []Change) error {
 		if err := fw.CancelRollback(ctx, rev); err != nil {
 			return fmt.Errorf("confirm filter (cancel rollback %s): %w", rev, err)
 		}
+		// The firewall's answer does not say whether a timer was
+		// cancelled (OPNsense answers the same with or without one): read
+		// the rules back, a rollback that already ran shows there.
+		if err := a.confirmRules(ctx, cs); err != nil {
+			return fmt.Errorf("confirm filter (savepoint %s): %w", rev, err)
+		}
 		a.o.Out("API reachable: confirmed, rollback cancelled")
+	}
+	return nil
+}
+
+// ErrRolledBack means the firewall restored its savepoint before the rule
+// changes were confirmed.
+var ErrRolledBack = errors.New("the firewall rolled the rules back to the savepoint before they were confirmed")
+
+// confirmRules checks the rule changes just applied are still there:
+// created rules by description, deleted ones absent, updated ones present.
+func (a *applier) confirmRules(ctx context.Context, cs []Change) error {
+	cur, err := a.fw.Rules(ctx)
+	if err != nil {
+		return fmt.Errorf("read the rules back: %w", err)
+	}
+	byKey := map[string]bool{}
+	byDescr := map[string]bool{}
+	for _, r := range cur {
+		byKey[r.UUID] = true
+		byDescr[r.Description] = true
+	}
+	for _, c := range cs {
+		ok := true
+		switch {
+		case c.Op == Create:
+			ok = byDescr[c.Rule.Description]
+		case c.Op == Delete:
+			ok = !byKey[c.Key]
+		default:
+			ok = byKey[c.Key]
+		}
+		if !ok {
+			return fmt.Errorf("%w (%s rule %s is not there; run again)", ErrRolledBack, c.Op, c.label())
+		}
 	}
 	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -272,13 +274,15 @@ func TestContractDialects(t *testing.T) {
 		savepoint, patch, stock, ips bool
 	}{
 		{"26.1.2", true, true, false, false},
-		{"26.7", false, false, true, false},
+		{"26.1.2", true, false, false, false},
+		// The patch is a file, not firmware: it survives an upgrade to 26.7.
+		{"26.7", false, true, true, false},
 		{"26.7.2", false, false, true, false},
 		{"27.1", false, false, true, true},
 	} {
-		t.Run(tc.version, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/patch=%v", tc.version, tc.patch), func(t *testing.T) {
 			t.Parallel()
-			r, sim := startRaw(t, Options{Version: tc.version})
+			r, sim := startRaw(t, Options{Version: tc.version, AssignPatch: func() bool { return tc.patch }})
 			st, body := r.do("POST", "/api/firewall/filter/savepoint", "", "")
 			if (st == 200) != tc.savepoint {
 				t.Fatalf("savepoint: %d %s", st, body)
@@ -297,8 +301,11 @@ func TestContractDialects(t *testing.T) {
 			if tc.patch && (st != 400 || !strings.Contains(body, "already assigned to interface 'lan'")) {
 				t.Fatalf("patch: %d %s", st, body)
 			}
-			if !tc.patch && st != 404 {
-				t.Fatalf("no patch: %d", st)
+			if !tc.patch {
+				if st != 404 {
+					t.Fatalf("no patch: %d", st)
+				}
+				jsonEq(t, body, `{"errorMessage":"Endpoint not found"}`)
 			}
 			st, body = r.get("/api/interfaces/assignment/searchItem")
 			if (st == 200) != tc.stock {
@@ -309,6 +316,7 @@ func TestContractDialects(t *testing.T) {
 				if jget(t, body, "result") != "saved" {
 					t.Fatalf("vlan for assignment: %s", body)
 				}
+				r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
 				rec := map[string]any{"if": "vlan0.210", "descr": "srv", "ipaddr": "10.2.10.1", "subnet": "24", "type4": "static"}
 				_, body = r.post("/api/interfaces/assignment/addItem", map[string]any{"interface": rec})
 				if tc.ips != (jget(t, body, "result") == "saved") {
@@ -334,9 +342,9 @@ func TestContractDialects(t *testing.T) {
 				if len(sim.Running("interfaces")) != 3 {
 					t.Fatal("stock assignment not applied")
 				}
-				// vlan_tag is a number on 26.7+.
+				// vlan_tag stays a string on 26.7.2 (interfaces.lib.inc:468-474).
 				_, body = r.get("/api/interfaces/overview/interfacesInfo")
-				if !strings.Contains(body, `"vlan_tag":210`) {
+				if !strings.Contains(body, `"vlan_tag":"210"`) {
 					t.Fatalf("interfacesInfo: %s", body)
 				}
 			}
@@ -377,7 +385,9 @@ func TestContractVLANRules(t *testing.T) {
 	if body = add(map[string]any{"if": "vtnet9", "tag": "7"}); jget(t, body, "validations", "vlan.if") == nil {
 		t.Fatalf("unknown parent: %s", body)
 	}
-	// Assign vlan02 (TAPPaaS patch), then try deleting and retagging it.
+	// Assign vlan02 (TAPPaaS patch) once the device exists, then try
+	// deleting and retagging it.
+	r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
 	st, body := r.post("/api/interfaces/interface_assign/addItem", map[string]any{"assign": map[string]any{"device": "vlan02", "description": "private", "enable": true, "ipv4Address": "10.3.10.1", "ipv4Subnet": 24}})
 	if st != 200 || jget(t, body, "ifname") != "opt1" {
 		t.Fatalf("assign: %d %s", st, body)
@@ -427,7 +437,13 @@ func TestContractVLANRules(t *testing.T) {
 	if !strings.Contains(body, `"vlan02 [private]"`) {
 		t.Fatalf("search vlanif: %s", body)
 	}
-	// interfacesInfo: vlan_tag as a string on 26.1.
+	// interfacesInfo: vlan_tag as a string on 26.1, from the kernel (the
+	// retag shows once the VLANs are reconfigured).
+	_, body = r.get("/api/interfaces/overview/interfacesInfo")
+	if !strings.Contains(body, `"vlan_tag":"310"`) {
+		t.Fatalf("interfacesInfo before reconfigure: %s", body)
+	}
+	r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
 	_, body = r.get("/api/interfaces/overview/interfacesInfo")
 	if !strings.Contains(body, `"vlan_tag":"311"`) {
 		t.Fatalf("interfacesInfo: %s", body)
@@ -450,6 +466,7 @@ func TestContractVLANRules(t *testing.T) {
 	}
 	// A new assignment takes highest+1 (patch semantics).
 	r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "410", "vlanif": "vlan0.410"}})
+	r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
 	_, body = r.post("/api/interfaces/interface_assign/addItem", map[string]any{"assign": map[string]any{"device": "vlan0.410", "description": "iot", "enable": true, "ipv4Address": "10.4.10.1", "ipv4Subnet": 24}})
 	if jget(t, body, "ifname") != "opt1" {
 		t.Fatalf("slot reuse after delete: %s", body)
@@ -488,8 +505,10 @@ func TestContractSavepointRollback(t *testing.T) {
 	if len(sim.Running("filter.rule")) != 1 {
 		t.Fatal("apply with an unknown revision")
 	}
+	// cancel_rollback is a script_output action: rollback_cancel.php exits 1
+	// with no timer, configd answers "Execute error", Backend maps it to "".
 	_, body = r.do("POST", "/api/firewall/filter/cancelRollback/999.0001", "", "")
-	jsonEq(t, body, `{"status":"ok"}`)
+	jsonEq(t, body, `{"status":""}`)
 	_, body = r.do("POST", "/api/firewall/filter/revert/999.0001", "", "")
 	jsonEq(t, body, `{"status":"unknown (or removed) savepoint"}`)
 	_, body = r.get("/api/firewall/filter/apply")
@@ -661,5 +680,124 @@ func TestContractAliases(t *testing.T) {
 	st, body := r.do("POST", "/api/firewall/alias/delItem/"+id, "", "")
 	if st != 500 || jget(t, body, "errorTitle") != "Alias in use" || !strings.Contains(jget(t, body, "errorMessage").(string), "Cannot delete alias. Currently in use by \n[filter.rules.rule."+rid+"] https in") {
 		t.Fatalf("delete in use: %d %s", st, body)
+	}
+}
+
+// interfacesInfo rows as OverviewController::parseIfInfo builds them
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/OverviewController.php:107-255).
+func TestContractInterfacesInfo(t *testing.T) {
+	t.Parallel()
+	r, _ := startRaw(t, Options{})
+	row := func(dev string) map[string]any {
+		t.Helper()
+		_, body := r.get("/api/interfaces/overview/interfacesInfo")
+		var env struct {
+			Rows []map[string]any `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(body), &env); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range env.Rows {
+			if x["device"] == dev {
+				return x
+			}
+			if x["device"] == "pfsync0" {
+				t.Fatal("pfsync0 is never listed")
+			}
+		}
+		return nil
+	}
+	// Assigned: CIDR in ipaddr, no subnetbits; vlan_tag null on a NIC.
+	lan := row("vtnet0")
+	if lan["identifier"] != "lan" || lan["enabled"] != true || lan["link_type"] != "static" || lan["addr4"] != "10.0.0.1/24" || lan["vlan_tag"] != nil {
+		t.Fatalf("lan: %v", lan)
+	}
+	b, _ := json.Marshal(lan["ipv4"])
+	jsonEq(t, string(b), `[{"ipaddr":"10.0.0.1/24"}]`)
+	if lo := row("lo0"); lo["identifier"] != "lo0" || lo["description"] != "Loopback" {
+		t.Fatalf("lo0: %v", lo)
+	}
+	// Unassigned: identifier "", "Unassigned Interface", no enabled key.
+	r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": "210", "vlanif": "vlan0.210"}})
+	if row("vlan0.210") != nil {
+		t.Fatal("a VLAN device before its reconfigure")
+	}
+	r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
+	un := row("vlan0.210")
+	if _, has := un["enabled"]; un["identifier"] != "" || un["description"] != "Unassigned Interface" || has {
+		t.Fatalf("unassigned: %v", un)
+	}
+	// The patch saves the address; only reloadInterface configures it.
+	st, body := r.post("/api/interfaces/interface_assign/addItem", map[string]any{"assign": map[string]any{"device": "vlan0.210", "description": "srv", "enable": true, "ipv4Address": "10.2.10.1", "ipv4Subnet": 24}})
+	if st != 200 || jget(t, body, "ifname") != "opt1" {
+		t.Fatalf("assign: %d %s", st, body)
+	}
+	if x := row("vlan0.210"); x["identifier"] != "opt1" || x["ipv4"] != nil || x["addr4"] != "" || x["vlan_tag"] != "210" {
+		t.Fatalf("assigned, not configured: %v", x)
+	}
+	_, body = r.do("POST", "/api/interfaces/overview/reloadInterface/opt1", "", "")
+	jsonEq(t, body, `{"message":"OK\n\n"}`)
+	x := row("vlan0.210")
+	b, _ = json.Marshal(x["ipv4"])
+	jsonEq(t, string(b), `[{"ipaddr":"10.2.10.1/24"}]`)
+	// Unassigned again: the kernel keeps the address, ifconfig's raw form.
+	r.do("POST", "/api/interfaces/interface_assign/delItem/opt1", "", "")
+	x = row("vlan0.210")
+	b, _ = json.Marshal(x["ipv4"])
+	if x["identifier"] != "" {
+		t.Fatalf("after delItem: %v", x)
+	}
+	jsonEq(t, string(b), `[{"ipaddr":"10.2.10.1","subnetbits":24,"tunnel":false}]`)
+	// reloadInterface needs POST and an identifier; unknown ones are "OK".
+	_, body = r.get("/api/interfaces/overview/reloadInterface/opt1")
+	jsonEq(t, body, `{"message":"failed"}`)
+	_, body = r.do("POST", "/api/interfaces/overview/reloadInterface/opt9", "", "")
+	jsonEq(t, body, `{"message":"OK\n\n"}`)
+}
+
+// TAPPaaS' InterfaceAssignController refusals
+// (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-patch/InterfaceAssignController.php).
+func TestContractAssignPatch(t *testing.T) {
+	t.Parallel()
+	var installed atomic.Bool
+	r, _ := startRaw(t, Options{AssignPatch: installed.Load})
+	st, body := r.get("/api/interfaces/interface_assign/addItem")
+	if st != 404 {
+		t.Fatalf("before the file is there: %d %s", st, body)
+	}
+	jsonEq(t, body, `{"errorMessage":"Endpoint not found"}`)
+	installed.Store(true)
+	for _, tc := range []struct {
+		body any
+		msg  string
+	}{
+		{nil, "Invalid payload structure. Expected 'assign' object."},
+		{map[string]any{"assign": map[string]any{"description": "x"}}, "Payload missing required 'device' field (string)."},
+		{map[string]any{"assign": map[string]any{"device": 5, "description": "x"}}, "Payload missing required 'device' field (string)."},
+		{map[string]any{"assign": map[string]any{"device": "vlan0.9"}}, "Payload missing required 'description' field (string)."},
+		{map[string]any{"assign": map[string]any{"device": "vlan 9", "description": "x"}}, "Invalid format for 'device' field 'vlan 9'."},
+		{map[string]any{"assign": map[string]any{"device": "vtnet0", "description": "x", "ipv4Address": "10.0.0.300", "ipv4Subnet": 24}}, "Invalid or missing 'ipv4Address'."},
+		{map[string]any{"assign": map[string]any{"device": "vtnet0", "description": "x", "ipv4Address": "10.9.0.1", "ipv4Subnet": 33}}, "Invalid or missing 'ipv4Subnet'. Expected integer between 1 and 32."},
+		{map[string]any{"assign": map[string]any{"device": "vtnet0", "description": "x", "ipv4Address": "10.9.0.1", "ipv4Subnet": 24}}, "Device 'vtnet0' is already assigned to interface 'lan'. Cannot assign it again."},
+	} {
+		var st int
+		var body string
+		if tc.body == nil {
+			st, body = r.get("/api/interfaces/interface_assign/addItem")
+		} else {
+			st, body = r.post("/api/interfaces/interface_assign/addItem", tc.body)
+		}
+		if st != 400 || jget(t, body, "result") != "failed" || jget(t, body, "errorMessage") != tc.msg {
+			t.Errorf("%v: %d %s, want %q", tc.body, st, body, tc.msg)
+		}
+	}
+	for path, msg := range map[string]string{
+		"delItem/LAN":   "Deletion of core interfaces like 'lan' or 'wan' is not permitted.",
+		"delItem/opt-1": "Invalid format for parameter 'uuid'.",
+	} {
+		st, body := r.do("POST", "/api/interfaces/interface_assign/"+path, "", "")
+		if st != 400 || jget(t, body, "errorMessage") != msg {
+			t.Errorf("%s: %d %s", path, st, body)
+		}
 	}
 }

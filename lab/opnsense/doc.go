@@ -41,12 +41,18 @@
 //     apply, or (TAPPaaS assignment patch) at once.
 //   - Dialects by Options.Version: ≤ 26.1 has filter savepoint /
 //     apply/<revision> / cancelRollback / revert with an automatic revert
-//     after RollbackAfter (60 s) driven by Options.Clock, and TAPPaaS'
-//     interface_assign patch (unless NoAssignPatch); 26.7 has the stock
-//     assignment controller (no IP fields, staged until its reconfigure), no
-//     savepoints (404) and ignores a revision on apply; ≥ 27.1 adds IP fields
-//     to the assignment. interfacesInfo reports vlan_tag as a string on ≤ 26.1
-//     and a number later (TAPPaaS #179).
+//     after RollbackAfter (60 s) driven by Options.Clock; cancelRollback
+//     answers "\n\n" or "", never "ok" (see cancelRollback). 26.7 has the
+//     stock assignment controller (no IP fields, staged until its
+//     reconfigure), no savepoints (404) and ignores a revision on apply;
+//     ≥ 27.1 adds IP fields to the assignment.
+//   - TAPPaaS' interface_assign patch is a file, not firmware: served only
+//     while Options.AssignPatch says it is installed (any version), 404
+//     otherwise. It saves the assignment; the address reaches the device
+//     with overview/reloadInterface.
+//   - interfacesInfo is built like OverviewController: one row per kernel
+//     device (unassigned ones with identifier ""), addresses from the
+//     kernel (State.Inet) as CIDR, vlan_tag a string.
 //   - Resources: VLAN devices (tag unique per parent), assignments, dnsmasq settings/ranges/hosts,
 //     filter rules, aliases, Unbound host overrides, Caddy reverse proxies and
 //     handles (absent with NoCaddy), firmware status/info, system status.

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"sort"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -80,19 +80,23 @@ func (s *Server) routes() map[string]handler {
 	if d.stockAssign {
 		add("interfaces", "assignment", "reconfigure", reconf("assignment"))
 	}
-	if d.tappaasAssign {
-		add("interfaces", "interface_assign", "addItem", s.assignAdd)
-		add("interfaces", "interface_assign", "delItem", s.assignDel)
-	}
+	// TAPPaaS' InterfaceAssignController: served only while its file is on
+	// the firewall (Options.AssignPatch; dispatch answers 404 otherwise).
+	add("interfaces", "interface_assign", "addItem", s.assignAdd)
+	add("interfaces", "interface_assign", "delItem", s.assignDel)
 	add("interfaces", "overview", "interfacesInfo", s.interfacesInfo)
+	// OverviewController::reloadInterfaceAction: configd "interface
+	// reconfigure <identifier>" (rc.configure_interface), a script action
+	// that answers "OK\n\n" whatever it did
+	// (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/OverviewController.php:300-314,
+	// src/opnsense/service/modules/actions/script.py:39-42, processhandler.py:197).
 	add("interfaces", "overview", "reloadInterface", func(c *call) (int, any) {
-		if !c.post() {
-			return 200, failed
+		if !c.post() || c.arg(0) == "" {
+			return 200, map[string]any{"message": "failed"}
 		}
-		if !s.ifaceKnown(c.arg(0)) {
-			return 200, map[string]any{"message": "interface not found"}
-		}
-		return 200, map[string]any{"message": "OK"}
+		c.mutating = true
+		s.configureIface(c.arg(0))
+		return 200, map[string]any{"message": "OK\n\n"}
 	})
 	add("dnsmasq", "service", "reconfigure", reconf("dnsmasq"))
 	add("dnsmasq", "service", "status", svcStatus)
@@ -180,7 +184,10 @@ func (s *Server) dispatch(r *http.Request, c *call, key *string) (int, any) {
 	s.mu.Lock()
 	h := s.routeTable()[routeKey(parts[1], parts[2], parts[3])]
 	s.mu.Unlock()
-	if h == nil {
+	// api.php answers an unknown controller (a DispatchException) with 404
+	// {"errorMessage":"Endpoint not found"} before any authentication
+	// (opnsense/core@26.1.11:src/opnsense/www/api.php:35-46).
+	if h == nil || norm(parts[2]) == "interfaceassign" && !s.assignPatch() {
 		return 404, errEndpoint
 	}
 	for _, a := range parts[4:] {
@@ -680,6 +687,25 @@ func (s *Server) apply(svc string) {
 			s.st.RunningSettings[name] = s.st.Settings[name].clone()
 		}
 	}
+	switch svc {
+	case "vlan":
+		// reconfigure_vlans.php creates and destroys VLAN devices; a
+		// destroyed device takes its address with it
+		// (opnsense/core@26.1.11:src/opnsense/scripts/interfaces/reconfigure_vlans.php).
+		devs := s.devices()
+		for d := range s.st.Inet {
+			if !contains(devs, d) {
+				delete(s.st.Inet, d)
+			}
+		}
+	case "assignment":
+		// Stock AssignmentController::reconfigureAction: configd "interface
+		// apply" configures the interfaces
+		// (opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:140-169).
+		for _, ifn := range s.st.Tables[tIfaces].Order {
+			s.configureIface(ifn)
+		}
+	}
 }
 
 // modelGet serves a whole-model get: {"<model>":{<path…>:{uuid:{…}}}}.
@@ -831,96 +857,281 @@ func (s *Server) vlanTag(dev string) (string, bool) {
 	return "", false
 }
 
+// kernelOnly are the devices every OPNsense kernel has besides the NICs and
+// the ones configured (ifconfig -l order). lo0 is registered as interface
+// "lo0" by the loopback plugin (opnsense/core@26.1.11:src/etc/inc/plugins.inc.d/loopback.inc:36-50,
+// plugins.inc:177-240); enc0 and pflog0 stay unassigned; pfsync0 is never
+// listed (OverviewController.php:155).
+var kernelOnly = []string{"enc0", "lo0", "pflog0", "pfsync0"}
+
+// virtualIfaces are the interfaces plugins register in config.xml at boot
+// (not shown by the assignment controller, present in interfacesInfo).
+var virtualIfaces = map[string]Record{
+	"lo0": {"if": "lo0", "descr": "Loopback", "enable": "1", "ipaddr": "127.0.0.1", "subnet": "8", "type": "none", "virtual": "1", "internal_dynamic": "1"},
+}
+
+// devices lists the kernel's network devices in ifconfig order: the NICs,
+// the pseudo devices, then the VLAN devices the last vlan reconfigure
+// created.
+func (s *Server) devices() []string {
+	out := append(append([]string(nil), s.opts.NICs...), kernelOnly...)
+	t := s.st.Running[tVLAN]
+	for _, id := range t.Order {
+		if d := t.Rows[id]["vlanif"]; d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// runningVLAN returns the running VLAN record of device dev.
+func (s *Server) runningVLAN(dev string) (Record, bool) {
+	t := s.st.Running[tVLAN]
+	for _, id := range t.Order {
+		if t.Rows[id]["vlanif"] == dev {
+			return t.Rows[id], true
+		}
+	}
+	return nil, false
+}
+
+// interfacesInfo is OverviewController::interfacesInfoAction
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/OverviewController.php:107-255;
+// 26.7.2 only adds link_typev6). One row per kernel device, in ifconfig
+// order, unsorted (searchRecordsetBase without a sort key):
+//   - a device no interface of config.xml uses: identifier "" and
+//     description "Unassigned Interface", with ifconfig's raw address list
+//     ({"ipaddr","subnetbits","tunnel"}) and no "enabled" (lines 171-176);
+//   - an assigned one: identifier, description (descr or the upper-cased
+//     identifier), enabled (bool), link_type, addr4 and ipv4 entries with the
+//     CIDR in ipaddr and no subnetbits (lines 178-206), vlan_tag a string
+//     from ifconfig's "vlan: N" line or null (lines 232-235; the parser
+//     src/etc/inc/interfaces.lib.inc:468-474 keeps regex matches as strings,
+//     26.1.11 and 26.7.2 alike), gateways [].
+//
+// Addresses come from the kernel (State.Inet), not from config.xml.
 func (s *Server) interfacesInfo(c *call) (int, any) {
+	cfg := map[string]string{} // device → identifier
 	t := s.st.Tables[tIfaces]
-	modern := !s.opts.dialect().savepoint
+	for _, n := range t.Order {
+		cfg[t.Rows[n]["if"]] = n
+	}
+	for n, r := range virtualIfaces {
+		cfg[r["if"]] = n
+	}
 	rowsOut := []map[string]any{}
-	names := append([]string(nil), t.Order...)
-	sort.SliceStable(names, func(i, j int) bool { return ifOrder(names[i]) < ifOrder(names[j]) })
-	for _, n := range names {
-		r := t.Rows[n]
-		row := map[string]any{"device": r["if"], "identifier": n, "description": r["descr"],
-			"enabled": r["enable"] != "0", "status": "up", "is_physical": contains(s.opts.NICs, r["if"])}
-		if tag, ok := s.vlanTag(r["if"]); ok {
-			if modern {
-				row["vlan_tag"] = atoiDef(tag, 0)
-			} else {
-				row["vlan_tag"] = tag
+	for _, dev := range s.devices() {
+		if dev == "pfsync0" {
+			continue
+		}
+		flags := []string{"up", "broadcast", "running", "simplex", "multicast"}
+		switch dev {
+		case "lo0":
+			flags = []string{"up", "loopback", "running", "multicast"}
+		case "enc0", "pflog0":
+			flags = []string{"up", "running"}
+		}
+		row := map[string]any{"device": dev, "flags": flags,
+			"is_physical": contains(s.opts.NICs, dev), "mtu": "1500", "macaddr": "00:00:00:00:00:00", "ipv6": []any{},
+			"capabilities": []any{}, "options": []any{}, "supported_media": []any{}, "status": "up"}
+		var raw []any
+		if p, err := netip.ParsePrefix(s.st.Inet[dev]); err == nil {
+			raw = append(raw, map[string]any{"ipaddr": p.Addr().String(), "subnetbits": p.Bits(), "tunnel": false})
+		}
+		vr, isVLAN := s.runningVLAN(dev)
+		if isVLAN {
+			row["vlan"] = map[string]any{"tag": vr["tag"], "proto": "802.1q", "pcp": vr["pcp"], "parent": vr["if"]}
+		}
+		ifn, assigned := cfg[dev]
+		if !assigned {
+			row["identifier"] = ""
+			row["description"] = "Unassigned Interface"
+			row["ipv4"] = orEmpty(raw)
+			rowsOut = append(rowsOut, row)
+			continue
+		}
+		r, ok := t.Rows[ifn]
+		if !ok {
+			r = virtualIfaces[ifn]
+		}
+		conf := map[string]any{}
+		for k, v := range r {
+			conf[k] = v
+		}
+		conf["identifier"] = ifn
+		row["config"] = conf
+		row["identifier"] = ifn
+		row["description"] = r["descr"]
+		if r["descr"] == "" {
+			row["description"] = strings.ToUpper(ifn)
+		}
+		row["enabled"] = r["enable"] != "" && r["enable"] != "0"
+		lt := r["ipaddr"]
+		if lt == "" {
+			lt = "none"
+		} else if _, err := netip.ParseAddr(lt); err == nil {
+			lt = "static"
+		}
+		row["link_type"] = lt
+		if !s.opts.dialect().savepoint { // 26.7.2: OverviewController.php:185
+			lt6 := r["ipaddrv6"]
+			if lt6 == "" {
+				lt6 = "none"
+			}
+			row["link_typev6"] = lt6
+		}
+		var ipv4 []any
+		row["addr4"], row["addr6"] = "", ""
+		for _, e := range raw {
+			m := e.(map[string]any)
+			cidr := fmt.Sprintf("%s/%d", m["ipaddr"], m["subnetbits"])
+			ipv4 = append(ipv4, map[string]any{"ipaddr": cidr})
+			if row["addr4"] == "" {
+				row["addr4"] = cidr
 			}
 		}
-		ipv4 := []any{}
-		if ip, err := netip.ParseAddr(r["ipaddr"]); err == nil {
-			ipv4 = append(ipv4, map[string]any{"ipaddr": ip.String(), "subnetbits": atoiDef(r["subnet"], 32)})
-			row["addr4"] = ip.String() + "/" + r["subnet"]
+		if ipv4 != nil {
+			row["ipv4"] = ipv4
+		} // else: unset, like the controller's unset($tmp['ipv4']) (line 200)
+		row["vlan_tag"] = nil
+		if isVLAN && vr["tag"] != "" {
+			row["vlan_tag"] = vr["tag"]
 		}
-		row["ipv4"] = ipv4
+		row["gateways"] = []any{}
 		rowsOut = append(rowsOut, row)
 	}
 	return 200, map[string]any{"rows": rowsOut, "rowCount": len(rowsOut), "total": len(rowsOut), "current": 1}
 }
 
-func ifOrder(n string) int {
-	switch n {
-	case "wan":
-		return 0
-	case "lan":
-		return 1
+func orEmpty(xs []any) []any {
+	if xs == nil {
+		return []any{}
 	}
-	return 2 + atoiDef(strings.TrimPrefix(n, "opt"), 1000)
+	return xs
 }
 
-// assignAdd is TAPPaaS' InterfaceAssignController addItem (≤ 26.1 patch):
-// writes optN (highest+1) with the address and applies at once.
+// staticPrefix is the IPv4 address an interface record configures, if it
+// is enabled with a static address.
+func staticPrefix(r Record) (netip.Prefix, bool) {
+	if r["enable"] == "" || r["enable"] == "0" {
+		return netip.Prefix{}, false
+	}
+	ip, err := netip.ParseAddr(r["ipaddr"])
+	bits, err2 := strconv.Atoi(r["subnet"])
+	if err != nil || err2 != nil || !ip.Is4() || bits < 0 || bits > 32 {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(ip, bits), true
+}
+
+// configureIface is interface_configure() for one identifier
+// (rc.configure_interface <ifn>): nothing for an unknown or disabled
+// interface (opnsense/core@26.1.11:src/etc/inc/interfaces.inc:2309-2318) or
+// a device the kernel does not have (:2344-2350); else the device gets the
+// configured static address (or loses its address when there is none).
+func (s *Server) configureIface(ifn string) {
+	r, ok := s.st.Tables[tIfaces].Rows[ifn]
+	if !ok || r["enable"] == "" || r["enable"] == "0" || !contains(s.devices(), r["if"]) {
+		return
+	}
+	if p, ok := staticPrefix(r); ok {
+		s.st.Inet[r["if"]] = p.String()
+	} else {
+		delete(s.st.Inet, r["if"])
+	}
+}
+
+// The TAPPaaS interface_assign patch: TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-patch/InterfaceAssignController.php
+// (below "patch.php:LINE"). Neither action checks the HTTP method; every
+// refusal is HTTP 400 {"result":"failed","errorMessage":…} (patch.php:176-180, 246-249).
+func patchFail(msg string) (int, any) {
+	return 400, map[string]any{"result": "failed", "errorMessage": msg}
+}
+
+var (
+	rePatchDevice = regexp.MustCompile(`^[a-zA-Z0-9_.\-]+$`) // patch.php:86
+	rePatchIfname = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)    // patch.php:215
+)
+
+// assignAdd is InterfaceAssignController::addItemAction (patch.php:60-193):
+// validates the "assign" object, refuses a device already used by any
+// interface of config.xml, writes opt<highest+1> and saves config.xml. Its
+// "configctl interface reconfigure all" (patch.php:169) configures an
+// interface named "all", which does not exist, so nothing is configured
+// (opnsense/core@26.1.11:src/etc/rc.configure_interface:39-41,
+// src/etc/inc/interfaces.inc:2313-2318): the address reaches the device
+// only with a later reloadInterface/<ifname>, as TAPPaaS' vlan_manager.py
+// does (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/vlan_manager.py:234-258).
 func (s *Server) assignAdd(c *call) (int, any) {
-	fail := func(msg string) (int, any) {
-		return 400, map[string]any{"result": "failed", "errorMessage": msg}
-	}
-	if !c.post() {
-		return fail("Only POST is supported.")
-	}
 	in, ok := c.body["assign"].(map[string]any)
-	if !ok {
-		return fail("Missing 'assign' data.")
+	if !ok || len(in) == 0 {
+		return patchFail("Invalid payload structure. Expected 'assign' object.")
 	}
-	dev := scalar(in["device"])
-	if dev == "" {
-		return fail("Missing required field: device")
+	dev, ok := in["device"].(string)
+	if !ok || dev == "" || dev == "0" {
+		return patchFail("Payload missing required 'device' field (string).")
 	}
-	if !s.deviceKnown(dev) {
-		return fail(fmt.Sprintf("Device '%s' does not exist.", dev))
+	descr, ok := in["description"].(string)
+	if !ok || descr == "" || descr == "0" {
+		return patchFail("Payload missing required 'description' field (string).")
 	}
-	if o := s.assignedTo(dev); o != "" {
-		return fail(fmt.Sprintf("Device '%s' is already assigned to interface '%s'. Cannot assign it again.", dev, o))
+	dev, descr = strings.TrimSpace(dev), strings.TrimSpace(descr)
+	if !rePatchDevice.MatchString(dev) {
+		return patchFail(fmt.Sprintf("Invalid format for 'device' field '%s'.", dev))
 	}
-	addr, err := netip.ParseAddr(scalar(in["ipv4Address"]))
-	bits, err2 := strconv.Atoi(scalar(in["ipv4Subnet"]))
-	if err != nil || !addr.Is4() || err2 != nil || bits < 1 || bits > 32 {
-		return fail("Missing or invalid ipv4Address / ipv4Subnet.")
-	}
-	enable := "0"
-	switch scalar(in["enable"]) {
+	enable := "" // FILTER_VALIDATE_BOOLEAN (patch.php:90)
+	switch strings.ToLower(scalar(in["enable"])) {
 	case "1", "true", "yes", "on":
 		enable = "1"
 	}
+	addr, err := netip.ParseAddr(strings.TrimSpace(scalar(in["ipv4Address"])))
+	if err != nil || !addr.Is4() {
+		return patchFail("Invalid or missing 'ipv4Address'.")
+	}
+	bits, err := strconv.Atoi(scalar(in["ipv4Subnet"]))
+	if _, isArr := in["ipv4Subnet"].([]any); isArr || err != nil || bits < 1 || bits > 32 {
+		return patchFail("Invalid or missing 'ipv4Subnet'. Expected integer between 1 and 32.")
+	}
+	if o := s.assignedTo(dev); o != "" {
+		return patchFail(fmt.Sprintf("Device '%s' is already assigned to interface '%s'. Cannot assign it again.", dev, o))
+	}
+	if dev == "lo0" {
+		return patchFail("Device 'lo0' is already assigned to interface 'lo0'. Cannot assign it again.")
+	}
+	// Lab-only (stricter): the patch would assign a device the kernel does
+	// not have, and its address would never come up.
+	if !contains(s.devices(), dev) {
+		return patchFail(fmt.Sprintf("lab: device '%s' does not exist", dev))
+	}
 	ifn := s.nextOpt(true)
 	c.mutating = true
-	s.st.Tables[tIfaces].put(ifn, Record{"if": dev, "descr": scalar(in["description"]), "enable": enable, "lock": "0",
-		"type4": "static", "ipaddr": addr.String(), "subnet": strconv.Itoa(bits)})
-	s.apply("assignment") // configctl interface reconfigure all
+	rec := Record{"if": dev, "descr": descr, "ipaddr": addr.String(), "subnet": strconv.Itoa(bits)}
+	if enable != "" {
+		rec["enable"] = enable
+	}
+	s.st.Tables[tIfaces].put(ifn, rec)
+	s.st.Running[tIfaces].put(ifn, rec.clone())
 	return 200, map[string]any{"result": "saved", "ifname": ifn}
 }
 
+// assignDel is InterfaceAssignController::delItemAction (patch.php:202-259):
+// an absent interface is "deleted" too (patch.php:228-232); lan and wan are
+// refused. The device keeps its address: "interface reconfigure all"
+// changes nothing (see assignAdd), so interfacesInfo lists it as an
+// unassigned device with that address.
 func (s *Server) assignDel(c *call) (int, any) {
-	if !c.post() {
-		return 400, map[string]any{"result": "failed", "errorMessage": "Only POST is supported."}
-	}
 	ifn := c.arg(0)
-	if ifn == "lan" || ifn == "wan" {
-		return 400, map[string]any{"result": "failed", "errorMessage": fmt.Sprintf("Refusing to remove the %s interface.", ifn)}
+	switch {
+	case ifn == "":
+		return patchFail("Required parameter 'uuid' (logical interface name) is missing.")
+	case !rePatchIfname.MatchString(ifn):
+		return patchFail("Invalid format for parameter 'uuid'.")
+	case strings.EqualFold(ifn, "lan") || strings.EqualFold(ifn, "wan"):
+		return patchFail("Deletion of core interfaces like 'lan' or 'wan' is not permitted.")
 	}
 	if s.st.Tables[tIfaces].del(ifn) {
 		c.mutating = true
-		s.apply("assignment")
+		s.st.Running[tIfaces].del(ifn)
 	}
 	return 200, map[string]any{"result": "deleted"}
 }
@@ -992,8 +1203,17 @@ func (s *Server) disarm(rev string) {
 	}
 }
 
-// cancelRollback stops the timer of a revision; like configd it does not
-// care whether one was running.
+// cancelRollback is FilterBaseController::cancelRollbackAction: the status
+// is the output of configd's script_output action "filter cancel_rollback"
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Firewall/Api/FilterBaseController.php:319-330,
+// src/opnsense/service/conf/actions.d/actions_filter.conf:193-197).
+// rollback_cancel.php prints nothing: it removes the timer's lock file and
+// exits 0, or exits 1 when no timer runs (src/opnsense/scripts/filter/rollback_cancel.php:30-40).
+// configd sends the empty output plus "\n\n" (modules/processhandler.py:197),
+// or "Execute error" for the exit 1 (modules/actions/script_output.py:110-114),
+// which Backend::configdRun turns into ""
+// (mvc/app/library/OPNsense/Core/Backend.php:174-179). So "\n\n" or "",
+// never "ok".
 func (s *Server) cancelRollback(c *call) (int, any) {
 	if !c.post() {
 		return 200, map[string]any{"status": "error"}
@@ -1002,8 +1222,9 @@ func (s *Server) cancelRollback(c *call) (int, any) {
 	if _, armed := s.st.Rollbacks[rev]; armed {
 		c.mutating = true
 		s.disarm(rev)
+		return 200, map[string]any{"status": "\n\n"}
 	}
-	return 200, statusOK
+	return 200, map[string]any{"status": ""}
 }
 
 func (s *Server) revert(c *call) (int, any) {

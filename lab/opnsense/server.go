@@ -27,9 +27,8 @@ const DefaultVersion = "26.1.2"
 // Options configures a simulated OPNsense.
 type Options struct {
 	// Version is the firmware product_version; it selects the dialect:
-	// ≤ 26.1 savepoint/rollback + TAPPaaS interface_assign patch; 26.7 stock
-	// assignment (no IP fields), no savepoints; ≥ 27.1 assignment with IP
-	// fields. Default DefaultVersion.
+	// ≤ 26.1 savepoint/rollback; 26.7 stock assignment (no IP fields), no
+	// savepoints; ≥ 27.1 assignment with IP fields. Default DefaultVersion.
 	Version string
 	// Keys maps API key → secret. nil means the image's bootstrap key.
 	Keys map[string]string
@@ -40,9 +39,17 @@ type Options struct {
 	RollbackAfter time.Duration
 	// Clock drives time; nil means the real clock.
 	Clock Clock
-	// NoAssignPatch simulates a ≤ 26.1 firewall without TAPPaaS' patch
-	// (interface_assign answers 404).
-	NoAssignPatch bool
+	// AssignPatch reports whether TAPPaaS' InterfaceAssignController is
+	// installed (its file in the firewall's controller directory, where
+	// tappaas-cicd's pre-update.sh copies it:
+	// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/pre-update.sh:214-225). It
+	// is asked on every interface_assign request, without the server lock;
+	// while it says false, the endpoint answers 404 like any unknown
+	// controller. The patch is not part of any firmware: it is a file, so it
+	// outlives a firmware upgrade to 26.7. nil means installed (what
+	// install2 leaves; the lab's firewall VM passes a func that looks at its
+	// filesystem, so it boots without).
+	AssignPatch func() bool
 	// NoCaddy simulates a firewall without the os-caddy plugin.
 	NoCaddy bool
 	// NICs are the firewall's physical devices. Default vtnet0 (lan), vtnet1 (wan).
@@ -71,14 +78,14 @@ type Request struct {
 }
 
 type dialect struct {
-	savepoint, tappaasAssign, stockAssign, assignIP bool
+	savepoint, stockAssign, assignIP bool
 }
 
 func (o *Options) dialect() dialect {
 	maj, mnr := versionOf(o.Version)
 	switch {
 	case maj < 26 || maj == 26 && mnr < 7:
-		return dialect{savepoint: true, tappaasAssign: !o.NoAssignPatch}
+		return dialect{savepoint: true}
 	case maj == 26 || maj == 27 && mnr < 1:
 		return dialect{stockAssign: true}
 	}
@@ -111,6 +118,12 @@ type State struct {
 	FirmwareChecked bool               `json:"fw_checked"`  //
 	Mutations       int                `json:"mutations"`   // mutating calls served
 	Serial          int                `json:"savepoint_n"` //
+	// Inet is the kernel's IPv4 address per device ("vlan0.210" →
+	// "10.2.10.1/24"): what ifconfig shows, which is what interfacesInfo
+	// reports (opnsense/core@26.1.11:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/OverviewController.php:115,201-228).
+	// It changes only when an interface is configured, not when config.xml
+	// is saved.
+	Inet map[string]string `json:"inet,omitempty"`
 }
 
 // Server is a simulated OPNsense API. Safe for concurrent use.
@@ -188,7 +201,22 @@ func (s *Server) initialState(keys map[string]string) *State {
 	for name, r := range st.Settings {
 		st.RunningSettings[name] = r.clone()
 	}
+	st.Inet = bootInet(st)
 	return st
+}
+
+// bootInet is the kernel's addresses after a boot: every enabled interface
+// of config.xml with a static address configured on its device, and the
+// loopback (opnsense/core@26.1.11:src/etc/inc/interfaces.inc:87).
+func bootInet(st *State) map[string]string {
+	m := map[string]string{"lo0": "127.0.0.1/8"}
+	t := st.Tables[tIfaces]
+	for _, n := range t.Order {
+		if p, ok := staticPrefix(t.Rows[n]); ok {
+			m[t.Rows[n]["if"]] = p.String()
+		}
+	}
+	return m
 }
 
 // allTables are the collections every State holds.
@@ -309,6 +337,10 @@ func (s *Server) Restore(data []byte) error {
 	if st.Settings == nil || st.RunningSettings == nil {
 		return fmt.Errorf("opnsense lab: restore: settings missing")
 	}
+	if st.Inet == nil {
+		// Written before the kernel addresses were modelled: as after a boot.
+		st.Inet = bootInet(&st)
+	}
 	s.mu.Lock()
 	for rev, stop := range s.stops {
 		stop()
@@ -379,6 +411,12 @@ func (s *Server) Armed() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// assignPatch reports whether the interface_assign controller is there
+// (call without s.mu).
+func (s *Server) assignPatch() bool {
+	return s.opts.AssignPatch == nil || s.opts.AssignPatch()
 }
 
 // Handler serves /api/… .

@@ -390,7 +390,10 @@ func (g *guest) cmdSCP(e *shell.Env) int {
 		tt := base
 		tt.user, tt.host = du, dh
 		target := dp
-		cmd := fmt.Sprintf("t=%s; if [ -d \"$t\" ]; then t=\"$t\"/%s; fi; cat > \"$t\" && chmod %s \"$t\"", shellQuote(target), shellQuote(path.Base(src)), mode)
+		// scp's transfer does not go through the remote login shell's
+		// syntax (SFTP, or "scp -t" on a csh as well): run the lab's copy
+		// under /bin/sh, so a csh login (the firewall's root) takes it too.
+		cmd := "/bin/sh -c " + shellQuote(fmt.Sprintf("t=%s; if [ -d \"$t\" ]; then t=\"$t\"/%s; fi; cat > \"$t\" && chmod %s \"$t\"", shellQuote(target), shellQuote(path.Base(src)), mode))
 		var errb bytes.Buffer
 		code := g.dialSSH(e, tt, cmd, bytes.NewReader(data), io.Discard, &errb)
 		if code != 0 {

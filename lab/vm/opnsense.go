@@ -16,6 +16,27 @@ import (
 //	/var/db/pkg/lab-installed         installed packages, one a line
 //	/etc/rc.conf.local                sysrc settings
 //	/usr/local/opnsense/version/core  the version string
+//
+// TAPPaaS' interface assignment patch is two files tappaas-cicd's
+// pre-update.sh copies with scp as root
+// (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/pre-update.sh:214-225): the
+// controller, which the MVC router finds by its file and class name, and
+// an Interfaces ACL.xml with its page (which matters only to users without
+// page-all).
+const (
+	OPNAssignController = "/usr/local/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/InterfaceAssignController.php"
+	OPNInterfacesACL    = "/usr/local/opnsense/mvc/app/models/OPNsense/Interfaces/ACL/ACL.xml"
+)
+
+// HasAssignPatch reports whether the firewall's filesystem carries the
+// interface_assign controller: the file at its path, declaring the class
+// the router loads for /api/interfaces/interface_assign
+// (opnsense/core@26.1.11:src/opnsense/www/api.php:35-46 answers 404 without it).
+func HasAssignPatch(fsys shell.FS) bool {
+	b, err := fsys.ReadFile(OPNAssignController)
+	return err == nil && strings.Contains(string(b), "class InterfaceAssignController")
+}
+
 const (
 	opnConfig     = "/conf/config.xml"
 	opnApplied    = "/conf/.lab-applied-config.xml"

@@ -94,6 +94,10 @@ func Seed(kind string, fsys shell.FS, o SeedOptions) error {
 		w.dir("/tmp", 0o1777)
 		w.dir("/var/db/pkg", 0o755)
 		w.dir("/usr/local/opnsense/version", 0o755)
+		// The MVC tree the controller patch is copied into (stock
+		// controllers and the Interfaces ACL live there on every OPNsense).
+		w.dir(path.Dir(OPNAssignController), 0o755)
+		w.dir(path.Dir(OPNInterfacesACL), 0o755)
 		w.dir("/usr/local/etc", 0o755)
 		w.file("/etc/hostname", o.Hostname+"\n", 0o644)
 		w.file(opnVersion, o.Version+"\n", 0o644)

@@ -9,7 +9,10 @@
 // firewall (verified image, VM 110, takeover with our key, bootstrap key
 // refused) → gateway cutover (commit/confirm) and sanity checks → platform
 // (template 8080, tappaas-cicd 130, guest-agent IP, install1, install2,
-// configuration.json) → zones → summary. JoinPlan builds the join-node plan
+// configuration.json) → zones → summary. The zones need TAPPaaS'
+// interface_assign patch, which the stock firewall image lacks and
+// upstream copies only during install2: firewall.assign-patch copies it
+// from tappaas-cicd's checkout right after install1, and zones wait for it. JoinPlan builds the join-node plan
 // (secondary network layout, join with the peer's password, re-pin,
 // storage, HA and replication).
 //

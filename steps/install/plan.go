@@ -93,6 +93,9 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add(&firewall.Start{Node: e, StepID: "platform.cicd-start", VMID: config.CICDVMID, Needed: []string{"platform.cicd", "firewall.verify"}})
 	add(&platform.Address{Node: e, VMID: config.CICDVMID})
 	add(&platform.Install1{Cfg: cfg, Dialer: t.VMs, Node: e, VMID: config.CICDVMID})
+	// The image lacks the interface_assign API the zones need; upstream
+	// installs it only in install2, after the zones: put it there first.
+	add(&platform.AssignPatch{Dialer: t.VMs, Probe: t})
 	add(&platform.Install2{Node: e, Cfg: cfg, Dialer: t.VMs, VMID: config.CICDVMID})
 	add(&platform.WriteConfiguration{Cfg: cfg, Dialer: t.VMs})
 
@@ -102,7 +105,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 		add(&pbs.BackupJob{Node: e, Cfg: cfg, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: []string{"firewall.vm", "platform.cicd"}})
 		leaves = append(leaves, "pbs.backup-job")
 	}
-	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), After: []string{"firewall.verify", "network.cutover"}})
+	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), After: []string{"firewall.verify", "network.cutover", platform.AssignPatchID}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})
 	return steps.NewPlan(FirstNodePlanName, ss...)
 }

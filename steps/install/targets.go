@@ -256,6 +256,15 @@ func (t *Targets) Ping(ctx context.Context) error {
 	return err
 }
 
+// HasAssignPatch implements platform.PatchProber with the firewall client.
+func (t *Targets) HasAssignPatch(ctx context.Context) (bool, error) {
+	c, err := t.OPNsense(ctx)
+	if err != nil {
+		return false, err
+	}
+	return c.HasAssignPatch(ctx)
+}
+
 // ZonesFirewall returns the zones planner's view of the firewall, built on
 // first use.
 func (t *Targets) ZonesFirewall() cz.Firewall { return &lazyFirewall{t: t} }

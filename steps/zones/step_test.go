@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,11 +24,16 @@ import (
 
 func startFirewall(t *testing.T, version string) (cz.Firewall, *labfw.Server) {
 	t.Helper()
+	return startWith(t, labfw.Options{Version: version})
+}
+
+func startWith(t *testing.T, o labfw.Options) (cz.Firewall, *labfw.Server) {
+	t.Helper()
 	cert, _, fp, err := labfw.NewCert("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := labfw.NewServer(labfw.Options{Version: version})
+	sim := labfw.NewServer(o)
 	hs := httptest.NewUnstartedServer(sim.Handler())
 	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the pin-learning handshake fails by design
@@ -52,11 +59,20 @@ func rt() *steps.Runtime { return steps.NewRuntime(zones.StepID, nil, nil, nil, 
 
 func TestStepAgainstSimulator(t *testing.T) {
 	t.Parallel()
-	for _, version := range []string{"26.1.2", "27.1"} {
-		t.Run(version, func(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		patch   bool
+	}{
+		{"26.1.2", true},
+		// A patched firewall kept up to date: the patch's file survives the
+		// upgrade, the savepoint API does not.
+		{"26.7.2", true},
+		{"27.1", false},
+	} {
+		t.Run(fmt.Sprintf("%s/patch=%v", tc.version, tc.patch), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			fw, sim := startFirewall(t, version)
+			fw, sim := startWith(t, labfw.Options{Version: tc.version, AssignPatch: func() bool { return tc.patch }})
 			f := defaultZones(t)
 			s := &zones.Step{File: f, Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
 			st, err := s.Check(ctx, rt())
@@ -124,7 +140,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 
 func TestStockAssignmentWithoutIPFieldsFailsClearly(t *testing.T) {
 	t.Parallel()
-	fw, _ := startFirewall(t, "26.7")
+	fw, _ := startWith(t, labfw.Options{Version: "26.7", AssignPatch: func() bool { return false }})
 	s := &zones.Step{File: defaultZones(t), Firewall: fw}
 	err := s.Apply(context.Background(), rt())
 	if err == nil || !errors.Is(err, opnsense.ErrUnsupported) {
@@ -250,5 +266,115 @@ func TestSimulatorConformance(t *testing.T) {
 				return fw
 			})
 		})
+	}
+}
+
+// failNthAssign fails the n-th Assign (1-based), as if the link dropped
+// half-way through a zones run.
+type failNthAssign struct {
+	cz.Firewall
+	n, calls int
+}
+
+var errInjected = errors.New("injected: connection reset")
+
+func (f *failNthAssign) Assign(ctx context.Context, a cz.Assignment) (string, error) {
+	f.calls++
+	if f.calls == f.n {
+		return "", errInjected
+	}
+	return f.Firewall.Assign(ctx, a)
+}
+
+// A zones run that stopped after the VLANs were created (their devices now
+// listed by interfacesInfo as unassigned, identifier "") and some zones
+// assigned: the next run converges, in one step run, and a third changes
+// nothing.
+func TestHalfDoneZonesRunConverges(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("assign-%d-fails", n), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			fw, sim := startFirewall(t, "26.1.2")
+			f := defaultZones(t)
+			s := &zones.Step{File: f, Firewall: &failNthAssign{Firewall: fw, n: n}, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+			if err := s.Apply(ctx, rt()); !errors.Is(err, errInjected) {
+				t.Fatalf("first run: %v", err)
+			}
+			s.Firewall = fw
+			if err := s.Apply(ctx, rt()); err != nil {
+				t.Fatalf("resumed run: %v", err)
+			}
+			if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+				cur, _ := cz.Snapshot(ctx, fw)
+				t.Fatalf("after resume: %+v %v\n%s", st, err, cz.Plan(f, cur).Text())
+			}
+			m := sim.Mutations()
+			if err := s.Apply(ctx, rt()); err != nil || sim.Mutations() != m {
+				t.Fatalf("third run: %v, %d mutations", err, sim.Mutations()-m)
+			}
+		})
+	}
+}
+
+// lateConfirm answers the reachability check only after the firewall's
+// rollback timer ran out (a confirmation that came too late).
+type lateConfirm struct {
+	cz.Firewall
+	clock *labfw.FakeClock
+}
+
+func (l lateConfirm) Ping(ctx context.Context) error {
+	l.clock.Advance(2 * time.Minute)
+	return l.Firewall.Ping(ctx)
+}
+
+// OPNsense answers cancelRollback the same whether or not a timer was
+// running: a rollback that happened before the confirmation is found by
+// reading the rules back, and the next run converges.
+func TestRollbackBeforeConfirmationIsDetected(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := labfw.NewFakeClock(time.Unix(1_800_000_000, 0))
+	fw, sim := startWith(t, labfw.Options{Clock: clock})
+	s := &zones.Step{File: defaultZones(t), Firewall: lateConfirm{fw, clock}, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	if err := s.Apply(ctx, rt()); !errors.Is(err, cz.ErrRolledBack) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(sim.Reverted()) != 1 {
+		t.Fatalf("reverted: %v", sim.Reverted())
+	}
+	s.Firewall = fw
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Check(ctx, rt()); !st.Done || len(sim.Armed()) != 0 {
+		t.Fatalf("not converged: %s, armed %v", st.Detail, sim.Armed())
+	}
+}
+
+// The TAPPaaS image is stock OPNsense: until the interface_assign patch is
+// copied on, the zones step stops (after creating the VLANs) with a message
+// naming the patch; once it is there, a rerun converges.
+func TestZonesBeforeTheAssignPatchThenAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var patched atomic.Bool
+	fw, sim := startWith(t, labfw.Options{AssignPatch: patched.Load})
+	s := &zones.Step{File: defaultZones(t), Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	err := s.Apply(ctx, rt())
+	if !errors.Is(err, opnsense.ErrUnsupported) || !strings.Contains(err.Error(), "interface_assign patch") {
+		t.Fatalf("without the patch: %v", err)
+	}
+	if len(sim.Running("vlan")) == 0 {
+		t.Fatal("the run stopped before the VLANs: not the half-done state this test is about")
+	}
+	patched.Store(true)
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatalf("rerun with the patch: %v", err)
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("after rerun: %+v %v", st, err)
 	}
 }

@@ -68,6 +68,10 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The device exists once the VLANs are reconfigured.
+		if err := api.Reconfigure(c, opnsense.ServiceVLAN); err != nil {
+			t.Fatal(err)
+		}
 		a := opnsense.Assignment{Device: "vlan0.310", Descr: "private", Enabled: true, IPv4: netip.MustParsePrefix("10.3.10.1/24")}
 		if d.Assign == opnsense.AssignStock {
 			if _, err := api.Assign(c, a); !errors.Is(err, opnsense.ErrUnsupported) {
