@@ -242,7 +242,15 @@ func (s *Server) dispatch(r *http.Request, c *call, key *string) (int, any) {
 	defer s.mu.Unlock()
 	st, body := safeCall(h, c)
 	if ue, ok := body.(userError); ok {
-		return 500, map[string]any{"errorMessage": ue.msg, "errorTitle": ue.title, "errorLevel": "error"}
+		// api.php's error_output: errorMessage and errorTitle on 26.1
+		// (opnsense/core@26.1.11:src/opnsense/www/api.php:3-20,43-44); 26.7
+		// adds errorLevel (opnsense/core@26.7.2:src/opnsense/www/api.php:12-17,
+		// mvc/app/controllers/OPNsense/Base/UserBaseException.php:52-63).
+		out := map[string]any{"errorMessage": ue.msg, "errorTitle": ue.title}
+		if !s.opts.dialect().savepoint {
+			out["errorLevel"] = "error"
+		}
+		return 500, out
 	}
 	if c.mutating {
 		s.st.Mutations++
@@ -631,8 +639,11 @@ func (s *Server) del(col *collection, c *call) (int, any) {
 		if col.inUse != nil {
 			if msg := col.inUse(s, id); msg != "" {
 				title := "Item in use"
-				if col.table == tAlias {
+				switch {
+				case col.table == tAlias:
 					title = "Alias in use"
+				case strings.HasPrefix(msg, "Interface locked"):
+					title = "locked"
 				}
 				return 500, userError{msg: msg, title: title}
 			}
@@ -679,6 +690,14 @@ func (s *Server) toggleRec(col *collection, c *call) (int, any) {
 
 // apply makes an apply group's saved config live.
 func (s *Server) apply(svc string) {
+	var removed []string // stock: interfaces deleted since the last apply
+	if svc == "assignment" {
+		for _, ifn := range s.st.Running[tIfaces].Order {
+			if _, ok := s.st.Tables[tIfaces].Rows[ifn]; !ok {
+				removed = append(removed, ifn)
+			}
+		}
+	}
 	for _, t := range services[svc] {
 		s.st.Running[t] = s.st.Tables[t].clone()
 	}
@@ -700,10 +719,15 @@ func (s *Server) apply(svc string) {
 		}
 	case "assignment":
 		// Stock AssignmentController::reconfigureAction: configd "interface
-		// apply" configures the interfaces
-		// (opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:140-169).
+		// apply" configures the interfaces, and the rules of a removed
+		// interface go with it: dropped from a rule's interface list, the
+		// rule deleted when none is left (cleanRules)
+		// (opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:100-169).
 		for _, ifn := range s.st.Tables[tIfaces].Order {
 			s.configureIface(ifn)
+		}
+		for _, ifn := range removed {
+			s.cleanRules(ifn)
 		}
 	}
 }
@@ -1010,6 +1034,32 @@ func orEmpty(xs []any) []any {
 	return xs
 }
 
+// cleanRules removes ifn from every filter rule; a rule left without an
+// interface is deleted (saved and running: the reconfigure reloads the
+// filter).
+func (s *Server) cleanRules(ifn string) {
+	for _, t := range []*Table{s.st.Tables[tRule], s.st.Running[tRule]} {
+		for _, id := range append([]string(nil), t.Order...) {
+			r := t.Rows[id]
+			list := strings.Split(r["interface"], ",")
+			if !contains(list, ifn) {
+				continue
+			}
+			var keep []string
+			for _, x := range list {
+				if x != ifn {
+					keep = append(keep, x)
+				}
+			}
+			if len(keep) == 0 {
+				t.del(id)
+				continue
+			}
+			r["interface"] = strings.Join(keep, ",")
+		}
+	}
+}
+
 // staticPrefix is the IPv4 address an interface record configures, if it
 // is enabled with a static address.
 func staticPrefix(r Record) (netip.Prefix, bool) {
@@ -1123,7 +1173,11 @@ func (s *Server) assignDel(c *call) (int, any) {
 	ifn := c.arg(0)
 	switch {
 	case ifn == "":
-		return patchFail("Required parameter 'uuid' (logical interface name) is missing.")
+		// delItemAction($uuid) has a required parameter: the dispatcher
+		// refuses the call (ParameterMismatchException, a
+		// DispatchException: 404) before the action runs
+		// (opnsense/core@26.7.2:src/opnsense/mvc/app/library/OPNsense/Mvc/Dispatcher.php:106-122).
+		return 404, errEndpoint
 	case !rePatchIfname.MatchString(ifn):
 		return patchFail("Invalid format for parameter 'uuid'.")
 	case strings.EqualFold(ifn, "lan") || strings.EqualFold(ifn, "wan"):

@@ -59,7 +59,9 @@ func collections() []*collection {
 			fields: []field{
 				{name: "if", kind: kText, required: true},
 				{name: "descr", kind: kText},
-				{name: "lock", kind: kBool, def: "0"},
+				// A new assignment is locked unless told otherwise
+				// (opnsense/core@26.7.2:src/opnsense/mvc/app/models/OPNsense/Interfaces/NetworkInterface.xml:19-22).
+				{name: "lock", kind: kBool, def: "1"},
 				{name: "identifier", kind: kText, readonly: true},
 				// 27.1 development only (see avail on ipFields below).
 				{name: "enable", kind: kBool, def: "1"},
@@ -69,8 +71,14 @@ func collections() []*collection {
 			},
 			check: checkAssignment,
 			inUse: func(s *Server, id string) string {
+				// Lab-only (stricter): the real controller would let an
+				// unlocked lan or wan go.
 				if id == "lan" || id == "wan" {
 					return "Cannot remove the " + id + " interface."
+				}
+				// opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:86-94
+				if s.st.Tables[tIfaces].Rows[id]["lock"] == "1" {
+					return "Interface locked, unset lock first before removal"
 				}
 				return ""
 			},
