@@ -123,17 +123,6 @@ func (s *Server) routes() map[string]handler {
 		add("firewall", "filter", "cancelRollback", s.cancelRollback)
 		add("firewall", "filter", "revert", s.revert)
 	}
-	if !s.opts.NoCaddy {
-		add("caddy", "service", "reconfigure", reconf("caddy"))
-		add("caddy", "service", "status", svcStatus)
-		add("caddy", "service", "validate", func(c *call) (int, any) {
-			return 200, map[string]any{"status": "ok", "message": "Caddy configuration is valid."}
-		})
-		add("caddy", "general", "get", func(c *call) (int, any) {
-			return 200, map[string]any{"caddy": map[string]any{"general": s.st.Settings["caddy.general"].clone()}}
-		})
-		add("caddy", "general", "set", s.caddyGeneralSet)
-	}
 	add("core", "firmware", "status", s.firmwareStatus)
 	add("core", "firmware", "info", s.firmwareInfo)
 	add("core", "system", "status", s.systemStatus)
@@ -450,13 +439,6 @@ func (s *Server) render(col *collection, rec Record) map[string]any {
 				m[k] = map[string]any{"value": k, "selected": sel}
 			}
 			out[f.name] = m
-		case kRef:
-			t := s.st.Tables[f.ref]
-			labels := map[string]string{}
-			for _, n := range t.Order {
-				labels[n] = t.Rows[n]["description"]
-			}
-			out[f.name] = optionMap(t.Order, labels, v)
 		default:
 			out[f.name] = v
 		}
@@ -754,7 +736,7 @@ func (s *Server) modelGet(model string, path []string, table string) handler {
 	}
 }
 
-// ---- dnsmasq and caddy settings -----------------------------------------
+// ---- dnsmasq settings -----------------------------------------
 
 var dnsmasqFields = []field{
 	{name: "enable", kind: kBool},
@@ -823,28 +805,6 @@ func (s *Server) settingsSet(monad, name string, fields []field) handler {
 		s.st.Settings[name] = rec
 		return 200, map[string]any{"result": "saved"}
 	}
-}
-
-func (s *Server) caddyGeneralSet(c *call) (int, any) {
-	if !c.post() {
-		return 200, failed
-	}
-	caddy, _ := c.body["caddy"].(map[string]any)
-	in, ok := caddy["general"].(map[string]any)
-	if !ok {
-		return 200, failed
-	}
-	col := &collection{monad: "caddy.general", fields: []field{
-		{name: "enabled", kind: kBool}, {name: "TlsEmail", kind: kText},
-		{name: "HttpPort", kind: kInt, min: 1, max: 65535}, {name: "HttpsPort", kind: kInt, min: 1, max: 65535},
-	}}
-	rec, v := s.validate(col, "", s.st.Settings["caddy.general"], in)
-	if len(v) > 0 {
-		return 200, map[string]any{"result": "failed", "validations": v}
-	}
-	c.mutating = true
-	s.st.Settings["caddy.general"] = rec
-	return 200, map[string]any{"result": "saved"}
 }
 
 // ---- interfaces ---------------------------------------------------------
@@ -1315,15 +1275,15 @@ func (s *Server) firmwareStatus(c *call) (int, any) {
 		"product_version": s.opts.Version, "product_name": "OPNsense"}
 }
 
+// firmwareInfo lists the plugins the lab knows; the TAPPaaS image is stock
+// OPNsense with only config.xml injected, so os-caddy is available, not
+// installed (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:38,120-123;
+// install2 installs it later: src/foundation/tappaas-cicd/install2.sh:206-221).
 func (s *Server) firmwareInfo(c *call) (int, any) {
-	installed := "1"
-	if s.opts.NoCaddy {
-		installed = "0"
-	}
 	return 200, map[string]any{"product_id": "opnsense", "product_version": s.opts.Version, "product": s.product(),
 		"package": []any{map[string]any{"name": "opnsense", "version": s.opts.Version, "installed": "1", "locked": "0"}},
 		"plugin": []any{
-			map[string]any{"name": "os-caddy", "version": "2.0.4", "comment": "Modern Reverse Proxy with Automatic HTTPS", "installed": installed, "provided": "1", "configured": installed, "locked": "0", "tier": "3"},
+			map[string]any{"name": "os-caddy", "version": "2.0.4", "comment": "Modern Reverse Proxy with Automatic HTTPS", "installed": "0", "provided": "1", "configured": "0", "locked": "0", "tier": "3"},
 			map[string]any{"name": "os-qemu-guest-agent", "version": "1.2", "comment": "QEMU Guest Agent for OPNsense", "installed": "1", "provided": "1", "configured": "1", "locked": "0", "tier": "2"},
 		},
 		"changelog": []any{}}
