@@ -151,7 +151,7 @@ func (c *Client) Assign(ctx context.Context, a Assignment) (string, error) {
 		}
 		return c.Add(ctx, resAssignment, rec)
 	}
-	return "", fmt.Errorf("%w: interface assignment (OPNsense %s has no assignment API; install the TAPPaaS interface_assign patch)", ErrUnsupported, d.Version)
+	return "", fmt.Errorf("%w: interface assignment (OPNsense %s has no assignment API; install the TAPPaaS interface_assign patch: rerun the install, step firewall.assign-patch copies it from tappaas-cicd)", ErrUnsupported, d.Version)
 }
 
 var resAssignment = Resource{"interfaces", "assignment", "Item", "interface"}
