@@ -150,7 +150,7 @@ func TestBootstrapFlowOverShell(t *testing.T) {
 	c.Close()
 
 	// NixOS template and the cicd clone
-	nix := l.Info().Images[2]
+	nix := l.Info().Images[1]
 	sh(t, l, 0, "cd /tmp && wget -q -O nixos.qcow2.zst "+nix.URL+" && zstd -d nixos.qcow2.zst && qm create 8080 --name tappaas-nixos --memory 4096 --agent enabled=1 --scsihw virtio-scsi-single --scsi0 tanka1:0,import-from=/tmp/nixos.qcow2 --ide2 tanka1:cloudinit --net0 virtio,bridge=lan && qm template 8080")
 	sh(t, l, 255, "qm start 8080")
 	sh(t, l, 0, "qm clone 8080 130 --name tappaas-cicd --full 1")

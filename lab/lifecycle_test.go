@@ -379,7 +379,7 @@ func TestFirewallConfigPushOverSSH(t *testing.T) {
 // returns the clone's IP (the firewall must be up for DHCP).
 func bootCICD(t *testing.T, l *Lab) string {
 	t.Helper()
-	nix := l.Info().Images[2]
+	nix := l.Info().Images[1]
 	key := strings.ReplaceAll(url.QueryEscape(strings.TrimSpace(l.Info().ClientPublicKey)), "+", "%20")
 	sh(t, l, 0, "curl -fsSL -o /tmp/n.qcow2.zst "+nix.URL+" && zstd -d -q -f -o /tmp/n.qcow2 /tmp/n.qcow2.zst && qm create 8080 --name tappaas-nixos --agent 1 --scsi0 tanka1:0,import-from=/tmp/n.qcow2 --ide2 tanka1:cloudinit --net0 virtio,bridge=lan && qm template 8080 && qm clone 8080 130 --name tappaas-cicd --full 1 && qm set 130 --ciuser tappaas --ipconfig0 ip=dhcp --sshkeys "+key+" && qm start 130")
 	out := sh(t, l, 0, "qm guest cmd 130 network-get-interfaces")

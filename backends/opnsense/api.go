@@ -22,7 +22,7 @@ type Assigner interface {
 	ApplyAssignments(ctx context.Context) error
 }
 
-// DHCP manages dnsmasq listen interfaces, ranges and hosts.
+// DHCP manages dnsmasq listen interfaces and ranges.
 type DHCP interface {
 	DnsmasqInterfaces(ctx context.Context) ([]string, error)
 	SetDnsmasqInterfaces(ctx context.Context, ifaces []string) error
@@ -30,10 +30,6 @@ type DHCP interface {
 	AddRange(ctx context.Context, v Range) (uuid string, err error)
 	SetRange(ctx context.Context, uuid string, v Range) error
 	DelRange(ctx context.Context, uuid string) error
-	Hosts(ctx context.Context) ([]Host, error)
-	AddHost(ctx context.Context, v Host) (uuid string, err error)
-	SetHost(ctx context.Context, uuid string, v Host) error
-	DelHost(ctx context.Context, uuid string) error
 }
 
 // Filter manages filter rules and their apply/rollback lifecycle.
@@ -48,41 +44,12 @@ type Filter interface {
 	Revert(ctx context.Context, revision string) error
 }
 
-// Aliases manages firewall aliases.
-type Aliases interface {
-	Aliases(ctx context.Context) ([]Alias, error)
-	AddAlias(ctx context.Context, v Alias) (uuid string, err error)
-	SetAlias(ctx context.Context, uuid string, v Alias) error
-	DelAlias(ctx context.Context, uuid string) error
-}
-
 // DNS manages Unbound host overrides.
 type DNS interface {
 	HostOverrides(ctx context.Context) ([]HostOverride, error)
 	AddHostOverride(ctx context.Context, v HostOverride) (uuid string, err error)
 	SetHostOverride(ctx context.Context, uuid string, v HostOverride) error
 	DelHostOverride(ctx context.Context, uuid string) error
-}
-
-// Proxy manages Caddy reverse proxies and handles.
-type Proxy interface {
-	ReverseProxies(ctx context.Context) ([]ReverseProxy, error)
-	AddReverseProxy(ctx context.Context, v ReverseProxy) (uuid string, err error)
-	SetReverseProxy(ctx context.Context, uuid string, v ReverseProxy) error
-	DelReverseProxy(ctx context.Context, uuid string) error
-	Handles(ctx context.Context) ([]Handle, error)
-	AddHandle(ctx context.Context, v Handle) (uuid string, err error)
-	SetHandle(ctx context.Context, uuid string, v Handle) error
-	DelHandle(ctx context.Context, uuid string) error
-	AccessLists(ctx context.Context) ([]AccessList, error)
-	AddAccessList(ctx context.Context, v AccessList) (uuid string, err error)
-	SetAccessList(ctx context.Context, uuid string, v AccessList) error
-	DelAccessList(ctx context.Context, uuid string) error
-	Headers(ctx context.Context) ([]Header, error)
-	AddHeader(ctx context.Context, v Header) (uuid string, err error)
-	DelHeader(ctx context.Context, uuid string) error
-	CaddyEnabled(ctx context.Context) (bool, error)
-	SetCaddyEnabled(ctx context.Context, on bool) error
 }
 
 // System reads firmware and health information.
@@ -106,9 +73,7 @@ type API interface {
 	Assigner
 	DHCP
 	Filter
-	Aliases
 	DNS
-	Proxy
 	System
 	Applier
 }

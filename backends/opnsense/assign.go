@@ -136,7 +136,10 @@ func (c *Client) Assign(ctx context.Context, a Assignment) (string, error) {
 		}
 		return r.Ifname, nil
 	case AssignStock, AssignStockIP:
-		rec := Record{"if": a.Device, "descr": a.Descr}
+		// Unlocked: a new assignment is locked by default and a locked one
+		// cannot be removed (opnsense/core@26.7.2:src/opnsense/mvc/app/models/OPNsense/Interfaces/NetworkInterface.xml:19-22,
+		// .../Interfaces/Api/AssignmentController.php:86-94).
+		rec := Record{"if": a.Device, "descr": a.Descr, "lock": "0"}
 		if a.IPv4.IsValid() {
 			if d.Assign == AssignStock {
 				return "", fmt.Errorf("%w: setting an interface address through the API (OPNsense %s assigns only; 27.1 adds address fields)", ErrUnsupported, d.Version)
@@ -148,7 +151,7 @@ func (c *Client) Assign(ctx context.Context, a Assignment) (string, error) {
 		}
 		return c.Add(ctx, resAssignment, rec)
 	}
-	return "", fmt.Errorf("%w: interface assignment (OPNsense %s has no assignment API; install the TAPPaaS interface_assign patch)", ErrUnsupported, d.Version)
+	return "", fmt.Errorf("%w: interface assignment (OPNsense %s has no assignment API; install the TAPPaaS interface_assign patch: rerun the install, step firewall.assign-patch copies it from tappaas-cicd)", ErrUnsupported, d.Version)
 }
 
 var resAssignment = Resource{"interfaces", "assignment", "Item", "interface"}

@@ -389,15 +389,13 @@ const (
 	ServiceAssignment Service = "interfaces/assignment/reconfigure" // stock 26.7+
 	ServiceDnsmasq    Service = "dnsmasq/service/reconfigure"
 	ServiceUnbound    Service = "unbound/service/reconfigure"
-	ServiceCaddy      Service = "caddy/service/reconfigure"
-	ServiceAlias      Service = "firewall/alias/reconfigure"
 	ServiceFilter     Service = "firewall/filter/apply"
 )
 
 // serviceNames are the short module names Reconfigure also accepts.
 var serviceNames = map[Service]Service{
 	"vlan": ServiceVLAN, "interfaces": ServiceVLAN, "assignment": ServiceAssignment, "dnsmasq": ServiceDnsmasq,
-	"unbound": ServiceUnbound, "caddy": ServiceCaddy, "alias": ServiceAlias, "filter": ServiceFilter,
+	"unbound": ServiceUnbound, "filter": ServiceFilter,
 }
 
 // Reconfigure applies a module's saved configuration (POST, no body) and
@@ -407,7 +405,7 @@ func (c *Client) Reconfigure(ctx context.Context, s Service) error {
 	if !strings.Contains(string(s), "/") {
 		full, ok := serviceNames[s]
 		if !ok {
-			return fmt.Errorf("opnsense: reconfigure: unknown module %q (want vlan, assignment, dnsmasq, unbound, caddy, alias or filter)", s)
+			return fmt.Errorf("opnsense: reconfigure: unknown module %q (want vlan, assignment, dnsmasq, unbound or filter)", s)
 		}
 		s = full
 	}

@@ -462,20 +462,6 @@ func TestDnsmasq(t *testing.T) {
 	if err != nil || len(rs) != 2 || rs[1].EndAddr != "10.2.10.250" || rs[1].UUID != id || rs[1].Interface != "opt1" {
 		t.Fatalf("ranges: %+v %v", rs, err)
 	}
-	hid, err := c.AddHost(ctx, opnsense.Host{Host: "nas", Domain: "srv.internal", IP: "10.2.10.5", HWAddr: "bc:24:11:00:00:01", Descr: "tappaas"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddHost(ctx, opnsense.Host{Host: "bad host", IP: "10.2.10.6"}); !errors.As(err, &ve) {
-		t.Fatalf("bad hostname: %v", err)
-	}
-	if err := c.SetHost(ctx, hid, opnsense.Host{Host: "nas", Domain: "srv.internal", IP: "10.2.10.6"}); err != nil {
-		t.Fatal(err)
-	}
-	hs, _ := c.Hosts(ctx)
-	if hs[len(hs)-1].IP != "10.2.10.6" {
-		t.Fatalf("hosts: %+v", hs)
-	}
 	// Staged → applied by the dnsmasq reconfigure.
 	if len(srv.Running("dnsmasq.range")) != 1 {
 		t.Fatal("range live before reconfigure")
@@ -487,12 +473,6 @@ func TestDnsmasq(t *testing.T) {
 		t.Fatal("range not applied")
 	}
 	if err := c.DelRange(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.DelHost(ctx, hid); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.DelHost(ctx, hid); !errors.Is(err, opnsense.ErrNotFound) {
 		t.Fatal(err)
 	}
 }
@@ -619,62 +599,6 @@ func TestFilterNoSavepointOn267(t *testing.T) {
 	}
 }
 
-func TestAliases(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	srv := opnsensetest.NewServer(t, labopn.Options{})
-	c := srv.Client(t)
-	id, err := c.AddAlias(ctx, opnsense.Alias{Enabled: true, Name: "tm_litellm", Type: "host", Content: []string{"litellm.srv.internal", "10.2.10.7"}, Description: "tappaas-module:litellm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ve *opnsense.ValidationError
-	if _, err := c.AddAlias(ctx, opnsense.Alias{Enabled: true, Name: "tm_litellm", Type: "host"}); !errors.As(err, &ve) || ve.Fields["alias.name"] == "" {
-		t.Fatalf("duplicate name: %v", err)
-	}
-	if _, err := c.AddAlias(ctx, opnsense.Alias{Name: "1bad-name", Type: "host"}); !errors.As(err, &ve) {
-		t.Fatalf("bad name: %v", err)
-	}
-	if _, err := c.AddAlias(ctx, opnsense.Alias{Name: "nets", Type: "network", Content: []string{"10.0.0.0/8", "nonsense"}}); !errors.As(err, &ve) || ve.Fields["alias.content"] == "" {
-		t.Fatalf("bad content: %v", err)
-	}
-	got, err := c.AliasUUID(ctx, "tm_litellm")
-	if err != nil || got != id {
-		t.Fatalf("AliasUUID: %q %v", got, err)
-	}
-	if _, err := c.AliasUUID(ctx, "nope"); !errors.Is(err, opnsense.ErrNotFound) {
-		t.Fatal(err)
-	}
-	as, _ := c.Aliases(ctx)
-	if len(as) != 1 || len(as[0].Content) != 2 || as[0].Content[1] != "10.2.10.7" || !as[0].Enabled {
-		t.Fatalf("aliases: %+v", as)
-	}
-	// A rule referencing the alias blocks its deletion.
-	rid, err := c.AddRule(ctx, zoneRule("lan", "10.0.0.0/24", "tm_litellm", 11500))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ae *opnsense.APIError
-	if err := c.DelAlias(ctx, id); !errors.As(err, &ae) || ae.Status != 500 {
-		t.Fatalf("delete in use: %v", err)
-	}
-	if err := c.DelRule(ctx, rid); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SetAlias(ctx, id, opnsense.Alias{Enabled: false, Name: "tm_litellm", Type: "host", Content: []string{"10.2.10.8"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Reconfigure(ctx, opnsense.ServiceAlias); err != nil {
-		t.Fatal(err)
-	}
-	if rs := srv.Running("alias"); len(rs) != 1 || rs[0]["content"] != "10.2.10.8" || rs[0]["enabled"] != "0" {
-		t.Fatalf("running alias: %v", rs)
-	}
-	if err := c.DelAlias(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestUnboundOverrides(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
@@ -706,70 +630,6 @@ func TestUnboundOverrides(t *testing.T) {
 	}
 	if err := c.DelHostOverride(ctx, id); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestCaddy(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	srv := opnsensetest.NewServer(t, labopn.Options{})
-	c := srv.Client(t)
-	info, err := c.FirmwareInfo(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := info.Plugin("os-caddy"); !ok {
-		t.Fatal("os-caddy not reported installed")
-	}
-	rid, err := c.AddReverseProxy(ctx, opnsense.ReverseProxy{Enabled: true, FromDomain: "nextcloud.example.org", Description: "TAPPaaS: nextcloud", CustomCertificate: "REFID123"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ve *opnsense.ValidationError
-	if _, err := c.AddReverseProxy(ctx, opnsense.ReverseProxy{Enabled: true}); !errors.As(err, &ve) || ve.Fields["reverse.FromDomain"] == "" {
-		t.Fatalf("missing domain: %v", err)
-	}
-	hid, err := c.AddHandle(ctx, opnsense.Handle{Enabled: true, Reverse: rid, HandleType: "handle", HandleDirective: "reverse_proxy",
-		ToDomain: []string{"nextcloud.srv.internal"}, ToPort: "80", HTTPTLS: "1", Description: "TAPPaaS: nextcloud", ForwardAuth: false})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddHandle(ctx, opnsense.Handle{Enabled: true, Reverse: "00000000-0000-4000-8000-000000000000", ToDomain: []string{"x"}}); !errors.As(err, &ve) || ve.Fields["handle.reverse"] == "" {
-		t.Fatalf("dangling reverse: %v", err)
-	}
-	hs, err := c.Handles(ctx)
-	if err != nil || len(hs) != 1 || hs[0].Reverse != rid || hs[0].ToDomain[0] != "nextcloud.srv.internal" || hs[0].HTTPTLS != "1" {
-		t.Fatalf("handles: %+v %v", hs, err)
-	}
-	var ae *opnsense.APIError
-	if err := c.DelReverseProxy(ctx, rid); !errors.As(err, &ae) || ae.Status != 500 {
-		t.Fatalf("delete referenced domain: %v", err)
-	}
-	if err := c.Reconfigure(ctx, opnsense.ServiceCaddy); err != nil {
-		t.Fatal(err)
-	}
-	if len(srv.Running("caddy.handle")) != 1 {
-		t.Fatal("caddy not applied")
-	}
-	if err := c.DelHandle(ctx, hid); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.DelReverseProxy(ctx, rid); err != nil {
-		t.Fatal(err)
-	}
-	ps, _ := c.ReverseProxies(ctx)
-	if len(ps) != 0 {
-		t.Fatal("domain not deleted")
-	}
-
-	// Without the plugin: endpoint not found.
-	bare := opnsensetest.NewServer(t, labopn.Options{NoCaddy: true})
-	bc := bare.Client(t)
-	if _, err := bc.ReverseProxies(ctx); !errors.Is(err, opnsense.ErrEndpointNotFound) {
-		t.Fatalf("no caddy: %v", err)
-	}
-	if info, _ := bc.FirmwareInfo(ctx); func() bool { _, ok := info.Plugin("os-caddy"); return ok }() {
-		t.Fatal("os-caddy reported on a bare firewall")
 	}
 }
 
@@ -854,84 +714,6 @@ func TestCancelledContext(t *testing.T) {
 	cancel()
 	if _, err := c.VLANs(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
-	}
-}
-
-func TestCaddyAccessListsHeadersAndSwitch(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	srv := opnsensetest.NewServer(t, labopn.Options{})
-	c := srv.Client(t)
-	on, err := c.CaddyEnabled(ctx)
-	if err != nil || on {
-		t.Fatalf("initial switch: %v %v", on, err)
-	}
-	if err := c.SetCaddyEnabled(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if on, _ := c.CaddyEnabled(ctx); !on {
-		t.Fatal("switch not saved")
-	}
-	acl := opnsense.AccessList{Name: "tappaas-nextcloud", ClientIPs: []string{"10.0.0.0/24", "10.2.10.0/24"}, RequestMatcher: "remote_ip", HTTPResponseCode: "403", HTTPResponseMessage: "Forbidden"}
-	aid, err := c.AddAccessList(ctx, acl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ve *opnsense.ValidationError
-	if _, err := c.AddAccessList(ctx, acl); !errors.As(err, &ve) || ve.Fields["accesslist.accesslistName"] == "" {
-		t.Fatalf("duplicate ACL name: %v", err)
-	}
-	bad := acl
-	bad.Name, bad.ClientIPs = "other", []string{"10.0.0.0/33"}
-	if _, err := c.AddAccessList(ctx, bad); !errors.As(err, &ve) || ve.Fields["accesslist.clientIps"] == "" {
-		t.Fatalf("bad client IPs: %v", err)
-	}
-	acl.ClientIPs = append(acl.ClientIPs, "10.3.10.0/24")
-	if err := c.SetAccessList(ctx, aid, acl); err != nil {
-		t.Fatal(err)
-	}
-	hid, err := c.AddHeader(ctx, opnsense.Header{UpDown: "header_up", Type: "Host", Value: "nextcloud.example.org", Description: "tappaas-host-header:nextcloud.example.org"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rid, err := c.AddReverseProxy(ctx, opnsense.ReverseProxy{Enabled: true, FromDomain: "nextcloud.example.org", AccessList: aid})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddReverseProxy(ctx, opnsense.ReverseProxy{Enabled: true, FromDomain: "x.example.org", AccessList: "00000000-0000-4000-8000-000000000001"}); !errors.As(err, &ve) || ve.Fields["reverse.accesslist"] == "" {
-		t.Fatalf("dangling ACL reference: %v", err)
-	}
-	handle := opnsense.Handle{Enabled: true, Reverse: rid, HandleType: "handle", HandleDirective: "reverse_proxy",
-		ToDomain: []string{"nextcloud.srv.internal"}, ToPort: "80", AccessList: aid}
-	hd, err := c.AddHandle(ctx, handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ae *opnsense.APIError
-	if err := c.DelAccessList(ctx, aid); !errors.As(err, &ae) || ae.Status != 500 {
-		t.Fatalf("delete ACL in use: %v", err)
-	}
-	ps, _ := c.ReverseProxies(ctx)
-	als, _ := c.AccessLists(ctx)
-	hs, _ := c.Headers(ctx)
-	if len(ps) != 1 || ps[0].AccessList != aid || len(als) != 1 || len(als[0].ClientIPs) != 3 || len(hs) != 1 || hs[0].Type != "Host" {
-		t.Fatalf("caddy state: %+v %+v %+v", ps, als, hs)
-	}
-	if err := c.Reconfigure(ctx, opnsense.ServiceCaddy); err != nil {
-		t.Fatal(err)
-	}
-	if len(srv.Running("caddy.accesslist")) != 1 || len(srv.Running("caddy.header")) != 1 {
-		t.Fatal("caddy collections not applied")
-	}
-	for _, del := range []func() error{
-		func() error { return c.DelHandle(ctx, hd) },
-		func() error { return c.DelReverseProxy(ctx, rid) },
-		func() error { return c.DelAccessList(ctx, aid) },
-		func() error { return c.DelHeader(ctx, hid) },
-	} {
-		if err := del(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

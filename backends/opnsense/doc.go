@@ -72,10 +72,16 @@
 //
 // # Dialects
 //
-// Dialect (probed once from /api/core/firmware/status) says what the firmware
-// offers: HasSavepoint (filter savepoint/apply/<revision>/cancelRollback/
-// revert exist up to 26.1.x, removed in 26.7) and the interface-assignment
-// flavour (TAPPaaS' interface_assign patch on ≤26.1, the stock assignment
-// controller without IP fields on 26.7, with IP fields from 27.1).
-// Methods that the firmware lacks return ErrUnsupported without calling it.
+// Dialect (the version probed once from /api/core/firmware/status) says what
+// the firmware offers: HasSavepoint (filter savepoint/apply/<revision>/
+// cancelRollback/revert exist up to 26.1.x, removed in 26.7:
+// opnsense/core commit 17b84612eb) and the interface-assignment flavour.
+// TAPPaaS' interface_assign patch is a file copied onto the firewall, not
+// part of any firmware, so it is probed (HasAssignPatch) and wins on any
+// version (it survives an upgrade to 26.7); without it there is none on
+// ≤26.1, the stock assignment controller without IP fields on 26.7, with IP
+// fields from 27.1. Methods that the firmware lacks return ErrUnsupported
+// without calling it. Without savepoints (26.7) the zones applier applies
+// rules without the firewall's automatic rollback; 26.7.2 has no other
+// rollback for the filter.
 package opnsense

@@ -147,11 +147,15 @@ func TestContractAuthAndRouting(t *testing.T) {
 			t.Fatalf("%s: %d", p, st)
 		}
 	}
-	if st, _ = r.post("/api/caddy/ReverseProxy/searchReverseProxy", map[string]any{}); st != 200 {
-		t.Fatalf("caddy camel: %d", st)
+	if st, _ = r.post("/api/Firewall/Filter/SearchRule", map[string]any{}); st != 200 {
+		t.Fatalf("camel: %d", st)
 	}
-	if st, _ = r.get("/api/caddy/reverse_proxy/search_reverse_proxy"); st != 200 {
-		t.Fatalf("caddy snake: %d", st)
+	if st, _ = r.get("/api/dnsmasq/settings/search_range"); st != 200 {
+		t.Fatalf("snake: %d", st)
+	}
+	// os-caddy is not on the image: its module is unknown.
+	if st, _ = r.get("/api/caddy/reverse_proxy/search_reverse_proxy"); st != 404 {
+		t.Fatalf("caddy: %d", st)
 	}
 }
 
@@ -396,7 +400,8 @@ func TestContractVLANRules(t *testing.T) {
 	if st != 500 {
 		t.Fatalf("delete assigned: %d %s", st, body)
 	}
-	if jget(t, body, "errorMessage") != "This VLAN cannot be deleted because it is assigned as an interface." || jget(t, body, "errorLevel") != "error" {
+	// 26.1's api.php sends no errorLevel (26.7 does).
+	if jget(t, body, "errorMessage") != "This VLAN cannot be deleted because it is assigned as an interface." || jget(t, body, "errorLevel") != nil {
 		t.Fatalf("user exception: %s", body)
 	}
 	// VlanSettingsController: renaming an assigned device is refused (the
@@ -538,14 +543,14 @@ func TestContractFirmwareAndServices(t *testing.T) {
 		t.Fatalf("status: %s", body)
 	}
 	_, body = r.get("/api/core/firmware/info")
-	if !strings.Contains(body, `"name":"os-caddy"`) {
+	if !strings.Contains(body, `"name":"os-caddy"`) || !strings.Contains(body, `"installed":"0"`) {
 		t.Fatalf("info: %s", body)
 	}
 	_, body = r.get("/api/core/system/status")
 	if jget(t, body, "metadata", "system", "status") != "OK" {
 		t.Fatalf("system: %s", body)
 	}
-	for _, svc := range []string{"dnsmasq", "unbound", "caddy"} {
+	for _, svc := range []string{"dnsmasq", "unbound"} {
 		_, body = r.do("POST", "/api/"+svc+"/service/reconfigure", "", "")
 		jsonEq(t, body, `{"status":"ok"}`)
 		_, body = r.get("/api/" + svc + "/service/reconfigure")
@@ -799,5 +804,47 @@ func TestContractAssignPatch(t *testing.T) {
 		if st != 400 || jget(t, body, "errorMessage") != msg {
 			t.Errorf("%s: %d %s", path, st, body)
 		}
+	}
+}
+
+// The stock assignment controller of 26.7.2: new assignments are locked,
+// a locked one cannot go (a UserException with errorLevel on 26.7), and
+// applying a removal drops the interface's filter rules
+// (opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:61-169).
+func TestContractStockAssignment267(t *testing.T) {
+	t.Parallel()
+	r, sim := startRaw(t, Options{Version: "26.7.2", AssignPatch: func() bool { return false }})
+	for _, tag := range []string{"210", "310"} {
+		r.post("/api/interfaces/vlan_settings/addItem", map[string]any{"vlan": map[string]any{"if": "vtnet0", "tag": tag, "vlanif": "vlan0." + tag}})
+	}
+	r.do("POST", "/api/interfaces/vlan_settings/reconfigure", "", "")
+	_, body := r.post("/api/interfaces/assignment/addItem", map[string]any{"interface": map[string]any{"if": "vlan0.210", "descr": "srv"}})
+	locked := jget(t, body, "uuid").(string)
+	_, body = r.post("/api/interfaces/assignment/addItem", map[string]any{"interface": map[string]any{"if": "vlan0.310", "descr": "private", "lock": "0"}})
+	free := jget(t, body, "uuid").(string)
+	r.do("POST", "/api/interfaces/assignment/reconfigure", "", "")
+	st, body := r.do("POST", "/api/interfaces/assignment/delItem/"+locked, "", "")
+	if st != 500 {
+		t.Fatalf("locked: %d %s", st, body)
+	}
+	jsonEq(t, body, `{"errorMessage":"Interface locked, unset lock first before removal","errorTitle":"locked","errorLevel":"error"}`)
+	r.post("/api/firewall/filter/addRule", map[string]any{"rule": map[string]any{"interface": free, "description": "only " + free}})
+	r.post("/api/firewall/filter/addRule", map[string]any{"rule": map[string]any{"interface": "lan," + free, "description": "lan and " + free}})
+	r.do("POST", "/api/firewall/filter/apply", "", "")
+	if _, body = r.do("POST", "/api/interfaces/assignment/delItem/"+free, "", ""); jget(t, body, "result") != "deleted" {
+		t.Fatalf("unlocked: %s", body)
+	}
+	if len(sim.Staged("filter.rule")) != 2 {
+		t.Fatal("rules cleaned before the reconfigure")
+	}
+	r.do("POST", "/api/interfaces/assignment/reconfigure", "", "")
+	rules := sim.Running("filter.rule")
+	if len(rules) != 1 || rules[0]["interface"] != "lan" || len(sim.Staged("filter.rule")) != 1 {
+		t.Fatalf("rules after removing %s: %v", free, rules)
+	}
+	// The patch's delItem without its required argument never runs.
+	r2, _ := startRaw(t, Options{})
+	if st, body := r2.do("POST", "/api/interfaces/interface_assign/delItem", "", ""); st != 404 {
+		t.Fatalf("delItem without argument: %d %s", st, body)
 	}
 }

@@ -23,8 +23,8 @@
 //     (+uuid) or HTTP 200 {"result":"failed","validations":{"<monad>.<field>":
 //     msg}}; set is an upsert for any syntactically valid uuid; get of an
 //     unknown uuid → []; del → deleted / "not found"; business-rule refusals
-//     (deleting an assigned VLAN, an alias in use, a Caddy domain with
-//     handles) → 500 UserException {"errorMessage","errorTitle","errorLevel"};
+//     (deleting an assigned VLAN, an alias in use) → 500 UserException
+//     {"errorMessage","errorTitle"} (26.7 adds "errorLevel");
 //     non-POST writes → {"result":"failed"}. The lab is deliberately stricter
 //     than the firewall in one respect: the real BaseField::setNodes silently
 //     ignores keys the model does not have, the lab answers a validation
@@ -54,8 +54,8 @@
 //     device (unassigned ones with identifier ""), addresses from the
 //     kernel (State.Inet) as CIDR, vlan_tag a string.
 //   - Resources: VLAN devices (tag unique per parent), assignments, dnsmasq settings/ranges/hosts,
-//     filter rules, aliases, Unbound host overrides, Caddy reverse proxies and
-//     handles (absent with NoCaddy), firmware status/info, system status.
+//     filter rules, aliases, Unbound host overrides, firmware status/info,
+//     system status.
 //
 // Concurrency: a Server is safe for concurrent use; one mutex serialises
 // the model. Snapshot/Restore persist the whole model (keys included — store

@@ -75,7 +75,6 @@ const (
 	kDomain        // DNS domain
 	kNet           // rule address: any, IP, CIDR, alias, interface keyword
 	kPort          // "", port, range a-b / a:b, port alias
-	kRef           // uuid of a record in another table (ref)
 	kLines         // newline-separated entries (alias content)
 )
 
@@ -86,7 +85,6 @@ type field struct {
 	def      string
 	opts     []string // kOption/kMulti: allowed values ("" allowed when listed)
 	min, max int      // kInt
-	ref      string   // kRef: table name
 	readonly bool     // rejected on write
 }
 
@@ -211,12 +209,6 @@ func (s *Server) validField(c *collection, f *field, v string) string {
 	case kPort:
 		if !s.validPort(v) {
 			return fmt.Sprintf("%s is not a valid port or alias.", v)
-		}
-	case kRef:
-		for _, p := range strings.Split(v, ",") {
-			if _, ok := s.st.Tables[f.ref].Rows[p]; !ok {
-				return "Option not in list."
-			}
 		}
 	case kText, kLines:
 		if len(v) > 4096 {

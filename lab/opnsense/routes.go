@@ -123,17 +123,6 @@ func (s *Server) routes() map[string]handler {
 		add("firewall", "filter", "cancelRollback", s.cancelRollback)
 		add("firewall", "filter", "revert", s.revert)
 	}
-	if !s.opts.NoCaddy {
-		add("caddy", "service", "reconfigure", reconf("caddy"))
-		add("caddy", "service", "status", svcStatus)
-		add("caddy", "service", "validate", func(c *call) (int, any) {
-			return 200, map[string]any{"status": "ok", "message": "Caddy configuration is valid."}
-		})
-		add("caddy", "general", "get", func(c *call) (int, any) {
-			return 200, map[string]any{"caddy": map[string]any{"general": s.st.Settings["caddy.general"].clone()}}
-		})
-		add("caddy", "general", "set", s.caddyGeneralSet)
-	}
 	add("core", "firmware", "status", s.firmwareStatus)
 	add("core", "firmware", "info", s.firmwareInfo)
 	add("core", "system", "status", s.systemStatus)
@@ -242,7 +231,15 @@ func (s *Server) dispatch(r *http.Request, c *call, key *string) (int, any) {
 	defer s.mu.Unlock()
 	st, body := safeCall(h, c)
 	if ue, ok := body.(userError); ok {
-		return 500, map[string]any{"errorMessage": ue.msg, "errorTitle": ue.title, "errorLevel": "error"}
+		// api.php's error_output: errorMessage and errorTitle on 26.1
+		// (opnsense/core@26.1.11:src/opnsense/www/api.php:3-20,43-44); 26.7
+		// adds errorLevel (opnsense/core@26.7.2:src/opnsense/www/api.php:12-17,
+		// mvc/app/controllers/OPNsense/Base/UserBaseException.php:52-63).
+		out := map[string]any{"errorMessage": ue.msg, "errorTitle": ue.title}
+		if !s.opts.dialect().savepoint {
+			out["errorLevel"] = "error"
+		}
+		return 500, out
 	}
 	if c.mutating {
 		s.st.Mutations++
@@ -442,13 +439,6 @@ func (s *Server) render(col *collection, rec Record) map[string]any {
 				m[k] = map[string]any{"value": k, "selected": sel}
 			}
 			out[f.name] = m
-		case kRef:
-			t := s.st.Tables[f.ref]
-			labels := map[string]string{}
-			for _, n := range t.Order {
-				labels[n] = t.Rows[n]["description"]
-			}
-			out[f.name] = optionMap(t.Order, labels, v)
 		default:
 			out[f.name] = v
 		}
@@ -631,8 +621,11 @@ func (s *Server) del(col *collection, c *call) (int, any) {
 		if col.inUse != nil {
 			if msg := col.inUse(s, id); msg != "" {
 				title := "Item in use"
-				if col.table == tAlias {
+				switch {
+				case col.table == tAlias:
 					title = "Alias in use"
+				case strings.HasPrefix(msg, "Interface locked"):
+					title = "locked"
 				}
 				return 500, userError{msg: msg, title: title}
 			}
@@ -679,6 +672,14 @@ func (s *Server) toggleRec(col *collection, c *call) (int, any) {
 
 // apply makes an apply group's saved config live.
 func (s *Server) apply(svc string) {
+	var removed []string // stock: interfaces deleted since the last apply
+	if svc == "assignment" {
+		for _, ifn := range s.st.Running[tIfaces].Order {
+			if _, ok := s.st.Tables[tIfaces].Rows[ifn]; !ok {
+				removed = append(removed, ifn)
+			}
+		}
+	}
 	for _, t := range services[svc] {
 		s.st.Running[t] = s.st.Tables[t].clone()
 	}
@@ -700,10 +701,15 @@ func (s *Server) apply(svc string) {
 		}
 	case "assignment":
 		// Stock AssignmentController::reconfigureAction: configd "interface
-		// apply" configures the interfaces
-		// (opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:140-169).
+		// apply" configures the interfaces, and the rules of a removed
+		// interface go with it: dropped from a rule's interface list, the
+		// rule deleted when none is left (cleanRules)
+		// (opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:100-169).
 		for _, ifn := range s.st.Tables[tIfaces].Order {
 			s.configureIface(ifn)
+		}
+		for _, ifn := range removed {
+			s.cleanRules(ifn)
 		}
 	}
 }
@@ -730,7 +736,7 @@ func (s *Server) modelGet(model string, path []string, table string) handler {
 	}
 }
 
-// ---- dnsmasq and caddy settings -----------------------------------------
+// ---- dnsmasq settings -----------------------------------------
 
 var dnsmasqFields = []field{
 	{name: "enable", kind: kBool},
@@ -799,28 +805,6 @@ func (s *Server) settingsSet(monad, name string, fields []field) handler {
 		s.st.Settings[name] = rec
 		return 200, map[string]any{"result": "saved"}
 	}
-}
-
-func (s *Server) caddyGeneralSet(c *call) (int, any) {
-	if !c.post() {
-		return 200, failed
-	}
-	caddy, _ := c.body["caddy"].(map[string]any)
-	in, ok := caddy["general"].(map[string]any)
-	if !ok {
-		return 200, failed
-	}
-	col := &collection{monad: "caddy.general", fields: []field{
-		{name: "enabled", kind: kBool}, {name: "TlsEmail", kind: kText},
-		{name: "HttpPort", kind: kInt, min: 1, max: 65535}, {name: "HttpsPort", kind: kInt, min: 1, max: 65535},
-	}}
-	rec, v := s.validate(col, "", s.st.Settings["caddy.general"], in)
-	if len(v) > 0 {
-		return 200, map[string]any{"result": "failed", "validations": v}
-	}
-	c.mutating = true
-	s.st.Settings["caddy.general"] = rec
-	return 200, map[string]any{"result": "saved"}
 }
 
 // ---- interfaces ---------------------------------------------------------
@@ -1010,6 +994,32 @@ func orEmpty(xs []any) []any {
 	return xs
 }
 
+// cleanRules removes ifn from every filter rule; a rule left without an
+// interface is deleted (saved and running: the reconfigure reloads the
+// filter).
+func (s *Server) cleanRules(ifn string) {
+	for _, t := range []*Table{s.st.Tables[tRule], s.st.Running[tRule]} {
+		for _, id := range append([]string(nil), t.Order...) {
+			r := t.Rows[id]
+			list := strings.Split(r["interface"], ",")
+			if !contains(list, ifn) {
+				continue
+			}
+			var keep []string
+			for _, x := range list {
+				if x != ifn {
+					keep = append(keep, x)
+				}
+			}
+			if len(keep) == 0 {
+				t.del(id)
+				continue
+			}
+			r["interface"] = strings.Join(keep, ",")
+		}
+	}
+}
+
 // staticPrefix is the IPv4 address an interface record configures, if it
 // is enabled with a static address.
 func staticPrefix(r Record) (netip.Prefix, bool) {
@@ -1123,7 +1133,11 @@ func (s *Server) assignDel(c *call) (int, any) {
 	ifn := c.arg(0)
 	switch {
 	case ifn == "":
-		return patchFail("Required parameter 'uuid' (logical interface name) is missing.")
+		// delItemAction($uuid) has a required parameter: the dispatcher
+		// refuses the call (ParameterMismatchException, a
+		// DispatchException: 404) before the action runs
+		// (opnsense/core@26.7.2:src/opnsense/mvc/app/library/OPNsense/Mvc/Dispatcher.php:106-122).
+		return 404, errEndpoint
 	case !rePatchIfname.MatchString(ifn):
 		return patchFail("Invalid format for parameter 'uuid'.")
 	case strings.EqualFold(ifn, "lan") || strings.EqualFold(ifn, "wan"):
@@ -1261,15 +1275,15 @@ func (s *Server) firmwareStatus(c *call) (int, any) {
 		"product_version": s.opts.Version, "product_name": "OPNsense"}
 }
 
+// firmwareInfo lists the plugins the lab knows; the TAPPaaS image is stock
+// OPNsense with only config.xml injected, so os-caddy is available, not
+// installed (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:38,120-123;
+// install2 installs it later: src/foundation/tappaas-cicd/install2.sh:206-221).
 func (s *Server) firmwareInfo(c *call) (int, any) {
-	installed := "1"
-	if s.opts.NoCaddy {
-		installed = "0"
-	}
 	return 200, map[string]any{"product_id": "opnsense", "product_version": s.opts.Version, "product": s.product(),
 		"package": []any{map[string]any{"name": "opnsense", "version": s.opts.Version, "installed": "1", "locked": "0"}},
 		"plugin": []any{
-			map[string]any{"name": "os-caddy", "version": "2.0.4", "comment": "Modern Reverse Proxy with Automatic HTTPS", "installed": installed, "provided": "1", "configured": installed, "locked": "0", "tier": "3"},
+			map[string]any{"name": "os-caddy", "version": "2.0.4", "comment": "Modern Reverse Proxy with Automatic HTTPS", "installed": "0", "provided": "1", "configured": "0", "locked": "0", "tier": "3"},
 			map[string]any{"name": "os-qemu-guest-agent", "version": "1.2", "comment": "QEMU Guest Agent for OPNsense", "installed": "1", "provided": "1", "configured": "1", "locked": "0", "tier": "2"},
 		},
 		"changelog": []any{}}

@@ -17,10 +17,6 @@ const (
 	tRule     = "filter.rule"
 	tAlias    = "alias"
 	tOverride = "unbound.host"
-	tReverse  = "caddy.reverse"
-	tHandle   = "caddy.handle"
-	tACL      = "caddy.accesslist"
-	tHeader   = "caddy.header"
 )
 
 // Apply groups: the tables a reconfigure/apply makes live.
@@ -29,13 +25,12 @@ var services = map[string][]string{
 	"assignment": {tIfaces},
 	"dnsmasq":    {tRange, tHost},
 	"unbound":    {tOverride},
-	"caddy":      {tReverse, tHandle, tACL, tHeader},
 	"alias":      {tAlias},
 	"filter":     {tRule},
 }
 
 // settingsServices maps whole-model settings to their apply group.
-var settingsServices = map[string]string{"dnsmasq": "dnsmasq", "caddy.general": "caddy"}
+var settingsServices = map[string]string{"dnsmasq": "dnsmasq"}
 
 func collections() []*collection {
 	return []*collection{
@@ -59,7 +54,9 @@ func collections() []*collection {
 			fields: []field{
 				{name: "if", kind: kText, required: true},
 				{name: "descr", kind: kText},
-				{name: "lock", kind: kBool, def: "0"},
+				// A new assignment is locked unless told otherwise
+				// (opnsense/core@26.7.2:src/opnsense/mvc/app/models/OPNsense/Interfaces/NetworkInterface.xml:19-22).
+				{name: "lock", kind: kBool, def: "1"},
 				{name: "identifier", kind: kText, readonly: true},
 				// 27.1 development only (see avail on ipFields below).
 				{name: "enable", kind: kBool, def: "1"},
@@ -69,8 +66,14 @@ func collections() []*collection {
 			},
 			check: checkAssignment,
 			inUse: func(s *Server, id string) string {
+				// Lab-only (stricter): the real controller would let an
+				// unlocked lan or wan go.
 				if id == "lan" || id == "wan" {
 					return "Cannot remove the " + id + " interface."
+				}
+				// opnsense/core@26.7.2:src/opnsense/mvc/app/controllers/OPNsense/Interfaces/Api/AssignmentController.php:86-94
+				if s.st.Tables[tIfaces].Rows[id]["lock"] == "1" {
+					return "Interface locked, unset lock first before removal"
 				}
 				return ""
 			},
@@ -183,129 +186,7 @@ func collections() []*collection {
 			},
 			check: checkOverride,
 		},
-		{
-			table: tReverse, module: "caddy", controller: "reverse_proxy", thing: "ReverseProxy", monad: "reverse", service: "caddy", toggle: true,
-			fields: []field{
-				{name: "enabled", kind: kBool, def: "1"},
-				{name: "FromDomain", kind: kText, required: true},
-				{name: "FromPort", kind: kInt, min: 1, max: 65535},
-				{name: "accesslist", kind: kRef, ref: tACL},
-				{name: "basicauth", kind: kText},
-				{name: "description", kind: kText},
-				{name: "DnsChallenge", kind: kBool, def: "0"},
-				{name: "CustomCertificate", kind: kText},
-				{name: "AccessLog", kind: kBool, def: "0"},
-				{name: "DynDns", kind: kBool, def: "0"},
-				{name: "DisableTls", kind: kBool, def: "0"},
-			},
-			check: func(s *Server, id string, r Record, v map[string]string) {
-				d := strings.TrimPrefix(r["FromDomain"], "*.")
-				if d != "" && !reDomain.MatchString(d) {
-					v["FromDomain"] = "Please enter a valid domain name."
-				}
-				t := s.st.Tables[tReverse]
-				for _, o := range t.Order {
-					if o != id && t.Rows[o]["FromDomain"] == r["FromDomain"] && t.Rows[o]["FromPort"] == r["FromPort"] {
-						v["FromDomain"] = "Domain and port combination must be unique."
-					}
-				}
-			},
-			inUse: func(s *Server, id string) string {
-				t := s.st.Tables[tHandle]
-				for _, o := range t.Order {
-					if t.Rows[o]["reverse"] == id {
-						return "Item in use by handle " + o
-					}
-				}
-				return ""
-			},
-			avail: func(o *Options) bool { return !o.NoCaddy },
-		},
-		{
-			table: tHandle, module: "caddy", controller: "reverse_proxy", thing: "Handle", monad: "handle", service: "caddy", toggle: true,
-			fields: []field{
-				{name: "enabled", kind: kBool, def: "1"},
-				{name: "reverse", kind: kRef, ref: tReverse, required: true},
-				{name: "subdomain", kind: kText},
-				{name: "HandleType", kind: kOption, required: true, def: "handle", opts: []string{"handle", "handle_path"}},
-				{name: "HandlePath", kind: kText},
-				{name: "HandleDirective", kind: kOption, required: true, def: "reverse_proxy", opts: []string{"reverse_proxy", "redir"}},
-				{name: "ToDomain", kind: kText, required: true},
-				{name: "ToPort", kind: kInt, min: 1, max: 65535},
-				{name: "ToPath", kind: kText},
-				{name: "HttpTls", kind: kOption, def: "0", opts: []string{"0", "1", "2"}},
-				{name: "HttpTlsInsecureSkipVerify", kind: kBool, def: "0"},
-				{name: "HttpTlsServerName", kind: kText},
-				{name: "HttpVersion", kind: kOption, opts: []string{"", "http1", "http2", "http3"}},
-				{name: "header", kind: kRef, ref: tHeader},
-				{name: "accesslist", kind: kRef, ref: tACL},
-				{name: "ForwardAuth", kind: kBool, def: "0"},
-				{name: "description", kind: kText},
-			},
-			check: func(s *Server, id string, r Record, v map[string]string) {
-				if p := r["HandlePath"]; p != "" && !strings.HasPrefix(p, "/") {
-					v["HandlePath"] = "The path must start with a slash."
-				}
-			},
-			avail: func(o *Options) bool { return !o.NoCaddy },
-		},
-		{
-			table: tACL, module: "caddy", controller: "reverse_proxy", thing: "AccessList", monad: "accesslist", service: "caddy",
-			fields: []field{
-				{name: "accesslistName", kind: kText, required: true},
-				{name: "clientIps", kind: kText, required: true},
-				{name: "accesslistInvert", kind: kBool, def: "0"},
-				{name: "RequestMatcher", kind: kOption, def: "remote_ip", opts: []string{"remote_ip", "client_ip"}},
-				{name: "HttpResponseCode", kind: kInt, min: 100, max: 999},
-				{name: "HttpResponseMessage", kind: kText},
-				{name: "description", kind: kText},
-			},
-			check: func(s *Server, id string, r Record, v map[string]string) {
-				for _, e := range strings.Split(r["clientIps"], ",") {
-					e = strings.TrimSpace(e)
-					_, err := netip.ParsePrefix(e)
-					_, err2 := netip.ParseAddr(e)
-					if err != nil && err2 != nil {
-						v["clientIps"] = fmt.Sprintf("%s is not a valid IP address or network.", e)
-						return
-					}
-				}
-				t := s.st.Tables[tACL]
-				for _, o := range t.Order {
-					if o != id && t.Rows[o]["accesslistName"] == r["accesslistName"] {
-						v["accesslistName"] = "Access list name must be unique."
-					}
-				}
-			},
-			inUse: func(s *Server, id string) string { return refUse(s, id, "accesslist", tReverse, tHandle) },
-			avail: func(o *Options) bool { return !o.NoCaddy },
-		},
-		{
-			table: tHeader, module: "caddy", controller: "reverse_proxy", thing: "Header", monad: "header", service: "caddy",
-			fields: []field{
-				{name: "HeaderUpDown", kind: kOption, required: true, def: "header_up", opts: []string{"header_up", "header_down"}},
-				{name: "HeaderType", kind: kText, required: true},
-				{name: "HeaderValue", kind: kText},
-				{name: "HeaderReplace", kind: kText},
-				{name: "description", kind: kText},
-			},
-			inUse: func(s *Server, id string) string { return refUse(s, id, "header", tHandle) },
-			avail: func(o *Options) bool { return !o.NoCaddy },
-		},
 	}
-}
-
-// refUse names a record of tables whose field references id ("safe delete").
-func refUse(s *Server, id, field string, tables ...string) string {
-	for _, name := range tables {
-		t := s.st.Tables[name]
-		for _, o := range t.Order {
-			if contains(strings.Split(t.Rows[o][field], ","), id) {
-				return "Item in use by " + name + " " + o
-			}
-		}
-	}
-	return ""
 }
 
 // ---- VLAN rules ---------------------------------------------------------

@@ -50,8 +50,6 @@ type Options struct {
 	// install2 leaves; the lab's firewall VM passes a func that looks at its
 	// filesystem, so it boots without).
 	AssignPatch func() bool
-	// NoCaddy simulates a firewall without the os-caddy plugin.
-	NoCaddy bool
 	// NICs are the firewall's physical devices. Default vtnet0 (lan), vtnet1 (wan).
 	NICs []string
 	// Hostname is the system's FQDN. Default "firewall.internal".
@@ -194,7 +192,6 @@ func (s *Server) initialState(keys map[string]string) *State {
 	}
 	st.Settings["dnsmasq"] = Record{"enable": "1", "interface": "lan", "port": "53053", "regdhcp": "0", "regdhcpstatic": "0",
 		"dhcpfirst": "0", "domain_needed": "0", "no_hosts": "0", "strict_order": "0", "dhcp_authoritative": "1", "dhcp_default_fw_rules": "1", "dhcp_fqdn": "1", "dhcp_domain": "internal"}
-	st.Settings["caddy.general"] = Record{"enabled": "0", "TlsEmail": "", "HttpPort": "", "HttpsPort": ""}
 	for name, t := range st.Tables {
 		st.Running[name] = t.clone()
 	}
@@ -220,7 +217,7 @@ func bootInet(st *State) map[string]string {
 }
 
 // allTables are the collections every State holds.
-var allTables = []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride, tReverse, tHandle, tACL, tHeader}
+var allTables = []string{tVLAN, tIfaces, tRange, tHost, tRule, tAlias, tOverride}
 
 // newUUID returns a random RFC 4122 v4 uuid.
 func newUUID() string {
@@ -311,13 +308,9 @@ func (s *Server) Restore(data []byte) error {
 	if st.Version != s.opts.Version {
 		return fmt.Errorf("opnsense lab: restore: snapshot is firmware %q, this server is %q", st.Version, s.opts.Version)
 	}
-	for i, name := range allTables {
+	for _, name := range allTables {
 		if st.Tables[name] == nil || st.Running[name] == nil {
-			if i < 9 || st.Tables == nil || st.Running == nil {
-				return fmt.Errorf("opnsense lab: restore: table %q missing", name)
-			}
-			// Added after the first snapshots were written: start empty.
-			st.Tables[name], st.Running[name] = newTable(), newTable()
+			return fmt.Errorf("opnsense lab: restore: table %q missing", name)
 		}
 		for _, t := range []*Table{st.Tables[name], st.Running[name]} {
 			if t.Rows == nil {

@@ -22,10 +22,14 @@ type Image struct {
 	SHA256      string `json:"sha256"`       // of the compressed bytes served
 }
 
-// Images is the mirror catalogue.
+// Images is the mirror catalogue: the release assets upstream publishes.
+// The firewall image is built from OPNsense 26.1.2
+// (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:38) and
+// opnsense-firewall-v1.1 is the newest release, the one firewall.json
+// installs (TAPPaaS@f54e4fc:src/foundation/firewall/firewall.json:54); a
+// firewall reaches 26.7 only by being updated after the install.
 var Images = []*Image{
 	{URL: "https://github.com/TAPPaaS/TAPPaaS/releases/download/opnsense-firewall-v1.1/tappaas-firewall.qcow2.zst", Guest: "opnsense", Version: "26.1.2", VirtualSize: 16 << 30, Nominal: 690 << 20},
-	{URL: "https://github.com/TAPPaaS/TAPPaaS/releases/download/opnsense-firewall-v1.2/tappaas-firewall.qcow2.zst", Guest: "opnsense", Version: "26.7.2", VirtualSize: 16 << 30, Nominal: 705 << 20},
 	{URL: "https://github.com/TAPPaaS/TAPPaaS/releases/download/nixos-template-v1.2/tappaas-nixos.qcow2.zst", Guest: "nixos", Version: "25.05", VirtualSize: 8 << 30, Nominal: 720 << 20},
 	{URL: "https://github.com/TAPPaaS/TAPPaaS/releases/download/nixos-template-v1.3/tappaas-nixos.qcow2.zst", Guest: "nixos", Version: "25.11", VirtualSize: 8 << 30, Nominal: 730 << 20},
 }

@@ -58,8 +58,9 @@ func (s *AssignPatch) Title() string { return "Firewall: TAPPaaS interface assig
 // Needs implements steps.Needer: upstream's checkout on cicd, our firewall.
 func (s *AssignPatch) Needs() []string { return []string{"platform.install1", "firewall.verify"} }
 
-// Touches implements steps.Toucher.
-func (s *AssignPatch) Touches() []string { return []string{"opnsense"} }
+// Touches implements steps.Toucher: the firewall, and cicd's system (not
+// while install2 reboots it).
+func (s *AssignPatch) Touches() []string { return []string{"opnsense", "vm:cicd-os"} }
 
 // Describe implements steps.Describer.
 func (s *AssignPatch) Describe(*steps.Runtime) []string {

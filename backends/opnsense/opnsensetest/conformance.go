@@ -138,14 +138,7 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 		if len(after) != len(before)+1 {
 			t.Fatalf("ranges %d → %d", len(before), len(after))
 		}
-		hid, err := api.AddHost(c, opnsense.Host{Host: "nas", Domain: "mgmt.internal", IP: "10.0.0.20"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if err := api.Reconfigure(c, opnsense.ServiceDnsmasq); err != nil {
-			t.Fatal(err)
-		}
-		if err := api.DelHost(c, hid); err != nil {
 			t.Fatal(err)
 		}
 		if err := api.DelRange(c, id); err != nil {
@@ -211,29 +204,6 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("Aliases", func(t *testing.T) {
-		t.Parallel()
-		api, c := newAPI(t), ctx(t)
-		id, err := api.AddAlias(c, opnsense.Alias{Enabled: true, Name: "tm_vllm", Type: "host", Content: []string{"vllm.srv.internal"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = api.AddAlias(c, opnsense.Alias{Enabled: true, Name: "tm_vllm", Type: "host"})
-		isValidation(t, err, "alias.name")
-		if err := api.SetAlias(c, id, opnsense.Alias{Enabled: true, Name: "tm_vllm", Type: "network", Content: []string{"10.2.10.0/24"}}); err != nil {
-			t.Fatal(err)
-		}
-		as, _ := api.Aliases(c)
-		if len(as) != 1 || as[0].Type != "network" || len(as[0].Content) != 1 {
-			t.Fatalf("aliases: %+v", as)
-		}
-		if err := api.Reconfigure(c, opnsense.ServiceAlias); err != nil {
-			t.Fatal(err)
-		}
-		if err := api.DelAlias(c, id); err != nil {
-			t.Fatal(err)
-		}
-	})
 	t.Run("DNS", func(t *testing.T) {
 		t.Parallel()
 		api, c := newAPI(t), ctx(t)
@@ -251,37 +221,6 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 			t.Fatal(err)
 		}
 		if err := api.DelHostOverride(c, id); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Run("Proxy", func(t *testing.T) {
-		t.Parallel()
-		api, c := newAPI(t), ctx(t)
-		info, err := api.FirmwareInfo(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := info.Plugin("os-caddy"); !ok {
-			t.Skip("os-caddy not installed on this firewall")
-		}
-		rid, err := api.AddReverseProxy(c, opnsense.ReverseProxy{Enabled: true, FromDomain: "app.example.org"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hid, err := api.AddHandle(c, opnsense.Handle{Enabled: true, Reverse: rid, HandleType: "handle", HandleDirective: "reverse_proxy", ToDomain: []string{"app.srv.internal"}, ToPort: "80"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := api.DelReverseProxy(c, rid); err == nil {
-			t.Fatal("deleted a domain still used by a handle")
-		}
-		if err := api.Reconfigure(c, opnsense.ServiceCaddy); err != nil {
-			t.Fatal(err)
-		}
-		if err := api.DelHandle(c, hid); err != nil {
-			t.Fatal(err)
-		}
-		if err := api.DelReverseProxy(c, rid); err != nil {
 			t.Fatal(err)
 		}
 	})
