@@ -21,10 +21,8 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -75,7 +73,7 @@ type Info struct {
 	FirewallAddr        string // "10.0.0.1" (OPNsense API on :443 once its VM boots)
 	FirewallKey         string // the firewall image's bootstrap API key/secret
 	FirewallSecret      string
-	FirewallFingerprint string            // lower-case hex SHA-256 of the OPNsense cert ("" until booted)
+	FirewallFingerprint string            // SHA-256 of the OPNsense cert, "AA:BB:..." as its GUI shows it ("" until booted)
 	Images              []*pve.Image      // the image mirror (URLs and sha256)
 	Loopback            map[string]string // lab address → loopback listener
 }
@@ -738,8 +736,7 @@ func (l *Lab) takeSavedGuest(vmid int) shell.FS {
 func (l *Lab) firewallCert(restore bool) (tls.Certificate, []byte, []byte, string, error) {
 	if restore && l.savedFWTLS != nil {
 		if c, err := tls.X509KeyPair([]byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM)); err == nil && len(c.Certificate) > 0 {
-			sum := sha256.Sum256(c.Certificate[0])
-			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), hex.EncodeToString(sum[:]), nil
+			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), opnsense.Fingerprint(c.Certificate[0]), nil
 		}
 	}
 	c, certPEM, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")

@@ -20,6 +20,7 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/opnsense"
 	"github.com/tappaas/tappaas/backends/ssh"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
@@ -182,7 +183,7 @@ func FirewallFingerprintFromNode(ctx context.Context, e exec.Executor) (string, 
 	if !ok {
 		return "", fmt.Errorf("the firewall presented no certificate yet")
 	}
-	return opnsense.NormalizeFingerprint(fp)
+	return tlspin.Normalize(fp)
 }
 
 // FirewallAPI implements firewall.API with the OPNsense client.
@@ -200,7 +201,7 @@ func (f *FirewallAPI) Fingerprint(ctx context.Context) (string, error) {
 	if fp == "" {
 		return "", errors.New("the firewall has no certificate yet (not booted)")
 	}
-	return opnsense.NormalizeFingerprint(fp)
+	return tlspin.Normalize(fp)
 }
 
 // Probe implements firewall.API.
