@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,6 +85,7 @@ type Counters struct {
 	APIMutations      int64 // successful non-GET PVE API calls
 	SSHCommands       int64 // mutating shell commands on the node
 	OPNsenseMutations int64
+	OPNsenseRequests  int64 // every request that reached the firewall's API (credentials were sent)
 }
 
 // Lab is a running lab.
@@ -97,6 +99,7 @@ type Lab struct {
 
 	mu          sync.Mutex
 	fw          *fwState
+	fwRequests  atomic.Int64
 	logMu       sync.Mutex
 	saveMu      sync.Mutex
 	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
@@ -120,6 +123,7 @@ type fwState struct {
 	fp      string
 	certPEM string
 	keyPEM  string
+	cert    *tls.Certificate // served; swapped by ReplaceFirewallCertificate
 }
 
 // fwTLS is the persisted certificate of the firewall (PEM).
@@ -159,6 +163,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		Log:            l.logEntry,
 		OnChange:       l.scheduleSave,
 		OnBoot:         l.onBoot,
+		OnDestroy:      l.onDestroy,
 		CertFor:        l.certFor,
 		Join:           l.siteJoin,
 		SiteFirewallUp: func() bool { return l.siteFirewallUp() },
@@ -400,7 +405,7 @@ func (l *Lab) State() ([]byte, error) {
 // Counters returns the mutating calls and commands seen.
 func (l *Lab) Counters() Counters {
 	api, ssh := l.node.Mutations()
-	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh}
+	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh, OPNsenseRequests: l.fwRequests.Load()}
 	l.mu.Lock()
 	if l.fw != nil && l.fw.srv != nil {
 		c.OPNsenseMutations = int64(l.fw.srv.Mutations())
@@ -622,6 +627,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		return
 	}
 	srv := opnsense.NewServer(opnsense.Options{Version: version, OnRequest: func(r opnsense.Request) {
+		l.fwRequests.Add(1)
 		l.logEntry(pve.Entry{Time: r.Time.UTC(), Face: "opnsense", Method: r.Method, Path: r.Path, Status: r.Status})
 		if r.Mutating {
 			l.scheduleSave()
@@ -638,13 +644,41 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	if err != nil {
 		return
 	}
-	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	st := &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM), cert: &cert}
+	getCert := func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return st.cert, nil
+	}
+	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
-	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM)}
+	st.http = hs
+	l.fw = st
 	l.mu.Unlock()
 	l.startGuest(vmid, "opnsense", version, l.takeSavedGuest(vmid))
 	l.mu.Lock()
+}
+
+// ReplaceFirewallCertificate gives the running firewall a new self-signed
+// web GUI certificate, as an operator regenerating it in System > Trust >
+// Certificates would (or as another machine answering at 10.0.0.1 would
+// look). It is persisted like the first one and returns the new
+// fingerprint ("AA:BB:…").
+func (l *Lab) ReplaceFirewallCertificate() (string, error) {
+	cert, certPEM, keyPEM, fp, err := l.firewallCert(false)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	if l.fw == nil || l.fw.srv == nil {
+		l.mu.Unlock()
+		return "", errors.New("the lab firewall has not booted")
+	}
+	l.fw.cert, l.fw.fp, l.fw.certPEM, l.fw.keyPEM = &cert, fp, string(certPEM), string(keyPEM)
+	l.mu.Unlock()
+	l.scheduleSave()
+	return fp, nil
 }
 
 // Firewall returns the simulated OPNsense (nil until its VM has booted once).

@@ -177,7 +177,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 		// so the keys pinned for the previous one are dropped.
 		idFile := filepath.Join(dir, "known_hosts.id")
 		if id, _ := os.ReadFile(idFile); string(id) != info.SSHFingerprint {
-			for _, f := range []string{"known_hosts", "known_hosts.firewall", "known_hosts.vms"} {
+			for _, f := range []string{"known_hosts"} {
 				_ = os.Remove(filepath.Join(dir, f))
 			}
 			if err := os.WriteFile(idFile, []byte(info.SSHFingerprint), 0o600); err != nil {
@@ -194,8 +194,8 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			Host: "root@" + info.NodeAddr, Dial: l.Dial, KnownHosts: filepath.Join(dir, "known_hosts"),
 			AcceptHostKey: info.SSHFingerprint, Signers: []gossh.Signer{signer},
 			FirewallFingerprint: func(context.Context) (string, error) { return l.Info().FirewallFingerprint, nil },
-			Pusher:              &labPusher{l: l, log: s.log, knownHosts: filepath.Join(dir, "known_hosts.firewall")},
-			VMsDirect:           true, VMKnownHosts: filepath.Join(dir, "known_hosts.vms"), Log: s.log,
+			Pusher:              &labPusher{l: l, log: s.log},
+			VMsDirect:           true, Log: s.log,
 			RootPassword: func(context.Context) (string, error) { return info.RootPassword, nil },
 		})
 		if err != nil {
@@ -235,6 +235,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 	}
 	s.store = st
 	t.Secrets = st.Secrets()
+	t.Checkpoint = st
 	return s, nil
 }
 
@@ -508,9 +509,8 @@ func (p *printer) printJSON(ev steps.Event) {
 // handing the rendered config.xml to the simulated firewall (what its
 // /conf/config.xml + rc.reload_all would do).
 type labPusher struct {
-	l          *lab.Lab
-	log        *slog.Logger
-	knownHosts string
+	l   *lab.Lab
+	log *slog.Logger
 }
 
 func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
@@ -527,7 +527,7 @@ func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	}
 	if c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "22")); err == nil {
 		c.Close()
-		sp := &install.SSHPusher{Dial: p.l.Dial, KnownHosts: p.knownHosts, Log: p.log}
+		sp := &install.SSHPusher{Dial: p.l.Dial, Log: p.log}
 		return sp.Push(ctx, rt, configXML)
 	}
 	n, err := p.l.Firewall().ApplyConfigXML(configXML)

@@ -191,3 +191,22 @@ func TestPollDeadlineSaysWhat(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+type fatalErr struct{}
+
+func (fatalErr) Error() string { return "host key changed" }
+func (fatalErr) Fatal() bool   { return true }
+
+// A fatal error ends the wait at once: the condition is asked once, not
+// until the (here hour-long) deadline.
+func TestPollStopsOnFatal(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Poll(context.Background(), nil, "SSH on cicd", time.Hour, time.Millisecond, func(context.Context) (bool, error) {
+		calls++
+		return false, steps.MarkRetryable(fmt.Errorf("ssh: %w", fatalErr{}))
+	})
+	if !steps.Fatal(err) || calls != 1 {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+}

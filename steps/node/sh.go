@@ -132,7 +132,9 @@ func Write(ctx context.Context, e exec.Executor, path string, data []byte, mode 
 
 // Poll calls cond until it reports true, the deadline passes or ctx ends,
 // telling the operator what it waits for. cond errors are remembered and
-// returned with the timeout (a transient error does not stop the wait).
+// returned with the timeout (a transient error does not stop the wait),
+// except a fatal one (steps.Fatal: a changed host key, a certificate other
+// than the pinned one), which ends the wait at once: waiting cannot fix it.
 // The interval grows from 100ms to max.
 func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time.Duration, cond func(ctx context.Context) (bool, error)) error {
 	if max <= 0 {
@@ -150,6 +152,9 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if steps.Fatal(err) {
+				return err
 			}
 			last = err
 		}
