@@ -118,6 +118,7 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 	if err != nil {
 		return nil
 	}
+	in.Trace = l.traceArgv(fmt.Sprintf("vm%d", vmid))
 	keysOK, pwOK := vm.Authorizer(kind, fsys)
 	// Strict csh: the firewall's root login shell refuses sh syntax the
 	// way OPNsense's tcsh does (TestCshAgainstRealTcsh keeps it honest).

@@ -100,6 +100,7 @@ type Lab struct {
 	mu          sync.Mutex
 	fw          *fwState
 	fwRequests  atomic.Int64
+	argvHook    atomic.Pointer[func(host, user string, argv []string)]
 	logMu       sync.Mutex
 	saveMu      sync.Mutex
 	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
@@ -658,6 +659,27 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	l.mu.Unlock()
 	l.startGuest(vmid, "opnsense", version, l.takeSavedGuest(vmid))
 	l.mu.Lock()
+}
+
+// OnCommandLine has fn called with the argv of every simple command the
+// node's and the guests' shells run (what `ps` on the machine would show;
+// host is "node" or "vmNNN"), unmasked: tests scan it for secrets. fn must
+// not block; nil stops recording.
+func (l *Lab) OnCommandLine(fn func(host, user string, argv []string)) {
+	if fn == nil {
+		l.argvHook.Store(nil)
+		return
+	}
+	l.argvHook.Store(&fn)
+}
+
+// traceArgv is the shell's Trace hook for host.
+func (l *Lab) traceArgv(host string) func(user string, argv []string) {
+	return func(user string, argv []string) {
+		if fn := l.argvHook.Load(); fn != nil {
+			(*fn)(host, user, argv)
+		}
+	}
 }
 
 // ReplaceFirewallCertificate gives the running firewall a new self-signed

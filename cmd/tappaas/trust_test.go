@@ -218,3 +218,73 @@ func TestForgetRefusesBadNames(t *testing.T) {
 		t.Errorf("forget-host-key of an unpinned address: exit %d: %v %s", code, err, out.String())
 	}
 }
+
+// argvScan records every command line the lab's machines run.
+type argvScan struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (a *argvScan) record(host, user string, argv []string) {
+	a.mu.Lock()
+	a.lines = append(a.lines, host+" "+user+": "+strings.Join(argv, " "))
+	a.mu.Unlock()
+}
+
+// hits returns the recorded command lines holding any of secrets.
+func (a *argvScan) hits(secrets map[string]string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, l := range a.lines {
+		for name, v := range secrets {
+			if strings.Contains(l, v) {
+				out = append(out, name+" in `"+l+"`")
+			}
+		}
+	}
+	return out
+}
+
+// No secret is ever on a command line on the node or a guest (readable in
+// ps by every local user): PBS token, firewall key, secret and root
+// password, keys — they go on stdin or in request bodies.
+func TestNoSecretInAnyCommandLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	scan := &argvScan{}
+	var sess *session
+	code, out, err := labInstall(t, ctx, dir, true, func(l *lab.Lab) { l.OnCommandLine(scan.record) },
+		func(o *installOptions) { o.sessionHook = func(s *session) { sess = s } })
+	if code != 0 {
+		t.Fatalf("install: exit %d: %v\n%s", code, err, tail(out, 40))
+	}
+	secrets := map[string]string{}
+	st := sess.store.Secrets()
+	for _, name := range st.Names() {
+		v, _ := st.Secret(name)
+		for _, part := range strings.Split(v, "\n") { // PEM keys: every line
+			if part = strings.TrimSpace(part); len(part) >= 8 && !strings.HasPrefix(part, "-----") {
+				secrets[name] = part
+				break
+			}
+		}
+	}
+	if len(secrets) < 3 {
+		t.Fatalf("only %d secrets to look for: %v", len(secrets), st.Names())
+	}
+	scan.mu.Lock()
+	n := len(scan.lines)
+	scan.mu.Unlock()
+	if n < 100 {
+		t.Fatalf("only %d command lines recorded", n)
+	}
+	if hits := scan.hits(secrets); len(hits) > 0 {
+		t.Fatalf("%d secret(s) on command lines:\n%s", len(hits), strings.Join(hits, "\n"))
+	}
+	t.Logf("%d command lines, %d secrets (%s): 0 hits", n, len(secrets), strings.Join(st.Names(), ", "))
+}
