@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"sync"
 	"syscall"
@@ -380,15 +381,11 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	q := steps.NewQueue(4096)
 	r := &steps.Runner{Store: sess.store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.log}
 	var wg sync.WaitGroup
-	var failed []steps.StepFailed
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		p := &printer{w: stdout, json: o.output == "json"}
 		for ev := range q.C() {
-			if f, ok := ev.(steps.StepFailed); ok {
-				failed = append(failed, f)
-			}
 			p.print(ev)
 		}
 	}()
@@ -401,11 +398,49 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted; run the same command again to resume: %w", err)
 	}
-	if len(failed) > 0 {
-		last := failed[len(failed)-1]
-		return fmt.Errorf("step %s failed: %v — fix the cause and run the same command again; finished steps are skipped", last.StepID, last.Err)
+	// The steps that ended failed, from the runner's result (not the last
+	// StepFailed event: that may be an attempt of a step that was retried
+	// and succeeded).
+	if ferr := failedSteps(err); ferr != nil {
+		return ferr
 	}
 	return err
+}
+
+// failedSteps names the step(s) a run ended with, and what to do; nil
+// when err names no step.
+func failedSteps(err error) error {
+	var ids []string
+	var first *steps.StepError
+	var walk func(error)
+	walk = func(e error) {
+		var se *steps.StepError
+		switch {
+		case e == nil:
+		case errors.As(e, &se) && se == e:
+			if first == nil {
+				first = se
+			}
+			ids = append(ids, se.StepID)
+		default:
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				for _, x := range j.Unwrap() {
+					walk(x)
+				}
+			} else if u := errors.Unwrap(e); u != nil {
+				walk(u)
+			}
+		}
+	}
+	walk(err)
+	if first == nil {
+		return nil
+	}
+	more := ""
+	if len(ids) > 1 {
+		more = fmt.Sprintf(" (and %s)", strings.Join(ids[1:], ", "))
+	}
+	return fmt.Errorf("step %s failed%s: %v — fix the cause and run the same command again; finished steps are skipped", first.StepID, more, first.Err)
 }
 
 // printer renders runner events as lines or JSON lines.
