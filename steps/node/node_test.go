@@ -210,3 +210,17 @@ func TestPollStopsOnFatal(t *testing.T) {
 		t.Fatalf("after %d calls: %v", calls, err)
 	}
 }
+
+// A spent budget (negative timeout) still asks once and never prints a
+// negative duration.
+func TestPollWithNoTimeLeft(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Poll(context.Background(), nil, "the node", -3*time.Second, time.Millisecond, func(context.Context) (bool, error) {
+		calls++
+		return false, errors.New("not yet")
+	})
+	if err == nil || calls != 1 || strings.Contains(err.Error(), "-3s") || !strings.Contains(err.Error(), "no time was left waiting for the node") {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+}

@@ -159,10 +159,16 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 			last = err
 		}
 		if time.Now().After(deadline) {
-			if last != nil {
-				return fmt.Errorf("timed out after %s waiting for %s: %w", timeout, what, last)
+			// A caller's budget may already be spent (timeout <= 0): say
+			// so rather than "after -3s".
+			waited := "timed out after " + timeout.Round(time.Millisecond).String()
+			if timeout <= 0 {
+				waited = "no time was left"
 			}
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
+			if last != nil {
+				return fmt.Errorf("%s waiting for %s: %w", waited, what, last)
+			}
+			return fmt.Errorf("%s waiting for %s", waited, what)
 		}
 		if rt != nil {
 			msg := fmt.Sprintf("waiting for %s (%s)", what, time.Since(start).Round(time.Second))
