@@ -231,13 +231,13 @@ func TestTransientPVEFailures(t *testing.T) {
 	t.Parallel()
 	for stderr, want := range map[string]bool{
 		"trying to acquire lock...\ncan't lock file '/var/lock/qemu-server/lock-110.conf' - got timeout": true,
-		"cfs-lock 'file-storage_cfg' error: got lock request timeout":                                   true,
-		"ipcc_send_rec[1] failed: Connection refused":                                                   true,
-		"596 Connection timed out":                                                                      true,
-		"503 Service Unavailable":                                                                       true,
-		"500 unable to create VM 110 - VM 110 already exists on node 'tappaas1'":                        false,
-		"400 Parameter verification failed.\nstorage: property is missing":                              false,
-		"command 'zpool create' failed: exit code 1":                                                    false,
+		"cfs-lock 'file-storage_cfg' error: got lock request timeout":                                    true,
+		"ipcc_send_rec[1] failed: Connection refused":                                                    true,
+		"596 Connection timed out":                                                                       true,
+		"503 Service Unavailable":                                                                        true,
+		"500 unable to create VM 110 - VM 110 already exists on node 'tappaas1'":                         false,
+		"400 Parameter verification failed.\nstorage: property is missing":                               false,
+		"command 'zpool create' failed: exit code 1":                                                     false,
 	} {
 		f := exectest.NewFake()
 		f.On(`^qm create 110`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
