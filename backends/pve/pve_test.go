@@ -591,6 +591,26 @@ func TestPBSConventions(t *testing.T) {
 	if _, err := c.PBSDatastores(ctx); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad token: %v", err)
 	}
+	// PBS is pinned like PVE: another certificate is refused before any
+	// request, naming both fingerprints and where to read the new one;
+	// re-pinning makes it work.
+	wrong := strings.Repeat("AB:", 31) + "CD"
+	p, err := New(Config{BaseURL: srv.URL, Fingerprint: wrong, TokenID: "tappaas@pbs!pve", TokenSecret: "pbs-secret", PBS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotAuth = ""
+	_, err = p.PBSDatastores(ctx)
+	good := tlspin.Sum(srv.Certificate().Raw)
+	if !errors.Is(err, tlspin.ErrMismatch) || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), good) || !strings.Contains(err.Error(), "proxmox-backup-manager cert info") || gotAuth != "" {
+		t.Fatalf("PBS pin mismatch: %v (a request reached the server: %v)", err, gotAuth != "")
+	}
+	if err := p.SetFingerprint(good, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PBSDatastores(ctx); err != nil || p.Fingerprint() != good {
+		t.Fatalf("after re-pin: %v", err)
+	}
 }
 
 func FuzzDecodeError(f *testing.F) {
