@@ -178,9 +178,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 		// so the keys pinned for the previous one are dropped.
 		idFile := filepath.Join(dir, "known_hosts.id")
 		if id, _ := os.ReadFile(idFile); string(id) != info.SSHFingerprint {
-			for _, f := range []string{"known_hosts"} {
-				_ = os.Remove(filepath.Join(dir, f))
-			}
+			_ = os.Remove(filepath.Join(dir, "known_hosts"))
 			if err := os.WriteFile(idFile, []byte(info.SSHFingerprint), 0o600); err != nil {
 				s.Close()
 				return nil, err
