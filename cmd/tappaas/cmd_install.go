@@ -438,6 +438,10 @@ func failedSteps(err error) error {
 	if len(ids) > 1 {
 		more = fmt.Sprintf(" (and %s)", strings.Join(ids[1:], ", "))
 	}
+	if steps.Fatal(first.Err) {
+		// A changed key or certificate says itself what to check and run.
+		return fmt.Errorf("step %s failed%s: %v", first.StepID, more, first.Err)
+	}
 	return fmt.Errorf("step %s failed%s: %v — fix the cause and run the same command again; finished steps are skipped", first.StepID, more, first.Err)
 }
 

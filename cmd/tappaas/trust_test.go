@@ -115,10 +115,14 @@ func TestChangedFirewallCertificateStopsTheRerun(t *testing.T) {
 	if code != 1 || err == nil {
 		t.Fatalf("rerun after the certificate changed: exit %d: %v\n%s", code, err, tail(out, 40))
 	}
+	t.Logf("operator sees: %v", err)
 	for _, want := range []string{old, now, "forget-certificate firewall"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error lacks %q: %v", want, err)
 		}
+	}
+	if strings.Contains(err.Error(), "run the same command again") {
+		t.Errorf("a rerun cannot help; the error must not suggest it: %v", err)
 	}
 	if n := l2.Counters().OPNsenseRequests - before; n != 0 {
 		t.Fatalf("%d requests (with credentials) reached the firewall with the changed certificate", n)
@@ -168,6 +172,7 @@ func TestChangedGuestHostKeyStopsAtOnce(t *testing.T) {
 	if rec.count("qm clone") == 0 {
 		t.Fatalf("the rerun did not re-create tappaas-cicd: %v\n%s", err, tail(out, 30))
 	}
+	t.Logf("operator sees: %v", err)
 	if oldKey == "" {
 		t.Fatal("cicd had no host key before")
 	}
