@@ -21,10 +21,8 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -36,6 +34,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,7 +75,7 @@ type Info struct {
 	FirewallAddr        string // "10.0.0.1" (OPNsense API on :443 once its VM boots)
 	FirewallKey         string // the firewall image's bootstrap API key/secret
 	FirewallSecret      string
-	FirewallFingerprint string            // lower-case hex SHA-256 of the OPNsense cert ("" until booted)
+	FirewallFingerprint string            // SHA-256 of the OPNsense cert, "AA:BB:..." as its GUI shows it ("" until booted)
 	Images              []*pve.Image      // the image mirror (URLs and sha256)
 	Loopback            map[string]string // lab address → loopback listener
 }
@@ -87,6 +86,7 @@ type Counters struct {
 	APIMutations      int64 // successful non-GET PVE API calls
 	SSHCommands       int64 // mutating shell commands on the node
 	OPNsenseMutations int64
+	OPNsenseRequests  int64 // every request that reached the firewall's API (credentials were sent)
 }
 
 // Lab is a running lab.
@@ -100,6 +100,8 @@ type Lab struct {
 
 	mu          sync.Mutex
 	fw          *fwState
+	fwRequests  atomic.Int64
+	argvHook    atomic.Pointer[func(host, user string, argv []string)]
 	logMu       sync.Mutex
 	saveMu      sync.Mutex
 	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
@@ -123,6 +125,7 @@ type fwState struct {
 	fp      string
 	certPEM string
 	keyPEM  string
+	cert    *tls.Certificate // served; swapped by ReplaceFirewallCertificate
 }
 
 // fwTLS is the persisted certificate of the firewall (PEM).
@@ -162,6 +165,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		Log:            l.logEntry,
 		OnChange:       l.scheduleSave,
 		OnBoot:         l.onBoot,
+		OnDestroy:      l.onDestroy,
 		CertFor:        l.certFor,
 		Join:           l.siteJoin,
 		SiteFirewallUp: func() bool { return l.siteFirewallUp() },
@@ -403,7 +407,7 @@ func (l *Lab) State() ([]byte, error) {
 // Counters returns the mutating calls and commands seen.
 func (l *Lab) Counters() Counters {
 	api, ssh := l.node.Mutations()
-	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh}
+	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh, OPNsenseRequests: l.fwRequests.Load()}
 	l.mu.Lock()
 	if l.fw != nil && l.fw.srv != nil {
 		c.OPNsenseMutations = int64(l.fw.srv.Mutations())
@@ -638,6 +642,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		return false
 	}
 	srv := opnsense.NewServer(opnsense.Options{Version: version, AssignPatch: patched, OnRequest: func(r opnsense.Request) {
+		l.fwRequests.Add(1)
 		l.logEntry(pve.Entry{Time: r.Time.UTC(), Face: "opnsense", Method: r.Method, Path: r.Path, Status: r.Status})
 		if r.Mutating {
 			l.scheduleSave()
@@ -654,13 +659,62 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	if err != nil {
 		return
 	}
-	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	st := &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM), cert: &cert}
+	getCert := func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return st.cert, nil
+	}
+	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
-	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM)}
+	st.http = hs
+	l.fw = st
 	l.mu.Unlock()
 	l.startGuest(vmid, "opnsense", version, l.takeSavedGuest(vmid))
 	l.mu.Lock()
+}
+
+// OnCommandLine has fn called with the argv of every simple command the
+// node's and the guests' shells run (what `ps` on the machine would show;
+// host is "node" or "vmNNN"), unmasked: tests scan it for secrets. fn must
+// not block; nil stops recording.
+func (l *Lab) OnCommandLine(fn func(host, user string, argv []string)) {
+	if fn == nil {
+		l.argvHook.Store(nil)
+		return
+	}
+	l.argvHook.Store(&fn)
+}
+
+// traceArgv is the shell's Trace hook for host.
+func (l *Lab) traceArgv(host string) func(user string, argv []string) {
+	return func(user string, argv []string) {
+		if fn := l.argvHook.Load(); fn != nil {
+			(*fn)(host, user, argv)
+		}
+	}
+}
+
+// ReplaceFirewallCertificate gives the running firewall a new self-signed
+// web GUI certificate, as an operator regenerating it in System > Trust >
+// Certificates would (or as another machine answering at 10.0.0.1 would
+// look). It is persisted like the first one and returns the new
+// fingerprint ("AA:BB:…").
+func (l *Lab) ReplaceFirewallCertificate() (string, error) {
+	cert, certPEM, keyPEM, fp, err := l.firewallCert(false)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	if l.fw == nil || l.fw.srv == nil {
+		l.mu.Unlock()
+		return "", errors.New("the lab firewall has not booted")
+	}
+	l.fw.cert, l.fw.fp, l.fw.certPEM, l.fw.keyPEM = &cert, fp, string(certPEM), string(keyPEM)
+	l.mu.Unlock()
+	l.scheduleSave()
+	return fp, nil
 }
 
 // Firewall returns the simulated OPNsense (nil until its VM has booted once).
@@ -752,8 +806,7 @@ func (l *Lab) takeSavedGuest(vmid int) shell.FS {
 func (l *Lab) firewallCert(restore bool) (tls.Certificate, []byte, []byte, string, error) {
 	if restore && l.savedFWTLS != nil {
 		if c, err := tls.X509KeyPair([]byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM)); err == nil && len(c.Certificate) > 0 {
-			sum := sha256.Sum256(c.Certificate[0])
-			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), hex.EncodeToString(sum[:]), nil
+			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), opnsense.Fingerprint(c.Certificate[0]), nil
 		}
 	}
 	c, certPEM, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")

@@ -281,8 +281,8 @@ func TestFirewallFingerprintFromNode(t *testing.T) {
 	sh(t, l, 1, "openssl s_client -connect 10.0.0.1:443 </dev/null")
 	bootFirewall(t, l)
 	out := sh(t, l, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
-	fp := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint=")), ":", ""))
-	if want := strings.ToLower(strings.ReplaceAll(l.Info().FirewallFingerprint, ":", "")); fp != want || fp == "" {
+	fp := strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint="))
+	if want := l.Info().FirewallFingerprint; fp != want || fp == "" {
 		t.Fatalf("firewall fp %q, want %q", fp, want)
 	}
 	// the OPNsense API answers the image's bootstrap key, pinned by that fingerprint
@@ -299,11 +299,50 @@ func TestFirewallFingerprintFromNode(t *testing.T) {
 	}
 }
 
-// opnClient pins the OPNsense certificate (lower-case hex fingerprint).
+// A replaced firewall certificate is what the node and every client see,
+// and it survives a restart like the first one.
+func TestReplaceFirewallCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l1, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrapNode(t, l1)
+	bootFirewall(t, l1)
+	sh(t, l1, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null") // booted
+	old := l1.Info().FirewallFingerprint
+	fp, err := l1.ReplaceFirewallCertificate()
+	if err != nil || fp == old || l1.Info().FirewallFingerprint != fp {
+		t.Fatalf("replace: %q (was %q) %v", fp, old, err)
+	}
+	out := sh(t, l1, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
+	if got := strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint=")); got != fp {
+		t.Fatalf("the node sees %q, want %q", got, fp)
+	}
+	before := l1.Counters().OPNsenseRequests
+	if _, err := opnClient(l1, old).Get("https://10.0.0.1/api/core/firmware/status"); err == nil {
+		t.Fatal("a client pinned to the old certificate connected")
+	}
+	resp, err := opnClient(l1, fp).Get("https://10.0.0.1/api/core/firmware/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := l1.Counters().OPNsenseRequests - before; n != 1 {
+		t.Fatalf("OPNsenseRequests counted %d, want 1", n)
+	}
+	if err := l1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := startLab(t, Options{Dir: dir}).Info().FirewallFingerprint; got != fp {
+		t.Fatalf("after a restart the firewall presents %q, want %q", got, fp)
+	}
+}
+
+// opnClient pins the OPNsense certificate ("AA:BB:…" fingerprint).
 func opnClient(l *Lab, fp string) *http.Client {
-	return pinnedClientWith(l, func(der []byte) bool {
-		return strings.EqualFold(strings.ReplaceAll(fingerprintOf(der), ":", ""), strings.ReplaceAll(fp, ":", ""))
-	})
+	return pinnedClientWith(l, func(der []byte) bool { return fingerprintOf(der) == fp })
 }
 
 func TestLockoutWhenInstallIPLeavesTheUpstreamNIC(t *testing.T) {

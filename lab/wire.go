@@ -68,6 +68,7 @@ func (l *Lab) newNodeInterp() *shell.Interp {
 		in.Host.Release = pve.Kernel
 	})
 	in.Sleep = l.sleeper
+	in.Trace = l.traceArgv("node")
 	for name, c := range l.node.Commands() {
 		in.Register(name, c)
 	}

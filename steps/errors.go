@@ -6,10 +6,41 @@ import (
 )
 
 // Retryable reports whether any error in err's chain has a
-// `Retryable() bool` method returning true. Backends mark transient
-// failures (a dropped connection, an API 5xx, a lock held by PVE) this way;
-// the runner retries them with backoff.
+// `Retryable() bool` method returning true and none is Fatal. Backends mark
+// transient failures (a dropped connection, an API 5xx, a lock held by PVE)
+// this way; the runner retries them with backoff.
 func Retryable(err error) bool {
+	return !Fatal(err) && retryable(err)
+}
+
+// Fatal reports whether any error in err's chain has a `Fatal() bool`
+// method returning true: retrying cannot help and would be unsafe (a
+// changed SSH host key, a TLS certificate other than the pinned one). The
+// runner never retries it, even when a wrapper marks it retryable, and
+// polls stop at once.
+func Fatal(err error) bool {
+	for err != nil {
+		if f, ok := err.(interface{ Fatal() bool }); ok && f.Fatal() {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if Fatal(e) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func retryable(err error) bool {
 	for err != nil {
 		if r, ok := err.(interface{ Retryable() bool }); ok && r.Retryable() {
 			return true
@@ -17,7 +48,7 @@ func Retryable(err error) bool {
 		switch u := err.(type) {
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if Retryable(e) {
+				if retryable(e) {
 					return true
 				}
 			}

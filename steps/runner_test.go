@@ -353,6 +353,33 @@ func TestRetryableChain(t *testing.T) {
 	}
 }
 
+type fatalErr struct{}
+
+func (fatalErr) Error() string { return "host key changed" }
+func (fatalErr) Fatal() bool   { return true }
+
+// A fatal error (a changed host key) is never retried, even when a caller
+// marked the failure around it retryable.
+func TestFatalIsNeverRetryable(t *testing.T) {
+	t.Parallel()
+	err := steps.MarkRetryable(fmt.Errorf("ssh tappaas@10.0.0.20: %w", fatalErr{}))
+	if !steps.Fatal(err) || steps.Retryable(err) {
+		t.Fatalf("Fatal %v Retryable %v", steps.Fatal(err), steps.Retryable(err))
+	}
+	if !steps.Fatal(errors.Join(errors.New("x"), fatalErr{})) || steps.Fatal(steps.MarkRetryable(errors.New("x"))) {
+		t.Fatal("Fatal misreads the chain")
+	}
+	var calls atomic.Int32
+	s := &stepstest.Func{IDv: "vm.ssh",
+		CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) { return steps.NotDone("no"), nil },
+		ApplyFn: func(context.Context, *steps.Runtime) error { calls.Add(1); return err }}
+	r, _ := stepstest.Runner(t, &stepstest.Recorder{})
+	r.Backoff = func(int) time.Duration { return time.Microsecond }
+	if rerr := r.Run(context.Background(), mustPlan(t, s)); rerr == nil || calls.Load() != 1 {
+		t.Fatalf("run: %v after %d attempts, want one", rerr, calls.Load())
+	}
+}
+
 func failing(id string, opt bool, needs ...string) (*stepstest.Func, *atomic.Int32) {
 	var calls atomic.Int32
 	var done atomic.Bool

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	proxmox "github.com/luthermonson/go-proxmox"
+
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 func esc(s string) string { return url.PathEscape(s) }
@@ -362,7 +364,7 @@ type JoinParams struct {
 // certificate and the cluster's users/tokens: re-pin (SetFingerprint) and
 // re-authenticate (Relogin / SetToken).
 func (c *Client) ClusterJoin(ctx context.Context, j JoinParams) (string, error) {
-	fp, err := NormalizeFingerprint(j.Fingerprint)
+	fp, err := tlspin.Normalize(j.Fingerprint)
 	if err != nil {
 		return "", fmt.Errorf("cluster join: %w", err)
 	}
@@ -404,12 +406,12 @@ func (c *Client) ClusterJoinWait(ctx context.Context, j JoinParams, learnFingerp
 		switch {
 		case err == nil || errors.As(err, &te) || ctx.Err() != nil:
 			return err
-		case errors.Is(err, ErrFingerprintMismatch) || errors.Is(err, ErrUnauthorized) || isNetError(err):
+		case errors.Is(err, tlspin.ErrMismatch) || errors.Is(err, ErrUnauthorized) || isNetError(err):
 		default:
 			return err
 		}
 		last = err
-		if errors.Is(err, ErrFingerprintMismatch) || errors.Is(err, ErrUnauthorized) {
+		if errors.Is(err, tlspin.ErrMismatch) || errors.Is(err, ErrUnauthorized) {
 			fp, ferr := learnFingerprint(ctx)
 			if ferr != nil {
 				return fmt.Errorf("cluster join: learning the new certificate fingerprint: %w", ferr)

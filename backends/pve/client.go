@@ -20,6 +20,7 @@ import (
 	proxmox "github.com/luthermonson/go-proxmox"
 
 	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 // Config says how to reach and trust one PVE (or PBS) API.
@@ -59,7 +60,7 @@ type Client struct {
 	cfg  Config
 	base string // …/api2/json
 	host string // host:port, for messages
-	pin  *pinner
+	pin  *tlspin.Pinner
 	tr   *http.Transport
 	hc   *http.Client
 	px   *proxmox.Client
@@ -105,7 +106,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TaskPoll <= 0 {
 		cfg.TaskPoll = 500 * time.Millisecond
 	}
-	pin, err := newPinner(cfg.Dial, cfg.Fingerprint, cfg.CertPEM)
+	pin, err := tlspin.New(cfg.Dial, cfg.Fingerprint, cfg.CertPEM, repinHint(cfg.PBS))
 	if err != nil {
 		return nil, fmt.Errorf("pve: %w", err)
 	}
@@ -133,17 +134,22 @@ func (c *Client) Proxmox() *proxmox.Client { return c.px }
 // SetFingerprint re-pins the server certificate (after a cluster join PVE
 // regenerates the node certificate). Open connections are dropped.
 func (c *Client) SetFingerprint(fp string, certPEM []byte) error {
-	if err := c.pin.set(fp, certPEM); err != nil {
+	if err := c.pin.Set(fp, certPEM); err != nil {
 		return fmt.Errorf("pve: %w", err)
 	}
 	c.tr.CloseIdleConnections()
 	return nil
 }
 
-// Fingerprint returns the pinned fingerprint.
-func (c *Client) Fingerprint() string {
-	p, _ := c.pin.state()
-	return p
+// Fingerprint returns the pinned fingerprint ("AA:BB:…").
+func (c *Client) Fingerprint() string { return c.pin.Pin() }
+
+// repinHint is what an operator does when the certificate changed.
+func repinHint(pbs bool) string {
+	if pbs {
+		return "if the PBS certificate was renewed on purpose, read the new fingerprint on the node with `proxmox-backup-manager cert info` and pin it"
+	}
+	return "if the certificate was renewed on purpose, read the new fingerprint on the node with `pvenode cert info` and pin it"
 }
 
 // SetToken switches to (another) API token (e.g. one created after a join).
@@ -251,9 +257,13 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.log.Debug("pve request", "method", req.Method, "path", req.URL.Path, "host", c.host)
 	res, err := a.base.RoundTrip(req)
 	if err != nil {
-		var pe *PinError
-		if errors.As(err, &pe) {
-			return nil, pe
+		var me *tlspin.MismatchError
+		if errors.As(err, &me) {
+			return nil, me
+		}
+		var ce *tlspin.CertError
+		if errors.As(err, &ce) {
+			return nil, ce
 		}
 		return nil, &NetError{Host: c.host, Err: err}
 	}
@@ -289,9 +299,10 @@ func fix(err error) error {
 	if errors.As(err, &ue) {
 		var ae *APIError
 		var pe *ParamError
-		var pin *PinError
+		var pin *tlspin.MismatchError
+		var ce *tlspin.CertError
 		var ne *NetError
-		if errors.As(ue.Err, &pe) || errors.As(ue.Err, &ae) || errors.As(ue.Err, &pin) || errors.As(ue.Err, &ne) || errors.Is(ue.Err, ErrNeedTicket) {
+		if errors.As(ue.Err, &pe) || errors.As(ue.Err, &ae) || errors.As(ue.Err, &pin) || errors.As(ue.Err, &ce) || errors.As(ue.Err, &ne) || errors.Is(ue.Err, ErrNeedTicket) {
 			return ue.Err
 		}
 	}
@@ -309,7 +320,7 @@ type envelope struct {
 // Do is the raw call: params go in the JSON body for POST/PUT and in the
 // query for GET/DELETE (map[string]any or url.Values); the reply's data is
 // decoded into out (may be nil). Errors are typed (*APIError, *ParamError,
-// *PinError, *NetError).
+// *tlspin.MismatchError, *NetError).
 func (c *Client) Do(ctx context.Context, method, path string, params any, out any) error {
 	env, err := c.doEnv(ctx, method, path, params)
 	if err != nil {

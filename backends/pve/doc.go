@@ -6,26 +6,13 @@
 //
 // PVE serves a self-signed (cluster-CA-signed) certificate. tappaas pins its
 // SHA-256 fingerprint (Config.Fingerprint, learned over the already trusted
-// SSH channel or given by the operator) and never sets InsecureSkipVerify.
-// The transport dials through Config.Dial and runs the TLS handshake itself
-// (http.Transport.DialTLSContext) with a verifying tls.Config whose RootCAs
-// holds exactly one certificate — the pinned leaf (crypto/x509 accepts a
-// leaf that is itself in the roots pool as a chain of one) — and whose
-// ServerName is one of that certificate's own SANs, so verification does not
-// depend on the address dialled (the node's IP changes during the install,
-// its certificate does not). VerifyConnection then compares the leaf's
-// SHA-256 with the pin byte for byte. Because a pin says nothing about time,
-// verification happens "as of" a moment inside the certificate's validity.
-//
-// When only the fingerprint is known, the first handshake has an empty
-// RootCAs and fails verification before any request is sent; the
-// certificate the server presented (tls.CertificateVerificationError) is
-// hashed: if it is exactly the pinned one it is learned and the handshake is
-// redone verifying against it, otherwise the dial fails with *PinError
-// naming the expected and the presented fingerprints. No byte of HTTP ever
-// goes over a connection whose certificate did not match. SetFingerprint
-// swaps the pin (PVE regenerates the node certificate on cluster join) and
-// drops pooled connections.
+// SSH channel or given by the operator, "AA:BB:…" as `pvenode cert info`
+// prints it) or the certificate itself (Config.CertPEM) with backends/tlspin,
+// the one pinner of PVE, PBS and OPNsense: learn, then pin, the pinned leaf as
+// the only root, never InsecureSkipVerify. A changed certificate fails with
+// *tlspin.MismatchError naming both fingerprints before any request is sent.
+// SetFingerprint swaps the pin (PVE regenerates the node certificate on
+// cluster join) and drops pooled connections.
 //
 // # Authentication
 //
@@ -47,7 +34,7 @@
 // 400 with the "errors" map. errors.Is works with ErrNotFound (404 and PVE's
 // 500 "… does not exist"), ErrUnauthorized (401/403), ErrForbidden (403),
 // ErrNotImplemented (501) and ErrAgentNotRunning. Transport failures are
-// *NetError and PinError; *APIError (502/503/504/429/595/596) and *NetError
+// *NetError, *tlspin.MismatchError and *tlspin.CertError; *APIError (502/503/504/429/595/596) and *NetError
 // have Retryable() true for the step runner. The typed errors are produced
 // in the HTTP transport, so calls made through go-proxmox (Proxmox()) get
 // them too. Secrets (passwords, token secrets) never appear in errors or

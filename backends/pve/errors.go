@@ -64,11 +64,18 @@ func (e *APIError) Is(target error) bool {
 }
 
 // Retryable reports transient failures (gateway and proxy errors, 429,
-// PVE's 595/596 for an unreachable cluster member).
+// PVE's 595/596 for an unreachable cluster member) and a 500 that only
+// says a lock was not acquired in time, so nothing changed
+// (proxmox/pve-cluster src/PVE/Cluster.pm cfs_lock: "cfs-lock '…' error:
+// got lock request timeout"; proxmox/pve-common src/PVE/Tools.pm
+// lock_file_full: "can't lock file '…' - got timeout"). Callers retry
+// writes only after checking whether they landed (the step contract).
 func (e *APIError) Retryable() bool {
 	switch e.Status {
 	case 429, 502, 503, 504, 595, 596:
 		return true
+	case http.StatusInternalServerError:
+		return strings.Contains(e.Message, "got lock request timeout") || strings.Contains(e.Message, "' - got timeout")
 	}
 	return false
 }

@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 // fakePVE is a small PVE API over TLS reproducing the wire shapes of
@@ -80,13 +82,16 @@ func newFakePVE(t *testing.T) *fakePVE {
 	f.srv.StartTLS()
 	c := f.srv.TLS.Certificates[0]
 	f.cert.Store(&c)
+	// Serve f.cert whatever the client's SNI (none when dialling an
+	// address), as pveproxy serves its one certificate.
+	f.srv.TLS.Certificates = nil
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
 // fingerprint of the certificate currently served.
 func (f *fakePVE) fingerprint() string {
-	return CertFingerprint(f.cert.Load().Certificate[0])
+	return tlspin.Sum(f.cert.Load().Certificate[0])
 }
 
 func (f *fakePVE) certPEM() []byte {
@@ -106,7 +111,7 @@ func (f *fakePVE) useNewCert() string {
 		f.t.Fatal(err)
 	}
 	f.cert.Store(&tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key})
-	return CertFingerprint(der)
+	return tlspin.Sum(der)
 }
 
 // dial routes the lab-style address 10.0.0.10:8006 to the test server.
@@ -257,7 +262,7 @@ func (f *fakePVE) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && path == "/version":
 		writeData(w, map[string]any{"version": "9.2.11", "release": "9.2", "repoid": "14a22df3"}, nil)
 	case r.Method == "GET" && path == "/nodes":
-		writeData(w, []map[string]any{{"node": f.node, "status": "online", "ssl_fingerprint": CertFingerprint(f.cert.Load().Certificate[0]), "uptime": 100, "level": "", "id": "node/" + f.node, "type": "node"}}, nil)
+		writeData(w, []map[string]any{{"node": f.node, "status": "online", "ssl_fingerprint": tlspin.Sum(f.cert.Load().Certificate[0]), "uptime": 100, "level": "", "id": "node/" + f.node, "type": "node"}}, nil)
 	case r.Method == "GET" && path == "/forbidden":
 		fail(403, "Permission check failed (/vms/100, VM.Audit)", nil)
 	case r.Method == "GET" && path == "/cluster/status":

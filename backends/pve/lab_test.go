@@ -10,6 +10,8 @@ import (
 
 	"github.com/tappaas/tappaas/backends/pve"
 	"github.com/tappaas/tappaas/lab"
+
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 // Contract tests against the lab's PVE simulator: the same client code a
@@ -72,7 +74,7 @@ func TestLabContract(t *testing.T) {
 	if err != nil || len(nodes) != 1 {
 		t.Fatalf("nodes %+v %v", nodes, err)
 	}
-	if fp, _ := pve.NormalizeFingerprint(nodes[0].SSLFingerprint); fp != c.Fingerprint() {
+	if fp, _ := tlspin.Normalize(nodes[0].SSLFingerprint); fp != c.Fingerprint() {
 		t.Fatalf("ssl_fingerprint %q vs pinned %q", nodes[0].SSLFingerprint, c.Fingerprint())
 	}
 
@@ -137,7 +139,7 @@ func TestLabContract(t *testing.T) {
 			t.Fatalf("bad token: %v", err)
 		}
 		wrong := newClient(t, func(cfg *pve.Config) { cfg.Fingerprint = strings.Repeat("AB:", 31) + "CD" })
-		if _, err := wrong.Version(ctx); !errors.Is(err, pve.ErrFingerprintMismatch) {
+		if _, err := wrong.Version(ctx); !errors.Is(err, tlspin.ErrMismatch) {
 			t.Fatalf("pin mismatch: %v", err)
 		}
 	})

@@ -9,6 +9,8 @@ import (
 
 	"github.com/tappaas/tappaas/backends/pve"
 	"github.com/tappaas/tappaas/lab"
+
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 // The join of a second lab node: ticket-only join, the node certificate
@@ -81,8 +83,8 @@ func TestLabJoinRepinRelogin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("join: %v (log %q)", err, lines)
 	}
-	newFP, _ := pve.NormalizeFingerprint(l2.Info().PVEFingerprint)
-	if old, _ := pve.NormalizeFingerprint(i2.PVEFingerprint); newFP == old {
+	newFP, _ := tlspin.Normalize(l2.Info().PVEFingerprint)
+	if old, _ := tlspin.Normalize(i2.PVEFingerprint); newFP == old {
 		t.Fatal("the lab did not regenerate the node certificate")
 	}
 	if learned == 0 || c2.Fingerprint() != newFP {
@@ -99,7 +101,7 @@ func TestLabJoinRepinRelogin(t *testing.T) {
 		t.Fatalf("join log %q", lines)
 	}
 	stale := mk(l2, i2.NodeAddr, i2.PVEFingerprint)
-	if _, err := stale.Version(ctx); !errors.Is(err, pve.ErrFingerprintMismatch) {
+	if _, err := stale.Version(ctx); !errors.Is(err, tlspin.ErrMismatch) {
 		t.Fatalf("old pin accepted after the join: %v", err)
 	}
 	st, err := c2.ClusterStatus(ctx)

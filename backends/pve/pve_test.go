@@ -16,6 +16,8 @@ import (
 	"time"
 
 	proxmox "github.com/luthermonson/go-proxmox"
+
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 const baseURL = "https://10.0.0.10:8006"
@@ -72,9 +74,9 @@ func TestPinnedTLS(t *testing.T) {
 		wrong := "AA:" + strings.Repeat("BB:", 30) + "CC"
 		c := f.client(t, func(c *Config) { c.Fingerprint = wrong })
 		_, err := c.Version(ctx)
-		var pe *PinError
-		if !errors.As(err, &pe) || !errors.Is(err, ErrFingerprintMismatch) {
-			t.Fatalf("want PinError, got %v", err)
+		var pe *tlspin.MismatchError
+		if !errors.As(err, &pe) || !errors.Is(err, tlspin.ErrMismatch) {
+			t.Fatalf("want MismatchError, got %v", err)
 		}
 		if pe.Expected != wrong || pe.Got != f.fingerprint() || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), f.fingerprint()) {
 			t.Fatalf("error does not name expected and got: %v", err)
@@ -109,9 +111,9 @@ func TestRepinAfterCertificateChange(t *testing.T) {
 	newFP := f.useNewCert() // the cluster join regenerated the node certificate
 	c.tr.CloseIdleConnections()
 	_, err := c.Version(ctx)
-	var pe *PinError
+	var pe *tlspin.MismatchError
 	if !errors.As(err, &pe) || pe.Expected != old || pe.Got != newFP {
-		t.Fatalf("want PinError old→new, got %v", err)
+		t.Fatalf("want MismatchError old→new, got %v", err)
 	}
 	if err := c.SetFingerprint(newFP, nil); err != nil {
 		t.Fatal(err)
@@ -496,19 +498,6 @@ func FuzzParseUPID(f *testing.F) {
 	})
 }
 
-func FuzzNormalizeFingerprint(f *testing.F) {
-	f.Add("AA:BB")
-	f.Add(strings.Repeat("ab:", 31) + "cd")
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := NormalizeFingerprint(s)
-		if err == nil {
-			if m, err2 := NormalizeFingerprint(n); err2 != nil || m != n || len(n) != 95 {
-				t.Fatalf("not idempotent: %q → %q", s, n)
-			}
-		}
-	})
-}
-
 func TestWaitTaskStreamsProgressAndHonoursCancel(t *testing.T) {
 	t.Parallel()
 	f := newFakePVE(t)
@@ -590,7 +579,7 @@ func TestPBSConventions(t *testing.T) {
 	}))
 	defer srv.Close()
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	c, err := New(Config{BaseURL: srv.URL, Fingerprint: CertFingerprint(srv.Certificate().Raw), TokenID: "tappaas@pbs!pve", TokenSecret: "pbs-secret", PBS: true})
+	c, err := New(Config{BaseURL: srv.URL, Fingerprint: tlspin.Sum(srv.Certificate().Raw), TokenID: "tappaas@pbs!pve", TokenSecret: "pbs-secret", PBS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,6 +590,26 @@ func TestPBSConventions(t *testing.T) {
 	c.SetToken("tappaas@pbs!pve", "wrong")
 	if _, err := c.PBSDatastores(ctx); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad token: %v", err)
+	}
+	// PBS is pinned like PVE: another certificate is refused before any
+	// request, naming both fingerprints and where to read the new one;
+	// re-pinning makes it work.
+	wrong := strings.Repeat("AB:", 31) + "CD"
+	p, err := New(Config{BaseURL: srv.URL, Fingerprint: wrong, TokenID: "tappaas@pbs!pve", TokenSecret: "pbs-secret", PBS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotAuth = ""
+	_, err = p.PBSDatastores(ctx)
+	good := tlspin.Sum(srv.Certificate().Raw)
+	if !errors.Is(err, tlspin.ErrMismatch) || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), good) || !strings.Contains(err.Error(), "proxmox-backup-manager cert info") || gotAuth != "" {
+		t.Fatalf("PBS pin mismatch: %v (a request reached the server: %v)", err, gotAuth != "")
+	}
+	if err := p.SetFingerprint(good, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PBSDatastores(ctx); err != nil || p.Fingerprint() != good {
+		t.Fatalf("after re-pin: %v", err)
 	}
 }
 

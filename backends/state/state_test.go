@@ -700,3 +700,48 @@ func TestLockReusedPIDIsStale(t *testing.T) {
 		})
 	}
 }
+
+// flakyRead fails reads of one file with a transient error (a dropped link).
+type flakyRead struct {
+	state.FS
+	name string
+}
+
+var errLinkDropped = errors.New("ssh: connection lost")
+
+func (f flakyRead) ReadFile(name string) ([]byte, error) {
+	if name == f.name {
+		return nil, errLinkDropped
+	}
+	return f.FS.ReadFile(name)
+}
+
+// A file that could not be read is not a damaged file: Open reports the
+// read error (no "%!w(<nil>)", no advice to throw the state away, no
+// rebuild that would ignore the unread copy).
+func TestTransientReadErrorIsNotDamage(t *testing.T) {
+	t.Parallel()
+	for name, setup := range map[string]func(*statetest.MemFS){
+		"state missing":          func(*statetest.MemFS) {},
+		"state damaged":          func(m *statetest.MemFS) { _ = m.WriteFileAtomic(state.StateFile, []byte(`{"schema":1,`), 0o600) },
+		"state missing, journal": func(m *statetest.MemFS) { _ = m.AppendFile(state.JournalFile, []byte("{}\n"), 0o600) },
+		"journal unreadable":     func(m *statetest.MemFS) { _ = m.WriteFileAtomic(state.StateFile, []byte(`x`), 0o600) },
+	} {
+		fsys := statetest.NewMemFS()
+		setup(fsys)
+		_ = fsys.WriteFileAtomic(state.PrevFile, []byte(`{"schema":1}`), 0o600)
+		unreadable := state.PrevFile
+		if name == "journal unreadable" {
+			_ = fsys.Remove(state.PrevFile)
+			unreadable = state.JournalFile
+		}
+		_, err := state.Open(flakyRead{fsys, unreadable})
+		if !errors.Is(err, errLinkDropped) {
+			t.Errorf("%s: Open = %v, want the read error", name, err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "%!") || strings.Contains(msg, "afresh") || strings.Contains(msg, "move the state") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -309,6 +309,11 @@ func (s *Store) load() (*File, error) {
 	if missing && errors.Is(perr, fs.ErrNotExist) {
 		return newFile(), nil // a fresh store (a leftover journal is replayed)
 	}
+	if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+		// Could not read (a dropped link, a permission): nothing is known
+		// to be damaged, so nothing is to be thrown away.
+		return nil, fmt.Errorf("read %s: %w", s.where(PrevFile), perr)
+	}
 	prevState := "there is no previous good copy"
 	if perr == nil {
 		pf, pderr := Decode(prev)
@@ -324,9 +329,16 @@ func (s *Store) load() (*File, error) {
 		}
 		prevState = fmt.Sprintf("the previous copy %s is damaged too (%v)", s.where(PrevFile), pderr)
 	}
-	if _, jerr := s.fsys.ReadFile(JournalFile); jerr == nil {
+	_, jerr := s.fsys.ReadFile(JournalFile)
+	if jerr == nil {
 		s.warnf("%s %s and %s; rebuilt from the journal %s", s.where(StateFile), what, prevState, s.where(JournalFile))
 		return newFile(), nil
+	}
+	if !errors.Is(jerr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", s.where(JournalFile), jerr)
+	}
+	if cause == nil { // unreachable today: missing + no previous copy is a fresh store
+		cause = ErrCorrupt
 	}
 	return nil, fmt.Errorf("%s %s and %s, and there is no journal to rebuild it from: %w; move the state directory away to start afresh (every step is re-checked on the target)", s.where(StateFile), what, prevState, cause)
 }

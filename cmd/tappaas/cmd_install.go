@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"sync"
 	"syscall"
@@ -177,9 +178,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 		// so the keys pinned for the previous one are dropped.
 		idFile := filepath.Join(dir, "known_hosts.id")
 		if id, _ := os.ReadFile(idFile); string(id) != info.SSHFingerprint {
-			for _, f := range []string{"known_hosts", "known_hosts.firewall", "known_hosts.vms"} {
-				_ = os.Remove(filepath.Join(dir, f))
-			}
+			_ = os.Remove(filepath.Join(dir, "known_hosts"))
 			if err := os.WriteFile(idFile, []byte(info.SSHFingerprint), 0o600); err != nil {
 				s.Close()
 				return nil, err
@@ -194,8 +193,8 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			Host: "root@" + info.NodeAddr, Dial: l.Dial, KnownHosts: filepath.Join(dir, "known_hosts"),
 			AcceptHostKey: info.SSHFingerprint, Signers: []gossh.Signer{signer},
 			FirewallFingerprint: func(context.Context) (string, error) { return l.Info().FirewallFingerprint, nil },
-			Pusher:              &labPusher{l: l, log: s.log, knownHosts: filepath.Join(dir, "known_hosts.firewall")},
-			VMsDirect:           true, VMKnownHosts: filepath.Join(dir, "known_hosts.vms"), Log: s.log,
+			Pusher:              &labPusher{l: l, log: s.log},
+			VMsDirect:           true, Log: s.log,
 			RootPassword: func(context.Context) (string, error) { return info.RootPassword, nil },
 		})
 		if err != nil {
@@ -235,6 +234,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 	}
 	s.store = st
 	t.Secrets = st.Secrets()
+	t.Checkpoint = st
 	return s, nil
 }
 
@@ -379,15 +379,11 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	q := steps.NewQueue(4096)
 	r := &steps.Runner{Store: sess.store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.log}
 	var wg sync.WaitGroup
-	var failed []steps.StepFailed
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		p := &printer{w: stdout, json: o.output == "json"}
 		for ev := range q.C() {
-			if f, ok := ev.(steps.StepFailed); ok {
-				failed = append(failed, f)
-			}
 			p.print(ev)
 		}
 	}()
@@ -400,11 +396,53 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted; run the same command again to resume: %w", err)
 	}
-	if len(failed) > 0 {
-		last := failed[len(failed)-1]
-		return fmt.Errorf("step %s failed: %v — fix the cause and run the same command again; finished steps are skipped", last.StepID, last.Err)
+	// The steps that ended failed, from the runner's result (not the last
+	// StepFailed event: that may be an attempt of a step that was retried
+	// and succeeded).
+	if ferr := failedSteps(err); ferr != nil {
+		return ferr
 	}
 	return err
+}
+
+// failedSteps names the step(s) a run ended with, and what to do; nil
+// when err names no step.
+func failedSteps(err error) error {
+	var ids []string
+	var first *steps.StepError
+	var walk func(error)
+	walk = func(e error) {
+		var se *steps.StepError
+		switch {
+		case e == nil:
+		case errors.As(e, &se) && se == e:
+			if first == nil {
+				first = se
+			}
+			ids = append(ids, se.StepID)
+		default:
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				for _, x := range j.Unwrap() {
+					walk(x)
+				}
+			} else if u := errors.Unwrap(e); u != nil {
+				walk(u)
+			}
+		}
+	}
+	walk(err)
+	if first == nil {
+		return nil
+	}
+	more := ""
+	if len(ids) > 1 {
+		more = fmt.Sprintf(" (and %s)", strings.Join(ids[1:], ", "))
+	}
+	if steps.Fatal(first.Err) {
+		// A changed key or certificate says itself what to check and run.
+		return fmt.Errorf("step %s failed%s: %v", first.StepID, more, first.Err)
+	}
+	return fmt.Errorf("step %s failed%s: %v — fix the cause and run the same command again; finished steps are skipped", first.StepID, more, first.Err)
 }
 
 // printer renders runner events as lines or JSON lines.
@@ -508,9 +546,8 @@ func (p *printer) printJSON(ev steps.Event) {
 // handing the rendered config.xml to the simulated firewall (what its
 // /conf/config.xml + rc.reload_all would do).
 type labPusher struct {
-	l          *lab.Lab
-	log        *slog.Logger
-	knownHosts string
+	l   *lab.Lab
+	log *slog.Logger
 }
 
 func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
@@ -527,7 +564,7 @@ func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	}
 	if c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "22")); err == nil {
 		c.Close()
-		sp := &install.SSHPusher{Dial: p.l.Dial, KnownHosts: p.knownHosts, Log: p.log}
+		sp := &install.SSHPusher{Dial: p.l.Dial, Log: p.log}
 		return sp.Push(ctx, rt, configXML)
 	}
 	n, err := p.l.Firewall().ApplyConfigXML(configXML)

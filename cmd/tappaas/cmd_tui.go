@@ -297,6 +297,7 @@ func (b *nodeBackend) openHost(ctx context.Context) (*session, error) {
 	}
 	s.store = st
 	t.Secrets = st.Secrets()
+	t.Checkpoint = st
 	b.sess = s
 	return s, nil
 }

@@ -59,6 +59,9 @@ func TestInstallFaults(t *testing.T) {
 	}{
 		{name: "api 500 on the backup job", wrap: &faulty{prefix: "pvesh create /cluster/backup", fail: "500 Internal Server Error: lab injected"}, step: "pbs.backup-job"},
 		{name: "qm create fails for the firewall VM", wrap: &faulty{prefix: "qm create 110", fail: "500 unable to create VM 110 - lab injected"}, step: "firewall.vm"},
+		// PVE busy (nothing changed): the runner retries the step after re-checking it.
+		{name: "cluster lock timeout on the backup job", wrap: &faulty{prefix: "pvesh create /cluster/backup", fail: "cfs-lock 'file-jobs_cfg' error: got lock request timeout"}, recovers: true},
+		{name: "qm lock timeout for the firewall VM", wrap: &faulty{prefix: "qm create 110", fail: "trying to acquire lock...\ncan't lock file '/var/lock/qemu-server/lock-110.conf' - got timeout"}, recovers: true},
 		{name: "ssh drop at command 15", fault: &lab.Fault{DropAt: 15}, recovers: true},
 		{name: "ssh drop at command 40", fault: &lab.Fault{DropAt: 40}, recovers: true},
 		{name: "ssh drop at command 60", fault: &lab.Fault{DropAt: 60}, recovers: true},

@@ -49,6 +49,8 @@ func newRootCmd() *cobra.Command {
 		newZonesCmd(),
 		newModuleCmd(),
 		newStatusCmd(),
+		newForgetHostKeyCmd(),
+		newForgetCertificateCmd(),
 		newLabCmd(),
 	)
 	root.RunE = rootRun

@@ -1091,6 +1091,10 @@ func (n *Node) destroyVM(auth authInfo, vm *VM, purge bool) (*Task, error) {
 	}
 	delete(n.m.VMs, vm.VMID)
 	_ = n.fs.Remove(fmt.Sprintf("/etc/pve/nodes/%s/qemu-server/%d.conf", n.m.Hostname, vm.VMID))
+	if n.cfg.OnDestroy != nil {
+		vmid := vm.VMID
+		n.after(func() { n.cfg.OnDestroy(vmid) })
+	}
 	return n.newTask("qmdestroy", strconv.Itoa(vm.VMID), auth.authID(), 2*time.Second, nil, ""), nil
 }
 

@@ -394,6 +394,14 @@ func (m *Model) seedFS(fsys shell.FS) error {
 			return err
 		}
 	}
+	m.seedSysNICs(fsys)
+	return nil
+}
+
+// seedSysNICs writes the physical ports into /sys/class/net (with the
+// device link only hardware has). /sys is not persisted: a resumed node
+// gets it again, as a rebooted machine does.
+func (m *Model) seedSysNICs(fsys shell.FS) {
 	for _, n := range m.NICs {
 		dir := "/sys/class/net/" + n.Name
 		_ = fsys.MkdirAll(dir+"/device", 0o755)
@@ -406,7 +414,6 @@ func (m *Model) seedFS(fsys shell.FS) error {
 		_ = fsys.WriteFile(dir+"/speed", []byte(fmt.Sprintf("%d\n", n.Speed)), 0o444)
 		_ = fsys.WriteFile(dir+"/carrier", []byte(map[bool]string{true: "1\n", false: "0\n"}[n.Link]), 0o444)
 	}
-	return nil
 }
 
 // SnapshotFS copies every file of fsys (except /proc, /sys, /dev).

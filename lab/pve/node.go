@@ -24,6 +24,9 @@ type Config struct {
 	// OnBoot is called (outside the lock) when a VM starts; guest is "opnsense",
 	// "nixos" or "" and ready is when its OS is up.
 	OnBoot func(vmid int, guest, version string, ready time.Time)
+	// OnDestroy is called (outside the lock) when a VM is destroyed: its
+	// disks, and with them its OS and SSH host key, are gone.
+	OnDestroy func(vmid int)
 	// OnPBS is called once when proxmox-backup-server gets installed.
 	OnPBS func()
 	// Join performs the member side of a cluster join (the peer named
@@ -76,6 +79,8 @@ func New(cfg Config) (*Node, error) {
 		if n.m.VMs == nil {
 			n.m.VMs = map[int]*VM{}
 		}
+		n.m.seedSysNICs(n.fs)
+		n.syncSysNetLocked()
 		return n, nil
 	}
 	m, err := NewModel(cfg.Hostname)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tappaas/tappaas/assets"
 	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/node"
@@ -33,8 +34,51 @@ const (
 )
 
 // FactFingerprint is the pinned SHA-256 fingerprint of the firewall's TLS
-// certificate.
+// certificate ("AA:BB:…"). Learned over the trusted channel the first time
+// the firewall accepts our key; from then on the API is only ever spoken to
+// through that certificate, and a different one stops the run
+// (*tlspin.MismatchError) until the operator checked it and ran
+// `tappaas forget-certificate firewall`.
 var FactFingerprint = steps.Key[string]("firewall.fingerprint")
+
+// Pinned returns the fingerprint pinned by an earlier run (ok false when
+// none). A pin written in the plain-hex form of older versions is
+// rewritten in the one format ("AA:BB:…").
+func Pinned(facts *steps.Facts) (fp string, ok bool, err error) {
+	raw, ok := steps.Get(facts, FactFingerprint)
+	if !ok || raw == "" {
+		return "", false, nil
+	}
+	fp, err = tlspin.Normalize(raw)
+	if err != nil {
+		return "", false, fmt.Errorf("the pinned firewall certificate fingerprint in the checkpoint (%s) is damaged: %w; run `tappaas forget-certificate firewall` to learn it again", FactFingerprint, err)
+	}
+	if fp != raw {
+		if err := steps.Set(facts, FactFingerprint, fp); err != nil {
+			return "", false, err
+		}
+	}
+	return fp, true, nil
+}
+
+// trusted returns the fingerprint to speak to the API through: the pin of
+// an earlier run, else the one learned now over the trusted channel.
+func trusted(ctx context.Context, rt *steps.Runtime, api API) (fp string, wasPinned bool, err error) {
+	if fp, ok, err := Pinned(rt.Facts); err != nil || ok {
+		return fp, ok, err
+	}
+	if fp, err = api.Fingerprint(ctx); err != nil {
+		return "", false, err
+	}
+	fp, err = tlspin.Normalize(fp)
+	return fp, false, err
+}
+
+// certChanged says the firewall presents another certificate than the
+// pinned one: the run stops (never retried, no key sent).
+func certChanged(err error) error {
+	return fmt.Errorf("the firewall's TLS certificate is not the one pinned when tappaas took it over: %w", err)
+}
 
 // ErrRefused is wrapped by API.Probe when the firewall refuses credentials.
 var ErrRefused = errors.New("firewall refused the credentials")
@@ -146,14 +190,19 @@ func (s *Config) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	if !ok {
 		return steps.NotDone("no firewall API key generated yet"), nil
 	}
-	fp, err := s.API.Fingerprint(ctx)
+	fp, _, err := trusted(ctx, rt, s.API)
 	if err != nil {
 		return steps.NotDone("the firewall's certificate is not known yet (%v)", err), nil
 	}
 	if err := s.API.Probe(ctx, fp, key, secret); err != nil {
+		if errors.Is(err, tlspin.ErrMismatch) {
+			return steps.Status{}, certChanged(err)
+		}
 		return steps.NotDone("the firewall API does not accept our key yet (%v)", err), nil
 	}
-	_ = steps.Set(rt.Facts, FactFingerprint, fp)
+	if err := steps.Set(rt.Facts, FactFingerprint, fp); err != nil {
+		return steps.Status{}, err
+	}
 	return steps.Done("the firewall API accepts our key (certificate %s… pinned)", fp[:min(len(fp), 11)]), nil
 }
 
@@ -212,15 +261,26 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 		wait = 10 * time.Minute
 	}
 	var fp string
+	var wasPinned bool
 	err = node.Poll(ctx, rt, "the firewall API at https://"+config.FirewallLANIP+" to accept our key", wait, 5*time.Second, func(ctx context.Context) (bool, error) {
 		var err error
 		if fp == "" {
-			if fp, err = s.API.Fingerprint(ctx); err != nil {
+			if fp, wasPinned, err = trusted(ctx, rt, s.API); err != nil {
 				fp = ""
 				return false, err
 			}
 		}
 		if err := s.API.Probe(ctx, fp, key, secret); err != nil {
+			if errors.Is(err, tlspin.ErrMismatch) {
+				if wasPinned {
+					return false, certChanged(err) // fatal: ends the wait
+				}
+				// Not pinned yet and the certificate changed between
+				// learning it and using it (the reload after the push):
+				// learn it again over the trusted channel.
+				fp = ""
+				return false, fmt.Errorf("the certificate changed before it was pinned (%v); learning it again", err)
+			}
 			return false, err
 		}
 		return true, nil
@@ -260,14 +320,19 @@ func (s *Verify) Describe(*steps.Runtime) []string {
 func (s *Verify) state(ctx context.Context, rt *steps.Runtime) (string, error) {
 	key, _ := rt.Secrets.Secret(SecretAPIKey)
 	secret, _ := rt.Secrets.Secret(SecretAPISecret)
-	fp, err := s.API.Fingerprint(ctx)
+	fp, _, err := trusted(ctx, rt, s.API)
 	if err != nil {
 		return "certificate unknown", err
 	}
 	if err := s.API.Probe(ctx, fp, key, secret); err != nil {
+		if errors.Is(err, tlspin.ErrMismatch) {
+			return "certificate changed", certChanged(err)
+		}
 		return "our key is refused", err
 	}
-	_ = steps.Set(rt.Facts, FactFingerprint, fp)
+	if err := steps.Set(rt.Facts, FactFingerprint, fp); err != nil {
+		return "checkpoint", err
+	}
 	err = s.API.Probe(ctx, fp, BootstrapKey, BootstrapSecret)
 	switch {
 	case err == nil:
@@ -284,6 +349,9 @@ var errBootstrapLive = errors.New("the firewall still accepts the image's public
 // Check implements steps.Step.
 func (s *Verify) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	d, err := s.state(ctx, rt)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("%s: %v", d, err), nil
 	}

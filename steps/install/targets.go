@@ -6,12 +6,11 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/opnsense"
 	"github.com/tappaas/tappaas/backends/ssh"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
@@ -48,6 +48,12 @@ type Targets struct {
 	// Secrets is the run's secret store (set once the state is opened);
 	// the lazily built OPNsense client reads our API key from it.
 	Secrets steps.SecretStore
+	// Checkpoint holds the facts of earlier runs (set with Secrets); the
+	// OPNsense client speaks only through the firewall certificate pinned
+	// there (firewall.fingerprint).
+	Checkpoint interface {
+		Facts() map[string]json.RawMessage
+	}
 	// OperatorAddr is the address the operator connects from ("" unknown).
 	OperatorAddr string
 	// PriorRun describes an earlier checkpoint ("" none).
@@ -107,9 +113,7 @@ type ConnectOptions struct {
 	RootPassword func(ctx context.Context) (string, error)
 	// VMsDirect dials VMs with Dial instead of jumping through the node.
 	VMsDirect bool
-	// VMKnownHosts records VM host keys on first use (default next to KnownHosts).
-	VMKnownHosts string
-	Log          *slog.Logger
+	Log       *slog.Logger
 }
 
 // Connect opens the node (one SSH connection, many sessions) and prepares
@@ -152,16 +156,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 	} else {
 		t.Pusher = &SSHPusher{Node: cl, Dial: o.Dial, Log: o.Log}
 	}
-	vmKnown := o.VMKnownHosts
-	if vmKnown == "" {
-		base := o.KnownHosts
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".ssh", "known_hosts")
-		}
-		vmKnown = base + ".tappaas-vms"
-	}
-	vd := &VMDialer{Net: o.Dial, KnownHosts: vmKnown, Log: o.Log}
+	vd := &VMDialer{Net: o.Dial, Log: o.Log}
 	if !o.VMsDirect {
 		vd.Jump = cl
 	}
@@ -182,7 +177,7 @@ func FirewallFingerprintFromNode(ctx context.Context, e exec.Executor) (string, 
 	if !ok {
 		return "", fmt.Errorf("the firewall presented no certificate yet")
 	}
-	return opnsense.NormalizeFingerprint(fp)
+	return tlspin.Normalize(fp)
 }
 
 // FirewallAPI implements firewall.API with the OPNsense client.
@@ -200,7 +195,7 @@ func (f *FirewallAPI) Fingerprint(ctx context.Context) (string, error) {
 	if fp == "" {
 		return "", errors.New("the firewall has no certificate yet (not booted)")
 	}
-	return opnsense.NormalizeFingerprint(fp)
+	return tlspin.Normalize(fp)
 }
 
 // Probe implements firewall.API.
@@ -233,7 +228,7 @@ func (t *Targets) OPNsense(ctx context.Context) (*opnsense.Client, error) {
 	if t.fwc != nil && t.fwKey == key {
 		return t.fwc, nil
 	}
-	fp, err := t.Firewall.Fingerprint(ctx)
+	fp, err := t.firewallPin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +239,19 @@ func (t *Targets) OPNsense(ctx context.Context) (*opnsense.Client, error) {
 	t.fwc, t.fwKey = c, key
 	t.OnClose(c.Close)
 	return c, nil
+}
+
+// firewallPin is the certificate fingerprint the firewall API is trusted
+// with: the one pinned in the checkpoint, else (before the takeover pinned
+// one) the one learned over the trusted channel.
+func (t *Targets) firewallPin(ctx context.Context) (string, error) {
+	if t.Checkpoint != nil {
+		fp, ok, err := firewall.Pinned(steps.NewFacts(t.Checkpoint.Facts()))
+		if err != nil || ok {
+			return fp, err
+		}
+	}
+	return t.Firewall.Fingerprint(ctx)
 }
 
 // Ping implements network.FirewallProbe.
@@ -296,9 +304,9 @@ func Local(o ConnectOptions) *Targets {
 	t.Firewall = &FirewallAPI{Fingerprinter: fp, Dial: o.Dial}
 	t.Pusher = o.Pusher
 	if t.Pusher == nil {
-		t.Pusher = &SSHPusher{Dial: o.Dial, KnownHosts: o.VMKnownHosts, Log: o.Log}
+		t.Pusher = &SSHPusher{Dial: o.Dial, Log: o.Log}
 	}
-	vd := &VMDialer{Net: o.Dial, KnownHosts: o.VMKnownHosts, Log: o.Log}
+	vd := &VMDialer{Net: o.Dial, Log: o.Log}
 	t.VMs = vd
 	t.OnClose(vd.Close)
 	return t

@@ -126,9 +126,14 @@ func (s *Cluster) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if pw == "" {
 		return ErrNoPassword
 	}
-	args := exec.Join("pvesh", "create", "/cluster/config/join", "--hostname", s.Cfg.Join.Peer, "--fingerprint", fp,
-		"--link0", s.Cfg.MgmtPrefix().Addr().String(), "--password", pw)
-	if _, err := node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: args, Secret: true}); err != nil {
+	// The password goes on stdin, never in argv (readable in ps on the
+	// node): pvecm add reads it with PVE::PTY::read_password, one line from
+	// stdin when that is not a terminal; --fingerprint skips the yes/no
+	// prompt (proxmox/pve-cluster src/PVE/CLI/pvecm.pm "add";
+	// proxmox/pve-common src/PVE/PTY.pm read_password). pvesh has no such
+	// mapping: its --password takes the value from the command line.
+	args := exec.Join("pvecm", "add", s.Cfg.Join.Peer, "--fingerprint", fp, "--link0", s.Cfg.MgmtPrefix().Addr().String())
+	if _, err := node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: args, Stdin: strings.NewReader(pw + "\n")}); err != nil {
 		return fmt.Errorf("join through %s: %w", s.Cfg.Join.Peer, err)
 	}
 	wait := s.Wait

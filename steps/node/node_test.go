@@ -191,3 +191,74 @@ func TestPollDeadlineSaysWhat(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+type fatalErr struct{}
+
+func (fatalErr) Error() string { return "host key changed" }
+func (fatalErr) Fatal() bool   { return true }
+
+// A fatal error ends the wait at once: the condition is asked once, not
+// until the (here hour-long) deadline.
+func TestPollStopsOnFatal(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Poll(context.Background(), nil, "SSH on cicd", time.Hour, time.Millisecond, func(context.Context) (bool, error) {
+		calls++
+		return false, steps.MarkRetryable(fmt.Errorf("ssh: %w", fatalErr{}))
+	})
+	if !steps.Fatal(err) || calls != 1 {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+}
+
+// A spent budget (negative timeout) still asks once and never prints a
+// negative duration.
+func TestPollWithNoTimeLeft(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Poll(context.Background(), nil, "the node", -3*time.Second, time.Millisecond, func(context.Context) (bool, error) {
+		calls++
+		return false, errors.New("not yet")
+	})
+	if err == nil || calls != 1 || strings.Contains(err.Error(), "-3s") || !strings.Contains(err.Error(), "no time was left waiting for the node") {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+}
+
+// PVE's "busy, nothing changed" failures are retried; its permanent ones
+// are not.
+func TestTransientPVEFailures(t *testing.T) {
+	t.Parallel()
+	for stderr, want := range map[string]bool{
+		"trying to acquire lock...\ncan't lock file '/var/lock/qemu-server/lock-110.conf' - got timeout": true,
+		"cfs-lock 'file-storage_cfg' error: got lock request timeout":                                    true,
+		"ipcc_send_rec[1] failed: Connection refused":                                                    true,
+		"596 Connection timed out":                                                                       true,
+		"503 Service Unavailable":                                                                        true,
+		"500 unable to create VM 110 - VM 110 already exists on node 'tappaas1'":                         false,
+		"400 Parameter verification failed.\nstorage: property is missing":                               false,
+		"command 'zpool create' failed: exit code 1":                                                     false,
+	} {
+		f := exectest.NewFake()
+		f.On(`^qm create 110`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+			fmt.Fprintln(inv.Stderr, stderr)
+			return 255, nil
+		})
+		_, err := Run(context.Background(), nil, f, "qm create 110")
+		if err == nil || steps.Retryable(err) != want {
+			t.Errorf("%q: retryable %v, want %v (%v)", stderr, steps.Retryable(err), want, err)
+		}
+		// A test command that failed for such a reason is not "false".
+		f.On(`^qm status 110`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+			fmt.Fprintln(inv.Stderr, stderr)
+			return 255, nil
+		})
+		ok, qerr := QueryOK(context.Background(), f, "qm status 110")
+		if want && (ok || !steps.Retryable(qerr)) {
+			t.Errorf("%q: QueryOK = %v, %v; want a retryable error", stderr, ok, qerr)
+		}
+		if !want && (ok || qerr != nil) {
+			t.Errorf("%q: QueryOK = %v, %v; want false", stderr, ok, qerr)
+		}
+	}
+}

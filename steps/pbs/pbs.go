@@ -461,8 +461,14 @@ func (s *Storage) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if cur != nil {
 		verb = []string{"pvesm", "set", s.Cfg.Backup.Datastore}
 	}
-	args := append(verb, "--server", s.server(), "--username", TokenID, "--fingerprint", fp, "--password", secret)
-	_, err = node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: exec.Join(args...), Secret: true})
+	// The token secret goes on stdin, never in argv (readable in ps on the
+	// node): pvesm maps --password interactively, so given without a value
+	// (last, so it takes none) it is read with PVE::PTY::read_password, one
+	// line from stdin when that is not a terminal (proxmox/pve-storage
+	// src/PVE/CLI/pvesm.pm param_mapping; proxmox/pve-common
+	// src/PVE/CLIHandler.pm 'pve-password' interactive; src/PVE/PTY.pm).
+	args := append(verb, "--server", s.server(), "--username", TokenID, "--fingerprint", fp, "--password")
+	_, err = node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: exec.Join(args...), Stdin: strings.NewReader(secret + "\n")})
 	return err
 }
 

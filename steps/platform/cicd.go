@@ -112,6 +112,9 @@ func (s *Install1) marker() string {
 // Check implements steps.Step.
 func (s *Install1) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
@@ -198,6 +201,9 @@ func (s *Install2) Describe(*steps.Runtime) []string {
 // Check implements steps.Step.
 func (s *Install2) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
@@ -391,6 +397,9 @@ func (s *WriteConfiguration) want() ([]byte, error) {
 // Check implements steps.Step.
 func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
