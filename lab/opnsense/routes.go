@@ -672,6 +672,9 @@ func (s *Server) toggleRec(col *collection, c *call) (int, any) {
 
 // apply makes an apply group's saved config live.
 func (s *Server) apply(svc string) {
+	if svc == "unbound" {
+		s.applyUnbound()
+	}
 	for _, t := range services[svc] {
 		s.st.Running[t] = s.st.Tables[t].clone()
 	}

@@ -111,6 +111,8 @@ type State struct {
 	FirmwareChecked bool               `json:"fw_checked"`  //
 	Mutations       int                `json:"mutations"`   // mutating calls served
 	Serial          int                `json:"savepoint_n"` //
+	// DNS is Unbound's configuration and running state (dns.go).
+	DNS *DNSState `json:"dns,omitempty"`
 }
 
 // Server is a simulated OPNsense API. Safe for concurrent use.
@@ -182,6 +184,7 @@ func (s *Server) initialState(keys map[string]string) *State {
 	st.Settings["dnsmasq"] = Record{"enable": "1", "interface": "lan", "port": "53053", "regdhcp": "0", "regdhcpstatic": "0",
 		"dhcpfirst": "0", "domain_needed": "0", "no_hosts": "0", "strict_order": "0", "dhcp_authoritative": "1", "dhcp_default_fw_rules": "1", "dhcp_fqdn": "1", "dhcp_domain": "internal"}
 	st.Settings["caddy.general"] = Record{"enabled": "0", "TlsEmail": "", "HttpPort": "", "HttpsPort": ""}
+	st.DNS = imageDNS()
 	for name, t := range st.Tables {
 		st.Running[name] = t.clone()
 	}
@@ -308,6 +311,9 @@ func (s *Server) Restore(data []byte) error {
 	}
 	if st.Settings == nil || st.RunningSettings == nil {
 		return fmt.Errorf("opnsense lab: restore: settings missing")
+	}
+	if st.DNS == nil {
+		st.DNS = imageDNS() // a snapshot from before the resolver was modelled
 	}
 	s.mu.Lock()
 	for rev, stop := range s.stops {

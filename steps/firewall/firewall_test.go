@@ -192,7 +192,7 @@ func TestConfigTakeoverAndVerify(t *testing.T) {
 	secret, _ := r.Secrets.Secret(SecretAPISecret)
 	pw, _ := r.Secrets.Secret(SecretRootPassword)
 	x := string(fw.pushed)
-	if !strings.Contains(x, "<key>"+key+"</key>") || strings.Contains(x, secret) || strings.Contains(x, pw) || !strings.Contains(x, "$6$") {
+	if !strings.Contains(x, "<apikeys>"+key+"|$6$") || strings.Contains(x, secret) || strings.Contains(x, pw) || !strings.Contains(x, "$6$") {
 		t.Fatal("config must carry the key and only hashes of the secret and password")
 	}
 	if st, err := c.Check(ctx, r); err != nil || !st.Done {
