@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net"
 	"os"
 	"strings"
@@ -64,10 +65,28 @@ func firewallConfigs(t *testing.T, l *Lab) (current, before []byte) {
 	return current, b.Bytes()
 }
 
-// rebootFirewall is `qm reboot 110` and the wait for its API.
+// firewallPID is the firewall VM's QEMU pid as PVE reports it.
+func firewallPID(t *testing.T, l *Lab) string {
+	t.Helper()
+	out := sh(t, l, 0, "pvesh get /nodes/tappaas1/qemu/110/status/current --output-format json")
+	var st struct {
+		PID json.Number `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.PID == "" {
+		t.Fatalf("status/current: %v %s", err, out)
+	}
+	return st.PID.String()
+}
+
+// rebootFirewall is `qm reboot 110` (a new QEMU process, as PVE's
+// shutdown-and-start reboot) and the wait for its API.
 func rebootFirewall(t *testing.T, l *Lab) {
 	t.Helper()
-	sh(t, l, 0, "qm reboot 110")
+	before := firewallPID(t, l)
+	sh(t, l, 0, "qm reboot 110 --timeout 300")
+	if after := firewallPID(t, l); after == before {
+		t.Fatalf("qm reboot kept QEMU pid %s", before)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := l.Dial(context.Background(), "tcp", "10.0.0.1:443")
@@ -121,5 +140,40 @@ func TestFirewallDNSFollowsPushedConfig(t *testing.T) {
 	ip := bootCICD(t, l)
 	if out := sh(t, l, 0, "getent ahostsv4 tappaas-cicd.mgmt.internal"); !strings.HasPrefix(out, ip+" ") {
 		t.Fatalf("cicd lease: %q (ip %s)", out, ip)
+	}
+}
+
+// TestFirewallBootReadsConfigFile: a config.xml copied into /conf without
+// a reload is not live (the running system keeps its configuration) until
+// the firewall boots, which reads /conf/config.xml
+// (opnsense/core@26.1.11:src/etc/rc.bootup).
+func TestFirewallBootReadsConfigFile(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, Options{})
+	bootstrapNode(t, l)
+	bootFirewall(t, l)
+	current, _ := firewallConfigs(t, l)
+	nc, err := l.Dial(context.Background(), "tcp", "10.0.0.1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, chans, reqs, err := ssh.NewClientConn(nc, "10.0.0.1:22", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password(BootstrapRootPassword)},
+		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { return nil }, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := ssh.NewClient(c, chans, reqs)
+	s, _ := fw.NewSession()
+	s.Stdin = bytes.NewReader(current)
+	if out, err := s.CombinedOutput("cat > /conf/config.xml"); err != nil {
+		t.Fatalf("copy: %v %s", err, out)
+	}
+	fw.Close()
+	if l.Firewall().HasKey("newkey", "newsecret") || !l.Firewall().HasKey(opnsense.BootstrapKey, opnsense.BootstrapSecret) {
+		t.Fatal("a copied config.xml took effect without a reload or boot")
+	}
+	rebootFirewall(t, l)
+	if !l.Firewall().HasKey("newkey", "newsecret") || l.Firewall().HasKey(opnsense.BootstrapKey, opnsense.BootstrapSecret) {
+		t.Fatal("the boot did not load /conf/config.xml")
 	}
 }

@@ -138,7 +138,11 @@ type fakeFW struct {
 	ignore  bool // the push does not take effect
 }
 
-func (f *fakeFW) Fingerprint(context.Context) (string, error) { return f.fp, nil }
+func (f *fakeFW) Fingerprint(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fp, nil
+}
 func (f *fakeFW) Probe(_ context.Context, fp, key, secret string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -173,6 +177,7 @@ func TestConfigTakeoverAndVerify(t *testing.T) {
 	t.Parallel()
 	fw := newFW()
 	node := exectest.NewFake()
+	newVMProc(node, 110)
 	node.SetFile("/root/.ssh/id_ed25519.pub", []byte("ssh-ed25519 AAAAC3Nz root@tappaas1\n"), 0o644)
 	cfg := config.Defaults()
 	r := rt()
@@ -240,6 +245,7 @@ func TestConfigFailureTable(t *testing.T) {
 		fw := c.fw()
 		cfg := config.Defaults()
 		node := exectest.NewFake()
+		newVMProc(node, 110)
 		node.Reply(`^test -f `, "", 1) // the node has no SSH key of its own
 		err := (&Config{Node: node, Cfg: cfg, API: fw, Pusher: fw, WaitAPI: 3e8}).Apply(context.Background(), rt())
 		if err == nil || !strings.Contains(err.Error(), c.want) {

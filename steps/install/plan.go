@@ -98,6 +98,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add(&firewall.VM{Node: e, Cfg: cfg, Image: fwImg, Zones: t.Zones})
 	add(&firewall.Start{Node: e, StepID: "firewall.start", VMID: cfg.Firewall.VMID, Needed: []string{"firewall.vm"}})
 	add(&firewall.Config{Node: e, Cfg: cfg, API: t.Firewall, Pusher: t.Pusher, Nodes: StaticNodes()})
+	add(&firewall.Reboot{Node: e, Cfg: cfg, API: t.Firewall, SSH: t.FirewallSSH})
 	add(&firewall.Verify{Cfg: cfg, API: t.Firewall})
 	add(&network.Cutover{Node: e, Cfg: cfg})
 	add(&network.Sanity{Node: e, Cfg: cfg, Firewall: t, Names: SanityNames(cfg.Node.Hostname)})
