@@ -14,6 +14,7 @@ import (
 
 	"github.com/tappaas/tappaas/assets"
 	"github.com/tappaas/tappaas/lab/opnsense"
+	"github.com/tappaas/tappaas/lab/vm"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -116,6 +117,14 @@ func TestFirewallDNSFollowsPushedConfig(t *testing.T) {
 	// The image (upstream's template) resolves already.
 	if out := sh(t, l, 0, "getent ahostsv4 firewall.mgmt.internal"); !strings.HasPrefix(out, "10.0.0.1 ") {
 		t.Fatalf("image DNS: %q", out)
+	}
+	// So does the image's own config.xml, reloaded: the lab's API state
+	// and the seeded file agree.
+	pushFirewallConfig(t, l, []byte(vm.BootstrapConfigXML("firewall", BootstrapRootPassword)))
+	for name, want := range map[string]string{"firewall.mgmt.internal": "10.0.0.1", "tappaas3.mgmt.internal": "10.0.0.12"} {
+		if out := sh(t, l, 0, "getent ahostsv4 "+name); !strings.HasPrefix(out, want+" ") {
+			t.Fatalf("image config reloaded: %s: %q", name, out)
+		}
 	}
 	current, before := firewallConfigs(t, l)
 
