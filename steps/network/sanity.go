@@ -127,9 +127,10 @@ func (s *Sanity) Apply(ctx context.Context, rt *steps.Runtime) error {
 // dns proves the firewall's resolver: the node asks only 10.0.0.1
 // (/etc/resolv.conf, written by the cutover), so a name absent from
 // /etc/hosts that getent resolves was answered on 10.0.0.1:53 — Unbound,
-// forwarding internal to dnsmasq. getent is in libc-bin, which every
-// Debian (so every PVE node) has; dig and host are not installed by
-// default.
+// forwarding internal to dnsmasq. getent is in libc-bin, which Debian
+// marks Essential, so every PVE node has it; dig and host come from
+// bind9-dnsutils and bind9-host (priority standard), which a minimal
+// install may lack.
 func (s *Sanity) dns(ctx context.Context, add func(string, preflight.Outcome, string, string, ...any)) {
 	const fixResolver = "run the install again (network.cutover writes /etc/resolv.conf)"
 	const fixUnbound = "check Unbound on the firewall (Services: Unbound DNS: enabled, query forwarding of internal to 127.0.0.1:53053) and dnsmasq (port 53053)"
