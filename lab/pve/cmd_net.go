@@ -840,6 +840,12 @@ func (n *Node) cmdGetent(e *shell.Env) int {
 			rc = 2
 			continue
 		}
+		if e.Args[1] != "hosts" {
+			// ahosts lists one line per socket type, the name on the first
+			// (glibc nss/getent.c, as `getent ahostsv4 localhost` prints).
+			fmt.Fprintf(e.Stdout, "%-15s STREAM %s\n%-15s DGRAM  \n%-15s RAW    \n", ip, h, ip, ip)
+			continue
+		}
 		fmt.Fprintf(e.Stdout, "%-15s %s\n", ip, h)
 	}
 	return rc
