@@ -184,3 +184,46 @@ func TestRebootWaitsForAStoppedVM(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// downFW is a firewall API that does not answer while down is set.
+type downFW struct {
+	*fakeFW
+	mu   sync.Mutex
+	down bool
+}
+
+func (d *downFW) set(v bool) { d.mu.Lock(); d.down = v; d.mu.Unlock() }
+
+func (d *downFW) Fingerprint(ctx context.Context) (string, error) {
+	d.mu.Lock()
+	down := d.down
+	d.mu.Unlock()
+	if down {
+		return "", fmt.Errorf("dial tcp 10.0.0.1:443: connect: connection refused")
+	}
+	return d.fakeFW.Fingerprint(ctx)
+}
+
+// TestRebootResumeDoesNotRebootTwice: the run dies while waiting for the
+// firewall to come back; the resumed run finds a boot since the push and
+// only waits.
+func TestRebootResumeDoesNotRebootTwice(t *testing.T) {
+	t.Parallel()
+	fw, node, p, r, cfg := taken(t)
+	d := &downFW{fakeFW: fw}
+	p.onReboot = func() { d.set(true) } // still booting
+	s := &Reboot{Node: node, Cfg: cfg, API: d, Wait: 3e8}
+	if err := s.Apply(context.Background(), r); err == nil || !strings.Contains(err.Error(), "not back after its reboot") {
+		t.Fatalf("got %v", err)
+	}
+	if st, err := s.Check(context.Background(), r); err != nil || st.Done {
+		t.Fatalf("done while the firewall is down: %+v %v", st, err)
+	}
+	d.set(false)
+	if st, err := s.Check(context.Background(), r); err != nil || !st.Done {
+		t.Fatalf("after it came back: %+v %v", st, err)
+	}
+	if err := s.Apply(context.Background(), r); err != nil || p.reboots != 1 {
+		t.Fatalf("resume: %v, %d reboots (want 1)", err, p.reboots)
+	}
+}
