@@ -104,3 +104,24 @@ func TestParseConfigRefusesWhatTheModelRefuses(t *testing.T) {
 		t.Fatal("a uuid-less item kept its uuid across loads")
 	}
 }
+
+// TestUnboundReconfigureFollowsSavedConfig: unbound/service/reconfigure
+// stops Unbound and starts it only when the saved general.enabled is set
+// (ApiMutableServiceControllerBase::reconfigureAction, opnsense/core@26.1.11
+// .../Base/ApiMutableServiceControllerBase.php:186-223).
+func TestUnboundReconfigureFollowsSavedConfig(t *testing.T) {
+	t.Parallel()
+	r, s := startRaw(t, Options{})
+	s.mu.Lock()
+	s.st.DNS.Unbound.Enabled = false // saved, not yet applied
+	s.mu.Unlock()
+	if _, a := s.LookupDNS("firewall.mgmt.internal", nil); a != DNSFound {
+		t.Fatalf("the running Unbound stopped before the reconfigure: %v", a)
+	}
+	if st, body := r.post("/api/unbound/service/reconfigure", map[string]any{}); st != 200 || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("reconfigure: %d %s", st, body)
+	}
+	if _, a := s.LookupDNS("firewall.mgmt.internal", nil); a != DNSNoServer {
+		t.Fatalf("after reconfigure with general.enabled 0: %v, want no server", a)
+	}
+}
