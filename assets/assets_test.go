@@ -124,7 +124,7 @@ func TestRenderFirewallConfigEscapesAndIsXML(t *testing.T) {
 // (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Unbound/Unbound.xml:2,7-10),
 // so the section must say enabled=1 itself; the internal and reverse zones
 // are forwarded to dnsmasq on 127.0.0.1:53053 as upstream's template does
-// (TAPPaaS@f54e4fc:src/foundation/firewall/firewall-config.xml.template:402-497).
+// (TAPPaaS@f54e4fc:src/foundation/firewall/firewall-config.xml.template:402-496).
 func TestFirewallConfigDNSAsOPNsense261(t *testing.T) {
 	t.Parallel()
 	root := parseXML(t, render(t))

@@ -82,7 +82,7 @@ type Dot struct {
 type LegacyUnbound struct {
 	// Enable is whether <enable> is present: Unbound M1_0_5 sets
 	// general.enabled from isset($config->unbound->enable)
-	// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Unbound/Migrations/M1_0_5.php:60).
+	// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Unbound/Migrations/M1_0_5.php:53).
 	Enable bool `json:"enable"`
 	// Overrides are the <domainoverrides> entries; M1_0_1 reads their
 	// <domain> and <ip> (M1_0_1.php:94-106).

@@ -31,7 +31,7 @@ func (u UnboundConfig) clone() UnboundConfig {
 // (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:71-88), whose
 // unboundplus section enables Unbound on :53 and forwards internal and
 // 10.in-addr.arpa to dnsmasq on 127.0.0.1:53053
-// (TAPPaaS@f54e4fc:src/foundation/firewall/firewall-config.xml.template:402-497).
+// (TAPPaaS@f54e4fc:src/foundation/firewall/firewall-config.xml.template:402-496).
 func imageDNS() *DNSState {
 	u := UnboundConfig{Present: true, Version: unboundModelVersion, Enabled: true, Port: "53", Dots: []Dot{
 		{UUID: "4e110e89-0df4-41a4-8984-4660a92475fa", Enabled: true, Type: "forward", Domain: "internal", Server: "127.0.0.1", Port: "53053"},
@@ -90,7 +90,7 @@ func atoiSafe(s string) int {
 //   - M1_0_2 sets every dot's type to "dot" (DNS over TLS) when the section
 //     already had dots (Migrations/M1_0_2.php);
 //   - M1_0_5 sets general.enabled from whether <unbound><enable> exists
-//     (Migrations/M1_0_5.php:60).
+//     (Migrations/M1_0_5.php:53).
 //
 // The result is validated before it is saved: a dot without a server
 // (Unbound.xml:298-300, Required) fails the whole migration, which is then

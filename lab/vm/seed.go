@@ -119,7 +119,7 @@ func Seed(kind string, fsys shell.FS, o SeedOptions) error {
 // (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:71-88): LAN
 // 10.0.0.1, dnsmasq on 53053 with the mgmt DHCP range and static names,
 // Unbound on :53 forwarding internal and 10.in-addr.arpa to it
-// (src/foundation/firewall/firewall-config.xml.template:131-338, 402-497).
+// (TAPPaaS@f54e4fc:src/foundation/firewall/firewall-config.xml.template:131-338, 402-496).
 // The lab's OPNsense API starts with the same state (opnsense.NewServer).
 func BootstrapConfigXML(hostname, rootPassword string) string {
 	hash := opnsense.CryptSHA512(rootPassword, "labbootstrapsalt")
