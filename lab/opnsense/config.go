@@ -396,7 +396,8 @@ func checkDot(d Dot) error {
 }
 
 // ApplyConfigXML is what the lab does when a config.xml is copied to
-// /conf/config.xml and rc.reload_all runs (bootstrap.md step 8): the
+// /conf/config.xml and rc.reload_all runs, as the installer and upstream do
+// (TAPPaaS@f54e4fc:src/foundation/firewall/config-firewall.sh:258-263): the
 // modelled sections replace the saved and the running state, since
 // rc.reload_all reconfigures every service from the file — Unbound and
 // dnsmasq through their 'local' hooks (opnsense/core@26.1.11:src/etc/rc.reload_all:56,
