@@ -167,6 +167,11 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 func (l *Lab) rebootGuest(g *guest) {
 	l.node.RestartVM(g.vmid)
 	_ = vm.Boot(g.kind, g.fs)
+	if g.kind == vm.OPNsense {
+		if fw := l.Firewall(); fw != nil {
+			l.firewallBooted(g.vmid, fw, false)
+		}
+	}
 	go func() {
 		time.Sleep(50 * time.Millisecond) // let the command's reply start
 		g.srv.DropAll()

@@ -169,6 +169,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		CertFor:        l.certFor,
 		Join:           l.siteJoin,
 		SiteFirewallUp: func() bool { return l.siteFirewallUp() },
+		FirewallDNS:    l.firewallDNS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
@@ -626,6 +627,10 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	}
 	if l.fw != nil && l.fw.vmid == vmid && l.fw.srv != nil {
 		l.fw.ready = ready // a reboot: the same firewall, config kept
+		srv := l.fw.srv
+		l.mu.Unlock()
+		l.firewallBooted(vmid, srv, true)
+		l.mu.Lock()
 		return
 	}
 	// The image is stock OPNsense (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:38,120-123

@@ -680,6 +680,9 @@ func (s *Server) apply(svc string) {
 			}
 		}
 	}
+	if svc == "unbound" {
+		s.applyUnbound()
+	}
 	for _, t := range services[svc] {
 		s.st.Running[t] = s.st.Tables[t].clone()
 	}

@@ -122,6 +122,8 @@ type State struct {
 	// It changes only when an interface is configured, not when config.xml
 	// is saved.
 	Inet map[string]string `json:"inet,omitempty"`
+	// DNS is Unbound's configuration and running state (dns.go).
+	DNS *DNSState `json:"dns,omitempty"`
 }
 
 // Server is a simulated OPNsense API. Safe for concurrent use.
@@ -192,6 +194,7 @@ func (s *Server) initialState(keys map[string]string) *State {
 	}
 	st.Settings["dnsmasq"] = Record{"enable": "1", "interface": "lan", "port": "53053", "regdhcp": "0", "regdhcpstatic": "0",
 		"dhcpfirst": "0", "domain_needed": "0", "no_hosts": "0", "strict_order": "0", "dhcp_authoritative": "1", "dhcp_default_fw_rules": "1", "dhcp_fqdn": "1", "dhcp_domain": "internal"}
+	st.DNS = imageDNS()
 	for name, t := range st.Tables {
 		st.Running[name] = t.clone()
 	}
@@ -333,6 +336,9 @@ func (s *Server) Restore(data []byte) error {
 	if st.Inet == nil {
 		// Written before the kernel addresses were modelled: as after a boot.
 		st.Inet = bootInet(&st)
+	}
+	if st.DNS == nil {
+		st.DNS = imageDNS() // a snapshot from before the resolver was modelled
 	}
 	s.mu.Lock()
 	for rev, stop := range s.stops {

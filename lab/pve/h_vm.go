@@ -569,6 +569,9 @@ func (n *Node) vmStatus(vm *VM, full bool) map[string]any {
 		"maxdisk": maxdisk, "disk": 0, "uptime": uptime, "netin": 0, "netout": 0, "cpu": 0, "diskread": 0, "diskwrite": 0}
 	if vm.Running {
 		out["pid"] = 10000 + vm.VMID
+		if vm.PID != 0 {
+			out["pid"] = vm.PID
+		}
 		out["mem"] = (mem << 20) / 3
 	}
 	if vm.Config["template"] == "1" {
@@ -973,6 +976,8 @@ func (n *Node) startVM(auth authInfo, vm *VM) *Task {
 	guest, version := n.vmGuest(vm)
 	vm.Running = true
 	vm.StartedAt = time.Now()
+	n.m.NextPID += 1 + int(time.Now().UnixNano()%7)
+	vm.PID = n.m.NextPID
 	vm.ReadyAt = vm.StartedAt.Add(n.scaled(bootDelay(guest)))
 	vm.IP = n.guestIP(vm, guest)
 	if n.cfg.OnBoot != nil {

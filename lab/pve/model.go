@@ -192,10 +192,14 @@ type VM struct {
 	Config    map[string]string `json:"config"`
 	Running   bool              `json:"running"`
 	StartedAt time.Time         `json:"started_at,omitempty"`
-	ReadyAt   time.Time         `json:"ready_at,omitempty"` // OS (and agent) up
-	IP        string            `json:"ip,omitempty"`
-	Lock      string            `json:"lock,omitempty"`
-	AgentUp   bool              `json:"agent_up,omitempty"` // a guest agent started inside (OPNsense's is a plugin)
+	// PID is the QEMU process of the running VM: a start (qm start, or
+	// qm reboot, which shuts down and starts again) runs a new process; a
+	// reboot inside the guest keeps it.
+	PID     int       `json:"pid,omitempty"`
+	ReadyAt time.Time `json:"ready_at,omitempty"` // OS (and agent) up
+	IP      string    `json:"ip,omitempty"`
+	Lock    string    `json:"lock,omitempty"`
+	AgentUp bool      `json:"agent_up,omitempty"` // a guest agent started inside (OPNsense's is a plugin)
 }
 
 // HAResource is an HA-managed guest.

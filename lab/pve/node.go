@@ -36,6 +36,11 @@ type Config struct {
 	// SiteFirewallUp reports whether a firewall elsewhere on the site
 	// routes 10.0.0.1 (for nodes without their own firewall VM).
 	SiteFirewallUp func() bool
+	// FirewallDNS asks the firewall's resolver on 10.0.0.1:53 for name:
+	// found with an address, or recurse when it would look the name up on
+	// the internet; neither means no answer (nothing listens, NXDOMAIN,
+	// SERVFAIL). nil: no firewall answers DNS.
+	FirewallDNS func(name string) (ip string, found, recurse bool)
 	// CertFor returns the PEM certificate served at a lab address other
 	// than the node's own (the firewall's 10.0.0.1:443), for openssl
 	// s_client; ok is false when nothing listens there.

@@ -256,6 +256,13 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if err := s.Pusher.Push(ctx, rt, xmlCfg); err != nil {
 		return fmt.Errorf("push the configuration: %w", err)
 	}
+	// The process that got the configuration: step firewall.reboot
+	// reboots until another one runs.
+	if pid, err := QEMUProcess(ctx, s.Node, s.Cfg.Firewall.VMID); err != nil {
+		return fmt.Errorf("read the firewall VM's status after the push: %w", err)
+	} else if err := steps.Set(rt.Facts, FactPushedPID, pid); err != nil {
+		return err
+	}
 	wait := s.WaitAPI
 	if wait <= 0 {
 		wait = 10 * time.Minute
@@ -307,7 +314,7 @@ func (s *Verify) ID() string { return "firewall.verify" }
 func (s *Verify) Title() string { return "Firewall: bootstrap credentials revoked" }
 
 // Needs implements steps.Needer.
-func (s *Verify) Needs() []string { return []string{"firewall.config"} }
+func (s *Verify) Needs() []string { return []string{"firewall.reboot"} }
 
 // Touches implements steps.Toucher.
 func (s *Verify) Touches() []string { return []string{"opnsense"} }

@@ -187,6 +187,7 @@ func TestChangedCertificateStops(t *testing.T) {
 	t.Parallel()
 	fw := newFW()
 	node := exectest.NewFake()
+	newVMProc(node, 110)
 	node.Reply(`^test -f `, "", 1)
 	r := rt()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -247,6 +248,7 @@ func TestConfigTakeoverAndVerify(t *testing.T) {
 	t.Parallel()
 	fw := newFW()
 	node := exectest.NewFake()
+	newVMProc(node, 110)
 	node.SetFile("/root/.ssh/id_ed25519.pub", []byte("ssh-ed25519 AAAAC3Nz root@tappaas1\n"), 0o644)
 	cfg := config.Defaults()
 	r := rt()
@@ -266,7 +268,7 @@ func TestConfigTakeoverAndVerify(t *testing.T) {
 	secret, _ := r.Secrets.Secret(SecretAPISecret)
 	pw, _ := r.Secrets.Secret(SecretRootPassword)
 	x := string(fw.pushed)
-	if !strings.Contains(x, "<key>"+key+"</key>") || strings.Contains(x, secret) || strings.Contains(x, pw) || !strings.Contains(x, "$6$") {
+	if !strings.Contains(x, "<apikeys>"+key+"|$6$") || strings.Contains(x, secret) || strings.Contains(x, pw) || !strings.Contains(x, "$6$") {
 		t.Fatal("config must carry the key and only hashes of the secret and password")
 	}
 	if st, err := c.Check(ctx, r); err != nil || !st.Done {
@@ -314,6 +316,7 @@ func TestConfigFailureTable(t *testing.T) {
 		fw := c.fw()
 		cfg := config.Defaults()
 		node := exectest.NewFake()
+		newVMProc(node, 110)
 		node.Reply(`^test -f `, "", 1) // the node has no SSH key of its own
 		err := (&Config{Node: node, Cfg: cfg, API: fw, Pusher: fw, WaitAPI: 3e8}).Apply(context.Background(), rt())
 		if err == nil || !strings.Contains(err.Error(), c.want) {

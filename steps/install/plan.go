@@ -51,6 +51,20 @@ func StaticNodes() []assets.FirewallNode {
 	return out
 }
 
+// SanityNames are the mgmt.internal names the sanity step asks the
+// firewall for: its own, and a static node entry other than this node (the
+// node's own name is in its /etc/hosts and would prove nothing).
+func SanityNames(hostname string) map[string]string {
+	names := map[string]string{"firewall.mgmt.internal": config.FirewallLANIP}
+	for _, n := range StaticNodes() {
+		if n.Name != hostname {
+			names[n.Name+".mgmt.internal"] = n.IP
+			break
+		}
+	}
+	return names
+}
+
 // FirstNodePlan builds the first-node plan (issue 5): preflight → node →
 // network → cluster → storage → PBS → firewall → cutover + sanity →
 // platform → zones → summary. Downloads need only preflight, so they
@@ -84,9 +98,10 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add(&firewall.VM{Node: e, Cfg: cfg, Image: fwImg, Zones: t.Zones})
 	add(&firewall.Start{Node: e, StepID: "firewall.start", VMID: cfg.Firewall.VMID, Needed: []string{"firewall.vm"}})
 	add(&firewall.Config{Node: e, Cfg: cfg, API: t.Firewall, Pusher: t.Pusher, Nodes: StaticNodes()})
+	add(&firewall.Reboot{Node: e, Cfg: cfg, API: t.Firewall, SSH: t.FirewallSSH})
 	add(&firewall.Verify{Cfg: cfg, API: t.Firewall})
 	add(&network.Cutover{Node: e, Cfg: cfg})
-	add(&network.Sanity{Node: e, Cfg: cfg, Firewall: t})
+	add(&network.Sanity{Node: e, Cfg: cfg, Firewall: t, Names: SanityNames(cfg.Node.Hostname)})
 
 	add(&platform.Template{Node: e, Cfg: cfg, Image: tplImg})
 	add(&platform.CICD{Node: e, Cfg: cfg})

@@ -39,7 +39,7 @@ func TestFirstNodePlanIsValid(t *testing.T) {
 	}
 	for _, want := range []string{"preflight.checks", "node.repos", "network.bridges", "cluster.create", "storage.pool.tanka1",
 		"storage.register.tanka1", "pbs.install", "pbs.datastore", "pbs.user", "pbs.storage", "pbs.backup-job", "firewall.image",
-		"firewall.vm", "firewall.config", "firewall.verify", "network.cutover", "network.sanity", "platform.template",
+		"firewall.vm", "firewall.config", "firewall.reboot", "firewall.verify", "network.cutover", "network.sanity", "platform.template",
 		"platform.cicd", "platform.install1", "platform.install2", "platform.configuration", "zones.apply", "summary.report"} {
 		if !slices.Contains(ids, want) {
 			t.Errorf("plan lacks %s", want)

@@ -87,6 +87,47 @@ func (p *SSHPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	return nil
 }
 
+// FirewallKeyscan reads the firewall's SSH host key as ssh-keyscan does:
+// the key exchange only, the key refused so no login is attempted. It
+// implements firewall.HostKeyReader.
+type FirewallKeyscan struct {
+	Jump *ssh.Client // nil: dial directly
+	Dial exec.DialFunc
+	Log  *slog.Logger
+}
+
+// FirewallHostKey implements firewall.HostKeyReader.
+func (k *FirewallKeyscan) FirewallHostKey(ctx context.Context) (string, error) {
+	log := k.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := os.MkdirTemp("", "tappaas-keyscan-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	var got string
+	c, err := ssh.Dial(ctx, ssh.Config{Addr: net.JoinHostPort(config.FirewallLANIP, "22"), User: "root", Jump: k.Jump, Dial: k.Dial,
+		KnownHostsFile: filepath.Join(dir, "known_hosts"), DialTimeout: 10 * time.Second, Log: log,
+		// Never asked: the host key is refused before authentication.
+		Password: func() (string, error) { return "", errors.New("keyscan only") },
+		Trust: func(_ string, key ssh.PublicKey, _ string) (bool, error) {
+			got = strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
+			return false, nil
+		}})
+	if c != nil {
+		c.Close()
+	}
+	if got != "" {
+		return got, nil
+	}
+	if err == nil {
+		err = errors.New("no host key offered")
+	}
+	return "", fmt.Errorf("read the firewall's SSH host key: %w", err)
+}
+
 // FactVMHostKeys pins guest SSH host keys ("addr:port" → authorized-key
 // line), the firewall's included. They live with the checkpoints on the
 // node, so they stay consistent with the guests they describe whoever

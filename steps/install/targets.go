@@ -41,6 +41,8 @@ type Targets struct {
 	Firewall firewall.API
 	// Pusher delivers the firewall's configuration.
 	Pusher firewall.Pusher
+	// FirewallSSH reads the firewall's SSH host key (nil: not checked).
+	FirewallSSH firewall.HostKeyReader
 	// VMs opens SSH executors to guests.
 	VMs platform.Dialer
 	// Zones is the zone set pushed to the firewall.
@@ -155,6 +157,10 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 		t.Pusher = o.Pusher
 	} else {
 		t.Pusher = &SSHPusher{Node: cl, Dial: o.Dial, Log: o.Log}
+	}
+	t.FirewallSSH = &FirewallKeyscan{Jump: cl, Dial: o.Dial, Log: o.Log}
+	if o.VMsDirect {
+		t.FirewallSSH = &FirewallKeyscan{Dial: o.Dial, Log: o.Log}
 	}
 	vd := &VMDialer{Net: o.Dial, Log: o.Log}
 	if !o.VMsDirect {
@@ -306,6 +312,7 @@ func Local(o ConnectOptions) *Targets {
 	if t.Pusher == nil {
 		t.Pusher = &SSHPusher{Dial: o.Dial, Log: o.Log}
 	}
+	t.FirewallSSH = &FirewallKeyscan{Dial: o.Dial, Log: o.Log}
 	vd := &VMDialer{Net: o.Dial, Log: o.Log}
 	t.VMs = vd
 	t.OnClose(vd.Close)
