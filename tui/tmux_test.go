@@ -20,13 +20,21 @@ import (
 // real first-node plan); TAPPAAS_TUI_TMUX_FAKE=1 switches them to the fake
 // backend (test hook TAPPAAS_TUI_FAKE=1) when the lab is broken.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds are the binaries built for this test process, by build tags: the
+// shipped binary (no tags) and one with the fake-backend hook (tuifake).
+var builds struct {
+	sync.Mutex
+	path map[string]string
+	err  map[string]error
+}
 
-func binary(t testing.TB) string {
+// binary is the shipped binary (no test code in it).
+func binary(t testing.TB) string { return build(t, "") }
+
+// fakeBinary carries the TAPPAAS_TUI_FAKE hook (go build -tags tuifake).
+func fakeBinary(t testing.TB) string { return build(t, "tuifake") }
+
+func build(t testing.TB, tags string) string {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
@@ -34,25 +42,33 @@ func binary(t testing.TB) string {
 		}
 		t.Skip("tmux not installed")
 	}
-	buildOnce.Do(func() {
+	builds.Lock()
+	if builds.path == nil {
+		builds.path, builds.err = map[string]string{}, map[string]error{}
+	}
+	path, ok := builds.path[tags]
+	buildErr := builds.err[tags]
+	if !ok {
 		dir, err := os.MkdirTemp("", "tappaas-tui-bin")
 		if err != nil {
 			buildErr = err
-			return
+		} else {
+			path = filepath.Join(dir, "tappaas")
+			out, err := exec.Command("go", "build", "-tags", tags, "-o", path, "github.com/tappaas/tappaas/cmd/tappaas").CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			}
 		}
-		binPath = filepath.Join(dir, "tappaas")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/tappaas/tappaas/cmd/tappaas").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+		builds.path[tags], builds.err[tags] = path, buildErr
+	}
+	builds.Unlock()
 	if buildErr != nil {
 		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
 			t.Fatal(buildErr)
 		}
 		t.Skipf("cannot build the binary (another package is mid-edit?): %v", buildErr)
 	}
-	return binPath
+	return path
 }
 
 type pane struct {
@@ -166,6 +182,7 @@ func (p *pane) waitForAny(timeout time.Duration, ss ...string) string {
 }
 
 type target struct {
+	fake   bool // the fake backend: needs fakeBinary
 	env    []string
 	args   string
 	lab    bool
@@ -174,7 +191,7 @@ type target struct {
 
 func fakeTarget(t *testing.T, delay string) target {
 	dir := t.TempDir()
-	return target{env: []string{"TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir, "TAPPAAS_TUI_FAKE_DELAY=" + delay,
+	return target{fake: true, env: []string{"TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir, "TAPPAAS_TUI_FAKE_DELAY=" + delay,
 		"TAPPAAS_TUI_FAKE_LINES=4"}, args: "--log-file " + filepath.Join(dir, "tappaas.log")}
 }
 
@@ -208,6 +225,14 @@ func waitGone(t *testing.T, s string) {
 	t.Logf("a process still uses %s", s)
 }
 
+// binary is the binary that can run tg.
+func (tg target) binary(t testing.TB) string {
+	if tg.fake {
+		return fakeBinary(t)
+	}
+	return binary(t)
+}
+
 // testTarget is the lab (at the given latency scale) unless
 // TAPPAAS_TUI_TMUX_FAKE=1 asks for the fake backend.
 func testTarget(t *testing.T, labSpeed, fakeDelay string) target {
@@ -220,7 +245,7 @@ func testTarget(t *testing.T, labSpeed, fakeDelay string) target {
 // start runs the binary; after it exits the pane shows its exit code and
 // whether the terminal is back in cooked mode with echo.
 func start(t *testing.T, tg target, extraEnv ...string) *pane {
-	bin := binary(t)
+	bin := tg.binary(t)
 	dir := t.TempDir()
 	// One echo, so the exit code and the terminal modes appear together.
 	cmd := fmt.Sprintf("cd %s && %s %s; echo EXIT=$? TTY=$(stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' ')END; sleep 600", dir, bin, tg.args)
@@ -306,7 +331,7 @@ func (p *pane) exited(t *testing.T) {
 func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	t.Parallel()
 	tg := testTarget(t, "0.05", "400ms")
-	bin := binary(t)
+	bin := tg.binary(t)
 	dir := t.TempDir()
 	// sh reads $ENV when interactive: a prompt to wait for.
 	rc := filepath.Join(dir, "shrc")
@@ -493,7 +518,7 @@ func TestTmuxNoColor(t *testing.T) {
 // pane until the home screen's header is drawn (the poll adds a few ms). One
 // op is 5 launches; the metrics are their mean and worst.
 func BenchmarkExecToFirstFrame(b *testing.B) {
-	bin := binary(b)
+	bin := fakeBinary(b)
 	dir := b.TempDir()
 	var total, worst time.Duration
 	for i := 0; i < b.N*5; i++ {
@@ -521,7 +546,7 @@ func BenchmarkExecToFirstFrame(b *testing.B) {
 // the wizard to the done screen and reports its resident memory: peak
 // (VmHWM) and current (VmRSS). The full log is in the log file.
 func BenchmarkBinaryMemoryAfterMillionLines(b *testing.B) {
-	bin := binary(b)
+	bin := fakeBinary(b)
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		p := startPane(b, []string{"TERM=xterm-256color", "TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir,

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,7 +37,6 @@ import (
 	"github.com/tappaas/tappaas/tui/keys"
 	zonesui "github.com/tappaas/tappaas/tui/screens/zones"
 	"github.com/tappaas/tappaas/tui/styles"
-	"github.com/tappaas/tappaas/tui/tuitest"
 )
 
 // rootFlags are the full-screen installer's flags (on the root command).
@@ -66,8 +64,10 @@ func addRootFlags(root *cobra.Command) {
 	_ = f.MarkHidden("lab-speed")
 }
 
-// fakeEnv selects the fake backend; a hook for the TUI's own tests only.
-const fakeEnv = "TAPPAAS_TUI_FAKE"
+// fakeBackend, set only in binaries built with -tags tuifake (the TUI's
+// own tmux tests), returns the fake backend when TAPPAAS_TUI_FAKE=1 asks for
+// it. The shipped binary links no test code.
+var fakeBackend func(log *slog.Logger) (tui.Backend, bool, error)
 
 // rootRun starts the full-screen installer.
 func rootRun(cmd *cobra.Command, _ []string) error {
@@ -192,16 +192,10 @@ func zonesForTUI() (*cz.File, string, error) {
 
 // newTUIBackend picks what the installer talks to.
 func newTUIBackend(log *slog.Logger, prompter *tui.Prompter) (tui.Backend, func(), error) {
-	if os.Getenv(fakeEnv) == "1" {
-		dir := os.Getenv(fakeEnv + "_DIR")
-		if dir == "" {
-			return nil, nil, fmt.Errorf("%s=1 needs %s_DIR", fakeEnv, fakeEnv)
+	if fakeBackend != nil {
+		if be, ok, err := fakeBackend(log); ok {
+			return be, func() {}, err
 		}
-		delay, _ := time.ParseDuration(os.Getenv(fakeEnv + "_DELAY"))
-		lines, _ := strconv.Atoi(os.Getenv(fakeEnv + "_LINES"))
-		be, err := tuitest.New(tuitest.Options{Dir: dir, StepDelay: delay, Lines: lines, Log: log,
-			FailStep: os.Getenv(fakeEnv + "_FAIL")})
-		return be, func() {}, err
 	}
 	o := installOptions{lab: rootFlags.lab, labReset: rootFlags.labReset, labDir: rootFlags.labDir,
 		labSpeed: rootFlags.labSpeed, host: rootFlags.host, logFile: rootFlags.logFile, concurrency: 4}
