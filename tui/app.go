@@ -78,9 +78,12 @@ type App struct {
 	// (esc, or on to preflight): reopening it starts from them, not blank.
 	draft *config.Install
 
+	// lastRun is the latest run of this session (nil: none): the exit
+	// code and line say how it ended.
+	lastRun *run.Model
+
 	width, height int
 	fullHelp      bool
-	forceQuit     bool
 }
 
 type (
@@ -104,8 +107,7 @@ type (
 		p  *HostKeyPrompt
 		ok bool
 	}
-	forceQuitMsg struct{}
-	wipeAnswer   struct {
+	wipeAnswer struct {
 		ok bool
 		c  review.ConfirmMsg
 	}
@@ -203,6 +205,9 @@ func (a *App) setScreen(s common.Screen) tea.Cmd {
 	if w, ok := a.screen.(*wizard.Model); ok && w != s {
 		in := w.Input()
 		a.draft = &in
+	}
+	if r, ok := s.(*run.Model); ok {
+		a.lastRun = r
 	}
 	a.screen = s
 	a.fullHelp = false
@@ -304,8 +309,6 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, tea.Batch(a.setScreen(done.New(a.com, msg.Req)), a.summaryCmd(msg.Req))
 	case run.ExitMsg:
 		return a, tea.Quit
-	case forceQuitMsg:
-		return a, tea.Quit
 	case hostKeyMsg:
 		return a, tea.Batch(common.OpenDialogCmd(a.hostKeyDialog(msg.p)), a.waitPromptCmd())
 	case hostKeyAnswer:
@@ -343,12 +346,10 @@ func (a *App) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		if !running || !r.Running() {
 			return tea.Quit, true
 		}
-		if a.topDialog() == "quit" || a.forceQuit {
-			// Second ctrl+c: stop now and exit once the run has stopped
-			// (at most 10 s; the checkpoint records the interruption).
-			a.forceQuit = true
-			return tea.Batch(a.forward(run.StopNowMsg{Exit: true}),
-				tea.Tick(10*time.Second, func(time.Time) tea.Msg { return forceQuitMsg{} })), true
+		if a.topDialog() == "quit" {
+			// Second ctrl+c: the safe stop, then exit. It never cuts a
+			// step short (that is "Interrupt now" in the dialog).
+			return tea.Sequence(common.CloseDialogCmd("quit"), func() tea.Msg { return run.StopAfterStepMsg{Exit: true} }), true
 		}
 		return a.forward(run.QuitRequestMsg{}), true
 	}

@@ -439,13 +439,76 @@ func TestRunFooterHelpComesFromScreen(t *testing.T) {
 	f.onScreen("q quit safely")
 	f.keys("?")
 	f.onScreen("pgup page up")
-	// ctrl+c opens the quit dialog; a second ctrl+c stops now and exits
+	f.keys("?") // back to the short help
+}
+
+// TestCtrlCTwiceFinishesTheStepThenExits130: ctrl+c opens the quit dialog;
+// a second ctrl+c is the safe stop (the running step finishes, nothing is
+// cut short), then the program exits with the headless install's
+// "interrupted" code and a line naming the state, the log and how to resume.
+func TestCtrlCTwiceFinishesTheStepThenExits130(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{StepDelay: 1500 * time.Millisecond, Lines: 2}, nil)
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("run", screenIs[*run.Model](f))
+	r := f.app.Screen().(*run.Model)
+	f.until("a step running", func() bool { return strings.Contains(tuitest.Plain(f.app.Render()), "running ·") })
 	f.keys("ctrl+c")
 	f.onScreen("Stop the run?")
+	before, _ := r.Counts()
 	f.keys("ctrl+c")
 	f.until("quit", func() bool { return f.d.Quit })
-	if !f.app.Shutdown(time.Second) {
+	if !f.app.Shutdown(5 * time.Second) {
 		t.Error("run still going after exit")
+	}
+	if after, _ := r.Counts(); after != before+1 || r.State() != run.StatePaused {
+		t.Errorf("second ctrl+c: %d steps done before, %d after, state %v; want the running step finished and the run paused", before, after, r.State())
+	}
+	out := f.app.Outcome("tappaas --lab")
+	if out.Code != ExitInterrupted {
+		t.Errorf("exit code %d, want %d", out.Code, ExitInterrupted)
+	}
+	for _, want := range []string{"install stopped after", "checkpoint saved", "log: /", "run tappaas --lab and choose Resume"} {
+		if !strings.Contains(out.Line, want) || strings.Contains(out.Line, "\n") {
+			t.Errorf("exit line %q lacks %q (or is not one line)", out.Line, want)
+		}
+	}
+}
+
+// TestOutcomeCodes: the TUI's exit codes are the headless install's.
+func TestOutcomeCodes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{}, nil)
+	if out := f.app.Outcome("tappaas"); out.Code != ExitInputNeeded || !strings.Contains(out.Line, "not installed") {
+		t.Errorf("quit before installing: %+v, want %d", out, ExitInputNeeded)
+	}
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("done", screenIs[*done.Model](f))
+	if out := f.app.Outcome("tappaas"); out.Code != ExitDone || !strings.Contains(out.Line, "install done, 10 of 10 steps") {
+		t.Errorf("after the install: %+v, want %d", out, ExitDone)
+	}
+	failing := newFixture(t, tuitest.Options{FailStep: "firewall.vm", FailTimes: 99}, nil)
+	failing.keys("enter")
+	failing.completeWizard()
+	failing.onScreen("Ready.")
+	failing.keys("enter")
+	failing.onScreen("10 steps.")
+	failing.keys("enter")
+	failing.onScreen("A step failed")
+	failing.keys("a") // abort
+	failing.until("failed", func() bool { r, ok := failing.app.Screen().(*run.Model); return ok && r.State() == run.StateFailed })
+	if out := failing.app.Outcome("tappaas"); out.Code != ExitFailed || !strings.Contains(out.Line, "fix the cause") {
+		t.Errorf("after a failed run: %+v, want %d", out, ExitFailed)
 	}
 }
 

@@ -305,20 +305,59 @@ func TestTmuxInstallToDone(t *testing.T) {
 		}
 	}
 	p.keys("q")
-	p.exited(t)
+	p.exited(t, 0)
+}
+
+// TestTmuxCtrlCTwice: mid-run, ctrl+c opens the stop dialog (keys that
+// cannot be misread: n does nothing); a second ctrl+c is the safe stop,
+// and the program exits with 130 (interrupted, as the headless install)
+// after printing the state, the log and how to resume.
+func TestTmuxCtrlCTwice(t *testing.T) {
+	t.Parallel()
+	p := start(t, testTarget(t, "0.05", "1s"))
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitForRe(regexp.MustCompile(`running · [1-9]\d*/\d+ steps`), 60*time.Second)
+	p.keys("C-c")
+	scr := p.waitFor("Stop the run?", 10*time.Second)
+	if !strings.Contains(scr, "[x] Interrupt now") || strings.Contains(scr, "[n]") {
+		t.Errorf("stop dialog keys:\n%s", scr)
+	}
+	p.keys("n")
+	if scr := p.capture(false); !strings.Contains(scr, "Stop the run?") {
+		t.Errorf("n closed the stop dialog:\n%s", scr)
+	}
+	p.keys("C-c")
+	// The pane wraps the line at 80 columns: join it.
+	scr = strings.ReplaceAll(p.exited(t, 130), "\n", "")
+	if !regexp.MustCompile(`tappaas: install stopped after \d+ of \d+ steps, checkpoint saved; log: \S+tappaas\.log; to resume, run \S+ .*--lab.* and choose ?Resume`).MatchString(scr) {
+		t.Errorf("exit line:\n%s", scr)
+	}
 }
 
 var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)
 
 // exited waits for the binary started by start to exit and checks its exit
-// code and that the terminal is back in cooked mode with echo.
-func (p *pane) exited(t *testing.T) {
+// code, that it printed its one-line outcome (with the log file) and that
+// the terminal is back in cooked mode with echo. It returns the screen.
+func (p *pane) exited(t *testing.T, code int) string {
 	t.Helper()
-	m := exitLine.FindStringSubmatch(p.waitForRe(exitLine, 30*time.Second))
-	if m[1] != "0" || !strings.Contains(m[2], "icanon echo") {
-		t.Errorf("exit code %s, terminal %q; want 0, icanon echo:\n%s", m[1], m[2], p.capture(false))
+	scr := p.waitForRe(exitLine, 30*time.Second)
+	m := exitLine.FindStringSubmatch(scr)
+	if m[1] != fmt.Sprint(code) || !strings.Contains(m[2], "icanon echo") {
+		t.Errorf("exit code %s, terminal %q; want %d, icanon echo:\n%s", m[1], m[2], code, p.capture(false))
 	}
+	if !outcomeLine.MatchString(scr) {
+		t.Errorf("no one-line outcome (tappaas: …; log: …) before the exit:\n%s", scr)
+	}
+	return scr
 }
+
+// outcomeLine is the line the TUI prints after leaving the alternate screen.
+var outcomeLine = regexp.MustCompile(`(?m)^tappaas: [^\n]+; log: /\S+`)
 
 // TestTmuxQuitMidRunThenResume: an operator at a shell in one 80x24 pane
 // runs tappaas against a persisted lab, completes the wizard, quits safely in
@@ -349,15 +388,21 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		p.text(fmt.Sprintf("%s %s; echo RC%d:$? $(stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' ')", bin, tg.args, runs))
 		p.keys("Enter")
 	}
-	// exited waits for the binary to exit and checks its code and that the
-	// terminal is back in cooked mode with echo.
-	exited := func() {
+	// exited waits for the binary to exit and checks its code, its
+	// one-line outcome and that the terminal is back in cooked mode with
+	// echo.
+	exited := func(code int) string {
 		t.Helper()
 		re := regexp.MustCompile(fmt.Sprintf(`RC%d:(\d+)(.*)`, runs))
-		m := re.FindStringSubmatch(p.waitForRe(re, 30*time.Second))
-		if m[1] != "0" || !strings.Contains(m[2], "icanon echo") {
-			t.Fatalf("run %d: exit code %s, terminal %q; want 0, icanon echo:\n%s", runs, m[1], m[2], p.capture(false))
+		scr := p.waitForRe(re, 30*time.Second)
+		m := re.FindStringSubmatch(scr)
+		if m[1] != fmt.Sprint(code) || !strings.Contains(m[2], "icanon echo") {
+			t.Fatalf("run %d: exit code %s, terminal %q; want %d, icanon echo:\n%s", runs, m[1], m[2], code, p.capture(false))
 		}
+		if !outcomeLine.MatchString(scr) {
+			t.Errorf("run %d: no one-line outcome:\n%s", runs, scr)
+		}
+		return scr
 	}
 	resumeAt := regexp.MustCompile(`resume at step (\d+) of (\d+)`)
 
@@ -381,7 +426,11 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	}
 	t.Logf("stopped; home offers to resume at step %s of %s", first[1], first[2])
 	p.keys("q") // leave tappaas from the home screen
-	exited()
+	// The install is unfinished: the headless "interrupted" code, and how
+	// to resume (the same command).
+	if scr := exited(130); !strings.Contains(scr, "choose Resume") {
+		t.Errorf("the exit line should say how to resume:\n%s", scr)
+	}
 
 	// Same pane, same directory, a new process: the checkpoint persisted.
 	launch()
@@ -413,7 +462,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		}
 	}
 	p.keys("q")
-	exited()
+	exited(0)
 
 	// A third start finds nothing to resume.
 	launch()
@@ -422,7 +471,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		t.Errorf("still offers a resume after the install finished:\n%s", scr)
 	}
 	p.keys("C-c")
-	exited()
+	exited(0)
 
 	if !tg.lab {
 		return
@@ -503,7 +552,7 @@ func TestTmuxNoColor(t *testing.T) {
 	p.keys("q")
 	p.waitFor("Stop the run?", 10*time.Second)
 	check("quit dialog")
-	p.keys("n")
+	p.keys("x") // interrupt now
 	p.waitFor("Resume the unfinished install", 15*time.Second)
 
 	// the same screens with colour do carry colour escapes: the check can fail
@@ -643,7 +692,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 	p.keys("n")
 	p.waitFor("could not read node info", 10*time.Second)
 	p.keys("C-c")
-	p.exited(t)
+	p.exited(t, 2) // nothing run: input needed
 
 	p = run()
 	p.waitFor("Trust this host key?", 20*time.Second)
@@ -655,7 +704,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 		t.Errorf("host key not remembered: %v %q", err, kh)
 	}
 	p.keys("C-c")
-	p.exited(t)
+	p.exited(t, 2)
 
 	// known now: no question
 	p = run()

@@ -73,7 +73,7 @@ func newInstallCmd() *cobra.Command {
 		Short: "Install the first TAPPaaS node (headless with --answers FILE --yes)",
 		Long: "Install the first TAPPaaS node: preflight, node, network, cluster, storage, PBS, firewall,\n" +
 			"gateway cutover, platform, zones. Headless with --answers FILE --yes; progress as lines or\n" +
-			"--output json. Exit codes: 0 done, 1 failed, 2 input needed. A rerun resumes: finished\n" +
+			"--output json. Exit codes: 0 done, 1 failed, 2 input needed, 130 interrupted. A rerun resumes: finished\n" +
 			"steps are re-checked on the node and skipped.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -329,11 +329,18 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 			fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", serr)
 		}
 	}
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted, err
+	}
 	if err != nil {
 		return 1, err
 	}
 	return 0, nil
 }
+
+// exitInterrupted is the exit code of a run stopped by a signal (128+SIGINT),
+// the same in the TUI.
+const exitInterrupted = 130
 
 // runPlan runs a plan with the headless printer.
 func runPlan(ctx context.Context, sess *install.Session, plan *steps.Plan, o installOptions, stdout io.Writer) error {

@@ -123,6 +123,9 @@ func runJoin(ctx context.Context, o installOptions, password func(context.Contex
 		return 2, errors.New("input needed: review the plan above, then run again with --yes")
 	}
 	if err := runPlan(ctx, sess, plan, o, stdout); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return exitInterrupted, err
+		}
 		var ie *inputError
 		if errors.As(err, &ie) {
 			return 2, err

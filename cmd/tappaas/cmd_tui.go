@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
@@ -121,14 +122,36 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	stdlog.SetOutput(logFile)
 	slog.SetDefault(log)
 	restore := redirectStderr(logFile, log)
-	err = tui.Run(ctx, opts, tea.WithColorProfile(profile))
+	out, err := tui.Run(ctx, opts, againCommand(os.Args), tea.WithColorProfile(profile))
 	restore()
 	if err != nil {
 		log.Error("ui ended", "err", err)
 		return fmt.Errorf("%w (log: %s)", err, logPath)
 	}
-	log.Info("tappaas exited")
+	// One line after the alternate screen is gone: the state, the log
+	// file, how to resume.
+	fmt.Fprintln(cmd.ErrOrStderr(), out.Line)
+	log.Info("tappaas exited", "code", out.Code, "outcome", out.Line)
+	if out.Code != 0 {
+		return exitCode(out.Code, nil)
+	}
 	return nil
+}
+
+// againCommand is the command line that starts the installer on the same
+// node again: this one without --lab-reset (which would wipe the lab).
+func againCommand(args []string) string {
+	var out []string
+	for _, a := range args {
+		if a == "--lab-reset" || strings.HasPrefix(a, "--lab-reset=") {
+			continue
+		}
+		if a == "" || strings.ContainsAny(a, " \t'\"$`\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
 }
 
 // redirectStderr points fd 2 at f until the returned func restores it.

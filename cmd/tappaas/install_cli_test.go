@@ -10,6 +10,7 @@ import (
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/steps/install"
 )
 
 func TestInstallInputNeeded(t *testing.T) {
@@ -43,6 +44,29 @@ func TestInstallInputNeeded(t *testing.T) {
 		if c.name == "no --yes" && !strings.Contains(out.String(), "firewall.vm") {
 			t.Errorf("the plan was not shown:\n%s", out.String())
 		}
+	}
+}
+
+// TestInstallInterruptedExits130: a run stopped by a signal exits 130, as
+// the TUI does.
+func TestInstallInterruptedExits130(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := installOptions{answers: exampleAnswers, yes: true, output: "text", lab: true, labDir: dir, labReset: true,
+		logFile: dir + "/l.log", concurrency: 1, sessionHook: func(*install.Session) { cancel() }}
+	var out bytes.Buffer
+	code, err := runInstall(ctx, o, &out, &out)
+	if code != exitInterrupted || err == nil || !strings.Contains(err.Error(), "run the same command again") {
+		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitInterrupted, out.String())
+	}
+}
+
+func TestAgainCommandDropsLabReset(t *testing.T) {
+	got := againCommand([]string{"./bin/tappaas", "--lab", "--lab-reset", "--log-file", "/tmp/a b.log", "--lab-reset=true"})
+	if want := "./bin/tappaas --lab --log-file '/tmp/a b.log'"; got != want {
+		t.Errorf("againCommand = %q, want %q", got, want)
 	}
 }
 

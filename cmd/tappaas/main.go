@@ -22,10 +22,16 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit code %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode wraps err so main exits with code.
+// exitCode wraps err so main exits with code; a nil err exits with code
+// without printing (the command said what happened).
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
 // errNotBuilt is returned by commands that exist in the CLI but are not
@@ -72,10 +78,13 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "tappaas:", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "tappaas:", err)
+		}
 		os.Exit(ee.code)
 	}
+	fmt.Fprintln(os.Stderr, "tappaas:", err)
 	os.Exit(1)
 }

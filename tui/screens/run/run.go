@@ -57,9 +57,10 @@ type RetryMsg struct{ Req common.Request }
 // QuitRequestMsg asks the screen to open the quit dialog (ctrl+c).
 type QuitRequestMsg struct{}
 
-// StopNowMsg asks the screen to cancel the run at once; with Exit the program
-// quits once the run has stopped (second ctrl+c).
-type StopNowMsg struct{ Exit bool }
+// StopAfterStepMsg asks the screen to stop the run once the running step has
+// finished (the safe stop); with Exit the program quits then (a second
+// ctrl+c while the quit dialog is open: it never interrupts a step).
+type StopAfterStepMsg struct{ Exit bool }
 
 // ExitMsg tells the root the run has stopped and the program should exit.
 type ExitMsg struct{}
@@ -263,7 +264,7 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		return m, m.quitChoice(msg.value)
 	case QuitRequestMsg:
 		return m, m.quitDialog()
-	case StopNowMsg:
+	case StopAfterStepMsg:
 		m.exit = m.exit || msg.Exit
 		if !m.Running() {
 			if m.exit {
@@ -272,9 +273,11 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return m, nil
 		}
 		m.quitting = true
-		m.state = StateStopping
-		m.cancel()
-		return m, m.replyAbortCmd()
+		if m.state == StateStopping || m.state == StatePausing {
+			return m, nil
+		}
+		m.state = StatePausing
+		return m, tea.Batch(m.pauseCmd(), m.replyAbortCmd())
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -551,13 +554,13 @@ func (m *Model) quitDialog() tea.Cmd {
 	}
 	body := []string{
 		"Stopping keeps the checkpoint; the home screen then offers to resume.",
-		"Stop after step: lets the running step finish (safe).",
-		"Stop now: interrupts the running step; it is re-checked on resume.",
+		"Stop after step: lets the running step finish (safe; ctrl+c again chooses it and exits).",
+		"Interrupt now: cuts the running step short; it is re-checked on resume.",
 	}
 	opts := []dialog.Option{
 		{Key: "s", Label: "Stop after step", Value: "pause"},
-		{Key: "n", Label: "Stop now", Value: "now"},
-		{Key: "c", Label: "Keep running", Value: "cancel"},
+		{Key: "x", Label: "Interrupt now", Value: "now"},
+		{Key: "k", Label: "Keep running", Value: "cancel"},
 	}
 	return common.OpenDialogCmd(dialog.New(m.com, "quit", "Stop the run?", body, opts,
 		func(v string) tea.Msg { return quitMsg{value: v} }).WithCancel("cancel"))
@@ -651,6 +654,25 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	}
 	return nil
 }
+
+// Counts are the steps done or skipped and the plan's total.
+func (m *Model) Counts() (done, total int) { return m.counts() }
+
+// Err is why the run failed (nil unless it did).
+func (m *Model) Err() error { return m.runErr }
+
+// FailedStep names the step that failed last ("" none).
+func (m *Model) FailedStep() string {
+	for i := len(m.rows) - 1; i >= 0; i-- {
+		if m.rows[i].status == Failed {
+			return m.rows[i].info.Title
+		}
+	}
+	return ""
+}
+
+// Req is the request the run serves.
+func (m *Model) Req() common.Request { return m.req }
 
 func (m *Model) resumeReq() common.Request {
 	r := m.req
