@@ -84,6 +84,8 @@ type App struct {
 
 	width, height int
 	fullHelp      bool
+	// smallQuit: q was pressed on the "too small" notice, which now asks.
+	smallQuit bool
 }
 
 type (
@@ -232,6 +234,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
+		if !a.tooSmall() {
+			a.smallQuit = false
+		}
 		a.layout()
 		// huh forms size themselves from WindowSizeMsg too.
 		return a, a.forward(tea.WindowSizeMsg{Width: a.width, Height: a.height - 2 - a.footerLines()})
@@ -341,6 +346,9 @@ func (a *App) capturing() bool {
 
 func (a *App) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	km := a.com.Keys.Global
+	if a.tooSmall() {
+		return a.smallKey(k), true
+	}
 	if key.Matches(k, km.ForceQuit) {
 		r, running := a.screen.(*run.Model)
 		if !running || !r.Running() {
@@ -353,21 +361,39 @@ func (a *App) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		}
 		return a.forward(run.QuitRequestMsg{}), true
 	}
-	if a.tooSmall() {
-		if k.String() == "q" {
-			if r, ok := a.screen.(*run.Model); ok && r.Running() {
-				return a.forward(run.QuitRequestMsg{}), true
-			}
-			return tea.Quit, true
-		}
-		return nil, true
-	}
 	if len(a.dialogs) == 0 && !a.capturing() && key.Matches(k, km.Help) {
 		a.fullHelp = !a.fullHelp
 		a.layout()
 		return nil, true
 	}
 	return nil, false
+}
+
+// smallKey handles a key while the terminal is too small: nothing reaches a
+// screen or dialog hidden behind the notice. q or ctrl+c asks on the notice
+// itself; the same key again quits (a running install stops after its
+// running step, the checkpoint kept); any other key keeps going.
+func (a *App) smallKey(k tea.KeyPressMsg) tea.Cmd {
+	quit := k.String() == "q" || key.Matches(k, a.com.Keys.Global.ForceQuit)
+	if !quit {
+		a.smallQuit = false
+		return nil
+	}
+	if !a.smallQuit {
+		a.smallQuit = true
+		return nil
+	}
+	a.smallQuit = false
+	if r, ok := a.screen.(*run.Model); ok && r.Running() {
+		a.dialogs = nil
+		return func() tea.Msg { return run.StopAfterStepMsg{Exit: true} }
+	}
+	return tea.Quit
+}
+
+func (a *App) running() bool {
+	r, ok := a.screen.(*run.Model)
+	return ok && r.Running()
 }
 
 func (a *App) topDialog() string {
@@ -515,8 +541,16 @@ func (a *App) Render() string {
 	if a.tooSmall() {
 		msg := st.Small.Render("Terminal too small") + "\n\n" +
 			fmt.Sprintf("This window is %dx%d; tappaas needs at least %dx%d.", a.width, a.height, MinWidth, MinHeight) + "\n" +
-			"Enlarge the window or use a smaller font. A running install keeps running." + "\n\n" +
-			st.Muted.Render("q quit")
+			"Enlarge the window or use a smaller font. A running install keeps running." + "\n\n"
+		switch {
+		case a.smallQuit && a.running():
+			msg += st.Dialog.Danger.Render("Quit? The install stops after the running step; the checkpoint is kept.") + "\n" +
+				st.Muted.Render("q again: stop and quit · any other key: keep running")
+		case a.smallQuit:
+			msg += st.Dialog.Danger.Render("Quit tappaas?") + "\n" + st.Muted.Render("q again: quit · any other key: stay")
+		default:
+			msg += st.Muted.Render("q quit (asks first) · other keys wait until the window is larger")
+		}
 		return lipgloss.NewStyle().Width(a.width).MaxHeight(a.height).Render(msg)
 	}
 	w, h := a.bodySize()

@@ -407,6 +407,45 @@ func TestTooSmallNeverPanics(t *testing.T) {
 	}
 }
 
+// TestTooSmallKeysNeverReachHiddenDialogs: at 60x15 mid-run, q does not
+// open the stop dialog behind the notice; the notice itself asks, other
+// keys (blind dialog answers) do nothing, and q again is the safe stop and
+// exit.
+func TestTooSmallKeysNeverReachHiddenDialogs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{StepDelay: 800 * time.Millisecond, Lines: 2}, nil)
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("run", screenIs[*run.Model](f))
+	r := f.app.Screen().(*run.Model)
+	f.d.Send(tea.WindowSizeMsg{Width: 60, Height: 15})
+	f.keys("q")
+	if n := len(f.app.Dialogs()); n != 0 {
+		t.Fatalf("q at 60x15 opened %d dialog(s) behind the notice", n)
+	}
+	v := tuitest.Plain(f.app.Render())
+	if !strings.Contains(v, "Terminal too small") || !strings.Contains(v, "Quit? The install stops after the running step") {
+		t.Errorf("the notice should ask:\n%s", v)
+	}
+	tuitest.Golden(t, "too_small_asks_60x15", v, *update)
+	for _, k := range []string{"s", "x", "enter", "ctrl+c"} { // blind answers
+		f.keys(k)
+	}
+	if len(f.app.Dialogs()) != 0 || !r.Running() {
+		t.Fatalf("blind keys reached something: dialogs %d, running %v", len(f.app.Dialogs()), r.Running())
+	}
+	// ctrl+c asked (after the other keys cancelled the question); q confirms.
+	f.keys("q")
+	f.until("quit", func() bool { return f.d.Quit })
+	if !f.app.Shutdown(5*time.Second) || r.State() != run.StatePaused {
+		t.Errorf("state %v after the quit on the notice, want paused (safe stop)", r.State())
+	}
+}
+
 var colorSGR = regexp.MustCompile(`\x1b\[[0-9;]*?(?:^|;)(?:3[0-79]|4[0-79]|9[0-7]|10[0-7]|38;|48;)[0-9;]*m`)
 
 func TestNoColorStylesEmitNoColour(t *testing.T) {

@@ -113,6 +113,14 @@ func (p *pane) capture(escapes bool) string {
 	return string(out)
 }
 
+// resize sets the pane's window to w x h.
+func (p *pane) resize(w, h int) {
+	p.t.Helper()
+	if out, err := exec.Command("tmux", "-L", p.socket, "resize-window", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h)).CombinedOutput(); err != nil {
+		p.t.Fatalf("resize-window: %v %s", err, out)
+	}
+}
+
 func (p *pane) keys(keys ...string) {
 	p.t.Helper()
 	for _, k := range keys {
@@ -336,6 +344,35 @@ func TestTmuxCtrlCTwice(t *testing.T) {
 	if !regexp.MustCompile(`tappaas: install stopped after \d+ of \d+ steps, checkpoint saved; log: \S+tappaas\.log; to resume, run \S+ .*--lab.* and choose ?Resume`).MatchString(scr) {
 		t.Errorf("exit line:\n%s", scr)
 	}
+}
+
+// TestTmuxTooSmall: at 60x15 mid-run, q asks on the "too small" notice
+// itself instead of opening the stop dialog behind it, and a blind answer
+// (s) reaches nothing; back at 80x24 the run is still going, no dialog.
+func TestTmuxTooSmall(t *testing.T) {
+	t.Parallel()
+	p := start(t, testTarget(t, "0.05", "1s"))
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitForRe(regexp.MustCompile(`running · [1-9]\d*/\d+ steps`), 60*time.Second)
+	p.resize(60, 15)
+	p.waitFor("Terminal too small", 10*time.Second)
+	p.keys("q")
+	p.waitFor("Quit? The install stops after the running step", 10*time.Second)
+	p.keys("s") // would be "Stop after step" in a hidden dialog
+	p.waitFor("q quit (asks first)", 10*time.Second)
+	p.resize(80, 24)
+	scr := p.waitForRe(regexp.MustCompile(`running · \d+/\d+ steps`), 10*time.Second)
+	if strings.Contains(scr, "Stop the run?") {
+		t.Errorf("a stop dialog was opened behind the notice:\n%s", scr)
+	}
+	p.keys("C-c")
+	p.waitFor("Stop the run?", 10*time.Second)
+	p.keys("C-c")
+	p.exited(t, 130)
 }
 
 var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)
