@@ -406,15 +406,11 @@ func (a *App) topDialog() string {
 func (a *App) action(act home.Action) tea.Cmd {
 	switch act {
 	case home.ActInstall:
-		if a.detected == nil {
-			return a.detectCmd(common.GoalInstall)
-		}
-		return a.openWizard(common.GoalInstall)
+		// Facts are re-read each time a wizard opens: a run since the
+		// last visit may have built a pool or moved the uplink.
+		return a.detectCmd(common.GoalInstall)
 	case home.ActJoin:
-		if a.detected == nil {
-			return a.detectCmd(common.GoalJoin)
-		}
-		return a.openWizard(common.GoalJoin)
+		return a.detectCmd(common.GoalJoin)
 	case home.ActResume:
 		req := common.Request{Goal: common.GoalResume}
 		if a.info != nil && a.info.Checkpoint != nil && a.info.Checkpoint.Goal == common.GoalJoin {
@@ -447,19 +443,18 @@ func (a *App) openWizard(goal common.Goal) tea.Cmd {
 	return a.setScreen(wizard.New(a.com, det))
 }
 
-// inUseDisks lists the disks the request would wipe that detection saw in
-// use (partitions, data, a pool, the system).
+// inUseDisks lists the disks the request would erase that detection saw in
+// use (partitions, data). An existing pool is kept, so its disks are not
+// erased and not listed.
 func (a *App) inUseDisks(req common.Request) []string {
-	if req.Install == nil || a.detected == nil {
+	if a.detected == nil {
 		return nil
 	}
 	var out []string
-	for _, p := range req.Install.Storage.Pools {
-		for _, d := range p.Disks {
-			for _, dd := range a.detected.Disks {
-				if dd.Name == d && dd.InUse != "" {
-					out = append(out, d)
-				}
+	for _, d := range a.detected.Erases(req) {
+		for _, dd := range a.detected.Disks {
+			if dd.Name == config.DiskName(d) && (dd.InUse != "" || dd.NotOffered != "") {
+				out = append(out, dd.Name)
 			}
 		}
 	}
@@ -473,7 +468,7 @@ func (a *App) wipeDialog(disks []string, c review.ConfirmMsg) common.Dialog {
 	for _, d := range disks {
 		for _, dd := range a.detected.Disks {
 			if dd.Name == d {
-				uses = append(uses, d+": "+dd.InUse)
+				uses = append(uses, d+": "+dd.InUse+dd.NotOffered)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/screens/done"
 	"github.com/tappaas/tappaas/tui/screens/home"
@@ -235,6 +236,47 @@ func TestWizardEscKeepsAnswers(t *testing.T) {
 	}
 }
 
+// TestWizardKeepsExistingPool: on a node where the install's pool exists
+// (mirror on sdb, sdc) and the earlier answers ask for something else, the
+// wizard starts from the pool, says how the answers differ, asks no disks
+// and no wipe, and the run starts without an erase warning.
+func TestWizardKeepsExistingPool(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{Pool: &config.Pool{Name: "tanka1", Layout: "mirror", Disks: []string{"sdb", "sdc"}}}, nil)
+	f.keys("enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	f.d.Type("example.org")
+	f.keys("enter")
+	f.d.Type("admin@example.org")
+	f.keys("enter", "enter", "enter", "enter", "enter") // -> storage
+	f.onScreen("Storage pool tanka1 exists: mirror on sdb, sdc")
+	f.onScreen("Keep tanka1 as it is")
+	v := tuitest.Plain(f.app.Render())
+	for _, bad := range []string{"WIPE", "Disks for the storage pool", "will be erased"} {
+		if strings.Contains(v, bad) {
+			t.Errorf("the storage step of an existing pool shows %q:\n%s", bad, v)
+		}
+	}
+	if !strings.Contains(strings.Join(strings.Fields(v), " "), "Your earlier answers asked for single on sdb; the node has mirror on sdb, sdc") {
+		t.Errorf("the difference from the node is not said:\n%s", v)
+	}
+	f.snap("wizard_existing_pool")
+	in := f.app.Screen().(*wizard.Model).Input()
+	if p := in.Storage.Pools; len(p) != 1 || p[0].Layout != "mirror" || strings.Join(p[0].Disks, ",") != "sdb,sdc" || len(in.Storage.ConfirmWipe) != 0 {
+		t.Errorf("answers should be the existing pool, nothing to wipe: %+v, confirm_wipe %v", p, in.Storage.ConfirmWipe)
+	}
+	f.keys("enter")          // keep -> firewall
+	f.keys("enter")          // generate password -> platform
+	f.keys("enter", "enter") // branch, size -> submit
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("run started without an erase warning", func() bool {
+		return len(f.app.Dialogs()) == 0 && (screenIs[*run.Model](f)() || screenIs[*done.Model](f)())
+	})
+}
+
 func TestWizardRequiresTypedWipe(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, tuitest.Options{}, nil)
@@ -244,9 +286,13 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	f.keys("enter")
 	f.d.Type("admin@example.org")
 	f.keys("enter", "enter", "enter", "enter", "enter")
-	// storage: choose sda (in use) too
-	f.keys("space") // toggle sda (cursor on first disk)
-	f.onScreen("[•] sda")
+	// storage: the system disk is not offered; choose sdd (holds data) too
+	f.onScreen("Not offered: sda (system disk)")
+	if strings.Contains(tuitest.Plain(f.app.Render()), "[ ] sda") {
+		t.Error("the system disk is offered")
+	}
+	f.keys("down", "down", "space") // toggle sdd (cursor on the first disk, sdb)
+	f.onScreen("[•] sdd")
 	f.keys("enter", "enter")                         // -> layout, then try single
 	f.onScreen("layout single takes exactly 1 disk") // single is refused for 2 disks
 	f.snap("wizard_storage")
@@ -255,14 +301,14 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 		t.Fatalf("section = %d, want storage", w.Section())
 	}
 	f.keys("right", "enter") // stripe
-	f.onScreen("WARNING, in use: sda (root filesystem)")
+	f.onScreen("WARNING, in use: sdd (has partitions or data)")
 	f.d.Type("WIPE sdb")
 	f.keys("enter")
-	f.onScreen("type exactly: WIPE sda sdb")
+	f.onScreen("type exactly: WIPE sdb sdd")
 	for i := 0; i < 8; i++ {
 		f.keys("backspace")
 	}
-	f.d.Type("WIPE sda sdb")
+	f.d.Type("WIPE sdb sdd")
 	f.keys("enter", "enter", "enter", "enter") // firewall, platform
 	f.onScreen("Ready.")
 	f.keys("enter")
@@ -272,7 +318,7 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	f.onScreen("Erase disks in use?")
 	f.snap("wipe_dialog")
 	f.keys("enter") // without typing: refused
-	f.onScreen("type exactly: WIPE sda")
+	f.onScreen("type exactly: WIPE sdd")
 	f.keys("esc") // go back
 	f.until("dialog closed", func() bool { return len(f.app.Dialogs()) == 0 })
 	if _, ok := f.app.Screen().(*review.Model); !ok {
@@ -280,7 +326,7 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	}
 	f.keys("enter")
 	f.onScreen("Erase disks in use?")
-	f.d.Type("WIPE sda")
+	f.d.Type("WIPE sdd")
 	f.keys("enter")
 	// The confirmed run starts; the fake plan is fast enough that it may
 	// already have reached the done screen when we look.
@@ -496,7 +542,7 @@ func TestCtrlCTwiceFinishesTheStepThenExits130(t *testing.T) {
 	f.keys("enter")
 	f.until("run", screenIs[*run.Model](f))
 	r := f.app.Screen().(*run.Model)
-	f.until("a step running", func() bool { return strings.Contains(tuitest.Plain(f.app.Render()), "running ·") })
+	f.until("a step running", func() bool { return r.RunningStep() != "" })
 	f.keys("ctrl+c")
 	f.onScreen("Stop the run?")
 	before, _ := r.Counts()

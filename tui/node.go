@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -179,8 +180,9 @@ func (b *NodeBackend) Detect(ctx context.Context) (Detected, error) {
 		return Detected{}, err
 	}
 	det := Detected{Install: config.Defaults()}
-	if saved, ok := b.savedInputs(sess); ok {
-		det.Install = saved
+	saved := false
+	if cfg, ok := b.savedInputs(sess); ok {
+		det.Install, saved = cfg, true
 	}
 	in := &det.Install
 	if config.ValidateHostname(inv.Hostname) == nil && in.Node.Hostname == "tappaas1" {
@@ -200,22 +202,38 @@ func (b *NodeBackend) Detect(ctx context.Context) (Detected, error) {
 			in.Node.LANNIC = n.Name
 		}
 	}
+	// The install's pool: the one the answers name (tanka1 by default).
+	pool := "tanka1"
+	if len(in.Storage.Pools) > 0 && in.Storage.Pools[0].Name != "" {
+		pool = in.Storage.Pools[0].Name
+	} else if in.Storage.VMPool != "" {
+		pool = in.Storage.VMPool
+	}
 	for _, d := range inv.Disks {
-		use := ""
+		disk := common.Disk{Name: d.Name, Model: d.Model, SizeBytes: uint64(max(d.Size, 0))}
 		switch {
 		case d.System:
-			use = "system disk"
+			disk.NotOffered = "system disk"
+		case d.Pool == pool:
+			disk.NotOffered = "in pool " + pool + ", kept as it is"
 		case d.Pool != "":
-			use = "ZFS pool " + d.Pool
+			disk.NotOffered = "in pool " + d.Pool + ", not this install's"
 		case d.HasData:
-			use = "has partitions or data"
+			disk.InUse = "has partitions or data"
 		default:
 			free = append(free, d.Name)
 		}
-		det.Disks = append(det.Disks, common.Disk{Name: d.Name, Model: d.Model, SizeBytes: uint64(max(d.Size, 0)), InUse: use})
+		det.Disks = append(det.Disks, disk)
+	}
+	if slices.Contains(inv.Pools, pool) {
+		det.Pool = &config.Pool{Name: pool, Layout: inv.Layouts[pool], Disks: inv.PoolDisks(pool)}
+		if !saved {
+			// No earlier answers to compare: start from what exists.
+			in.Storage.Pools = []config.Pool{*det.Pool}
+		}
 	}
 	if len(in.Storage.Pools) == 0 && len(free) > 0 {
-		in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: free[:1]}}
+		in.Storage.Pools = []config.Pool{{Name: pool, Layout: "single", Disks: free[:1]}}
 	}
 	if known := b.o.ImageSHA256; known != nil {
 		if in.Firewall.ImageSHA256 == "" {

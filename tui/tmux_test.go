@@ -275,6 +275,10 @@ func wizard(p *pane) {
 	p.keys("Enter")
 	for _, f := range []string{"Hostname", "Management address", "WAN port", "LAN port", "Disks for the storage pool", "Pool layout"} {
 		field(f)
+		if scr := p.capture(false); f == "Disks for the storage pool" &&
+			(!strings.Contains(scr, "Not offered: sda (system disk)") || regexp.MustCompile(`\[[ •]\] sda `).MatchString(scr)) {
+			p.t.Errorf("the system disk is offered:\n%s", scr)
+		}
 		p.keys("Enter")
 	}
 	field("Type WIPE sdb to confirm")
@@ -373,6 +377,64 @@ func TestTmuxTooSmall(t *testing.T) {
 	p.waitFor("Stop the run?", 10*time.Second)
 	p.keys("C-c")
 	p.exited(t, 130)
+}
+
+// TestTmuxWizardsOnInstalledNode: after an install (the real lab), the
+// install wizard starts from the pool that exists (no disk picker, no wipe
+// prompt, no erase dialog) and the join wizard, opened next, sees the pool
+// too: facts are re-read when a wizard opens. The system disk is never
+// offered.
+func TestTmuxWizardsOnInstalledNode(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") == "1" {
+		t.Skip("TAPPAAS_TUI_TMUX_FAKE=1")
+	}
+	p := start(t, labTarget(t, "0"))
+	// Before any install: the system disk is not offered.
+	p.waitFor("Install TAPPaaS on this node", 20*time.Second)
+	p.keys("Enter")
+	p.waitFor("┃ Public domain", 10*time.Second)
+	p.keys("Escape")
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	scr := p.waitForAny(3*time.Minute, "is installed", "A step failed")
+	if strings.Contains(scr, "A step failed") {
+		t.Fatalf("the install stopped on a failing step:\n%s", scr)
+	}
+	p.keys("Enter") // done -> home
+	p.waitFor("TAPPaaS is installed", 20*time.Second)
+	p.keys("Enter") // install again
+	p.waitFor("┃ Public domain", 20*time.Second)
+	for i := 0; i < 6; i++ { // domain, e-mail, hostname, address, wan, lan
+		p.keys("Enter")
+	}
+	scr = p.waitFor("Storage pool tanka1 exists: single on sdb", 10*time.Second)
+	for _, bad := range []string{"WIPE", "IN USE", "will be erased"} {
+		if strings.Contains(scr, bad) {
+			t.Errorf("the install wizard on an installed node shows %q:\n%s", bad, scr)
+		}
+	}
+	p.keys("Escape") // home
+	p.waitFor("TAPPaaS is installed", 10*time.Second)
+	p.keys("Down", "Enter") // join
+	p.waitFor("┃ Existing cluster node", 20*time.Second)
+	p.text("10.0.0.10")
+	p.keys("Enter")
+	p.text("peer-password")
+	p.keys("Enter")
+	for i := 0; i < 8; i++ {
+		if strings.Contains(p.capture(false), "Storage pool tanka1 exists") {
+			break
+		}
+		p.keys("Enter")
+	}
+	scr = p.waitFor("Storage pool tanka1 exists: single on sdb", 10*time.Second)
+	if strings.Contains(scr, "WIPE") {
+		t.Errorf("the join wizard after the install offers to wipe the pool's disk:\n%s", scr)
+	}
 }
 
 var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)

@@ -98,6 +98,21 @@ func TestStatusAfterInstall(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", w, s)
 		}
 	}
+
+	// Answers that ask for another layout of the existing pool are refused,
+	// not silently ignored: tappaas never reshapes a pool.
+	raw, err := os.ReadFile(exampleAnswers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripe := filepath.Join(dir, "stripe.toml")
+	if err := os.WriteFile(stripe, []byte(strings.Replace(string(raw), `layout = "mirror"`, `layout = "stripe"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, rerun, err := labInstall(t, context.Background(), dir, false, nil, func(o *installOptions) { o.answers = stripe })
+	if code != 1 || err == nil || !strings.Contains(rerun, "exists as mirror on sdb, sdc; the answers ask for stripe on sdb, sdc") {
+		t.Errorf("a rerun asking for another layout: exit %d (%v), want 1 naming the pool's real layout:\n%s", code, err, tail(rerun, 10))
+	}
 }
 
 func TestResumeUsesSavedAnswers(t *testing.T) {

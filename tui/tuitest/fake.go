@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ type Options struct {
 	// so the runner asks).
 	FailStep  string
 	FailTimes int
+	// Pool, when set, already exists on the fake node (an installed node):
+	// Detect reports it and does not offer its disks.
+	Pool *config.Pool
 	// Log receives the runner's log.
 	Log *slog.Logger
 }
@@ -115,7 +119,7 @@ func (b *Backend) Detect(ctx context.Context) (common.Detected, error) {
 	in.Backup.Pool = "tanka1"
 	in.Firewall.ImageSHA256 = "0f343b0931126a20f133d67c2b018a3b5e3c3a7d1b1f7e2c6a8d2f0a9e4b5c6d"
 	in.Platform.TemplateImageSHA256 = "1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f"
-	return common.Detected{
+	det := common.Detected{
 		Install: in,
 		NICs: []common.NIC{
 			{Name: "enp1s0", MAC: "bc:24:11:00:00:01", Link: true, SpeedMbps: 1000, Internet: true, Address: "192.168.1.10/24"},
@@ -123,11 +127,21 @@ func (b *Backend) Detect(ctx context.Context) (common.Detected, error) {
 			{Name: "enp3s0", MAC: "bc:24:11:00:00:03"},
 		},
 		Disks: []common.Disk{
-			{Name: "sda", Model: "QEMU HARDDISK", SizeBytes: 256e9, InUse: "root filesystem"},
+			{Name: "sda", Model: "QEMU HARDDISK", SizeBytes: 256e9, NotOffered: "system disk"},
 			{Name: "sdb", Model: "Samsung SSD 870", SizeBytes: 1e12},
 			{Name: "sdc", Model: "Samsung SSD 870", SizeBytes: 1e12},
+			{Name: "sdd", Model: "WDC WD40EFRX", SizeBytes: 4e12, InUse: "has partitions or data"},
 		},
-	}, nil
+	}
+	if p := b.opts.Pool; p != nil {
+		det.Pool = p
+		for i, d := range det.Disks {
+			if slices.Contains(p.Disks, d.Name) {
+				det.Disks[i].NotOffered = "in pool " + p.Name + ", kept as it is"
+			}
+		}
+	}
+	return det, nil
 }
 
 // Preflight implements common.Backend.

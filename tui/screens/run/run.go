@@ -658,6 +658,16 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 // Counts are the steps done or skipped and the plan's total.
 func (m *Model) Counts() (done, total int) { return m.counts() }
 
+// RunningStep is the title of a step running now ("" none).
+func (m *Model) RunningStep() string {
+	for _, r := range m.rows {
+		if r.status == Running {
+			return r.info.Title
+		}
+	}
+	return ""
+}
+
 // Err is why the run failed (nil unless it did).
 func (m *Model) Err() error { return m.runErr }
 

@@ -36,6 +36,7 @@ func New(com *common.Common, det common.Detected) *Model {
 	in := det.Install
 	in.Storage.Pools = append([]config.Pool(nil), in.Storage.Pools...)
 	m := &Model{com: com, in: &in, x: NewExtra(&in)}
+	m.x.KeepPool(det.Pool)
 	m.form = Form(m.in, m.x, det, Theme(com.Styles))
 	return m
 }
