@@ -25,6 +25,7 @@ import (
 	"github.com/tappaas/tappaas/lab"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/install"
+	"github.com/tappaas/tappaas/steps/node"
 )
 
 // installOptions are the flags of `tappaas install` (and join/status).
@@ -482,13 +483,13 @@ type labPusher struct {
 }
 
 func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
-	err := pollUntil(ctx, rt, "the lab firewall to boot", 10*time.Minute, func() bool {
+	err := node.Poll(ctx, rt, "the lab firewall to boot", 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "443"))
 		if err != nil {
-			return false
+			return false, nil
 		}
 		c.Close()
-		return p.l.Firewall() != nil
+		return p.l.Firewall() != nil, nil
 	})
 	if err != nil {
 		return err
@@ -503,23 +504,5 @@ func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 		return err
 	}
 	rt.Printf("lab: configuration applied to the simulated firewall (%d API key(s))", n)
-	return nil
-}
-
-func pollUntil(ctx context.Context, rt *steps.Runtime, what string, timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	d := 50 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out waiting for %s", what)
-		}
-		rt.Progress(-1, "waiting for "+what)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		d = min(2*d, time.Second)
-	}
 	return nil
 }

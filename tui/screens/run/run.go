@@ -68,7 +68,7 @@ type ExitMsg struct{}
 type (
 	eventsMsg struct {
 		events  []steps.Event
-		dropped int
+		dropped int // output lines dropped so far
 		closed  bool
 	}
 	runEndedMsg struct{ err error }
@@ -105,7 +105,8 @@ type Model struct {
 	logFocus bool
 	log      logview.Model
 
-	q       *queue
+	q       *steps.Queue
+	steplog *stepLog
 	stopped chan struct{} // closed when Job.Run has returned
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -134,7 +135,7 @@ type Model struct {
 func New(com *common.Common, job common.Job, req common.Request) *Model {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Model{com: com, job: job, req: req, idx: map[string]int{}, autoSel: true,
-		log: logview.New(com.Styles), q: newQueue(0, com.StepLog), ctx: ctx, cancel: cancel,
+		log: logview.New(com.Styles), q: steps.NewQueue(20000), steplog: newStepLog(com.StepLog), ctx: ctx, cancel: cancel,
 		stopped: make(chan struct{})}
 	m.setSteps(job.Steps())
 	return m
@@ -159,9 +160,10 @@ func (m *Model) Init() tea.Cmd {
 }
 
 func (m *Model) startCmd() tea.Cmd {
-	job, ctx, q, stopped := m.job, m.ctx, m.q, m.stopped
+	job, ctx, q, stopped, sl := m.job, m.ctx, m.q, m.stopped, m.steplog
 	return func() tea.Msg {
-		err := job.Run(ctx, q.Send)
+		err := job.Run(ctx, sl.tee(q))
+		sl.flush()
 		q.Close()
 		close(stopped)
 		return runEndedMsg{err: err}
@@ -169,10 +171,11 @@ func (m *Model) startCmd() tea.Cmd {
 }
 
 func (m *Model) waitCmd() tea.Cmd {
-	q := m.q
+	q, sl := m.q, m.steplog
 	return func() tea.Msg {
-		evs, dropped, closed := q.wait()
-		return eventsMsg{events: evs, dropped: dropped, closed: closed}
+		evs, closed := q.Wait()
+		sl.flush()
+		return eventsMsg{events: evs, dropped: q.Dropped(), closed: closed}
 	}
 }
 
@@ -229,7 +232,7 @@ func (m *Model) Capturing() bool { return m.log.Searching() }
 func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case eventsMsg:
-		m.dropped += msg.dropped
+		m.dropped = msg.dropped
 		var cmds []tea.Cmd
 		for _, e := range msg.events {
 			if cmd := m.apply(e); cmd != nil {
