@@ -22,6 +22,7 @@ import (
 	"github.com/tappaas/tappaas/tui/screens/preflight"
 	"github.com/tappaas/tappaas/tui/screens/review"
 	"github.com/tappaas/tappaas/tui/screens/run"
+	"github.com/tappaas/tappaas/tui/screens/status"
 	"github.com/tappaas/tappaas/tui/screens/wizard"
 	"github.com/tappaas/tappaas/tui/styles"
 	"github.com/tappaas/tappaas/tui/tuitest"
@@ -490,6 +491,47 @@ func TestTooSmallKeysNeverReachHiddenDialogs(t *testing.T) {
 	if !f.app.Shutdown(5*time.Second) || r.State() != run.StatePaused {
 		t.Errorf("state %v after the quit on the notice, want paused (safe stop)", r.State())
 	}
+}
+
+// TestHelpAndEndOnReviewDoneStatus: ? shows more keys on the review, done
+// and status screens, and End/G jumps to the end of the review.
+func TestHelpAndEndOnReviewDoneStatus(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{}, nil)
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.d.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	short := tuitest.Plain(f.app.Render())
+	f.keys("?")
+	f.onScreen("end/G end")
+	full := tuitest.Plain(f.app.Render())
+	if strings.Contains(short, "end/G") || !strings.Contains(full, "pgdn/space page down") {
+		t.Errorf("? on the review should add keys:\n%s", full)
+	}
+	f.keys("?")
+	if !strings.Contains(tuitest.Plain(f.app.Render()), "↓ ") {
+		t.Skip("the fake plan fits on one screen: End has nothing to show")
+	}
+	f.keys("G")
+	f.onScreen("10. Push zones")
+	if v := tuitest.Plain(f.app.Render()); !strings.Contains(v, "(↑ ") || strings.Contains(v, "↓ ") {
+		t.Errorf("End/G should show the end of the plan:\n%s", v)
+	}
+	f.keys("g")
+	f.onScreen(" 1. ")
+	f.keys("enter")
+	f.until("done", screenIs[*done.Model](f))
+	f.keys("?")
+	f.onScreen("end/G end")
+	f.keys("?", "enter")
+	f.until("home", screenIs[*home.Model](f))
+	f.keys("down", "down", "down", "down", "enter")
+	f.until("status", screenIs[*status.Model](f))
+	f.keys("?")
+	f.onScreen("end/G end")
 }
 
 var colorSGR = regexp.MustCompile(`\x1b\[[0-9;]*?(?:^|;)(?:3[0-79]|4[0-79]|9[0-7]|10[0-7]|38;|48;)[0-9;]*m`)

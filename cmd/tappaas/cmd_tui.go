@@ -38,6 +38,7 @@ var rootFlags struct {
 	host       string
 	labDir     string
 	labSpeed   float64
+	identity   []string
 }
 
 // addRootFlags adds the installer's flags to the root command.
@@ -48,6 +49,7 @@ func addRootFlags(root *cobra.Command) {
 	f.BoolVar(&rootFlags.accessible, "accessible", false, "plain prompts instead of the full-screen UI (screen readers)")
 	f.StringVar(&rootFlags.logFile, "log-file", "", "write the log here (default: under the user cache dir, or /var/log/tappaas as root)")
 	f.StringVar(&rootFlags.host, "host", "", "install on a remote node over SSH (root@ADDR)")
+	f.StringSliceVarP(&rootFlags.identity, "identity", "i", nil, "with --host: SSH private key file(s) (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa and ssh-agent)")
 	f.StringVar(&rootFlags.labDir, "lab-dir", "", "with --lab: where the lab persists")
 	f.Float64Var(&rootFlags.labSpeed, "lab-speed", 0, "with --lab: latency model scale (0 none, 1 realistic)")
 	_ = f.MarkHidden("lab-dir")
@@ -191,7 +193,7 @@ func newTUIBackend(log *slog.Logger, prompter *tui.Prompter) (tui.Backend, func(
 		}
 	}
 	o := installOptions{lab: rootFlags.lab, labReset: rootFlags.labReset, labDir: rootFlags.labDir,
-		labSpeed: rootFlags.labSpeed, host: rootFlags.host, logFile: rootFlags.logFile, log: log, defaultKeys: true}
+		labSpeed: rootFlags.labSpeed, host: rootFlags.host, identity: rootFlags.identity, logFile: rootFlags.logFile, log: log, defaultKeys: true}
 	if prompter != nil {
 		o.trust = func(host string, key gossh.PublicKey, fp string) (bool, error) {
 			return prompter.TrustHostKey(context.Background(), host, key.Type(), fp)

@@ -113,7 +113,13 @@ func (s *Checks) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 		return steps.NotDone("%d of %d checks fail", failed, len(res)), nil
 	}
 	if unknown > 0 {
-		return steps.Done("%d checks pass, %d could not be checked", pass, unknown), nil
+		var names []string
+		for _, r := range res {
+			if r.Outcome == Unknown {
+				names = append(names, r.Name)
+			}
+		}
+		return steps.Done("%d checks pass; could not check: %s", pass, strings.Join(names, ", ")), nil
 	}
 	return steps.Done("all %d checks pass", pass), nil
 }

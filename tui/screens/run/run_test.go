@@ -321,6 +321,30 @@ func TestSkipNotOfferedForRequiredStep(t *testing.T) {
 // TestStopAfterStepThenExit: a second ctrl+c (StopAfterStepMsg with Exit)
 // asks the job to pause (the safe stop: the running step finishes), never
 // cancels it, and exits once the run has stopped.
+// TestSkippedRowsSayWhy: a step done by an earlier run reads "done before";
+// one this run's check found already in place reads "already set".
+func TestSkippedRowsSayWhy(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(
+		steps.StepDone{StepID: "node.repos", Skipped: true, Reason: "no-subscription repository present"},
+		steps.StepDone{StepID: "node.packages", Skipped: true, Reason: "packages installed"},
+	)
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Skipped }, 2*time.Second)
+	v := tuitest.Plain(h.s.View())
+	for _, want := range []string{"Configure package repositories", "done before", "Install packages"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "Install packages") && !strings.Contains(l, "already set") {
+			t.Errorf("a fresh check is labelled %q, want already set", l)
+		}
+	}
+}
+
 func TestStopAfterStepThenExit(t *testing.T) {
 	t.Parallel()
 	job := newScriptJob(started("node.packages", 0))

@@ -137,6 +137,7 @@ func (x *Extra) KeepPool(p *config.Pool) {
 
 // Apply folds the extra answers into in.
 func (x *Extra) Apply(in *config.Install) {
+	in.Site.Domain = config.NormalizeDomain(in.Site.Domain)
 	name := in.Storage.VMPool
 	if name == "" {
 		name = "tanka1"
