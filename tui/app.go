@@ -84,6 +84,8 @@ type App struct {
 
 	width, height int
 	fullHelp      bool
+	// detecting: a Detect for a wizard is under way.
+	detecting bool
 	// smallQuit: q was pressed on the "too small" notice, which now asks.
 	smallQuit bool
 }
@@ -273,6 +275,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case home.ActionMsg:
 		return a, a.action(msg.Action)
 	case detectedMsg:
+		a.detecting = false
 		if msg.err != nil {
 			return a, common.ErrorCmd("detect the node's network interfaces and disks", msg.err)
 		}
@@ -405,12 +408,18 @@ func (a *App) topDialog() string {
 
 func (a *App) action(act home.Action) tea.Cmd {
 	switch act {
-	case home.ActInstall:
+	case home.ActInstall, home.ActJoin:
 		// Facts are re-read each time a wizard opens: a run since the
-		// last visit may have built a pool or moved the uplink.
+		// last visit may have built a pool or moved the uplink. One read
+		// at a time: keys pressed while it runs open no second wizard.
+		if a.detecting {
+			return nil
+		}
+		a.detecting = true
+		if act == home.ActJoin {
+			return a.detectCmd(common.GoalJoin)
+		}
 		return a.detectCmd(common.GoalInstall)
-	case home.ActJoin:
-		return a.detectCmd(common.GoalJoin)
 	case home.ActResume:
 		req := common.Request{Goal: common.GoalResume}
 		if a.info != nil && a.info.Checkpoint != nil && a.info.Checkpoint.Goal == common.GoalJoin {

@@ -278,6 +278,26 @@ func TestWizardKeepsExistingPool(t *testing.T) {
 	})
 }
 
+// TestWizardFactsReadOnceAndAfresh: each visit re-reads the node (Detect);
+// enter pressed again while it runs opens no second wizard.
+func TestWizardFactsReadOnceAndAfresh(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{DetectDelay: 300 * time.Millisecond}, nil)
+	f.keys("enter", "enter", "enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	f.d.Pump(400 * time.Millisecond)
+	if n := f.be.Calls("Detect"); n != 1 {
+		t.Errorf("Detect called %d times for one visit", n)
+	}
+	f.keys("esc")
+	f.until("home", screenIs[*home.Model](f))
+	f.keys("enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	if n := f.be.Calls("Detect"); n != 2 {
+		t.Errorf("Detect called %d times for two visits: facts are not re-read", n)
+	}
+}
+
 func TestWizardRequiresTypedWipe(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, tuitest.Options{}, nil)
@@ -600,7 +620,7 @@ func TestCtrlCTwiceFinishesTheStepThenExits130(t *testing.T) {
 	if out.Code != ExitInterrupted {
 		t.Errorf("exit code %d, want %d", out.Code, ExitInterrupted)
 	}
-	for _, want := range []string{"install stopped after", "checkpoint saved", "log: /", "run tappaas --lab and choose Resume"} {
+	for _, want := range []string{"install stopped with", "steps done, checkpoint saved", "log: /", "run tappaas --lab and choose Resume"} {
 		if !strings.Contains(out.Line, want) || strings.Contains(out.Line, "\n") {
 			t.Errorf("exit line %q lacks %q (or is not one line)", out.Line, want)
 		}

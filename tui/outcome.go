@@ -51,7 +51,7 @@ func (a *App) Outcome(again string) Outcome {
 			}
 			return line(ExitFailed, fmt.Sprintf("%s %s", goal, what), logPart, "fix the cause, then "+resume)
 		default: // stopped by the operator, or still stopping at exit
-			return line(ExitInterrupted, fmt.Sprintf("%s stopped after %d of %d steps, checkpoint saved", goal, done, total), logPart, resume)
+			return line(ExitInterrupted, fmt.Sprintf("%s stopped with %d of %d steps done, checkpoint saved", goal, done, total), logPart, resume)
 		}
 	}
 	switch {

@@ -34,6 +34,8 @@ type Options struct {
 	// so the runner asks).
 	FailStep  string
 	FailTimes int
+	// DetectDelay is how long Detect takes (a real node takes a second).
+	DetectDelay time.Duration
 	// Pool, when set, already exists on the fake node (an installed node):
 	// Detect reports it and does not offer its disks.
 	Pool *config.Pool
@@ -113,6 +115,11 @@ func (b *Backend) NodeInfo(ctx context.Context) (common.NodeInfo, error) {
 // Detect implements common.Backend.
 func (b *Backend) Detect(ctx context.Context) (common.Detected, error) {
 	b.count("Detect")
+	select {
+	case <-time.After(b.opts.DetectDelay):
+	case <-ctx.Done():
+		return common.Detected{}, ctx.Err()
+	}
 	in := config.Defaults()
 	in.Node.WANNIC, in.Node.LANNIC = "enp1s0", "enp2s0"
 	in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: []string{"sdb"}}}
