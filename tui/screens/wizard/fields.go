@@ -184,9 +184,7 @@ func StorageGroup(x *Extra, det common.Detected, optional bool, asked []config.P
 	}
 	return huh.NewGroup(
 		huh.NewMultiSelect[string]().Key("disks").Title("Disks for the storage pool").
-			DescriptionFunc(func() string {
-				return strings.TrimSpace("Everything on the chosen disks will be erased. " + NotOffered(det.Disks))
-			}, nil).
+			Description(strings.TrimSpace("Everything on the chosen disks will be erased. "+NotOffered(det.Disks))).
 			Options(DiskOptions(det.Disks)...).Value(&x.Disks).Height(len(det.Disks)+2).
 			Validate(func(d []string) error {
 				if len(d) == 0 && !optional {
