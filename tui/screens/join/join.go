@@ -115,7 +115,7 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 // View implements common.Screen.
 func (m *Model) View() string {
 	return m.com.Styles.Muted.Render("Add this node to an existing TAPPaaS cluster.") + "\n" +
-		wizard.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
+		common.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
 }
 
 // ShortHelp implements help.KeyMap.
