@@ -13,6 +13,7 @@ import (
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
 	"github.com/tappaas/tappaas/steps/node"
 	"github.com/tappaas/tappaas/steps/platform"
@@ -364,8 +365,10 @@ func (b *NodeBackend) Summary(ctx context.Context, req Request) (Summary, error)
 		},
 		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006"}, {Name: "Firewall", URL: "https://" + config.FirewallLANIP}},
 		Credentials: []common.Credential{
-			{Name: "Firewall root password", Where: install.StateDir + "/secrets.json on the node (0600)"},
-			{Name: "Firewall API key", Where: install.StateDir + "/secrets.json on the node (0600)"},
+			{Name: "Firewall root password", Where: install.SecretsPath + " on the node (0600)",
+				Read: install.ReadSecretCommand(firewall.SecretRootPassword)},
+			{Name: "Firewall API key", Where: install.SecretsPath + " on the node (0600)",
+				Read: install.ReadSecretCommand(firewall.SecretAPIKey)},
 		},
 		Next: []string{"tappaas status: check every step", "tappaas join on tappaas2..9 to grow the cluster",
 			"on tappaas-cicd: acme-setup.sh for TLS certificates for " + cfg.Site.Domain, "the full summary is in " + summary.File + " on the node"},
@@ -379,7 +382,7 @@ func (b *NodeBackend) Summary(ctx context.Context, req Request) (Summary, error)
 	}
 	if pw, ok := install.UnshownPassword(sess.Store, cfg); ok {
 		s.Generated = append(s.Generated, common.Secret{Name: "Firewall root password", Value: pw,
-			Where: install.StateDir + "/secrets.json (0600)"})
+			Where: install.SecretsPath + " on the node (0600)"})
 		// Shown once: the next done screen lists it under stored credentials only.
 		if err := install.MarkPasswordShown(sess.Store); err != nil {
 			b.o.Log.Warn("record that the generated password was shown", "err", err)

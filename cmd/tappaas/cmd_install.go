@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
 	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
 	"github.com/tappaas/tappaas/steps/node"
 )
@@ -55,6 +57,8 @@ type installOptions struct {
 	// wrapNode, when set, wraps the node executor (tests: fault injection
 	// on exact commands, below the SSH layer's wrapping).
 	wrapNode func(exec.Executor) exec.Executor
+	// tty: stdout is a terminal (a secret is printed only to one).
+	tty bool
 	// sessionHook, when set, sees the opened session (tests, benchmarks).
 	sessionHook func(*install.Session)
 	// defaultKeys (the TUI): with no --identity, try ~/.ssh's default keys
@@ -80,6 +84,9 @@ func newInstallCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if f, ok := cmd.OutOrStdout().(*os.File); ok {
+				o.tty = term.IsTerminal(f.Fd())
+			}
 			code, err := runInstall(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if code != 0 {
 				if err == nil {
@@ -323,12 +330,8 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		return 1, err
 	}
 	err = runPlan(ctx, sess, plan, o, stdout)
-	if pw, ok := install.UnshownPassword(sess.Store, cfg); ok && o.output == "text" {
-		// Shown once, straight to the operator's terminal, never to the log.
-		fmt.Fprintf(stdout, "\nGenerated firewall root password (shown once; kept 0600 in %s/secrets.json on the node): %s\n\n", install.StateDir, pw)
-		if serr := install.MarkPasswordShown(sess.Store); serr != nil {
-			fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", serr)
-		}
+	if pw, ok := install.UnshownPassword(sess.Store, cfg); ok {
+		showGeneratedPassword(stdout, o, pw, sess)
 	}
 	if errors.Is(err, context.Canceled) {
 		return exitInterrupted, err
@@ -337,6 +340,31 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		return 1, err
 	}
 	return 0, nil
+}
+
+// showGeneratedPassword shows a generated firewall root password once,
+// straight to the operator's terminal, never to a log: when the output is
+// not a terminal (CI logs, a pipe) or JSON, it says where the password is
+// kept and how to read it instead, and leaves it unshown for a later run on
+// a terminal (or the TUI's done screen).
+func showGeneratedPassword(stdout io.Writer, o installOptions, pw string, sess *install.Session) {
+	const name = "firewall root password"
+	read := install.ReadSecretCommand(firewall.SecretRootPassword)
+	switch {
+	case o.output == "json":
+		b, _ := json.Marshal(map[string]any{"event": "secret", "name": name, "stored": install.SecretsPath + " on the node (0600)",
+			"read": read, "at": time.Now()})
+		fmt.Fprintln(stdout, string(b))
+		return
+	case !o.tty:
+		fmt.Fprintf(stdout, "\nA %s was generated. It is not printed: the output is not a terminal.\n"+
+			"It is kept 0600 in %s on the node; read it there with:\n  %s\n\n", name, install.SecretsPath, read)
+		return
+	}
+	fmt.Fprintf(stdout, "\nGenerated %s (shown once; kept 0600 in %s on the node): %s\n\n", name, install.SecretsPath, pw)
+	if err := install.MarkPasswordShown(sess.Store); err != nil {
+		fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", err)
+	}
 }
 
 // exitInterrupted is the exit code of a run stopped by a signal (128+SIGINT),

@@ -151,6 +151,16 @@ func UnshownPassword(st *state.Store, cfg config.Install) (string, bool) {
 	return pw, true
 }
 
+// SecretsPath is the node's credential file (0600).
+const SecretsPath = StateDir + "/" + state.SecretsFile
+
+// ReadSecretCommand is the shell command that shows the secret name on
+// the node, as "name":"value" (secrets.json is compact JSON written by
+// backends/state; a stock PVE node has no jq).
+func ReadSecretCommand(name string) string {
+	return fmt.Sprintf(`grep -o '"%s":"[^"]*"' %s`, name, SecretsPath)
+}
+
 // MarkPasswordShown records that the generated password was shown.
 func MarkPasswordShown(st *state.Store) error {
 	return st.SetInput(inputPasswordUnshown, false)

@@ -204,5 +204,6 @@ type Secret struct{ Name, Value, Where string }
 // Link is a named URL.
 type Link struct{ Name, URL string }
 
-// Credential says where a credential is stored (never the secret itself).
-type Credential struct{ Name, Where string }
+// Credential says where a credential is stored and the command that reads
+// it on the node (never the secret itself).
+type Credential struct{ Name, Where, Read string }

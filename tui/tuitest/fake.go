@@ -18,6 +18,7 @@ import (
 	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/install"
 
 	"github.com/tappaas/tappaas/tui/common"
 )
@@ -193,7 +194,8 @@ func (b *Backend) Summary(ctx context.Context, req common.Request) (common.Summa
 			"Firewall VM 110 (OPNsense) at 10.0.0.1", "tappaas-cicd VM 130"},
 		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006"},
 			{Name: "Firewall", URL: "https://10.0.0.1"}, {Name: "Backup server", URL: "https://10.0.0.10:8007"}},
-		Credentials: []common.Credential{{Name: "Firewall root password", Where: "/var/lib/tappaas/secrets.json (0600)"},
+		Credentials: []common.Credential{{Name: "Firewall root password", Where: install.SecretsPath + " (0600)",
+			Read: install.ReadSecretCommand("firewall.root_password")},
 			{Name: "Firewall API key", Where: "/var/lib/tappaas/secrets.json (0600)"}},
 		Next: []string{"Log in to the firewall and change nothing by hand: tappaas owns its config",
 			"Edit network zones with tappaas zones edit"},

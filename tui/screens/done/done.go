@@ -133,7 +133,11 @@ func (m *Model) text() []string {
 		if len(s.Credentials) > 0 {
 			add("", st.Subtitle.Render("Credentials (stored, not shown)"))
 			for _, c := range s.Credentials {
-				add("  " + padRight(c.Name, 24) + c.Where)
+				if c.Read == "" {
+					add("  " + padRight(c.Name, 24) + c.Where)
+					continue
+				}
+				add("  "+padRight(c.Name, 24)+c.Where+", read with:", "    "+st.Muted.Render(c.Read))
 			}
 		}
 		if len(s.Next) > 0 {
