@@ -251,3 +251,21 @@ func FuzzLoadAnswers(f *testing.F) {
 		}
 	})
 }
+
+// TestUpperCaseDomainNormalised: an upper-case domain (or one with a
+// trailing dot) is used in lower case, as certificates and DNS records
+// need it.
+func TestUpperCaseDomainNormalised(t *testing.T) {
+	t.Parallel()
+	src := strings.Replace(string(exampleAnswers(t)), `domain = "example.org"`, `domain = "LAB.Example.ORG."`, 1)
+	i, err := LoadAnswers(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i.Site.Domain != "lab.example.org" {
+		t.Errorf("domain %q, want lab.example.org", i.Site.Domain)
+	}
+	if got := NormalizeDomain(" Example.ORG. "); got != "example.org" {
+		t.Errorf("NormalizeDomain = %q", got)
+	}
+}

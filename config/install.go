@@ -171,6 +171,7 @@ func Defaults() Install {
 // ApplyDefaults fills empty fields with their defaults. Fields the operator
 // set are kept.
 func (i *Install) ApplyDefaults() {
+	i.Site.Domain = NormalizeDomain(i.Site.Domain)
 	if i.Node.Hostname == "" {
 		i.Node.Hostname = "tappaas1"
 	}

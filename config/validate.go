@@ -76,6 +76,12 @@ var (
 	fpRe       = regexp.MustCompile(`^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$`)
 )
 
+// NormalizeDomain is the domain as certificates and DNS records use it:
+// lower case (DNS names are case-insensitive, RFC 4343), no trailing dot.
+func NormalizeDomain(s string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
+}
+
 // ValidateDomain checks a public DNS domain ("example.org").
 func ValidateDomain(s string) error {
 	if s == "" {

@@ -58,6 +58,7 @@ func RunAccessible(ctx context.Context, opts Options, in io.Reader, out io.Write
 		}
 		cfg := det.Install
 		x := wizard.NewExtra(&cfg)
+		x.KeepPool(det.Pool)
 		// The same form, read line by line: huh's accessible mode. It
 		// reads from its own buffered reader, so hand it ours.
 		f := wizard.Form(&cfg, x, det, wizard.PlainTheme()).WithAccessible(true).WithInput(lineReader{br}).WithOutput(out)

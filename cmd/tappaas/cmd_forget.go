@@ -82,14 +82,14 @@ func runForget(ctx context.Context, o installOptions, what, name string, stdout,
 		return 1, err
 	}
 	defer sess.Close()
-	unlock, err := sess.store.Lock(ctx, state.CurrentHolder())
+	unlock, err := sess.Store.Lock(ctx, state.CurrentHolder())
 	if err != nil {
 		return 1, err
 	}
 	defer unlock()
-	facts := steps.NewFacts(sess.store.Facts())
+	facts := steps.NewFacts(sess.Store.Facts())
 	var werr error
-	facts.OnChange(func(key string, raw json.RawMessage) { werr = errors.Join(werr, sess.store.SetFact(key, raw)) })
+	facts.OnChange(func(key string, raw json.RawMessage) { werr = errors.Join(werr, sess.Store.SetFact(key, raw)) })
 	switch what {
 	case forgetHostKey:
 		addr, err := install.GuestAddr(facts, name)
@@ -99,7 +99,7 @@ func runForget(ctx context.Context, o installOptions, what, name string, stdout,
 		old, _ := steps.Get(facts, install.FactVMHostKeys)
 		ok, err := install.ForgetHostKey(facts, addr)
 		if err == nil {
-			err = errors.Join(werr, sess.store.Flush())
+			err = errors.Join(werr, sess.Store.Flush())
 		}
 		if err != nil {
 			return 1, fmt.Errorf("forget the host key of %s: %w", name, err)
@@ -117,7 +117,7 @@ func runForget(ctx context.Context, o installOptions, what, name string, stdout,
 		}
 		err := steps.Set(facts, firewall.FactFingerprint, "")
 		if err == nil {
-			err = errors.Join(werr, sess.store.Flush())
+			err = errors.Join(werr, sess.Store.Flush())
 		}
 		if err != nil {
 			return 1, fmt.Errorf("forget the firewall certificate: %w", err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -18,17 +17,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/ssh"
-	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
+	"github.com/tappaas/tappaas/steps/node"
 )
 
 // installOptions are the flags of `tappaas install` (and join/status).
@@ -58,8 +58,18 @@ type installOptions struct {
 	// wrapNode, when set, wraps the node executor (tests: fault injection
 	// on exact commands, below the SSH layer's wrapping).
 	wrapNode func(exec.Executor) exec.Executor
+	// tty: stdout is a terminal (a secret is printed only to one).
+	tty bool
 	// sessionHook, when set, sees the opened session (tests, benchmarks).
-	sessionHook func(*session)
+	sessionHook func(*install.Session)
+	// defaultKeys (the TUI): with no --identity, try ~/.ssh's default keys
+	// and the agent when there is one.
+	defaultKeys bool
+	// trust, when set, asks the operator about an unknown SSH host key
+	// (the TUI's dialog).
+	trust func(host string, key gossh.PublicKey, fingerprint string) (bool, error)
+	// log, when set, is the debug log (the TUI's); else logFile is opened.
+	log *slog.Logger
 }
 
 func newInstallCmd() *cobra.Command {
@@ -69,12 +79,15 @@ func newInstallCmd() *cobra.Command {
 		Short: "Install the first TAPPaaS node (headless with --answers FILE --yes)",
 		Long: "Install the first TAPPaaS node: preflight, node, network, cluster, storage, PBS, firewall,\n" +
 			"gateway cutover, platform, zones. Headless with --answers FILE --yes; progress as lines or\n" +
-			"--output json. Exit codes: 0 done, 1 failed, 2 input needed. A rerun resumes: finished\n" +
+			"--output json. Exit codes: 0 done, 1 failed, 2 input needed, 130 interrupted. A rerun resumes: finished\n" +
 			"steps are re-checked on the node and skipped.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if f, ok := cmd.OutOrStdout().(*os.File); ok {
+				o.tty = term.IsTerminal(f.Fd())
+			}
 			code, err := runInstall(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if code != 0 {
 				if err == nil {
@@ -109,21 +122,6 @@ func addSessionFlags(c *cobra.Command, o *installOptions) {
 	f.StringVar(&o.logFile, "log-file", "", "write the debug log here (default: user cache dir/tappaas/install.log)")
 }
 
-// session is a connected node with its checkpoint store.
-type session struct {
-	targets *install.Targets
-	store   *state.Store
-	lab     *lab.Lab
-	log     *slog.Logger
-	close   []func()
-}
-
-func (s *session) Close() {
-	for i := len(s.close) - 1; i >= 0; i-- {
-		s.close[i]()
-	}
-}
-
 func defaultLabDir() string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
@@ -134,22 +132,25 @@ func defaultLabDir() string {
 
 // openSession connects to the node (lab, remote or local) and opens its
 // checkpoint store.
-func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*session, error) {
-	s := &session{}
-	logPath := o.logFile
-	if logPath == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
+func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*install.Session, error) {
+	s := &install.Session{Log: o.log}
+	if s.Log == nil {
+		logPath := o.logFile
+		if logPath == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				dir = os.TempDir()
+			}
+			logPath = filepath.Join(dir, "tappaas", "install.log")
 		}
-		logPath = filepath.Join(dir, "tappaas", "install.log")
+		lf, err := openLog(logPath)
+		if err != nil {
+			return nil, err
+		}
+		s.OnClose(func() { lf.Close() })
+		s.Log = slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	lf, err := openLog(logPath)
-	if err != nil {
-		return nil, err
-	}
-	s.close = append(s.close, func() { lf.Close() })
-	s.log = slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
 
 	var t *install.Targets
 	switch {
@@ -167,8 +168,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			s.Close()
 			return nil, err
 		}
-		s.lab = l
-		s.close = append(s.close, func() { l.Close() })
+		s.OnClose(func() { l.Close() })
 		if o.labHook != nil {
 			o.labHook(l)
 		}
@@ -193,8 +193,8 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			Host: "root@" + info.NodeAddr, Dial: l.Dial, KnownHosts: filepath.Join(dir, "known_hosts"),
 			AcceptHostKey: info.SSHFingerprint, Signers: []gossh.Signer{signer},
 			FirewallFingerprint: func(context.Context) (string, error) { return l.Info().FirewallFingerprint, nil },
-			Pusher:              &labPusher{l: l, log: s.log},
-			VMsDirect:           true, Log: s.log,
+			Pusher:              &labPusher{l: l, log: s.Log},
+			VMsDirect:           true, Log: s.Log,
 			RootPassword: func(context.Context) (string, error) { return info.RootPassword, nil },
 		})
 		if err != nil {
@@ -202,8 +202,12 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			return nil, err
 		}
 	case o.host != "":
+		keys, agent := o.identity, len(o.identity) == 0
+		if o.defaultKeys && len(keys) == 0 {
+			keys, agent = defaultKeyFiles(), os.Getenv("SSH_AUTH_SOCK") != ""
+		}
 		t, err = install.Connect(ctx, install.ConnectOptions{Host: o.host, KnownHosts: o.knownHosts, AcceptHostKey: o.acceptHostKey,
-			KeyFiles: o.identity, UseAgent: len(o.identity) == 0, Log: s.log})
+			KeyFiles: keys, UseAgent: agent, Log: s.Log, Trust: o.trust})
 		if err != nil {
 			s.Close()
 			var unknown *ssh.UnknownHostKeyError
@@ -217,63 +221,35 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			s.Close()
 			return nil, &inputError{errors.New("run tappaas on the node as root, or give --host root@ADDR, or --lab")}
 		}
-		t = install.Local(install.ConnectOptions{Log: s.log})
+		t = install.Local(install.ConnectOptions{Log: s.Log})
 	}
 	if o.wrapNode != nil {
 		t.Node = o.wrapNode(t.Node)
 	}
-	s.targets = t
-	s.close = append(s.close, func() { t.Close() })
-	st, err := state.Open(retryFS{state.ExecFS(t.Node, install.StateDir)})
-	if err != nil {
+	if err := s.OpenStore(t); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open the checkpoints in %s on the node: %w", install.StateDir, err)
+		return nil, err
 	}
-	for _, w := range st.Warnings() {
+	for _, w := range s.Store.Warnings() {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	s.store = st
-	t.Secrets = st.Secrets()
-	t.Checkpoint = st
 	return s, nil
 }
 
-// retryFS retries checkpoint I/O when the link to the node dropped under it
-// (the SSH client re-dials); other errors pass through.
-type retryFS struct{ state.FS }
-
-func linkLost(err error) bool {
-	return err != nil && (errors.Is(err, exec.ErrConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
-}
-
-func (f retryFS) try(op func() error) error {
-	var err error
-	for i := 0; i < 4; i++ {
-		if err = op(); !linkLost(err) {
-			return err
+// defaultKeyFiles are the operator's usual SSH keys that exist.
+func defaultKeyFiles() []string {
+	var keys []string
+	if home, err := os.UserHomeDir(); err == nil {
+		for _, k := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			if p := filepath.Join(home, ".ssh", k); fileExists(p) {
+				keys = append(keys, p)
+			}
 		}
-		time.Sleep(time.Duration(100<<i) * time.Millisecond) // re-dial backoff, not a wait for a condition
 	}
-	return err
+	return keys
 }
 
-func (f retryFS) ReadFile(name string) (b []byte, err error) {
-	err = f.try(func() error { b, err = f.FS.ReadFile(name); return err })
-	return b, err
-}
-func (f retryFS) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.WriteFileAtomic(name, data, perm) })
-}
-func (f retryFS) AppendFile(name string, data []byte, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.AppendFile(name, data, perm) })
-}
-func (f retryFS) CreateExclusive(name string, data []byte, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.CreateExclusive(name, data, perm) })
-}
-func (f retryFS) Remove(name string) error { return f.try(func() error { return f.FS.Remove(name) }) }
-func (f retryFS) MkdirAll(name string, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.MkdirAll(name, perm) })
-}
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // inputError marks errors that need the operator's input (exit 2).
 type inputError struct{ err error }
@@ -317,7 +293,7 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		o.sessionHook(sess)
 	}
 	if o.answers == "" {
-		saved, ok := loadAnswers(sess.store)
+		saved, ok := install.LoadAnswers(sess.Store)
 		if !ok {
 			return 2, errors.New("input needed: no answers were saved on the node by an earlier run; give --answers FILE")
 		}
@@ -327,17 +303,15 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		}
 		cfg = saved
 	}
-	t := sess.targets
-	if name, by, when := sess.store.Plan(); name != "" {
-		t.PriorRun = fmt.Sprintf("plan %q last run by %s at %s", name, by, when.Format(time.RFC3339))
-	}
+	t := sess.Targets
+	t.PriorRun = sess.PriorRun()
 	plan, err := install.FirstNodePlan(cfg, t)
 	if err != nil {
 		return 2, err
 	}
 	if !o.yes {
 		fmt.Fprintf(stdout, "Plan %q (%d steps):\n", plan.Name(), plan.Len())
-		for _, si := range plan.Review(nil, sess.store) {
+		for _, si := range plan.Review(nil, sess.Store) {
 			fmt.Fprintf(stdout, "  %-28s %s\n", si.ID, si.Title)
 			for _, c := range si.Changes {
 				fmt.Fprintf(stdout, "  %-28s   - %s\n", "", c)
@@ -345,28 +319,21 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		}
 		return 2, errors.New("input needed: review the plan above, then run again with --yes")
 	}
-	if err := saveAnswers(sess.store, cfg); err != nil {
+	if err := install.SaveAnswers(sess.Store, cfg); err != nil {
 		return 1, fmt.Errorf("record the answers with the checkpoint: %w", err)
 	}
 	// A generated root password is shown once. The flag lives with the
 	// checkpoint (shared with the TUI), so a run killed after generating it
 	// shows it at the end of the run that resumes.
-	if _, had := t.Secrets.Secret(firewall.SecretRootPassword); !had && cfg.Firewall.RootPassword == "" {
-		if err := sess.store.SetInput(pwUnshownKey, true); err != nil {
-			return 1, fmt.Errorf("save the checkpoint: %w", err)
-		}
+	if err := install.NoteGeneratedPassword(sess.Store, cfg); err != nil {
+		return 1, err
 	}
 	err = runPlan(ctx, sess, plan, o, stdout)
-	var unshown bool
-	if raw, ok := sess.store.Inputs()[pwUnshownKey]; ok {
-		_ = json.Unmarshal(raw, &unshown)
+	if pw, ok := install.UnshownPassword(sess.Store, cfg); ok {
+		showGeneratedPassword(stdout, o, pw, sess)
 	}
-	if pw, ok := t.Secrets.Secret(firewall.SecretRootPassword); ok && unshown && cfg.Firewall.RootPassword == "" && o.output == "text" {
-		// Shown once, straight to the operator's terminal, never to the log.
-		fmt.Fprintf(stdout, "\nGenerated firewall root password (shown once; kept 0600 in %s/secrets.json on the node): %s\n\n", install.StateDir, pw)
-		if serr := sess.store.SetInput(pwUnshownKey, false); serr != nil {
-			fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", serr)
-		}
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted, err
 	}
 	if err != nil {
 		return 1, err
@@ -374,10 +341,39 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	return 0, nil
 }
 
+// showGeneratedPassword shows a generated firewall root password once,
+// straight to the operator's terminal, never to a log: when the output is
+// not a terminal (CI logs, a pipe) or JSON, it says where the password is
+// kept and how to read it instead, and leaves it unshown for a later run on
+// a terminal (or the TUI's done screen).
+func showGeneratedPassword(stdout io.Writer, o installOptions, pw string, sess *install.Session) {
+	const name = "firewall root password"
+	read := install.ReadSecretCommand(firewall.SecretRootPassword)
+	switch {
+	case o.output == "json":
+		b, _ := json.Marshal(map[string]any{"event": "secret", "name": name, "stored": install.SecretsPath + " on the node (0600)",
+			"read": read, "at": time.Now()})
+		fmt.Fprintln(stdout, string(b))
+		return
+	case !o.tty:
+		fmt.Fprintf(stdout, "\nA %s was generated. It is not printed: the output is not a terminal.\n"+
+			"It is kept 0600 in %s on the node; read it there with:\n  %s\n\n", name, install.SecretsPath, read)
+		return
+	}
+	fmt.Fprintf(stdout, "\nGenerated %s (shown once; kept 0600 in %s on the node): %s\n\n", name, install.SecretsPath, pw)
+	if err := install.MarkPasswordShown(sess.Store); err != nil {
+		fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", err)
+	}
+}
+
+// exitInterrupted is the exit code of a run stopped by a signal (128+SIGINT),
+// the same in the TUI.
+const exitInterrupted = 130
+
 // runPlan runs a plan with the headless printer.
-func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOptions, stdout io.Writer) error {
+func runPlan(ctx context.Context, sess *install.Session, plan *steps.Plan, o installOptions, stdout io.Writer) error {
 	q := steps.NewQueue(4096)
-	r := &steps.Runner{Store: sess.store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.log}
+	r := &steps.Runner{Store: sess.Store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.Log}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -551,13 +547,13 @@ type labPusher struct {
 }
 
 func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
-	err := pollUntil(ctx, rt, "the lab firewall to boot", 10*time.Minute, func() bool {
+	err := node.Poll(ctx, rt, "the lab firewall to boot", 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "443"))
 		if err != nil {
-			return false
+			return false, nil
 		}
 		c.Close()
-		return p.l.Firewall() != nil
+		return p.l.Firewall() != nil, nil
 	})
 	if err != nil {
 		return err
@@ -573,45 +569,4 @@ func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	}
 	rt.Printf("lab: configuration applied to the simulated firewall (%d API key(s))", n)
 	return nil
-}
-
-func pollUntil(ctx context.Context, rt *steps.Runtime, what string, timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	d := 50 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out waiting for %s", what)
-		}
-		rt.Progress(-1, "waiting for "+what)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		d = min(2*d, time.Second)
-	}
-	return nil
-}
-
-// inputAnswers is the checkpoint input holding the answers (without the
-// firewall root password), so a resume needs no answers file.
-const inputAnswers = "answers"
-
-// saveAnswers records the answers with the checkpoint.
-func saveAnswers(st *state.Store, cfg config.Install) error {
-	cfg.Firewall.RootPassword = ""
-	return st.SetInput(inputAnswers, cfg)
-}
-
-// loadAnswers reads the answers saved with the checkpoint.
-func loadAnswers(st *state.Store) (config.Install, bool) {
-	raw, ok := st.Inputs()[inputAnswers]
-	if !ok {
-		return config.Install{}, false
-	}
-	var cfg config.Install
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return config.Install{}, false
-	}
-	return cfg, true
 }

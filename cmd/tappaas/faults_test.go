@@ -11,6 +11,7 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/steps/install"
 )
 
 // faulty wraps the node executor: the first command starting with prefix
@@ -77,7 +78,7 @@ func TestInstallFaults(t *testing.T) {
 			defer cancel()
 			var node *ssh.Client
 			code, out, err := labInstall(t, ctx, dir, true, nil, func(o *installOptions) {
-				o.sessionHook = func(s *session) { node, _ = s.targets.Node.(*ssh.Client) }
+				o.sessionHook = func(s *install.Session) { node, _ = s.Targets.Node.(*ssh.Client) }
 				if c.fault != nil {
 					o.labFaults = []lab.Fault{*c.fault}
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/backends/state/statetest"
 	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/install"
 	"github.com/tappaas/tappaas/steps/stepstest"
 )
 
@@ -48,7 +49,7 @@ func TestFinalErrorNamesTheFailedStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	sess := &session{store: st, log: slog.New(slog.DiscardHandler)}
+	sess := &install.Session{Store: st, Log: slog.New(slog.DiscardHandler)}
 	err = runPlan(context.Background(), sess, plan, installOptions{concurrency: 2}, &out)
 	if err == nil || !strings.Contains(err.Error(), "step broken failed") || strings.Contains(err.Error(), "flaky") {
 		t.Fatalf("final error: %v\n%s", err, out.String())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/steps/install"
 )
 
 // recorder wraps the node executor and keeps every script it runs.
@@ -164,7 +165,7 @@ func TestChangedGuestHostKeyStopsAtOnce(t *testing.T) {
 		}
 	}, func(o *installOptions) {
 		o.wrapNode = func(e exec.Executor) exec.Executor { rec.Executor = e; return rec }
-		o.sessionHook = func(s *session) {}
+		o.sessionHook = func(s *install.Session) {}
 	})
 	if code != 1 || err == nil {
 		t.Fatalf("rerun after cicd was re-created: exit %d: %v\n%s", code, err, tail(out, 40))
@@ -262,14 +263,14 @@ func TestNoSecretInAnyCommandLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	scan := &argvScan{}
-	var sess *session
+	var sess *install.Session
 	code, out, err := labInstall(t, ctx, dir, true, func(l *lab.Lab) { l.OnCommandLine(scan.record) },
-		func(o *installOptions) { o.sessionHook = func(s *session) { sess = s } })
+		func(o *installOptions) { o.sessionHook = func(s *install.Session) { sess = s } })
 	if code != 0 {
 		t.Fatalf("install: exit %d: %v\n%s", code, err, tail(out, 40))
 	}
 	secrets := map[string]string{}
-	st := sess.store.Secrets()
+	st := sess.Store.Secrets()
 	for _, name := range st.Names() {
 		v, _ := st.Secret(name)
 		for _, part := range strings.Split(v, "\n") { // PEM keys: every line

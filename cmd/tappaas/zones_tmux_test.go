@@ -81,10 +81,25 @@ func TestZonesEditInTmux(t *testing.T) {
 	s.keys("a")
 	s.wait("New zone")
 	s.text("guest")
-	s.keys("Enter", "Right", "Right", "Right", "Enter")
+	s.keys("Enter", "Enter") // type Service first: sub-ID 10 collides with srv (VLAN 210)
 	s.text("10")
-	s.keys("Enter", "Enter")
-	s.wait("Subnet (CIDR)")
+	s.keys("Enter")
+	scr := s.wait("already used by zone srv")
+	if !strings.Contains(strings.Join(strings.Fields(scr), " "), "expected a unique tag") {
+		t.Errorf("the collision's fix hint is cut:\n%s", scr)
+	}
+	s.keys("BTab") // back to the type, past the error
+	s.keys("Right", "Right", "Right", "Enter")
+	s.wait("Sub-ID (0-99)")
+	s.keys("Enter") // 10 is free for Guest (510)
+	s.keys("Enter")
+	scr = s.wait("Subnet (CIDR)")
+	if strings.Contains(scr, "already used") {
+		t.Errorf("the fixed collision stays on screen:\n%s", scr)
+	}
+	if !strings.Contains(scr, "[tagged]") {
+		t.Errorf("under NO_COLOR the VLAN toggle shows no selection:\n%s", scr)
+	}
 	s.keys("Enter")
 	s.text("10.3.10.0/24")
 	s.keys("Enter")
@@ -99,7 +114,7 @@ func TestZonesEditInTmux(t *testing.T) {
 	s.text("Visitors")
 	s.keys("Enter")
 	s.wait("added zone guest")
-	scr := s.wait("510 10.5.10.0/24")
+	scr = s.wait("510 10.5.10.0/24")
 	if !strings.Contains(scr, "6 zones · valid") {
 		t.Fatalf("after add:\n%s", scr)
 	}

@@ -1,39 +1,24 @@
 package zones_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/config/zones/zonestest"
+	goldenfile "github.com/tappaas/tappaas/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from golden (run with -update to accept):\n%s", name, got)
-	}
+	goldenfile.Check(t, name, got, *update)
 }
 
 func load(t testing.TB, path string) *zones.File {

@@ -133,7 +133,14 @@ func (n *Node) cmdZpool(e *shell.Env) int {
 			fmt.Fprintf(e.Stdout, "  pool: %s\n state: ONLINE\nconfig:\n\n\tNAME        STATE     READ WRITE CKSUM\n\t%-11s ONLINE       0     0     0\n", p.Name, p.Name)
 			ind := "\t  "
 			if p.Raid != "single" && p.Raid != "stripe" {
-				fmt.Fprintf(e.Stdout, "\t  %-9s ONLINE       0     0     0\n", p.Raid+"-0")
+				// OpenZFS names a raidz vdev with its parity: "raidz1-0",
+				// "raidz2-0" (zpool_vdev_name, lib/libzfs/libzfs_pool.c,
+				// openzfs/zfs@zfs-2.2.7).
+				vdev := p.Raid
+				if vdev == "raidz" {
+					vdev = "raidz1"
+				}
+				fmt.Fprintf(e.Stdout, "\t  %-9s ONLINE       0     0     0\n", vdev+"-0")
 				ind = "\t    "
 			}
 			for _, d := range p.Devices {

@@ -225,7 +225,7 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 		pw, have = rt.Secrets.Secret(SecretRootPassword)
 		if !have {
 			pw = GeneratePassword()
-			rt.Printf("generated the firewall root password (shown once at the end; kept in the secrets file)")
+			rt.Printf("generated the firewall root password (kept 0600 in the secrets file; shown once at the end, on a terminal only)")
 		}
 	}
 	if err := rt.Secrets.SetSecret(SecretRootPassword, pw); err != nil {

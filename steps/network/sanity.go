@@ -91,16 +91,22 @@ func (s *Sanity) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, err
 	if err != nil {
 		return steps.Status{}, err
 	}
-	var failed []string
+	var failed, unknown []string
 	for _, r := range res {
-		if r.Outcome == preflight.Fail {
+		switch r.Outcome {
+		case preflight.Fail:
 			failed = append(failed, r.Name)
+		case preflight.Unknown:
+			unknown = append(unknown, r.Name+" ("+r.Detail+")")
 		}
 	}
 	if len(failed) > 0 {
 		return steps.NotDone("failing: %s", strings.Join(failed, ", ")), nil
 	}
-	return steps.Done("%d sanity checks pass or could not be checked", len(res)), nil
+	if len(unknown) > 0 {
+		return steps.Done("%d of %d sanity checks pass; could not check: %s", len(res)-len(unknown), len(res), strings.Join(unknown, ", ")), nil
+	}
+	return steps.Done("all %d sanity checks pass", len(res)), nil
 }
 
 // Apply implements steps.Step: prints the table; fails when a check fails.

@@ -105,3 +105,20 @@ func TestSanityProvesDNSThroughTheFirewall(t *testing.T) {
 		}
 	}
 }
+
+// TestSanityNamesWhatCouldNotBeChecked: the summary says which checks could
+// not be checked (and why) instead of "pass or could not be checked".
+func TestSanityNamesWhatCouldNotBeChecked(t *testing.T) {
+	t.Parallel()
+	cfg := config.Defaults()
+	cfg.Node.ManagementCIDR = "10.0.0.10/24"
+	n := sanityNode("nameserver 10.0.0.1\n", map[string]string{"firewall.mgmt.internal": "10.0.0.1", "tappaas2.mgmt.internal": "10.0.0.11", "download.proxmox.com": "212.224.123.70"})
+	s := &Sanity{Node: n, Cfg: cfg} // no firewall client: could not check
+	st, err := s.Check(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Done || !strings.Contains(st.Detail, "could not check: firewall api (no firewall client)") {
+		t.Errorf("detail %q (done %v): want the unchecked one named", st.Detail, st.Done)
+	}
+}

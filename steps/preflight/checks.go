@@ -113,7 +113,13 @@ func (s *Checks) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 		return steps.NotDone("%d of %d checks fail", failed, len(res)), nil
 	}
 	if unknown > 0 {
-		return steps.Done("%d checks pass, %d could not be checked", pass, unknown), nil
+		var names []string
+		for _, r := range res {
+			if r.Outcome == Unknown {
+				names = append(names, r.Name)
+			}
+		}
+		return steps.Done("%d checks pass; could not check: %s", pass, strings.Join(names, ", ")), nil
 	}
 	return steps.Done("all %d checks pass", pass), nil
 }
@@ -288,7 +294,20 @@ func (s *Checks) Run(ctx context.Context) ([]Result, *Inventory, error) {
 	// Disks.
 	for _, pool := range cfg.Storage.Pools {
 		if containsStr(inv.Pools, pool.Name) {
-			add("pool "+pool.Name, Pass, "", "exists; its disks are left alone")
+			// tappaas never erases or reshapes a pool: answers that
+			// ask for another layout or other disks are refused, not
+			// silently ignored.
+			has, layout := inv.PoolDisks(pool.Name), inv.Layouts[pool.Name]
+			var want []string
+			for _, d := range pool.Disks {
+				want = append(want, config.DiskName(d))
+			}
+			if (layout != "" && layout != pool.Layout) || !sameSet(has, want) {
+				add("pool "+pool.Name, Fail, fmt.Sprintf("answer layout %s on %s (what exists), or destroy the pool by hand first", layout, strings.Join(has, ", ")),
+					"exists as %s on %s; the answers ask for %s on %s, and tappaas never reshapes a pool", layout, strings.Join(has, ", "), pool.Layout, strings.Join(want, ", "))
+				continue
+			}
+			add("pool "+pool.Name, Pass, "", "exists (%s on %s); kept as it is, nothing is erased", layout, strings.Join(has, ", "))
 			continue
 		}
 		for _, d := range pool.Disks {
@@ -414,4 +433,17 @@ func human(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// sameSet reports whether a and b hold the same names.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !containsStr(b, x) {
+			return false
+		}
+	}
+	return true
 }

@@ -43,16 +43,59 @@ type Disk struct {
 
 // Inventory is what the node has.
 type Inventory struct {
-	Hostname    string   `json:"hostname"`
-	PVEVersion  string   `json:"pve_version"`
-	NICs        []NIC    `json:"nics"`
-	Disks       []Disk   `json:"disks"`
-	Pools       []string `json:"pools"`
-	DefaultDev  string   `json:"default_dev"`
-	Gateway     string   `json:"gateway"`
-	InstallCIDR string   `json:"install_cidr"` // the address on the default-route interface
+	Hostname   string   `json:"hostname"`
+	PVEVersion string   `json:"pve_version"`
+	NICs       []NIC    `json:"nics"`
+	Disks      []Disk   `json:"disks"`
+	Pools      []string `json:"pools"`
+	// Layouts maps each pool to its layout (single, stripe, mirror, raidz,
+	// raidz2), read from `zpool status`.
+	Layouts     map[string]string `json:"layouts,omitempty"`
+	DefaultDev  string            `json:"default_dev"`
+	Gateway     string            `json:"gateway"`
+	InstallCIDR string            `json:"install_cidr"` // the address on the default-route interface
 	// Addrs maps interface → IPv4 CIDRs.
 	Addrs map[string][]string `json:"addrs"`
+}
+
+// PoolLayout reads a pool's layout from its `zpool status` output: the
+// first top-level vdev's type (OpenZFS names grouped vdevs "mirror-0",
+// "raidz1-0", "raidz2-0": zpool_vdev_name in lib/libzfs/libzfs_pool.c,
+// openzfs/zfs@zfs-2.2.7), else single for one disk and stripe for several.
+func PoolLayout(status string) string {
+	disks := 0
+	for _, l := range strings.Split(status, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasPrefix(l, "\t") {
+			continue
+		}
+		name := f[0]
+		switch {
+		case strings.HasPrefix(name, "mirror-"):
+			return "mirror"
+		case strings.HasPrefix(name, "raidz2-"):
+			return "raidz2"
+		case strings.HasPrefix(name, "raidz1-"), strings.HasPrefix(name, "raidz-"):
+			return "raidz"
+		case strings.HasPrefix(name, "/dev/"):
+			disks++
+		}
+	}
+	if disks > 1 {
+		return "stripe"
+	}
+	return "single"
+}
+
+// PoolDisks lists the disks of pool (by name, "sdb").
+func (inv *Inventory) PoolDisks(pool string) []string {
+	var out []string
+	for _, d := range inv.Disks {
+		if d.Pool == pool {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }
 
 // NIC returns the named NIC.
@@ -273,11 +316,13 @@ func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 		return nil, fmt.Errorf("list zfs pools: %w", err)
 	}
 	inv.Pools = node.Lines(out)
+	inv.Layouts = map[string]string{}
 	for _, p := range inv.Pools {
 		st, err := node.Query(ctx, e, "zpool status -P "+exec.Quote(p))
 		if err != nil {
 			continue
 		}
+		inv.Layouts[p] = PoolLayout(st)
 		for i := range inv.Disks {
 			if strings.Contains(st, "/dev/"+inv.Disks[i].Name+" ") || strings.Contains(st, "/dev/"+inv.Disks[i].Name+"\t") ||
 				strings.Contains(st, "/dev/"+inv.Disks[i].Name+"\n") || strings.Contains(st, "/dev/"+inv.Disks[i].Name+"1") {

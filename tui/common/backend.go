@@ -131,8 +131,12 @@ type Disk struct {
 	Name      string // "sdb"
 	Model     string
 	SizeBytes uint64
-	// InUse says what uses it ("" when free): "root filesystem", "zfs pool tank".
+	// InUse says what uses it ("" when free): "has partitions or data".
 	InUse string
+	// NotOffered says why the wizards do not offer it ("" offered): the
+	// system disk, a disk of a pool the install does not own, a disk of
+	// the install's own pool (kept as it is).
+	NotOffered string
 }
 
 // Detected is what the backend found, with wizard defaults.
@@ -142,6 +146,25 @@ type Detected struct {
 	Install config.Install
 	NICs    []NIC
 	Disks   []Disk
+	// Pool is the install's storage pool when it already exists on the
+	// node (its real layout and disks): kept as it is, nothing erased.
+	Pool *config.Pool
+}
+
+// Erases lists the disks a request would erase: those of its pools that do
+// not exist on the node yet (an existing pool is kept as it is).
+func (d Detected) Erases(req Request) []string {
+	if req.Install == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range req.Install.Storage.Pools {
+		if d.Pool != nil && d.Pool.Name == p.Name {
+			continue
+		}
+		out = append(out, p.Disks...)
+	}
+	return out
 }
 
 // CheckStatus is the three-way result of a preflight check.
@@ -181,5 +204,6 @@ type Secret struct{ Name, Value, Where string }
 // Link is a named URL.
 type Link struct{ Name, URL string }
 
-// Credential says where a credential is stored (never the secret itself).
-type Credential struct{ Name, Where string }
+// Credential says where a credential is stored and the command that reads
+// it on the node (never the secret itself).
+type Credential struct{ Name, Where, Read string }

@@ -48,7 +48,7 @@ func Form(in *config.Install, x *wizard.Extra, peerPW *string, det common.Detect
 				}),
 		).Title("Cluster"),
 		wizard.NodeGroup(in, det),
-		wizard.StorageGroup(x, det, true),
+		wizard.StorageGroup(x, det, true, in.Storage.Pools),
 	).WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
 }
 
@@ -60,6 +60,7 @@ func New(com *common.Common, det common.Detected) *Model {
 		in.Node.ManagementCIDR = "10.0.0.11/24"
 	}
 	m := &Model{com: com, in: &in, x: wizard.NewExtra(&in)}
+	m.x.KeepPool(det.Pool)
 	m.form = Form(m.in, m.x, &m.peerPW, det, wizard.Theme(com.Styles))
 	return m
 }
@@ -114,7 +115,7 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 // View implements common.Screen.
 func (m *Model) View() string {
 	return m.com.Styles.Muted.Render("Add this node to an existing TAPPaaS cluster.") + "\n" +
-		wizard.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
+		common.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
 }
 
 // ShortHelp implements help.KeyMap.

@@ -118,6 +118,10 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			m.offset = min(m.offset+m.bodyHeight(), maxOff)
 		case "pgup":
 			m.offset = max(m.offset-m.bodyHeight(), 0)
+		case "home", "g":
+			m.offset = 0
+		case "end", "G":
+			m.offset = maxOff
 		}
 	}
 	return m, nil
@@ -158,4 +162,7 @@ func (m *Model) ShortHelp() []key.Binding {
 }
 
 // FullHelp implements help.KeyMap.
-func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+func (m *Model) FullHelp() [][]key.Binding {
+	l := m.com.Keys.List
+	return [][]key.Binding{m.ShortHelp(), {l.PageUp, l.PageDown, l.Top, l.Bottom}}
+}

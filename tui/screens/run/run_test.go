@@ -318,18 +318,84 @@ func TestSkipNotOfferedForRequiredStep(t *testing.T) {
 	}
 }
 
-func TestCtrlCTwiceStopsNowAndExits(t *testing.T) {
+// TestStopAfterStepThenExit: a second ctrl+c (StopAfterStepMsg with Exit)
+// asks the job to pause (the safe stop: the running step finishes), never
+// cancels it, and exits once the run has stopped.
+// TestSkippedRowsSayWhy: a step done by an earlier run reads "done before";
+// one this run's check found already in place reads "already set".
+func TestSkippedRowsSayWhy(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(
+		steps.StepDone{StepID: "node.repos", Skipped: true, Reason: "no-subscription repository present"},
+		steps.StepDone{StepID: "node.packages", Skipped: true, Reason: "packages installed"},
+	)
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Skipped }, 2*time.Second)
+	v := tuitest.Plain(h.s.View())
+	for _, want := range []string{"Configure package repositories", "done before", "Install packages"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "Install packages") && !strings.Contains(l, "already set") {
+			t.Errorf("a fresh check is labelled %q, want already set", l)
+		}
+	}
+}
+
+func TestStopAfterStepThenExit(t *testing.T) {
 	t.Parallel()
 	job := newScriptJob(started("node.packages", 0))
 	h := &host{s: New(testCommon(), job, common.Request{})}
 	d := tuitest.NewDriver(t, h, 80, 21)
 	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
-	d.Send(StopNowMsg{Exit: true})
+	d.Send(StopAfterStepMsg{Exit: true})
 	if !d.WaitFor(func() bool { return h.has(func(m tea.Msg) bool { _, ok := m.(ExitMsg); return ok }) }, 2*time.Second) {
-		t.Fatal("no ExitMsg after stop now")
+		t.Fatal("no ExitMsg after the safe stop")
+	}
+	if h.s.ctx.Err() != nil {
+		t.Error("the safe stop cancelled the running step")
+	}
+	if h.s.State() != StatePaused {
+		t.Errorf("state %v, want paused", h.s.State())
 	}
 	if !h.s.Shutdown(time.Second) {
 		t.Error("job still running after stop")
+	}
+}
+
+// TestQuitDialogKeysCannotBeMisread: "n" reads as "no" everywhere else; it
+// must not stop the run. The dialog offers s / x / k.
+func TestQuitDialogKeysCannotBeMisread(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
+	d.Key("q")
+	d.Pump(50 * time.Millisecond)
+	if len(h.dialogs) != 1 {
+		t.Fatalf("q should open the quit dialog")
+	}
+	v := h.dialogs[0].View(80, 20)
+	for _, want := range []string{"[s] Stop after step", "[x] Interrupt now", "[k] Keep running"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("quit dialog lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "[n]") {
+		t.Errorf("quit dialog offers n:\n%s", v)
+	}
+	d.Key("n")
+	d.Pump(50 * time.Millisecond)
+	if !h.s.Running() || h.s.ctx.Err() != nil || len(h.dialogs) != 1 {
+		t.Error("n stopped the run or closed the dialog")
+	}
+	d.Key("x")
+	if !d.WaitFor(func() bool { return h.s.State() == StatePaused }, 2*time.Second) || h.s.ctx.Err() == nil {
+		t.Error("x (interrupt now) did not cancel the run")
 	}
 }
 

@@ -233,7 +233,13 @@ func (m *Model) rowTime(r row) string {
 	case Done, Failed, Interrupted:
 		return fmtDur(r.dur)
 	case Skipped:
-		return "done before"
+		switch {
+		case r.info.Checkpoint == "done" || r.info.Checkpoint == "skipped":
+			return "done before" // by an earlier run, re-checked now
+		case strings.Contains(r.reason, "operator"):
+			return "skipped"
+		}
+		return "already set" // this run's check found it on the node
 	}
 	return ""
 }

@@ -45,17 +45,36 @@ func HumanSize(b uint64) string {
 	return fmt.Sprintf("%.0f GB", float64(b)/gb)
 }
 
-// DiskOptions lists disks with size, model and in-use warnings.
+// DiskOptions lists the disks a wizard offers, with size, model and what
+// is on them; disks that are not offered are left out (see NotOffered).
 func DiskOptions(disks []common.Disk) []huh.Option[string] {
 	var opts []huh.Option[string]
 	for _, d := range disks {
+		if d.NotOffered != "" {
+			continue
+		}
 		label := fmt.Sprintf("%-8s %8s  %s", d.Name, HumanSize(d.SizeBytes), d.Model)
 		if d.InUse != "" {
-			label += "  ! IN USE: " + d.InUse
+			label += "  ! " + d.InUse
 		}
 		opts = append(opts, huh.NewOption(label, d.Name))
 	}
 	return opts
+}
+
+// NotOffered says which disks are not offered and why, for the disk
+// picker's description ("" when every disk is offered).
+func NotOffered(disks []common.Disk) string {
+	var out []string
+	for _, d := range disks {
+		if d.NotOffered != "" {
+			out = append(out, d.Name+" ("+d.NotOffered+")")
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "Not offered: " + strings.Join(out, ", ") + "."
 }
 
 func inUse(disks []common.Disk, chosen []string) []string {
@@ -78,6 +97,10 @@ var Sizes = map[string][3]int{ // cores, memory MB, disk GB
 // Extra holds wizard answers that are not fields of config.Install as such
 // (they are folded into it by Apply).
 type Extra struct {
+	// Existing is the install's pool when it exists on the node: kept
+	// as it is (no disk picker, no wipe).
+	Existing *config.Pool
+	Keep     string
 	Disks    []string
 	Layout   string
 	Wipe     string
@@ -101,14 +124,32 @@ func NewExtra(in *config.Install) *Extra {
 	return x
 }
 
+// Keep starts the answers from the pool that exists on the node (its real
+// layout and disks) instead of the earlier answers.
+func (x *Extra) KeepPool(p *config.Pool) {
+	if p == nil {
+		return
+	}
+	x.Existing = p
+	x.Disks = append([]string(nil), p.Disks...)
+	x.Layout = p.Layout
+}
+
 // Apply folds the extra answers into in.
 func (x *Extra) Apply(in *config.Install) {
+	in.Site.Domain = config.NormalizeDomain(in.Site.Domain)
 	name := in.Storage.VMPool
 	if name == "" {
 		name = "tanka1"
 	}
+	if x.Existing != nil {
+		name = x.Existing.Name
+	}
 	in.Storage.Pools = []config.Pool{{Name: name, Layout: x.Layout, Disks: append([]string(nil), x.Disks...)}}
 	in.Storage.ConfirmWipe = append([]string(nil), x.Disks...)
+	if x.Existing != nil {
+		in.Storage.ConfirmWipe = nil // nothing is erased
+	}
 	if in.BackupEnabled() {
 		in.Backup.Pool = name
 	}
@@ -121,11 +162,29 @@ func (x *Extra) Apply(in *config.Install) {
 }
 
 // StorageGroup is the disk picker, pool layout and typed wipe confirmation,
-// shared by the install and join wizards. optional allows no disks.
-func StorageGroup(x *Extra, det common.Detected, optional bool) *huh.Group {
+// shared by the install and join wizards. optional allows no disks. When
+// the install's pool exists on the node it is kept as it is: the group says
+// so (and how the earlier answers differ) instead of asking.
+func StorageGroup(x *Extra, det common.Detected, optional bool, asked []config.Pool) *huh.Group {
+	if p := x.Existing; p != nil {
+		desc := fmt.Sprintf("It is kept as it is and nothing is erased: tappaas never reshapes or destroys a pool. "+
+			"For other disks or another layout, destroy it by hand first (zpool destroy %s) and open the wizard again.", p.Name)
+		for _, a := range asked {
+			if a.Name == p.Name && (a.Layout != p.Layout || !sameDisks(a.Disks, p.Disks)) {
+				desc = fmt.Sprintf("Your earlier answers asked for %s on %s; the node has %s on %s. ",
+					a.Layout, strings.Join(a.Disks, ", "), p.Layout, strings.Join(p.Disks, ", ")) + desc
+			}
+		}
+		return huh.NewGroup(
+			huh.NewSelect[string]().Key("keeppool").
+				Title(fmt.Sprintf("Storage pool %s exists: %s on %s", p.Name, p.Layout, strings.Join(p.Disks, ", "))).
+				Description(desc).
+				Options(huh.NewOption("Keep "+p.Name+" as it is", "keep")).Value(&x.Keep),
+		).Title("Storage")
+	}
 	return huh.NewGroup(
 		huh.NewMultiSelect[string]().Key("disks").Title("Disks for the storage pool").
-			Description("Everything on the chosen disks will be erased.").
+			Description(strings.TrimSpace("Everything on the chosen disks will be erased. "+NotOffered(det.Disks))).
 			Options(DiskOptions(det.Disks)...).Value(&x.Disks).Height(len(det.Disks)+2).
 			Validate(func(d []string) error {
 				if len(d) == 0 && !optional {
@@ -243,7 +302,7 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 
 	// Image checksums: nothing unverified is booted. Asked only when the
 	// backend could not fill them (a real node without pinned releases).
-	groups := []*huh.Group{site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform}
+	groups := []*huh.Group{site, NodeGroup(in, det), StorageGroup(x, det, false, in.Storage.Pools), firewall, fwpw, platform}
 	if in.Firewall.ImageSHA256 == "" || in.Platform.TemplateImageSHA256 == "" {
 		groups = append(groups, huh.NewGroup(
 			huh.NewInput().Key("fwsha").Title("SHA-256 of the firewall image").
@@ -263,7 +322,7 @@ func groupOf(key string) int {
 		return 0
 	case "hostname", "mgmtip", "wan", "lan":
 		return 1
-	case "disks", "layout", "wipe":
+	case "disks", "layout", "wipe", "keeppool":
 		return 2
 	case "genpw", "fwpw", "fwpw2", "":
 		return 3
@@ -273,3 +332,16 @@ func groupOf(key string) int {
 
 // Sections are the wizard's steps, shown as breadcrumbs.
 var Sections = []string{"Site", "Node", "Storage", "Firewall", "Platform"}
+
+// sameDisks reports whether a and b name the same disks ("/dev/sdb" = "sdb").
+func sameDisks(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, config.DiskName(x)) {
+			return false
+		}
+	}
+	return true
+}

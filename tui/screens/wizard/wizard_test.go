@@ -121,3 +121,17 @@ func TestWizardPlaceholderIsNotAValue(t *testing.T) {
 		}
 	}
 }
+
+// TestWizardLowercasesDomain: an upper-case domain is submitted in lower
+// case (certificates and DNS records use it so).
+func TestWizardLowercasesDomain(t *testing.T) {
+	t.Parallel()
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	h := &host{s: New(com, detected())}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.Type("Example.ORG")
+	d.Key("enter")
+	if got := h.s.Input().Site.Domain; got != "example.org" {
+		t.Errorf("domain %q, want example.org", got)
+	}
+}

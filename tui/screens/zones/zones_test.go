@@ -331,3 +331,48 @@ func TestRenameFollowsReferences(t *testing.T) {
 		t.Fatalf("order = %v", got)
 	}
 }
+
+// TestVLANCollisionFixedWhereItIs: a sub-ID whose VLAN (typeId×100+subId)
+// another zone uses is reported at the sub-ID, wrapped with its fix hint;
+// Shift+Tab goes back to the type, and the error clears once fixed.
+func TestVLANCollisionFixedWhereItIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	d := e.d
+	d.Key("a")
+	e.waitView(t, "New zone")
+	d.Type("srv2")
+	d.Key("enter")
+	d.Key("enter") // type Service (typeId 2)
+	d.Type("10")   // 210 = srv's VLAN
+	d.Key("enter")
+	e.waitView(t, "already used by zone srv")
+	if v := e.view(); !strings.Contains(strings.Join(strings.Fields(v), " "), "210 is already used by zone srv, expected a unique tag") {
+		t.Errorf("the collision and its fix hint are not shown whole:\n%s", v)
+	}
+	d.Key("shift+tab")
+	if k := e.h.s.form.GetFocusedField().GetKey(); k != "type" {
+		t.Fatalf("shift+tab from the sub-ID went to %q, want type", k)
+	}
+	d.Key("enter")
+	d.Key("backspace")
+	d.Type("1") // 211
+	d.Key("enter")
+	if v := e.view(); strings.Contains(v, "already used") {
+		t.Errorf("the fixed collision is still shown:\n%s", v)
+	}
+}
+
+// TestFixedSubmitErrorClears: an error listed after a submit disappears
+// once the field is fixed, before the next submit.
+func TestFixedSubmitErrorClears(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	e.d.Key("a")
+	e.waitView(t, "New zone")
+	e.h.s.formErrs = []cz.Issue{{Zone: "", Field: cz.FieldName, Message: "is required, expected a camelCase name"}}
+	e.d.Type("guest")
+	if v := e.view(); strings.Contains(v, "is required") {
+		t.Errorf("the fixed name error is still shown:\n%s", v)
+	}
+}
