@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
 )
 
@@ -91,6 +93,25 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	}
 	if after.APIMutations != before.APIMutations || after.SSHCommands != before.SSHCommands || after.OPNsenseMutations != before.OPNsenseMutations {
 		t.Errorf("second run mutated the lab: before %+v after %+v", before, after)
+	}
+	// What the installer put in tappaas's home on tappaas-cicd belongs to
+	// tappaas:users, as upstream's install1.sh:79-80 leaves it, so
+	// upstream's scripts (running as tappaas) can read and chmod it.
+	l3, err := lab.Start(ctx, lab.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l3.Close()
+	cicd := l3.GuestFS(config.CICDVMID)
+	if cicd == nil {
+		t.Fatal("tappaas-cicd is not running after the install")
+	}
+	for f, perm := range map[string]fs.FileMode{"/home/tappaas/.ssh/id_ed25519": 0o600, "/home/tappaas/.opnsense-credentials.txt": 0o600,
+		"/home/tappaas/config/configuration.json": 0o644, "/home/tappaas/config": 0o755} {
+		fi, err := cicd.Stat(f)
+		if err != nil || fi.UID != 1000 || fi.GID != 100 || fi.Mode.Perm() != perm {
+			t.Errorf("%s on tappaas-cicd: want tappaas:users %04o, got %+v %v", f, perm, fi, err)
+		}
 	}
 }
 

@@ -218,7 +218,10 @@ type Timer struct {
 // FileRec is one FS entry in the persisted snapshot.
 type FileRec struct {
 	Dir  bool        `json:"dir,omitempty"`
+	Link string      `json:"link,omitempty"` // a symlink's target
 	Mode fs.FileMode `json:"mode"`
+	UID  int         `json:"uid,omitempty"`
+	GID  int         `json:"gid,omitempty"`
 	Data string      `json:"data,omitempty"` // base64
 }
 
@@ -415,9 +418,11 @@ func SnapshotFS(fsys shell.FS) (map[string]FileRec, error) { return snapshotFS(f
 // RestoreFS writes a snapshot made by SnapshotFS into fsys.
 func RestoreFS(fsys shell.FS, files map[string]FileRec) error { return restoreFS(fsys, files) }
 
-// snapshotFS copies every file of fsys into m.Files.
+// snapshotFS copies every file of fsys into m.Files: contents, modes
+// (with setuid/setgid/sticky), owners and symlinks as links.
 func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 	out := map[string]FileRec{}
+	linker, _ := fsys.(shell.Linker)
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		names, err := fsys.ReadDir(dir)
@@ -429,12 +434,21 @@ func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 			if strings.HasPrefix(p, "/proc") || strings.HasPrefix(p, "/sys") || strings.HasPrefix(p, "/dev") {
 				continue
 			}
+			if linker != nil {
+				if st, err := linker.Lstat(p); err == nil && st.Mode&fs.ModeSymlink != 0 {
+					if t, err := linker.Readlink(p); err == nil {
+						out[p] = FileRec{Link: t, UID: st.UID, GID: st.GID}
+					}
+					continue
+				}
+			}
 			st, err := fsys.Stat(p)
 			if err != nil {
 				continue
 			}
+			mode := st.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 			if st.IsDir {
-				out[p] = FileRec{Dir: true, Mode: st.Mode.Perm()}
+				out[p] = FileRec{Dir: true, Mode: mode, UID: st.UID, GID: st.GID}
 				if err := walk(p); err != nil {
 					return err
 				}
@@ -444,37 +458,63 @@ func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 			if err != nil {
 				continue
 			}
-			out[p] = FileRec{Mode: st.Mode.Perm(), Data: base64.StdEncoding.EncodeToString(b)}
+			out[p] = FileRec{Mode: mode, UID: st.UID, GID: st.GID, Data: base64.StdEncoding.EncodeToString(b)}
 		}
 		return nil
 	}
 	return out, walk("/")
 }
 
-// restoreFS writes a snapshot into fsys.
+// restoreFS writes a snapshot into fsys (as root; owners are restored
+// where fsys keeps them).
 func restoreFS(fsys shell.FS, files map[string]FileRec) error {
 	names := make([]string, 0, len(files))
 	for k := range files {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	chown, _ := fsys.(shell.Chowner)
 	for _, n := range names {
 		f := files[n]
-		if f.Dir {
-			if err := fsys.MkdirAll(n, f.Mode|0o700); err != nil {
-				return err
-			}
-			continue
-		}
-		b, err := base64.StdEncoding.DecodeString(f.Data)
-		if err != nil {
-			return fmt.Errorf("lab state: file %s: %w", n, err)
-		}
 		if err := fsys.MkdirAll(path.Dir(n), 0o755); err != nil {
 			return err
 		}
-		if err := fsys.WriteFile(n, b, f.Mode); err != nil {
+		switch {
+		case f.Link != "":
+			l, ok := fsys.(shell.Linker)
+			if !ok {
+				continue
+			}
+			_ = fsys.Remove(n)
+			if err := l.Symlink(f.Link, n); err != nil {
+				return err
+			}
+			if chown != nil {
+				if err := chown.Lchown(n, f.UID, f.GID); err != nil {
+					return err
+				}
+			}
+			continue
+		case f.Dir:
+			if err := fsys.MkdirAll(n, f.Mode.Perm()); err != nil {
+				return err
+			}
+		default:
+			b, err := base64.StdEncoding.DecodeString(f.Data)
+			if err != nil {
+				return fmt.Errorf("lab state: file %s: %w", n, err)
+			}
+			if err := fsys.WriteFile(n, b, f.Mode); err != nil {
+				return err
+			}
+		}
+		if err := fsys.Chmod(n, f.Mode); err != nil {
 			return err
+		}
+		if chown != nil {
+			if err := chown.Chown(n, f.UID, f.GID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -99,4 +99,6 @@ type FileInfo struct {
 	Mode    fs.FileMode
 	IsDir   bool
 	ModTime time.Time
+	// UID and GID own the file (0, root, where the FS keeps no owners).
+	UID, GID int
 }

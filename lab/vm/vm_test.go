@@ -288,6 +288,10 @@ func TestCICDInstallFlow(t *testing.T) {
 	// Step 15: firewall access for cicd with a copy of the node key.
 	must(t, w.cicdFS.WriteFile("/home/tappaas/.ssh/tappaas-fw", w.nodePEM, 0o600))
 	must(t, w.cicdFS.WriteFile("/home/tappaas/.ssh/config", []byte("Host firewall.mgmt.internal firewall.internal 10.0.0.1\n  User root\n  IdentityFile /home/tappaas/.ssh/tappaas-fw\n  StrictHostKeyChecking accept-new\n"), 0o600))
+	// Written as root here: given to tappaas, as the installer must.
+	for _, f := range []string{"tappaas-fw", "config"} {
+		must(t, w.cicdFS.Chown("/home/tappaas/.ssh/"+f, 1000, 100))
+	}
 
 	// Step 16: install2.sh.
 	r = w.cicdRun("tappaas", "cd TAPPaaS/src/foundation/tappaas-cicd && ./install2.sh --branch 'main' --domain 'example.com'")
