@@ -11,6 +11,8 @@ import (
 
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/lab/pve"
+	"github.com/tappaas/tappaas/lab/shell"
 )
 
 const exampleAnswers = "../../examples/answers.toml"
@@ -112,6 +114,19 @@ func TestInstallLabEndToEnd(t *testing.T) {
 		if err != nil || fi.UID != 1000 || fi.GID != 100 || fi.Mode.Perm() != perm {
 			t.Errorf("%s on tappaas-cicd: want tappaas:users %04o, got %+v %v", f, perm, fi, err)
 		}
+	}
+	// Root's authorized_keys on the node is still PVE's symlink into the
+	// cluster-wide file, which now holds cicd's key.
+	nfs := l3.Node().FS()
+	if target, err := nfs.(shell.Linker).Readlink(pve.RootAuthorizedKeys); err != nil || target != pve.ClusterAuthorizedKeys {
+		t.Errorf("%s is no longer a symlink to %s: %q %v", pve.RootAuthorizedKeys, pve.ClusterAuthorizedKeys, target, err)
+	}
+	pub, err := cicd.ReadFile("/home/tappaas/.ssh/id_ed25519.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := nfs.ReadFile(pve.ClusterAuthorizedKeys); err != nil || !strings.Contains(string(keys), strings.Fields(string(pub))[1]) {
+		t.Errorf("cicd's key is not in %s: %v", pve.ClusterAuthorizedKeys, err)
 	}
 }
 

@@ -352,6 +352,13 @@ iface vmbr0 inet static
 source /etc/network/interfaces.d/*
 `
 
+// Root's authorized keys on a PVE node: RootAuthorizedKeys is a symlink to
+// the cluster-wide ClusterAuthorizedKeys (see seedFS).
+const (
+	RootAuthorizedKeys    = "/root/.ssh/authorized_keys"
+	ClusterAuthorizedKeys = "/etc/pve/priv/authorized_keys"
+)
+
 // seedFS writes the files of a fresh node into fsys.
 func (m *Model) seedFS(fsys shell.FS) error {
 	host := m.Hostname
@@ -394,6 +401,21 @@ func (m *Model) seedFS(fsys shell.FS) error {
 			mode = 0o600
 		}
 		if err := fsys.WriteFile(name, []byte(files[name]), mode); err != nil {
+			return err
+		}
+	}
+	// pve-cluster keeps root's authorized keys cluster-wide and links
+	// root's file to them (proxmox/pve-cluster:src/PVE/Cluster/Setup.pm,
+	// sub setup_ssh_keys, run by `pvecm updatecerts` when pve-cluster
+	// starts): /root/.ssh/authorized_keys -> /etc/pve/priv/authorized_keys.
+	if l, ok := fsys.(shell.Linker); ok {
+		if err := fsys.MkdirAll("/root/.ssh", 0o700); err != nil {
+			return err
+		}
+		if err := fsys.WriteFile(ClusterAuthorizedKeys, nil, 0o600); err != nil {
+			return err
+		}
+		if err := l.Symlink(ClusterAuthorizedKeys, RootAuthorizedKeys); err != nil {
 			return err
 		}
 	}

@@ -223,11 +223,11 @@ func (n *Node) syncFilesLocked() {
 	}
 	n.syncSysNetLocked()
 	ak := AuthorizedKeyPEM(m.Certs.ClientPEM, "lab-client")
-	if cur, err := n.fs.ReadFile("/root/.ssh/authorized_keys"); err != nil {
+	if cur, err := n.fs.ReadFile(RootAuthorizedKeys); err != nil {
 		_ = n.fs.MkdirAll("/root/.ssh", 0o700)
-		_ = n.fs.WriteFile("/root/.ssh/authorized_keys", []byte(ak+"\n"), 0o600)
+		_ = n.fs.WriteFile(RootAuthorizedKeys, []byte(ak+"\n"), 0o600)
 	} else if !strings.Contains(string(cur), strings.Fields(ak)[1]) {
-		_ = n.fs.AppendFile("/root/.ssh/authorized_keys", []byte(ak+"\n"), 0o600)
+		_ = n.fs.AppendFile(RootAuthorizedKeys, []byte(ak+"\n"), 0o600)
 	}
 	if _, err := n.fs.Stat("/root/.ssh/id_ed25519.pub"); err != nil {
 		_ = n.fs.WriteFile("/root/.ssh/id_ed25519.pub", []byte(AuthorizedKeyPEM(m.Certs.RootKeyPEM, "root@"+m.Hostname)+"\n"), 0o644)

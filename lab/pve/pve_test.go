@@ -351,3 +351,36 @@ func TestOpenSSLPasswdIsRealSHACrypt(t *testing.T) {
 		t.Fatalf("random-salt hash %q does not verify", h)
 	}
 }
+
+// Root's authorized_keys on a fresh node is pve-cluster's symlink into
+// /etc/pve/priv; appending goes through it, a rename replaces it, and the
+// link survives a snapshot.
+func TestRootAuthorizedKeysIsClusterLink(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	if out := tn.run(0, "", "readlink /root/.ssh/authorized_keys"); out != ClusterAuthorizedKeys+"\n" {
+		t.Fatalf("readlink: %q", out)
+	}
+	tn.run(0, "", "echo 'ssh-ed25519 AAAAnew x' >> /root/.ssh/authorized_keys")
+	if b, _ := tn.n.FS().ReadFile(ClusterAuthorizedKeys); !strings.Contains(string(b), "AAAAnew") || !strings.Contains(string(b), "lab-client") {
+		t.Fatalf("cluster file after append: %q", b)
+	}
+	files, err := SnapshotFS(tn.n.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files[RootAuthorizedKeys].Link != ClusterAuthorizedKeys {
+		t.Fatalf("snapshot: %+v", files[RootAuthorizedKeys])
+	}
+	restored := shell.NewMemFS()
+	if err := RestoreFS(restored, files); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := restored.Readlink(RootAuthorizedKeys); err != nil || l != ClusterAuthorizedKeys {
+		t.Fatalf("restored link: %q %v", l, err)
+	}
+	tn.run(0, "", "printf 'x\\n' > /tmp/k && mv -f /tmp/k /root/.ssh/authorized_keys")
+	if out := tn.run(1, "", "readlink /root/.ssh/authorized_keys"); out != "" {
+		t.Fatalf("mv over the link: %q", out)
+	}
+}
