@@ -123,7 +123,9 @@ func (n *Node) cmdZpool(e *shell.Env) int {
 			}
 		}
 		if len(n.m.Pools) == 0 && len(names) == 0 {
-			fmt.Fprintln(e.Stdout, "no pools available")
+			// On standard error, status 0
+			// (openzfs/zfs@zfs-2.3.4:cmd/zpool/zpool_main.c:11202-11204).
+			fmt.Fprintln(e.Stderr, "no pools available")
 			return 0
 		}
 		for _, p := range n.m.Pools {
@@ -298,7 +300,11 @@ func (n *Node) zpoolList(e *shell.Env, args []string) int {
 		}
 	}
 	if len(n.m.Pools) == 0 {
-		fmt.Fprintln(e.Stdout, "no pools available")
+		// Only the human form says so; scripted (-H) prints nothing
+		// (openzfs/zfs@zfs-2.3.4:cmd/zpool/zpool_main.c:7485-7487).
+		if !scripted && len(names) == 0 {
+			fmt.Fprintln(e.Stdout, "no pools available")
+		}
 		return 0
 	}
 	if !scripted {

@@ -384,3 +384,20 @@ func TestRootAuthorizedKeysIsClusterLink(t *testing.T) {
 		t.Fatalf("mv over the link: %q", out)
 	}
 }
+
+// With no pools, only the human forms say so: `zpool list -H` prints
+// nothing, `zpool status` says it on standard error.
+func TestZpoolNoPools(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	for _, c := range []struct{ cmd, out, errOut string }{
+		{"zpool list -H -o name", "", ""},
+		{"zpool list", "no pools available\n", ""},
+		{"zpool status", "", "no pools available\n"},
+	} {
+		var out, errb bytes.Buffer
+		if rc := tn.in.Run(context.Background(), c.cmd, strings.NewReader(""), &out, &errb, map[string]string{"USER": "root"}); rc != 0 || out.String() != c.out || errb.String() != c.errOut {
+			t.Errorf("%s: %d %q %q", c.cmd, rc, out.String(), errb.String())
+		}
+	}
+}
