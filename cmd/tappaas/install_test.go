@@ -115,6 +115,21 @@ func TestInstallLabEndToEnd(t *testing.T) {
 			t.Errorf("%s on tappaas-cicd: want tappaas:users %04o, got %+v %v", f, perm, fi, err)
 		}
 	}
+	// Pools name their disks by /dev/disk/by-id, stable across boots.
+	pools := 0
+	l3.Node().Read(func(m *pve.Model) {
+		for _, p := range m.Pools {
+			pools++
+			for _, d := range p.Devices {
+				if !strings.HasPrefix(d, pve.ByIDDir) {
+					t.Errorf("pool %s uses %s, not a %s name", p.Name, d, pve.ByIDDir)
+				}
+			}
+		}
+	})
+	if pools == 0 {
+		t.Error("the install made no pool")
+	}
 	// Root's authorized_keys on the node is still PVE's symlink into the
 	// cluster-wide file, which now holds cicd's key.
 	nfs := l3.Node().FS()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -83,6 +84,67 @@ type Disk struct {
 	WWN    string `json:"wwn"`
 	Rota   bool   `json:"rota"`
 	Use    string `json:"use"` // "" unused, "system", "zfs:<pool>", "data"
+	// Bus is how udev names it in /dev/disk/by-id: "ata" (the default for
+	// sdX), "scsi" (e.g. a QEMU SCSI disk) or "nvme" (nvmeXnY).
+	Bus string `json:"bus,omitempty"`
+}
+
+// IDs are the disk's /dev/disk/by-id names as udev's
+// 60-persistent-storage.rules makes them (systemd/systemd:
+// rules.d/60-persistent-storage.rules.in): ata-<model>_<serial> for ATA
+// disks (ata_id's ID_SERIAL, blanks as "_"), scsi-<serial> for SCSI,
+// nvme-<model>_<serial> and nvme-<wwid> for NVMe, and wwn-<wwn> for
+// disks reporting a World Wide Name. A partition N adds "-partN".
+func (d *Disk) IDs() []string {
+	serial := strings.ReplaceAll(d.Model, " ", "_") + "_" + d.Serial
+	var ids []string
+	switch d.bus() {
+	case "nvme":
+		ids = append(ids, "nvme-"+serial)
+		if d.WWN != "" {
+			ids = append(ids, "nvme-"+d.WWN)
+		}
+		return ids
+	case "scsi":
+		ids = append(ids, "scsi-"+d.Serial)
+	default:
+		ids = append(ids, "ata-"+serial)
+	}
+	if d.WWN != "" {
+		ids = append(ids, "wwn-"+d.WWN)
+	}
+	return ids
+}
+
+func (d *Disk) bus() string {
+	switch {
+	case d.Bus != "":
+		return d.Bus
+	case strings.HasPrefix(d.Dev, "/dev/nvme"):
+		return "nvme"
+	}
+	return "ata"
+}
+
+// partName is the kernel name of partition n of the disk: sdb1, nvme0n1p1.
+func (d *Disk) partName(n int) string {
+	base := strings.TrimPrefix(d.Dev, "/dev/")
+	if strings.HasPrefix(base, "nvme") {
+		return fmt.Sprintf("%sp%d", base, n)
+	}
+	return fmt.Sprintf("%s%d", base, n)
+}
+
+// parts are the partition numbers the disk has: the PVE installer's three
+// on the system disk, ZFS's 1 and 9 on a whole-disk vdev.
+func (d *Disk) parts() []int {
+	switch {
+	case d.Use == "system":
+		return []int{1, 2, 3}
+	case strings.HasPrefix(d.Use, "zfs:"):
+		return []int{1, 9}
+	}
+	return nil
 }
 
 // Link is a live network interface.
@@ -574,12 +636,18 @@ func (m *Model) disk(dev string) *Disk {
 		dev = "/dev/" + dev
 	}
 	for _, d := range m.Disks {
-		if d.Dev == dev || "/dev/disk/by-id/wwn-"+d.WWN == dev || "/dev/disk/by-id/ata-"+strings.ReplaceAll(d.Model, " ", "_")+"_"+d.Serial == dev {
+		if d.Dev == dev {
+			return d
+		}
+		if id, ok := strings.CutPrefix(dev, ByIDDir); ok && slices.Contains(d.IDs(), id) {
 			return d
 		}
 	}
 	return nil
 }
+
+// ByIDDir is udev's directory of stable disk names.
+const ByIDDir = "/dev/disk/by-id/"
 
 func (m *Model) nic(name string) *NIC {
 	for i := range m.NICs {

@@ -401,3 +401,35 @@ func TestZpoolNoPools(t *testing.T) {
 		}
 	}
 }
+
+// udev's /dev/disk/by-id links exist for every disk (and its partitions),
+// zpool create takes them, and zpool status shows the names given.
+func TestDiskByIDAndPoolNames(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	ls := tn.run(0, "", `for l in /dev/disk/by-id/*; do printf '%s %s\n' "${l##*/}" "$(readlink -f "$l")"; done`)
+	for _, want := range []string{
+		"ata-Samsung_SSD_870_EVO_1TB_S6PTNM0T200002 /dev/sdb\n",
+		"wwn-0x5002538f00000002 /dev/sdb\n",
+		"ata-Samsung_SSD_870_EVO_250GB_S6PENL0T100001-part3 /dev/sda3\n",
+	} {
+		if !strings.Contains(ls, want) {
+			t.Errorf("by-id lacks %q:\n%s", want, ls)
+		}
+	}
+	if strings.Contains(ls, "sdb-part") || strings.Contains(ls, "/dev/sdb1") {
+		t.Errorf("a blank disk has no partition links:\n%s", ls)
+	}
+	tn.run(0, "", "zpool create -f tanka1 mirror /dev/disk/by-id/wwn-0x5002538f00000002 /dev/disk/by-id/ata-Samsung_SSD_870_EVO_1TB_S6PTNM0T200003")
+	st := tn.run(0, "", "zpool status tanka1")
+	if !strings.Contains(st, "\t    wwn-0x5002538f00000002 ONLINE") || !strings.Contains(st, "\t    ata-Samsung_SSD_870_EVO_1TB_S6PTNM0T200003 ONLINE") {
+		t.Errorf("status:\n%s", st)
+	}
+	st = tn.run(0, "", "zpool status -P tanka1")
+	if !strings.Contains(st, "/dev/disk/by-id/wwn-0x5002538f00000002-part1 ") {
+		t.Errorf("status -P:\n%s", st)
+	}
+	if out := tn.run(0, "", "readlink -f /dev/disk/by-id/wwn-0x5002538f00000002-part1"); out != "/dev/sdb1\n" {
+		t.Errorf("partition link after create: %q", out)
+	}
+}
