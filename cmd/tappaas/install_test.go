@@ -70,6 +70,17 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("first run: exit %d: %v\n%s", code, err, tail(out, 60))
 	}
+	// A fresh node has updates waiting (as one installed from an ISO
+	// does): the dist-upgrade step does work.
+	upgraded := false
+	for _, e := range events(t, out) {
+		if e.Event == "step_done" && e.Step == "node.upgrade" && e.Skipped == false {
+			upgraded = true
+		}
+	}
+	if !upgraded {
+		t.Error("first run: node.upgrade did not apply")
+	}
 	// Second run: every step skipped with its reason, nothing mutated.
 	var before, after lab.Counters
 	var l2 *lab.Lab

@@ -60,6 +60,9 @@ type Model struct {
 	PBS        PBS                 `json:"pbs"`
 	Certs      Certs               `json:"certs"`
 	Services   map[string]string   `json:"services"` // name → "active"/"inactive"
+	// Disabled are the units `systemctl disable` turned off at boot; every
+	// other known unit is enabled, as the Debian packages install them.
+	Disabled map[string]bool `json:"disabled,omitempty"`
 	Timers     []Timer             `json:"timers"`
 
 	Files map[string]FileRec `json:"files,omitempty"` // FS snapshot (persistence only)
@@ -377,10 +380,12 @@ func mgmtIP(hostname string) string {
 	return fmt.Sprintf("10.0.0.%d", 9+n)
 }
 
-// basePackages are installed on a fresh PVE 9 node (name, version).
+// basePackages are installed on a fresh PVE 9 node (name, version). As on
+// a node installed from an ISO, some are older than the repository's
+// (aptCatalog): a dist-upgrade has work to do.
 var basePackages = [][2]string{
-	{"pve-manager", PVEVersion}, {"proxmox-ve", "9.1.0"}, {"qemu-server", "9.1.2"}, {"pve-cluster", "9.0.7"},
-	{"proxmox-widget-toolkit", "5.1.2"}, {"ifupdown2", "3.3.0-1+pmx10"}, {"zfsutils-linux", "2.3.4-pve1"},
+	{"pve-manager", PVEVersion}, {"proxmox-ve", "9.1.0"}, {"qemu-server", "9.1.1"}, {"pve-cluster", "9.0.6"},
+	{"proxmox-widget-toolkit", "5.1.1"}, {"ifupdown2", "3.3.0-1+pmx10"}, {"zfsutils-linux", "2.3.4-pve1"},
 	{"openssh-server", "1:10.0p1-7"}, {"curl", "8.14.1-2"}, {"wget", "1.25.0-2"}, {"openssl", "3.5.4-1"},
 	{"zstd", "1.5.7+dfsg-1"}, {"proxmox-backup-client", "4.0.16-1"}, {"chrony", "4.6.1-3"}, {"systemd", "257.8-1"},
 	{"bash", "5.2.37-2"}, {"coreutils", "9.7-3"}, {"iproute2", "6.15.0-1"}, {"apt", "3.0.3"},

@@ -433,3 +433,42 @@ func TestDiskByIDAndPoolNames(t *testing.T) {
 		t.Errorf("partition link after create: %q", out)
 	}
 }
+
+// systemctl keeps whether a unit is enabled apart from whether it runs;
+// corosync does not start without a cluster (ConditionPathExists).
+func TestSystemctlEnabledState(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	tn.run(0, "", "systemctl disable --now pve-ha-lrm")
+	if out := tn.run(0, "", "systemctl is-enabled pve-ha-lrm pve-ha-crm || true"); out != "disabled\nenabled\n" {
+		t.Fatalf("is-enabled: %q", out)
+	}
+	tn.run(3, "inactive", "systemctl is-active pve-ha-lrm")
+	tn.run(0, "", "systemctl enable -q --now pve-ha-lrm pve-ha-crm corosync")
+	if out := tn.run(0, "", "systemctl is-enabled pve-ha-lrm corosync"); out != "enabled\nenabled\n" {
+		t.Fatalf("is-enabled after: %q", out)
+	}
+	tn.run(0, "active", "systemctl is-active pve-ha-lrm")
+	tn.run(3, "inactive", "systemctl is-active corosync")
+}
+
+// A fresh node has upgrades once the no-subscription lists are fetched;
+// apt-get -s only shows them, dist-upgrade -y installs them.
+func TestAptDistUpgrade(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	tn.n.lock()
+	tn.n.m.Apt.Fetched = []string{"debian", "pve-no-subscription"}
+	tn.n.unlock()
+	sim := tn.run(0, "", "apt-get -s -q dist-upgrade")
+	for _, want := range []string{"Inst pve-cluster [9.0.6] (9.0.7 ", "Inst proxmox-widget-toolkit [5.1.1] (5.1.2 ", "3 upgraded"} {
+		if !strings.Contains(sim, want) {
+			t.Errorf("simulate lacks %q:\n%s", want, sim)
+		}
+	}
+	tn.run(1, "Abort.", "apt-get dist-upgrade </dev/null")
+	tn.run(0, "Setting up pve-cluster (9.0.7)", "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold dist-upgrade")
+	if sim := tn.run(0, "0 upgraded", "apt-get -s dist-upgrade"); strings.Contains(sim, "Inst ") {
+		t.Fatalf("after the upgrade:\n%s", sim)
+	}
+}

@@ -71,8 +71,8 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add := func(s ...steps.Step) { ss = append(ss, s...) }
 
 	add(&preflight.Checks{Node: e, Cfg: cfg, Role: preflight.RoleFirst, OperatorAddr: t.OperatorAddr, PriorRun: t.PriorRun})
-	add(&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.Snippets{Node: e})
-	add(&network.Bridges{Node: e, Cfg: cfg})
+	add(&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.HAServices{Node: e}, &node.Snippets{Node: e}, &node.Upgrade{Node: e})
+	add(&network.Bridges{Node: e, Cfg: cfg, After: []string{"node.upgrade"}})
 	add(&cluster.Create{Node: e, Cfg: cfg, API: t.ClusterAPI})
 	for _, p := range cfg.Storage.Pools {
 		add(&storage.Pool{Node: e, Cfg: cfg, Pool: p}, &storage.Register{Node: e, Pool: p.Name, Hostname: cfg.Node.Hostname})
