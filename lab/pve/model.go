@@ -63,7 +63,7 @@ type Model struct {
 	// Disabled are the units `systemctl disable` turned off at boot; every
 	// other known unit is enabled, as the Debian packages install them.
 	Disabled map[string]bool `json:"disabled,omitempty"`
-	Timers     []Timer             `json:"timers"`
+	Timers   []Timer         `json:"timers"`
 
 	Files map[string]FileRec `json:"files,omitempty"` // FS snapshot (persistence only)
 }
