@@ -141,6 +141,22 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	if pools == 0 {
 		t.Error("the install made no pool")
 	}
+	// PBS prunes and collects garbage as upstream's backup install sets up.
+	l3.Node().Read(func(m *pve.Model) {
+		var gc string
+		for _, d := range m.PBS.Datastores {
+			gc = d.GCSchedule
+		}
+		var job map[string]string
+		for _, j := range m.PBS.Jobs {
+			if j["kind"] == "prune-job" {
+				job = j
+			}
+		}
+		if gc != "03:00" || job == nil || job["schedule"] != "02:00" || job["keep-last"] != "4" || job["keep-yearly"] != "6" {
+			t.Errorf("PBS retention: gc %q, prune job %v", gc, job)
+		}
+	})
 	// Root's authorized_keys on the node is still PVE's symlink into the
 	// cluster-wide file, which now holds cicd's key.
 	nfs := l3.Node().FS()

@@ -220,7 +220,30 @@ func TestPBSManager(t *testing.T) {
 	tn.run(0, "", "proxmox-backup-manager acl update /datastore/ds1 DatastoreBackup --auth-id 'tappaas@pbs!pve'")
 	tn.run(0, `"ugid":"tappaas@pbs!pve"`, "proxmox-backup-manager acl list --output-format json")
 	tn.run(0, `"tokenid":"tappaas@pbs!pve"`, "proxmox-backup-manager user list-tokens tappaas@pbs --output-format json")
-	tn.run(0, "", "proxmox-backup-manager prune-job create p1 --store ds1 --schedule 02:00 --keep-last 4")
+	tn.run(0, "", "proxmox-backup-manager prune-job create pj1 --store ds1 --schedule 02:00 --keep-last 4")
+	// Prune jobs and schedules as the API schema checks them.
+	for _, c := range []struct{ want, cmd string }{
+		{"parameter 'keep-daily': value must have a minimum value of 1 (got 0)", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 02:00 --keep-daily 0"},
+		{"parameter 'schedule': parameter is missing and it is not optional.", "proxmox-backup-manager prune-job create pj2 --store ds1 --keep-last 1"},
+		{"parameter 'schedule': unable to parse calendar event", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 'every night'"},
+		{"parameter 'schedule': unable to parse calendar event", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 25:00"},
+		{"parameter 'disable': Unable to parse boolean option.", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 02:00 --disable nah"},
+		{"parameter 'keep-forever': schema does not allow additional properties.", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 02:00 --keep-forever 1"},
+		{"parameter 'id': value must be at least 3 characters long", "proxmox-backup-manager prune-job create p --store ds1 --schedule 02:00"},
+		{"already exists", "proxmox-backup-manager prune-job create pj1 --store ds1 --schedule daily"},
+		{"parameter 'gc-schedule': unable to parse calendar event", "proxmox-backup-manager datastore update ds1 --gc-schedule 3am"},
+	} {
+		tn.run(255, c.want, c.cmd)
+	}
+	for _, ok := range []string{"daily", "mon..fri 02:00", "sat,sun *:0/15", "03:00 UTC", "*:30:00"} {
+		tn.run(0, "", "proxmox-backup-manager datastore update ds1 --gc-schedule '"+ok+"'")
+	}
+	tn.run(0, "", "proxmox-backup-manager prune-job update pj1 --keep-last 2 --keep-hourly 3 --disable false")
+	tn.run(0, "", "proxmox-backup-manager prune-job update pj1 --delete keep-hourly")
+	if out := tn.run(0, "", "proxmox-backup-manager prune-job list --output-format json"); out != `[{"id":"pj1","keep-last":2,"schedule":"02:00","store":"ds1"}]`+"\n" {
+		t.Fatalf("prune-job list: %s", out)
+	}
+	tn.run(0, `"gc-schedule":"*:30:00"`, "proxmox-backup-manager datastore show ds1 --output-format json")
 	tn.run(255, "no such datastore", "proxmox-backup-manager verify-job create v1 --store nosuch")
 	// the token alone is not enough: its user needs rights too (intersection)
 	tn.n.lock()

@@ -98,9 +98,9 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 
 	leaves := []string{"network.sanity", "platform.configuration", stepzones.StepID}
 	if cfg.BackupEnabled() {
-		add(&pbs.Install{Node: e}, &pbs.Datastore{Node: e, Cfg: cfg}, &pbs.UserToken{Node: e, Cfg: cfg}, &pbs.Storage{Node: e, Cfg: cfg})
+		add(&pbs.Install{Node: e}, &pbs.Datastore{Node: e, Cfg: cfg}, &pbs.Retention{Node: e, Cfg: cfg}, &pbs.UserToken{Node: e, Cfg: cfg}, &pbs.Storage{Node: e, Cfg: cfg})
 		add(&pbs.BackupJob{Node: e, Cfg: cfg, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: []string{"firewall.vm", "platform.cicd"}})
-		leaves = append(leaves, "pbs.backup-job")
+		leaves = append(leaves, "pbs.backup-job", "pbs.retention")
 	}
 	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), After: []string{"firewall.verify", "network.cutover"}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})
