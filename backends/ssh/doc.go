@@ -82,7 +82,8 @@
 // streams the data to `cat > <dir>/.<name>.tmp-<random>`, verifies its
 // SHA-256 on the target (`sha256sum -c`), chmods, syncs and renames it into
 // place with `mv -f`, so a cut link never leaves a partial file at path.
-// Both use sudo for non-root users. Both are idempotent, so a link lost
+// Both act as Config.User, never through sudo (see backends/exec: a
+// file belongs to the user who writes it). Both are idempotent, so a link lost
 // while one runs is retried once on a fresh connection (Run never is: a
 // command that started may have taken effect).
 //

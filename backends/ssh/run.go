@@ -341,14 +341,14 @@ func (c *Client) classify(cn *conn, err error) (int, error) {
 	return -1, fmt.Errorf("%w: %v", exec.ErrConnectionLost, why)
 }
 
-// ReadFile implements exec.Executor with `cat` (sudo for non-root users).
+// ReadFile implements exec.Executor with `cat`, as the connecting user.
 func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if strings.ContainsAny(p, "\n\x00") {
 		return nil, fmt.Errorf("read %q: invalid path", p)
 	}
 	var out bytes.Buffer
 	errw := exec.NewLineWriter(64<<10, nil)
-	cmd := exec.Cmd{Script: "cat " + exec.Quote(p), Sudo: true}
+	cmd := exec.Cmd{Script: "cat " + exec.Quote(p)}
 	res, err := c.run(ctx, cmd, &out, errw)
 	if errors.Is(err, exec.ErrConnectionLost) && ctx.Err() == nil {
 		// Reading is idempotent: once more on a fresh connection.
@@ -361,6 +361,9 @@ func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 		if strings.Contains(res.Stderr, "No such file or directory") {
 			return nil, fmt.Errorf("read %s on %s: %w", p, c.target, fs.ErrNotExist)
 		}
+		if strings.Contains(res.Stderr, "Permission denied") {
+			return nil, fmt.Errorf("read %s on %s as %s: %w", p, c.target, c.cfg.User, fs.ErrPermission)
+		}
 		err = c.finish(cmd, res, nil)
 	}
 	if err != nil {
@@ -369,8 +372,8 @@ func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// WriteFile implements exec.Executor: stream to a temp file, verify its
-// SHA-256, chmod, sync, rename (see the package doc).
+// WriteFile implements exec.Executor: as the connecting user, stream to a
+// temp file, verify its SHA-256, chmod, sync, rename (see the package doc).
 func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.FileMode) error {
 	if p == "" || !path.IsAbs(p) || strings.ContainsAny(p, "\n\x00") {
 		return fmt.Errorf("write %q: want an absolute path without newlines", p)
@@ -387,7 +390,7 @@ func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.F
 		" && mv -f " + qt + " " + exec.Quote(p) +
 		" || { rm -f " + qt + "; exit 1; }"
 	errw := exec.NewLineWriter(64<<10, nil)
-	cmd := exec.Cmd{Script: script, Sudo: true, Stdin: bytes.NewReader(data)}
+	cmd := exec.Cmd{Script: script, Stdin: bytes.NewReader(data)}
 	res, err := c.run(ctx, cmd, io.Discard, errw)
 	if errors.Is(err, exec.ErrConnectionLost) && ctx.Err() == nil {
 		// The write is idempotent (same temp file, verified, renamed):
@@ -398,7 +401,10 @@ func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.F
 	}
 	res.Stderr = errw.String()
 	if err == nil {
-		err = c.finish(exec.Cmd{Script: "write " + p, Sudo: true}, res, nil)
+		if strings.Contains(res.Stderr, "Permission denied") || strings.Contains(res.Stderr, "Operation not permitted") {
+			return fmt.Errorf("write %s on %s as %s: %w", p, c.target, c.cfg.User, fs.ErrPermission)
+		}
+		err = c.finish(exec.Cmd{Script: "write " + p}, res, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s on %s: %w", p, c.target, err)

@@ -403,10 +403,19 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 		}
 		switch verb {
 		case "enable", "start", "restart", "reload", "try-restart", "reload-or-restart":
-			if verb == "enable" && !now {
-				continue
+			if verb == "enable" {
+				_ = n.withLock(true, func() error { delete(n.m.Disabled, name); return nil })
+				if !now {
+					continue
+				}
 			}
 			_ = n.withLock(true, func() error {
+				if name == "corosync" && n.m.Cluster == nil {
+					// corosync.service has ConditionPathExists=
+					// /etc/corosync/corosync.conf: without a cluster it
+					// is skipped, and systemctl still succeeds.
+					return nil
+				}
 				n.m.Services[name] = "active"
 				if name == "networking" && verb != "enable" {
 					_, _ = n.ifreload()
@@ -414,8 +423,17 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 				return nil
 			})
 		case "stop", "disable", "kill":
-			if verb == "disable" && !now {
-				continue
+			if verb == "disable" {
+				_ = n.withLock(true, func() error {
+					if n.m.Disabled == nil {
+						n.m.Disabled = map[string]bool{}
+					}
+					n.m.Disabled[name] = true
+					return nil
+				})
+				if !now {
+					continue
+				}
 			}
 			_ = n.withLock(true, func() error {
 				if isTimer {
@@ -435,8 +453,15 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 				fmt.Fprintln(e.Stdout, "active")
 			}
 		case "is-enabled":
+			n.lock()
+			off := n.m.Disabled[name]
+			n.unlock()
+			state := "enabled"
+			if off {
+				state, rc = "disabled", 1
+			}
 			if !quiet {
-				fmt.Fprintln(e.Stdout, "enabled")
+				fmt.Fprintln(e.Stdout, state)
 			}
 		case "status":
 			state := "active (running)"

@@ -86,6 +86,7 @@ func New(cfg Config) (*Node, error) {
 		}
 		n.m.seedSysNICs(n.fs)
 		n.syncSysNetLocked()
+		n.syncDevLocked() // /dev is not persisted: udev makes it at boot
 		return n, nil
 	}
 	m, err := NewModel(cfg.Hostname)
@@ -232,12 +233,13 @@ func (n *Node) syncFilesLocked() {
 		_ = n.fs.WriteFile(fmt.Sprintf("/etc/pve/nodes/%s/qemu-server/%d.conf", m.Hostname, id), []byte(cb.String()), 0o640)
 	}
 	n.syncSysNetLocked()
+	n.syncDevLocked()
 	ak := AuthorizedKeyPEM(m.Certs.ClientPEM, "lab-client")
-	if cur, err := n.fs.ReadFile("/root/.ssh/authorized_keys"); err != nil {
+	if cur, err := n.fs.ReadFile(RootAuthorizedKeys); err != nil {
 		_ = n.fs.MkdirAll("/root/.ssh", 0o700)
-		_ = n.fs.WriteFile("/root/.ssh/authorized_keys", []byte(ak+"\n"), 0o600)
+		_ = n.fs.WriteFile(RootAuthorizedKeys, []byte(ak+"\n"), 0o600)
 	} else if !strings.Contains(string(cur), strings.Fields(ak)[1]) {
-		_ = n.fs.AppendFile("/root/.ssh/authorized_keys", []byte(ak+"\n"), 0o600)
+		_ = n.fs.AppendFile(RootAuthorizedKeys, []byte(ak+"\n"), 0o600)
 	}
 	if _, err := n.fs.Stat("/root/.ssh/id_ed25519.pub"); err != nil {
 		_ = n.fs.WriteFile("/root/.ssh/id_ed25519.pub", []byte(AuthorizedKeyPEM(m.Certs.RootKeyPEM, "root@"+m.Hostname)+"\n"), 0o644)
@@ -263,6 +265,28 @@ func sortedKeys[V any](mp map[string]V) []string {
 }
 
 // syncSysNetLocked mirrors the live links into /sys/class/net.
+// syncDevLocked makes the disks' device nodes and udev's
+// /dev/disk/by-id links (see Disk.IDs): relative links to ../../sdb, and
+// ID-partN to each partition, as on a real node.
+func (n *Node) syncDevLocked() {
+	l, ok := n.fs.(shell.Linker)
+	if !ok {
+		return
+	}
+	_ = n.fs.RemoveAll(ByIDDir)
+	_ = n.fs.MkdirAll(ByIDDir, 0o755)
+	for _, d := range n.m.Disks {
+		_ = n.fs.WriteFile(d.Dev, nil, 0o660)
+		for _, id := range d.IDs() {
+			_ = l.Symlink("../../"+strings.TrimPrefix(d.Dev, "/dev/"), ByIDDir+id)
+			for _, p := range d.parts() {
+				_ = n.fs.WriteFile("/dev/"+d.partName(p), nil, 0o660)
+				_ = l.Symlink("../../"+d.partName(p), fmt.Sprintf("%s%s-part%d", ByIDDir, id, p))
+			}
+		}
+	}
+}
+
 func (n *Node) syncSysNetLocked() {
 	have, _ := n.fs.ReadDir("/sys/class/net")
 	for _, name := range have {

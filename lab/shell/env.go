@@ -163,8 +163,10 @@ func errText(err error) string {
 			return "No such file or directory"
 		case syscall.EEXIST:
 			return "File exists"
-		case syscall.EACCES, syscall.EPERM:
+		case syscall.EACCES:
 			return "Permission denied"
+		case syscall.EPERM:
+			return "Operation not permitted"
 		case syscall.EISDIR:
 			return "Is a directory"
 		case syscall.ENOTDIR:

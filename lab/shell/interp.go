@@ -131,6 +131,16 @@ func (i *Interp) Commands() []string {
 // sleeps; the status is then 130 and an interrupted command's output may be
 // partial.
 func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
+	return i.run(ctx, false, script, stdin, stdout, stderr, vars)
+}
+
+// RunSh is Run as `/bin/sh -c script`: dash's language and messages when
+// Sh is "dash", bash's otherwise.
+func (i *Interp) RunSh(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
+	return i.run(ctx, i.isDash("sh"), script, stdin, stdout, stderr, vars)
+}
+
+func (i *Interp) run(ctx context.Context, dash bool, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
 	// Background jobs may write concurrently with the shell: serialize
 	// writes to the caller's (possibly non-thread-safe) writers, as a pipe
 	// serializes the writes of processes sharing it.
@@ -148,6 +158,10 @@ func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout
 	}()
 	st := i.newState(gctx, stdin, stdout, stderr, vars)
 	st.group = g
+	st.dash = dash
+	if dash {
+		st.arg0 = "sh"
+	}
 	code := st.runSource(script, "")
 	// Background jobs still writing to our streams keep the "session"
 	// open until they finish (or the caller gives up).

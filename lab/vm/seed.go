@@ -70,6 +70,11 @@ func Seed(kind string, fsys shell.FS, o SeedOptions) error {
 			keys += "\n"
 		}
 		w.file(home+"/.ssh/authorized_keys", keys, 0o600)
+		// The user owns its home, as NixOS's users.users.<name>.createHome
+		// makes it, in group users (isNormalUser's default group).
+		for _, p := range []string{home, home + "/.ssh", home + "/.ssh/authorized_keys"} {
+			w.chown(p, 1000, 100)
+		}
 		if w.err == nil {
 			if _, err := fsys.Stat("/run/current-system"); err != nil {
 				store := "/nix/store/" + storeHash("template", 0) + "-nixos-system-nixos-" + strings.Fields(NixOSVersion)[0]
@@ -200,6 +205,13 @@ func (w *seedWriter) file(p, content string, mode fs.FileMode) {
 	}
 	if w.err = w.fs.WriteFile(p, []byte(content), mode); w.err == nil {
 		w.err = w.fs.Chmod(p, mode)
+	}
+}
+
+// chown gives p to uid:gid where the filesystem keeps owners.
+func (w *seedWriter) chown(p string, uid, gid int) {
+	if c, ok := w.fs.(shell.Chowner); ok && w.err == nil {
+		w.err = c.Chown(p, uid, gid)
 	}
 }
 

@@ -85,8 +85,8 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add := func(s ...steps.Step) { ss = append(ss, s...) }
 
 	add(&preflight.Checks{Node: e, Cfg: cfg, Role: preflight.RoleFirst, OperatorAddr: t.OperatorAddr, PriorRun: t.PriorRun})
-	add(&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.Snippets{Node: e})
-	add(&network.Bridges{Node: e, Cfg: cfg})
+	add(&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.HAServices{Node: e}, &node.Snippets{Node: e}, &node.Upgrade{Node: e})
+	add(&network.Bridges{Node: e, Cfg: cfg, After: []string{"node.upgrade"}})
 	add(&cluster.Create{Node: e, Cfg: cfg, API: t.ClusterAPI})
 	for _, p := range cfg.Storage.Pools {
 		add(&storage.Pool{Node: e, Cfg: cfg, Pool: p}, &storage.Register{Node: e, Pool: p.Name, Hostname: cfg.Node.Hostname})
@@ -116,9 +116,9 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 
 	leaves := []string{"network.sanity", "platform.configuration", stepzones.StepID}
 	if cfg.BackupEnabled() {
-		add(&pbs.Install{Node: e}, &pbs.Datastore{Node: e, Cfg: cfg}, &pbs.UserToken{Node: e, Cfg: cfg}, &pbs.Storage{Node: e, Cfg: cfg})
+		add(&pbs.Install{Node: e}, &pbs.Datastore{Node: e, Cfg: cfg}, &pbs.Retention{Node: e, Cfg: cfg}, &pbs.UserToken{Node: e, Cfg: cfg}, &pbs.Storage{Node: e, Cfg: cfg})
 		add(&pbs.BackupJob{Node: e, Cfg: cfg, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: []string{"firewall.vm", "platform.cicd"}})
-		leaves = append(leaves, "pbs.backup-job")
+		leaves = append(leaves, "pbs.backup-job", "pbs.retention")
 	}
 	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), After: []string{"firewall.verify", "network.cutover", platform.AssignPatchID}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})

@@ -37,8 +37,8 @@ func TestFirstNodePlanIsValid(t *testing.T) {
 	for _, s := range p.Steps() {
 		ids = append(ids, s.ID())
 	}
-	for _, want := range []string{"preflight.checks", "node.repos", "network.bridges", "cluster.create", "storage.pool.tanka1",
-		"storage.register.tanka1", "pbs.install", "pbs.datastore", "pbs.user", "pbs.storage", "pbs.backup-job", "firewall.image",
+	for _, want := range []string{"preflight.checks", "node.repos", "node.ha-services", "node.upgrade", "network.bridges", "cluster.create", "storage.pool.tanka1",
+		"storage.register.tanka1", "pbs.install", "pbs.datastore", "pbs.retention", "pbs.user", "pbs.storage", "pbs.backup-job", "firewall.image",
 		"firewall.vm", "firewall.config", "firewall.reboot", "firewall.verify", "network.cutover", "network.sanity", "platform.template",
 		"platform.cicd", "platform.install1", "platform.install2", "platform.configuration", "zones.apply", "summary.report"} {
 		if !slices.Contains(ids, want) {

@@ -203,6 +203,9 @@ type Bridges struct {
 	// Secondary renders a joining node's layout.
 	Secondary     bool
 	RollbackAfter int // seconds; 0 = default
+	// After are steps that must finish first (the node's post-install:
+	// upstream configures the network after it).
+	After []string
 }
 
 // ID implements steps.Step.
@@ -212,7 +215,7 @@ func (s *Bridges) ID() string { return "network.bridges" }
 func (s *Bridges) Title() string { return "Network bridges lan and wan (commit/confirm)" }
 
 // Needs implements steps.Needer.
-func (s *Bridges) Needs() []string { return []string{"preflight.checks"} }
+func (s *Bridges) Needs() []string { return append([]string{"preflight.checks"}, s.After...) }
 
 // Touches implements steps.Toucher.
 func (s *Bridges) Touches() []string { return []string{"node:network"} }

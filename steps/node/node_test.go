@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"regexp"
 	"strings"
 	"sync"
@@ -261,4 +262,30 @@ func TestTransientPVEFailures(t *testing.T) {
 			t.Errorf("%q: QueryOK = %v, %v; want false", stderr, ok, qerr)
 		}
 	}
+}
+
+// A file the connecting user may not read or write is an error that says
+// what to do, not "not there".
+func TestReadWritePermissionDenied(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake()
+	f.On(`.`, func(context.Context, *exectest.Invocation) (int, error) { return 0, nil })
+	e := permDenied{f}
+	if _, ok, err := ReadFile(context.Background(), e, "/home/tappaas/.ssh/id_ed25519"); ok || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "chown") {
+		t.Fatalf("read: %v %v", ok, err)
+	}
+	if err := Write(context.Background(), e, "/home/tappaas/config/configuration.json", nil, 0o644); !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "chown") {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// permDenied refuses every file as a kernel refuses another user's.
+type permDenied struct{ *exectest.Fake }
+
+func (permDenied) ReadFile(_ context.Context, p string) ([]byte, error) {
+	return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+}
+
+func (permDenied) WriteFile(_ context.Context, p string, _ []byte, _ fs.FileMode) error {
+	return &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 }

@@ -111,6 +111,9 @@ func ReadFile(ctx context.Context, e exec.Executor, path string) ([]byte, bool, 
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, false, fmt.Errorf("%w: give the file to the user tappaas connects as on %s (chown; an earlier version wrote some files through sudo) and run again", err, e.Target())
+	}
 	if err != nil {
 		return nil, false, wrapRunErr(err)
 	}
@@ -136,8 +139,8 @@ func WriteIfChanged(ctx context.Context, rt *steps.Runtime, e exec.Executor, pat
 	if same {
 		return false, nil
 	}
-	if err := e.WriteFile(ctx, path, data, mode); err != nil {
-		return false, wrapRunErr(fmt.Errorf("write %s: %w", path, err))
+	if err := Write(ctx, e, path, data, mode); err != nil {
+		return false, err
 	}
 	if rt != nil {
 		rt.Printf("wrote %s", path)
@@ -148,7 +151,9 @@ func WriteIfChanged(ctx context.Context, rt *steps.Runtime, e exec.Executor, pat
 // Write writes a file on e (atomically, with mode); a lost connection is
 // marked retryable like Run's.
 func Write(ctx context.Context, e exec.Executor, path string, data []byte, mode fs.FileMode) error {
-	if err := e.WriteFile(ctx, path, data, mode); err != nil {
+	if err := e.WriteFile(ctx, path, data, mode); errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("write %s: %w: the user tappaas connects as on %s may not write there; give it the directory (chown) and run again", path, err, e.Target())
+	} else if err != nil {
 		return wrapRunErr(fmt.Errorf("write %s: %w", path, err))
 	}
 	return nil

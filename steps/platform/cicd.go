@@ -261,7 +261,10 @@ func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	return nil
 }
 
-// NodeAuthorizedKeys is root's authorized_keys on the node.
+// NodeAuthorizedKeys is root's authorized_keys on the node. PVE makes it a
+// symlink to the cluster-wide /etc/pve/priv/authorized_keys
+// (proxmox/pve-cluster:src/PVE/Cluster/Setup.pm, sub setup_ssh_keys), so
+// it is appended to, never replaced.
 const NodeAuthorizedKeys = "/root/.ssh/authorized_keys"
 
 func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
@@ -286,12 +289,14 @@ func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
 			return nil
 		}
 	}
-	next := string(cur)
-	if next != "" && !strings.HasSuffix(next, "\n") {
-		next += "\n"
+	// Append through the file: on PVE it is a symlink into the
+	// cluster-wide /etc/pve/priv/authorized_keys (pve-cluster's
+	// setup_ssh_keys), which a rename would replace with a plain file.
+	add := key + "\n"
+	if len(cur) > 0 && !strings.HasSuffix(string(cur), "\n") {
+		add = "\n" + add
 	}
-	next += key + "\n"
-	if err := node.Write(ctx, s.Node, NodeAuthorizedKeys, []byte(next), 0o600); err != nil {
+	if _, err := node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: "umask 077 && cat >> " + NodeAuthorizedKeys, Stdin: strings.NewReader(add)}); err != nil {
 		return fmt.Errorf("authorize tappaas-cicd on the node: %w", err)
 	}
 	rt.Printf("authorized tappaas-cicd's key for root on the node")

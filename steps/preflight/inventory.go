@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,62 @@ type Disk struct {
 	// HasData is true when the disk has partitions or a filesystem/RAID
 	// signature: wiping it loses data.
 	HasData bool `json:"has_data"`
+	// IDs are the disk's /dev/disk/by-id names (udev's ata-, scsi-,
+	// nvme-, wwn-… links), sorted.
+	IDs []string `json:"ids,omitempty"`
+}
+
+// Path is how a pool should name the disk: a /dev/disk/by-id path, which
+// stays the same across boots while sdX names may not, preferring the
+// wwn- link as upstream does (TAPPaaS@f54e4fc:src/foundation/cluster/
+// config-storage.sh:315-327, byid_for); /dev/NAME when udev made none.
+func (d Disk) Path() string {
+	for _, id := range d.IDs {
+		if strings.HasPrefix(id, "wwn-") {
+			return ByIDDir + id
+		}
+	}
+	if len(d.IDs) > 0 {
+		return ByIDDir + d.IDs[0]
+	}
+	return "/dev/" + d.Name
+}
+
+// ByIDDir is where udev links disks by their stable ids.
+const ByIDDir = "/dev/disk/by-id/"
+
+// byIDScript lists the by-id links with what they resolve to ("NAME
+// /dev/sdb" lines); nothing when the directory is missing or empty.
+const byIDScript = `for l in ` + ByIDDir + `*; do if [ -L "$l" ]; then printf '%s %s\n' "${l##*/}" "$(readlink -f "$l")"; fi; done`
+
+// partSuffix is the partition suffix udev appends to by-id links
+// (systemd rules.d/60-persistent-storage.rules: "-part%n").
+var partSuffix = regexp.MustCompile(`-part[0-9]+$`)
+
+// memberOf returns the disk a vdev path of `zpool status -P` lies on:
+// /dev/sdb1, /dev/nvme0n1p1, or a by-id link with or without -partN.
+func (inv *Inventory) memberOf(dev string) (int, bool) {
+	if id, ok := strings.CutPrefix(dev, ByIDDir); ok {
+		id = partSuffix.ReplaceAllString(id, "")
+		for i, d := range inv.Disks {
+			if slices.Contains(d.IDs, id) {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	name := strings.TrimPrefix(dev, "/dev/")
+	for i, d := range inv.Disks {
+		rest, ok := strings.CutPrefix(name, d.Name)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimPrefix(rest, "p")
+		if _, err := strconv.Atoi(rest); rest == "" || err == nil {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Inventory is what the node has.
@@ -311,6 +368,24 @@ func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 		walk(d)
 		inv.Disks = append(inv.Disks, disk)
 	}
+	out, err = node.Query(ctx, e, byIDScript)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", ByIDDir, err)
+	}
+	for _, l := range node.Lines(out) {
+		id, target, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		for i := range inv.Disks {
+			if target == "/dev/"+inv.Disks[i].Name {
+				inv.Disks[i].IDs = append(inv.Disks[i].IDs, id)
+			}
+		}
+	}
+	for i := range inv.Disks {
+		slices.Sort(inv.Disks[i].IDs)
+	}
 	out, err = node.Query(ctx, e, "zpool list -H -o name")
 	if err != nil {
 		return nil, fmt.Errorf("list zfs pools: %w", err)
@@ -323,9 +398,12 @@ func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 			continue
 		}
 		inv.Layouts[p] = PoolLayout(st)
-		for i := range inv.Disks {
-			if strings.Contains(st, "/dev/"+inv.Disks[i].Name+" ") || strings.Contains(st, "/dev/"+inv.Disks[i].Name+"\t") ||
-				strings.Contains(st, "/dev/"+inv.Disks[i].Name+"\n") || strings.Contains(st, "/dev/"+inv.Disks[i].Name+"1") {
+		for _, l := range node.Lines(st) {
+			f := strings.Fields(l)
+			if len(f) == 0 || !strings.HasPrefix(f[0], "/dev/") {
+				continue
+			}
+			if i, ok := inv.memberOf(f[0]); ok {
 				inv.Disks[i].Pool = p
 				inv.Disks[i].HasData = true
 			}

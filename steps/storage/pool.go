@@ -110,7 +110,9 @@ func (s *Pool) Apply(ctx context.Context, rt *steps.Runtime) error {
 				return err
 			}
 		}
-		devs = append(devs, "/dev/"+name)
+		// By its stable /dev/disk/by-id name: sdX names can change
+		// across boots, and ZFS records the path it was given.
+		devs = append(devs, disk.Path())
 	}
 	args := []string{"zpool", "create", "-f", "-o", "ashift=12", "-o", "autotrim=on", "-O", "compression=lz4", "-O", "atime=off", "-O", "xattr=sa", s.Pool.Name}
 	switch s.Pool.Layout {
