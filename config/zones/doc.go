@@ -2,8 +2,6 @@
 // and write the file, validate it, plan the OPNsense objects a zone set needs
 // against what the firewall has, and apply that plan.
 //
-// Facts are from shared/reference/zones-and-modules.md (cited as §n).
-//
 // # The file (§1)
 //
 // zones.json is one JSON object keyed by zone name. Keys starting with '_'
@@ -32,50 +30,61 @@
 // tolerates — subnets off the 10.typeId.subId.0/24 pattern, type Test,
 // SSID placeholders, duplicate descriptions, access to a torn-down zone.
 //
-// # Ownership
+// # Ownership: zone-manager's names
 //
-// tappaas owns exactly the firewall objects whose description starts with
-// "tappaas:zone:<zone>:" (the identity; a human part may follow after " | ",
-// like rules-manager's "identity | text" convention, §2.6). Interface
-// assignments carry no free description (their label is the zone name), so an
-// assignment is owned when its device is an owned VLAN. Objects without the
-// prefix are never changed or deleted; an owned object whose zone is gone from
-// the file, or is Inactive/Disabled, is deleted. Manual zones are not touched
-// at all (their objects are neither created nor removed).
+// Upstream's zone-manager keeps running on tappaas-cicd after the install
+// (TAPPaaS@f54e4fc:src/foundation/firewall/update.sh:140) and matches
+// objects by its own keys, so tappaas creates exactly its objects and
+// matches them the same way (opnsense_controller/zone_manager.py, cited by
+// line in plan.go):
+//   - the VLAN of a zone is the VLAN with the zone's tag (any parent; the
+//     one on the zone's parent first), described by the zone's description;
+//   - its interface is the one assigned to that VLAN's device, labelled
+//     with the zone name, static gateway/prefix;
+//   - its DHCP range is the range described "<zone> DHCP";
+//   - its rules are described "Zone <zone> -> <target>" or
+//     "Zone <zone> block rfc1918-N"; all of a zone's rules start with
+//     "Zone <zone> ".
+// Nothing else is touched: other VLANs, interfaces, ranges and rules (a
+// module's "tappaas-module:…" rules, hand-made ones) are never changed or
+// deleted. Manual zones are not touched at all, but for their Caddy reach
+// rules, which zone-manager also makes.
 //
 // # Plan
 //
 // Plan compares the desired objects of every Active/Mandatory zone with a
 // Current snapshot and returns Changes: creates, updates and deletes, sorted
 // deterministically — creates and updates in dependency order (VLAN →
-// interface assignment → DHCP range → DNS host override → filter rule), deletes
-// in the reverse order, each group by zone in file order, then by identity.
-// Unlike upstream (§5 items 4–6) it prunes stale rules when access-to shrinks,
-// updates changed DHCP ranges and interface addresses, and removes rules before
-// the interface they sit on.
+// interface assignment → dnsmasq listen list → DHCP range → filter rule),
+// deletes in the reverse order, each group by zone in file order, then by
+// sequence and description.
 //
 // Per enabled, tagged zone z with gateway g and prefix length n:
-//   - VLAN vlan0.<tag> on the bridge's parent (lan→vtnet0, wan→vtnet1,
-//     opt1→vtnet2, opt2→vtnet3), description "tappaas:zone:z:vlan | <description>";
+//   - VLAN vlan0.<tag> on lan→vtnet0, any other bridge→vtnet1 (ParentOf);
 //   - interface assignment of that device, label z, static g/n;
 //   - dnsmasq range network+DHCP-start … network+DHCP-end, lease 86400,
-//     domain z.internal, description "tappaas:zone:z:dhcp";
-//   - Unbound host override firewall.z.internal → g ("tappaas:zone:z:dns");
-//   - filter rules (§2.5, band 5, base = 30000 + 100·(sha256(z)[0:8] mod 100)):
-//     access-to all → one pass to any at base; otherwise pass to the gateway
-//     at base, pass to each listed zone's subnet at base+1, with internet the
-//     three RFC 1918 blocks at base+90..92 and pass to any at base+99. A zone
-//     with an empty access-to gets no rules. All rules are "in", inet, quick,
-//     logged, on the zone's interface. Every target rule shares base+1
-//     (they pass to disjoint subnets, so their order is irrelevant), which
-//     keeps sequences stable when access-to changes and removes upstream's
-//     88-target limit.
-//   - Caddy reach (§2.5, 990/991): zones with internet or all in access-to,
-//     except dmz, may reach the DMZ gateway on TCP 443 and 80. Unlike upstream
-//     the source is the zone's subnet, not 10.0.0.0/8. Manual zones with an
-//     interface get these two rules too, as upstream does.
+//     domain z.internal, described "z DHCP"; dnsmasq listens on lan and on
+//     every enabled zone's interface;
+//   - filter rules in band 5, base = 30000 + 100·(sha256(z)[0:8] mod 100):
+//     access-to all → one pass to any at base; otherwise a pass to the
+//     gateway at base, one pass per listed zone at base+1+i in list order
+//     (at most 88), and with internet the three RFC 1918 blocks at
+//     base+90..92 and a pass to any at base+99. An empty access-to gets no
+//     rules. All rules are in, inet, quick, logged, on the zone's interface.
+//   - Caddy reach: zones (enabled or Manual) with internet or all in
+//     access-to, except the zone named dmz, pass TCP 443 and 80 from
+//     10.0.0.0/8 to the dmz gateway at 990/991.
 //
-// Untagged enabled zones get only their rules, on the bridge interface (lan).
+// Untagged enabled zones get only their rules, on the bridge's interface.
+//
+// Beyond zone-manager, tappaas also: deletes a zone's rules its access-to
+// no longer wants; updates a DHCP range whose addresses changed and
+// re-assigns an interface whose address or label changed; deletes
+// duplicate objects of one key; replaces a VLAN whose parent changed; and
+// tears a zone removed from the file down like an Inactive one (its rules;
+// its VLAN, interface and range when an interface on a VLAN device carries
+// its label). Inactive/Disabled zones are torn down as zone-manager does:
+// VLAN by tag with its interface, "<z> DHCP", every "Zone <z> " rule.
 //
 // # Apply
 //

@@ -39,17 +39,6 @@ type Range struct {
 	Description string `json:"description"`
 }
 
-// HostOverride is an Unbound host override.
-type HostOverride struct {
-	UUID        string `json:"uuid,omitempty"`
-	Enabled     bool   `json:"enabled"`
-	Hostname    string `json:"hostname"`
-	Domain      string `json:"domain"`
-	RR          string `json:"rr"`
-	Server      string `json:"server"`
-	Description string `json:"description"`
-}
-
 // Rule is a filter ("automation") rule. Interface is one interface id.
 type Rule struct {
 	UUID            string `json:"uuid,omitempty"`
@@ -70,12 +59,11 @@ type Rule struct {
 
 // Current is a snapshot of the firewall objects the planner compares with.
 type Current struct {
-	VLANs             []VLAN         `json:"vlans"`
-	Assignments       []Assignment   `json:"assignments"`
-	DnsmasqInterfaces []string       `json:"dnsmasqInterfaces"`
-	Ranges            []Range        `json:"ranges"`
-	HostOverrides     []HostOverride `json:"hostOverrides"`
-	Rules             []Rule         `json:"rules"`
+	VLANs             []VLAN       `json:"vlans"`
+	Assignments       []Assignment `json:"assignments"`
+	DnsmasqInterfaces []string     `json:"dnsmasqInterfaces"`
+	Ranges            []Range      `json:"ranges"`
+	Rules             []Rule       `json:"rules"`
 }
 
 // Module names a firewall module that must be reconfigured after writes.
@@ -86,7 +74,6 @@ const (
 	ModuleVLAN       Module = "vlan"
 	ModuleInterfaces Module = "interfaces"
 	ModuleDnsmasq    Module = "dnsmasq"
-	ModuleUnbound    Module = "unbound"
 )
 
 // ErrNoSavepoint is returned by Firewall.Savepoint when the firmware has no
@@ -114,11 +101,6 @@ type Firewall interface {
 	AddRange(ctx context.Context, r Range) (uuid string, err error)
 	SetRange(ctx context.Context, uuid string, r Range) error
 	DelRange(ctx context.Context, uuid string) error
-
-	HostOverrides(ctx context.Context) ([]HostOverride, error)
-	AddHostOverride(ctx context.Context, h HostOverride) (uuid string, err error)
-	SetHostOverride(ctx context.Context, uuid string, h HostOverride) error
-	DelHostOverride(ctx context.Context, uuid string) error
 
 	Rules(ctx context.Context) ([]Rule, error)
 	AddRule(ctx context.Context, r Rule) (uuid string, err error)
@@ -155,9 +137,6 @@ func Snapshot(ctx context.Context, fw Firewall) (Current, error) {
 		return c, err
 	}
 	if c.Ranges, err = fw.Ranges(ctx); err != nil {
-		return c, err
-	}
-	if c.HostOverrides, err = fw.HostOverrides(ctx); err != nil {
 		return c, err
 	}
 	if c.Rules, err = fw.Rules(ctx); err != nil {

@@ -321,7 +321,7 @@ func (v *validator) zone(z *Zone) {
 		case !slices.Contains(Bridges, z.Bridge):
 			v.err(z, FieldBridge, "%q is not a known bridge, expected one of %s", z.Bridge, strings.Join(Bridges, ", "))
 		case z.Bridge != "lan" && z.Tagged() && z.State.Enabled():
-			v.warn(z, FieldBridge, "is %s; tappaas maps lan→vtnet0, wan→vtnet1, opt1→vtnet2, opt2→vtnet3 as the VLAN parent", z.Bridge)
+			v.warn(z, FieldBridge, "is %s; its VLAN goes on %s, as upstream's zone-manager puts it (lan→vtnet0, any other bridge→vtnet1)", z.Bridge, ParentOf(z.Bridge))
 		}
 	}
 
@@ -348,7 +348,7 @@ func (v *validator) zone(z *Zone) {
 			i, isZone := v.idx[t]
 			if isZone {
 				if v.stamp[i] == v.gen {
-					v.warn(z, FieldAccessTo, "lists %q twice", t)
+					v.err(z, FieldAccessTo, "lists %q twice, expected each zone once (zone-manager numbers the rules by position)", t)
 					continue
 				}
 				v.stamp[i] = v.gen
@@ -374,6 +374,9 @@ func (v *validator) zone(z *Zone) {
 			case z.State.Enabled() && !v.zs[i].State.Enabled() && v.zs[i].State != Manual:
 				v.warn(z, FieldAccessTo, "%q is %s; the rule is created but the target subnet has no interface", t, v.zs[i].State)
 			}
+		}
+		if n := len(z.AccessTo) - countKeywords(z.AccessTo); n > MaxAccessTargets {
+			v.err(z, FieldAccessTo, "lists %d zones, expected at most %d (zone-manager's pass rules occupy base+1 … base+%d)", n, MaxAccessTargets, MaxAccessTargets)
 		}
 		if sawAll && len(z.AccessTo) > 1 {
 			v.warn(z, FieldAccessTo, "contains %q, which allows everything; the other entries have no effect", KeywordAll)
@@ -502,4 +505,16 @@ func (v *validator) crossZone() {
 	}
 	sortIssues(v.r.Errors)
 	sortIssues(v.r.Warnings)
+}
+
+// countKeywords counts "internet" and "all" entries, as zone-manager
+// recognises them (case-insensitive).
+func countKeywords(l []string) int {
+	n := 0
+	for _, t := range l {
+		if strings.EqualFold(t, KeywordInternet) || strings.EqualFold(t, KeywordAll) {
+			n++
+		}
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,7 +56,14 @@ func TestValidationRules(t *testing.T) {
 			edit(f, "srv", func(z *Zone) { z.IP = "10.2.10.0/26"; z.DHCPStart = nil; z.DHCPEnd = nil })
 		}, want{"srv", "DHCP-end", "default 250 lies outside", false}},
 		{"access-to unknown", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "nope") }) }, want{"srv", "access-to", `"nope" is not a zone`, false}},
-		{"access-to duplicate warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "dmz") }) }, want{"srv", "access-to", "twice", true}},
+		{"access-to duplicate is an error", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "dmz") }) }, want{"srv", "access-to", "twice", false}},
+		{"access-to over 88 zones is an error", func(f *File) {
+			for i := range 89 {
+				z := NewZone(fmt.Sprintf("x%d", i), "Test", i)
+				f.SetZone("", z)
+				edit(f, "srv", func(s *Zone) { s.AccessTo = append(s.AccessTo, z.Name) })
+			}
+		}, want{"srv", "access-to", "at most 88", false}},
 		{"access-to all warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "all") }) }, want{"srv", "access-to", "allows everything", true}},
 		{"access-to inactive warns", func(f *File) { edit(f, "iot", func(z *Zone) { z.State = Inactive }) }, want{"private", "access-to", `"iot" is Inactive`, true}},
 		{"isolation invariant", func(f *File) { edit(f, "iot", func(z *Zone) { z.Isolated = true }) }, want{"private", "access-to", "isolation invariant", false}},
@@ -64,7 +72,7 @@ func TestValidationRules(t *testing.T) {
 		{"state manadatory", func(f *File) { edit(f, "srv", func(z *Zone) { z.State = "Manadatory" }) }, want{"srv", "state", "did you mean Mandatory", false}},
 		{"state missing", func(f *File) { edit(f, "srv", func(z *Zone) { z.State = "" }) }, want{"srv", "state", "is missing", false}},
 		{"bridge unknown", func(f *File) { edit(f, "srv", func(z *Zone) { z.Bridge = "vmbr0" }) }, want{"srv", "bridge", `"vmbr0" is not a known bridge`, false}},
-		{"bridge non-lan warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.Bridge = "opt1" }) }, want{"srv", "bridge", "VLAN parent", true}},
+		{"bridge non-lan warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.Bridge = "opt1" }) }, want{"srv", "bridge", "goes on vtnet1", true}},
 		{"duplicate description warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.Description = f.Zone("iot").Description }) }, want{"iot", "description", "same as zone srv", true}},
 		{"ssid placeholder warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.SSID = "<X>" }) }, want{"srv", "SSID", "placeholder", true}},
 		{"test type warns", func(f *File) {

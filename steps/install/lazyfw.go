@@ -114,38 +114,6 @@ func (l *lazyFirewall) DelRange(ctx context.Context, uuid string) error {
 	return f.DelRange(ctx, uuid)
 }
 
-func (l *lazyFirewall) HostOverrides(ctx context.Context) ([]cz.HostOverride, error) {
-	f, err := l.t.zfw(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return f.HostOverrides(ctx)
-}
-
-func (l *lazyFirewall) AddHostOverride(ctx context.Context, h cz.HostOverride) (string, error) {
-	f, err := l.t.zfw(ctx)
-	if err != nil {
-		return "", err
-	}
-	return f.AddHostOverride(ctx, h)
-}
-
-func (l *lazyFirewall) SetHostOverride(ctx context.Context, uuid string, h cz.HostOverride) error {
-	f, err := l.t.zfw(ctx)
-	if err != nil {
-		return err
-	}
-	return f.SetHostOverride(ctx, uuid, h)
-}
-
-func (l *lazyFirewall) DelHostOverride(ctx context.Context, uuid string) error {
-	f, err := l.t.zfw(ctx)
-	if err != nil {
-		return err
-	}
-	return f.DelHostOverride(ctx, uuid)
-}
-
 func (l *lazyFirewall) Rules(ctx context.Context) ([]cz.Rule, error) {
 	f, err := l.t.zfw(ctx)
 	if err != nil {

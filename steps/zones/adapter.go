@@ -16,7 +16,6 @@ type OPNsense interface {
 	opnsense.Assigner
 	opnsense.DHCP
 	opnsense.Filter
-	opnsense.DNS
 	Reconfigure(ctx context.Context, s opnsense.Service) error
 	FirmwareStatus(ctx context.Context) (opnsense.FirmwareStatus, error)
 }
@@ -113,32 +112,6 @@ func (a *adapter) DelRange(ctx context.Context, uuid string) error {
 	return absentOK(a.c.DelRange(ctx, uuid))
 }
 
-func (a *adapter) HostOverrides(ctx context.Context) ([]cz.HostOverride, error) {
-	hs, err := a.c.HostOverrides(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cz.HostOverride, len(hs))
-	for i, h := range hs {
-		out[i] = cz.HostOverride{UUID: h.UUID, Enabled: h.Enabled, Hostname: h.Hostname, Domain: h.Domain, RR: h.RR, Server: h.Server, Description: h.Description}
-	}
-	return out, nil
-}
-
-func toHost(h cz.HostOverride) opnsense.HostOverride {
-	return opnsense.HostOverride{Enabled: h.Enabled, Hostname: h.Hostname, Domain: h.Domain, RR: h.RR, Server: h.Server, Description: h.Description}
-}
-
-func (a *adapter) AddHostOverride(ctx context.Context, h cz.HostOverride) (string, error) {
-	return a.c.AddHostOverride(ctx, toHost(h))
-}
-func (a *adapter) SetHostOverride(ctx context.Context, uuid string, h cz.HostOverride) error {
-	return a.c.SetHostOverride(ctx, uuid, toHost(h))
-}
-func (a *adapter) DelHostOverride(ctx context.Context, uuid string) error {
-	return absentOK(a.c.DelHostOverride(ctx, uuid))
-}
-
 func (a *adapter) Rules(ctx context.Context) ([]cz.Rule, error) {
 	rs, err := a.c.Rules(ctx)
 	if err != nil {
@@ -181,8 +154,6 @@ func (a *adapter) Reconfigure(ctx context.Context, m cz.Module) error {
 		return a.c.ApplyAssignments(ctx)
 	case cz.ModuleDnsmasq:
 		return a.c.Reconfigure(ctx, opnsense.ServiceDnsmasq)
-	case cz.ModuleUnbound:
-		return a.c.Reconfigure(ctx, opnsense.ServiceUnbound)
 	}
 	return errors.New("unknown module " + string(m))
 }

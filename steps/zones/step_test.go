@@ -91,7 +91,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			ch := cz.Plan(f, cur)
-			if len(ch.Changes) != 1 || ch.Changes[0].Op != cz.Delete || ch.Changes[0].ID != "tappaas:zone:private:to:iot" {
+			if len(ch.Changes) != 1 || ch.Changes[0].Op != cz.Delete || ch.Changes[0].ID != "Zone private -> iot" {
 				t.Fatalf("shrink plan:\n%s", ch.Text())
 			}
 			if err := s.Apply(ctx, rt()); err != nil {
