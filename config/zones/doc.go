@@ -45,6 +45,7 @@
 //   - its rules are described "Zone <zone> -> <target>" or
 //     "Zone <zone> block rfc1918-N"; all of a zone's rules start with
 //     "Zone <zone> ".
+//
 // Nothing else is touched: other VLANs, interfaces, ranges and rules (a
 // module's "tappaas-module:…" rules, hand-made ones) are never changed or
 // deleted. Manual zones are not touched at all, but for their Caddy reach
