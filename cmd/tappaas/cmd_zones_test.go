@@ -98,3 +98,38 @@ func TestReadKeyFile(t *testing.T) {
 		t.Fatalf("bare lines accepted or secret leaked: %v", err)
 	}
 }
+
+// On a platform the zones commands and the editor default to the live
+// zones.json upstream's tools read, preferring tappaas-cicd's master copy.
+func TestZonesDefaultToTheLiveFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cicd, nodeFile := filepath.Join(dir, "cicd.json"), filepath.Join(dir, "node.json")
+	live := []string{cicd, nodeFile}
+	if got := defaultZonesPath(live); got != "zones.json" {
+		t.Fatalf("no live file: %s", got)
+	}
+	data, err := os.ReadFile("../../zones.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nodeFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := defaultZonesPath(live); got != nodeFile {
+		t.Fatalf("node: %s", got)
+	}
+	if err := os.WriteFile(cicd, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := defaultZonesPath(live); got != cicd {
+		t.Fatalf("cicd: %s", got)
+	}
+	o := &zonesOpts{live: live}
+	if _, src, _, err := o.load(); err != nil || src != cicd {
+		t.Fatalf("load: %s %v", src, err)
+	}
+	if _, path, err := zonesForTUI(live); err != nil || path != cicd {
+		t.Fatalf("TUI: %s %v", path, err)
+	}
+}

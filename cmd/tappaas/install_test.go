@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tappaas/tappaas/config"
+	cz "github.com/tappaas/tappaas/config/zones"
 
 	"github.com/tappaas/tappaas/lab"
 )
@@ -69,7 +73,10 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	// Second run: every step skipped with its reason, nothing mutated.
 	var before, after lab.Counters
 	var l2 *lab.Lab
-	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) { l2 = l; before = l.Counters() })
+	var cicdFS interface{ ReadFile(string) ([]byte, error) }
+	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) {
+		l2, before, cicdFS = l, l.Counters(), l.GuestFS(config.CICDVMID)
+	})
 	after = l2.Counters()
 	if code != 0 {
 		t.Fatalf("second run: exit %d: %v\n%s", code, err, tail(out, 60))
@@ -91,6 +98,23 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	}
 	if after.APIMutations != before.APIMutations || after.SSHCommands != before.SSHCommands || after.OPNsenseMutations != before.OPNsenseMutations {
 		t.Errorf("second run mutated the lab: before %+v after %+v", before, after)
+	}
+	// One zones.json: the install seeded the platform's live copies (the
+	// node's and tappaas-cicd's, which upstream's zone-manager reads) with
+	// the zones it applied.
+	want, err := os.ReadFile("../../zones.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fsys := range map[string]interface{ ReadFile(string) ([]byte, error) }{
+		"node " + cz.NodeFile: l2.Node().FS(), "tappaas-cicd " + cz.CICDFile: cicdFS} {
+		path := name[strings.IndexByte(name, ' ')+1:]
+		if fsys == nil {
+			t.Fatalf("%s: the guest is not running", name)
+		}
+		if got, err := fsys.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %v (%d bytes, want the default zones)", name, err, len(got))
+		}
 	}
 }
 

@@ -93,7 +93,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add(&firewall.Start{Node: e, StepID: "platform.cicd-start", VMID: config.CICDVMID, Needed: []string{"platform.cicd", "firewall.verify"}})
 	add(&platform.Address{Node: e, VMID: config.CICDVMID})
 	add(&platform.Install1{Cfg: cfg, Dialer: t.VMs, Node: e, VMID: config.CICDVMID})
-	add(&platform.Install2{Node: e, Cfg: cfg, Dialer: t.VMs, VMID: config.CICDVMID})
+	add(&platform.Install2{Node: e, Cfg: cfg, Dialer: t.VMs, VMID: config.CICDVMID, Zones: t.Zones.Bytes()})
 	add(&platform.WriteConfiguration{Cfg: cfg, Dialer: t.VMs})
 
 	leaves := []string{"network.sanity", "platform.configuration", stepzones.StepID}
@@ -102,7 +102,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 		add(&pbs.BackupJob{Node: e, Cfg: cfg, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: []string{"firewall.vm", "platform.cicd"}})
 		leaves = append(leaves, "pbs.backup-job")
 	}
-	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), After: []string{"firewall.verify", "network.cutover"}})
+	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), Node: e, After: []string{"firewall.verify", "network.cutover"}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})
 	return steps.NewPlan(FirstNodePlanName, ss...)
 }
