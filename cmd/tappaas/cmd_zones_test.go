@@ -65,7 +65,7 @@ func TestZonesPlanApplyLab(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "fw.json")
 	base := []string{"--file", "../../zones.json", "--lab", "--lab-state", state}
 	out, code := runZones(t, "", append([]string{"plan"}, base...)...)
-	if code != 2 || !strings.Contains(out, "zone srv:\n  + vlan      vlan0.210 on vtnet0 tag 210") || !strings.Contains(out, "Plan: 47 to create") {
+	if code != 2 || !strings.Contains(out, "zone srv:\n  + vlan      vlan0.210 on vtnet0 tag 210") || !strings.Contains(out, "Plan: 43 to create") {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
 	if out, code = runZones(t, "n\n", append([]string{"apply"}, base...)...); code != 1 || !strings.Contains(out, "not applied") {
