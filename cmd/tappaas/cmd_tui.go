@@ -308,7 +308,7 @@ func (b *nodeBackend) zonesFirewall(ctx context.Context) (cz.Firewall, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sess.targets.ZonesFirewall(), nil
+	return sess.targets.ZonesFirewall(ctx)
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

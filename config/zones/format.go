@@ -58,7 +58,7 @@ func (c Change) Summary() string {
 		return "listen on " + strings.Join(list, ",")
 	case KindRange:
 		if r := c.Range; r != nil {
-			return fmt.Sprintf("%s-%s on %s domain %s", r.Start, r.End, ifaceText(r.Interface, c.IfaceZone), r.Domain)
+			return fmt.Sprintf("%s-%s on %s domain %s", r.StartAddr, r.EndAddr, ifaceText(r.Interface, c.IfaceZone), r.Domain)
 		}
 	case KindRule:
 		if r := c.Rule; r != nil {

@@ -361,7 +361,7 @@ func (p *planner) network(z *Zone, pfx netip.Prefix, gw netip.Addr) string {
 	}
 
 	if first, last, ok := z.DHCPRange(); ok {
-		r := Range{Interface: iface, Start: first.String(), End: last.String(), Domain: z.Domain(), LeaseTime: LeaseTime,
+		r := Range{Interface: iface, StartAddr: first.String(), EndAddr: last.String(), Domain: z.Domain(), LeaseTime: LeaseTime,
 			Description: DHCPDescription(z.Name)}
 		p.want(z.Name, iface, KindRange, r.Description, &r, nil)
 	} else {
@@ -398,8 +398,8 @@ func (p *planner) want(zone, iface string, k Kind, id string, r *Range, ru *Rule
 				p.del(d, Change{Kind: k, Zone: zone, ID: id, Key: d.UUID, Range: d})
 			}
 			fields = diffFields([]string{"interface", "start", "end", "domain", "leaseTime", "description"},
-				[]string{o.Interface, o.Start, o.End, o.Domain, o.LeaseTime, o.Description},
-				[]string{ifaceOr(iface, c.IfaceZone), r.Start, r.End, r.Domain, r.LeaseTime, r.Description})
+				[]string{o.Interface, o.StartAddr, o.EndAddr, o.Domain, o.LeaseTime, o.Description},
+				[]string{ifaceOr(iface, c.IfaceZone), r.StartAddr, r.EndAddr, r.Domain, r.LeaseTime, r.Description})
 		}
 	case KindRule:
 		if l := p.rules[id]; len(l) > 0 {

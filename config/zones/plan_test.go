@@ -222,7 +222,7 @@ func TestReconcileDHCPStateAndOwnership(t *testing.T) {
 	foreign := zones.Current{
 		VLANs:  []zones.VLAN{{Parent: "vtnet0", Tag: 999, Device: "vlan0.999", Descr: "hand made"}},
 		Rules:  []zones.Rule{{Enabled: true, Sequence: 10400, Action: "pass", Interface: "lan", SourceNet: "10.2.10.0/24", DestinationNet: "any", Description: "tappaas-module:nas:ingress:srv:445"}},
-		Ranges: []zones.Range{{Interface: "lan", Start: "10.0.0.100", End: "10.0.0.254", Domain: "mgmt.internal", Description: "mgmt DHCP"}},
+		Ranges: []zones.Range{{Interface: "lan", StartAddr: "10.0.0.100", EndAddr: "10.0.0.254", Domain: "mgmt.internal", Description: "mgmt DHCP"}},
 	}
 	fw.Seed(foreign)
 	f := load(t, "../../zones.json")

@@ -102,7 +102,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 		add(&pbs.BackupJob{Node: e, Cfg: cfg, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: []string{"firewall.vm", "platform.cicd"}})
 		leaves = append(leaves, "pbs.backup-job")
 	}
-	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), Node: e, After: []string{"firewall.verify", "network.cutover"}})
+	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall, Node: e, After: []string{"firewall.verify", "network.cutover"}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})
 	return steps.NewPlan(FirstNodePlanName, ss...)
 }

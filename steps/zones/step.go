@@ -20,8 +20,9 @@ const StepID = "zones.apply"
 type Step struct {
 	// File is the desired zone set; it must validate without errors.
 	File *cz.File
-	// Firewall is the target (FromOPNsense(client) in the product).
-	Firewall cz.Firewall
+	// Firewall returns the target when the step runs (the plan is built
+	// before the firewall exists); FromOPNsense(client) in the product.
+	Firewall func(context.Context) (cz.Firewall, error)
 	// After lists step IDs that must run first (e.g. the firewall's API key
 	// step). Optional.
 	After []string
@@ -60,17 +61,25 @@ func (s *Step) Describe(*steps.Runtime) []string {
 }
 
 func (s *Step) plan(ctx context.Context) (*cz.Changes, error) {
-	if s.File == nil || s.Firewall == nil {
-		return nil, fmt.Errorf("zones step: no zones file or firewall configured")
+	fw, err := s.firewall(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.File.Validate().Err(); err != nil {
 		return nil, fmt.Errorf("zones file: %w", err)
 	}
-	cur, err := cz.Snapshot(ctx, s.Firewall)
+	cur, err := cz.Snapshot(ctx, fw)
 	if err != nil {
 		return nil, fmt.Errorf("read firewall: %w", err)
 	}
 	return cz.Plan(s.File, cur), nil
+}
+
+func (s *Step) firewall(ctx context.Context) (cz.Firewall, error) {
+	if s.File == nil || s.Firewall == nil {
+		return nil, fmt.Errorf("zones step: no zones file or firewall configured")
+	}
+	return s.Firewall(ctx)
 }
 
 // Check implements steps.Step: done when the plan is empty.
@@ -104,7 +113,11 @@ func (s *Step) Apply(ctx context.Context, rt *steps.Runtime) error {
 		if ch.Empty() {
 			return s.seed(ctx, rt)
 		}
-		if err := cz.ApplyWith(ctx, s.Firewall, ch, o); err != nil {
+		fw, err := s.firewall(ctx)
+		if err != nil {
+			return err
+		}
+		if err := cz.ApplyWith(ctx, fw, ch, o); err != nil {
 			return err
 		}
 	}

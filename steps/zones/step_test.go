@@ -39,6 +39,11 @@ func startFirewall(t *testing.T, version string) (cz.Firewall, *labfw.Server) {
 	return zones.FromOPNsense(c), sim
 }
 
+// static is a Step.Firewall getter for a firewall that exists already.
+func static(fw cz.Firewall) func(context.Context) (cz.Firewall, error) {
+	return func(context.Context) (cz.Firewall, error) { return fw, nil }
+}
+
 func defaultZones(t *testing.T) *cz.File {
 	t.Helper()
 	f, err := cz.Default()
@@ -58,7 +63,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 			ctx := context.Background()
 			fw, sim := startFirewall(t, version)
 			f := defaultZones(t)
-			s := &zones.Step{File: f, Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+			s := &zones.Step{File: f, Firewall: static(fw), Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
 			st, err := s.Check(ctx, rt())
 			if err != nil || st.Done {
 				t.Fatalf("check before apply: %+v %v", st, err)
@@ -125,7 +130,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 func TestStockAssignmentWithoutIPFieldsFailsClearly(t *testing.T) {
 	t.Parallel()
 	fw, _ := startFirewall(t, "26.7")
-	s := &zones.Step{File: defaultZones(t), Firewall: fw}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(fw)}
 	err := s.Apply(context.Background(), rt())
 	if err == nil || !errors.Is(err, opnsense.ErrUnsupported) {
 		t.Fatalf("err = %v", err)
@@ -140,7 +145,7 @@ func TestInvalidFileIsACheckError(t *testing.T) {
 	z := f.Zone("srv").Clone()
 	z.IP = "10.3.10.0/24"
 	f.SetZone("srv", z)
-	s := &zones.Step{File: f, Firewall: fw}
+	s := &zones.Step{File: f, Firewall: static(fw)}
 	if _, err := s.Check(context.Background(), rt()); err == nil || !strings.Contains(err.Error(), "overlaps") {
 		t.Fatalf("err = %v", err)
 	}
@@ -165,14 +170,14 @@ func TestStepFailuresAndCancellation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &zones.Step{File: defaultZones(t), Firewall: zones.FromOPNsense(c)}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(zones.FromOPNsense(c))}
 	if _, err := s.Check(ctx, rt()); !errors.Is(err, opnsense.ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad key: %v", err)
 	}
 
 	// Cancelled mid-way: Apply returns the context error; a later run converges.
 	fw, _ := startFirewall(t, "26.1.2")
-	s = &zones.Step{File: defaultZones(t), Firewall: fw}
+	s = &zones.Step{File: defaultZones(t), Firewall: static(fw)}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := s.Apply(cctx, rt()); !errors.Is(err, context.Canceled) {
@@ -213,7 +218,7 @@ func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
 	}
 	fw := zones.FromOPNsense(c)
 	rulesBefore := len(sim.Running("filter.rule"))
-	s := &zones.Step{File: defaultZones(t), Firewall: unreachable{fw}, Options: cz.ApplyOptions{PingAttempts: 2, PingDelay: time.Millisecond}}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(unreachable{fw}), Options: cz.ApplyOptions{PingAttempts: 2, PingDelay: time.Millisecond}}
 	err = s.Apply(ctx, rt())
 	if !errors.Is(err, cz.ErrUnreachableAfterApply) {
 		t.Fatalf("err = %v", err)
@@ -232,7 +237,7 @@ func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
 		t.Fatalf("running rules after rollback = %d, want %d", n, rulesBefore)
 	}
 	// Reachable again: the next run converges.
-	s.Firewall = fw
+	s.Firewall = static(fw)
 	if err := s.Apply(ctx, rt()); err != nil {
 		t.Fatal(err)
 	}

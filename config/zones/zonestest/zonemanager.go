@@ -280,7 +280,7 @@ func (m *zm) dhcp() {
 		m.change("%s range %q on %s", verb, desc, iface)
 		// create_range deletes any range of that description first (dhcp_manager.py:394).
 		m.st.Ranges = slices.DeleteFunc(m.st.Ranges, func(x zones.Range) bool { return x.Description == desc })
-		m.st.Ranges = append(m.st.Ranges, zones.Range{UUID: m.uuid(), Interface: iface, Start: zmAddr(p, s), End: zmAddr(p, e),
+		m.st.Ranges = append(m.st.Ranges, zones.Range{UUID: m.uuid(), Interface: iface, StartAddr: zmAddr(p, s), EndAddr: zmAddr(p, e),
 			Domain: z.Name + ".internal", LeaseTime: "86400", Description: desc})
 	}
 }
