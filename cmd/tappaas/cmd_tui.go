@@ -125,6 +125,9 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 				return cz.Plan(f, cur), nil
 			}
 			deps.Apply = func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+				if err := ch.Guard(nil); err != nil {
+					return err // mass deletion: confirm with tappaas zones apply --confirm-delete
+				}
 				fw, err := nb.zonesFirewall(ctx)
 				if err != nil {
 					return err

@@ -45,6 +45,7 @@ type zonesOpts struct {
 	lab                            bool
 	labState, labVersion           string
 	yes                            bool
+	confirmDelete                  []string
 	// live are the platform's live zones.json paths (cz.LiveFiles).
 	live []string
 }
@@ -106,6 +107,7 @@ Exit codes: 0 ok / no changes, 1 invalid file or failed apply, 2 plan found chan
 	}
 	fwFlags(apply)
 	apply.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply without asking")
+	apply.Flags().StringSliceVar(&o.confirmDelete, "confirm-delete", nil, "zones whose objects a plan may delete when it deletes most of what the firewall holds (comma-separated)")
 	edit := &cobra.Command{
 		Use:   "edit",
 		Short: "Edit zones.json in the full-screen zone editor (plan/apply need firewall flags or --lab)",
@@ -256,6 +258,9 @@ func (o *zonesOpts) plan(c *cobra.Command, apply bool) error {
 	if !asJSON {
 		fmt.Fprint(out, ch.Text())
 	}
+	if err := ch.Guard(o.confirmDelete); err != nil {
+		return exitCode(zonesExitInvalid, err)
+	}
 	if !o.yes {
 		if asJSON {
 			return exitCode(zonesExitInvalid, errors.New("--output json needs --yes to apply"))
@@ -340,6 +345,9 @@ func (o *zonesOpts) edit(c *cobra.Command) error {
 			return cz.Plan(f, cur), nil
 		}
 		deps.Apply = func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+			if err := ch.Guard(nil); err != nil {
+				return err
+			}
 			return cz.Apply(ctx, fw, ch, out)
 		}
 	}

@@ -133,3 +133,27 @@ func TestZonesDefaultToTheLiveFile(t *testing.T) {
 		t.Fatalf("TUI: %s %v", path, err)
 	}
 }
+
+// `{}` against a configured firewall plans the teardown of every zone; apply
+// refuses it until each zone is confirmed by name.
+func TestZonesApplyRefusesMassDeletion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "fw.json")
+	lab := []string{"--lab", "--lab-state", state, "--yes"}
+	if out, code := runZones(t, "", append([]string{"apply", "--file", "../../zones.json"}, lab...)...); code != 0 {
+		t.Fatalf("apply: %d\n%s", code, out)
+	}
+	empty := filepath.Join(dir, "empty.json")
+	if err := os.WriteFile(empty, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runZones(t, "", append([]string{"apply", "--file", empty}, lab...)...)
+	if code != 1 || !strings.Contains(out, "--confirm-delete dmz,iot,mgmt,private,srv") || strings.Contains(out, "Applied.") {
+		t.Fatalf("unconfirmed mass delete: %d\n%s", code, out)
+	}
+	out, code = runZones(t, "", append([]string{"apply", "--file", empty, "--confirm-delete", "dmz,iot,mgmt,private,srv"}, lab...)...)
+	if code != 0 || !strings.Contains(out, "Applied.") {
+		t.Fatalf("confirmed: %d\n%s", code, out)
+	}
+}

@@ -2,31 +2,38 @@
 // and write the file, validate it, plan the OPNsense objects a zone set needs
 // against what the firewall has, and apply that plan.
 //
-// # The file (§1)
+// # The file
 //
-// zones.json is one JSON object keyed by zone name. Keys starting with '_'
-// are documentation and never zones. Load keeps everything: key order,
+// zones.json is one JSON object keyed by zone name
+// (TAPPaaS@f54e4fc:src/foundation/firewall/zones.json, fields:
+// src/foundation/zones-fields.json). Keys starting with '_' are
+// documentation and never zones. Load keeps everything: key order,
 // unknown keys of a zone, documentation blocks, the indentation unit, and
 // how typeId/subId/vlantag were typed (upstream stores typeId and subId as
 // strings, vlantag as a number). Writing an unchanged File reproduces
 // upstream's jq-formatted file byte for byte; edited zones keep their key
 // order, new keys go to their canonical place, new zones go last.
-// Load fails only for input that is not a zones document (ErrSyntax); fields
-// of the wrong type are validation errors naming zone and field.
+// Load fails only for input that is not a zones document (ErrSyntax, with
+// the line and column of a JSON syntax error); fields of the wrong type and
+// unknown keys of a zone (but '_' ones) are validation errors naming zone,
+// key, JSON path and, for a typo, the known key it resembles.
 //
 // tappaas adds one optional field, "isolated": true, marking a zone that may
 // appear in no access-to but mgmt's. Upstream states that invariant only in
 // prose (_README.isolation_invariant.rule names iotCams and iotUntrust), so
 // the zones named in parentheses in that text are treated as isolated too.
 //
-// # Validation (§1.6)
+// # Validation
 //
-// Validate returns every finding at once. Errors: names (camelCase), type ↔
+// Validate returns every finding at once. Errors: unknown keys, names
+// (camelCase, at most 32 characters), descriptions the firewall refuses
+// (over 255 bytes, line breaks), type ↔
 // typeId, subId 0–99, vlantag = typeId×100+subId (0 = untagged), valid IPv4
 // CIDR, no overlapping subnets, DHCP range inside the subnet with start <
 // end, access-to / pinhole-allowed-from naming existing zones (or internet /
 // all), state one of the five (case-sensitive), known bridge, unique tags, one
-// untagged zone per bridge, the isolation invariant. Warnings: what upstream
+// untagged zone per bridge, the isolation invariant, an access-to zone
+// listed twice or more than 88 of them. Warnings: what upstream
 // tolerates — subnets off the 10.typeId.subId.0/24 pattern, type Test,
 // SSID placeholders, duplicate descriptions, access to a torn-down zone.
 //
@@ -88,6 +95,10 @@
 // VLAN by tag with its interface, "<z> DHCP", every "Zone <z> " rule.
 //
 // # Apply
+//
+// A plan that deletes most of the zone objects the firewall holds is
+// refused by Guard unless each zone it deletes from is named (an emptied
+// file must not tear the network down); callers check it before Apply.
 //
 // Apply performs the changes in the plan's order, reconfiguring each module
 // once after its writes (VLANs, interfaces, dnsmasq, Unbound, filter). Filter

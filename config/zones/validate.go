@@ -77,6 +77,10 @@ var nameRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 // MaxNameLen keeps zone names usable as OPNsense interface descriptions.
 const MaxNameLen = 32
 
+// MaxDescriptionLen is OPNsense's DescriptionField limit in bytes
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Base/FieldTypes/DescriptionField.php:64).
+const MaxDescriptionLen = 255
+
 // ValidateName checks a zone key.
 func ValidateName(name string) error {
 	switch {
@@ -235,7 +239,13 @@ func (v *validator) warn(z *Zone, field, format string, a ...any) {
 	v.r.Warnings = append(v.r.Warnings, Issue{Zone: z.Name, Field: field, Message: fmt.Sprintf(format, a...)})
 }
 
-func (v *validator) bad(z *Zone, field string) bool { _, ok := z.raw[field]; return ok }
+// bad reports whether a field failed to decode or is absent because its key
+// is misspelt (both already reported): its value says nothing.
+func (v *validator) bad(z *Zone, field string) bool {
+	_, ok := z.raw[field]
+	_, typo := z.typo[field]
+	return ok || typo
+}
 
 func (v *validator) zone(z *Zone) {
 	if err := ValidateName(z.Name); err != nil {
@@ -331,6 +341,23 @@ func (v *validator) zone(z *Zone) {
 	// SSID placeholders
 	if strings.HasPrefix(z.SSID, "<") && strings.HasSuffix(z.SSID, ">") {
 		v.warn(z, FieldSSID, "%s is a placeholder, set the real WiFi name before using it", z.SSID)
+	}
+
+	// The description is the VLAN's descr, an OPNsense DescriptionField:
+	// at most 255 bytes (the PCRE /^(.){1,255}$/ without /u counts bytes),
+	// no newline, no NUL, VT or FF
+	// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Interfaces/Vlan.xml:50,
+	// …/Base/FieldTypes/DescriptionField.php:64, …/Base/FieldTypes/TextField.php:120-124).
+	// Checked here, before any change: the firewall would refuse it half-way.
+	if !v.bad(z, FieldDescription) {
+		switch d := z.Description; {
+		case len(d) > MaxDescriptionLen:
+			v.err(z, FieldDescription, "is %d bytes, expected at most %d (the firewall's limit for a VLAN description)", len(d), MaxDescriptionLen)
+		case strings.ContainsAny(d, "\n\r"):
+			v.err(z, FieldDescription, "contains a line break, expected one line (the firewall refuses newlines in descriptions)")
+		case strings.ContainsAny(d, "\x00\v\f"):
+			v.err(z, FieldDescription, "contains a control character (NUL, VT or FF), expected plain text")
+		}
 	}
 
 	// access-to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -181,11 +182,19 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"a":{"typeId":"99999999999999999999","ip":"10.0.0.0/0","DHCP-start":-5,"access-to":["a","all"]}}`))
 	f.Add([]byte(`{"_x":[],"b":{"vlantag":-1,"ip":"1.2.3.4/32"}}`))
+	f.Add([]byte("{\n \"srv\": {\"acess-to\": [\"internet\"], \"vlanTag\": 210, \"\u00e9\": 1}\n}"))
+	f.Add([]byte("{\n  \"a\": {\"ip\": \"10.0.0.0/24\",,}\n}"))
+	f.Add([]byte(`{"a":{},"a":{}}`))
+	f.Add([]byte(`{"srv":{"type":"Service","state":"Active","typeId":"2","subId":"10","vlantag":210,"ip":"10.2.10.0/24","bridge":"lan","description":"a\nb","access-to":["srv","srv","internet"]}}`))
+	syntaxPos := regexp.MustCompile(`invalid JSON: line [1-9][0-9]*, column [1-9][0-9]*: `)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		zf, err := Parse(data)
 		if err != nil {
 			if !errors.Is(err, ErrSyntax) || err.Error() == "" {
 				t.Fatalf("unexplained rejection: %v", err)
+			}
+			if strings.Contains(err.Error(), "invalid JSON") && !syntaxPos.MatchString(err.Error()) {
+				t.Fatalf("syntax error without line and column: %v", err)
 			}
 			return
 		}
@@ -193,6 +202,17 @@ func FuzzParse(f *testing.F) {
 		for _, is := range append(r.Errors, r.Warnings...) {
 			if is.Message == "" {
 				t.Fatalf("issue without message: %+v", is)
+			}
+			if strings.HasPrefix(is.Message, "is not a zones.json key") && (!strings.Contains(is.Message, "(at .") && !strings.Contains(is.Message, "(at [")) {
+				t.Fatalf("unknown key without its path: %+v", is)
+			}
+		}
+		if r.OK() {
+			// What validates is what the firewall accepts: descriptions fit.
+			for _, z := range zf.Zones {
+				if len(z.Description) > MaxDescriptionLen || strings.ContainsAny(z.Description, "\n\r\x00\v\f") {
+					t.Fatalf("zone %s: description the firewall refuses passed validation", z.Name)
+				}
 			}
 		}
 		out := zf.Bytes()
@@ -203,7 +223,9 @@ func FuzzParse(f *testing.F) {
 		if string(again.Bytes()) != string(out) {
 			t.Fatal("write is not stable")
 		}
-		_ = Plan(zf, Current{}).Text()
+		ch := Plan(zf, Current{})
+		_ = ch.Text()
+		_ = ch.Guard(nil)
 	})
 }
 

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -91,6 +92,10 @@ type Zone struct {
 	// raw holds the original value of fields that failed to decode; they are
 	// written back unchanged until the zone is replaced with SetZone.
 	raw map[string]*node
+	// typo maps an absent known field to the unknown key that looks like a
+	// misspelling of it ("access-to" → "acess-to"): validation reports the
+	// key, not the field's absence.
+	typo map[string]string
 }
 
 // NewZone returns a zone with upstream's conventions for a new entry:
@@ -119,6 +124,9 @@ func (z *Zone) Clone() *Zone {
 	if z.DHCPEnd != nil {
 		v := *z.DHCPEnd
 		c.DHCPEnd = &v
+	}
+	if z.typo != nil {
+		c.typo = maps.Clone(z.typo)
 	}
 	if z.raw != nil {
 		c.raw = make(map[string]*node, len(z.raw))

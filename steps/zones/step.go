@@ -113,6 +113,9 @@ func (s *Step) Apply(ctx context.Context, rt *steps.Runtime) error {
 		if ch.Empty() {
 			return s.seed(ctx, rt)
 		}
+		if err := ch.Guard(nil); err != nil {
+			return fmt.Errorf("%w (the install does not delete most of the firewall's zones; run tappaas zones apply --confirm-delete to do it)", err)
+		}
 		fw, err := s.firewall(ctx)
 		if err != nil {
 			return err
