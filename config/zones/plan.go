@@ -298,8 +298,8 @@ func (p *planner) enabled(z *Zone) {
 	} else {
 		p.out.Ifaces[z.Name] = iface
 	}
+	p.caddy(z, iface) // 990/991 come before band 5: emitted in plan order
 	p.accessRules(z, iface, gw)
-	p.caddy(z, iface)
 }
 
 // network plans the VLAN, the interface assignment and the DHCP range of a
@@ -675,14 +675,16 @@ func phase(c *Change) int {
 }
 
 // sort puts the plan in order: phase, zone (file order, then zones gone
-// from the file by name), rule sequence, id, key.
+// from the file by name), rule sequence, id, key. The planner emits each
+// phase nearly in order already, so a phase is sorted only when it is not.
 func (p *planner) sort() {
-	type key struct{ phase, rank, seq, i int }
+	type key struct{ rank, seq int }
 	cs := p.out.Changes
 	keys := make([]key, len(cs))
+	buckets := make([][]int, 2*len(kindOrder))
 	for i := range cs {
 		c := &cs[i]
-		k := key{phase: phase(c), rank: len(p.rank), i: i}
+		k := key{rank: len(p.rank)}
 		if r, ok := p.rank[c.Zone]; ok {
 			k.rank = r
 		}
@@ -690,15 +692,22 @@ func (p *planner) sort() {
 			k.seq = c.Rule.Sequence
 		}
 		keys[i] = k
+		b := phase(c)
+		buckets[b] = append(buckets[b], i)
 	}
-	slices.SortFunc(keys, func(x, y key) int {
-		a, b := &cs[x.i], &cs[y.i]
-		return cmp.Or(cmp.Compare(x.phase, y.phase), cmp.Compare(x.rank, y.rank), strings.Compare(a.Zone, b.Zone),
-			cmp.Compare(x.seq, y.seq), strings.Compare(a.ID, b.ID), strings.Compare(a.Key, b.Key), cmp.Compare(x.i, y.i))
-	})
-	out := make([]Change, len(cs))
-	for i, k := range keys {
-		out[i] = cs[k.i]
+	less := func(i, j int) int {
+		a, b := &cs[i], &cs[j]
+		return cmp.Or(cmp.Compare(keys[i].rank, keys[j].rank), strings.Compare(a.Zone, b.Zone),
+			cmp.Compare(keys[i].seq, keys[j].seq), strings.Compare(a.ID, b.ID), strings.Compare(a.Key, b.Key))
+	}
+	out := make([]Change, 0, len(cs))
+	for _, b := range buckets {
+		if !slices.IsSortedFunc(b, less) {
+			slices.SortStableFunc(b, less)
+		}
+		for _, i := range b {
+			out = append(out, cs[i])
+		}
 	}
 	p.out.Changes = out
 	for _, mine := range p.claimed {
