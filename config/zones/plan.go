@@ -162,13 +162,13 @@ func Plan(f *File, cur Current) *Changes {
 	}
 	for _, z := range p.zones {
 		if !z.State.Enabled() && z.State != Manual {
-			p.teardown(z.Name, z.Tagged(), z.VLANTag, true)
+			p.teardown(z.Name, z)
 		}
 	}
 	// A zone gone from the file is torn down like an Inactive one, found by
 	// zone-manager's names (zone-manager itself leaves such objects behind).
 	for _, zone := range p.removedZones() {
-		p.teardown(zone, false, 0, false)
+		p.teardown(zone, nil)
 	}
 	p.pruneStaleRules()
 	p.listen()
@@ -197,8 +197,8 @@ type planner struct {
 	claimed map[any]bool
 	// zones whose interface is (re)created now: its ifname is unknown.
 	fresh map[string]bool
-	// zones planned (enabled or Manual): their objects are never pruned
-	// as another zone's.
+	// enabled zones the planner could not plan (invalid subnet): their
+	// objects are left alone.
 	skipped map[string]bool
 }
 
@@ -258,11 +258,6 @@ func newPlanner(f *File, cur Current) *planner {
 	for _, rs := range p.rules {
 		slices.SortFunc(rs, func(a, b *Rule) int { return cmp.Compare(a.UUID, b.UUID) })
 	}
-	for _, z := range p.zones {
-		if z.State == Manual {
-			p.skipped[z.Name] = true
-		}
-	}
 	return p
 }
 
@@ -306,14 +301,7 @@ func (p *planner) enabled(z *Zone) {
 // tagged zone and returns its interface ("" when it is (re)created now).
 func (p *planner) network(z *Zone, pfx netip.Prefix, gw netip.Addr) string {
 	want := VLAN{Parent: ParentOf(z.Bridge), Tag: z.VLANTag, Device: z.VLANDevice(), Descr: z.Description}
-	// zone-manager matches a VLAN by tag (configure_vlans, line 954); of
-	// several with the tag (one per parent at most) the one on our parent.
-	var cur *VLAN
-	for _, v := range p.vlans[z.VLANTag] {
-		if cur == nil || v.Parent == want.Parent && cur.Parent != want.Parent {
-			cur = v
-		}
-	}
+	cur := p.vlanOf(z)
 	if cur != nil {
 		p.claimed[cur] = true
 	}
@@ -368,6 +356,19 @@ func (p *planner) network(z *Zone, pfx netip.Prefix, gw netip.Addr) string {
 		p.warn("zone %s: no DHCP range, the offsets do not fit %s", z.Name, z.IP)
 	}
 	return iface
+}
+
+// vlanOf is a zone's VLAN: zone-manager matches it by tag
+// (configure_vlans, line 954); of several with the tag (one per parent at
+// most) the one on the zone's parent.
+func (p *planner) vlanOf(z *Zone) *VLAN {
+	var cur *VLAN
+	for _, v := range p.vlans[z.VLANTag] {
+		if cur == nil || v.Parent == ParentOf(z.Bridge) && cur.Parent != ParentOf(z.Bridge) {
+			cur = v
+		}
+	}
+	return cur
 }
 
 // deleteVLAN deletes a VLAN and the interface assigned to it.
@@ -531,20 +532,23 @@ func hasInternet(z *Zone) bool {
 
 // teardown deletes a zone's objects that nothing claimed: its rules (by
 // zone-manager's "Zone <z> " prefix), and for a tagged zone its DHCP range
-// and VLAN with its interface. An in-file zone's VLAN is found by tag (as
-// zone-manager does). A zone gone from the file was tagged when an
-// interface on a VLAN device carries its label; only then do its VLAN,
+// and VLAN with its interface. An in-file zone's (z) VLAN is found by tag,
+// as zone-manager does. A zone gone from the file (z nil) was tagged when
+// an interface on a VLAN device carries its label; only then do its VLAN,
 // interface and range go (the base configuration's mgmt pool on lan stays).
-func (p *planner) teardown(zone string, tagged bool, tag int, inFile bool) {
+func (p *planner) teardown(zone string, z *Zone) {
 	for _, d := range p.zoneRules[zone] {
 		for _, r := range p.rules[d] {
 			p.del(r, Change{Kind: KindRule, Zone: zone, ID: d, Key: r.UUID, Rule: r})
 		}
 	}
 	var vlans []*VLAN
-	if inFile {
-		if tagged {
-			vlans = p.vlans[tag]
+	tagged := false
+	if z != nil {
+		if tagged = z.Tagged(); tagged {
+			if v := p.vlanOf(z); v != nil {
+				vlans = append(vlans, v)
+			}
 		}
 	} else {
 		for i := range p.cur.Assignments {
