@@ -9,8 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/backends/opnsense"
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/config/zones/zonestest"
+	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/install"
+	szones "github.com/tappaas/tappaas/steps/zones"
 
 	"github.com/tappaas/tappaas/lab"
 )
@@ -74,8 +79,11 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	var before, after lab.Counters
 	var l2 *lab.Lab
 	var cicdFS interface{ ReadFile(string) ([]byte, error) }
+	var fwState cz.Current
+	var fwErr error
 	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) {
 		l2, before, cicdFS = l, l.Counters(), l.GuestFS(config.CICDVMID)
+		fwState, fwErr = labFirewallState(ctx, l)
 	})
 	after = l2.Counters()
 	if code != 0 {
@@ -98,6 +106,15 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	}
 	if after.APIMutations != before.APIMutations || after.SSHCommands != before.SSHCommands || after.OPNsenseMutations != before.OPNsenseMutations {
 		t.Errorf("second run mutated the lab: before %+v after %+v", before, after)
+	}
+	// Upstream's zone-manager, run by tappaas-cicd's firewall module update
+	// after the install, finds nothing to change.
+	f, err := cz.Default()
+	if err != nil || fwErr != nil {
+		t.Fatalf("zones %v, firewall state %v", err, fwErr)
+	}
+	if changes, _ := zonestest.ZoneManager(f, fwState); len(changes) != 0 || len(fwState.Rules) == 0 {
+		t.Errorf("zone-manager after the install (%d rules): %q", len(fwState.Rules), changes)
 	}
 	// One zones.json: the install seeded the platform's live copies (the
 	// node's and tappaas-cicd's, which upstream's zone-manager reads) with
@@ -124,4 +141,26 @@ func tail(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, "\n")
+}
+
+// labFirewallState reads the lab firewall's zone objects through the real
+// client, as the installer reaches it.
+func labFirewallState(ctx context.Context, l *lab.Lab) (cz.Current, error) {
+	info := l.Info()
+	// The install replaced the bootstrap key with its own (the node's secrets file).
+	data, err := l.Node().FS().ReadFile(install.StateDir + "/secrets.json")
+	if err != nil {
+		return cz.Current{}, err
+	}
+	var sf struct{ Secrets map[string]string }
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return cz.Current{}, err
+	}
+	c, err := opnsense.New(opnsense.Config{BaseURL: "https://" + info.FirewallAddr, Key: sf.Secrets[firewall.SecretAPIKey],
+		Secret: sf.Secrets[firewall.SecretAPISecret], Fingerprint: info.FirewallFingerprint, Dial: l.Dial})
+	if err != nil {
+		return cz.Current{}, err
+	}
+	defer c.Close()
+	return cz.Snapshot(ctx, szones.FromOPNsense(c))
 }
