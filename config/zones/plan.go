@@ -200,6 +200,8 @@ type planner struct {
 	// enabled zones the planner could not plan (invalid subnet): their
 	// objects are left alone.
 	skipped map[string]bool
+	// slab holds the desired rules (one allocation for all).
+	slab []Rule
 }
 
 func newPlanner(f *File, cur Current) *planner {
@@ -207,11 +209,11 @@ func newPlanner(f *File, cur Current) *planner {
 	for _, z := range f.Zones {
 		n += len(z.AccessTo) + 10
 	}
+	objects := len(cur.VLANs) + len(cur.Assignments) + len(cur.Ranges) + len(cur.Rules)
 	p := &planner{f: f, cur: cur, out: &Changes{Ifaces: map[string]string{}, Changes: make([]Change, 0, n)},
 		byName: map[string]*Zone{}, byFold: map[string]*Zone{}, rank: map[string]int{},
-		vlans: map[int][]*VLAN{}, asgs: map[string][]*Assignment{}, ranges: map[string][]*Range{},
-		rules:   map[string][]*Rule{},
-		claimed: map[any]bool{}, fresh: map[string]bool{}, skipped: map[string]bool{}}
+		claimed: make(map[any]bool, objects), fresh: map[string]bool{}, skipped: map[string]bool{},
+		slab: make([]Rule, 0, n)}
 	for i, z := range f.Zones {
 		p.out.ZoneOrder = append(p.out.ZoneOrder, z.Name)
 		if _, dup := p.byName[z.Name]; dup {
@@ -225,40 +227,40 @@ func newPlanner(f *File, cur Current) *planner {
 		}
 	}
 	p.dmz = p.byFold["dmz"]
-	for i := range cur.VLANs {
-		v := &cur.VLANs[i]
-		p.vlans[v.Tag] = append(p.vlans[v.Tag], v)
-	}
-	for i := range cur.Assignments {
-		a := &cur.Assignments[i]
-		p.asgs[a.Device] = append(p.asgs[a.Device], a)
-	}
-	for i := range cur.Ranges {
-		p.ranges[cur.Ranges[i].Description] = append(p.ranges[cur.Ranges[i].Description], &cur.Ranges[i])
-	}
+	// Several objects of one key: the lowest uuid (ifname) is the object,
+	// the rest are duplicates.
+	p.vlans = group(cur.VLANs, func(v *VLAN) int { return v.Tag }, func(v *VLAN) string { return v.UUID })
+	p.asgs = group(cur.Assignments, func(a *Assignment) string { return a.Device }, func(a *Assignment) string { return a.Ifname })
+	p.ranges = group(cur.Ranges, func(r *Range) string { return r.Description }, func(r *Range) string { return r.UUID })
+	p.rules = group(cur.Rules, func(r *Rule) string { return r.Description }, func(r *Rule) string { return r.UUID })
 	p.zoneRules = map[string][]string{}
-	for i := range cur.Rules {
-		d := cur.Rules[i].Description
-		if len(p.rules[d]) == 0 {
-			if rest, ok := strings.CutPrefix(d, "Zone "); ok {
-				if z, _, ok := strings.Cut(rest, " "); ok {
-					p.zoneRules[z] = append(p.zoneRules[z], d)
-				}
+	for d := range p.rules {
+		if rest, ok := strings.CutPrefix(d, "Zone "); ok {
+			if z, _, ok := strings.Cut(rest, " "); ok {
+				p.zoneRules[z] = append(p.zoneRules[z], d)
 			}
 		}
-		p.rules[d] = append(p.rules[d], &cur.Rules[i])
-	}
-	// Duplicates of one key: the lowest key is the object, the rest go.
-	for _, vs := range p.vlans {
-		slices.SortFunc(vs, func(a, b *VLAN) int { return cmp.Compare(a.UUID, b.UUID) })
-	}
-	for _, rs := range p.ranges {
-		slices.SortFunc(rs, func(a, b *Range) int { return cmp.Compare(a.UUID, b.UUID) })
-	}
-	for _, rs := range p.rules {
-		slices.SortFunc(rs, func(a, b *Rule) int { return cmp.Compare(a.UUID, b.UUID) })
 	}
 	return p
+}
+
+// group indexes records by key, each group in id order, sharing one slice.
+func group[T any, K cmp.Ordered](recs []T, key func(*T) K, id func(*T) string) map[K][]*T {
+	ptrs := make([]*T, len(recs))
+	for i := range recs {
+		ptrs[i] = &recs[i]
+	}
+	slices.SortFunc(ptrs, func(a, b *T) int { return cmp.Or(cmp.Compare(key(a), key(b)), strings.Compare(id(a), id(b))) })
+	m := make(map[K][]*T, len(ptrs))
+	for i := 0; i < len(ptrs); {
+		j := i + 1
+		for j < len(ptrs) && key(ptrs[j]) == key(ptrs[i]) {
+			j++
+		}
+		m[key(ptrs[i])] = ptrs[i:j:j]
+		i = j
+	}
+	return m
 }
 
 func (p *planner) warn(format string, a ...any) {
@@ -427,10 +429,11 @@ func (p *planner) want(zone, iface string, k Kind, id string, r *Range, ru *Rule
 // rule plans one filter rule of zone z on iface, as _create_or_skip_rule
 // creates it (zone_manager.py:1367: in, inet, quick, logged, enabled).
 func (p *planner) rule(z *Zone, iface, descr string, seq int, action, src, dst, proto, port string) {
-	r := Rule{Enabled: true, Sequence: seq, Action: action, Quick: true, Interface: iface, Direction: "in",
-		IPProtocol: "inet", Protocol: proto, SourceNet: src, DestinationNet: dst, DestinationPort: port, Log: true,
-		Description: descr}
-	p.want(z.Name, iface, KindRule, r.Description, nil, &r)
+	p.slab = append(p.slab, Rule{Enabled: true, Sequence: seq, Action: action, Quick: true, Interface: iface,
+		Direction: "in", IPProtocol: "inet", Protocol: proto, SourceNet: src, DestinationNet: dst,
+		DestinationPort: port, Log: true, Description: descr})
+	r := &p.slab[len(p.slab)-1]
+	p.want(z.Name, iface, KindRule, r.Description, nil, r)
 }
 
 var rfc1918 = []struct{ label, net string }{
