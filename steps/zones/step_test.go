@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/backends/exec/exectest"
 	"github.com/tappaas/tappaas/backends/opnsense"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/config/zones/zonestest"
@@ -255,5 +256,44 @@ func TestSimulatorConformance(t *testing.T) {
 				return fw
 			})
 		})
+	}
+}
+
+// The step seeds the node's live zones.json (upstream's tools read it) when
+// absent and never overwrites an operator's copy; Check wants it present.
+func TestStepSeedsTheNodesLiveZonesFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fw, _ := startFirewall(t, "26.1.2")
+	node := exectest.NewFake()
+	node.On(`^test -f (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		if _, _, ok := inv.Fake.File(inv.Match[1]); ok {
+			return 0, nil
+		}
+		return 1, nil
+	})
+	node.Reply(`^mkdir -p /root/tappaas$`, "", 0)
+	f := defaultZones(t)
+	s := &zones.Step{File: f, Firewall: static(fw), Node: node, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	got, mode, ok := node.File(cz.NodeFile)
+	if !ok || string(got) != string(f.Bytes()) || mode.Perm() != 0o644 {
+		t.Fatalf("seeded %v %o: %d bytes", ok, mode, len(got))
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("check after apply: %+v %v", st, err)
+	}
+	node.SetFile(cz.NodeFile, []byte("{}\n"), 0o644) // an operator's edit
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := node.File(cz.NodeFile); string(got) != "{}\n" {
+		t.Fatal("the live file was overwritten")
+	}
+	node.RemoveFile(cz.NodeFile)
+	if st, err := s.Check(ctx, rt()); err != nil || st.Done {
+		t.Fatalf("check without the live file: %+v %v", st, err)
 	}
 }
