@@ -88,10 +88,12 @@
 // Beyond zone-manager, tappaas also: deletes a zone's rules its access-to
 // no longer wants; updates a DHCP range whose addresses changed and
 // re-assigns an interface whose address or label changed; deletes
-// duplicate objects of one key; replaces a VLAN whose parent changed; and
+// duplicate objects of one key; and
 // tears a zone removed from the file down like an Inactive one (its rules;
 // its VLAN, interface and range when an interface on a VLAN device carries
-// its label). Inactive/Disabled zones are torn down as zone-manager does:
+// its label). Like zone-manager it never moves a VLAN to another parent (a
+// bridge change is a warning saying how). Inactive/Disabled zones are torn
+// down as zone-manager does:
 // VLAN by tag with its interface, "<z> DHCP", every "Zone <z> " rule.
 //
 // # Apply

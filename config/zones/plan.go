@@ -310,13 +310,13 @@ func (p *planner) network(z *Zone, pfx netip.Prefix, gw netip.Addr) string {
 	switch {
 	case cur == nil:
 		p.add(Change{Op: Create, Kind: KindVLAN, Zone: z.Name, ID: want.Device, VLAN: &want})
-	case cur.Parent != want.Parent:
-		// The parent of a VLAN cannot change: replace it (and its interface).
-		p.claimed[cur] = false
-		p.deleteVLAN(z.Name, cur)
-		p.add(Change{Op: Create, Kind: KindVLAN, Zone: z.Name, ID: want.Device, VLAN: &want})
-		cur = nil
 	default:
+		if cur.Parent != want.Parent {
+			// Neither tool moves a VLAN: its device name stays taken until
+			// it is gone, and rules on its interface must move first.
+			p.warn("zone %s: VLAN %d stays on %s although bridge %s means %s; to move it, set the zone Inactive, apply, then Active again",
+				z.Name, cur.Tag, cur.Parent, z.Bridge, want.Parent)
+		}
 		want.Device = cur.Device // adopted as it is, like zone-manager
 		if cur.Descr != want.Descr {
 			w := *cur

@@ -450,3 +450,31 @@ func TestFakeConformance(t *testing.T) {
 	t.Parallel()
 	zonestest.Conformance(t, func(*testing.T) zones.Firewall { return zonestest.New() })
 }
+
+// A zone moved to another bridge keeps its VLAN where it is, as
+// zone-manager does (it matches by tag and never moves one); the plan says
+// how to move it instead of failing half-way on the taken device name.
+func TestBridgeChangeKeepsTheVLANAndSaysHowToMoveIt(t *testing.T) {
+	t.Parallel()
+	fw := zonestest.New()
+	f := load(t, "../../zones.json")
+	applyAndReplan(t, fw, f)
+	srv := f.Zone("srv").Clone()
+	srv.Bridge = "wan"
+	f.SetZone("srv", srv)
+	ch := zones.Plan(f, fw.State())
+	if !ch.Empty() || len(ch.Warnings) != 1 || !strings.Contains(ch.Warnings[0], "VLAN 210 stays on vtnet0") {
+		t.Fatalf("plan:\n%s", ch.Text())
+	}
+	srv.State = zones.Inactive
+	f.SetZone("srv", srv)
+	applyAndReplan(t, fw, f)
+	srv.State = zones.Active
+	f.SetZone("srv", srv)
+	applyAndReplan(t, fw, f)
+	for _, v := range fw.State().VLANs {
+		if v.Tag == 210 && v.Parent != "vtnet1" {
+			t.Fatalf("VLAN 210 on %s", v.Parent)
+		}
+	}
+}
