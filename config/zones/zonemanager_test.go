@@ -265,3 +265,58 @@ func TestZoneManagerAgreesOnUpstreamZones(t *testing.T) {
 		}
 	}
 }
+
+// The replay is not blind: each drift zone-manager reconciles is reported.
+func TestZoneManagerReplaySeesDrift(t *testing.T) {
+	t.Parallel()
+	f := load(t, "../../zones.json")
+	fw := zonestest.New()
+	applyAndReplan(t, fw, f)
+	for _, tc := range []struct {
+		name, want string
+		drift      func(c *zones.Current)
+	}{
+		{"rule source", `recreate rule "Zone srv -> caddy https"`, func(c *zones.Current) {
+			for i := range c.Rules {
+				if c.Rules[i].Description == "Zone srv -> caddy https" {
+					c.Rules[i].SourceNet = "10.2.10.0/24" // tappaas' old Caddy source
+				}
+			}
+		}},
+		{"rule sequence", `recreate rule "Zone private -> iot"`, func(c *zones.Current) {
+			for i := range c.Rules {
+				if c.Rules[i].Description == "Zone private -> iot" {
+					c.Rules[i].Sequence = 31401 // tappaas' old shared base+1
+				}
+			}
+		}},
+		{"rule description", `create rule "Zone iot -> internet"`, func(c *zones.Current) {
+			for i := range c.Rules {
+				if c.Rules[i].Description == "Zone iot -> internet" {
+					c.Rules[i].Description = "tappaas:zone:iot:internet | Zone iot -> internet" // tappaas' old marker
+				}
+			}
+		}},
+		{"VLAN description", `update vlan 310 description`, func(c *zones.Current) {
+			for i := range c.VLANs {
+				if c.VLANs[i].Tag == 310 {
+					c.VLANs[i].Descr = "tappaas:zone:private:vlan"
+				}
+			}
+		}},
+		{"range description", `create range "dmz DHCP"`, func(c *zones.Current) {
+			for i := range c.Ranges {
+				if c.Ranges[i].Description == "dmz DHCP" {
+					c.Ranges[i].Description = "tappaas:zone:dmz:dhcp | Zone dmz DHCP"
+				}
+			}
+		}},
+	} {
+		st := fw.State()
+		tc.drift(&st)
+		ch, _ := zonestest.ZoneManager(f, st)
+		if !slices.ContainsFunc(ch, func(s string) bool { return strings.HasPrefix(s, tc.want) }) {
+			t.Errorf("%s: zone-manager changes %q, want %s", tc.name, ch, tc.want)
+		}
+	}
+}
