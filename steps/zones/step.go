@@ -57,7 +57,7 @@ func (s *Step) Describe(*steps.Runtime) []string {
 			n++
 		}
 	}
-	return []string{fmt.Sprintf("reconcile %d enabled zones (VLAN, interface, DHCP, DNS, rules); tear down Inactive/Disabled ones", n)}
+	return []string{fmt.Sprintf("reconcile %d enabled zones (VLAN, interface, DHCP, rules, as zone-manager names them); tear down Inactive/Disabled ones", n)}
 }
 
 func (s *Step) plan(ctx context.Context) (*cz.Changes, error) {
