@@ -244,21 +244,24 @@ func newPlanner(f *File, cur Current) *planner {
 	return p
 }
 
-// group indexes records by key, each group in id order, sharing one slice.
-func group[T any, K cmp.Ordered](recs []T, key func(*T) K, id func(*T) string) map[K][]*T {
-	ptrs := make([]*T, len(recs))
+// group indexes records by key, each group in id order. Most keys have
+// one record: those share one backing slice (no allocation per key).
+func group[T any, K comparable](recs []T, key func(*T) K, id func(*T) string) map[K][]*T {
+	slab := make([]*T, len(recs))
+	m := make(map[K][]*T, len(recs))
+	var dup []K
 	for i := range recs {
-		ptrs[i] = &recs[i]
-	}
-	slices.SortFunc(ptrs, func(a, b *T) int { return cmp.Or(cmp.Compare(key(a), key(b)), strings.Compare(id(a), id(b))) })
-	m := make(map[K][]*T, len(ptrs))
-	for i := 0; i < len(ptrs); {
-		j := i + 1
-		for j < len(ptrs) && key(ptrs[j]) == key(ptrs[i]) {
-			j++
+		k := key(&recs[i])
+		slab[i] = &recs[i]
+		if g, ok := m[k]; ok {
+			m[k] = append(g, slab[i])
+			dup = append(dup, k)
+		} else {
+			m[k] = slab[i : i+1 : i+1]
 		}
-		m[key(ptrs[i])] = ptrs[i:j:j]
-		i = j
+	}
+	for _, k := range dup {
+		slices.SortFunc(m[k], func(a, b *T) int { return strings.Compare(id(a), id(b)) })
 	}
 	return m
 }
@@ -749,9 +752,19 @@ func diffFields(names, from, to []string) []FieldChange {
 }
 
 func diffRule(o, d Rule, ifaceZone string) []FieldChange {
+	// The fields compared, normalised; most rules are in sync.
+	norm := func(r Rule) Rule {
+		return Rule{Enabled: r.Enabled, Sequence: r.Sequence, Action: r.Action, Quick: r.Quick, Interface: r.Interface,
+			Direction: r.Direction, IPProtocol: r.IPProtocol, Protocol: strings.ToLower(r.Protocol), SourceNet: r.SourceNet,
+			DestinationNet: r.DestinationNet, DestinationPort: r.DestinationPort, Log: r.Log, Description: r.Description}
+	}
+	d.Interface = ifaceOr(d.Interface, ifaceZone)
+	if norm(o) == norm(d) {
+		return nil
+	}
 	b := strconv.FormatBool
 	return diffFields(
 		[]string{"enabled", "sequence", "action", "quick", "interface", "direction", "ipprotocol", "protocol", "source", "destination", "destinationPort", "log", "description"},
 		[]string{b(o.Enabled), strconv.Itoa(o.Sequence), o.Action, b(o.Quick), o.Interface, o.Direction, o.IPProtocol, strings.ToLower(o.Protocol), o.SourceNet, o.DestinationNet, o.DestinationPort, b(o.Log), o.Description},
-		[]string{b(d.Enabled), strconv.Itoa(d.Sequence), d.Action, b(d.Quick), ifaceOr(d.Interface, ifaceZone), d.Direction, d.IPProtocol, strings.ToLower(d.Protocol), d.SourceNet, d.DestinationNet, d.DestinationPort, b(d.Log), d.Description})
+		[]string{b(d.Enabled), strconv.Itoa(d.Sequence), d.Action, b(d.Quick), d.Interface, d.Direction, d.IPProtocol, strings.ToLower(d.Protocol), d.SourceNet, d.DestinationNet, d.DestinationPort, b(d.Log), d.Description})
 }
