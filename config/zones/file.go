@@ -86,7 +86,8 @@ func Parse(data []byte) (*File, error) {
 }
 
 // IsDocKey reports whether a top-level key is documentation, never a zone
-// (keys beginning with '_', §1.1).
+// (keys beginning with '_'; zone-manager skips them,
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/zone_manager.py:676-682).
 func IsDocKey(k string) bool { return strings.HasPrefix(k, "_") }
 
 // Zone returns the named zone or nil.

@@ -71,7 +71,8 @@ func (e *ReportError) Error() string {
 }
 
 // nameRE is the camelCase rule of zone-controller and module-fields.json
-// (§1.2: "Treat camelCase as the only valid form").
+// (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/scripts/migrate-zone-keys-to-camelcase.sh:3-4,
+// scripts/test/test-zone-name-validation.sh:3).
 var nameRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 
 // MaxNameLen keeps zone names usable as OPNsense interface descriptions.
@@ -116,7 +117,7 @@ func ValidateCIDR(s string) error {
 	return nil
 }
 
-// Validate checks every rule of §1.6 (enforced and implied) and returns all
+// Validate checks every rule of the zones model (enforced and implied) and returns all
 // findings at once, in zone order.
 func (f *File) Validate() Report {
 	v := &validator{f: f, byName: make(map[string]*Zone, len(f.Zones))}
