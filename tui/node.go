@@ -92,7 +92,7 @@ func (b *NodeBackend) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sess.Targets.ZonesFirewall(), nil
+	return sess.Targets.ZonesFirewall(ctx)
 }
 
 // ZoneDeps plans and applies the zone editor's changes against the node's
@@ -111,6 +111,9 @@ func (b *NodeBackend) ZoneDeps(path string) zonesui.Deps {
 			return cz.Plan(f, cur), nil
 		},
 		Apply: func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+			if err := ch.Guard(nil); err != nil {
+				return err // mass deletion: confirm with tappaas zones apply --confirm-delete
+			}
 			fw, err := b.ZonesFirewall(ctx)
 			if err != nil {
 				return err

@@ -469,7 +469,7 @@ func TestDnsmasq(t *testing.T) {
 }
 
 func zoneRule(iface, src, dst string, seq int) opnsense.Rule {
-	return opnsense.Rule{Enabled: true, Sequence: seq, Action: "pass", Quick: true, Interface: []string{iface},
+	return opnsense.Rule{Enabled: true, Sequence: seq, Action: "pass", Quick: true, Interface: iface,
 		Direction: "in", IPProtocol: "inet", Protocol: "any", SourceNet: src, DestinationNet: dst, Log: true,
 		Description: "Zone srv -> gateway"}
 }
@@ -548,7 +548,7 @@ func TestFilterRulesAndRollback(t *testing.T) {
 	if len(srv.Reverted()) != 1 {
 		t.Fatal("confirmed apply reverted")
 	}
-	if r, err := c.Rule(ctx, id3); err != nil || r.Sequence != 31450 || !r.Log || r.Interface[0] != "lan" {
+	if r, err := c.Rule(ctx, id3); err != nil || r.Sequence != 31450 || !r.Log || r.Interface != "lan" {
 		t.Fatalf("kept rule: %+v %v", r, err)
 	}
 

@@ -98,7 +98,7 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	com.StepLog = logFile
 	com.LogPath = logPath
 	opts := tui.Options{Backend: be, Common: com, Prompter: prompter}
-	if zf, path, err := zonesForTUI(); err != nil {
+	if zf, path, err := zonesForTUI(cz.LiveFiles); err != nil {
 		log.Warn("zone editor unavailable", "err", err)
 	} else {
 		deps := zonesui.Deps{Path: path}
@@ -174,10 +174,11 @@ func redirectStderr(f *os.File, log *slog.Logger) func() {
 	}
 }
 
-// zonesForTUI reads ./zones.json, else the built-in default set (saved to
-// ./zones.json by the editor). Read before the UI starts: no IO in Update.
-func zonesForTUI() (*cz.File, string, error) {
-	const path = "zones.json"
+// zonesForTUI reads the platform's live zones.json when this machine has
+// one, else ./zones.json, else the built-in default set (saved there by the
+// editor). Read before the UI starts: no IO in Update.
+func zonesForTUI(live []string) (*cz.File, string, error) {
+	path := defaultZonesPath(live)
 	f, err := cz.LoadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		f, err = cz.Default()

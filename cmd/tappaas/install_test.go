@@ -5,11 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/backends/opnsense"
 	"github.com/tappaas/tappaas/config"
+	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/config/zones/zonestest"
+	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/install"
+	szones "github.com/tappaas/tappaas/steps/zones"
+
 	"github.com/tappaas/tappaas/lab"
 	"github.com/tappaas/tappaas/lab/pve"
 	"github.com/tappaas/tappaas/lab/shell"
@@ -85,7 +93,13 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	// Second run: every step skipped with its reason, nothing mutated.
 	var before, after lab.Counters
 	var l2 *lab.Lab
-	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) { l2 = l; before = l.Counters() })
+	var cicdFS interface{ ReadFile(string) ([]byte, error) }
+	var fwState cz.Current
+	var fwErr error
+	code, out, err = labInstall(t, ctx, dir, false, func(l *lab.Lab) {
+		l2, before, cicdFS = l, l.Counters(), l.GuestFS(config.CICDVMID)
+		fwState, fwErr = labFirewallState(ctx, l)
+	})
 	after = l2.Counters()
 	if code != 0 {
 		t.Fatalf("second run: exit %d: %v\n%s", code, err, tail(out, 60))
@@ -171,6 +185,32 @@ func TestInstallLabEndToEnd(t *testing.T) {
 	if keys, err := nfs.ReadFile(pve.ClusterAuthorizedKeys); err != nil || !strings.Contains(string(keys), strings.Fields(string(pub))[1]) {
 		t.Errorf("cicd's key is not in %s: %v", pve.ClusterAuthorizedKeys, err)
 	}
+	// Upstream's zone-manager, run by tappaas-cicd's firewall module update
+	// after the install, finds nothing to change.
+	f, err := cz.Default()
+	if err != nil || fwErr != nil {
+		t.Fatalf("zones %v, firewall state %v", err, fwErr)
+	}
+	if changes, _ := zonestest.ZoneManager(f, fwState); len(changes) != 0 || len(fwState.Rules) == 0 {
+		t.Errorf("zone-manager after the install (%d rules): %q", len(fwState.Rules), changes)
+	}
+	// One zones.json: the install seeded the platform's live copies (the
+	// node's and tappaas-cicd's, which upstream's zone-manager reads) with
+	// the zones it applied.
+	want, err := os.ReadFile("../../zones.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fsys := range map[string]interface{ ReadFile(string) ([]byte, error) }{
+		"node " + cz.NodeFile: l2.Node().FS(), "tappaas-cicd " + cz.CICDFile: cicdFS} {
+		path := name[strings.IndexByte(name, ' ')+1:]
+		if fsys == nil {
+			t.Fatalf("%s: the guest is not running", name)
+		}
+		if got, err := fsys.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %v (%d bytes, want the default zones)", name, err, len(got))
+		}
+	}
 }
 
 func tail(s string, n int) string {
@@ -233,4 +273,26 @@ func TestInstallDeploysTheAssignPatch(t *testing.T) {
 	if !redeployed || l2 == nil {
 		t.Fatalf("the patch was not deployed again:\n%s", tail(out, 40))
 	}
+}
+
+// labFirewallState reads the lab firewall's zone objects through the real
+// client, as the installer reaches it.
+func labFirewallState(ctx context.Context, l *lab.Lab) (cz.Current, error) {
+	info := l.Info()
+	// The install replaced the bootstrap key with its own (the node's secrets file).
+	data, err := l.Node().FS().ReadFile(install.StateDir + "/secrets.json")
+	if err != nil {
+		return cz.Current{}, err
+	}
+	var sf struct{ Secrets map[string]string }
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return cz.Current{}, err
+	}
+	c, err := opnsense.New(opnsense.Config{BaseURL: "https://" + info.FirewallAddr, Key: sf.Secrets[firewall.SecretAPIKey],
+		Secret: sf.Secrets[firewall.SecretAPISecret], Fingerprint: info.FirewallFingerprint, Dial: l.Dial})
+	if err != nil {
+		return cz.Current{}, err
+	}
+	defer c.Close()
+	return cz.Snapshot(ctx, szones.FromOPNsense(c))
 }

@@ -126,5 +126,5 @@ func TestZonesEditInTmux(t *testing.T) {
 	}
 	s.keys("p")
 	s.wait("Plan against the firewall")
-	s.wait("58 to create, 1 to update")
+	s.wait("53 to create, 1 to update")
 }

@@ -86,7 +86,8 @@ func Parse(data []byte) (*File, error) {
 }
 
 // IsDocKey reports whether a top-level key is documentation, never a zone
-// (keys beginning with '_', §1.1).
+// (keys beginning with '_'; zone-manager skips them,
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/zone_manager.py:676-682).
 func IsDocKey(k string) bool { return strings.HasPrefix(k, "_") }
 
 // Zone returns the named zone or nil.
@@ -109,13 +110,14 @@ func (f *File) Names() []string {
 }
 
 // SetZone replaces the zone named old (or adds z at the end when old is ""
-// or unknown). Renaming keeps the zone's position and unknown keys. Fields
-// that failed to decode are forgotten: z is taken as the new truth.
+// or unknown). Renaming keeps the zone's position and unknown keys (which
+// stay errors until removed from the file). Fields that failed to decode
+// are forgotten: z is taken as the new truth.
 func (f *File) SetZone(old string, z *Zone) {
 	z = z.Clone()
 	z.raw = nil
-	f.dropDecodeIssues(old)
-	f.dropDecodeIssues(z.Name)
+	f.dropDecodeIssues(old, z.Name)
+	f.dropDecodeIssues(z.Name, z.Name)
 	for i, cur := range f.Zones {
 		if old != "" && cur.Name == old {
 			f.Zones[i] = z
@@ -137,17 +139,27 @@ func (f *File) DeleteZone(name string) bool {
 	for i, z := range f.Zones {
 		if z.Name == name {
 			f.Zones = append(f.Zones[:i:i], f.Zones[i+1:]...)
-			f.dropDecodeIssues(name)
+			f.dropDecodeIssues(name, "")
 			return true
 		}
 	}
 	return false
 }
 
-func (f *File) dropDecodeIssues(zone string) {
+// dropDecodeIssues forgets the decoding issues of a zone that is replaced
+// (rename: its new name) or deleted (rename ""). Unknown keys stay in the
+// file with a replaced zone, and so do their errors.
+func (f *File) dropDecodeIssues(zone, rename string) {
 	out := f.decodeIs[:0:0]
 	for _, is := range f.decodeIs {
-		if is.Zone != zone {
+		switch {
+		case is.Zone != zone:
+		case rename != "" && !isKnownField(is.Field) && is.Field != FieldName:
+			is.Zone = rename
+		default:
+			continue
+		}
+		if !slices.Contains(out, is) {
 			out = append(out, is)
 		}
 	}
@@ -404,7 +416,80 @@ func decodeZone(name string, n *node) (*Zone, []Issue) {
 	str(FieldVariant, &z.Variant)
 	str(FieldComment, &z.Comment)
 	str(FieldDescription, &z.Description)
+	// Strict keys: a typo must not pass as "absent" (`acess-to` would leave
+	// a zone without rules). Keys starting with '_' are documentation.
+	for _, k := range n.keys {
+		if isKnownField(k) || IsDocKey(k) {
+			continue
+		}
+		msg := fmt.Sprintf("is not a zones.json key (at %s)", jsonPath(name, k))
+		if near := closestField(k); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+			if _, present := n.get(near); !present {
+				if z.typo == nil {
+					z.typo = map[string]string{}
+				}
+				z.typo[near] = k
+			}
+		} else {
+			msg += "; expected one of " + strings.Join(canonicalOrder, ", ")
+		}
+		issues = append(issues, Issue{Zone: name, Field: k, Message: msg})
+	}
 	return z, issues
+}
+
+// jsonPath renders a path the way jq writes it: .srv["access-to"].
+func jsonPath(keys ...string) string {
+	var b strings.Builder
+	for _, k := range keys {
+		if k != "" && strings.IndexFunc(k, func(r rune) bool {
+			return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		}) < 0 && (k[0] < '0' || k[0] > '9') {
+			b.WriteString("." + k)
+		} else {
+			b.WriteString("[" + strconv.Quote(k) + "]")
+		}
+	}
+	return b.String()
+}
+
+// closestField is the known key nearest to k (case-insensitive edit
+// distance), or "" when none is near enough to be a typo of it.
+func closestField(k string) string {
+	best, bestD := "", -1
+	for _, f := range canonicalOrder {
+		d := editDistance(strings.ToLower(k), strings.ToLower(f))
+		if d <= max(2, len(f)/3) && (bestD < 0 || d < bestD) {
+			best, bestD = f, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes; keys are
+// ASCII). Long inputs are not compared: they are no typo of a short key.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 20
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // encodeZone renders z, keeping orig's key order and unknown keys.

@@ -54,21 +54,53 @@ func (k nodeKind) String() string {
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
-// parseNode decodes one JSON value, which must be the whole input.
+// parseNode decodes one JSON value, which must be the whole input. Errors
+// say where: "line 3, column 14: …" (1-based, columns in bytes).
 func parseNode(data []byte) (*node, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	n, err := readNode(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			return nil, fmt.Errorf("unexpected data after the top-level value at offset %d", dec.InputOffset())
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return n, nil
 		}
-		return nil, err
+		if err == nil {
+			err = errors.New("unexpected data after the top-level value")
+		}
 	}
-	return n, nil
+	// The decoder stops before the token it could not read; that token
+	// starts after any white space.
+	off := dec.InputOffset()
+	skip := " \t\r\n"
+	var pe *posError
+	if errors.As(err, &pe) {
+		off, skip = pe.off, skip+","
+	}
+	for off < int64(len(data)) && strings.IndexByte(skip, data[off]) >= 0 {
+		off++
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = errors.New("unexpected end of input")
+		off = int64(len(data))
+	}
+	line, col := lineCol(data, off)
+	return nil, fmt.Errorf("line %d, column %d: %w", line, col, err)
+}
+
+// posError is a parse error at a byte offset other than the decoder's.
+type posError struct {
+	off int64
+	msg string
+}
+
+func (e *posError) Error() string { return e.msg }
+
+// lineCol converts a byte offset of data to a 1-based line and column.
+func lineCol(data []byte, off int64) (line, col int) {
+	before := data[:max(0, min(off, int64(len(data))))]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = len(before) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+	return line, col
 }
 
 func readNode(dec *json.Decoder, depth int) (*node, error) {
@@ -89,16 +121,17 @@ func readNode(dec *json.Decoder, depth int) (*node, error) {
 			n := &node{kind: kindObject}
 			seen := map[string]bool{}
 			for dec.More() {
+				keyOff := dec.InputOffset()
 				kt, err := dec.Token()
 				if err != nil {
 					return nil, err
 				}
 				k, ok := kt.(string)
 				if !ok {
-					return nil, fmt.Errorf("object key is not a string at offset %d", dec.InputOffset())
+					return nil, errors.New("object key is not a string")
 				}
 				if seen[k] {
-					return nil, fmt.Errorf("duplicate key %q at offset %d", k, dec.InputOffset())
+					return nil, &posError{off: keyOff, msg: fmt.Sprintf("duplicate key %q", k)}
 				}
 				seen[k] = true
 				v, err := readNode(dec, depth+1)
@@ -126,7 +159,7 @@ func readNode(dec *json.Decoder, depth int) (*node, error) {
 			}
 			return n, nil
 		}
-		return nil, fmt.Errorf("unexpected %q at offset %d", t, dec.InputOffset())
+		return nil, fmt.Errorf("unexpected %q", t)
 	case string:
 		return &node{kind: kindString, str: t}, nil
 	case json.Number:

@@ -111,7 +111,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	// The image lacks the interface_assign API the zones need; upstream
 	// installs it only in install2, after the zones: put it there first.
 	add(&platform.AssignPatch{Dialer: t.VMs, Probe: t})
-	add(&platform.Install2{Node: e, Cfg: cfg, Dialer: t.VMs, VMID: config.CICDVMID})
+	add(&platform.Install2{Node: e, Cfg: cfg, Dialer: t.VMs, VMID: config.CICDVMID, Zones: t.Zones.Bytes()})
 	add(&platform.WriteConfiguration{Cfg: cfg, Dialer: t.VMs})
 
 	leaves := []string{"network.sanity", "platform.configuration", stepzones.StepID}
@@ -120,7 +120,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 		add(&pbs.BackupJob{Node: e, Cfg: cfg, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: []string{"firewall.vm", "platform.cicd"}})
 		leaves = append(leaves, "pbs.backup-job", "pbs.retention")
 	}
-	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall(), After: []string{"firewall.verify", "network.cutover", platform.AssignPatchID}})
+	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall, Node: e, After: []string{"firewall.verify", "network.cutover", platform.AssignPatchID}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})
 	return steps.NewPlan(FirstNodePlanName, ss...)
 }

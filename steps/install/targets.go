@@ -279,11 +279,9 @@ func (t *Targets) HasAssignPatch(ctx context.Context) (bool, error) {
 	return c.HasAssignPatch(ctx)
 }
 
-// ZonesFirewall returns the zones planner's view of the firewall, built on
-// first use.
-func (t *Targets) ZonesFirewall() cz.Firewall { return &lazyFirewall{t: t} }
-
-func (t *Targets) zfw(ctx context.Context) (cz.Firewall, error) {
+// ZonesFirewall returns the zones planner's view of the firewall (the
+// client is built on first use and kept).
+func (t *Targets) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
 	c, err := t.OPNsense(ctx)
 	if err != nil {
 		return nil, err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/config"
+	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/node"
@@ -179,6 +181,10 @@ type Install2 struct {
 	Dialer Dialer
 	VMID   int
 	Wait   time.Duration
+	// Zones is the zones.json this install applies: it seeds tappaas-cicd's
+	// live copy (cz.CICDFile) when absent, before install2.sh would seed
+	// upstream's default set there (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/install2.sh:99).
+	Zones []byte
 }
 
 // ID implements steps.Step.
@@ -254,11 +260,36 @@ func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if err := node.Write(ctx, e, CredentialsFile, []byte("key="+key+"\nsecret="+secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("copy the firewall credentials to tappaas-cicd: %w", err)
 	}
+	if err := s.seedZones(ctx, rt, e); err != nil {
+		return err
+	}
 	_, err = node.Run(ctx, rt, e, "cd "+CICDDir+" && ./install2.sh --branch "+exec.Quote(s.Cfg.Platform.Branch)+" --domain "+exec.Quote(s.Cfg.Site.Domain))
 	if err != nil {
 		return fmt.Errorf("install2 on tappaas-cicd: %w", err)
 	}
 	return nil
+}
+
+// seedZones writes the install's zones as tappaas-cicd's live zones.json
+// (owned by tappaas, as install2.sh's own copy would be) unless one exists:
+// upstream's zone-manager then reconciles the same zones tappaas applied.
+func (s *Install2) seedZones(ctx context.Context, rt *steps.Runtime, e exec.Executor) error {
+	if len(s.Zones) == 0 {
+		return nil
+	}
+	ok, err := node.QueryOK(ctx, e, "test -f "+cz.CICDFile)
+	if err != nil || ok {
+		return err
+	}
+	dir := path.Dir(cz.CICDFile)
+	if _, err := node.Run(ctx, rt, e, "mkdir -p "+dir+" && chown tappaas:users "+dir); err != nil {
+		return err
+	}
+	if err := node.Write(ctx, e, cz.CICDFile, s.Zones, 0o644); err != nil {
+		return fmt.Errorf("seed tappaas-cicd's zones.json: %w", err)
+	}
+	_, err = node.Run(ctx, rt, e, "chown tappaas:users "+cz.CICDFile)
+	return err
 }
 
 // NodeAuthorizedKeys is root's authorized_keys on the node. PVE makes it a

@@ -289,7 +289,7 @@ func TestPlanApplyConfirm(t *testing.T) {
 	e := newEnv(t, defaultFile(t), 120, 40)
 	d := e.d
 	d.Key("p")
-	e.waitView(t, "47 to create, 1 to update")
+	e.waitView(t, "43 to create, 1 to update")
 	d.Key("A")
 	e.waitView(t, "to the firewall? y/n")
 	d.Key("n")
@@ -298,7 +298,7 @@ func TestPlanApplyConfirm(t *testing.T) {
 	}
 	d.Key("A")
 	d.Key("y")
-	e.waitView(t, "applied 48 change(s)")
+	e.waitView(t, "applied 44 change(s)")
 	if e.fw.Writes() == 0 {
 		t.Fatal("nothing applied")
 	}
