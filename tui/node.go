@@ -193,13 +193,21 @@ func (b *NodeBackend) Detect(ctx context.Context) (Detected, error) {
 		}
 	}
 	var free []string
+	// After the gateway cutover the default route goes through the
+	// firewall on the lan bridge: the port to the router is the one in
+	// the wan bridge (steps/network bridges), not the default-route one.
+	cutOver := inv.Gateway == config.FirewallLANIP
 	for _, n := range inv.NICs {
-		det.NICs = append(det.NICs, common.NIC{Name: n.Name, MAC: n.MAC, Link: n.Up, SpeedMbps: n.Speed, Internet: n.Upstream,
+		upstream := n.Upstream
+		if cutOver {
+			upstream = n.Master == "wan"
+		}
+		det.NICs = append(det.NICs, common.NIC{Name: n.Name, MAC: n.MAC, Link: n.Up, SpeedMbps: n.Speed, Internet: upstream,
 			Address: strings.Join(inv.Addrs[n.Name], ", ")})
 		switch {
-		case n.Upstream && in.Node.WANNIC == "":
+		case upstream && in.Node.WANNIC == "":
 			in.Node.WANNIC = n.Name
-		case !n.Upstream && n.Up && in.Node.LANNIC == "":
+		case !upstream && n.Up && in.Node.LANNIC == "":
 			in.Node.LANNIC = n.Name
 		}
 	}

@@ -408,9 +408,18 @@ func TestTmuxWizardsOnInstalledNode(t *testing.T) {
 	p.waitFor("TAPPaaS is installed", 20*time.Second)
 	p.keys("Enter") // install again
 	p.waitFor("┃ Public domain", 20*time.Second)
-	for i := 0; i < 6; i++ { // domain, e-mail, hostname, address, wan, lan
-		p.keys("Enter")
+	p.keys("Enter", "Enter", "Enter", "Enter") // domain, e-mail, hostname, address
+	// Facts read now, after the cutover: the port to the router (in the
+	// wan bridge) is the one that reaches the internet, not the lan port
+	// that now carries the default route to the firewall.
+	scr = p.waitFor("┃ WAN port", 10*time.Second)
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, "enp2s0") && strings.Contains(l, "reaches the internet") {
+			t.Errorf("the lan port is said to reach the internet:\n%s", scr)
+			break
+		}
 	}
+	p.keys("Enter", "Enter") // wan, lan
 	scr = p.waitFor("Storage pool tanka1 exists: single on sdb", 10*time.Second)
 	for _, bad := range []string{"WIPE", "IN USE", "will be erased"} {
 		if strings.Contains(scr, bad) {
