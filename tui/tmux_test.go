@@ -465,7 +465,8 @@ func (p *pane) exited(t *testing.T, code int) string {
 }
 
 // outcomeLine is the line the TUI prints after leaving the alternate screen.
-var outcomeLine = regexp.MustCompile(`(?m)^tappaas: [^\n]+; log: /\S+`)
+// The pane wraps it at 80 columns.
+var outcomeLine = regexp.MustCompile(`(?ms)^tappaas: .+?; log: /\S+`)
 
 // TestTmuxQuitMidRunThenResume: an operator at a shell in one 80x24 pane
 // runs tappaas against a persisted lab, completes the wizard, quits safely in
