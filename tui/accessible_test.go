@@ -56,7 +56,8 @@ func TestAccessibleInstallWithSameValidation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("accessible run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"The plan has 10 steps", "done: node.repos", "https://10.0.0.10:8006", "Log file: /tmp/x.log"} {
+	for _, want := range []string{"The plan has 10 steps", "done: node.repos", "https://10.0.0.10:8006", "Log file: /tmp/x.log",
+		`read it there with: grep -o '"firewall.root_password":"[^"]*"' /var/lib/tappaas/secrets.json`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
