@@ -53,7 +53,12 @@ func (a *App) Outcome(again string) Outcome {
 			}
 			return line(ExitFailed, fmt.Sprintf("%s %s", goal, what), logPart, "fix the cause, then "+resume)
 		default: // stopped by the operator, or still stopping at exit
-			return line(ExitInterrupted, fmt.Sprintf("%s stopped with %d of %d steps done, checkpoint saved", goal, done, total), logPart, resume)
+			state := fmt.Sprintf("%s stopped with %d of %d steps done, checkpoint saved", goal, done, total)
+			if step := r.RunningStep(); step != "" {
+				// Ended by a signal mid-step: say which one resumes.
+				state += " (" + step + " was running; it is re-checked on resume)"
+			}
+			return line(ExitInterrupted, state, logPart, resume)
 		}
 	}
 	switch {
