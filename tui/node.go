@@ -86,8 +86,8 @@ func (b *NodeBackend) session(ctx context.Context) (*install.Session, error) {
 	return sess, nil
 }
 
-// ZonesFirewall is the node's firewall for the zone editor.
-func (b *NodeBackend) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
+// zonesFirewall is the node's firewall for the zone editor.
+func (b *NodeBackend) zonesFirewall(ctx context.Context) (cz.Firewall, error) {
 	sess, err := b.session(ctx)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (b *NodeBackend) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
 func (b *NodeBackend) ZoneDeps(path string) zonesui.Deps {
 	return zonesui.Deps{Path: path,
 		Plan: func(ctx context.Context, f *cz.File) (*cz.Changes, error) {
-			fw, err := b.ZonesFirewall(ctx)
+			fw, err := b.zonesFirewall(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -111,7 +111,7 @@ func (b *NodeBackend) ZoneDeps(path string) zonesui.Deps {
 			return cz.Plan(f, cur), nil
 		},
 		Apply: func(ctx context.Context, ch *cz.Changes, out func(string)) error {
-			fw, err := b.ZonesFirewall(ctx)
+			fw, err := b.zonesFirewall(ctx)
 			if err != nil {
 				return err
 			}
