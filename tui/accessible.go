@@ -169,6 +169,10 @@ func RunAccessible(ctx context.Context, opts Options, in io.Reader, out io.Write
 			say("%s: %s", u.Name, u.URL)
 		}
 		for _, c := range sum.Credentials {
+			if c.Read != "" {
+				say("%s is stored in %s; read it there with: %s", c.Name, c.Where, c.Read)
+				continue
+			}
 			say("%s is stored in %s", c.Name, c.Where)
 		}
 		for _, n := range sum.Next {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/styles"
 	"github.com/tappaas/tappaas/tui/tuitest"
@@ -15,7 +16,12 @@ import (
 
 func accessibleRun(t *testing.T, dir string, input string) (string, error) {
 	t.Helper()
-	be, err := tuitest.New(tuitest.Options{Dir: dir, Lines: 1})
+	return accessibleRunWith(t, tuitest.Options{Dir: dir, Lines: 1}, input)
+}
+
+func accessibleRunWith(t *testing.T, o tuitest.Options, input string) (string, error) {
+	t.Helper()
+	be, err := tuitest.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,8 @@ func TestAccessibleInstallWithSameValidation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("accessible run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"The plan has 10 steps", "done: node.repos", "https://10.0.0.10:8006", "Log file: /tmp/x.log"} {
+	for _, want := range []string{"The plan has 10 steps", "done: node.repos", "https://10.0.0.10:8006", "Log file: /tmp/x.log",
+		`read it there with: grep -o '"firewall.root_password":"[^"]*"' /var/lib/tappaas/secrets.json`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -71,5 +78,25 @@ func TestAccessibleOutputHasNoEscapes(t *testing.T) {
 	}
 	if !strings.Contains(out, "Public domain") {
 		t.Errorf("no prompt:\n%s", out)
+	}
+}
+
+// TestAccessibleKeepsExistingPool: line by line too, an installed node's
+// pool is kept: no disk question, no typed wipe.
+func TestAccessibleKeepsExistingPool(t *testing.T) {
+	t.Parallel()
+	input := strings.Join([]string{
+		"example.org", "admin@example.org", "tappaas1", "10.0.0.10/24", "1", "2",
+		"1",         // keep tanka1 as it is
+		"y", "", "", // generate the firewall password
+		"main", "2", "y", // branch, size, run
+	}, "\n") + "\n"
+	out, err := accessibleRunWith(t, tuitest.Options{Dir: t.TempDir(), Lines: 1,
+		Pool: &config.Pool{Name: "tanka1", Layout: "mirror", Disks: []string{"sdb", "sdc"}}}, input)
+	if err != nil {
+		t.Fatalf("accessible run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Storage pool tanka1 exists: mirror on sdb, sdc") || strings.Contains(out, "WIPE") {
+		t.Errorf("the existing pool should be kept without a wipe question:\n%s", out)
 	}
 }

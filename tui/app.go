@@ -84,6 +84,8 @@ type App struct {
 
 	width, height int
 	fullHelp      bool
+	// infoErr is why the node could not be read (nil: it could).
+	infoErr error
 	// detecting: a Detect for a wizard is under way.
 	detecting bool
 	// smallQuit: q was pressed on the "too small" notice, which now asks.
@@ -263,6 +265,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, common.OpenDialogCmd(dialog.New(a.com, "error", "Could not "+msg.What, body,
 			[]dialog.Option{{Key: "o", Label: "OK", Value: "ok"}}, func(string) tea.Msg { return nil }).WithCancel("ok"))
 	case nodeInfoMsg:
+		a.infoErr = msg.err
 		if msg.err == nil {
 			a.info = &msg.info
 		}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -624,6 +625,32 @@ func TestCtrlCTwiceFinishesTheStepThenExits130(t *testing.T) {
 		if !strings.Contains(out.Line, want) || strings.Contains(out.Line, "\n") {
 			t.Errorf("exit line %q lacks %q (or is not one line)", out.Line, want)
 		}
+	}
+}
+
+// unreachable is a backend whose node cannot be read.
+type unreachable struct{ *tuitest.Backend }
+
+func (unreachable) NodeInfo(context.Context) (common.NodeInfo, error) {
+	return common.NodeInfo{}, errors.New("dial tcp 192.0.2.1:22: connect: connection refused")
+}
+
+// TestOutcomeNodeUnreadable: a node that cannot be read ends with exit 1
+// (as the headless commands) and says why, not "not installed".
+func TestOutcomeNodeUnreadable(t *testing.T) {
+	t.Parallel()
+	be, err := tuitest.New(tuitest.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	com.LogPath = "/tmp/tappaas.log"
+	app := New(Options{Backend: unreachable{be}, Common: com})
+	d := tuitest.NewDriver(t, app, 80, 24)
+	d.WaitFor(func() bool { return app.infoErr != nil }, wait)
+	out := app.Outcome("tappaas --host root@192.0.2.1")
+	if out.Code != ExitFailed || !strings.Contains(out.Line, "could not read the node: dial tcp") || strings.Contains(out.Line, "not installed") {
+		t.Errorf("outcome %+v, want exit 1 saying why", out)
 	}
 }
 

@@ -86,8 +86,8 @@ func (b *NodeBackend) session(ctx context.Context) (*install.Session, error) {
 	return sess, nil
 }
 
-// ZonesFirewall is the node's firewall for the zone editor.
-func (b *NodeBackend) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
+// zonesFirewall is the node's firewall for the zone editor.
+func (b *NodeBackend) zonesFirewall(ctx context.Context) (cz.Firewall, error) {
 	sess, err := b.session(ctx)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (b *NodeBackend) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
 func (b *NodeBackend) ZoneDeps(path string) zonesui.Deps {
 	return zonesui.Deps{Path: path,
 		Plan: func(ctx context.Context, f *cz.File) (*cz.Changes, error) {
-			fw, err := b.ZonesFirewall(ctx)
+			fw, err := b.zonesFirewall(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -114,7 +114,7 @@ func (b *NodeBackend) ZoneDeps(path string) zonesui.Deps {
 			if err := ch.Guard(nil); err != nil {
 				return err // mass deletion: confirm with tappaas zones apply --confirm-delete
 			}
-			fw, err := b.ZonesFirewall(ctx)
+			fw, err := b.zonesFirewall(ctx)
 			if err != nil {
 				return err
 			}
@@ -196,13 +196,21 @@ func (b *NodeBackend) Detect(ctx context.Context) (Detected, error) {
 		}
 	}
 	var free []string
+	// After the gateway cutover the default route goes through the
+	// firewall on the lan bridge: the port to the router is the one in
+	// the wan bridge (steps/network bridges), not the default-route one.
+	cutOver := inv.Gateway == config.FirewallLANIP
 	for _, n := range inv.NICs {
-		det.NICs = append(det.NICs, common.NIC{Name: n.Name, MAC: n.MAC, Link: n.Up, SpeedMbps: n.Speed, Internet: n.Upstream,
+		upstream := n.Upstream
+		if cutOver {
+			upstream = n.Master == "wan"
+		}
+		det.NICs = append(det.NICs, common.NIC{Name: n.Name, MAC: n.MAC, Link: n.Up, SpeedMbps: n.Speed, Internet: upstream,
 			Address: strings.Join(inv.Addrs[n.Name], ", ")})
 		switch {
-		case n.Upstream && in.Node.WANNIC == "":
+		case upstream && in.Node.WANNIC == "":
 			in.Node.WANNIC = n.Name
-		case !n.Upstream && n.Up && in.Node.LANNIC == "":
+		case !upstream && n.Up && in.Node.LANNIC == "":
 			in.Node.LANNIC = n.Name
 		}
 	}

@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/screens/run"
 )
@@ -51,10 +53,23 @@ func (a *App) Outcome(again string) Outcome {
 			}
 			return line(ExitFailed, fmt.Sprintf("%s %s", goal, what), logPart, "fix the cause, then "+resume)
 		default: // stopped by the operator, or still stopping at exit
-			return line(ExitInterrupted, fmt.Sprintf("%s stopped with %d of %d steps done, checkpoint saved", goal, done, total), logPart, resume)
+			state := fmt.Sprintf("%s stopped with %d of %d steps done, checkpoint saved", goal, done, total)
+			if step := r.RunningStep(); step != "" {
+				// Ended by a signal mid-step: say which one resumes.
+				state += " (" + step + " was running; it is re-checked on resume)"
+			}
+			return line(ExitInterrupted, state, logPart, resume)
 		}
 	}
 	switch {
+	case a.info == nil && a.infoErr != nil:
+		// As the headless commands: an unknown host key needs the
+		// operator (2), a node that cannot be reached is a failure (1).
+		code := ExitFailed
+		if errors.Is(a.infoErr, ssh.ErrHostKeyUnknown) || errors.Is(a.infoErr, ssh.ErrHostKeyRejected) {
+			code = ExitInputNeeded
+		}
+		return line(code, "nothing run; could not read the node: "+firstLine(a.infoErr.Error()), logPart)
 	case a.info != nil && a.info.Installed:
 		return line(ExitDone, "TAPPaaS is installed on "+a.info.Hostname, logPart)
 	case a.info != nil && a.info.Checkpoint != nil:

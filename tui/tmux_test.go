@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	cz "github.com/tappaas/tappaas/config/zones"
 )
 
 // Real-terminal tests: the built binary in an 80x24 tmux pane, driven with
@@ -307,6 +309,7 @@ func TestTmuxInstallToDone(t *testing.T) {
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the run stopped on a failing step (a plan or lab problem, not the UI's):\n%s", scr)
 	}
+	scr = p.waitFor("Open", 30*time.Second) // the summary is read after the screen opens
 	wants := []string{"https://10.0.0.10:8006", "Firewall root password", "Log file: ", "tappaas.log"}
 	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") != "1" {
 		wants = append(wants, "shown only this once") // the generated firewall password
@@ -408,9 +411,18 @@ func TestTmuxWizardsOnInstalledNode(t *testing.T) {
 	p.waitFor("TAPPaaS is installed", 20*time.Second)
 	p.keys("Enter") // install again
 	p.waitFor("┃ Public domain", 20*time.Second)
-	for i := 0; i < 6; i++ { // domain, e-mail, hostname, address, wan, lan
-		p.keys("Enter")
+	p.keys("Enter", "Enter", "Enter", "Enter") // domain, e-mail, hostname, address
+	// Facts read now, after the cutover: the port to the router (in the
+	// wan bridge) is the one that reaches the internet, not the lan port
+	// that now carries the default route to the firewall.
+	scr = p.waitFor("┃ WAN port", 10*time.Second)
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, "enp2s0") && strings.Contains(l, "reaches the internet") {
+			t.Errorf("the lan port is said to reach the internet:\n%s", scr)
+			break
+		}
 	}
+	p.keys("Enter", "Enter") // wan, lan
 	scr = p.waitFor("Storage pool tanka1 exists: single on sdb", 10*time.Second)
 	for _, bad := range []string{"WIPE", "IN USE", "will be erased"} {
 		if strings.Contains(scr, bad) {
@@ -437,6 +449,68 @@ func TestTmuxWizardsOnInstalledNode(t *testing.T) {
 	}
 }
 
+// TestTmuxZonesEdit: `tappaas zones edit` under NO_COLOR — add a zone whose
+// VLAN collides (fixed where it is reported, Shift+Tab back past it), see the
+// overlapping-subnet error, fix it, save, plan.
+func TestTmuxZonesEdit(t *testing.T) {
+	t.Parallel()
+	bin := binary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "zones.json")
+	p := startPane(t, []string{"NO_COLOR=1"}, fmt.Sprintf("%s zones edit --file %s --lab --lab-state %s", bin, file, filepath.Join(dir, "fw.json")))
+
+	p.waitFor("5 zones · valid", 15*time.Second)
+	p.keys("a")
+	p.waitFor("New zone", 15*time.Second)
+	p.text("guest")
+	p.keys("Enter", "Enter") // type Service first: sub-ID 10 collides with srv (VLAN 210)
+	p.text("10")
+	p.keys("Enter")
+	scr := p.waitFor("already used by zone srv", 15*time.Second)
+	if !strings.Contains(strings.Join(strings.Fields(scr), " "), "expected a unique tag") {
+		t.Errorf("the collision's fix hint is cut:\n%s", scr)
+	}
+	p.keys("BTab") // back to the type, past the error
+	p.keys("Right", "Right", "Right", "Enter")
+	p.waitFor("Sub-ID (0-99)", 15*time.Second)
+	p.keys("Enter") // 10 is free for Guest (510)
+	p.keys("Enter")
+	scr = p.waitFor("Subnet (CIDR)", 15*time.Second)
+	if strings.Contains(scr, "already used") {
+		t.Errorf("the fixed collision stays on screen:\n%s", scr)
+	}
+	if !strings.Contains(scr, "[tagged]") {
+		t.Errorf("under NO_COLOR the VLAN toggle shows no selection:\n%s", scr)
+	}
+	p.keys("Enter")
+	p.text("10.3.10.0/24")
+	p.keys("Enter")
+	p.waitFor("overlaps zone private", 15*time.Second)
+	for range len("10.3.10.0/24") {
+		p.keys("BSpace")
+	}
+	p.text("10.5.10.0/24")
+	p.keys("Enter", "Enter", "Enter")
+	p.waitFor("Access to", 15*time.Second)
+	p.keys("Enter")
+	p.text("Visitors")
+	p.keys("Enter")
+	p.waitFor("added zone guest", 15*time.Second)
+	scr = p.waitFor("510 10.5.10.0/24", 15*time.Second)
+	if !strings.Contains(scr, "6 zones · valid") {
+		t.Fatalf("after add:\n%s", scr)
+	}
+	p.keys("s")
+	p.waitFor("saved "+file, 15*time.Second)
+	f, err := cz.LoadFile(file)
+	if err != nil || f.Zone("guest") == nil || !f.Validate().OK() {
+		t.Fatalf("saved file: %v", err)
+	}
+	p.keys("p")
+	p.waitFor("Plan against the firewall", 15*time.Second)
+	p.waitFor("53 to create, 1 to update", 15*time.Second)
+}
+
 var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)
 
 // exited waits for the binary started by start to exit and checks its exit
@@ -456,7 +530,8 @@ func (p *pane) exited(t *testing.T, code int) string {
 }
 
 // outcomeLine is the line the TUI prints after leaving the alternate screen.
-var outcomeLine = regexp.MustCompile(`(?m)^tappaas: [^\n]+; log: /\S+`)
+// The pane wraps it at 80 columns.
+var outcomeLine = regexp.MustCompile(`(?ms)^tappaas: .+?; log: /\S+`)
 
 // TestTmuxQuitMidRunThenResume: an operator at a shell in one 80x24 pane
 // runs tappaas against a persisted lab, completes the wizard, quits safely in
@@ -549,6 +624,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the resumed run stopped on a failing step:\n%s", scr)
 	}
+	scr = p.waitFor("Open", 30*time.Second) // the summary is read after the screen opens
 	wants := []string{"https://10.0.0.10:8006", "Log file: "}
 	if tg.lab {
 		// The first run was stopped before its done screen: the password it

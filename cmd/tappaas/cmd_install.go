@@ -378,9 +378,9 @@ func runPlan(ctx context.Context, sess *install.Session, plan *steps.Plan, o ins
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p := &printer{w: stdout, json: o.output == "json"}
+		p := &steps.Printer{W: stdout, JSON: o.output == "json"}
 		for ev := range q.C() {
-			p.print(ev)
+			p.Print(ev)
 		}
 	}()
 	err := r.Run(ctx, plan)
@@ -439,102 +439,6 @@ func failedSteps(err error) error {
 		return fmt.Errorf("step %s failed%s: %v", first.StepID, more, first.Err)
 	}
 	return fmt.Errorf("step %s failed%s: %v — fix the cause and run the same command again; finished steps are skipped", first.StepID, more, first.Err)
-}
-
-// printer renders runner events as lines or JSON lines.
-type printer struct {
-	w    io.Writer
-	json bool
-	mu   sync.Mutex
-}
-
-func (p *printer) print(ev steps.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.json {
-		p.printJSON(ev)
-		return
-	}
-	ts := func(t time.Time) string { return t.Format("15:04:05") }
-	switch e := ev.(type) {
-	case steps.PlanStarted:
-		fmt.Fprintf(p.w, "%s plan %s: %d steps\n", ts(e.At), e.Plan, len(e.Steps))
-	case steps.StepStarted:
-		if e.Attempt > 1 {
-			fmt.Fprintf(p.w, "%s > %s (attempt %d)\n", ts(e.At), e.StepID, e.Attempt)
-		} else {
-			fmt.Fprintf(p.w, "%s > %s\n", ts(e.At), e.StepID)
-		}
-	case steps.Output:
-		for _, l := range e.Lines {
-			fmt.Fprintf(p.w, "           %s | %s\n", e.StepID, l)
-		}
-	case steps.Progress:
-		fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, e.What)
-	case steps.StepDone:
-		if e.Skipped {
-			fmt.Fprintf(p.w, "%s = %s skipped: %s\n", ts(e.At), e.StepID, e.Reason)
-		} else {
-			fmt.Fprintf(p.w, "%s + %s done (%s)\n", ts(e.At), e.StepID, e.Duration.Round(time.Millisecond))
-		}
-	case steps.StepFailed:
-		tag := ""
-		if e.Retryable {
-			tag = " (retryable)"
-		}
-		fmt.Fprintf(p.w, "%s ! %s failed%s: %v\n", ts(e.At), e.StepID, tag, e.Err)
-	case steps.Ask:
-		e.Reply(steps.ChoiceAbort)
-	case steps.PlanDone:
-		status := "done"
-		switch {
-		case e.Interrupted:
-			status = "interrupted"
-		case e.Err != nil:
-			status = "failed"
-		}
-		fmt.Fprintf(p.w, "%s plan %s %s: %d applied, %d skipped, %d failed in %s\n", ts(e.At), e.Plan, status, e.Applied, e.Skipped, e.Failed, e.Duration.Round(time.Millisecond))
-	}
-}
-
-func (p *printer) printJSON(ev steps.Event) {
-	var m map[string]any
-	errText := func(err error) any {
-		if err == nil {
-			return nil
-		}
-		return err.Error()
-	}
-	switch e := ev.(type) {
-	case steps.PlanStarted:
-		ids := make([]string, len(e.Steps))
-		for i, s := range e.Steps {
-			ids[i] = s.ID
-		}
-		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "at": e.At}
-	case steps.StepStarted:
-		m = map[string]any{"event": "step_started", "step": e.StepID, "attempt": e.Attempt, "at": e.At}
-	case steps.Output:
-		m = map[string]any{"event": "output", "step": e.StepID, "stream": e.Stream, "lines": e.Lines, "at": e.At}
-	case steps.Progress:
-		m = map[string]any{"event": "progress", "step": e.StepID, "fraction": e.Fraction, "what": e.What, "at": e.At}
-	case steps.StepDone:
-		m = map[string]any{"event": "step_done", "step": e.StepID, "skipped": e.Skipped, "reason": e.Reason, "duration_ms": e.Duration.Milliseconds(), "at": e.At}
-	case steps.StepFailed:
-		m = map[string]any{"event": "step_failed", "step": e.StepID, "error": errText(e.Err), "attempt": e.Attempt, "retryable": e.Retryable, "bug": e.Bug, "at": e.At}
-	case steps.Ask:
-		e.Reply(steps.ChoiceAbort)
-		return
-	case steps.PlanDone:
-		m = map[string]any{"event": "plan_done", "plan": e.Plan, "applied": e.Applied, "skipped": e.Skipped, "failed": e.Failed, "interrupted": e.Interrupted, "error": errText(e.Err), "duration_ms": e.Duration.Milliseconds(), "at": e.At}
-	default:
-		return
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return
-	}
-	fmt.Fprintln(p.w, string(b))
 }
 
 // labPusher delivers the firewall configuration in the lab: over SSH with

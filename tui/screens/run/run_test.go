@@ -326,22 +326,39 @@ func TestSkipNotOfferedForRequiredStep(t *testing.T) {
 func TestSkippedRowsSayWhy(t *testing.T) {
 	t.Parallel()
 	job := newScriptJob(
+		steps.StepDone{StepID: "preflight", Skipped: true, Reason: "all 12 checks pass"},
 		steps.StepDone{StepID: "node.repos", Skipped: true, Reason: "no-subscription repository present"},
 		steps.StepDone{StepID: "node.packages", Skipped: true, Reason: "packages installed"},
 	)
+	// A read-only check step (preflight) done in an earlier run too: it
+	// ran fresh now, so it reads "checked", never "done before".
+	job.infos = append([]steps.StepInfo{{ID: "preflight", Title: "Preflight checks", Checkpoint: "done",
+		Changes: []string{"read-only: PVE version, NICs, disks"}}}, job.infos...)
 	h := &host{s: New(testCommon(), job, common.Request{})}
 	d := tuitest.NewDriver(t, h, 80, 21)
-	d.WaitFor(func() bool { return h.s.rows[1].status == Skipped }, 2*time.Second)
+	d.WaitFor(func() bool { return h.s.rows[2].status == Skipped }, 2*time.Second)
 	v := tuitest.Plain(h.s.View())
 	for _, want := range []string{"Configure package repositories", "done before", "Install packages"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("view lacks %q:\n%s", want, v)
 		}
 	}
-	for _, l := range strings.Split(v, "\n") {
-		if strings.Contains(l, "Install packages") && !strings.Contains(l, "already set") {
-			t.Errorf("a fresh check is labelled %q, want already set", l)
+	has := func(row, label string) bool {
+		for _, l := range strings.Split(v, "\n") {
+			if strings.Contains(l, row) && strings.HasSuffix(strings.TrimSpace(l), label) {
+				return true
+			}
 		}
+		return false
+	}
+	if !has("Install packages", "already set") {
+		t.Errorf("a step found in place should read already set:\n%s", v)
+	}
+	if !has("Preflight checks", "checked") {
+		t.Errorf("a fresh check should read checked, never done before:\n%s", v)
+	}
+	if !has("Configure package repositories", "done before") {
+		t.Errorf("a step done in an earlier run should read done before:\n%s", v)
 	}
 }
 

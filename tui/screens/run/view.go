@@ -234,10 +234,12 @@ func (m *Model) rowTime(r row) string {
 		return fmtDur(r.dur)
 	case Skipped:
 		switch {
-		case r.info.Checkpoint == "done" || r.info.Checkpoint == "skipped":
-			return "done before" // by an earlier run, re-checked now
 		case strings.Contains(r.reason, "operator"):
 			return "skipped"
+		case len(r.info.Changes) > 0 && strings.HasPrefix(r.info.Changes[0], "read-only"):
+			return "checked" // a check step runs fresh every time
+		case r.info.Checkpoint == "done" || r.info.Checkpoint == "skipped":
+			return "done before" // by an earlier run, re-checked now
 		}
 		return "already set" // this run's check found it on the node
 	}
