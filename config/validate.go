@@ -399,8 +399,10 @@ func (i *Install) Validate() error {
 		err := ValidateCIDR(i.Node.WANAddress)
 		if err == nil {
 			p := netip.MustParsePrefix(i.Node.WANAddress)
+			// Upstream then mistakes the first node for a secondary one and
+			// collides with the firewall LAN (docs/upstream.md#upstream-in-mgmt).
 			if p.Overlaps(netip.MustParsePrefix(MgmtSubnet)) {
-				err = fmt.Errorf("%q overlaps the management network %s; the upstream network must differ (bootstrap.md §6.4)", i.Node.WANAddress, MgmtSubnet)
+				err = fmt.Errorf("%q overlaps the management network %s; the upstream network must differ", i.Node.WANAddress, MgmtSubnet)
 			}
 		}
 		es.add("node.wan_address", err)

@@ -63,7 +63,9 @@ source /etc/network/interfaces.d/*
 EOF
 ifreload -a`
 
-// bootstrapNode runs bootstrap.md §1 steps 3-6 on the node's shell.
+// bootstrapNode runs upstream's base post-install, bridge, cluster and storage
+// phases on the node's shell (docs/upstream.md#apt-repositories to
+// #storage).
 func bootstrapNode(t *testing.T, l *Lab) {
 	t.Helper()
 	sh(t, l, 0, noSubSources)

@@ -30,7 +30,8 @@ type guest struct {
 
 const guestHostKeyFile = "/etc/ssh/ssh_host_ed25519_key"
 
-// BootstrapRootPassword is the firewall image's root password (bootstrap.md §0).
+// BootstrapRootPassword is the firewall image's root password
+// (docs/upstream.md#bootstrap-credentials).
 const BootstrapRootPassword = "opnsense"
 
 // startGuest starts (or returns) the SSH server of VM vmid of kind. A

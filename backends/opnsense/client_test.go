@@ -144,8 +144,9 @@ func TestAuthErrors(t *testing.T) {
 		t.Fatalf("forbidden path: %v", err)
 	}
 
-	// Rotation (bootstrap.md step 8): the pushed config replaces the
-	// bootstrap key; the old key then fails, the new one works.
+	// Rotation (docs/upstream.md#firewall-takeover): the pushed
+	// config replaces the bootstrap key; the old key then fails, the new one
+	// works.
 	c := srv.Client(t)
 	if _, err := c.FirmwareStatus(ctx); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@
 // (https://<firewall>/api/<module>/<controller>/<command>[/<param>…]).
 //
 // The upstream Go client (browningluke/opnsense-go) is not available to us;
-// this package follows its resource shape (reference/apis.md §4.4): a
+// this package follows its resource shape (docs/opnsense-api.md#endpoints): a
 // resource is a module/controller pair plus a command suffix and a "monad"
 // (the JSON key wrapping a record), and every typed resource is a thin layer
 // over the generic Search/Get/Add/Set/Del calls.

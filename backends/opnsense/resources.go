@@ -41,7 +41,7 @@ func (k codec[T]) set(ctx context.Context, c *Client, uuid string, v T) error {
 	return c.Set(ctx, k.res, uuid, k.to(v))
 }
 
-// Resources of the typed API (reference/apis.md §4.3).
+// Resources of the typed API (docs/opnsense-api.md#endpoints).
 var (
 	ResVLAN         = Resource{"interfaces", "vlan_settings", "Item", "vlan"}
 	ResRange        = Resource{"dnsmasq", "settings", "Range", "range"}

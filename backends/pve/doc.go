@@ -1,6 +1,6 @@
 // Package pve is the Proxmox VE (and PBS) API client of tappaas, built on
 // github.com/luthermonson/go-proxmox v0.8.2 and hiding its gaps
-// (reference/apis.md §1.5).
+// (docs/pve-api.md#go-proxmox-gaps).
 //
 // # TLS pinning without InsecureSkipVerify
 //

@@ -29,7 +29,7 @@ import (
 )
 
 // fakePVE is a small PVE API over TLS reproducing the wire shapes of
-// reference/apis.md §2: the {"data":…} envelope, errors with the message in
+// docs/pve-api.md: the {"data":…} envelope, errors with the message in
 // the HTTP reason phrase (written on a hijacked connection, as Go's
 // WriteHeader cannot) and in "message", 400 with the "errors" map, real
 // UPIDs, task status/log with "total".

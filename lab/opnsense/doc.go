@@ -3,14 +3,15 @@
 // Server.Handler over HTTPS by the lab (which starts it when the firewall VM
 // boots and routes 10.0.0.1:443 to it).
 //
-// Faithfulness (reference/apis.md §4 and the §5 checklist):
+// Faithfulness (docs/opnsense-api.md):
 //
 //   - Auth: HTTP Basic key/secret → 401 {"status":401,"message":"Authentication
 //     Failed"}; Options.ACL → 403 {"status":403,"message":"Forbidden"}.
 //     Secrets may be plain or SHA-512 crypt hashes as config.xml stores them;
 //     ApplyConfigXML installs the keys of a pushed config.xml (the
-//     installer's key rotation, bootstrap.md step 8), after which the image's
-//     bootstrap key (BootstrapKey/BootstrapSecret) is refused.
+//     installer's key rotation,
+//     docs/upstream.md#firewall-takeover), after which the
+//     image's bootstrap key (BootstrapKey/BootstrapSecret) is refused.
 //
 //   - Routing: /api/<module>/<controller>/<command>[/<args>], module,
 //     controller and command compared without case and underscores

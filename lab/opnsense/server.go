@@ -15,7 +15,8 @@ import (
 )
 
 // Bootstrap credentials baked into the TAPPaaS firewall image
-// (reference/bootstrap.md §0); the installer must replace them (step 8).
+// (docs/upstream.md#bootstrap-credentials); the installer must
+// replace them (docs/upstream.md#firewall-takeover).
 const (
 	BootstrapKey    = "tappaas-bootstrap"
 	BootstrapSecret = "tappaas-bootstrap-rotate-me"

@@ -372,7 +372,7 @@ func nodeAddrFor(hostname string) string {
 	return "192.168.1.10"
 }
 
-// mgmtIP is 10.0.0.(9+N) for tappaasN (bootstrap.md §0).
+// mgmtIP is 10.0.0.(9+N) for tappaasN (docs/upstream.md#addresses).
 func mgmtIP(hostname string) string {
 	n := 1
 	if i := strings.IndexAny(hostname, "0123456789"); i >= 0 {
@@ -395,8 +395,9 @@ var basePackages = [][2]string{
 	{"bash", "5.2.37-2"}, {"coreutils", "9.7-3"}, {"iproute2", "6.15.0-1"}, {"apt", "3.0.3"},
 }
 
-// secondaryInterfaces is what the PVE installer leaves on tappaasN (N>1):
-// the downstream NIC with 10.0.0.(9+N)/24 via the firewall (bootstrap.md §1b).
+// secondaryInterfaces is what the PVE installer leaves on tappaasN (N>1): the
+// downstream NIC with 10.0.0.(9+N)/24 via the firewall
+// (docs/upstream.md#join).
 func secondaryInterfaces(ip string) string {
 	return "auto lo\niface lo inet loopback\n\niface enp1s0 inet manual\n\niface enp2s0 inet manual\n\nauto vmbr0\niface vmbr0 inet static\n\taddress " + ip + "/24\n\tgateway 10.0.0.1\n\tbridge-ports enp2s0\n\tbridge-stp off\n\tbridge-fd 0\n\nsource /etc/network/interfaces.d/*\n"
 }

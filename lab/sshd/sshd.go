@@ -350,7 +350,8 @@ func (s *Server) serveConn(nc net.Conn) {
 	cwg.Wait()
 }
 
-// directPayload is RFC 4254 §7.2's direct-tcpip request.
+// directPayload is the direct-tcpip channel request of RFC 4254, section 7.2
+// (https://www.rfc-editor.org/rfc/rfc4254#section-7.2).
 type directPayload struct {
 	Host     string
 	Port     uint32

@@ -1,9 +1,10 @@
 // Package vm is what the lab's virtual machines understand over SSH: the
-// guest-side shells of the tappaas-cicd NixOS VM (bootstrap.md §1 steps
-// 12–16: git clone, nixos-rebuild switch, ssh-keygen, reboot, install1.sh
-// and install2.sh, configuration.json, the completion marker) and of the
-// OPNsense firewall VM (step 8 and §4: /bin/sh under a csh login shell,
-// config.xml push and rc.reload_all, pkg, sysrc, service, configctl).
+// guest-side shells of the tappaas-cicd NixOS VM
+// (docs/upstream.md#platform: git clone, nixos-rebuild switch,
+// ssh-keygen, reboot, install1.sh and install2.sh, configuration.json, the
+// completion marker) and of the OPNsense firewall VM
+// (docs/upstream.md#firewall-takeover: /bin/sh under a csh login
+// shell, config.xml push and rc.reload_all, pkg, sysrc, service, configctl).
 //
 // A guest is a lab/shell interpreter over the VM's own filesystem with
 // extra commands; everything a guest remembers lives in that filesystem
@@ -341,7 +342,8 @@ func (g *guest) cmdPing(e *shell.Env) int {
 }
 
 // resolve looks host up in /etc/hosts (the control plane is pinned there,
-// bootstrap.md §4); IP literals resolve to themselves.
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/tappaas-cicd.nix:58-70); IP
+// literals resolve to themselves.
 func (g *guest) resolve(host string) (string, bool) {
 	if isIPv4(host) {
 		return host, true

@@ -27,8 +27,8 @@ type SeedOptions struct {
 	// Version is the OPNsense version of the firewall image ("26.1.2").
 	Version string
 	// RootPassword is the firewall image's baked root password (default
-	// "opnsense", bootstrap.md §0); it is stored only as a SHA-512 crypt
-	// hash in config.xml.
+	// "opnsense", docs/upstream.md#bootstrap-credentials); it is
+	// stored only as a SHA-512 crypt hash in config.xml.
 	RootPassword string
 }
 
@@ -303,7 +303,7 @@ func parseOPNConfig(b []byte) (opnSSH, error) {
 //   - NixOS: keys from ~/.ssh/authorized_keys (and
 //     /etc/ssh/authorized_keys.d/USER); root only while sshd_config says
 //     PermitRootLogin yes/prohibit-password; passwords never work (the
-//     template's users have none, bootstrap.md §4).
+//     template's users have none, docs/upstream.md#ssh).
 //   - OPNsense: only root, when SSH is enabled and root login permitted
 //     in the applied config.xml; keys from its <authorizedkeys>; the root
 //     password (SHA-512 crypt) only while <passwordauth> is on.

@@ -205,9 +205,10 @@ func deployedConfigXML(nodePub string) string {
 `
 }
 
-// TestCICDInstallFlow drives bootstrap.md §1 steps 8 (firewall push), 13
-// (install1.sh), 14 (key distribution, reboot), 15 (firewall access) and
-// 16 (install2.sh) through the guests' shells.
+// TestCICDInstallFlow drives upstream's firewall push, install1.sh, key
+// distribution and reboot, firewall access and install2.sh
+// (docs/upstream.md#firewall-takeover, #platform) through the
+// guests' shells.
 func TestCICDInstallFlow(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "tappaas-cicd")

@@ -25,8 +25,8 @@ const (
 )
 
 // The public bootstrap credentials baked into the TAPPaaS firewall image
-// (.github/workflows/build-opnsense-image.yml, bootstrap.md §0). They must
-// stop working once we have taken the firewall over.
+// (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:42-44). They
+// must stop working once we have taken the firewall over.
 const (
 	BootstrapKey      = "tappaas-bootstrap"
 	BootstrapSecret   = "tappaas-bootstrap-rotate-me"
@@ -156,19 +156,14 @@ type Config struct {
 	WaitAPI time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Config) ID() string { return "firewall.config" }
 
-// Title implements steps.Step.
 func (s *Config) Title() string { return "Firewall configuration with our API key" }
 
-// Needs implements steps.Needer.
 func (s *Config) Needs() []string { return []string{"firewall.start"} }
 
-// Touches implements steps.Toucher.
 func (s *Config) Touches() []string { return []string{"opnsense"} }
 
-// Describe implements steps.Describer.
 func (s *Config) Describe(*steps.Runtime) []string {
 	pw := "generated, shown once, kept 0600"
 	if s.Cfg.Firewall.RootPassword != "" {
@@ -206,7 +201,6 @@ func (s *Config) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	return steps.Done("the firewall API accepts our key (certificate %s… pinned)", fp[:min(len(fp), 11)]), nil
 }
 
-// Apply implements steps.Step.
 func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 	key, secret, ok := s.ours(rt)
 	if !ok {
@@ -240,7 +234,8 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 	}
 	// tappaas-cicd manages the firewall over SSH (install2, zone-manager):
 	// its key is generated now and authorized here, instead of copying the
-	// node's private key to cicd as upstream did (§6.17).
+	// node's private key to cicd as upstream did
+	// (docs/upstream.md#key-spread).
 	cicd, _, err := node.SSHKey(rt, "ssh.cicd_key", "tappaas-cicd")
 	if err != nil {
 		return err
@@ -299,7 +294,8 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 }
 
 // Verify proves the takeover: the pinned firewall accepts our key and
-// refuses the image's public bootstrap key (upstream only warned, §6.15).
+// refuses the image's public bootstrap key (upstream only warned,
+// docs/upstream.md#rotation-only-warns).
 type Verify struct {
 	Cfg config.Install
 	API API
@@ -307,19 +303,14 @@ type Verify struct {
 	Wait time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Verify) ID() string { return "firewall.verify" }
 
-// Title implements steps.Step.
 func (s *Verify) Title() string { return "Firewall: bootstrap credentials revoked" }
 
-// Needs implements steps.Needer.
 func (s *Verify) Needs() []string { return []string{"firewall.reboot"} }
 
-// Touches implements steps.Toucher.
 func (s *Verify) Touches() []string { return []string{"opnsense"} }
 
-// Describe implements steps.Describer.
 func (s *Verify) Describe(*steps.Runtime) []string {
 	return []string{"check the image's bootstrap API key is refused", "pin the firewall's TLS certificate"}
 }
@@ -353,7 +344,6 @@ func (s *Verify) state(ctx context.Context, rt *steps.Runtime) (string, error) {
 
 var errBootstrapLive = errors.New("the firewall still accepts the image's public bootstrap API key")
 
-// Check implements steps.Step.
 func (s *Verify) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	d, err := s.state(ctx, rt)
 	if steps.Fatal(err) {
@@ -365,7 +355,6 @@ func (s *Verify) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	return steps.Done("our key works, the bootstrap key is refused, certificate pinned"), nil
 }
 
-// Apply implements steps.Step.
 func (s *Verify) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {

@@ -80,21 +80,16 @@ type Reboot struct {
 	Wait time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Reboot) ID() string { return "firewall.reboot" }
 
-// Title implements steps.Step.
 func (s *Reboot) Title() string { return "Reboot the firewall into its configuration" }
 
-// Needs implements steps.Needer.
 func (s *Reboot) Needs() []string { return []string{"firewall.config"} }
 
-// Touches implements steps.Toucher.
 func (s *Reboot) Touches() []string {
 	return []string{"opnsense", "vm:" + strconv.Itoa(s.Cfg.Firewall.VMID)}
 }
 
-// Describe implements steps.Describer.
 func (s *Reboot) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("qm reboot %d (boot-time migrations, services from config.xml)", s.Cfg.Firewall.VMID),
 		"wait for the API with our key and the pinned certificate, and SSH with the same host key"}
@@ -168,7 +163,6 @@ func (s *Reboot) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	return steps.Done("rebooted since the push; API and SSH back with the pinned identities"), nil
 }
 
-// Apply implements steps.Step.
 func (s *Reboot) Apply(ctx context.Context, rt *steps.Runtime) error {
 	id := strconv.Itoa(s.Cfg.Firewall.VMID)
 	done, pid, err := s.rebooted(ctx, rt)

@@ -29,10 +29,11 @@ type Peer struct {
 	RePin func(fp string) error
 }
 
-// JoinPlan builds the join-node plan (bootstrap.md §1b): preflight as a
-// secondary node, node preparation, the secondary network layout (lan with
-// the management address and gateway 10.0.0.1, wan without address),
-// the join, re-pinning, storage, and HA + replication of the foundation VMs.
+// JoinPlan builds the join-node plan (docs/upstream.md#join):
+// preflight as a secondary node, node preparation, the secondary network
+// layout (lan with the management address and gateway 10.0.0.1, wan without
+// address), the join, re-pinning, storage, and HA + replication of the
+// foundation VMs.
 func JoinPlan(cfg config.Install, t *Targets, peer Peer) (*steps.Plan, error) {
 	if t == nil || t.Node == nil {
 		return nil, errors.New("join plan: no node target")

@@ -25,8 +25,9 @@ import (
 )
 
 // SSHPusher pushes the firewall configuration the way upstream proved
-// (bootstrap.md §1 Step 8.6): SSH as root with the image's bootstrap
-// password (reached through the node), copy to /conf/config.xml, reload.
+// (docs/upstream.md#firewall-takeover): SSH as root with the image's
+// bootstrap password (reached through the node), copy to /conf/config.xml,
+// reload.
 //
 // The firewall's host key is pinned in the checkpoint like a guest's
 // (FactVMHostKeys), never in the operator's ~/.ssh/known_hosts.
@@ -49,7 +50,8 @@ func (p *SSHPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 		log = slog.New(slog.DiscardHandler)
 	}
 	// OPNsense rewrites config.xml while it settles after the first boot:
-	// wait for the web GUI before pushing (upstream 96bf409, §6.14).
+	// wait for the web GUI before pushing (upstream 96bf409,
+	// docs/upstream.md#first-boot-settle).
 	err := node.Poll(ctx, rt, "the firewall's web GUI on "+config.FirewallLANIP+":443 (first boot)", wait, 5*time.Second, func(ctx context.Context) (bool, error) {
 		c, err := p.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "443"))
 		if err != nil {

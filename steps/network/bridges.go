@@ -43,8 +43,8 @@ type Layout struct {
 	AdminNetwork string   // optional CIDR kept routed via UpstreamGW after the cutover
 }
 
-// Render returns /etc/network/interfaces for the stage (bootstrap.md §1
-// Step 4 and Step 9).
+// Render returns /etc/network/interfaces for the stage
+// (docs/upstream.md#bridges and #cutover).
 func Render(l Layout, st Stage) string {
 	var b strings.Builder
 	b.WriteString("# Managed by tappaas. Manual changes are kept only if they match what tappaas writes.\n")
@@ -208,19 +208,14 @@ type Bridges struct {
 	After []string
 }
 
-// ID implements steps.Step.
 func (s *Bridges) ID() string { return "network.bridges" }
 
-// Title implements steps.Step.
 func (s *Bridges) Title() string { return "Network bridges lan and wan (commit/confirm)" }
 
-// Needs implements steps.Needer.
 func (s *Bridges) Needs() []string { return append([]string{"preflight.checks"}, s.After...) }
 
-// Touches implements steps.Toucher.
 func (s *Bridges) Touches() []string { return []string{"node:network"} }
 
-// Describe implements steps.Describer.
 func (s *Bridges) Describe(*steps.Runtime) []string {
 	return []string{
 		fmt.Sprintf("bridge lan on %s: %s, VLAN-aware 2-4094", s.Cfg.Node.LANNIC, s.Cfg.Node.ManagementCIDR),
@@ -272,7 +267,6 @@ func (s *Bridges) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, e
 	return steps.Done("%s", detail), nil
 }
 
-// Apply implements steps.Step.
 func (s *Bridges) Apply(ctx context.Context, rt *steps.Runtime) error {
 	l, err := LayoutFor(s.Cfg, rt)
 	if err != nil {

@@ -32,19 +32,14 @@ type Sanity struct {
 	Names map[string]string
 }
 
-// ID implements steps.Step.
 func (s *Sanity) ID() string { return "network.sanity" }
 
-// Title implements steps.Step.
 func (s *Sanity) Title() string { return "Sanity checks after the cutover" }
 
-// Needs implements steps.Needer.
 func (s *Sanity) Needs() []string { return []string{"network.cutover"} }
 
-// Optional implements steps.Optionaler.
 func (s *Sanity) Optional() bool { return true }
 
-// Describe implements steps.Describer.
 func (s *Sanity) Describe(*steps.Runtime) []string {
 	return []string{"read-only: mgmt address, gateway, firewall API, DNS, internet"}
 }
@@ -85,7 +80,6 @@ func (s *Sanity) Results(ctx context.Context) ([]preflight.Result, error) {
 	return res, nil
 }
 
-// Check implements steps.Step.
 func (s *Sanity) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	res, err := s.Results(ctx)
 	if err != nil {

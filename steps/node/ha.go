@@ -24,19 +24,14 @@ var haRunning = []string{"pve-ha-lrm", "pve-ha-crm"}
 // tuning script does that) cannot take part in HA failover.
 type HAServices struct{ Node exec.Executor }
 
-// ID implements steps.Step.
 func (s *HAServices) ID() string { return "node.ha-services" }
 
-// Title implements steps.Step.
 func (s *HAServices) Title() string { return "High-availability services" }
 
-// Needs implements steps.Needer.
 func (s *HAServices) Needs() []string { return []string{"preflight.checks"} }
 
-// Touches implements steps.Toucher.
 func (s *HAServices) Touches() []string { return []string{"node:services"} }
 
-// Describe implements steps.Describer.
 func (s *HAServices) Describe(*steps.Runtime) []string {
 	return []string{"systemctl enable --now " + strings.Join(HAUnits, " ")}
 }
@@ -80,7 +75,6 @@ func (s *HAServices) Check(ctx context.Context, _ *steps.Runtime) (steps.Status,
 	return steps.Done("%s enabled, %s running", strings.Join(HAUnits, ", "), strings.Join(haRunning, ", ")), nil
 }
 
-// Apply implements steps.Step.
 func (s *HAServices) Apply(ctx context.Context, rt *steps.Runtime) error {
 	_, err := Run(ctx, rt, s.Node, "systemctl enable -q --now "+exec.Join(HAUnits...))
 	return err

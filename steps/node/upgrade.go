@@ -16,10 +16,8 @@ import (
 // (--force-confold). A kernel update takes effect at the next reboot.
 type Upgrade struct{ Node exec.Executor }
 
-// ID implements steps.Step.
 func (s *Upgrade) ID() string { return "node.upgrade" }
 
-// Title implements steps.Step.
 func (s *Upgrade) Title() string { return "Update Proxmox VE (apt dist-upgrade)" }
 
 // Needs implements steps.Needer: after the repositories, the packages, the
@@ -29,10 +27,8 @@ func (s *Upgrade) Needs() []string {
 	return []string{"node.repos", "node.packages", "node.subscription-notice", "node.ha-services", "node.snippets"}
 }
 
-// Touches implements steps.Toucher.
 func (s *Upgrade) Touches() []string { return []string{"node:apt"} }
 
-// Describe implements steps.Describer.
 func (s *Upgrade) Describe(*steps.Runtime) []string {
 	return []string{"apt-get update; apt-get dist-upgrade (keeps changed configuration files)"}
 }
@@ -66,7 +62,6 @@ func (s *Upgrade) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, er
 	return steps.Done("packages up to date"), nil
 }
 
-// Apply implements steps.Step.
 func (s *Upgrade) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if _, err := Run(ctx, rt, s.Node, "DEBIAN_FRONTEND=noninteractive apt-get update -q"); err != nil {
 		return fmt.Errorf("apt-get update failed (check the node's DNS and internet access, then run again): %w", err)

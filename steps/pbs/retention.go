@@ -39,21 +39,16 @@ type Retention struct {
 	Cfg  config.Install
 }
 
-// ID implements steps.Step.
 func (s *Retention) ID() string { return "pbs.retention" }
 
-// Title implements steps.Step.
 func (s *Retention) Title() string { return "PBS prune job and garbage collection" }
 
-// Needs implements steps.Needer.
 func (s *Retention) Needs() []string { return []string{"pbs.datastore"} }
 
-// Touches implements steps.Toucher.
 func (s *Retention) Touches() []string { return []string{"pbs:config"} }
 
 func (s *Retention) jobID() string { return PruneJobID(s.Cfg.Backup.Datastore) }
 
-// Describe implements steps.Describer.
 func (s *Retention) Describe(*steps.Runtime) []string {
 	var keep []string
 	for _, k := range PruneKeep {
@@ -113,7 +108,6 @@ func (s *Retention) state(ctx context.Context) (pruneJob, string, error) {
 	return job, ds.GCSchedule, nil
 }
 
-// Check implements steps.Step.
 func (s *Retention) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	job, gc, err := s.state(ctx)
 	if err != nil {
@@ -130,7 +124,6 @@ func (s *Retention) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, 
 	return steps.Done("prune job %s at %s, garbage collection at %s", s.jobID(), PruneSchedule, GCSchedule), nil
 }
 
-// Apply implements steps.Step.
 func (s *Retention) Apply(ctx context.Context, rt *steps.Runtime) error {
 	job, gc, err := s.state(ctx)
 	if err != nil {

@@ -24,7 +24,7 @@ type Dialer interface {
 	Dial(ctx context.Context, rt *steps.Runtime, user, addr string) (exec.Executor, error)
 }
 
-// Paths on tappaas-cicd (bootstrap.md §0, §1 Steps 13-16).
+// Paths on tappaas-cicd (docs/upstream.md#platform).
 const (
 	Home              = "/home/tappaas"
 	RepoDir           = Home + "/TAPPaaS"
@@ -48,10 +48,10 @@ func cicd(ctx context.Context, rt *steps.Runtime, d Dialer) (exec.Executor, stri
 	return e, ip, nil
 }
 
-// waitSSH waits until cicd accepts SSH and cloud-init has finished
-// (first-boot races, §6.23). A guest that runs but does not answer for a
-// while (a third of the wait, at most 45 s: hung after a host crash) is
-// rebooted once through PVE.
+// waitSSH waits until cicd accepts SSH and cloud-init has finished (first-boot
+// races, docs/upstream.md#guest-first-boot). A guest that runs but
+// does not answer for a while (a third of the wait, at most 45 s: hung after a
+// host crash) is rebooted once through PVE.
 func waitSSH(ctx context.Context, rt *steps.Runtime, d Dialer, wait time.Duration, pve exec.Executor, vmid int) (exec.Executor, error) {
 	var e exec.Executor
 	ip, _ := steps.Get(rt.Facts, FactCICDIP)
@@ -90,19 +90,14 @@ type Install1 struct {
 	VMID int
 }
 
-// ID implements steps.Step.
 func (s *Install1) ID() string { return "platform.install1" }
 
-// Title implements steps.Step.
 func (s *Install1) Title() string { return "tappaas-cicd: install1 (clone, nixos-rebuild)" }
 
-// Needs implements steps.Needer.
 func (s *Install1) Needs() []string { return []string{"platform.cicd-ip"} }
 
-// Touches implements steps.Toucher.
 func (s *Install1) Touches() []string { return []string{"vm:cicd-os"} }
 
-// Describe implements steps.Describer.
 func (s *Install1) Describe(*steps.Runtime) []string {
 	return []string{"git clone " + s.Cfg.Platform.RepoURL + " (" + s.Cfg.Platform.Branch + ")", "nixos-rebuild switch --flake .#tappaas-cicd"}
 }
@@ -111,7 +106,6 @@ func (s *Install1) marker() string {
 	return s.Cfg.Platform.RepoURL + " " + s.Cfg.Platform.Branch + "\n"
 }
 
-// Check implements steps.Step.
 func (s *Install1) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if steps.Fatal(err) {
@@ -132,7 +126,6 @@ func (s *Install1) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, 
 	return steps.NotDone("install1 has not run for %s", strings.TrimSpace(s.marker())), nil
 }
 
-// Apply implements steps.Step.
 func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {
@@ -173,8 +166,9 @@ func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 }
 
 // Install2 reboots cicd into its rebuilt system, gives it the firewall API
-// credentials (0600; upstream also copied the node's root private key —
-// we do not, §6.17) and runs upstream's install2 with output streamed.
+// credentials (0600; upstream also copied the node's root private key — we do
+// not, docs/upstream.md#key-spread) and runs upstream's install2
+// with output streamed.
 type Install2 struct {
 	Node   exec.Executor
 	Cfg    config.Install
@@ -187,24 +181,18 @@ type Install2 struct {
 	Zones []byte
 }
 
-// ID implements steps.Step.
 func (s *Install2) ID() string { return "platform.install2" }
 
-// Title implements steps.Step.
 func (s *Install2) Title() string { return "tappaas-cicd: reboot, install2" }
 
-// Needs implements steps.Needer.
 func (s *Install2) Needs() []string { return []string{"platform.install1", "firewall.verify"} }
 
-// Touches implements steps.Toucher.
 func (s *Install2) Touches() []string { return []string{"vm:cicd-os", "vm:" + strconv.Itoa(s.VMID)} }
 
-// Describe implements steps.Describer.
 func (s *Install2) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("qm reboot %d; wait for SSH", s.VMID), "firewall API credentials to " + CredentialsFile + " (0600)", "./install2.sh --branch " + s.Cfg.Platform.Branch + " --domain " + s.Cfg.Site.Domain}
 }
 
-// Check implements steps.Step.
 func (s *Install2) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if steps.Fatal(err) {
@@ -223,14 +211,15 @@ func (s *Install2) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, 
 	return steps.Done("tappaas-cicd installed (%s)", InstalledMarker), nil
 }
 
-// Apply implements steps.Step.
 func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {
 		wait = 10 * time.Minute
 	}
 	// cicd's own key may log in to the node as root (upstream
-	// distribute_cicd_key, §1 Step 14): install2 discovers the nodes over it.
+	// distribute_cicd_key,
+	// TAPPaaS@f54e4fc:src/foundation/cluster/install-platform.sh:143):
+	// install2 discovers the nodes over it.
 	if err := s.authorizeCICD(ctx, rt); err != nil {
 		return err
 	}
@@ -335,7 +324,8 @@ func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
 }
 
 // Configuration is /home/tappaas/config/configuration.json (schema:
-// configuration-fields.json, bootstrap.md §2.1).
+// TAPPaaS@f54e4fc:src/foundation/configuration-fields.json,
+// docs/upstream.md#platform).
 type Configuration struct {
 	Comment1 string        `json:"-comment1"`
 	Comment2 string        `json:"-comment2"`
@@ -409,19 +399,14 @@ type WriteConfiguration struct {
 	Dialer Dialer
 }
 
-// ID implements steps.Step.
 func (s *WriteConfiguration) ID() string { return "platform.configuration" }
 
-// Title implements steps.Step.
 func (s *WriteConfiguration) Title() string { return "configuration.json on tappaas-cicd" }
 
-// Needs implements steps.Needer.
 func (s *WriteConfiguration) Needs() []string { return []string{"platform.install2"} }
 
-// Touches implements steps.Toucher.
 func (s *WriteConfiguration) Touches() []string { return []string{"vm:cicd-os"} }
 
-// Describe implements steps.Describer.
 func (s *WriteConfiguration) Describe(*steps.Runtime) []string {
 	return []string{"write " + ConfigurationFile + " (domain " + s.Cfg.Site.Domain + ", email " + s.Cfg.Site.AdminEmail + ")"}
 }
@@ -430,7 +415,6 @@ func (s *WriteConfiguration) want() ([]byte, error) {
 	return RenderConfiguration(s.Cfg, []ConfigNode{{Hostname: s.Cfg.Node.Hostname, IP: s.Cfg.MgmtPrefix().Addr().String()}})
 }
 
-// Check implements steps.Step.
 func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if steps.Fatal(err) {
@@ -453,7 +437,6 @@ func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (step
 	return steps.Done("%s is current", ConfigurationFile), nil
 }
 
-// Apply implements steps.Step.
 func (s *WriteConfiguration) Apply(ctx context.Context, rt *steps.Runtime) error {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if err != nil {

@@ -81,21 +81,18 @@ type Checks struct {
 	Node exec.Executor
 	Cfg  config.Install
 	Role Role
-	// OperatorAddr is the address the operator connects from, when known
-	// (SSH client address); a first-node install from inside the
-	// management subnet would lock the operator out (bootstrap.md §6.1).
+	// OperatorAddr is the address the operator connects from, when known (SSH
+	// client address); a first-node install from inside the management subnet
+	// would lock the operator out (docs/upstream.md#lockout).
 	OperatorAddr string
 	// PriorRun describes an earlier run's checkpoint ("" when none).
 	PriorRun string
 }
 
-// ID implements steps.Step.
 func (s *Checks) ID() string { return "preflight.checks" }
 
-// Title implements steps.Step.
 func (s *Checks) Title() string { return "Preflight checks" }
 
-// Describe implements steps.Describer.
 func (s *Checks) Describe(*steps.Runtime) []string {
 	return []string{"read-only: PVE version, NICs, disks, DNS, time, space, operator address"}
 }

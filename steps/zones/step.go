@@ -34,16 +34,12 @@ type Step struct {
 	Node exec.Executor
 }
 
-// ID implements steps.Step.
 func (s *Step) ID() string { return StepID }
 
-// Title implements steps.Step.
 func (s *Step) Title() string { return "Apply network zones to the firewall" }
 
-// Needs implements steps.Needer.
 func (s *Step) Needs() []string { return s.After }
 
-// Touches implements steps.Toucher.
 func (s *Step) Touches() []string { return []string{"opnsense"} }
 
 // Describe implements steps.Describer without contacting the firewall.
@@ -98,7 +94,6 @@ func (s *Step) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, erro
 	return steps.NotDone("%d to create, %d to update, %d to delete", c, u, d), nil
 }
 
-// Apply implements steps.Step.
 func (s *Step) Apply(ctx context.Context, rt *steps.Runtime) error {
 	o := s.Options
 	o.Out = func(line string) { rt.Printf("%s", line) }
