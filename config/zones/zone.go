@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
 // State is a zone's activation state (reference zones-and-modules.md §1.5).
@@ -90,7 +92,7 @@ type Zone struct {
 	typeIDString, subIDString, vlanTagString bool
 	// raw holds the original value of fields that failed to decode; they are
 	// written back unchanged until the zone is replaced with SetZone.
-	raw map[string]*node
+	raw map[string]*jsonnode.Node
 }
 
 // NewZone returns a zone with upstream's conventions for a new entry:
@@ -121,9 +123,9 @@ func (z *Zone) Clone() *Zone {
 		c.DHCPEnd = &v
 	}
 	if z.raw != nil {
-		c.raw = make(map[string]*node, len(z.raw))
+		c.raw = make(map[string]*jsonnode.Node, len(z.raw))
 		for k, v := range z.raw {
-			c.raw[k] = v.clone()
+			c.raw[k] = v.Clone()
 		}
 	}
 	return &c
