@@ -25,19 +25,19 @@ func TestBrokenCopies(t *testing.T) {
 	t.Parallel()
 	s, z, _ := fixtures(t)
 	const (
-		vw   = "src/apps/vaultwarden/vaultwarden.json" // Pattern A, cluster:vm + cluster:ha
+		vw   = "src/apps/vaultwarden/vaultwarden.json"                // Pattern A, cluster:vm + cluster:ha
 		fwA  = "src/foundation/firewall/test-fixtures/test-fw-a.json" // flat, ports/ingress
 		hass = "src/apps/hass/hass.json"
 	)
 	type edit struct{ key, json string }
 	cases := []struct {
 		name, cite, base string
-		edits      []edit
-		header     bool // edits go to the top level even if the field is in a block
-		nodes      []string
-		sev        Severity
-		rule, path string
-		msg        string // substring
+		edits            []edit
+		header           bool // edits go to the top level even if the field is in a block
+		nodes            []string
+		sev              Severity
+		rule, path       string
+		msg              string // substring
 	}{
 		{name: "wrong type: vmid a word", cite: cir + ":845", base: vw, edits: []edit{{"vmid", `"six-ten"`}},
 			sev: SevError, rule: "check_json:integer", path: ".vmid", msg: "expected integer, got 'six-ten'"},
@@ -63,10 +63,10 @@ func TestBrokenCopies(t *testing.T) {
 			sev: SevWarning, rule: "check_json:ha-node-unknown", path: ".HANode", msg: "not found in configuration.json"},
 		{name: "both cluster:vm and cluster:lxc", cite: cir + ":788", base: vw,
 			edits: []edit{{"dependsOn", `["cluster:vm","cluster:lxc","cluster:ha","templates:nixos","backup:vm","identity:identity","firewall:proxy"]`}},
-			sev: SevError, rule: "check_json:vm-and-lxc", path: ".dependsOn", msg: "both cluster:vm and cluster:lxc"},
+			sev:   SevError, rule: "check_json:vm-and-lxc", path: ".dependsOn", msg: "both cluster:vm and cluster:lxc"},
 		{name: "config block not a dependency", cite: cir + ":751", base: vw,
 			edits: []edit{{"dependsOn", `["cluster:vm","cluster:ha","templates:nixos","backup:vm","identity:identity"]`}},
-			sev: SevError, rule: "check_json:config-undeclared", path: `.config."firewall:proxy"`, msg: "is not a declared dependency"},
+			sev:   SevError, rule: "check_json:config-undeclared", path: `.config."firewall:proxy"`, msg: "is not a declared dependency"},
 		{name: "field in header and block", cite: cir + ":763", base: vw, header: true, edits: []edit{{"cores", `2`}},
 			sev: SevError, rule: "check_json:config-collision", path: `.config."cluster:vm".cores`, msg: "field 'cores' is set in both"},
 		{name: "missing vmid", cite: cir + ":812", base: vw, edits: []edit{{"-vmid", ``}},

@@ -1,0 +1,53 @@
+package modules
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
+)
+
+// FuzzParse: any input either fails with ErrSyntax or loads, round-trips
+// byte for byte, validates without panicking, and stays loadable after an
+// edit.
+func FuzzParse(f *testing.F) {
+	s, z, mods := fixtures(f)
+	for _, p := range mods {
+		data, err := os.ReadFile(filepath.Join(upstreamDir, p))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"config":{"cluster:vm":[]},"dependsOn":"cluster:vm"}`))
+	f.Add([]byte(`{"ports":[{"port":"1:"}],"aliases":{"a":1},"identity":null,"HANode":false}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(m.Bytes(), data) {
+			t.Fatal("unchanged file does not round-trip")
+		}
+		r := m.Validate(Options{Schema: s, Zones: z, Nodes: []string{"tappaas1", "tappaas2"}})
+		for _, fd := range r.Findings {
+			if fd.File != "fuzz.json" || fd.Message == "" || fd.Rule == "" {
+				t.Fatalf("incomplete finding %+v", fd)
+			}
+		}
+		_ = m.Module()
+		m.Set(s, "cores", jsonnode.NewInt(3))
+		again, err := Parse("fuzz.json", m.Bytes())
+		if err != nil {
+			t.Fatalf("edited file does not load: %v\n%s", err, m.Bytes())
+		}
+		if v, _, ok := again.Get("cores"); !ok || v.Text() != "3" {
+			t.Fatalf("edit lost: %v", v)
+		}
+		if !bytes.Equal(again.Bytes(), m.Bytes()) {
+			t.Fatal("edited file does not round-trip")
+		}
+	})
+}
