@@ -9,12 +9,12 @@ import (
 	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
-// FuzzParse: any input either fails with ErrSyntax or loads, round-trips
+// FuzzParse: any input either fails to load or loads, round-trips
 // byte for byte, validates without panicking, and stays loadable after an
 // edit.
 func FuzzParse(f *testing.F) {
 	s, z, mods := fixtures(f)
-	for _, p := range mods {
+	for _, p := range append(mods, "src/module-catalog.json", "src/apps/litellm/services/models/pinhole.json") {
 		data, err := os.ReadFile(filepath.Join(upstreamDir, p))
 		if err != nil {
 			f.Fatal(err)
@@ -24,6 +24,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"config":{"cluster:vm":[]},"dependsOn":"cluster:vm"}`))
 	f.Add([]byte(`{"ports":[{"port":"1:"}],"aliases":{"a":1},"identity":null,"HANode":false}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The catalog and pinhole loaders take the same input without panicking.
+		if c, err := ParseCatalog("c.json", data); err == nil {
+			_ = c.Validate(nil)
+		}
+		if _, r, err := ParsePinhole(s, "pinhole.json", data); err == nil {
+			_ = r.OK()
+		}
 		m, err := Parse("fuzz.json", data)
 		if err != nil {
 			return

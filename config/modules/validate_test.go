@@ -10,6 +10,9 @@ import (
 // cir is the file holding upstream's check_json; the table cites its lines.
 const cir = "TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/scripts/common-install-routines.sh"
 
+// mf is the field table; tappaas' own rules cite the schema entry they enforce.
+const mf = "TAPPaaS@f54e4fc:src/foundation/module-fields.json"
+
 func mustNode(t *testing.T, js string) *jsonnode.Node {
 	t.Helper()
 	n, err := jsonnode.Parse([]byte(js))
@@ -75,32 +78,45 @@ func TestBrokenCopies(t *testing.T) {
 			sev: SevError, rule: "check_json:image-location", path: ".imageLocation", msg: "required when imageType is 'iso'"},
 		{name: "unknown field", cite: cir + ":829", base: vw, edits: []edit{{"Cores", `2`}},
 			sev: SevWarning, rule: "check_json:unknown-field", path: ".Cores", msg: "Unknown field: Cores"},
+		{name: "a key starting with '_' is not skipped", cite: cir + ":823", base: vw, edits: []edit{{"_comment", `"note"`}},
+			sev: SevWarning, rule: "check_json:unknown-field", path: "._comment", msg: "Unknown field: _comment"},
+		{name: "ip required by firewall:dns", cite: cir + ":797", base: fwA,
+			edits: []edit{{"dependsOn", `["cluster:vm","templates:nixos","test-fw-c:web","firewall:proxy","firewall:rules","firewall:dns"]`}},
+			sev:   SevError, rule: "check_json:required", path: ".ip", msg: "Missing field: ip (required by firewall:dns)"},
+		{name: "ip format", cite: cir + ":881", base: fwA, edits: []edit{{"ip", `"10.1.2"`}},
+			sev: SevError, rule: "check_json:format", path: ".ip", msg: "does not match format"},
+		{name: "config block keyed oddly", cite: mf + ":1109", base: vw, header: true,
+			edits: []edit{{"config", `{"cluster:vm":{"cores":1},"cluster":{}}`}},
+			sev:   SevError, rule: "tappaas:config-key", path: `.config.cluster`, msg: "does not match"},
+		{name: "config block not an object", cite: mf + ":1109", base: vw, header: true,
+			edits: []edit{{"config", `{"cluster:vm":4}`}},
+			sev:   SevError, rule: "tappaas:config-block-type", path: `.config."cluster:vm"`, msg: "expected an object of module fields"},
 		// tappaas' own type checks (check_json does not look at these).
-		{name: "string field holds an array", base: vw, edits: []edit{{"image", `["8080"]`}},
+		{name: "string field holds an array", cite: mf + ":391", base: vw, edits: []edit{{"image", `["8080"]`}},
 			sev: SevError, rule: "tappaas:type", path: `.config."cluster:vm".image`, msg: "is an array, expected a string"},
-		{name: "boolean field holds a string", base: vw, edits: []edit{{"autoInstall", `"yes"`}},
+		{name: "boolean field holds a string", cite: mf + ":476", base: vw, edits: []edit{{"autoInstall", `"yes"`}},
 			sev: SevError, rule: "tappaas:type", path: ".autoInstall", msg: "expected a boolean"},
-		{name: "array field holds a string", base: vw, edits: []edit{{"provides", `"vault"`}},
+		{name: "array field holds a string", cite: mf + ":1093", base: vw, edits: []edit{{"provides", `"vault"`}},
 			sev: SevError, rule: "tappaas:type", path: ".provides", msg: "expected an array"},
-		{name: "dependsOn entry malformed", base: vw, edits: []edit{{"dependsOn", `["cluster:vm","cluster:ha","templates:nixos","backup:vm","identity:identity","firewall:proxy","firewall"]`}},
+		{name: "dependsOn entry malformed", cite: mf + ":1076", base: vw, edits: []edit{{"dependsOn", `["cluster:vm","cluster:ha","templates:nixos","backup:vm","identity:identity","firewall:proxy","firewall"]`}},
 			sev: SevError, rule: "tappaas:format", path: ".dependsOn[6]", msg: `"firewall" does not match`},
-		{name: "dependsOn entry twice", base: vw, edits: []edit{{"dependsOn", `["cluster:vm","cluster:ha","templates:nixos","backup:vm","identity:identity","firewall:proxy","backup:vm"]`}},
+		{name: "dependsOn entry twice", cite: mf + ":1076", base: vw, edits: []edit{{"dependsOn", `["cluster:vm","cluster:ha","templates:nixos","backup:vm","identity:identity","firewall:proxy","backup:vm"]`}},
 			sev: SevError, rule: "tappaas:duplicate", path: ".dependsOn[6]", msg: "twice"},
-		{name: "provides entry malformed", base: vw, edits: []edit{{"provides", `["vault:web"]`}},
+		{name: "provides entry malformed", cite: mf + ":1093", base: vw, edits: []edit{{"provides", `["vault:web"]`}},
 			sev: SevError, rule: "tappaas:format", path: ".provides[0]", msg: "does not match"},
-		{name: "config is not an object", base: fwA, edits: []edit{{"config", `"cluster:vm"`}},
+		{name: "config is not an object", cite: mf + ":1109", base: fwA, edits: []edit{{"config", `"cluster:vm"`}},
 			sev: SevError, rule: "tappaas:config-type", path: ".config", msg: "expected an object"},
-		{name: "ingress without description", base: fwA, edits: []edit{{"ingress", `[{"from":"dmz","ports":[8080]}]`}},
+		{name: "ingress without description", cite: mf + ":851", base: fwA, edits: []edit{{"ingress", `[{"from":"dmz","ports":[8080]}]`}},
 			sev: SevError, rule: "tappaas:required", path: ".ingress[0].description", msg: "missing required field description"},
-		{name: "port out of range", base: hass, edits: []edit{{"ports", `[{"port":70000,"protocol":"TCP"}]`}},
+		{name: "port out of range", cite: mf + ":806", base: hass, edits: []edit{{"ports", `[{"port":70000,"protocol":"TCP"}]`}},
 			sev: SevError, rule: "tappaas:maximum", path: `.config."firewall:rules".ports[0].port`, msg: "exceeds maximum 65535"},
-		{name: "port range reversed", base: hass, edits: []edit{{"ports", `[{"port":"8010:8000"}]`}},
+		{name: "port range reversed", cite: mf + ":806", base: hass, edits: []edit{{"ports", `[{"port":"8010:8000"}]`}},
 			sev: SevError, rule: "tappaas:port", path: `.config."firewall:rules".ports[0].port`, msg: "neither a port nor a port range"},
-		{name: "protocol not allowed", base: hass, edits: []edit{{"ports", `[{"port":8123,"protocol":"SCTP"}]`}},
+		{name: "protocol not allowed", cite: mf + ":824", base: hass, edits: []edit{{"ports", `[{"port":8123,"protocol":"SCTP"}]`}},
 			sev: SevError, rule: "tappaas:values", path: `.config."firewall:rules".ports[0].protocol`, msg: "invalid value 'SCTP'"},
-		{name: "alias name malformed", base: fwA, edits: []edit{{"aliases", `{"9lives":{"type":"host","addresses":["10.0.0.1"],"description":"x"}}`}},
+		{name: "alias name malformed", cite: mf + ":975", base: fwA, edits: []edit{{"aliases", `{"9lives":{"type":"host","addresses":["10.0.0.1"],"description":"x"}}`}},
 			sev: SevError, rule: "tappaas:key", path: `.aliases."9lives"`, msg: "does not match"},
-		{name: "identity flag as a string", base: vw, edits: []edit{{"identity", `{"providesAdminRole":"true"}`}},
+		{name: "identity flag as a string", cite: mf + ":1140", base: vw, edits: []edit{{"identity", `{"providesAdminRole":"true"}`}},
 			sev: SevError, rule: "tappaas:type", path: ".identity.providesAdminRole", msg: "expected a boolean"},
 	}
 	for _, tc := range cases {
@@ -167,5 +183,34 @@ func TestZonesOptional(t *testing.T) {
 	f.Set(s, "zone0", jsonnode.NewString("nowhere"))
 	if r := f.Validate(Options{Schema: s}); !r.OK() {
 		t.Errorf("zone checked without a zones file: %v", r.Findings)
+	}
+}
+
+// What check_json lets pass passes here too.
+func TestCheckJSONPasses(t *testing.T) {
+	t.Parallel()
+	s, z, _ := fixtures(t)
+	const vw = "src/apps/vaultwarden/vaultwarden.json"
+	cases := []struct {
+		name, cite string
+		edits      map[string]string
+	}{
+		{"keys starting with '-' are skipped", cir + ":823", map[string]string{"-note": `[1]`}},
+		{"imageType has a default, so it is not required", cir + ":803", map[string]string{}},
+		{"an integer as a string of digits", cir + ":845", map[string]string{"cores": `"2"`}},
+		{"a boolean in a string field is read as its text", cir + ":836", map[string]string{"cloudInit": `false`}},
+		{"img with imageLocation", cir + ":915", map[string]string{"imageType": `"img"`, "imageLocation": `"https://example.org/"`}},
+		{"HANode false is empty (jq //)", cir + ":924", map[string]string{"HANode": `false`}},
+		{"HANode on another node", cir + ":928", map[string]string{"HANode": `"tappaas2"`}},
+		{"a port range", mf + ":806", map[string]string{"ports": `[{"port":"8000:8010","protocol":"TCP/UDP"}]`}},
+	}
+	for _, tc := range cases {
+		f := loadFixture(t, vw)
+		for k, js := range tc.edits {
+			f.Set(s, k, mustNode(t, js))
+		}
+		if r := f.Validate(Options{Schema: s, Zones: z}); len(r.Findings) != 0 {
+			t.Errorf("%s (%s): %v", tc.name, tc.cite, r.Findings)
+		}
 	}
 }
