@@ -45,6 +45,15 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = m.Module()
+		if c, err := m.Canonical(s); err == nil {
+			again, err := Parse("fuzz.json", c.Bytes())
+			if err != nil {
+				t.Fatalf("canonical form does not load: %v", err)
+			}
+			if c2, err := again.Canonical(s); err != nil || !bytes.Equal(c2.Bytes(), c.Bytes()) {
+				t.Fatalf("Canonical is not idempotent: %v\n%s\n%s", err, c.Bytes(), c2.Bytes())
+			}
+		}
 		m.Set(s, "cores", jsonnode.NewInt(3))
 		again, err := Parse("fuzz.json", m.Bytes())
 		if err != nil {
