@@ -320,6 +320,12 @@ func (v *validator) field(fd *Field, key string, val *jsonnode.Node, p Path, top
 				"Field %s: is %s, expected a boolean", key, val.Kind)
 		}
 	case "array":
+		if key == "discoveryMdns" && top && val.Kind == jsonnode.Bool && val.Lit == "true" {
+			// module-fields.json fields.discoveryMdns.note: "Boolean true is deprecated."
+			v.find(SevWarning, "tappaas:deprecated", p, `list the consumer zones instead, e.g. ["home"]`,
+				"Field %s: true is deprecated", key)
+			return
+		}
 		if val.Kind != jsonnode.Array {
 			v.find(SevError, "tappaas:type", p, "write a JSON array"+exampleHint(fd),
 				"Field %s: is %s, expected an array", key, val.Kind)
@@ -371,26 +377,24 @@ func (v *validator) item(it *Field, key string, e *jsonnode.Node, p Path) {
 // object checks an object's members against Sub / PatternProps.
 func (v *validator) object(fd *Field, key string, val *jsonnode.Node, p Path) {
 	for i, k := range val.Keys {
-		mp := p.with(k)
+		mp, mv := p.with(k), val.Vals[i]
 		if sf, ok := fd.Sub[k]; ok {
-			v.field(sf, k, val.Vals[i], mp, false)
+			v.field(sf, k, mv, mp, false)
 			continue
 		}
-		for _, pp := range fd.PatternProps {
-			if pp.Key.MatchString(k) {
-				if pp.Schema.Type == "object" && val.Vals[i].Kind != jsonnode.Object {
-					v.find(SevError, "tappaas:type", mp, "write an object", "%s: is %s, expected an object", k, val.Vals[i].Kind)
-				} else if val.Vals[i].Kind == jsonnode.Object {
-					v.object(pp.Schema, k, val.Vals[i], mp)
-				}
-				goto next
-			}
+		if len(fd.PatternProps) == 0 {
+			continue // members the table does not describe are not checked
 		}
-		if len(fd.PatternProps) > 0 {
+		pp := fd.patternFor(k)
+		switch {
+		case pp == nil:
 			v.find(SevError, "tappaas:key", mp, "rename it to match "+fd.PatternProps[0].Key.String(),
 				"%s: key %q does not match %s", key, k, fd.PatternProps[0].Key)
+		case mv.Kind == jsonnode.Object:
+			v.object(pp.Schema, k, mv, mp)
+		case pp.Schema.Type == "object":
+			v.find(SevError, "tappaas:type", mp, "write an object", "%s: is %s, expected an object", k, mv.Kind)
 		}
-	next:
 	}
 	for _, name := range slices.Sorted(maps.Keys(fd.Sub)) {
 		sf := fd.Sub[name]
@@ -399,6 +403,16 @@ func (v *validator) object(fd *Field, key string, val *jsonnode.Node, p Path) {
 				"%s: missing required field %s", key, name)
 		}
 	}
+}
+
+// patternFor returns the patternProperties entry matching key, or nil.
+func (fd *Field) patternFor(key string) *PatternProp {
+	for i := range fd.PatternProps {
+		if fd.PatternProps[i].Key.MatchString(key) {
+			return &fd.PatternProps[i]
+		}
+	}
+	return nil
 }
 
 // integer is check_json's integer test with minimum and maximum (:844-863).

@@ -116,6 +116,10 @@ func TestBrokenCopies(t *testing.T) {
 			sev: SevError, rule: "tappaas:values", path: `.config."firewall:rules".ports[0].protocol`, msg: "invalid value 'SCTP'"},
 		{name: "alias name malformed", cite: mf + ":975", base: fwA, edits: []edit{{"aliases", `{"9lives":{"type":"host","addresses":["10.0.0.1"],"description":"x"}}`}},
 			sev: SevError, rule: "tappaas:key", path: `.aliases."9lives"`, msg: "does not match"},
+		{name: "discoveryMdns true is deprecated", cite: mf + ":756", base: vw, edits: []edit{{"discoveryMdns", `true`}},
+			sev: SevWarning, rule: "tappaas:deprecated", path: ".discoveryMdns", msg: "true is deprecated"},
+		{name: "alias that is not an object", cite: mf + ":975", base: fwA, edits: []edit{{"aliases", `{"web":"10.0.0.1"}`}},
+			sev: SevError, rule: "tappaas:type", path: `.aliases.web`, msg: "expected an object"},
 		{name: "identity flag as a string", cite: mf + ":1140", base: vw, edits: []edit{{"identity", `{"providesAdminRole":"true"}`}},
 			sev: SevError, rule: "tappaas:type", path: ".identity.providesAdminRole", msg: "expected a boolean"},
 	}
