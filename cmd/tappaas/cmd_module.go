@@ -41,6 +41,7 @@ TAPPaaS checkout (--repo) or the copy built into tappaas.
 Exit codes: 0 ok, 1 invalid file or unknown module, 3 a subcommand not built yet.`,
 	}
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	cmd.PersistentFlags().StringVar(&o.zones, "zones", "", "zones.json to check zone0/zone1 against (default "+installedZones+" when present)")
 	cmd.PersistentFlags().StringVar(&o.repo, "repo", "", "a TAPPaaS checkout to read the catalog and field table from (default: the built-in copy)")
 	validate := &cobra.Command{
 		Use:   "validate FILE…",
@@ -52,7 +53,6 @@ zone0/zone1 are checked against --zones, else ` + installedZones + ` when presen
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return o.validate(c, args) },
 	}
-	validate.Flags().StringVar(&o.zones, "zones", "", "zones.json to check zone0/zone1 against")
 	validate.Flags().StringSliceVar(&o.nodes, "nodes", nil, "the cluster's node hostnames, first = default node (checks HANode)")
 	list := &cobra.Command{
 		Use:   "list",

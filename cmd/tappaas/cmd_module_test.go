@@ -121,6 +121,9 @@ func TestModuleListShow(t *testing.T) {
 	if out, code = runModule(t, "show", "nope"); code != 1 || !strings.Contains(out, `no module "nope" in the catalog`) {
 		t.Fatalf("show unknown: %d %s", code, out)
 	}
+	if out, code = runModule(t, "show", "--zones", upstreamSrc+"/foundation/firewall/zones.json", "vaultwarden"); code != 0 || !strings.Contains(out, "zone         dmz (10.6.0.0/24, Mandatory,") {
+		t.Fatalf("show with zones: %d %s", code, out)
+	}
 	if out, code = runModule(t, "show", "-o", "json", "vaultwarden"); code != 0 || !strings.Contains(out, `"VMID": 610`) {
 		t.Fatalf("show json: %d %s", code, out)
 	}
