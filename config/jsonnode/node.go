@@ -12,9 +12,6 @@ package jsonnode
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
@@ -62,92 +59,6 @@ func (k Kind) String() string {
 
 // MaxDepth bounds nesting so hostile input cannot exhaust the stack.
 const MaxDepth = 64
-
-// Parse decodes one JSON value, which must be the whole input. Duplicate
-// object keys are an error (jq would silently keep the last one).
-func Parse(data []byte) (*Node, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	n, err := read(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			return nil, fmt.Errorf("unexpected data after the top-level value at offset %d", dec.InputOffset())
-		}
-		return nil, err
-	}
-	return n, nil
-}
-
-func read(dec *json.Decoder, depth int) (*Node, error) {
-	if depth > MaxDepth {
-		return nil, fmt.Errorf("nesting deeper than %d levels", MaxDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			n := &Node{Kind: Object}
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, fmt.Errorf("object key is not a string at offset %d", dec.InputOffset())
-				}
-				if seen[k] {
-					return nil, fmt.Errorf("duplicate key %q at offset %d", k, dec.InputOffset())
-				}
-				seen[k] = true
-				v, err := read(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				n.Keys = append(n.Keys, k)
-				n.Vals = append(n.Vals, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return n, nil
-		case '[':
-			n := &Node{Kind: Array}
-			for dec.More() {
-				v, err := read(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				n.Elems = append(n.Elems, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return n, nil
-		}
-		return nil, fmt.Errorf("unexpected %q at offset %d", t, dec.InputOffset())
-	case string:
-		return &Node{Kind: String, Str: t}, nil
-	case json.Number:
-		return &Node{Kind: Number, Lit: t.String()}, nil
-	case bool:
-		return &Node{Kind: Bool, Lit: strconv.FormatBool(t)}, nil
-	case nil:
-		return &Node{Kind: Null, Lit: "null"}, nil
-	}
-	return nil, fmt.Errorf("unexpected token %v", tok)
-}
 
 // Get returns the value of key in an object node.
 func (n *Node) Get(key string) (*Node, bool) {
