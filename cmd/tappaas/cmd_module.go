@@ -365,23 +365,18 @@ func (o *moduleOpts) show(c *cobra.Command, name string) error {
 	}
 	out := c.OutOrStdout()
 	if asJSON {
-		deps := make([]string, len(m.DependsOn))
-		for i, d := range m.DependsOn {
-			deps[i] = d.String()
-		}
 		if rep.Findings == nil {
 			rep.Findings = []modules.Finding{}
 		}
 		b, _ := json.MarshalIndent(struct {
-			Entry     listEntry                        `json:"catalog"`
-			PatternA  bool                             `json:"patternA"`
-			Module    modules.Module                   `json:"module"`
-			DependsOn []string                         `json:"dependsOn"`
-			Pinholes  map[string][]modules.PinholePort `json:"pinholes"`
-			OK        bool                             `json:"ok"`
-			Findings  []modules.Finding                `json:"findings"`
+			Entry    listEntry                        `json:"catalog"`
+			PatternA bool                             `json:"patternA"`
+			Module   modules.Module                   `json:"module"`
+			Pinholes map[string][]modules.PinholePort `json:"pinholes"`
+			OK       bool                             `json:"ok"`
+			Findings []modules.Finding                `json:"findings"`
 		}{listEntry{Name: e.ModuleName, List: e.List, Stack: e.Stack, Category: e.Category, Status: e.Status, VMID: e.VMID,
-			Version: m.Version, Description: m.Description, ModuleJSON: e.ModuleJSON}, f.PatternA(), m, deps, pinholes, rep.OK(), rep.Findings}, "", "  ")
+			Version: m.Version, Description: m.Description, ModuleJSON: e.ModuleJSON}, f.PatternA(), m, pinholes, rep.OK(), rep.Findings}, "", "  ")
 		fmt.Fprintln(out, string(b))
 		return nil
 	}

@@ -124,7 +124,7 @@ func TestModuleListShow(t *testing.T) {
 	if out, code = runModule(t, "show", "--zones", upstreamSrc+"/foundation/firewall/zones.json", "vaultwarden"); code != 0 || !strings.Contains(out, "zone         dmz (10.6.0.0/24, Mandatory,") {
 		t.Fatalf("show with zones: %d %s", code, out)
 	}
-	if out, code = runModule(t, "show", "-o", "json", "vaultwarden"); code != 0 || !strings.Contains(out, `"VMID": 610`) {
+	if out, code = runModule(t, "show", "-o", "json", "vaultwarden"); code != 0 || !strings.Contains(out, `"vmid": 610`) || !strings.Contains(out, `"cluster:ha",`) {
 		t.Fatalf("show json: %d %s", code, out)
 	}
 	for _, sub := range []string{"add", "update", "remove"} {

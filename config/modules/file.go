@@ -203,6 +203,7 @@ func (f *File) Get(field string) (*jsonnode.Node, Path, bool) {
 // Set writes a field where the file already has it (the header or its
 // config block); a new field goes to the header, after the fields that come
 // before it in the schema's fieldOrder. A nil schema appends it last.
+// Canonical then gives upstream's placement (a service field in its block).
 func (f *File) Set(s *Schema, field string, v *jsonnode.Node) {
 	f.edited = true
 	if _, p, ok := f.Get(field); ok {

@@ -11,30 +11,30 @@ import (
 // readers see them). Absent fields are zero; upstream's defaults are in the
 // Schema. Values of the wrong type are zero here and reported by Validate.
 type Module struct {
-	Name        string // the file's module name (file stem)
-	VMName      string // vmname, or Name when absent
-	Description string
-	Version     string
-	AppVersion  string
-	Status      string
-	Maintainer  string
-	Variant     string
-	Location    string
-	VMID        int // 0: no guest of its own
-	Node        string
-	HANode      string
-	Zone0       string
-	Zone1       string
-	Cores       int
-	Memory      int // MB; upstream stores "4096" or 4096
-	DiskSize    string
-	ImageType   string
-	Image       string
-	IP          string
-	ProxyDomain string
-	ProxyPort   int
-	DependsOn   []Dependency
-	Provides    []string
+	Name        string       `json:"name"`   // the file's module name (file stem)
+	VMName      string       `json:"vmname"` // vmname, or Name when absent
+	Description string       `json:"description,omitempty"`
+	Version     string       `json:"version,omitempty"`
+	AppVersion  string       `json:"appVersion,omitempty"`
+	Status      string       `json:"status,omitempty"`
+	Maintainer  string       `json:"maintainer,omitempty"`
+	Variant     string       `json:"variant,omitempty"`
+	Location    string       `json:"location,omitempty"`
+	VMID        int          `json:"vmid,omitempty"` // 0: no guest of its own
+	Node        string       `json:"node,omitempty"`
+	HANode      string       `json:"HANode,omitempty"`
+	Zone0       string       `json:"zone0,omitempty"`
+	Zone1       string       `json:"zone1,omitempty"`
+	Cores       int          `json:"cores,omitempty"`
+	Memory      int          `json:"memory,omitempty"` // MB; upstream stores "4096" or 4096
+	DiskSize    string       `json:"diskSize,omitempty"`
+	ImageType   string       `json:"imageType,omitempty"`
+	Image       string       `json:"image,omitempty"`
+	IP          string       `json:"ip,omitempty"`
+	ProxyDomain string       `json:"proxyDomain,omitempty"`
+	ProxyPort   int          `json:"proxyPort,omitempty"`
+	DependsOn   []Dependency `json:"dependsOn,omitempty"`
+	Provides    []string     `json:"provides,omitempty"`
 }
 
 // Dependency is one dependsOn entry, "<provider>:<service>"
@@ -46,6 +46,9 @@ type Dependency struct {
 
 // String renders the dependency as written in dependsOn.
 func (d Dependency) String() string { return d.Provider + ":" + d.Service }
+
+// MarshalText renders the dependency as written in dependsOn.
+func (d Dependency) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // ParseDependency splits "<provider>:<service>".
 func ParseDependency(s string) (Dependency, bool) {
