@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -60,15 +59,6 @@ func Parse(name string, data []byte) (*File, error) {
 	}, nil
 }
 
-// LoadFile reads a module JSON from disk.
-func LoadFile(p string) (*File, error) {
-	data, err := readLimited(os.Open(p))
-	if err != nil {
-		return nil, fmt.Errorf("read module %s: %w", p, err)
-	}
-	return Parse(p, data)
-}
-
 // LoadFS reads a module JSON from fsys (an embedded copy or a checkout).
 func LoadFS(fsys fs.FS, p string) (*File, error) {
 	data, err := readLimited(fsys.Open(p))
@@ -112,9 +102,6 @@ func (f *File) Bytes() []byte {
 	}
 	return b.Bytes()
 }
-
-// Root returns a copy of the document as written (flat or Pattern A).
-func (f *File) Root() *jsonnode.Node { return f.doc.Clone() }
 
 // PatternA reports whether the file groups fields under a "config" object
 // (the test check_json uses, common-install-routines.sh:748).
