@@ -55,6 +55,7 @@ type Entry struct {
 	Category   string
 	Status     string
 	path       Path
+	keys       []string // as written, for additionalProperties: false
 }
 
 // Catalog schema facts (TAPPaaS@f54e4fc:src/foundation/module-catalog-fields.json).
@@ -124,7 +125,7 @@ func ParseCatalog(name string, data []byte) (*Catalog, error) {
 			if en.Kind != jsonnode.Object {
 				return nil, fmt.Errorf("%s: %w: %s is %s, expected an object", name, ErrCatalog, p, en.Kind)
 			}
-			e := Entry{List: list, path: p}
+			e := Entry{List: list, path: p, keys: en.Keys}
 			for j, k := range en.Keys {
 				v := en.Vals[j]
 				switch k {
@@ -207,6 +208,22 @@ func (c *Catalog) Validate(fsys fs.FS) Report {
 	byVMID := map[int]string{}
 	for _, e := range c.Entries {
 		full := e.List == ListFoundation || e.List == ListApplication
+		props := simpleProps
+		if full {
+			props = entryProps
+		}
+		for _, k := range e.keys {
+			if !slices.Contains(props, k) {
+				w("property", e.path.with(k), "remove it; entries hold "+strings.Join(props, ", "), "%s is not a catalog entry property (additionalProperties: false)", k)
+			}
+		}
+		if full {
+			for _, k := range []string{"vmid", "moduleJson", "stack", "category", "status"} {
+				if !slices.Contains(e.keys, k) {
+					w("required", e.path.with(k), "add it", "%s is required in %s entries", k, e.List)
+				}
+			}
+		}
 		if !catalogName.MatchString(e.ModuleName) {
 			w("pattern", e.path.with("moduleName"), "use letters, digits and '-', starting with a letter", "moduleName %q does not match %s", e.ModuleName, catalogName)
 		}
@@ -214,13 +231,14 @@ func (c *Catalog) Validate(fsys fs.FS) Report {
 			w("enum", e.path.with("repo"), "use one of: "+strings.Join(catalogRepos, ", "), "repo %q is not allowed", e.Repo)
 		}
 		if full {
-			if !slices.Contains(catalogStacks, e.Stack) {
+			has := func(k string) bool { return slices.Contains(e.keys, k) }
+			if has("stack") && !slices.Contains(catalogStacks, e.Stack) {
 				w("enum", e.path.with("stack"), "use one of: "+strings.Join(catalogStacks, ", "), "stack %q is not one of module-catalog-fields.json's stacks", e.Stack)
 			}
-			if !catalogCat.MatchString(e.Category) {
+			if has("category") && !catalogCat.MatchString(e.Category) {
 				w("pattern", e.path.with("category"), "use lower-case letters, digits and '-'", "category %q does not match %s", e.Category, catalogCat)
 			}
-			if !slices.Contains(catalogStatus, e.Status) {
+			if has("status") && !slices.Contains(catalogStatus, e.Status) {
 				w("enum", e.path.with("status"), "use one of: "+strings.Join(catalogStatus, ", "), "status %q is not allowed", e.Status)
 			}
 		}

@@ -187,6 +187,19 @@ func TestCatalog(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("catalog warnings at %q, want %q", got, want)
 	}
+	// additionalProperties: false and required, as warnings.
+	c2, err := ParseCatalog("c.json", []byte(`{"foundationModules":[{"moduleName":"a","vmid":110,"moduleJson":"a.json","stack":"foundation","category":"x","status":"stable","color":"red"}],"applicationModules":[{"moduleName":"b","vmid":610}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range c2.Validate(nil).Warnings() {
+		paths = append(paths, f.Path)
+	}
+	if want := []string{".foundationModules[0].color", ".applicationModules[0].moduleJson", ".applicationModules[0].stack",
+		".applicationModules[0].category", ".applicationModules[0].status"}; !slices.Equal(paths, want) {
+		t.Errorf("warnings at %q, want %q", paths, want)
+	}
 	for in, frag := range map[string]string{
 		`[]`:                       "expected an object",
 		`{"foundationModules":[]}`: "applicationModules is missing",
