@@ -16,6 +16,11 @@
 // is written, so findings point into the file as the operator sees it.
 // Parse fails only for input that is not a JSON object (ErrSyntax).
 //
+// File.Canonical renders upstream's canonical Pattern A form, the form
+// installed configs are written in (regroup_to_pattern_a,
+// scripts/convert-json-to-config.sh:69); testdata/canonical is upstream's own
+// output for every module JSON it ships and the tests hold the bytes equal.
+//
 // # Validation
 //
 // File.Validate reproduces upstream's check_json
