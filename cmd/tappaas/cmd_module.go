@@ -44,10 +44,12 @@ Exit codes: 0 ok, 1 invalid file or unknown module, 3 a subcommand not built yet
 	cmd.PersistentFlags().StringVar(&o.zones, "zones", "", "zones.json to check zone0/zone1 against (default "+installedZones+" when present)")
 	cmd.PersistentFlags().StringVar(&o.repo, "repo", "", "a TAPPaaS checkout to read the catalog and field table from (default: the built-in copy)")
 	validate := &cobra.Command{
-		Use:   "validate FILE…",
-		Short: "Check module JSONs (and pinhole.json, module-catalog.json) as upstream's check_json does, plus types",
+		Use:   "validate FILE|DIR…",
+		Short: "Check module JSONs (and module directories, pinhole.json, module-catalog.json) as upstream does, plus types",
 		Long: `Checks each file the way TAPPaaS's check_json does — the same errors and warnings —
 plus the types check_json does not look at. Findings name the file, the key path and a fix.
+A module directory (src/apps/litellm) is checked as install-module.sh checks it: its
+<dir>.json, and install-service.sh/update-service.sh for every service it provides.
 zone0/zone1 are checked against --zones, else ` + installedZones + ` when present
 (without either, zones are not checked, as in check_json).`,
 		Args: cobra.MinimumNArgs(1),
@@ -198,12 +200,23 @@ func (o *moduleOpts) validate(c *cobra.Command, files []string) error {
 	return nil
 }
 
-// validateOne validates a module JSON, a pinhole.json or a module-catalog.json.
+// validateOne validates a module directory, a module JSON, a pinhole.json or
+// a module-catalog.json.
 func validateOne(p string, o modules.Options) fileResult {
 	res := fileResult{File: p, Kind: "module"}
 	fail := func(err error) fileResult {
 		res.Findings = append(res.Findings, modules.Finding{File: p, Severity: modules.SevError, Message: err.Error(),
 			Fix: "give a readable JSON file", Rule: "check_json:syntax"})
+		return res
+	}
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fail(err)
+		}
+		res.Kind = "module directory"
+		_, r := modules.ValidateDir(os.DirFS(p), filepath.ToSlash(p), filepath.Base(abs), o)
+		res.Findings = r.Findings
 		return res
 	}
 	data, err := os.ReadFile(p)

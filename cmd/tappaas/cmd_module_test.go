@@ -91,6 +91,19 @@ func TestModuleValidate(t *testing.T) {
 		!strings.Contains(out, notJSON+": not a module JSON: the top-level value is an array") || !strings.Contains(out, "/nonexistent/m.json") {
 		t.Fatalf("unreadable: %d %s", code, out)
 	}
+	// A module directory: its JSON and the provided services' scripts.
+	mdir := filepath.Join(t.TempDir(), "litellm")
+	os.MkdirAll(filepath.Join(mdir, "services", "models"), 0o755)
+	lj, _ := os.ReadFile(upstreamSrc + "/apps/litellm/litellm.json")
+	os.WriteFile(filepath.Join(mdir, "litellm.json"), lj, 0o644)
+	for _, f := range []string{"install.sh", "update.sh", "services/models/install-service.sh"} {
+		os.WriteFile(filepath.Join(mdir, f), []byte("#!/bin/sh\n"), 0o755)
+	}
+	if out, code = runModule(t, "validate", zonesFlag, mdir); code != 1 ||
+		!strings.Contains(out, "Module provides 'models' but missing update-service.sh in services/models") ||
+		!strings.Contains(out, mdir+": invalid module directory (1 error(s), 0 warning(s))") {
+		t.Fatalf("module dir: %d %s", code, out)
+	}
 	// Without a zones file the zone is not checked (as check_json).
 	if out, code = runModule(t, "validate", upstreamSrc+"/apps/litellm/litellm.json"); code != 0 || !strings.Contains(out, "zone0/zone1 not checked") {
 		t.Fatalf("no zones: %d %s", code, out)
