@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
 // Issue is one validation finding. Zone is "" for file-wide findings.
@@ -171,24 +173,24 @@ func (f *File) isolatedZones() map[string]bool {
 			m[z.Name] = true
 		}
 	}
-	readme, ok := f.doc.get("_README")
+	readme, ok := f.doc.Get("_README")
 	if !ok {
 		return m
 	}
-	inv, ok := readme.get("isolation_invariant")
+	inv, ok := readme.Get("isolation_invariant")
 	if !ok {
 		return m
 	}
-	rule, ok := inv.get("rule")
-	if !ok || rule.kind != kindString {
+	rule, ok := inv.Get("rule")
+	if !ok || rule.Kind != jsonnode.String {
 		return m
 	}
 	// Only the parenthesised list names the isolated zones; the rest of the
 	// sentence talks about access-to and pinholes in general.
 	text := ""
-	if i := strings.Index(rule.str, "("); i >= 0 {
-		if j := strings.Index(rule.str[i:], ")"); j > 0 {
-			text = rule.str[i : i+j]
+	if i := strings.Index(rule.Str, "("); i >= 0 {
+		if j := strings.Index(rule.Str[i:], ")"); j > 0 {
+			text = rule.Str[i : i+j]
 		}
 	}
 	names := map[string]bool{}

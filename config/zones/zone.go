@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
 // State is a zone's activation state (Zone.is_enabled/is_manual,
@@ -92,7 +94,7 @@ type Zone struct {
 	typeIDString, subIDString, vlanTagString bool
 	// raw holds the original value of fields that failed to decode; they are
 	// written back unchanged until the zone is replaced with SetZone.
-	raw map[string]*node
+	raw map[string]*jsonnode.Node
 	// typo maps an absent known field to the unknown key that looks like a
 	// misspelling of it ("access-to" → "acess-to"): validation reports the
 	// key, not the field's absence.
@@ -130,9 +132,9 @@ func (z *Zone) Clone() *Zone {
 		c.typo = maps.Clone(z.typo)
 	}
 	if z.raw != nil {
-		c.raw = make(map[string]*node, len(z.raw))
+		c.raw = make(map[string]*jsonnode.Node, len(z.raw))
 		for k, v := range z.raw {
-			c.raw[k] = v.clone()
+			c.raw[k] = v.Clone()
 		}
 	}
 	return &c
