@@ -37,7 +37,7 @@ func TestExampleAnswersLoad(t *testing.T) {
 
 func TestTemplateLoadsWithOnlyRequiredErrors(t *testing.T) {
 	t.Parallel()
-	_, err := LoadAnswers(strings.NewReader(AnswersTemplate()))
+	_, err := LoadAnswers(strings.NewReader(answersTemplate))
 	var es Errors
 	if !errors.As(err, &es) {
 		t.Fatalf("want Errors, got %v", err)
@@ -221,7 +221,7 @@ func TestMgmtIPForHostname(t *testing.T) {
 
 func FuzzLoadAnswers(f *testing.F) {
 	f.Add(exampleAnswers(f))
-	f.Add([]byte(AnswersTemplate()))
+	f.Add([]byte(answersTemplate))
 	f.Add([]byte("[[storage.pools]]\nname=1\n"))
 	f.Add([]byte("[node]\nhostname = \"tappaas1\"\n[node]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -389,7 +389,7 @@ func FuzzParseUPID(f *testing.F) {
 	f.Add("UPID:pve1:0001E2A4:00C83F1B:66F0A1B2:qmstart:200:")
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := parseUPID(s)
-		if err == nil && (u.String() != s || u.Node == "" || u.Type == "") {
+		if err == nil && (u.raw != s || u.Node == "" || u.Type == "") {
 			t.Fatalf("accepted inconsistent %q: %+v", s, u)
 		}
 	})

@@ -24,9 +24,6 @@ type upid struct {
 	raw       string
 }
 
-// String returns the UPID as PVE wrote it.
-func (u upid) String() string { return u.raw }
-
 // parseUPID parses a PVE UPID strictly; go-proxmox's NewTask
 // panics or mis-parses when a field is missing, this returns an error.
 func parseUPID(s string) (upid, error) {
