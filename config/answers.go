@@ -134,12 +134,3 @@ func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 	}
 	return reflect.StructField{}, false
 }
-
-// WriteAnswers writes i as a TOML answers file that LoadAnswers reads back.
-// The firewall root password is written only when includeSecrets is true.
-func (i Install) WriteAnswers(w io.Writer, includeSecrets bool) error {
-	if !includeSecrets {
-		i.Firewall.RootPassword = ""
-	}
-	return toml.NewEncoder(w).Encode(i)
-}

@@ -179,7 +179,7 @@ func TestEditKeepsLayoutAndTypes(t *testing.T) {
 		t.Fatal("bytes before the edited zone changed")
 	}
 	// _README kept.
-	if _, ok := g.Doc("_README"); !ok {
+	if _, ok := g.doc.get("_README"); !ok {
 		t.Fatal("_README lost")
 	}
 }
