@@ -66,9 +66,6 @@ func parseUPID(s string) (upid, error) {
 type taskStatus struct {
 	Status     string `json:"status"` // running | stopped
 	ExitStatus string `json:"exitstatus"`
-	Type       string `json:"type"`
-	ID         string `json:"id"`
-	User       string `json:"user"`
 }
 
 // running reports whether the task still runs.
@@ -106,7 +103,6 @@ func (c *Client) taskLog(ctx context.Context, id string, start int) ([]string, i
 		return nil, 0, err
 	}
 	var lines []struct {
-		N int    `json:"n"`
 		T string `json:"t"`
 	}
 	if len(env.Data) > 0 {
