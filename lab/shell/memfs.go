@@ -66,6 +66,10 @@ func NewMemFS() *MemFS {
 	return m
 }
 
+// SetClock replaces the clock used for modification times (tests, the lab's
+// simulated time). Not safe to call concurrently with other methods.
+func (m *MemFS) SetClock(now func() time.Time) { m.now = now }
+
 func pathErr(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
