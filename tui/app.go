@@ -124,6 +124,9 @@ func New(opts Options) *App {
 // Screen returns the active screen (for tests).
 func (a *App) Screen() common.Screen { return a.screen }
 
+// Dialogs returns the open dialogs, bottom first (for tests).
+func (a *App) Dialogs() []common.Dialog { return a.dialogs }
+
 // Init implements tea.Model.
 func (a *App) Init() tea.Cmd {
 	return tea.Batch(a.nodeInfoCmd(), a.waitPromptCmd())

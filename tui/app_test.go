@@ -274,7 +274,7 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	f.keys("enter") // without typing: refused
 	f.onScreen("type exactly: WIPE sda")
 	f.keys("esc") // go back
-	f.until("dialog closed", func() bool { return len(f.app.dialogs) == 0 })
+	f.until("dialog closed", func() bool { return len(f.app.Dialogs()) == 0 })
 	if _, ok := f.app.Screen().(*review.Model); !ok {
 		t.Fatal("go back should stay on the review")
 	}

@@ -154,6 +154,6 @@ func TestPlanErrorShowsDialogAtHome(t *testing.T) {
 	f.onScreen("there is no saved install to resume")
 	f.onScreen("/var/log/tappaas/tappaas.log")
 	f.keys("enter")
-	f.until("dialog closed", func() bool { return len(app.dialogs) == 0 })
+	f.until("dialog closed", func() bool { return len(app.Dialogs()) == 0 })
 	f.onScreen("Resume the unfinished install")
 }
