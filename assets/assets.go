@@ -17,13 +17,6 @@ import (
 //go:embed opnsense-config.xml.tmpl
 var opnsenseTemplate string
 
-//go:embed debian-vendor.yaml
-var debianVendor string
-
-// DebianVendorData is the cloud-init vendor data that installs the QEMU
-// guest agent on Debian guests (upstream's tappaas-debian-vendor.yaml).
-func DebianVendorData() string { return debianVendor }
-
 // FirewallNode is a static DNS entry for a node in mgmt.internal.
 type FirewallNode struct{ Name, IP string }
 

@@ -48,21 +48,6 @@ func LoadAnswers(r io.Reader) (Install, error) {
 	return *i, nil
 }
 
-// DecodeAnswers parses answers without defaults or validation (for the TUI,
-// which pre-fills its forms from a file). Syntax, type and unknown-key errors
-// are returned as Errors.
-func DecodeAnswers(r io.Reader) (Install, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxAnswersSize))
-	if err != nil {
-		return Install{}, fmt.Errorf("read answers: %w", err)
-	}
-	i, es := decodeAnswers(string(data))
-	if i == nil {
-		return Install{}, es
-	}
-	return *i, es.orNil()
-}
-
 func (es Errors) has(key string) bool {
 	for _, e := range es {
 		if e.Key == key {
@@ -148,13 +133,4 @@ func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 		}
 	}
 	return reflect.StructField{}, false
-}
-
-// WriteAnswers writes i as a TOML answers file that LoadAnswers reads back.
-// The firewall root password is written only when includeSecrets is true.
-func (i Install) WriteAnswers(w io.Writer, includeSecrets bool) error {
-	if !includeSecrets {
-		i.Firewall.RootPassword = ""
-	}
-	return toml.NewEncoder(w).Encode(i)
 }

@@ -37,15 +37,6 @@ func (es Errors) Error() string {
 	return b.String()
 }
 
-// Keys lists the keys that have errors.
-func (es Errors) Keys() []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.Key
-	}
-	return out
-}
-
 func (es *Errors) add(key string, err error) {
 	if err != nil {
 		*es = append(*es, &FieldError{Key: key, Err: err})

@@ -417,9 +417,6 @@ func (l *Lab) Counters() Counters {
 	return c
 }
 
-// AddFault arms one more fault while the lab runs.
-func (l *Lab) AddFault(f Fault) { l.faults.Add(f) }
-
 // Info describes how to reach the lab.
 func (l *Lab) Info() Info {
 	var info Info

@@ -198,13 +198,6 @@ func (l *Lab) stopShell() {
 	}
 }
 
-// DropSSH severs every SSH connection to the node (fault tests).
-func (l *Lab) DropSSH() {
-	if l.sshSrv != nil {
-		l.sshSrv.DropAll()
-	}
-}
-
 // sshAddr is the node's SSH listener ("" while none runs).
 func (l *Lab) sshAddr() string {
 	if l.sshSrv == nil {

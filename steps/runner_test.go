@@ -81,7 +81,7 @@ func TestPlanOrderStable(t *testing.T) {
 	if got := ids(p2.Steps()); !slices.Equal(got, []string{"z", "y", "x"}) {
 		t.Fatalf("order %v, want declaration order among ready steps", got)
 	}
-	info := p2.Info(nil)
+	info := p2.Review(nil, nil)
 	if len(info) != 3 || info[2].ID != "x" || !slices.Equal(info[2].Needs, []string{"z"}) {
 		t.Fatalf("Info = %+v", info)
 	}

@@ -138,6 +138,3 @@ func (rt *Runtime) Progress(fraction float64, what string) {
 	}
 	rt.emit(Progress{StepID: rt.StepID, Fraction: fraction, What: what, At: rt.now()})
 }
-
-// Emit returns the runtime's event sink (used by the runner and tests).
-func (rt *Runtime) Emit() func(Event) { return rt.emit }

@@ -37,14 +37,13 @@ const (
 
 // Aliases so callers need only import tui.
 type (
-	Backend    = common.Backend
-	Job        = common.Job
-	Request    = common.Request
-	NodeInfo   = common.NodeInfo
-	Checkpoint = common.Checkpoint
-	Detected   = common.Detected
-	Check      = common.Check
-	Summary    = common.Summary
+	Backend  = common.Backend
+	Job      = common.Job
+	Request  = common.Request
+	NodeInfo = common.NodeInfo
+	Detected = common.Detected
+	Check    = common.Check
+	Summary  = common.Summary
 )
 
 // Options configure an App.

@@ -23,19 +23,14 @@ import (
 	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
-// Config says how to reach and trust one PVE (or PBS) API.
+// Config says how to reach and trust one PVE API.
 type Config struct {
-	// BaseURL is "https://host:8006" (PBS: ":8007"); "/api2/json" is
-	// appended when missing.
+	// BaseURL is "https://host:8006"; "/api2/json" is appended when
+	// missing.
 	BaseURL string
 	// Fingerprint is the SHA-256 of the server certificate as PVE prints it
-	// ("AA:BB:…"; case and colons are normalised). Required unless CertPEM
-	// is set.
+	// ("AA:BB:…"; case and colons are normalised). Required.
 	Fingerprint string
-	// CertPEM is the server certificate itself (e.g. read over SSH from
-	// /etc/pve/local/pve-ssl.pem). Optional; when both are set they must
-	// agree.
-	CertPEM []byte
 	// TokenID ("user@realm!name") and TokenSecret authenticate every call
 	// (PVEAPIToken header). Empty: use LoginTicket.
 	TokenID, TokenSecret string
@@ -48,12 +43,9 @@ type Config struct {
 	Timeout time.Duration
 	// TaskPoll is the task polling interval of WaitTask (default 500ms).
 	TaskPoll time.Duration
-	// PBS selects PBS conventions: "PBSAPIToken=id:secret" and the
-	// PBSAuthCookie ticket cookie.
-	PBS bool
 }
 
-// Client is a PVE (or PBS) API client: go-proxmox for typed reads, raw calls
+// Client is a PVE API client: go-proxmox for typed reads, raw calls
 // where go-proxmox is wrong (see doc.go), typed errors everywhere. Safe for
 // concurrent use.
 type Client struct {
@@ -106,7 +98,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TaskPoll <= 0 {
 		cfg.TaskPoll = 500 * time.Millisecond
 	}
-	pin, err := tlspin.New(cfg.Dial, cfg.Fingerprint, cfg.CertPEM, repinHint(cfg.PBS))
+	pin, err := tlspin.New(cfg.Dial, cfg.Fingerprint, nil, repinHint)
 	if err != nil {
 		return nil, fmt.Errorf("pve: %w", err)
 	}
@@ -131,33 +123,8 @@ func New(cfg Config) (*Client, error) {
 // auth and typed errors) for calls this package does not wrap.
 func (c *Client) Proxmox() *proxmox.Client { return c.px }
 
-// SetFingerprint re-pins the server certificate (after a cluster join PVE
-// regenerates the node certificate). Open connections are dropped.
-func (c *Client) SetFingerprint(fp string, certPEM []byte) error {
-	if err := c.pin.Set(fp, certPEM); err != nil {
-		return fmt.Errorf("pve: %w", err)
-	}
-	c.tr.CloseIdleConnections()
-	return nil
-}
-
-// Fingerprint returns the pinned fingerprint ("AA:BB:…").
-func (c *Client) Fingerprint() string { return c.pin.Pin() }
-
 // repinHint is what an operator does when the certificate changed.
-func repinHint(pbs bool) string {
-	if pbs {
-		return "if the PBS certificate was renewed on purpose, read the new fingerprint on the node with `proxmox-backup-manager cert info` and pin it"
-	}
-	return "if the certificate was renewed on purpose, read the new fingerprint on the node with `pvenode cert info` and pin it"
-}
-
-// SetToken switches to (another) API token (e.g. one created after a join).
-func (c *Client) SetToken(id, secret string) {
-	c.mu.Lock()
-	c.tokenID, c.tokenSecret = id, secret
-	c.mu.Unlock()
-}
+const repinHint = "if the certificate was renewed on purpose, read the new fingerprint on the node with `pvenode cert info` and pin it"
 
 // LoginTicket logs in with a password (POST /access/ticket) and keeps the
 // ticket for the calls that need one (cluster create/join), or for every
@@ -184,9 +151,9 @@ func (c *Client) LoginTicket(ctx context.Context, user, password string) error {
 	return nil
 }
 
-// Relogin renews the ticket with the remembered credentials (after a
-// cluster join, or when it expired).
-func (c *Client) Relogin(ctx context.Context) error {
+// relogin renews the ticket with the remembered credentials (when it
+// expired).
+func (c *Client) relogin(ctx context.Context) error {
 	c.mu.Lock()
 	u, p := c.ticketUser, c.ticketPass
 	c.mu.Unlock()
@@ -194,13 +161,6 @@ func (c *Client) Relogin(ctx context.Context) error {
 		return fmt.Errorf("pve relogin: %w (call LoginTicket first)", ErrNeedTicket)
 	}
 	return c.LoginTicket(ctx, u, p)
-}
-
-// HasTicket reports whether a ticket is held (and for whom).
-func (c *Client) HasTicket() (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ticketUser, c.ticket != ""
 }
 
 type authKey struct{}
@@ -237,17 +197,9 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case mode == authNone:
 	case mode == authDefault && tokID != "":
-		if c.cfg.PBS {
-			req.Header.Set("Authorization", "PBSAPIToken="+tokID+":"+tokSec)
-		} else {
-			req.Header.Set("Authorization", "PVEAPIToken="+tokID+"="+tokSec)
-		}
+		req.Header.Set("Authorization", "PVEAPIToken="+tokID+"="+tokSec)
 	case ticket != "":
-		cookie := "PVEAuthCookie"
-		if c.cfg.PBS {
-			cookie = "PBSAuthCookie"
-		}
-		req.Header.Set("Cookie", cookie+"="+url.QueryEscape(ticket))
+		req.Header.Set("Cookie", "PVEAuthCookie="+url.QueryEscape(ticket))
 		if req.Method != http.MethodGet {
 			req.Header.Set("CSRFPreventionToken", csrf)
 		}
@@ -309,12 +261,10 @@ func fix(err error) error {
 	return err
 }
 
-// envelope is PVE's reply: {"data": …} plus "total" (task log) or
-// "changes" (pending network diff).
+// envelope is PVE's reply: {"data": …} plus "total" (task log).
 type envelope struct {
-	Data    json.RawMessage `json:"data"`
-	Total   *int            `json:"total,omitempty"`
-	Changes json.RawMessage `json:"changes,omitempty"`
+	Data  json.RawMessage `json:"data"`
+	Total *int            `json:"total,omitempty"`
 }
 
 // Do is the raw call: params go in the JSON body for POST/PUT and in the
@@ -340,7 +290,7 @@ func (c *Client) doEnv(ctx context.Context, method, path string, params any) (*e
 	var ae *APIError
 	if err != nil && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.usesTicket(ctx) {
 		// Tickets live two hours: renew once with the remembered login.
-		if rerr := c.Relogin(ctx); rerr == nil {
+		if rerr := c.relogin(ctx); rerr == nil {
 			return c.doEnvOnce(ctx, method, path, params)
 		}
 	}

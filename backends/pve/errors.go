@@ -21,14 +21,12 @@ var (
 	ErrForbidden = errors.New("permission denied")
 	// ErrNotImplemented: unknown path or method (501).
 	ErrNotImplemented = errors.New("not implemented")
-	// ErrAgentNotRunning: the VM's QEMU guest agent does not answer (yet).
-	ErrAgentNotRunning = errors.New("QEMU guest agent is not running")
 	// ErrNeedTicket: the call needs a root@pam ticket (LoginTicket) and the
 	// client has only a token.
 	ErrNeedTicket = errors.New("this call needs a root@pam ticket")
 )
 
-// APIError is any non-2xx reply of the PVE/PBS API. Message is PVE's error
+// APIError is any non-2xx reply of the PVE API. Message is PVE's error
 // text (the body's "message", else the HTTP reason phrase).
 type APIError struct {
 	Method  string
@@ -56,9 +54,6 @@ func (e *APIError) Is(target error) bool {
 		}
 		m := strings.ToLower(e.Message)
 		return e.Status == http.StatusInternalServerError && (strings.Contains(m, "does not exist") || strings.Contains(m, "no such "))
-	case ErrAgentNotRunning:
-		m := e.Message
-		return e.Status == http.StatusInternalServerError && (strings.Contains(m, "guest agent is not running") || strings.Contains(m, "No QEMU guest agent configured") || strings.Contains(m, "is not running"))
 	}
 	return false
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"sort"
 	"sync"
 	"time"
 )
@@ -601,16 +600,4 @@ func (s *Store) keepPrev() error {
 		return fmt.Errorf("write %s: %w", s.where(PrevFile), err)
 	}
 	return nil
-}
-
-// StepIDs returns the IDs with a record, sorted.
-func (s *Store) StepIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.f.Steps))
-	for id := range s.f.Steps {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }

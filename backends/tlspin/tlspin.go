@@ -147,15 +147,6 @@ func Sum(der []byte) string {
 	return format(s[:])
 }
 
-// PEMSum is the fingerprint of the first certificate in PEM data.
-func PEMSum(pemData []byte) (string, error) {
-	c, err := parsePEM(pemData)
-	if err != nil {
-		return "", err
-	}
-	return Sum(c.Raw), nil
-}
-
 func parsePEM(pemData []byte) (*x509.Certificate, error) {
 	for {
 		var b *pem.Block

@@ -178,17 +178,6 @@ func (f *File) Clone() *File {
 	return c
 }
 
-// Doc returns the raw JSON of a documentation key ("_README"), if present.
-func (f *File) Doc(key string) ([]byte, bool) {
-	n, ok := f.doc.Get(key)
-	if !ok {
-		return nil, false
-	}
-	var b bytes.Buffer
-	jsonnode.Write(&b, n, f.indentUnit(), 0)
-	return b.Bytes(), true
-}
-
 func (f *File) indentUnit() string {
 	if f.indent == "" {
 		return "  "

@@ -181,7 +181,7 @@ func TestEditKeepsLayoutAndTypes(t *testing.T) {
 		t.Fatal("bytes before the edited zone changed")
 	}
 	// _README kept.
-	if _, ok := g.Doc("_README"); !ok {
+	if _, ok := g.doc.Get("_README"); !ok {
 		t.Fatal("_README lost")
 	}
 }

@@ -30,10 +30,6 @@ var States = []State{Active, Mandatory, Inactive, Disabled, Manual}
 // Enabled reports whether tappaas creates and reconciles the zone.
 func (s State) Enabled() bool { return s == Active || s == Mandatory }
 
-// Managed reports whether tappaas touches the zone's objects at all (create
-// when enabled, tear down when Inactive/Disabled). Manual zones are not.
-func (s State) Managed() bool { return s != Manual }
-
 // Types maps the zone types to their typeId (zones-fields.json, plus
 // upstream's "Test" = 8 that the schema omits).
 var Types = map[string]int{

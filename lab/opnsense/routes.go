@@ -834,16 +834,6 @@ func (s *Server) nextOpt(highest bool) string {
 	}
 }
 
-func (s *Server) vlanTag(dev string) (string, bool) {
-	t := s.st.Tables[tVLAN]
-	for _, id := range t.Order {
-		if t.Rows[id]["vlanif"] == dev {
-			return t.Rows[id]["tag"], true
-		}
-	}
-	return "", false
-}
-
 // kernelOnly are the devices every OPNsense kernel has besides the NICs and
 // the ones configured (ifconfig -l order). lo0 is registered as interface
 // "lo0" by the loopback plugin (opnsense/core@26.1.11:src/etc/inc/plugins.inc.d/loopback.inc:36-50,

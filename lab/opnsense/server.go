@@ -232,9 +232,6 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Version is the simulated firmware version.
-func (s *Server) Version() string { return s.opts.Version }
-
 // SetKeys replaces every API key (what the installer's config push does:
 // the new config.xml carries only its own key, so the bootstrap key stops
 // working).
@@ -252,13 +249,6 @@ func (s *Server) AddKey(key, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.Keys[key] = secret
-}
-
-// RemoveKey deletes one API key.
-func (s *Server) RemoveKey(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.st.Keys, key)
 }
 
 // HasKey reports whether key/secret would authenticate.

@@ -43,9 +43,6 @@ func (e *Env) Printf(format string, a ...any) {
 	fmt.Fprintf(e.Stdout, format, a...)
 }
 
-// Getenv returns a variable of the command's environment.
-func (e *Env) Getenv(name string) string { return e.Vars[name] }
-
 // Exec runs another command (builtin, registered, function-less, or a
 // script from the filesystem) with this Env's streams, environment, user
 // and directory, like a command would exec a child. It is how wrappers

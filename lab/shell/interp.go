@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,18 +108,6 @@ func (i *Interp) Lookup(name string) (Command, bool) {
 	defer i.mu.RUnlock()
 	c, ok := i.cmds[name]
 	return c, ok
-}
-
-// Commands lists the registered command names, sorted.
-func (i *Interp) Commands() []string {
-	i.mu.RLock()
-	defer i.mu.RUnlock()
-	names := make([]string, 0, len(i.cmds))
-	for n := range i.cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // Run parses and runs script like `bash -c script` and returns its exit

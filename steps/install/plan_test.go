@@ -49,7 +49,7 @@ func TestFirstNodePlanIsValid(t *testing.T) {
 		t.Errorf("order: first %s, last %s", ids[0], ids[len(ids)-1])
 	}
 	// Every step describes itself (the plan review screen shows it).
-	for _, si := range p.Info(steps.NewRuntime("", nil, nil, nil, nil)) {
+	for _, si := range p.Review(steps.NewRuntime("", nil, nil, nil, nil), nil) {
 		if len(si.Changes) == 0 {
 			t.Errorf("step %s has no Describe", si.ID)
 		}
@@ -67,7 +67,7 @@ func TestDownloadsOverlapEarlySteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"firewall.image", "platform.template-image"} {
-		s, ok := p.Step(id)
+		s, ok := stepByID(p, id)
 		if !ok {
 			t.Fatalf("no %s", id)
 		}
@@ -82,6 +82,15 @@ func TestDownloadsOverlapEarlySteps(t *testing.T) {
 	}
 }
 
+func stepByID(p *steps.Plan, id string) (steps.Step, bool) {
+	for _, s := range p.Steps() {
+		if s.ID() == id {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
 func TestPlanWithoutBackup(t *testing.T) {
 	t.Parallel()
 	cfg := exampleCfg(t)
@@ -92,7 +101,7 @@ func TestPlanWithoutBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := p.Step("pbs.install"); ok {
+	if _, ok := stepByID(p, "pbs.install"); ok {
 		t.Fatal("pbs steps present with backup disabled")
 	}
 }

@@ -49,9 +49,6 @@ func (m *Model) SetSize(w, h int) {
 	m.build()
 }
 
-// Job returns the plan under review (nil while loading).
-func (m *Model) Job() common.Job { return m.job }
-
 func (m *Model) build() {
 	if m.job == nil {
 		return

@@ -212,7 +212,7 @@ func TestAddZoneOverlapFixSavePlan(t *testing.T) {
 	if err != nil || saved.Zone("guest") == nil || !saved.Validate().OK() {
 		t.Fatalf("saved file: %v", err)
 	}
-	if e.h.s.Dirty() {
+	if e.h.s.dirty {
 		t.Fatal("still dirty after save")
 	}
 	d.Key("p")
