@@ -19,36 +19,30 @@ func Retryable(err error) bool {
 // runner never retries it, even when a wrapper marks it retryable, and
 // polls stop at once.
 func Fatal(err error) bool {
-	for err != nil {
-		if f, ok := err.(interface{ Fatal() bool }); ok && f.Fatal() {
-			return true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if Fatal(e) {
-					return true
-				}
-			}
-			return false
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		default:
-			return false
-		}
-	}
-	return false
+	return chainHas(err, func(e error) bool {
+		f, ok := e.(interface{ Fatal() bool })
+		return ok && f.Fatal()
+	})
 }
 
 func retryable(err error) bool {
+	return chainHas(err, func(e error) bool {
+		r, ok := e.(interface{ Retryable() bool })
+		return ok && r.Retryable()
+	})
+}
+
+// chainHas reports whether is holds for err or any error it wraps (both
+// Unwrap forms).
+func chainHas(err error, is func(error) bool) bool {
 	for err != nil {
-		if r, ok := err.(interface{ Retryable() bool }); ok && r.Retryable() {
+		if is(err) {
 			return true
 		}
 		switch u := err.(type) {
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if retryable(e) {
+				if chainHas(e, is) {
 					return true
 				}
 			}
