@@ -114,6 +114,7 @@ type session struct {
 	store   *state.Store
 	lab     *lab.Lab
 	log     *slog.Logger
+	stderr  io.Writer // headless: where warnings go (nil in the TUI)
 	close   []func()
 }
 
@@ -238,6 +239,29 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 	return s, nil
 }
 
+// lock takes the node's run lock for the session unless it holds it: before
+// anything is written (nothing touches the state before the lock, and the
+// store re-reads the checkpoint under it). The lock is released when the
+// session closes; a failed release is logged and returned by unlock.
+func (s *session) lock(ctx context.Context) error {
+	if _, held := s.store.Held(); held {
+		return nil
+	}
+	unlock, err := s.store.Lock(ctx, state.CurrentHolder())
+	if err != nil {
+		return err
+	}
+	s.close = append(s.close, func() {
+		if err := unlock(); err != nil {
+			s.log.Error("release state lock", "err", err)
+			if s.stderr != nil {
+				fmt.Fprintln(s.stderr, "warning: release the state lock:", err)
+			}
+		}
+	})
+	return nil
+}
+
 // retryFS retries checkpoint I/O when the link to the node dropped under it
 // (the SSH client re-dials); other errors pass through.
 type retryFS struct{ state.FS }
@@ -315,6 +339,14 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	defer sess.Close()
 	if o.sessionHook != nil {
 		o.sessionHook(sess)
+	}
+	if o.yes {
+		// A run follows: lock before reading the saved answers and before
+		// the first write (as Terraform does).
+		sess.stderr = stderr
+		if err := sess.lock(ctx); err != nil {
+			return 1, err
+		}
 	}
 	if o.answers == "" {
 		saved, ok := loadAnswers(sess.store)
@@ -424,6 +456,9 @@ func (p *printer) print(ev steps.Event) {
 	ts := func(t time.Time) string { return t.Format("15:04:05") }
 	switch e := ev.(type) {
 	case steps.PlanStarted:
+		for _, w := range e.Warnings {
+			fmt.Fprintf(p.w, "%s warning: %s\n", ts(e.At), w)
+		}
 		fmt.Fprintf(p.w, "%s plan %s: %d steps\n", ts(e.At), e.Plan, len(e.Steps))
 	case steps.StepStarted:
 		if e.Attempt > 1 {
@@ -477,7 +512,7 @@ func (p *printer) printJSON(ev steps.Event) {
 		for i, s := range e.Steps {
 			ids[i] = s.ID
 		}
-		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "at": e.At}
+		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "warnings": e.Warnings, "at": e.At}
 	case steps.StepStarted:
 		m = map[string]any{"event": "step_started", "step": e.StepID, "attempt": e.Attempt, "at": e.At}
 	case steps.Output:

@@ -469,10 +469,14 @@ func (b *nodeBackend) Preflight(ctx context.Context, req tui.Request) ([]tui.Che
 	return out, nil
 }
 
-// Plan implements tui.Backend.
+// Plan implements tui.Backend. It takes the node's run lock (held until
+// the TUI exits) before it saves the answers.
 func (b *nodeBackend) Plan(ctx context.Context, req tui.Request) (tui.Job, error) {
 	sess, err := b.session(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := sess.lock(ctx); err != nil {
 		return nil, err
 	}
 	if req.Goal == common.GoalJoin {

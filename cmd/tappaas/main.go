@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newZonesCmd(),
 		newModuleCmd(),
 		newStatusCmd(),
+		newUnlockCmd(),
 		newLabCmd(),
 	)
 	root.RunE = rootRun
