@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tappaas/tappaas/lab"
 )
 
 // runCLI runs `tappaas args…` and returns its output and exit code.
@@ -47,5 +49,24 @@ func TestInstallLabFaultFlags(t *testing.T) {
 	out, code = runCLI(t, "", "install", "--answers", exampleAnswers, "--yes", "--drop-ssh-at", "3", "--log-file", dir+"/l.log")
 	if code != 2 || !strings.Contains(out, "add --lab") {
 		t.Fatalf("fault flag without --lab: exit %d\n%s", code, out)
+	}
+}
+
+// Two `--lab` runs on one lab directory: the second is refused (it would
+// run a full install on its own copy of the node) and changes nothing.
+func TestTwoLabRunsOnOneDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := t.Context()
+	var second error
+	var secondCode int
+	code, out, err := labInstall(t, ctx, dir, true, func(*lab.Lab) {
+		secondCode, _, second = labInstall(t, ctx, dir, false, nil)
+	}, func(o *installOptions) { o.yes = false }) // the first only reviews the plan
+	if code != 2 {
+		t.Fatalf("first: exit %d %v\n%s", code, err, out)
+	}
+	if secondCode != 1 || !errors.Is(second, lab.ErrDirInUse) {
+		t.Fatalf("second run on the same lab dir: exit %d %v, want 1 and lab.ErrDirInUse", secondCode, second)
 	}
 }

@@ -370,7 +370,6 @@ func (m *Model) seedFS(fsys shell.FS) error {
 		"/etc/pve/priv/pve-root-ca.key":                   m.Certs.CAKeyPEM,
 		"/root/.ssh/id_ed25519":                           m.Certs.RootKeyPEM,
 		"/etc/timezone":                                   "Etc/UTC\n",
-		"/proc/cpuinfo":                                   "processor\t: 0\nmodel name\t: Intel(R) N100\n",
 	}
 	for _, d := range []string{"/etc/network/interfaces.d", "/var/lib/vz/template/iso", "/var/lib/vz/images", "/var/lib/vz/import", "/var/lib/vz/dump", "/tmp", "/run", "/var/log", "/root/tappaas", "/etc/apt/apt.conf.d", "/usr/local/bin", "/usr/local/sbin", "/etc/cron.weekly", "/etc/cron.monthly", "/etc/systemd/system", "/etc/pve/nodes/" + host + "/qemu-server", "/etc/pve/priv/storage", "/var/lib/vz/snippets", "/home"} {
 		if err := fsys.MkdirAll(d, 0o755); err != nil {
@@ -393,6 +392,18 @@ func (m *Model) seedFS(fsys shell.FS) error {
 		if err := fsys.WriteFile(name, []byte(files[name]), mode); err != nil {
 			return err
 		}
+	}
+	return m.seedVirtual(fsys)
+}
+
+// seedVirtual writes the kernel's virtual files (/proc, /sys), which a
+// snapshot does not keep: the kernel makes them at every boot.
+func (m *Model) seedVirtual(fsys shell.FS) error {
+	if err := fsys.MkdirAll("/proc", 0o555); err != nil {
+		return err
+	}
+	if err := fsys.WriteFile("/proc/cpuinfo", []byte("processor\t: 0\nmodel name\t: Intel(R) N100\n"), 0o444); err != nil {
+		return err
 	}
 	for _, n := range m.NICs {
 		dir := "/sys/class/net/" + n.Name

@@ -24,6 +24,9 @@ type Config struct {
 	// OnBoot is called (outside the lock) when a VM starts; guest is "opnsense",
 	// "nixos" or "" and ready is when its OS is up.
 	OnBoot func(vmid int, guest, version string, ready time.Time)
+	// OnDestroy is called (outside the lock) when a VM is destroyed: its
+	// disks are gone, and with them its guest OS (host key, files).
+	OnDestroy func(vmid int)
 	// OnPBS is called once when proxmox-backup-server gets installed.
 	OnPBS func()
 	// Join performs the member side of a cluster join (the peer named
@@ -70,6 +73,10 @@ func New(cfg Config) (*Node, error) {
 			}
 			n.m.Files = nil
 		}
+		if err := n.m.seedVirtual(n.fs); err != nil {
+			return nil, err
+		}
+		n.syncSysNetLocked()
 		if n.m.Volumes == nil {
 			n.m.Volumes = map[string]*Volume{}
 		}
