@@ -1,6 +1,9 @@
 package ssh_test
 
 import (
+	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,9 +42,78 @@ func TestLabConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		if !c.Watchdog() {
-			t.Fatal("the lab's shell does not run the watchdog")
+		if !c.Watchdog() || !c.Persistent() {
+			t.Fatalf("the lab's shell runs the watchdog %v, a persistent shell %v", c.Watchdog(), c.Persistent())
 		}
 		return c
 	})
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The lab serves the persistent shell itself: each command on it is in
+// the access log and open to the lab's faults, as an exec request is.
+func TestLabSeesEachPersistentCommand(t *testing.T) {
+	t.Parallel()
+	var log logBuf
+	fail, err := lab.ParseFault("ssh:echo boom=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop, err := lab.ParseFault("drop:6") // the probe's exec, the shell's exec, its probe, then three commands
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lab.Start(t.Context(), lab.Options{AccessLog: &log, Faults: []lab.Fault{fail, drop}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	info := l.Info()
+	signer, err := gossh.ParsePrivateKey(info.ClientKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssh.Dial(t.Context(), ssh.Config{Addr: info.NodeAddr + ":22", Dial: l.Dial, KnownHostsFile: t.TempDir() + "/kh",
+		AcceptFingerprint: info.SSHFingerprint, Signers: []gossh.Signer{signer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if !c.Persistent() {
+		t.Fatal("no persistent shell on the lab")
+	}
+	ctx := t.Context()
+	if res, err := c.Run(ctx, exec.Cmd{Script: "echo one-4711"}); err != nil || res.Stdout != "one-4711\n" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if res, err := c.Run(ctx, exec.Cmd{Script: "echo boom"}); res.Code != 1 || !strings.Contains(res.Stderr, "lab: injected fault") {
+		t.Fatalf("ssh fault on the persistent shell: %+v %v", res, err)
+	}
+	if _, err := c.Run(ctx, exec.Cmd{Script: "echo dropped"}); !errors.Is(err, exec.ErrConnectionLost) {
+		t.Fatalf("drop fault on the persistent shell: %v", err)
+	}
+	if res, err := c.Run(ctx, exec.Cmd{Script: "echo after"}); err != nil || res.Stdout != "after\n" || c.Dials() != 2 {
+		t.Fatalf("after the drop: %+v %v, dials %d", res, err, c.Dials())
+	}
+	for _, want := range []string{`"command":"echo one-4711"`, `"command":"echo after"`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("access log lacks %s:\n%s", want, log.String())
+		}
+	}
 }

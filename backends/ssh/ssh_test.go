@@ -30,7 +30,13 @@ import (
 func TestSSHConformance(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	exectest.Run(t, func(t *testing.T) exec.Executor { return s.dial(t, s.config(t)) })
+	exectest.Run(t, func(t *testing.T) exec.Executor {
+		c := s.dial(t, s.config(t))
+		if !c.Persistent() {
+			t.Fatal("no persistent shell on OpenSSH's sshd")
+		}
+		return c
+	})
 }
 
 func TestSSHWatchdogEnabledOnRealSSHD(t *testing.T) {

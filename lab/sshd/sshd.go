@@ -110,6 +110,17 @@ type Info struct {
 
 type ctxKey struct{}
 
+type dropKey struct{}
+
+// DropConnection severs the connection of a Handler's session at once, as
+// FaultDropBefore does (a handler serving several commands on one session
+// injects drops with it). Outside a session it does nothing.
+func DropConnection(ctx context.Context) {
+	if f, ok := ctx.Value(dropKey{}).(func()); ok {
+		f()
+	}
+}
+
 // InfoFromContext returns the session details of a Handler's context.
 func InfoFromContext(ctx context.Context) (Info, bool) {
 	i, ok := ctx.Value(ctxKey{}).(Info)
@@ -514,7 +525,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, ch gossh.Channel, re
 			}
 			started = true
 			_ = req.Reply(true, nil)
-			hctx := context.WithValue(sctx, ctxKey{}, info)
+			hctx := context.WithValue(context.WithValue(sctx, ctxKey{}, info), dropKey{}, func() { s.drop(c) })
 			getSignal := func() string {
 				sigMu.Lock()
 				defer sigMu.Unlock()
