@@ -503,7 +503,12 @@ func (s *Server) serveSession(ctx context.Context, c *conn, ch gossh.Channel, re
 			info.Env[p.Name] = p.Value
 			_ = req.Reply(true, nil)
 		case "pty-req":
-			info.PTY = !started
+			// After the command started the running handler owns info:
+			// refused, and nothing changes (RFC 4254 §6.2 asks for it
+			// before the shell or command).
+			if !started {
+				info.PTY = true
+			}
 			_ = req.Reply(!started, nil)
 		case "window-change":
 			if req.WantReply {
@@ -525,6 +530,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, ch gossh.Channel, re
 			}
 			started = true
 			_ = req.Reply(true, nil)
+			info := info // the handler's copy; this loop keeps refusing changes
 			hctx := context.WithValue(context.WithValue(sctx, ctxKey{}, info), dropKey{}, func() { s.drop(c) })
 			getSignal := func() string {
 				sigMu.Lock()
