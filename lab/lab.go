@@ -106,6 +106,7 @@ type Lab struct {
 	saveMu      sync.Mutex
 	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
 	writeMu     sync.Mutex // one save at a time, so a later snapshot is never overwritten by an earlier one
+	saveFinal   bool       // Close has saved: no save after it (the directory may belong to the next lab)
 	saveTimer   *time.Timer
 	closed      bool
 	extraDial   map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
@@ -113,6 +114,18 @@ type Lab struct {
 	interp      *shell.Interp
 	sshSrv      *sshd.Server
 	guests      []*guest
+	dirLock     *os.File // flock on Dir/lab.lock while the lab runs
+	addrConns   map[*addrConn]struct{}
+}
+
+func (l *Lab) unlockDir() {
+	l.mu.Lock()
+	f := l.dirLock
+	l.dirLock = nil
+	l.mu.Unlock()
+	if f != nil {
+		f.Close() // closing the descriptor releases the flock
+	}
 }
 
 type fwState struct {
@@ -139,6 +152,19 @@ const modelFile = "lab-model.json"
 // Start builds (or resumes) a lab and starts its listeners on loopback.
 func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l := &Lab{opts: opts, faults: pve.NewFaults(opts.Faults...), extraDial: map[string]func() (string, bool){}}
+	if opts.Dir != "" {
+		f, err := lockDir(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		l.dirLock = f
+	}
+	started := false
+	defer func() {
+		if !started {
+			l.unlockDir()
+		}
+	}()
 	var model *pve.Model
 	var fwSnap []byte
 	if opts.Dir != "" && !opts.Reset {
@@ -163,7 +189,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		Speed:          opts.Speed,
 		Faults:         l.faults,
 		Log:            l.logEntry,
-		OnChange:       l.scheduleSave,
+		OnChange:       func() { l.scheduleSave(); l.checkAddrs() },
 		OnBoot:         l.onBoot,
 		OnDestroy:      l.onDestroy,
 		CertFor:        l.certFor,
@@ -175,6 +201,10 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	l.node = node
+	if model != nil {
+		// The node was off while the lab was stopped.
+		node.PowerOn()
+	}
 	if err := l.listen(); err != nil {
 		l.Close()
 		return nil, err
@@ -221,6 +251,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		l.Close()
 		return nil, err
 	}
+	started = true
 	return l, nil
 }
 
@@ -310,7 +341,11 @@ func (l *Lab) Close() error {
 	if err := l.save(); err != nil {
 		errs = append(errs, err)
 	}
+	l.writeMu.Lock()
+	l.saveFinal = true
+	l.writeMu.Unlock()
 	l.stopShell()
+	l.unlockDir()
 	return errors.Join(errs...)
 }
 
@@ -338,6 +373,9 @@ func (l *Lab) save() error {
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	if l.saveFinal {
+		return nil // Close saved last: a save timer that fired meanwhile is late
+	}
 	snap, err := l.node.Snapshot()
 	if err != nil {
 		return fmt.Errorf("lab: save: %w", err)
@@ -512,7 +550,17 @@ func (l *Lab) Dial(ctx context.Context, network, addr string) (net.Conn, error) 
 		return nil, err
 	}
 	var d net.Dialer
-	return d.DialContext(ctx, "tcp", target)
+	nc, err := d.DialContext(ctx, "tcp", target)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	own := false
+	l.node.Read(func(m *pve.Model) { own = host == m.NodeAddr || host == mgmtAddr(m.Hostname) })
+	if own {
+		return l.trackAddr(nc, host), nil
+	}
+	return nc, nil
 }
 
 func (l *Lab) resolve(addr string) (string, error) {

@@ -62,7 +62,10 @@ func TestPersistAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l2 := startLab(t, Options{Dir: dir})
+	l2, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
 	info2 := l2.Info()
 	if info2.PVEFingerprint != info1.PVEFingerprint || info2.RootPassword != info1.RootPassword || info2.SSHHostKey != info1.SSHHostKey {
 		t.Fatal("identity changed across a resume")
@@ -89,6 +92,9 @@ func TestPersistAndResume(t *testing.T) {
 		c.Close()
 	}
 
+	if err := l2.Close(); err != nil { // one lab per directory at a time
+		t.Fatal(err)
+	}
 	// Reset starts afresh
 	l3 := startLab(t, Options{Dir: t.TempDir()})
 	_ = l3
@@ -486,4 +492,32 @@ func TestGuestStateSurvivesRestart(t *testing.T) {
 	if out, err := run(c, "cat /home/tappaas/config/.tappaas-cicd-installed"); err != nil || out != "done\n" {
 		t.Fatalf("marker after restart: %q %v", out, err)
 	}
+}
+
+// A lab restart is the node starting again: a transient systemd-run timer
+// and the files in /run (a tmpfs) are gone, while a unit file on the disk
+// stays.
+func TestTransientTimerDoesNotSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh(t, l, 0, "systemd-run --unit=tappaas-net-rollback --on-active=600 /bin/sh -c 'touch /root/rolled-back'")
+	sh(t, l, 0, "touch /run/tappaas-net-pending && printf '[Timer]\\nOnBootSec=60\\n' > /etc/systemd/system/kept.timer")
+	if len(l.Node().PendingTimers()) != 1 {
+		t.Fatal("timer not armed")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := startLab(t, Options{Dir: dir})
+	if p := l2.Node().PendingTimers(); len(p) != 0 {
+		t.Fatalf("transient timers survived the restart: %+v", p)
+	}
+	sh(t, l2, 1, "test -e /run/tappaas-net-pending")
+	sh(t, l2, 0, "test -d /run && test -e /etc/systemd/system/kept.timer")
+	l2.Node().FireTimers()
+	sh(t, l2, 1, "test -e /root/rolled-back")
 }

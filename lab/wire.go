@@ -133,6 +133,15 @@ func (l *Lab) startShell() error {
 // runCommand runs one command line on the node, as its sshd does.
 func (l *Lab) runCommand(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
 	command, stdin, wrapped := unwrapBootLine(command, stdin)
+	if wrapped && strings.TrimPrefix(command, "unset s\n") == sshAgentScript {
+		return l.serveAgent(ctx, user, stdin, stdout, stderr)
+	}
+	return l.runScript(ctx, user, command, wrapped, stdin, stdout, stderr)
+}
+
+// runScript runs one command (logged here when it came decoded: the boot
+// line's script or a persistent shell's request), with the ssh faults.
+func (l *Lab) runScript(ctx context.Context, user, command string, wrapped bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	f := l.faults.Hit("ssh", command)
 	if wrapped {
 		l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)})

@@ -28,6 +28,9 @@ func (p *Printer) Print(ev Event) {
 	ts := func(t time.Time) string { return t.Format("15:04:05") }
 	switch e := ev.(type) {
 	case PlanStarted:
+		for _, w := range e.Warnings {
+			fmt.Fprintf(p.W, "%s warning: %s\n", ts(e.At), w)
+		}
 		fmt.Fprintf(p.W, "%s plan %s: %d steps\n", ts(e.At), e.Plan, len(e.Steps))
 	case StepStarted:
 		if e.Attempt > 1 {
@@ -81,7 +84,7 @@ func (p *Printer) printJSON(ev Event) {
 		for i, s := range e.Steps {
 			ids[i] = s.ID
 		}
-		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "at": e.At}
+		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "warnings": e.Warnings, "at": e.At}
 	case StepStarted:
 		m = map[string]any{"event": "step_started", "step": e.StepID, "attempt": e.Attempt, "at": e.At}
 	case Output:

@@ -41,3 +41,21 @@ func TestPrinterTextAndJSON(t *testing.T) {
 		t.Errorf("json step_failed: %v %v", m, err)
 	}
 }
+
+// The headless printers show the runner's warnings (a dead run's lock
+// taken over), as text and as JSON.
+func TestPrinterShowsPlanWarnings(t *testing.T) {
+	t.Parallel()
+	w := "took over the state lock root@10.0.0.10:22:/var/lib/tappaas/lock of root@tappaas1 pid 77: that process is gone"
+	ev := steps.PlanStarted{Plan: "install", Warnings: []string{w}}
+	var text, js bytes.Buffer
+	(&steps.Printer{W: &text}).Print(ev)
+	(&steps.Printer{W: &js, JSON: true}).Print(ev)
+	if !strings.Contains(text.String(), "warning: "+w) {
+		t.Errorf("text: %q", text.String())
+	}
+	var m struct{ Warnings []string }
+	if err := json.Unmarshal(js.Bytes(), &m); err != nil || len(m.Warnings) != 1 || m.Warnings[0] != w {
+		t.Errorf("json: %s (%v)", js.String(), err)
+	}
+}

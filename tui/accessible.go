@@ -125,6 +125,10 @@ func RunAccessible(ctx context.Context, opts Options, in io.Reader, out io.Write
 	}()
 	for e := range events {
 		switch e := e.(type) {
+		case steps.PlanStarted:
+			for _, w := range e.Warnings {
+				say("warning: %s", w)
+			}
 		case steps.StepStarted:
 			say("started: %s", e.StepID)
 		case steps.Output:

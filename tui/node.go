@@ -298,6 +298,11 @@ func (b *NodeBackend) Plan(ctx context.Context, req Request) (Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The node's run lock, held until the TUI exits, before the answers
+	// are saved: nothing touches the state before the lock.
+	if err := sess.Lock(ctx, nil); err != nil {
+		return nil, err
+	}
 	if req.Goal == common.GoalJoin {
 		if req.Install == nil {
 			return nil, errors.New("a join needs the join wizard's answers: start it from the home screen")

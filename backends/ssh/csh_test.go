@@ -105,7 +105,7 @@ func TestCshConformance(t *testing.T) {
 				cfg.DisableWatchdog = !watchdog
 				c := s.dial(t, cfg)
 				// Without the probe, uid0 is taken from the user name.
-				if c.conn.raw || c.conn.wrap != watchdog || c.conn.uid0 != watchdog {
+				if c.conn.raw || c.conn.wrap != watchdog || c.conn.uid0 != watchdog || c.Persistent() != watchdog {
 					t.Fatalf("probe on tcsh: raw=%v wrap=%v uid0=%v", c.conn.raw, c.conn.wrap, c.conn.uid0)
 				}
 				c.conn.uid0 = true // as for User "root": no sudo wrapping

@@ -39,7 +39,9 @@ func (c *Client) probe(ctx context.Context, cn *conn) {
 			cn.uid0 = id == "0"
 			if !wrap {
 				c.cfg.Log.Info("ssh target cannot run the watchdog; commands rely on the signal request", "target", c.target)
+				return
 			}
+			c.probeAgent(pctx, cn, id)
 			return
 		}
 		if pctx.Err() != nil || cn.dead() {
@@ -52,6 +54,32 @@ func (c *Client) probe(ctx context.Context, cn *conn) {
 	}
 	cn.wrap, cn.raw = false, true
 	c.cfg.Log.Info("ssh target has no POSIX /bin/sh for the command bootstrap; raw command lines", "target", c.target)
+}
+
+// probeAgent turns on persistent sessions when the target runs agentScript
+// (the first one stays open for the next command).
+func (c *Client) probeAgent(ctx context.Context, cn *conn, id string) {
+	cn.agents = true
+	var out bytes.Buffer
+	code, err := c.agentRun(ctx, cn, exec.Cmd{Script: "id -u"}, &out, io.Discard)
+	if err == nil && code == 0 && strings.TrimSpace(out.String()) == id {
+		return
+	}
+	cn.agents = false
+	c.drainPool(cn)
+	c.cfg.Log.Info("ssh target cannot keep a persistent shell; one session per command", "target", c.target, "err", errText(err))
+}
+
+// drainPool closes the idle persistent sessions of cn (a dead or closed
+// connection), releasing their slots.
+func (c *Client) drainPool(cn *conn) {
+	cn.pool.mu.Lock()
+	idle := cn.pool.idle
+	cn.pool.idle = nil
+	cn.pool.mu.Unlock()
+	for _, a := range idle {
+		c.closeAgent(a)
+	}
 }
 
 // Run implements exec.Executor.
@@ -106,7 +134,12 @@ func (c *Client) run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Writer
 			return exec.Result{Code: -1, Duration: time.Since(start)}, fmt.Errorf("command %q not started: %w", shown, err)
 		}
 		c.cfg.Log.Debug("ssh run", "target", c.target, "cmd", shown)
-		code, err := c.session(ctx, cn, cmd, data, hasStdin, stdout, stderr)
+		var code int
+		if cn.agents && cn.wrap && !cn.raw && !hasStdin {
+			code, err = c.agentRun(ctx, cn, cmd, stdout, stderr)
+		} else {
+			code, err = c.session(ctx, cn, cmd, data, hasStdin, stdout, stderr)
+		}
 		var ns *notStarted
 		if errors.As(err, &ns) && attempt == 0 && ctx.Err() == nil {
 			// The link died before the command started: safe to re-dial
@@ -209,12 +242,10 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 	} else {
 		head = []byte(encodeLine("unset s\n" + script))
 	}
-	select {
-	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
-	case <-ctx.Done():
-		return -1, ctx.Err()
+	if err := c.acquire(ctx, cn); err != nil {
+		return -1, err
 	}
+	defer func() { <-c.slots }()
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}

@@ -32,7 +32,13 @@ import (
 func TestSSHConformance(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	exectest.Run(t, func(t *testing.T) exec.Executor { return s.dial(t, s.config(t)) })
+	exectest.Run(t, func(t *testing.T) exec.Executor {
+		c := s.dial(t, s.config(t))
+		if !c.Persistent() {
+			t.Fatal("no persistent shell on OpenSSH's sshd")
+		}
+		return c
+	})
 }
 
 func TestSSHWatchdogEnabledOnRealSSHD(t *testing.T) {
@@ -674,8 +680,10 @@ func TestSecretNeverLogged(t *testing.T) {
 func TestHandshakeTimeoutAndSlowTrust(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	cfg := Config{Addr: s.addr, KnownHostsFile: filepath.Join(t.TempDir(), "kh"), Signers: []gossh.Signer{s.clientKey}, DialTimeout: 500 * time.Millisecond,
-		Trust: func(string, PublicKey, string) (bool, error) { time.Sleep(1500 * time.Millisecond); return true, nil }}
+	// The rest of the handshake must fit in DialTimeout on a loaded
+	// machine: 3 s, and the operator answers after 4 s.
+	cfg := Config{Addr: s.addr, KnownHostsFile: filepath.Join(t.TempDir(), "kh"), Signers: []gossh.Signer{s.clientKey}, DialTimeout: 3 * time.Second,
+		Trust: func(string, PublicKey, string) (bool, error) { time.Sleep(4 * time.Second); return true, nil }}
 	c := s.dial(t, cfg)
 	if _, err := c.Run(context.Background(), exec.Cmd{Script: "true"}); err != nil {
 		t.Fatal(err)

@@ -44,8 +44,9 @@ type installOptions struct {
 	labReset      bool
 	labDir        string
 	labSpeed      float64
-	labFaults     []lab.Fault
-	labSite       *lab.Site // several labs on one network (join tests)
+	labFaults     []lab.Fault   // tests; added to the fault flags
+	faultFlags    labFaultFlags // --fail-api, --fail-ssh, --drop-ssh-at, --slow (with --lab)
+	labSite       *lab.Site     // several labs on one network (join tests)
 	labHostname   string
 	// peerExec runs commands on the join peer (tests; the CLI dials --peer-host).
 	peerExec     exec.Executor
@@ -119,6 +120,7 @@ func addSessionFlags(c *cobra.Command, o *installOptions) {
 	f.BoolVar(&o.labReset, "lab-reset", false, "with --lab: start from a fresh lab")
 	f.StringVar(&o.labDir, "lab-dir", "", "with --lab: where the lab persists (default: user cache dir/tappaas/lab)")
 	f.Float64Var(&o.labSpeed, "lab-speed", 0, "with --lab: latency model scale (0 none, 1 realistic)")
+	addLabFaultFlags(f, &o.faultFlags, "with --lab: ")
 	f.StringVar(&o.logFile, "log-file", "", "write the debug log here (default: user cache dir/tappaas/install.log)")
 }
 
@@ -152,6 +154,10 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*inst
 	}
 	var err error
 
+	if o.faultFlags.set() && !o.lab {
+		s.Close()
+		return nil, &inputError{errors.New("--fail-api, --fail-ssh, --drop-ssh-at and --slow inject faults into the lab: add --lab")}
+	}
 	var t *install.Targets
 	switch {
 	case o.lab:
@@ -163,7 +169,13 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*inst
 			s.Close()
 			return nil, fmt.Errorf("lab dir: %w", err)
 		}
-		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: o.labFaults, Site: o.labSite, Hostname: o.labHostname})
+		faults, err := parseFaultFlags(o.faultFlags)
+		if err != nil {
+			s.Close()
+			return nil, &inputError{err}
+		}
+		faults = append(faults, o.labFaults...)
+		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: faults, Site: o.labSite, Hostname: o.labHostname})
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -291,6 +303,16 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	defer sess.Close()
 	if o.sessionHook != nil {
 		o.sessionHook(sess)
+	}
+	if o.yes {
+		// A run follows: lock before reading the saved answers and before
+		// the first write (as Terraform does).
+		if err := sess.Lock(ctx, stderr); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return exitInterrupted, fmt.Errorf("interrupted while taking the state lock; run the same command again to resume: %w", err)
+			}
+			return 1, err
+		}
 	}
 	if o.answers == "" {
 		saved, ok := install.LoadAnswers(sess.Store)

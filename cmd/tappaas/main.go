@@ -57,6 +57,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(),
 		newForgetHostKeyCmd(),
 		newForgetCertificateCmd(),
+		newUnlockCmd(),
 		newLabCmd(),
 	)
 	root.RunE = rootRun

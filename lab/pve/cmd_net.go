@@ -477,9 +477,34 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 	return rc
 }
 
+// PowerOn is the node starting after it was off (the lab resuming a saved
+// model): transient systemd units — every systemd-run timer — are gone,
+// since systemd keeps them under /run/systemd/transient (systemd-run(1):
+// "transient" units; /run is a tmpfs, file-hierarchy(7)), and /run starts
+// empty. A timer that should survive a reboot must be a unit file under
+// /etc/systemd/system, which the lab keeps with the rest of the disk.
+func (n *Node) PowerOn() {
+	n.lock()
+	defer n.unlock()
+	for u, tm := range n.timers {
+		tm.Stop()
+		delete(n.timers, u)
+	}
+	if len(n.m.Timers) > 0 {
+		n.m.Timers = nil
+		n.changed()
+	}
+	if names, err := n.fs.ReadDir("/run"); err == nil {
+		for _, name := range names {
+			_ = n.fs.RemoveAll("/run/" + name)
+		}
+		n.changed()
+	}
+}
+
 // SetExec sets how deferred commands (systemd-run timers) run: the lab
 // passes a function running a command line through the node's shell.
-// Pending timers of a resumed model are re-armed.
+// Pending timers are armed.
 func (n *Node) SetExec(f func(cmdline string)) {
 	n.lock()
 	defer n.unlock()

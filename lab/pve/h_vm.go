@@ -1096,9 +1096,11 @@ func (n *Node) destroyVM(auth authInfo, vm *VM, purge bool) (*Task, error) {
 	}
 	delete(n.m.VMs, vm.VMID)
 	_ = n.fs.Remove(fmt.Sprintf("/etc/pve/nodes/%s/qemu-server/%d.conf", n.m.Hostname, vm.VMID))
-	if n.cfg.OnDestroy != nil {
-		vmid := vm.VMID
-		n.after(func() { n.cfg.OnDestroy(vmid) })
+	// "Destroy the VM and all used/owned volumes" (PVE API schema, DELETE
+	// /nodes/{node}/qemu/{vmid}; qm(1) destroy): the guest OS on them goes too.
+	if f := n.cfg.OnDestroy; f != nil {
+		id := vm.VMID
+		n.after(func() { f(id) })
 	}
 	return n.newTask("qmdestroy", strconv.Itoa(vm.VMID), auth.authID(), 2*time.Second, nil, ""), nil
 }

@@ -452,7 +452,6 @@ func (m *Model) seedFS(fsys shell.FS) error {
 		"/etc/pve/priv/pve-root-ca.key":                   m.Certs.CAKeyPEM,
 		"/root/.ssh/id_ed25519":                           m.Certs.RootKeyPEM,
 		"/etc/timezone":                                   "Etc/UTC\n",
-		"/proc/cpuinfo":                                   "processor\t: 0\nmodel name\t: Intel(R) N100\n",
 	}
 	for _, d := range []string{"/etc/network/interfaces.d", "/var/lib/vz/template/iso", "/var/lib/vz/images", "/var/lib/vz/import", "/var/lib/vz/dump", "/tmp", "/run", "/var/log", "/root/tappaas", "/etc/apt/apt.conf.d", "/usr/local/bin", "/usr/local/sbin", "/etc/cron.weekly", "/etc/cron.monthly", "/etc/systemd/system", "/etc/pve/nodes/" + host + "/qemu-server", "/etc/pve/priv/storage", "/var/lib/vz/snippets", "/home"} {
 		if err := fsys.MkdirAll(d, 0o755); err != nil {
@@ -491,14 +490,18 @@ func (m *Model) seedFS(fsys shell.FS) error {
 			return err
 		}
 	}
-	m.seedSysNICs(fsys)
-	return nil
+	return m.seedVirtual(fsys)
 }
 
-// seedSysNICs writes the physical ports into /sys/class/net (with the
-// device link only hardware has). /sys is not persisted: a resumed node
-// gets it again, as a rebooted machine does.
-func (m *Model) seedSysNICs(fsys shell.FS) {
+// seedVirtual writes the kernel's virtual files (/proc, /sys), which a
+// snapshot does not keep: the kernel makes them at every boot.
+func (m *Model) seedVirtual(fsys shell.FS) error {
+	if err := fsys.MkdirAll("/proc", 0o555); err != nil {
+		return err
+	}
+	if err := fsys.WriteFile("/proc/cpuinfo", []byte("processor\t: 0\nmodel name\t: Intel(R) N100\n"), 0o444); err != nil {
+		return err
+	}
 	for _, n := range m.NICs {
 		dir := "/sys/class/net/" + n.Name
 		_ = fsys.MkdirAll(dir+"/device", 0o755)
@@ -511,6 +514,7 @@ func (m *Model) seedSysNICs(fsys shell.FS) {
 		_ = fsys.WriteFile(dir+"/speed", []byte(fmt.Sprintf("%d\n", n.Speed)), 0o444)
 		_ = fsys.WriteFile(dir+"/carrier", []byte(map[bool]string{true: "1\n", false: "0\n"}[n.Link]), 0o444)
 	}
+	return nil
 }
 
 // SnapshotFS copies every file of fsys (except /proc, /sys, /dev).

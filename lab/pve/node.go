@@ -25,7 +25,7 @@ type Config struct {
 	// "nixos" or "" and ready is when its OS is up.
 	OnBoot func(vmid int, guest, version string, ready time.Time)
 	// OnDestroy is called (outside the lock) when a VM is destroyed: its
-	// disks, and with them its OS and SSH host key, are gone.
+	// disks are gone, and with them its guest OS (host key, files).
 	OnDestroy func(vmid int)
 	// OnPBS is called once when proxmox-backup-server gets installed.
 	OnPBS func()
@@ -78,14 +78,16 @@ func New(cfg Config) (*Node, error) {
 			}
 			n.m.Files = nil
 		}
+		if err := n.m.seedVirtual(n.fs); err != nil {
+			return nil, err
+		}
+		n.syncSysNetLocked()
 		if n.m.Volumes == nil {
 			n.m.Volumes = map[string]*Volume{}
 		}
 		if n.m.VMs == nil {
 			n.m.VMs = map[int]*VM{}
 		}
-		n.m.seedSysNICs(n.fs)
-		n.syncSysNetLocked()
 		n.syncDevLocked() // /dev is not persisted: udev makes it at boot
 		return n, nil
 	}

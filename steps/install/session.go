@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,4 +166,28 @@ func ReadSecretCommand(name string) string {
 // MarkPasswordShown records that the generated password was shown.
 func MarkPasswordShown(st *state.Store) error {
 	return st.SetInput(inputPasswordUnshown, false)
+}
+
+// Lock takes the node's run lock for the session unless it holds it
+// already: before anything is written (nothing touches the state before
+// the lock, and the store re-reads the checkpoint under it). The lock is
+// released when the session closes; a failed release is logged and, when
+// warn is not nil, said there.
+func (s *Session) Lock(ctx context.Context, warn io.Writer) error {
+	if _, held := s.Store.Held(); held {
+		return nil
+	}
+	unlock, err := s.Store.Lock(ctx, state.CurrentHolder())
+	if err != nil {
+		return err
+	}
+	s.OnClose(func() {
+		if err := unlock(); err != nil {
+			s.Log.Error("release state lock", "err", err)
+			if warn != nil {
+				fmt.Fprintln(warn, "warning: release the state lock:", err)
+			}
+		}
+	})
+	return nil
 }

@@ -117,6 +117,7 @@ type Model struct {
 	ask      *steps.Ask
 	askQueue []*steps.Ask
 	done     *steps.PlanDone
+	warnings []string // PlanStarted's (a stale lock taken over)
 	runErr   error
 	quitting bool
 	exit     bool
@@ -315,6 +316,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 		if !e.At.IsZero() {
 			m.started = e.At
 		}
+		m.warnings = e.Warnings
 	case steps.StepStarted:
 		r := m.row(e.StepID)
 		if r == nil {

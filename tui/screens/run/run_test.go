@@ -494,3 +494,19 @@ func TestSelectionFollowsARunningStep(t *testing.T) {
 		}
 	}
 }
+
+// The runner's warnings (a dead run's lock taken over) are shown while the
+// run goes on.
+func TestRunShowsPlanWarnings(t *testing.T) {
+	t.Parallel()
+	w := "took over the state lock root@10.0.0.10:22:/var/lib/tappaas/lock of root@tappaas1 pid 77: that process is gone"
+	job := newScriptJob(steps.PlanStarted{Plan: "install", Steps: infos(), Warnings: []string{w}, At: t0}, started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 200, 21)
+	if !d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 10*time.Second) {
+		t.Fatal("events not applied")
+	}
+	if v := h.s.View(); !strings.Contains(v, "warning: "+w) {
+		t.Fatalf("the warning is not shown:\n%s", v)
+	}
+}

@@ -173,6 +173,8 @@ func (m *Model) bottomLine() string {
 		s = st.Error.Render(msg) + st.Muted.Render(" · r retry")
 	case m.state == StatePaused:
 		s = st.Warn.Render("stopped at a safe point; checkpoint saved") + st.Muted.Render(" · r resume · q home")
+	case len(m.warnings) > 0 && m.state != StateDone:
+		s = st.Warn.Render("warning: " + strings.Join(m.warnings, "; "))
 	case m.dropped > 0:
 		s = st.Muted.Render(fmt.Sprintf("%d output lines shown only in the log file (%s)", m.dropped, m.com.LogPath))
 	case m.state == StateDone:
