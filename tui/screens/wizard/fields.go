@@ -94,6 +94,20 @@ var Sizes = map[string][3]int{ // cores, memory MB, disk GB
 	"large":  {8, 32768, 64},
 }
 
+// SizeOptions lists the tappaas-cicd presets for a picker.
+func SizeOptions() []huh.Option[string] {
+	return []huh.Option[string]{huh.NewOption("small  (2 cores, 8 GB RAM, 32 GB disk)", "small"),
+		huh.NewOption("medium (4 cores, 16 GB RAM, 32 GB disk)", "medium"),
+		huh.NewOption("large  (8 cores, 32 GB RAM, 64 GB disk)", "large")}
+}
+
+// LayoutOptions lists the pool layouts for a picker.
+func LayoutOptions() []huh.Option[string] {
+	return []huh.Option[string]{huh.NewOption("single disk", "single"), huh.NewOption("stripe (no redundancy)", "stripe"),
+		huh.NewOption("mirror (2+ disks)", "mirror"), huh.NewOption("raidz (3+ disks)", "raidz"),
+		huh.NewOption("raidz2 (4+ disks)", "raidz2")}
+}
+
 // Extra holds wizard answers that are not fields of config.Install as such
 // (they are folded into it by Apply).
 type Extra struct {
@@ -188,9 +202,7 @@ func StorageGroup(x *Extra, det common.Detected, optional bool, asked []config.P
 			Options(DiskOptions(det.Disks)...).Value(&x.Disks).Height(len(det.Disks)+2).
 			Validate(DisksValidator(optional)),
 		huh.NewSelect[string]().Key("layout").Title("Pool layout").Inline(true).
-			Options(huh.NewOption("single disk", "single"), huh.NewOption("stripe (no redundancy)", "stripe"),
-				huh.NewOption("mirror (2+ disks)", "mirror"), huh.NewOption("raidz (3+ disks)", "raidz"),
-				huh.NewOption("raidz2 (4+ disks)", "raidz2")).
+			Options(LayoutOptions()...).
 			Value(&x.Layout).
 			Validate(x.LayoutValidator(optional)),
 		huh.NewInput().Key("wipe").
@@ -324,9 +336,7 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 	platform := huh.NewGroup(
 		huh.NewInput().Key("branch").Title("TAPPaaS branch").Value(&in.Platform.Branch).Validate(config.ValidateBranch),
 		huh.NewSelect[string]().Key("cicd").Title("tappaas-cicd size").
-			Options(huh.NewOption("small  (2 cores, 8 GB RAM, 32 GB disk)", "small"),
-				huh.NewOption("medium (4 cores, 16 GB RAM, 32 GB disk)", "medium"),
-				huh.NewOption("large  (8 cores, 32 GB RAM, 64 GB disk)", "large")).
+			Options(SizeOptions()...).
 			Value(&x.Size),
 	).Title("Platform")
 
