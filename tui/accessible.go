@@ -532,7 +532,11 @@ func (a *accessible) run(ctx context.Context, req common.Request, goal common.Go
 		}
 		state := fmt.Sprintf("%s interrupted with %d of %d steps done, checkpoint saved", goal, count, total)
 		if len(was) > 0 {
-			state += " (" + strings.Join(was, "; ") + " was running; it is re-checked on resume)"
+			verb := " was running; it is re-checked on resume)"
+			if len(was) > 1 {
+				verb = " were running; they are re-checked on resume)"
+			}
+			state += " (" + strings.Join(was, "; ") + verb
 		}
 		o := a.line(ExitInterrupted, state, a.logPart(), a.resumePart())
 		return &o, nil

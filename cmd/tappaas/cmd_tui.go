@@ -163,6 +163,10 @@ func runAccessible(ctx context.Context, cmd *cobra.Command, opts tui.Options, ao
 		}
 	}
 	out := tui.RunAccessible(ctx, aopts, cmd.InOrStdin(), cmd.OutOrStdout())
+	if out.Code == tui.ExitInterrupted {
+		// The terminal echoed ^C mid-line: the one line starts a new one.
+		fmt.Fprintln(cmd.ErrOrStderr())
+	}
 	fmt.Fprintln(cmd.ErrOrStderr(), out.Line)
 	opts.Common.Log.Info("tappaas exited", "code", out.Code, "outcome", out.Line)
 	if out.Code != 0 {
