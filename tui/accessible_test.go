@@ -304,3 +304,30 @@ func waitOutput(t *testing.T, out *syncBuffer, want string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestAccessibleJoin: the join questions line by line, the peer's password
+// never echoed, no disks allowed (0), then the join plan by step titles.
+func TestAccessibleJoin(t *testing.T) {
+	t.Parallel()
+	out, res := accessibleRun(t, tuitest.Options{Dir: t.TempDir(), Lines: 1}, AccessibleOptions{},
+		"2",             // join
+		"", "10.0.0.10", // peer: none, then one
+		"", "peer-secret-pw-1", // password: none, then one
+		"", "", "", "", // hostname, address, WAN, LAN: defaults
+		"0", // no disks
+		"")  // run
+	for _, want := range []string{"Existing cluster node", "Not accepted: the peer's root password is needed to join. Try again.",
+		"Its root password, used once for the join and never stored, not shown as you type:",
+		"Hostname [tappaas2]:", "or 0 for none", "No disks chosen: no pool is made and nothing is wiped.",
+		"Started step 2 of 3, Join cluster TAPPaaS."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "peer-secret-pw-1") {
+		t.Errorf("the peer's password was written out:\n%s", out)
+	}
+	if res.Code != ExitDone || !strings.HasPrefix(res.Line, "tappaas: join done, 3 of 3 steps") {
+		t.Errorf("outcome %+v:\n%s", res, out)
+	}
+}

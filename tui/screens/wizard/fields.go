@@ -307,7 +307,8 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 }
 
 // Form builds the install wizard's form bound to in and x. The same form
-// runs embedded in the TUI and in accessible mode (plain prompts).
+// runs embedded in the TUI; accessible mode asks the same questions with
+// the same validators (tui/accessible.go).
 func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *huh.Form {
 	site := huh.NewGroup(
 		huh.NewInput().Key("domain").Title("Public domain").
