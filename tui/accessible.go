@@ -54,6 +54,11 @@ type AccessibleOptions struct {
 // needed, 130 interrupted) and the one line to print (state, log, resume).
 func RunAccessible(ctx context.Context, o AccessibleOptions, in io.Reader, out io.Writer) Outcome {
 	a := &accessible{o: o, be: o.Backend, com: o.Common, p: newPlain(ctx, in, out, o.Echo)}
+	if o.Prompter != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go a.hostKeys(o.Prompter, stop)
+	}
 	res, err := a.main(ctx)
 	switch {
 	case res != nil:
@@ -175,6 +180,29 @@ func (a *accessible) main(ctx context.Context) (*Outcome, error) {
 		}
 		if err != nil || res != nil {
 			return res, err
+		}
+	}
+}
+
+// hostKeys asks the backends' host-key questions (an SSH node seen for the
+// first time) as the full-screen UI's dialog does; the default is not to
+// trust. They come while a backend call is under way, so no other question
+// is being asked (plain serialises them anyway).
+func (a *accessible) hostKeys(pr *Prompter, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case q := <-pr.ch:
+			p := a.p
+			p.say("")
+			p.say("tappaas has not connected to %s before. Compare this fingerprint with the one the node shows (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub):",
+				q.Host, strings.ToLower(strings.TrimPrefix(q.KeyType, "ssh-")))
+			p.say("%s %s", q.KeyType, q.Fingerprint)
+			ans, err := p.choose("Trust this host key?", []huh.Option[string]{
+				huh.NewOption("Do not trust it; nothing is run", "no"),
+				huh.NewOption("Trust it and remember it in known_hosts", "yes")}, "no", nil)
+			q.reply <- err == nil && ans == "yes"
 		}
 	}
 }
@@ -748,7 +776,8 @@ type plain struct {
 	out   io.Writer
 	lines chan string
 	echo  func(bool)
-	mu    sync.Mutex
+	mu    sync.Mutex // one write at a time
+	qmu   sync.Mutex // one question at a time
 }
 
 func newPlain(ctx context.Context, in io.Reader, out io.Writer, echo func(bool)) *plain {
@@ -816,6 +845,8 @@ func notAccepted(err error) string {
 
 // text asks for a value; Enter takes def.
 func (p *plain) text(title, def string, validate func(string) error) (string, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
 	prompt := title
 	if def != "" {
 		prompt += " [" + def + "]"
@@ -844,6 +875,8 @@ func (p *plain) text(title, def string, validate func(string) error) (string, er
 
 // secret asks for a value without echo (when input is a terminal).
 func (p *plain) secret(title string, validate func(string) error) (string, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
 	for {
 		if p.echo != nil {
 			p.echo(false)
@@ -872,6 +905,8 @@ func label(o huh.Option[string]) string { return strings.Join(strings.Fields(o.K
 // choose asks for one of opts by number (or its value typed out); Enter
 // takes def when it is one of them.
 func (p *plain) choose(title string, opts []huh.Option[string], def string, validate func(string) error) (string, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
 	if len(opts) == 0 {
 		return "", fmt.Errorf("%s: nothing to choose from; check the log file", title)
 	}
@@ -929,6 +964,8 @@ func (p *plain) choose(title string, opts []huh.Option[string], def string, vali
 // multi asks for several of opts by number, separated by spaces or commas;
 // Enter takes def; optional allows 0 for none.
 func (p *plain) multi(title string, opts []huh.Option[string], def []string, optional bool, validate func([]string) error) ([]string, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
 	p.say("%s", title)
 	var defN []string
 	for i, o := range opts {

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/tui/common"
@@ -33,7 +35,7 @@ func accessibleRunOn(t *testing.T, be common.Backend, ao AccessibleOptions, line
 	t.Helper()
 	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
 	com.LogPath = "/tmp/x.log"
-	ao.Options = Options{Backend: be, Common: com}
+	ao.Backend, ao.Common = be, com
 	ao.Again = "tappaas --lab"
 	var out bytes.Buffer
 	input := strings.Join(lines, "\n") + "\n"
@@ -329,5 +331,49 @@ func TestAccessibleJoin(t *testing.T) {
 	}
 	if res.Code != ExitDone || !strings.HasPrefix(res.Line, "tappaas: join done, 3 of 3 steps") {
 		t.Errorf("outcome %+v:\n%s", res, out)
+	}
+}
+
+// hostKeyFirst is the fake behind an SSH node seen for the first time: its
+// NodeInfo asks about the host key and fails unless it is trusted.
+type hostKeyFirst struct {
+	*tuitest.Backend
+	pr *Prompter
+}
+
+func (h hostKeyFirst) NodeInfo(ctx context.Context) (common.NodeInfo, error) {
+	ok, err := h.pr.TrustHostKey(ctx, "10.0.0.10:22", "ssh-ed25519", "SHA256:abc")
+	if err != nil || !ok {
+		return common.NodeInfo{}, fmt.Errorf("connect: %w", ssh.ErrHostKeyUnknown)
+	}
+	return h.Backend.NodeInfo(ctx)
+}
+
+// TestAccessibleHostKeyQuestion: an unknown host key is a numbered question
+// with the fingerprint; Enter does not trust it (exit 2, input needed);
+// choosing trust goes on to the menu.
+func TestAccessibleHostKeyQuestion(t *testing.T) {
+	t.Parallel()
+	for _, trust := range []bool{false, true} {
+		be, err := tuitest.New(tuitest.Options{Dir: t.TempDir(), Lines: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := NewPrompter()
+		answers := []string{""}
+		if trust {
+			answers = []string{"2", "4"} // trust; then quit from the menu
+		}
+		out, res := accessibleRunOn(t, hostKeyFirst{be, pr}, AccessibleOptions{Options: Options{Prompter: pr}}, answers...)
+		if !strings.Contains(out, "tappaas has not connected to 10.0.0.10:22 before.") || !strings.Contains(out, "ssh-ed25519 SHA256:abc") ||
+			!strings.Contains(out, "Choose 1 to 2 [1]:") {
+			t.Errorf("trust=%v: no host-key question:\n%s", trust, out)
+		}
+		if got := strings.Contains(out, "Main menu"); got != trust {
+			t.Errorf("trust=%v: menu shown=%v:\n%s", trust, got, out)
+		}
+		if res.Code != ExitInputNeeded {
+			t.Errorf("trust=%v: outcome %+v", trust, res)
+		}
 	}
 }

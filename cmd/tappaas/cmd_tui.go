@@ -76,10 +76,9 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	log.Info("tappaas started", "version", version, "pid", os.Getpid())
 
+	// Unknown host keys are asked about: in a dialog, or as a numbered
+	// question in accessible mode.
 	prompter := tui.NewPrompter()
-	if rootFlags.accessible {
-		prompter = nil // no dialog to answer: unknown host keys are refused
-	}
 	be, cleanup, err := newTUIBackend(log, prompter)
 	if err != nil {
 		log.Error("no backend", "err", err)
