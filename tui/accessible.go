@@ -496,7 +496,7 @@ func (a *accessible) run(ctx context.Context, req common.Request, goal common.Go
 	running := map[string]bool{}
 	failedStep, failedErr := "", error(nil)
 	p.say("")
-	for e := range events {
+	handle := func(e steps.Event) {
 		switch e := e.(type) {
 		case steps.StepStarted:
 			running[e.StepID] = true
@@ -521,7 +521,7 @@ func (a *accessible) run(ctx context.Context, req common.Request, goal common.Go
 			delete(running, e.StepID)
 			if e.Interrupted {
 				running[e.StepID] = true // interrupted: re-checked on resume
-				continue
+				return
 			}
 			failedStep, failedErr = name(e.StepID), e.Err
 			p.say("Failed %s: %v", name(e.StepID), e.Err)
@@ -549,9 +549,32 @@ func (a *accessible) run(ctx context.Context, req common.Request, goal common.Go
 			}
 		}
 	}
-	runErr := <-errc
+	// After an interrupt the run stops at once (the step is re-checked on
+	// resume); a run that does not stop within 20s is left to the exit.
+	ctxDone, stuck := ctx.Done(), false
+	var deadline <-chan time.Time
+loop:
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				break loop
+			}
+			handle(e)
+		case <-ctxDone:
+			ctxDone, deadline = nil, time.After(20*time.Second)
+		case <-deadline:
+			a.com.Log.Error("the run did not stop within 20s; its step is re-checked on resume")
+			stuck = true
+			break loop
+		}
+	}
+	var runErr error
+	if !stuck {
+		runErr = <-errc
+	}
 	count := len(done)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && (runErr != nil || stuck || count < total) {
 		var was []string
 		for i, s := range infos {
 			if running[s.ID] {
