@@ -64,6 +64,11 @@ func RunAccessible(ctx context.Context, o AccessibleOptions, in io.Reader, out i
 	case res != nil:
 		return *res
 	case ctx.Err() != nil || errors.Is(err, errInterrupted):
+		if a.info != nil && a.info.Checkpoint != nil {
+			c := a.info.Checkpoint
+			return a.line(ExitInterrupted, fmt.Sprintf("interrupted; nothing was running; an unfinished %s waits at step %d of %d", c.Goal, c.Step, c.Total),
+				a.logPart(), a.resumePart())
+		}
 		return a.line(ExitInterrupted, "interrupted; nothing was running, nothing changed", a.logPart())
 	case errors.Is(err, errNoInput):
 		return a.line(ExitInputNeeded, "input ended before an answer was given; nothing more was run", a.logPart(), "run "+a.o.Again+" again and answer the questions")
