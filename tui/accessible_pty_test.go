@@ -9,10 +9,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // The accessible mode through a real pseudo-terminal, as a screen-reader
@@ -24,13 +26,17 @@ import (
 // ptyRun is one run of the binary on a pty.
 type ptyRun struct {
 	t    *testing.T
-	f    *os.File
+	f    *os.File // the master: what the operator types and reads
+	tty  *os.File // the slave: the program's terminal
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	seen int // waits look from here on
 	read chan struct{}
 	code int
+	// cooked is true when the program left its terminal in canonical
+	// mode with echo (read after it exited).
+	cooked bool
 }
 
 func startPTY(t *testing.T, dir string, args ...string) *ptyRun {
@@ -43,11 +49,21 @@ func startPTY(t *testing.T, dir string, args ...string) *ptyRun {
 	cmd.Dir = dir
 	// A terminal that could show colour: accessible mode still must not.
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "COLORTERM=truecolor")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	// The terminal's slave side stays open here too, so its modes can be
+	// read after the program exits.
+	f, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &ptyRun{t: t, f: f, cmd: cmd, read: make(chan struct{})}
+	if err := pty.Setsize(f, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &ptyRun{t: t, f: f, tty: tty, cmd: cmd, read: make(chan struct{})}
 	go func() {
 		defer close(r.read)
 		b := make([]byte, 4096)
@@ -66,6 +82,7 @@ func startPTY(t *testing.T, dir string, args ...string) *ptyRun {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
+		tty.Close()
 		f.Close()
 	})
 	return r
@@ -120,6 +137,12 @@ func (r *ptyRun) exit(timeout time.Duration) (int, string) {
 		_ = r.cmd.Process.Kill()
 		r.t.Fatalf("still running after %s:\n%s", timeout, r.text())
 	}
+	tm, err := unix.IoctlGetTermios(int(r.tty.Fd()), unix.TCGETS)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.cooked = tm.Lflag&unix.ECHO != 0 && tm.Lflag&unix.ICANON != 0
+	r.tty.Close() // the reader now ends with EIO
 	select {
 	case <-r.read:
 	case <-time.After(30 * time.Second):
@@ -169,6 +192,9 @@ func TestPTYAccessibleInstallToDone(t *testing.T) {
 	code, out := r.exit(5 * time.Minute)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	}
+	if !r.cooked {
+		t.Errorf("the terminal was left without echo or canonical mode")
 	}
 	checkPlain(t, out)
 	for _, want := range []string{"Generated now, shown only this once, write it down. Firewall root password: ",
@@ -225,5 +251,34 @@ func TestPTYAccessibleInterruptThenResume(t *testing.T) {
 	}
 	if !strings.Contains(out, "already in place") {
 		t.Errorf("the resume should report the steps done before as already in place:\n%s", out)
+	}
+}
+
+// TestPTYAccessiblePasswordNotEchoed: a typed password is not echoed by the
+// terminal nor written back; Ctrl+C at the next question exits 130 with the
+// one line, and the terminal is left echoing again.
+func TestPTYAccessiblePasswordNotEchoed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	t.Cleanup(func() { waitGone(t, dir) })
+	r := startPTY(t, dir, "--accessible", "--lab", "--lab-dir", filepath.Join(dir, "lab"), "--log-file", filepath.Join(dir, "tappaas.log"))
+	r.answer("Main menu. What do you want to do?", "2") // join
+	r.answer("Existing cluster node", "10.0.0.10")
+	r.answer("Its root password, used once for the join and never stored, not shown as you type:", "peer-secret-pw-1")
+	r.expect("Hostname [tappaas2]:", 60*time.Second)
+	if _, err := r.f.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := r.exit(2 * time.Minute)
+	checkPlain(t, out)
+	if strings.Contains(out, "peer-secret-pw-1") {
+		t.Errorf("the password was echoed or written out:\n%s", out)
+	}
+	if lines := outcomeRe.FindAllString(out, -1); code != 130 || len(lines) != 1 ||
+		!strings.HasPrefix(lines[0], "tappaas: interrupted; nothing was running, nothing changed; log: ") {
+		t.Errorf("exit %d, outcome lines %q; want 130 and one line:\n%s", code, lines, out)
+	}
+	if !r.cooked {
+		t.Errorf("the terminal was left without echo or canonical mode")
 	}
 }
