@@ -44,6 +44,18 @@ func build(t testing.TB, tags string) string {
 		}
 		t.Skip("tmux not installed")
 	}
+	path, err := buildBinary(tags)
+	if err != nil {
+		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("cannot build the binary (another package is mid-edit?): %v", err)
+	}
+	return path
+}
+
+// buildBinary builds the binary with tags once per test process.
+func buildBinary(tags string) (string, error) {
 	builds.Lock()
 	if builds.path == nil {
 		builds.path, builds.err = map[string]string{}, map[string]error{}
@@ -64,13 +76,7 @@ func build(t testing.TB, tags string) string {
 		builds.path[tags], builds.err[tags] = path, buildErr
 	}
 	builds.Unlock()
-	if buildErr != nil {
-		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
-			t.Fatal(buildErr)
-		}
-		t.Skipf("cannot build the binary (another package is mid-edit?): %v", buildErr)
-	}
-	return path
+	return path, buildErr
 }
 
 type pane struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/lab"
@@ -75,10 +76,9 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	log.Info("tappaas started", "version", version, "pid", os.Getpid())
 
+	// Unknown host keys are asked about: in a dialog, or as a numbered
+	// question in accessible mode.
 	prompter := tui.NewPrompter()
-	if rootFlags.accessible {
-		prompter = nil // no dialog to answer: unknown host keys are refused
-	}
 	be, cleanup, err := newTUIBackend(log, prompter)
 	if err != nil {
 		log.Error("no backend", "err", err)
@@ -98,6 +98,7 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	com.StepLog = logFile
 	com.LogPath = logPath
 	opts := tui.Options{Backend: be, Common: com, Prompter: prompter}
+	aopts := tui.AccessibleOptions{Again: againCommand(os.Args)}
 	if zf, path, err := zonesForTUI(cz.LiveFiles); err != nil {
 		log.Warn("zone editor unavailable", "err", err)
 	} else {
@@ -106,15 +107,11 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 			deps = nb.ZoneDeps(path)
 		}
 		opts.Zones = func(com *common.Common) common.Screen { return zonesui.New(com, zf, deps) }
+		aopts.ZonesFile, aopts.ZoneDeps = zf, deps
 	}
 
 	if rootFlags.accessible {
-		err := tui.RunAccessible(ctx, opts, cmd.InOrStdin(), cmd.OutOrStdout())
-		if err != nil {
-			log.Error("accessible run ended", "err", err)
-			return fmt.Errorf("%w (log: %s)", err, logPath)
-		}
-		return nil
+		return runAccessible(ctx, cmd, opts, aopts)
 	}
 	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
 		return exitCode(2, errors.New("the full-screen installer needs a terminal; use --accessible, or tappaas install --answers FILE --yes"))
@@ -134,6 +131,43 @@ func rootRun(cmd *cobra.Command, _ []string) error {
 	// file, how to resume.
 	fmt.Fprintln(cmd.ErrOrStderr(), out.Line)
 	log.Info("tappaas exited", "code", out.Code, "outcome", out.Line)
+	if out.Code != 0 {
+		return exitCode(out.Code, nil)
+	}
+	return nil
+}
+
+// runAccessible runs the plain-prompt face: Ctrl+C interrupts (the one
+// line says the state, the log file and how to resume; exit 130), and the
+// exit codes are the headless ones.
+func runAccessible(ctx context.Context, cmd *cobra.Command, opts tui.Options, aopts tui.AccessibleOptions) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	aopts.Options = opts
+	// A generated secret is printed only to a terminal.
+	if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(f.Fd()) {
+		aopts.ShowSecrets = true
+	}
+	if f, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(f.Fd()) {
+		fd := int(f.Fd())
+		if saved, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			aopts.Echo = func(on bool) {
+				t := *saved
+				if !on {
+					t.Lflag &^= unix.ECHO
+				}
+				_ = unix.IoctlSetTermios(fd, unix.TCSETS, &t)
+			}
+			defer aopts.Echo(true)
+		}
+	}
+	out := tui.RunAccessible(ctx, aopts, cmd.InOrStdin(), cmd.OutOrStdout())
+	if out.Code == tui.ExitInterrupted {
+		// The terminal echoed ^C mid-line: the one line starts a new one.
+		fmt.Fprintln(cmd.ErrOrStderr())
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), out.Line)
+	opts.Common.Log.Info("tappaas exited", "code", out.Code, "outcome", out.Line)
 	if out.Code != 0 {
 		return exitCode(out.Code, nil)
 	}

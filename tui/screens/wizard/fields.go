@@ -94,6 +94,20 @@ var Sizes = map[string][3]int{ // cores, memory MB, disk GB
 	"large":  {8, 32768, 64},
 }
 
+// SizeOptions lists the tappaas-cicd presets for a picker.
+func SizeOptions() []huh.Option[string] {
+	return []huh.Option[string]{huh.NewOption("small  (2 cores, 8 GB RAM, 32 GB disk)", "small"),
+		huh.NewOption("medium (4 cores, 16 GB RAM, 32 GB disk)", "medium"),
+		huh.NewOption("large  (8 cores, 32 GB RAM, 64 GB disk)", "large")}
+}
+
+// LayoutOptions lists the pool layouts for a picker.
+func LayoutOptions() []huh.Option[string] {
+	return []huh.Option[string]{huh.NewOption("single disk", "single"), huh.NewOption("stripe (no redundancy)", "stripe"),
+		huh.NewOption("mirror (2+ disks)", "mirror"), huh.NewOption("raidz (3+ disks)", "raidz"),
+		huh.NewOption("raidz2 (4+ disks)", "raidz2")}
+}
+
 // Extra holds wizard answers that are not fields of config.Install as such
 // (they are folded into it by Apply).
 type Extra struct {
@@ -186,28 +200,11 @@ func StorageGroup(x *Extra, det common.Detected, optional bool, asked []config.P
 		huh.NewMultiSelect[string]().Key("disks").Title("Disks for the storage pool").
 			Description(strings.TrimSpace("Everything on the chosen disks will be erased. "+NotOffered(det.Disks))).
 			Options(DiskOptions(det.Disks)...).Value(&x.Disks).Height(len(det.Disks)+2).
-			Validate(func(d []string) error {
-				if len(d) == 0 && !optional {
-					return errors.New("choose at least one disk: the VMs need a pool")
-				}
-				for _, n := range d {
-					if err := config.ValidateDisk(n); err != nil {
-						return err
-					}
-				}
-				return nil
-			}),
+			Validate(DisksValidator(optional)),
 		huh.NewSelect[string]().Key("layout").Title("Pool layout").Inline(true).
-			Options(huh.NewOption("single disk", "single"), huh.NewOption("stripe (no redundancy)", "stripe"),
-				huh.NewOption("mirror (2+ disks)", "mirror"), huh.NewOption("raidz (3+ disks)", "raidz"),
-				huh.NewOption("raidz2 (4+ disks)", "raidz2")).
+			Options(LayoutOptions()...).
 			Value(&x.Layout).
-			Validate(func(l string) error {
-				if len(x.Disks) == 0 && optional {
-					return nil
-				}
-				return config.ValidateLayout(l, len(x.Disks))
-			}),
+			Validate(x.LayoutValidator(optional)),
 		huh.NewInput().Key("wipe").
 			TitleFunc(func() string {
 				if len(x.Disks) == 0 {
@@ -222,13 +219,76 @@ func StorageGroup(x *Extra, det common.Detected, optional bool, asked []config.P
 				return "This erases the chosen disks."
 			}, &x.Disks).
 			Value(&x.Wipe).
-			Validate(func(s string) error {
-				if len(x.Disks) > 0 && strings.TrimSpace(s) != common.WipeWord(x.Disks) {
-					return fmt.Errorf("type exactly: %s", common.WipeWord(x.Disks))
-				}
-				return nil
-			}),
+			Validate(x.ValidateWipe),
 	).Title("Storage")
+}
+
+// The wizards' validators beyond config's single-field ones, shared by the
+// forms and accessible mode (tui/accessible.go): one copy of each rule.
+
+// DisksValidator checks a disk choice; optional allows none (join).
+func DisksValidator(optional bool) func([]string) error {
+	return func(d []string) error {
+		if len(d) == 0 && !optional {
+			return errors.New("choose at least one disk: the VMs need a pool")
+		}
+		for _, n := range d {
+			if err := config.ValidateDisk(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// LayoutValidator checks a pool layout against the chosen disks.
+func (x *Extra) LayoutValidator(optional bool) func(string) error {
+	return func(l string) error {
+		if len(x.Disks) == 0 && optional {
+			return nil
+		}
+		return config.ValidateLayout(l, len(x.Disks))
+	}
+}
+
+// ValidateWipe checks the typed wipe confirmation for the chosen disks.
+func (x *Extra) ValidateWipe(s string) error {
+	if len(x.Disks) > 0 && strings.TrimSpace(s) != common.WipeWord(x.Disks) {
+		return fmt.Errorf("type exactly: %s", common.WipeWord(x.Disks))
+	}
+	return nil
+}
+
+// LANValidator checks the LAN port: a NIC name other than the WAN port.
+func LANValidator(in *config.Install) func(string) error {
+	return func(s string) error {
+		if err := config.ValidateNIC(s); err != nil {
+			return err
+		}
+		if s == in.Node.WANNIC {
+			return errors.New("LAN and WAN must be different ports")
+		}
+		return nil
+	}
+}
+
+// ValidatePassword checks a typed firewall root password (none is needed
+// when one is generated).
+func (x *Extra) ValidatePassword(s string) error {
+	if x.Generate {
+		return nil
+	}
+	return config.ValidatePassword(s)
+}
+
+// RepeatValidator checks the repeated firewall root password.
+func (x *Extra) RepeatValidator(in *config.Install) func(string) error {
+	return func(s string) error {
+		if !x.Generate && s != in.Firewall.RootPassword {
+			return errors.New("the passwords differ")
+		}
+		return nil
+	}
 }
 
 // NodeGroup is hostname, management address and the NIC role pickers.
@@ -242,20 +302,13 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 			Options(NICOptions(det.NICs)...).Value(&in.Node.WANNIC).Validate(config.ValidateNIC),
 		huh.NewSelect[string]().Key("lan").Title("LAN port (trunk to your switch)").
 			Options(NICOptions(det.NICs)...).Value(&in.Node.LANNIC).
-			Validate(func(s string) error {
-				if err := config.ValidateNIC(s); err != nil {
-					return err
-				}
-				if s == in.Node.WANNIC {
-					return errors.New("LAN and WAN must be different ports")
-				}
-				return nil
-			}),
+			Validate(LANValidator(in)),
 	).Title("Node")
 }
 
 // Form builds the install wizard's form bound to in and x. The same form
-// runs embedded in the TUI and in accessible mode (plain prompts).
+// runs embedded in the TUI; accessible mode asks the same questions with
+// the same validators (tui/accessible.go).
 func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *huh.Form {
 	site := huh.NewGroup(
 		huh.NewInput().Key("domain").Title("Public domain").
@@ -276,27 +329,15 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 	fwpw := huh.NewGroup(
 		huh.NewInput().Key("fwpw").Title("Firewall root password").EchoMode(huh.EchoModePassword).
 			Description("At least 12 characters.").Value(&in.Firewall.RootPassword).
-			Validate(func(s string) error {
-				if x.Generate {
-					return nil
-				}
-				return config.ValidatePassword(s)
-			}),
+			Validate(x.ValidatePassword),
 		huh.NewInput().Key("fwpw2").Title("Repeat the password").EchoMode(huh.EchoModePassword).
-			Value(&x.Repeat).Validate(func(s string) error {
-			if !x.Generate && s != in.Firewall.RootPassword {
-				return errors.New("the passwords differ")
-			}
-			return nil
-		}),
+			Value(&x.Repeat).Validate(x.RepeatValidator(in)),
 	).Title("Firewall password").WithHideFunc(func() bool { return x.Generate })
 
 	platform := huh.NewGroup(
 		huh.NewInput().Key("branch").Title("TAPPaaS branch").Value(&in.Platform.Branch).Validate(config.ValidateBranch),
 		huh.NewSelect[string]().Key("cicd").Title("tappaas-cicd size").
-			Options(huh.NewOption("small  (2 cores, 8 GB RAM, 32 GB disk)", "small"),
-				huh.NewOption("medium (4 cores, 16 GB RAM, 32 GB disk)", "medium"),
-				huh.NewOption("large  (8 cores, 32 GB RAM, 64 GB disk)", "large")).
+			Options(SizeOptions()...).
 			Value(&x.Size),
 	).Title("Platform")
 
