@@ -265,7 +265,7 @@ func (b *NodeBackend) Preflight(ctx context.Context, req Request) ([]Check, erro
 	if req.Goal == common.GoalJoin {
 		role = preflight.RoleJoin
 	}
-	pc := &preflight.Checks{Node: sess.Targets.Node, Cfg: cfg, Role: role, OperatorAddr: sess.Targets.OperatorAddr}
+	pc := &preflight.Checks{Node: sess.Targets.Node, Cfg: cfg, Role: role, OperatorAddr: sess.Targets.OperatorAddr, NodeAddr: sess.Targets.NodeAddr}
 	res, _, err := pc.Run(ctx)
 	if err != nil {
 		return nil, err
