@@ -30,7 +30,12 @@ import (
 // (WantedBy=multi-user.target, systemd.unit(5) [Install]) and it restores
 // the saved files while the marker is there (ConditionPathExists=). The
 // live timer is a transient systemd-run unit, which a reboot forgets
-// (systemd-run(1)); the boot unit covers that case.
+// (systemd.unit(5): transient units load from /run/systemd/transient); the
+// boot unit covers that case. A timer unit file would not do it alone:
+// Persistent= "only has an effect on timers configured with OnCalendar="
+// and catches up only on a deadline passed while the node was down, and
+// OnBootSec= counts from boot (systemd.timer(5)) — either way a node that
+// reboots inside the window would keep the unconfirmed network for a while.
 const (
 	RollbackDir    = "/usr/local/sbin"
 	rollbackPrefix = "tappaas-rollback-"
