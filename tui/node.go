@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
