@@ -44,9 +44,26 @@ func (c *Client) DialAt(ctx context.Context, addr string) (*Client, error) {
 	cfg.AcceptFingerprint = ""
 	cfg.Trust = func(host string, key PublicKey, fp string) (bool, error) {
 		if err := cb(orig, fakeAddr(orig), key); err != nil {
-			return false, fmt.Errorf("%s is not the host at %s (its key %s is not the one on record there)", host, orig, fp)
+			return false, &OtherHostError{Addr: host, Trusted: orig, Fingerprint: fp}
 		}
 		return true, nil
 	}
 	return Dial(ctx, cfg)
 }
+
+// OtherHostError is DialAt reaching a host whose key is not the one trusted
+// for the first address. It is fatal: retrying cannot make it the same
+// host. It matches ErrHostKeyRejected.
+type OtherHostError struct {
+	Addr, Trusted, Fingerprint string
+}
+
+func (e *OtherHostError) Error() string {
+	return fmt.Sprintf("%s is not the host at %s: its key %s is not the one on record for %s", e.Addr, e.Trusted, e.Fingerprint, e.Trusted)
+}
+
+// Fatal marks the error as never retried (steps.Fatal).
+func (e *OtherHostError) Fatal() bool { return true }
+
+// Is matches ErrHostKeyRejected.
+func (e *OtherHostError) Is(target error) bool { return target == ErrHostKeyRejected }
