@@ -33,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -591,7 +592,10 @@ func (l *Lab) resolveOwn(addr string) (string, error) {
 	var hostname string
 	l.node.Read(func(m *pve.Model) {
 		hostname = m.Hostname
-		nodeUp = (host == m.NodeAddr || host == mgmtAddr(m.Hostname)) && m.AddrUp(host)
+		// Any address the node holds on its live upstream bridge answers
+		// like the install address (node.wan_address may move the node to
+		// another one in 192.168.1.0/24, the lab's upstream network).
+		nodeUp = (host == m.NodeAddr || host == mgmtAddr(m.Hostname) || strings.HasPrefix(host, "192.168.1.")) && m.AddrUp(host)
 		pbsUp = m.PBS.Installed && m.Services["proxmox-backup-proxy"] == "active"
 	})
 	_ = hostname

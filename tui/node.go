@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -189,6 +190,10 @@ func (b *NodeBackend) Detect(ctx context.Context) (Detected, error) {
 		det.Install, saved = cfg, true
 	}
 	in := &det.Install
+	det.OperatorAddr = sess.Targets.OperatorAddr
+	if !saved {
+		defaultAdminNetwork(in, det.OperatorAddr)
+	}
 	if config.ValidateHostname(inv.Hostname) == nil && in.Node.Hostname == "tappaas1" {
 		in.Node.Hostname = inv.Hostname
 		if ip, err := config.MgmtIPForHostname(inv.Hostname); err == nil {
@@ -273,7 +278,7 @@ func (b *NodeBackend) Preflight(ctx context.Context, req Request) ([]Check, erro
 	if req.Goal == common.GoalJoin {
 		role = preflight.RoleJoin
 	}
-	pc := &preflight.Checks{Node: sess.Targets.Node, Cfg: cfg, Role: role, OperatorAddr: sess.Targets.OperatorAddr}
+	pc := &preflight.Checks{Node: sess.Targets.Node, Cfg: cfg, Role: role, OperatorAddr: sess.Targets.OperatorAddr, NodeAddr: sess.Targets.NodeAddr}
 	res, _, err := pc.Run(ctx)
 	if err != nil {
 		return nil, err
@@ -405,4 +410,16 @@ func (b *NodeBackend) Summary(ctx context.Context, req Request) (Summary, error)
 		}
 	}
 	return s, nil
+}
+
+// defaultAdminNetwork proposes the operator's own address (over --host) as
+// node.admin_network when the answers have none: the gateway cutover then
+// keeps their session routed via the upstream router.
+func defaultAdminNetwork(in *config.Install, operator string) {
+	if in.Node.AdminNetwork != "" || operator == "" {
+		return
+	}
+	if a, err := netip.ParseAddr(operator); err == nil && a.Is4() && !a.IsLoopback() {
+		in.Node.AdminNetwork = netip.PrefixFrom(a, 32).String()
+	}
 }

@@ -374,6 +374,12 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 	}
 	rc := 0
 	for _, u := range units {
+		if ok, r := n.unitFileVerb(e, verb, u, quiet); ok {
+			if r != 0 {
+				rc = r
+			}
+			continue
+		}
 		name := unitName(u)
 		n.lock()
 		isTimer := false

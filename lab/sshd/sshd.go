@@ -156,7 +156,8 @@ type Server struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	seq atomic.Int64
+	seq      atomic.Int64
+	accepted atomic.Int64
 }
 
 type conn struct {
@@ -228,6 +229,9 @@ func (s *Server) Port() int {
 // Commands is how many exec commands and interactive lines the server has
 // received.
 func (s *Server) Commands() int64 { return s.seq.Load() }
+
+// Connections is how many connections completed the handshake so far.
+func (s *Server) Connections() int64 { return s.accepted.Load() }
 
 // Open is the number of connections currently open.
 func (s *Server) Open() int {
@@ -315,6 +319,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	c.sc = sc
+	s.accepted.Add(1)
 	s.log.Debug("ssh connection", "remote", nc.RemoteAddr().String(), "user", sc.User())
 	var cwg sync.WaitGroup
 	cwg.Add(1)

@@ -42,7 +42,7 @@ func JoinPlan(cfg config.Install, t *Targets, peer Peer) (*steps.Plan, error) {
 	ss := []steps.Step{
 		&preflight.Checks{Node: e, Cfg: cfg, Role: preflight.RoleJoin, OperatorAddr: t.OperatorAddr, PriorRun: t.PriorRun},
 		&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.HAServices{Node: e}, &node.Snippets{Node: e}, &node.Upgrade{Node: e},
-		&network.Bridges{Node: e, Cfg: cfg, Secondary: true, After: []string{"node.upgrade"}},
+		&network.Bridges{Node: e, Cfg: cfg, Secondary: true, After: []string{"node.upgrade"}, NodeAddr: t.NodeAddr, Reach: t.Reconnect},
 		&join.Cluster{Node: e, Cfg: cfg, Peer: peer.Exec, Password: peer.Password},
 		&join.RePin{Node: e, OnChange: peer.RePin},
 	}

@@ -84,9 +84,9 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	var ss []steps.Step
 	add := func(s ...steps.Step) { ss = append(ss, s...) }
 
-	add(&preflight.Checks{Node: e, Cfg: cfg, Role: preflight.RoleFirst, OperatorAddr: t.OperatorAddr, PriorRun: t.PriorRun})
+	add(&preflight.Checks{Node: e, Cfg: cfg, Role: preflight.RoleFirst, OperatorAddr: t.OperatorAddr, NodeAddr: t.NodeAddr, PriorRun: t.PriorRun})
 	add(&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.HAServices{Node: e}, &node.Snippets{Node: e}, &node.Upgrade{Node: e})
-	add(&network.Bridges{Node: e, Cfg: cfg, After: []string{"node.upgrade"}})
+	add(&network.Bridges{Node: e, Cfg: cfg, After: []string{"node.upgrade"}, NodeAddr: t.NodeAddr, Reach: t.Reconnect})
 	add(&cluster.Create{Node: e, Cfg: cfg, API: t.ClusterAPI})
 	for _, p := range cfg.Storage.Pools {
 		add(&storage.Pool{Node: e, Cfg: cfg, Pool: p}, &storage.Register{Node: e, Pool: p.Name, Hostname: cfg.Node.Hostname})
@@ -100,7 +100,7 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	add(&firewall.Config{Node: e, Cfg: cfg, API: t.Firewall, Pusher: t.Pusher, Nodes: StaticNodes()})
 	add(&firewall.Reboot{Node: e, Cfg: cfg, API: t.Firewall, SSH: t.FirewallSSH})
 	add(&firewall.Verify{Cfg: cfg, API: t.Firewall})
-	add(&network.Cutover{Node: e, Cfg: cfg})
+	add(&network.Cutover{Node: e, Cfg: cfg, NodeAddr: t.NodeAddr, Reach: t.Reconnect})
 	add(&network.Sanity{Node: e, Cfg: cfg, Firewall: t, Names: SanityNames(cfg.Node.Hostname)})
 
 	add(&platform.Template{Node: e, Cfg: cfg, Image: tplImg})

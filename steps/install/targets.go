@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/cluster"
 	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/network"
 	"github.com/tappaas/tappaas/steps/node"
 	"github.com/tappaas/tappaas/steps/platform"
 	stepzones "github.com/tappaas/tappaas/steps/zones"
@@ -58,6 +60,13 @@ type Targets struct {
 	}
 	// OperatorAddr is the address the operator connects from ("" unknown).
 	OperatorAddr string
+	// NodeAddr is the node's address the connection goes to ("" at the
+	// node's console).
+	NodeAddr string
+	// Reconnect opens a new connection to the node at another of its
+	// addresses, trusting only the host key of this one (nil at the
+	// console).
+	Reconnect network.Reach
 	// PriorRun describes an earlier checkpoint ("" none).
 	PriorRun string
 	// Dial is the dialer for the firewall API and VMs.
@@ -144,6 +153,25 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 	}
 	t := &Targets{Node: cl, Dial: o.Dial, Log: o.Log}
 	t.OnClose(cl.Close)
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			t.NodeAddr = ip.String()
+		}
+	}
+	if la := cl.LocalAddr(); la != nil {
+		if ap, err := netip.ParseAddrPort(la.String()); err == nil && !ap.Addr().IsLoopback() {
+			// Our end of the connection: the address the node sees
+			// unless a NAT lies between.
+			t.OperatorAddr = ap.Addr().Unmap().String()
+		}
+	}
+	t.Reconnect = func(ctx context.Context, addr string) (exec.Executor, func() error, error) {
+		nc, err := cl.DialAt(ctx, net.JoinHostPort(addr, "22"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return nc, nc.Close, nil
+	}
 	if o.RootPassword != nil {
 		host, _, _ := net.SplitHostPort(addr)
 		t.ClusterAPI = &PVETicket{Node: cl, Addr: host, Password: o.RootPassword, Dial: o.Dial}

@@ -206,6 +206,50 @@ type Bridges struct {
 	// After are steps that must finish first (the node's post-install:
 	// upstream configures the network after it).
 	After []string
+	// NodeAddr is the node address the installer is connected through
+	// ("" at the node's console).
+	NodeAddr string
+	// Reach opens a new connection to the node at addr; the change is
+	// verified and confirmed over it (nil: over Node).
+	Reach Reach
+}
+
+// Reach opens a new connection to the node at addr (an IP address), trusting
+// only the host key of the connection already open; closing it is the
+// caller's.
+type Reach func(ctx context.Context, addr string) (exec.Executor, func() error, error)
+
+// reconnect binds r to addr for a Change (nil when either is unset).
+func reconnect(r Reach, addr string) func(ctx context.Context) (exec.Executor, func() error, error) {
+	if r == nil || addr == "" {
+		return nil
+	}
+	return func(ctx context.Context) (exec.Executor, func() error, error) { return r(ctx, addr) }
+}
+
+// addrAfter is where the operator reaches the node once the layout is live:
+// the address they are connected through when the layout keeps it, else
+// the new upstream address (wan), or the management address on a joining
+// node, which has no upstream address.
+func addrAfter(connected string, l Layout, st Stage) string {
+	var kept []string
+	if st != StageSecondary {
+		if p, err := netip.ParsePrefix(l.UpstreamCIDR); err == nil {
+			kept = append(kept, p.Addr().String())
+		}
+	}
+	if p, err := netip.ParsePrefix(l.MgmtCIDR); err == nil {
+		kept = append(kept, p.Addr().String())
+	}
+	for _, k := range kept {
+		if k == connected {
+			return connected
+		}
+	}
+	if len(kept) == 0 {
+		return connected
+	}
+	return kept[0]
 }
 
 func (s *Bridges) ID() string { return "network.bridges" }
@@ -284,12 +328,17 @@ func (s *Bridges) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if !s.Secondary && string(cur) == Render(l, StageCutover) {
 		want = string(cur) // already cut over: never undo it
 	}
+	next := ""
+	if s.NodeAddr != "" {
+		next = addrAfter(s.NodeAddr, l, st)
+	}
 	c := &Change{
-		Node:  s.Node,
-		Files: map[string]string{InterfacesFile: want},
-		Apply: "ifreload -a",
-		Verify: func(ctx context.Context) (bool, string, error) {
-			links, err := Links(ctx, s.Node)
+		Node:      s.Node,
+		Files:     map[string]string{InterfacesFile: want},
+		Apply:     "ifreload -a",
+		Reconnect: reconnect(s.Reach, next),
+		Verify: func(ctx context.Context, e exec.Executor) (bool, string, error) {
+			links, err := Links(ctx, e)
 			if err != nil {
 				return false, "cannot read interfaces", err
 			}
@@ -300,5 +349,14 @@ func (s *Bridges) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if s.RollbackAfter > 0 {
 		c.RollbackAfter = secs(s.RollbackAfter)
 	}
-	return c.Commit(ctx, rt)
+	if err := c.Commit(ctx, rt); err != nil {
+		return err
+	}
+	if next != s.NodeAddr && !s.Secondary {
+		// Confirmed over a new connection to the new address; the links
+		// of this run go to the old one. (A joining node keeps going on
+		// the link it was joined through.)
+		return fmt.Errorf("the node moved to %s (node.wan_address; confirmed over a new connection there): run tappaas again with --host root@%s to continue", next, next)
+	}
+	return nil
 }

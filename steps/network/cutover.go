@@ -61,6 +61,11 @@ type Cutover struct {
 	Node          exec.Executor
 	Cfg           config.Install
 	RollbackAfter int // seconds; 0 = default
+	// NodeAddr and Reach: see Bridges. The cutover keeps the node's
+	// addresses; the new connection proves the operator's way back to the
+	// node still works with the firewall as the gateway.
+	NodeAddr string
+	Reach    Reach
 }
 
 func (s *Cutover) ID() string { return "network.cutover" }
@@ -130,18 +135,19 @@ func (s *Cutover) Apply(ctx context.Context, rt *steps.Runtime) error {
 		return err
 	}
 	c := &Change{
-		Node:  s.Node,
-		Files: files,
-		Apply: "ifreload -a",
-		Verify: func(ctx context.Context) (bool, string, error) {
-			gw, err := DefaultGateway(ctx, s.Node)
+		Node:      s.Node,
+		Files:     files,
+		Apply:     "ifreload -a",
+		Reconnect: reconnect(s.Reach, s.NodeAddr),
+		Verify: func(ctx context.Context, e exec.Executor) (bool, string, error) {
+			gw, err := DefaultGateway(ctx, e)
 			if err != nil {
 				return false, "cannot read routes", err
 			}
 			if gw != config.FirewallLANIP {
 				return false, fmt.Sprintf("default gateway is %q", gw), nil
 			}
-			links, err := Links(ctx, s.Node)
+			links, err := Links(ctx, e)
 			if err != nil {
 				return false, "cannot read interfaces", err
 			}

@@ -85,6 +85,9 @@ type Checks struct {
 	// client address); a first-node install from inside the management subnet
 	// would lock the operator out (docs/upstream.md#lockout).
 	OperatorAddr string
+	// NodeAddr is the node's address the installer's connection goes to
+	// (--host); "" at the node's console, where no connection can be cut.
+	NodeAddr string
 	// PriorRun describes an earlier run's checkpoint ("" when none).
 	PriorRun string
 }
@@ -373,6 +376,11 @@ func (s *Checks) Run(ctx context.Context) ([]Result, *Inventory, error) {
 			add("operator address", Pass, "", "%s", s.OperatorAddr)
 		}
 	}
+	if s.Role == RoleFirst && !cutOver {
+		if name, fix, detail, bad := s.lockout(inv); bad {
+			add(name, Fail, fix, "%s", detail)
+		}
+	}
 	if s.PriorRun != "" {
 		add("earlier run", Pass, "", "%s; finished steps are re-checked and skipped", s.PriorRun)
 	}
@@ -443,4 +451,45 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// lockout reports whether the bridges (network.bridges) would take away
+// the node address the installer is connected through: after them the
+// node has only node.wan_address (or its install address) on wan and the
+// management address on lan. The change is confirmed over a new
+// connection, so a new address is acceptable only when the operator said
+// the network they connect from reaches it (node.admin_network holds
+// their address).
+func (s *Checks) lockout(inv *Inventory) (name, fix, detail string, bad bool) {
+	conn, err := netip.ParseAddr(s.NodeAddr)
+	if s.NodeAddr == "" || err != nil || conn.IsLoopback() {
+		return "", "", "", false
+	}
+	var kept []netip.Addr
+	wan := s.Cfg.Node.WANAddress
+	if wan == "" {
+		wan = inv.InstallCIDR
+	}
+	if p, err := netip.ParsePrefix(wan); err == nil {
+		kept = append(kept, p.Addr())
+	}
+	kept = append(kept, s.Cfg.MgmtPrefix().Addr())
+	for _, k := range kept {
+		if k == conn {
+			return "", "", "", false
+		}
+	}
+	if op, err := netip.ParseAddr(s.OperatorAddr); err == nil && s.Cfg.Node.AdminNetwork != "" {
+		if an, err := netip.ParsePrefix(s.Cfg.Node.AdminNetwork); err == nil && an.Contains(op) {
+			return "", "", "", false
+		}
+	}
+	bits := 24
+	if p, err := netip.ParsePrefix(inv.InstallCIDR); err == nil && p.Addr() == conn {
+		bits = p.Bits()
+	}
+	return "node.wan_address",
+		fmt.Sprintf("set node.wan_address to %s/%d (or leave it empty), or set node.admin_network to the network you connect from so the change is confirmed over a new connection to %s, or run tappaas at the node's console", conn, bits, wan),
+		fmt.Sprintf("you are connected through %s, but node.wan_address %s moves the node off it: the bridge change would cut this session and the next run would find no route to the node", conn, wan),
+		true
 }

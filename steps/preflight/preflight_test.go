@@ -100,6 +100,51 @@ func TestPreflightFailureTable(t *testing.T) {
 	}
 }
 
+// A node.wan_address other than the address the installer is connected
+// through would cut the session at the bridge change: refused, naming the
+// field and the fix — unless node.admin_network holds the operator's
+// address (then the change is confirmed over a new connection to it).
+func TestPreflightRefusesWANAddressThatCutsTheConnection(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		wan         string
+		admin       string
+		node, op    string
+		wantRefused bool
+	}{
+		{"moved off the connected address", "192.168.1.20/24", "", "192.168.1.10", "192.168.1.50", true},
+		{"other subnet", "172.16.0.5/24", "", "192.168.1.10", "192.168.1.50", true},
+		{"admin network without the operator", "192.168.1.20/24", "192.168.50.0/24", "192.168.1.10", "192.168.1.50", true},
+		{"admin network holds the operator", "192.168.1.20/24", "192.168.1.0/24", "192.168.1.10", "192.168.1.50", false},
+		{"same address", "192.168.1.10/24", "", "192.168.1.10", "192.168.1.50", false},
+		{"empty keeps the install address", "", "", "192.168.1.10", "192.168.1.50", false},
+		{"console", "192.168.1.20/24", "", "", "", false},
+	}
+	for _, tc := range cases {
+		c := cfg()
+		c.Node.WANAddress, c.Node.AdminNetwork = tc.wan, tc.admin
+		s := &Checks{Node: freshNode("9.1.4"), Cfg: c, Role: RoleFirst, NodeAddr: tc.node, OperatorAddr: tc.op}
+		res, _, err := s.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *Result
+		for i := range res {
+			if res[i].Name == "node.wan_address" && res[i].Outcome == Fail {
+				got = &res[i]
+			}
+		}
+		if (got != nil) != tc.wantRefused {
+			t.Errorf("%s: refused=%v, want %v\n%s", tc.name, got != nil, tc.wantRefused, strings.Join(Table(res), "\n"))
+			continue
+		}
+		if got != nil && (!strings.Contains(got.Detail, tc.node) || !strings.Contains(got.Fix, "node.wan_address to "+tc.node+"/24") || !strings.Contains(got.Fix, "node.admin_network")) {
+			t.Errorf("%s: unclear message: %s — %s", tc.name, got.Detail, got.Fix)
+		}
+	}
+}
+
 func TestPreflightUnknownCommandIsCouldNotCheck(t *testing.T) {
 	t.Parallel()
 	f := exectest.NewFake()

@@ -149,6 +149,10 @@ type Detected struct {
 	// Pool is the install's storage pool when it already exists on the
 	// node (its real layout and disks): kept as it is, nothing erased.
 	Pool *config.Pool
+	// OperatorAddr is the address the operator connects from over --host
+	// ("" at the node's console): the wizard then asks for
+	// node.admin_network, defaulting to it.
+	OperatorAddr string
 }
 
 // Erases lists the disks a request would erase: those of its pools that do

@@ -291,9 +291,11 @@ func (x *Extra) RepeatValidator(in *config.Install) func(string) error {
 	}
 }
 
-// NodeGroup is hostname, management address and the NIC role pickers.
+// NodeGroup is hostname, management address and the NIC role pickers; over
+// --host also the admin network that keeps the operator's session alive
+// through the gateway cutover.
 func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
-	return huh.NewGroup(
+	fields := []huh.Field{
 		huh.NewInput().Key("hostname").Title("Hostname").Value(&in.Node.Hostname).Validate(config.ValidateHostname),
 		huh.NewInput().Key("mgmtip").Title("Management address").
 			Description("On the lan bridge, in 10.0.0.0/24.").Value(&in.Node.ManagementCIDR).
@@ -303,7 +305,32 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 		huh.NewSelect[string]().Key("lan").Title("LAN port (trunk to your switch)").
 			Options(NICOptions(det.NICs)...).Value(&in.Node.LANNIC).
 			Validate(LANValidator(in)),
-	).Title("Node")
+	}
+	if det.OperatorAddr != "" {
+		fields = append(fields, huh.NewInput().Key("admin").Title("Admin network (kept reachable after the cutover)").
+			Description("You connect from "+det.OperatorAddr+". Once the firewall is the node's gateway, this network\nstays routed via your router, so your session survives. Empty: none.").
+			Value(&in.Node.AdminNetwork).Validate(ValidateAdminNetwork))
+	}
+	return huh.NewGroup(fields...).Title("Node")
+}
+
+// ValidateAdminNetwork checks node.admin_network as the answers file does
+// (empty is allowed).
+func ValidateAdminNetwork(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	c := config.Defaults()
+	c.Node.AdminNetwork = strings.TrimSpace(s)
+	var es config.Errors
+	if err := c.Validate(); errors.As(err, &es) {
+		for _, e := range es {
+			if e.Key == "node.admin_network" {
+				return e.Err
+			}
+		}
+	}
+	return nil
 }
 
 // Form builds the install wizard's form bound to in and x. The same form

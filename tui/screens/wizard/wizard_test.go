@@ -95,6 +95,36 @@ func TestWizardAsksForMissingChecksums(t *testing.T) {
 	}
 }
 
+// Over --host the wizard asks for node.admin_network, offering the
+// operator's address; at the console it does not ask.
+func TestWizardAsksAdminNetworkOverHost(t *testing.T) {
+	t.Parallel()
+	det := detected()
+	det.OperatorAddr = "192.168.1.50"
+	det.Install.Node.AdminNetwork = "192.168.1.50/32" // the backend's default
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	h := &host{s: New(com, det)}
+	d := tuitest.NewDriver(t, h, 100, 30)
+	d.Type("example.org")
+	d.Key("enter")
+	d.Type("admin@example.org")
+	for i := 0; i < 5; i++ { // email, hostname, mgmt, wan, lan
+		d.Key("enter")
+	}
+	v := tuitest.Plain(h.s.View())
+	if !strings.Contains(v, "Admin network") || !strings.Contains(v, "You connect from 192.168.1.50") || !strings.Contains(v, "192.168.1.50/32") {
+		t.Fatalf("admin network not asked with the operator's address as default:\n%s", v)
+	}
+	for range len("192.168.1.50/32") {
+		d.Key("backspace")
+	}
+	d.Type("10.0.0.0/16")
+	d.Key("enter")
+	if v := tuitest.Plain(h.s.View()); !strings.Contains(v, "overlaps the management network") {
+		t.Fatalf("an admin network overlapping 10.0.0.0/24 must be refused inline:\n%s", v)
+	}
+}
+
 // An empty field's placeholder must not read as a filled value: it starts
 // with "e.g." and is drawn italic (dim in colour, faint without), unlike the
 // typed value that replaces it.
