@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"text/tabwriter"
+	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
+	"charm.land/lipgloss/v2/table"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/tappaas/tappaas/backends/state"
@@ -79,25 +82,46 @@ func runStatus(ctx context.Context, o installOptions, stdout, stderr io.Writer) 
 		}
 		return a.Before(b)
 	})
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tSTATUS\tTRIES\tFINISHED\tDETAIL")
 	counts := map[string]int{}
+	cells := make([][]string, 0, len(rows))
 	for _, r := range rows {
 		counts[r.r.Status]++
 		detail := r.r.Detail
 		if r.r.Error != "" {
 			detail = r.r.Error
 		}
-		if len(detail) > 70 {
-			detail = detail[:67] + "..."
-		}
 		fin := ""
 		if !r.r.Finished.IsZero() {
 			fin = r.r.Finished.Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.id, r.r.Status, r.r.Attempts, fin, detail)
+		cells = append(cells, []string{r.id, r.r.Status, fmt.Sprint(r.r.Attempts), fin, detail})
 	}
-	tw.Flush()
+	writeStepTable(stdout, cells)
 	fmt.Fprintf(stdout, "\n%d done, %d skipped, %d failed, %d interrupted\n", counts["done"], counts["skipped"], counts["failed"], counts["interrupted"])
 	return 0, nil
+}
+
+// detailWidth is how many cells of a step's detail `tappaas status` shows.
+const detailWidth = 70
+
+// writeStepTable prints the STEP/STATUS/TRIES/FINISHED/DETAIL table. Columns
+// are sized and the detail cut by display width, so a detail or hostname in
+// CJK or with emoji (two cells a character) keeps the columns aligned.
+func writeStepTable(w io.Writer, rows [][]string) {
+	t := table.New().Headers("STEP", "STATUS", "TRIES", "FINISHED", "DETAIL").Wrap(false).
+		BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
+		BorderHeader(false).BorderColumn(false).BorderRow(false)
+	for _, r := range rows {
+		r[4] = ansi.Truncate(r[4], detailWidth, "…")
+		t.Row(r...)
+	}
+	t.StyleFunc(func(_, col int) lipgloss.Style {
+		if col < 4 {
+			return lipgloss.NewStyle().PaddingRight(2)
+		}
+		return lipgloss.NewStyle()
+	})
+	for _, l := range strings.Split(t.String(), "\n") {
+		fmt.Fprintln(w, strings.TrimRight(l, " "))
+	}
 }
