@@ -184,7 +184,8 @@ func assertConverged(t *testing.T, dir string) {
 // TestCrashKillAndResume SIGKILLs the installer at seeded random points
 // (any printed event: inside steps as well as between them), runs it again
 // to completion, and checks the lab converged with exactly one of each
-// object. TAPPAAS_CRASH_SEEDS=n runs n seeds (default 3).
+// object. TAPPAAS_CRASH_SEEDS=n runs n seeds (default 3), from
+// TAPPAAS_FAULT_SEED+1 on.
 func TestCrashKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess crash test")
@@ -199,7 +200,13 @@ func TestCrashKillAndResume(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TAPPAAS_CRASH_SEEDS")); err == nil && v > 0 {
 		n = v
 	}
-	for seed := 1; seed <= n; seed++ {
+	// The seeds follow the fault sample's (make test prints it), so a
+	// failure replays with the same TAPPAAS_FAULT_SEED.
+	base := 0
+	if v, err := strconv.Atoi(os.Getenv(faultSeedEnv)); err == nil {
+		base = v
+	}
+	for seed := base + 1; seed <= base+n; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(seed), 42))
 			at := 1 + r.IntN(len(lines)*4/5) // runs print a varying number of lines
