@@ -28,6 +28,18 @@ type faultPosition struct {
 	fault lab.Fault
 }
 
+// kind is what the fault does, without where.
+func (p faultPosition) kind() string {
+	k := "5xx"
+	if p.fault.DropAt > 0 {
+		k = "drop"
+	}
+	if p.fault.After {
+		return k + " after"
+	}
+	return k + " before"
+}
+
 // nodeWrite matches a node command line that changes PVE or PBS state
 // (what pvesh/qm/pvesm/proxmox-backup-manager turn into an API write).
 var nodeWrite = regexp.MustCompile(`^(pvesh (create|set|delete)|qm (create|set|start|stop|reboot|shutdown|clone|template|resize|destroy|importdisk|disk)|pvesm (add|set|remove)|zpool create|zfs (create|set|destroy)|proxmox-backup-manager \S+ (create|update|remove|generate-token))\b`)
@@ -132,10 +144,22 @@ func TestFaultMatrix(t *testing.T) {
 		if v, err := strconv.Atoi(os.Getenv(faultSampleEnv)); err == nil && v > 0 {
 			n = v
 		}
+		// One of each kind in turn (drop before/after, 5xx before/after),
+		// so even a small sample covers every kind.
+		kinds := map[string][]faultPosition{}
+		var order []string
+		for _, p := range pos {
+			k := p.kind()
+			if kinds[k] == nil {
+				order = append(order, k)
+			}
+			kinds[k] = append(kinds[k], p)
+		}
 		r := rand.New(rand.NewPCG(seed, 11))
 		chosen = nil
-		for _, i := range r.Perm(len(pos))[:min(n, len(pos))] {
-			chosen = append(chosen, pos[i])
+		for i := 0; i < n; i++ {
+			ps := kinds[order[i%len(order)]]
+			chosen = append(chosen, ps[r.IntN(len(ps))])
 		}
 		t.Logf("fault sample of %d/%d positions, seed %d (replay: %s=%d)", len(chosen), len(pos), seed, faultSeedEnv, seed)
 		t.Cleanup(func() {
