@@ -167,6 +167,25 @@ func assertConverged(t *testing.T, dir string) {
 			t.Errorf("VLAN %s exists %d times", tag, n)
 		}
 	}
+	// Every other firewall object exists once: interface assignments (one
+	// per device), DHCP ranges, static hosts, aliases, DNS overrides.
+	for table, key := range map[string]func(r map[string]string) string{
+		"interfaces":    func(r map[string]string) string { return r["if"] },
+		"dnsmasq.range": func(r map[string]string) string { return r["interface"] + "|" + r["start_addr"] + "|" + r["end_addr"] },
+		"dnsmasq.host":  func(r map[string]string) string { return r["host"] + "." + r["domain"] + "|" + r["ip"] },
+		"alias":         func(r map[string]string) string { return r["name"] },
+		"unbound.host":  func(r map[string]string) string { return r["hostname"] + "." + r["domain"] + "|" + r["server"] },
+	} {
+		seen := map[string]int{}
+		for _, r := range fw.Staged(table) {
+			seen[key(r)]++
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("%s %s exists %d times", table, k, n)
+			}
+		}
+	}
 	rules := map[string]int{}
 	for _, r := range fw.Staged("filter.rule") {
 		rules[r["description"]+"|"+r["interface"]+"|"+r["source_net"]+"|"+r["destination_net"]]++
