@@ -34,6 +34,7 @@ type labServeOpts struct {
 	failSSH   []string
 	dropSSHAt int
 	slow      []string
+	faults    []string
 	hostname  string
 }
 
@@ -82,6 +83,7 @@ func newLabServeCmd() *cobra.Command {
 	f.StringArrayVar(&o.failSSH, "fail-ssh", nil, `fail a shell command: "command prefix[=N]", e.g. "qm start=1"`)
 	f.IntVar(&o.dropSSHAt, "drop-ssh-at", 0, "sever the SSH link when the K-th command arrives")
 	f.StringArrayVar(&o.slow, "slow", nil, `slow a call or command: "prefix=DURATION", e.g. "qm start=20s"`)
+	f.StringArrayVar(&o.faults, "fault", nil, `any fault: "api[+after]:METHOD /path[=N]", "opnsense[+after]:METHOD /path[=N]", "ssh[+after]:prefix[=N]", "drop[+after]:K", "slow:prefix=DURATION" (+after: the call is done, its reply fails)`)
 	return c
 }
 
@@ -103,6 +105,7 @@ func parseFaultFlags(o labServeOpts) ([]lab.Fault, error) {
 	if o.dropSSHAt > 0 {
 		specs = append(specs, "drop:"+strconv.Itoa(o.dropSSHAt))
 	}
+	specs = append(specs, o.faults...)
 	var out []lab.Fault
 	for _, s := range specs {
 		f, err := lab.ParseFault(s)

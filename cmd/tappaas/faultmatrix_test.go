@@ -197,3 +197,18 @@ func TestFaultMatrix(t *testing.T) {
 		})
 	}
 }
+
+// `lab serve --fault` takes every kind of fault the matrix injects.
+func TestLabServeFaultFlag(t *testing.T) {
+	t.Parallel()
+	fs, err := parseFaultFlags(labServeOpts{faults: []string{"opnsense+after:POST /api/firewall/filter/addRule", "drop+after:7"}, failSSH: []string{"qm start"}})
+	if err != nil || len(fs) != 3 {
+		t.Fatalf("%v %v", fs, err)
+	}
+	if fs[1].Face != "opnsense" || !fs[1].After || fs[2].DropAt != 7 || !fs[2].After {
+		t.Errorf("got %+v", fs)
+	}
+	if _, err := parseFaultFlags(labServeOpts{faults: []string{"slow+after:x=1s"}}); err == nil {
+		t.Error("slow+after accepted")
+	}
+}
