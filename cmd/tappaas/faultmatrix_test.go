@@ -164,7 +164,10 @@ func TestFaultMatrix(t *testing.T) {
 		t.Logf("fault sample of %d/%d positions, seed %d (replay: %s=%d)", len(chosen), len(pos), seed, faultSeedEnv, seed)
 		t.Cleanup(func() {
 			if t.Failed() {
-				fmt.Fprintf(os.Stderr, "fault matrix failed: replay with %s=%d go test -run TestFaultMatrix ./cmd/tappaas/\n", faultSeedEnv, seed)
+				// Runs poll a varying number of times, so a seed picks
+				// nearly the same positions; a position's name is exact.
+				fmt.Fprintf(os.Stderr, "fault matrix failed: replay with %s=%d go test -run TestFaultMatrix ./cmd/tappaas/, "+
+					"or one position exactly with %s=all go test -run 'TestFaultMatrix/NAME$' ./cmd/tappaas/\n", faultSeedEnv, seed, faultMatrixEnv)
 			}
 		})
 	} else {
