@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,7 +74,24 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		}
 		return o.String()
 	}
-	for _, p := range []string{install.StateDir + "/" + state.StateFile, install.StateDir + "/" + state.JournalFile, summary.File} {
+	// state.json, journal.jsonl, the SUMMARY and everything else the run
+	// left in its two directories on the node, but the secrets file.
+	var ls bytes.Buffer
+	if c := l.Run(ctx, "cd "+install.StateDir+" && ls -A", nil, &ls, nil); c != 0 {
+		t.Fatalf("ls %s: exit %d", install.StateDir, c)
+	}
+	files := []string{summary.File}
+	for _, f := range strings.Fields(ls.String()) {
+		if f != state.SecretsFile {
+			files = append(files, install.StateDir+"/"+f)
+		}
+	}
+	for _, want := range []string{state.StateFile, state.JournalFile} {
+		if !slices.Contains(files, install.StateDir+"/"+want) {
+			t.Fatalf("no %s on the node (files: %v)", want, files)
+		}
+	}
+	for _, p := range files {
 		outputs = append(outputs, output{p, cat(p)})
 	}
 	var sf struct {
@@ -130,6 +148,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	for n := range sf.Secrets {
 		names = append(names, n)
 	}
+	t.Logf("node files scanned: %v", files)
 	t.Logf("%d outputs, %d lines scanned for %d secrets (%d needles: %s, lab root password, bootstrap key/secret): %d hits",
 		len(outputs), lines, len(sf.Secrets)+3, len(secrets), strings.Join(names, ", "), hits)
 }
