@@ -181,7 +181,13 @@ func (n *Node) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if f := n.cfg.Faults.Hit("api", r.Method+" "+rel); f != nil {
 		if f.Delay > 0 {
-			time.Sleep(f.Delay)
+			// A slow link: the call answers late, or never when the
+			// client gives up first (its connection closes).
+			select {
+			case <-time.After(f.Delay):
+			case <-r.Context().Done():
+				return
+			}
 		} else {
 			code := f.Status
 			if code == 0 {
