@@ -36,6 +36,20 @@ func TestDashboardEndpoints(t *testing.T) {
 		t.Fatalf("service row = %v (all %v)", svc, ha)
 	}
 
+	// /cluster/resources guest rows: maxcpu, not qemu status's cpus/pid.
+	tn.run(0, "", "qm start 101")
+	var res []map[string]any
+	if err := json.Unmarshal([]byte(tn.run(0, "", "pvesh get /cluster/resources --type vm --output-format json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		_, cpus := r["cpus"]
+		_, pid := r["pid"]
+		if r["maxcpu"] == nil || cpus || pid || r["hastate"] == nil && r["vmid"] == float64(100) {
+			t.Errorf("resources row %v: want maxcpu (and hastate on the HA guest), no cpus or pid", r)
+		}
+	}
+
 	// vzdump: one task per VMID run; unknown VMs fail the task; filters
 	// apply before the limit.
 	tn.run(0, "Backup job finished successfully", "pvesh create /nodes/tappaas1/vzdump --vmid 100 --storage local")

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// hClusterStatus is GET /cluster/status (PVE API: GET /cluster/status,
+// pve-manager PVE/API2/Cluster.pm "get_status"): a "cluster" row (id, name, nodes, quorate, version) when
+// clustered, and one "node" row per member (id, name, ip, level, local,
+// nodeid, online).
 func hClusterStatus(c *call) (any, error) {
 	m := c.n.m
 	ip := m.NodeAddr
@@ -146,6 +150,13 @@ func hConfigNodes(c *call) (any, error) {
 	return out, nil
 }
 
+// hResources is GET /cluster/resources (PVE API: GET /cluster/resources,
+// pve-manager PVE/API2/Cluster.pm "resources"). The schema's fields: id,
+// type, node, status, name, vmid, cpu, maxcpu, mem, maxmem, disk, maxdisk,
+// diskread, diskwrite, netin, netout, uptime, template, hastate, lock,
+// tags, pool (guests); level, cgroup-mode (nodes); storage, plugintype,
+// content, shared (storage). A guest row has "maxcpu", not qemu status's
+// "cpus", and no "pid".
 func hResources(c *call) (any, error) {
 	n := c.n
 	m := n.m
@@ -165,6 +176,9 @@ func hResources(c *call) (any, error) {
 		for _, id := range sortedInts(m.VMs) {
 			vm := m.VMs[id]
 			s := n.vmStatus(vm, false)
+			s["maxcpu"] = s["cpus"]
+			delete(s, "cpus")
+			delete(s, "pid")
 			s["id"] = fmt.Sprintf("qemu/%d", id)
 			s["type"] = "qemu"
 			s["node"] = m.Hostname
