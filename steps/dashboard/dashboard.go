@@ -375,6 +375,15 @@ func build(d *Dashboard, r *raw, prev *Dashboard) {
 			order = append(order, name)
 			return byName[name]
 		}
+		if r.resources == nil && prev != nil {
+			// Resources stale: start from the previous rows, so that a
+			// node offline then is not dropped now.
+			for _, pn := range prev.Nodes {
+				n := pn
+				byName[n.Name] = &n
+				order = append(order, n.Name)
+			}
+		}
 		for _, res := range r.resources {
 			if res.Type != "node" {
 				continue
@@ -387,6 +396,7 @@ func build(d *Dashboard, r *raw, prev *Dashboard) {
 		for name, st := range r.nodes {
 			n := get(name)
 			if r.resources == nil {
+				// Only online nodes are read one by one.
 				n.Online = true
 				n.CPU, n.MemUsed, n.MemTotal, n.Uptime = st.CPU, st.Memory.Used, st.Memory.Total, st.Uptime
 			}
