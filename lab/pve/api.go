@@ -182,7 +182,13 @@ func (n *Node) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var after *Fault
 	if f := n.cfg.Faults.Hit("api", r.Method+" "+rel); f != nil {
 		if f.Delay > 0 {
-			time.Sleep(f.Delay)
+			// A slow link: the call answers late, or never when the
+			// client gives up first (its connection closes).
+			select {
+			case <-time.After(f.Delay):
+			case <-r.Context().Done():
+				return
+			}
 		} else if f.After {
 			after = f
 		} else {
