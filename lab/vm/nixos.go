@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tappaas/tappaas/lab/shell"
@@ -578,6 +579,9 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// linkSeq numbers activate's temporary link names.
+var linkSeq atomic.Uint64
+
 // activate makes a configuration current: hostname, sshd settings,
 // /etc/hosts pins (tappaas-cicd.nix, bootstrap.md §1 step 13), sudo.
 func activate(fsys shell.FS, cfg labConfig, store string) error {
@@ -607,8 +611,18 @@ func activate(fsys shell.FS, cfg labConfig, store string) error {
 		return err
 	}
 	if l, ok := fsys.(shell.Linker); ok {
-		_ = fsys.Remove("/run/current-system")
-		if err := l.Symlink(store, "/run/current-system"); err != nil {
+		// `ln -sfn "$(readlink -f "$systemConfig")" /run/current-system`
+		// (NixOS/nixpkgs@04da25cd:nixos/modules/system/activation/activation-script.nix,
+		// "Make this configuration the current configuration"): coreutils'
+		// ln -f makes the new link under a temporary name and renames it over
+		// the old one (gnulib lib/force-link.c, force_symlinkat), so the link
+		// is never missing and two activations never collide on it.
+		tmp := fmt.Sprintf("/run/.current-system.%d", linkSeq.Add(1))
+		if err := l.Symlink(store, tmp); err != nil {
+			return err
+		}
+		if err := fsys.Rename(tmp, "/run/current-system"); err != nil {
+			_ = fsys.Remove(tmp)
 			return err
 		}
 	} else if err := fsys.WriteFile("/run/current-system", []byte(store+"\n"), 0o644); err != nil {
