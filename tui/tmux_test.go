@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	cz "github.com/tappaas/tappaas/config/zones"
 )
 
 // Real-terminal tests: the built binary in an 80x24 tmux pane, driven with
@@ -435,6 +437,68 @@ func TestTmuxWizardsOnInstalledNode(t *testing.T) {
 	if strings.Contains(scr, "WIPE") {
 		t.Errorf("the join wizard after the install offers to wipe the pool's disk:\n%s", scr)
 	}
+}
+
+// TestTmuxZonesEdit: `tappaas zones edit` under NO_COLOR — add a zone whose
+// VLAN collides (fixed where it is reported, Shift+Tab back past it), see the
+// overlapping-subnet error, fix it, save, plan.
+func TestTmuxZonesEdit(t *testing.T) {
+	t.Parallel()
+	bin := binary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "zones.json")
+	p := startPane(t, []string{"NO_COLOR=1"}, fmt.Sprintf("%s zones edit --file %s --lab --lab-state %s", bin, file, filepath.Join(dir, "fw.json")))
+
+	p.waitFor("5 zones · valid", 15*time.Second)
+	p.keys("a")
+	p.waitFor("New zone", 15*time.Second)
+	p.text("guest")
+	p.keys("Enter", "Enter") // type Service first: sub-ID 10 collides with srv (VLAN 210)
+	p.text("10")
+	p.keys("Enter")
+	scr := p.waitFor("already used by zone srv", 15*time.Second)
+	if !strings.Contains(strings.Join(strings.Fields(scr), " "), "expected a unique tag") {
+		t.Errorf("the collision's fix hint is cut:\n%s", scr)
+	}
+	p.keys("BTab") // back to the type, past the error
+	p.keys("Right", "Right", "Right", "Enter")
+	p.waitFor("Sub-ID (0-99)", 15*time.Second)
+	p.keys("Enter") // 10 is free for Guest (510)
+	p.keys("Enter")
+	scr = p.waitFor("Subnet (CIDR)", 15*time.Second)
+	if strings.Contains(scr, "already used") {
+		t.Errorf("the fixed collision stays on screen:\n%s", scr)
+	}
+	if !strings.Contains(scr, "[tagged]") {
+		t.Errorf("under NO_COLOR the VLAN toggle shows no selection:\n%s", scr)
+	}
+	p.keys("Enter")
+	p.text("10.3.10.0/24")
+	p.keys("Enter")
+	p.waitFor("overlaps zone private", 15*time.Second)
+	for range len("10.3.10.0/24") {
+		p.keys("BSpace")
+	}
+	p.text("10.5.10.0/24")
+	p.keys("Enter", "Enter", "Enter")
+	p.waitFor("Access to", 15*time.Second)
+	p.keys("Enter")
+	p.text("Visitors")
+	p.keys("Enter")
+	p.waitFor("added zone guest", 15*time.Second)
+	scr = p.waitFor("510 10.5.10.0/24", 15*time.Second)
+	if !strings.Contains(scr, "6 zones · valid") {
+		t.Fatalf("after add:\n%s", scr)
+	}
+	p.keys("s")
+	p.waitFor("saved "+file, 15*time.Second)
+	f, err := cz.LoadFile(file)
+	if err != nil || f.Zone("guest") == nil || !f.Validate().OK() {
+		t.Fatalf("saved file: %v", err)
+	}
+	p.keys("p")
+	p.waitFor("Plan against the firewall", 15*time.Second)
+	p.waitFor("58 to create, 1 to update", 15*time.Second)
 }
 
 var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)
