@@ -309,6 +309,7 @@ func TestTmuxInstallToDone(t *testing.T) {
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the run stopped on a failing step (a plan or lab problem, not the UI's):\n%s", scr)
 	}
+	scr = p.waitFor("Open", 30*time.Second) // the summary is read after the screen opens
 	wants := []string{"https://10.0.0.10:8006", "Firewall root password", "Log file: ", "tappaas.log"}
 	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") != "1" {
 		wants = append(wants, "shown only this once") // the generated firewall password
@@ -613,6 +614,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the resumed run stopped on a failing step:\n%s", scr)
 	}
+	scr = p.waitFor("Open", 30*time.Second) // the summary is read after the screen opens
 	wants := []string{"https://10.0.0.10:8006", "Log file: "}
 	if tg.lab {
 		// The first run was stopped before its done screen: the password it
