@@ -527,6 +527,28 @@ func RestoreFS(fsys shell.FS, files map[string]FileRec) error { return restoreFS
 // (with setuid/setgid/sticky), owners and symlinks as links.
 func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 	out := map[string]FileRec{}
+	if m, ok := fsys.(interface{ Entries() []shell.Entry }); ok {
+		// One instant of the whole tree: a guest's shell may be changing it
+		// (nixos-rebuild replacing /run/current-system) while the lab saves,
+		// and a walk would then record a torn image that a restarted lab
+		// cannot activate over.
+		for _, e := range m.Entries() {
+			p := e.Path
+			if p == "/" || strings.HasPrefix(p, "/proc") || strings.HasPrefix(p, "/sys") || strings.HasPrefix(p, "/dev") {
+				continue
+			}
+			mode := e.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+			switch {
+			case e.Link != "":
+				out[p] = FileRec{Link: e.Link, UID: e.UID, GID: e.GID}
+			case e.Dir:
+				out[p] = FileRec{Dir: true, Mode: mode, UID: e.UID, GID: e.GID}
+			default:
+				out[p] = FileRec{Mode: mode, UID: e.UID, GID: e.GID, Data: base64.StdEncoding.EncodeToString(e.Data)}
+			}
+		}
+		return out, nil
+	}
 	linker, _ := fsys.(shell.Linker)
 	var walk func(dir string) error
 	walk = func(dir string) error {

@@ -802,8 +802,8 @@ func (v *credFS) Mkdir(name string, mode fs.FileMode) error  { return v.m.mkdir(
 func (v *credFS) ReadDir(dir string) ([]string, error)       { return v.m.readDir(v.c, dir) }
 func (v *credFS) Chtimes(name string, mtime time.Time) error { return v.m.chtimes(v.c, name, mtime) }
 
-// memFSFile is one entry of MemFS's JSON form.
-type memFSFile struct {
+// Entry is one node of a MemFS: its JSON form, and what Entries reports.
+type Entry struct {
 	Path    string      `json:"path"`
 	Dir     bool        `json:"dir,omitempty"`
 	Link    string      `json:"link,omitempty"`
@@ -815,19 +815,28 @@ type memFSFile struct {
 }
 
 type memFSJSON struct {
-	Files []memFSFile `json:"files"`
+	Files []Entry `json:"files"`
+}
+
+// Entries returns every node of the tree as it is at one instant, sorted by
+// path: a point-in-time image, as a VM's disk is at any moment. Walking the
+// tree with ReadDir and Lstat while a command changes it instead can tear
+// (a symlink replaced mid-walk is read through as a directory).
+func (m *MemFS) Entries() []Entry {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Entry, 0, len(m.nodes))
+	for p, n := range m.nodes {
+		out = append(out, Entry{Path: p, Dir: n.dir, Link: n.link, Mode: n.mode, UID: n.uid, GID: n.gid,
+			Data: append([]byte(nil), n.data...), ModTime: n.modTime})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // MarshalJSON snapshots the whole tree (sorted by path; contents base64).
 func (m *MemFS) MarshalJSON() ([]byte, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := memFSJSON{Files: make([]memFSFile, 0, len(m.nodes))}
-	for p, n := range m.nodes {
-		out.Files = append(out.Files, memFSFile{Path: p, Dir: n.dir, Link: n.link, Mode: n.mode, UID: n.uid, GID: n.gid, Data: n.data, ModTime: n.modTime})
-	}
-	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].Path < out.Files[j].Path })
-	return json.Marshal(out)
+	return json.Marshal(memFSJSON{Files: m.Entries()})
 }
 
 // UnmarshalJSON replaces the tree with a snapshot made by MarshalJSON. The

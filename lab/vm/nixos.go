@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tappaas/tappaas/lab/shell"
@@ -194,6 +195,16 @@ func (g *guest) cmdGit(e *shell.Env) int {
 			fmt.Fprintf(e.Stderr, "error: pathspec '%s' did not match any file(s) known to git\n", br)
 			return 1
 		}
+		if contains(args, "-f") || contains(args, "--force") {
+			// -f throws away local changes: the tracked files are written
+			// again (git-checkout(1), --force; builtin/checkout.c
+			// merge_working_tree resets the tree when forced). Untracked
+			// files stay.
+			if err := checkoutWorkTree(e, root); err != nil {
+				fmt.Fprintf(e.Stderr, "error: unable to write the work tree: %s\n", shell.ErrText(err))
+				return 1
+			}
+		}
 		if head() == br {
 			fmt.Fprintf(e.Stderr, "Already on '%s'\nYour branch is up to date with 'origin/%s'.\n", br, br)
 			return 0
@@ -279,6 +290,28 @@ func (g *guest) cmdGit(e *shell.Env) int {
 	return 0
 }
 
+// checkoutWorkTree writes the lab repository's tracked files below root.
+func checkoutWorkTree(e *shell.Env, root string) error {
+	return fs.WalkDir(repoFS, "repo", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := root + strings.TrimPrefix(p, "repo")
+		if d.IsDir() {
+			return e.FS.MkdirAll(dst, 0o755)
+		}
+		b, err := repoFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if strings.HasSuffix(p, ".sh") {
+			mode = 0o755
+		}
+		return e.FS.WriteFile(dst, b, mode)
+	})
+}
+
 func (g *guest) gitClone(e *shell.Env, dir string, args []string) int {
 	var pos []string
 	branch := "main"
@@ -334,34 +367,22 @@ func (g *guest) gitClone(e *shell.Env, dir string, args []string) int {
 		fmt.Fprintf(e.Stderr, "fatal: could not create work tree dir '%s': %s\n", name, shell.ErrText(err))
 		return 128
 	}
-	_ = g.sleep(e, 3*time.Second)
-	err := fs.WalkDir(repoFS, "repo", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(p, "repo")
-		dst := target + rel
-		if d.IsDir() {
-			return e.FS.MkdirAll(dst, 0o755)
-		}
-		b, err := repoFS.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		mode := fs.FileMode(0o644)
-		if strings.HasSuffix(p, ".sh") {
-			mode = 0o755
-		}
-		return e.FS.WriteFile(dst, b, mode)
-	})
+	// The repository first, the work tree last, as git does: cmd_clone
+	// (git/git builtin/clone.c) initialises .git (HEAD, the origin
+	// remote) before it fetches, and checks the work tree out at the end.
+	// A clone cut short leaves a .git that `git fetch` and
+	// `git checkout -f` complete.
+	gitDir := path.Join(target, ".git")
+	err := e.FS.MkdirAll(gitDir, 0o755)
 	if err == nil {
-		gitDir := path.Join(target, ".git")
-		if err = e.FS.MkdirAll(gitDir, 0o755); err == nil {
-			err = e.FS.WriteFile(path.Join(gitDir, "HEAD"), []byte("ref: refs/heads/"+branch+"\n"), 0o644)
-		}
-		if err == nil {
-			err = e.FS.WriteFile(path.Join(gitDir, "lab-origin"), []byte(url+"\n"), 0o644)
-		}
+		err = e.FS.WriteFile(path.Join(gitDir, "HEAD"), []byte("ref: refs/heads/"+branch+"\n"), 0o644)
+	}
+	if err == nil {
+		err = e.FS.WriteFile(path.Join(gitDir, "lab-origin"), []byte(url+"\n"), 0o644)
+	}
+	if err == nil {
+		_ = g.sleep(e, 3*time.Second)
+		err = checkoutWorkTree(e, target)
 	}
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "fatal: cannot write the work tree: %s\n", shell.ErrText(err))
@@ -579,6 +600,9 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// linkSeq numbers activate's temporary link names.
+var linkSeq atomic.Uint64
+
 // activate makes a configuration current: hostname, sshd settings, /etc/hosts
 // pins (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/tappaas-cicd.nix:58-70),
 // sudo.
@@ -609,8 +633,18 @@ func activate(fsys shell.FS, cfg labConfig, store string) error {
 		return err
 	}
 	if l, ok := fsys.(shell.Linker); ok {
-		_ = fsys.Remove("/run/current-system")
-		if err := l.Symlink(store, "/run/current-system"); err != nil {
+		// `ln -sfn "$(readlink -f "$systemConfig")" /run/current-system`
+		// (NixOS/nixpkgs@04da25cd:nixos/modules/system/activation/activation-script.nix,
+		// "Make this configuration the current configuration"): coreutils'
+		// ln -f makes the new link under a temporary name and renames it over
+		// the old one (gnulib lib/force-link.c, force_symlinkat), so the link
+		// is never missing and two activations never collide on it.
+		tmp := fmt.Sprintf("/run/.current-system.%d", linkSeq.Add(1))
+		if err := l.Symlink(store, tmp); err != nil {
+			return err
+		}
+		if err := fsys.Rename(tmp, "/run/current-system"); err != nil {
+			_ = fsys.Remove(tmp)
 			return err
 		}
 	} else if err := fsys.WriteFile("/run/current-system", []byte(store+"\n"), 0o644); err != nil {

@@ -738,3 +738,46 @@ func TestRootOwnedFilesStopUpstreamSteps(t *testing.T) {
 		t.Fatalf("owned by tappaas: %d %q", code, out.String())
 	}
 }
+
+// TestCloneCutShortIsCompletedByCheckout: git clone writes .git before the
+// work tree (what a VM's disk holds while the clone is still fetching), so
+// a clone cut short is completed by install1's `git fetch` and
+// `git checkout -f` instead of failing the next clone with "already exists".
+func TestCloneCutShortIsCompletedByCheckout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "tappaas-cicd")
+	const repo = "/home/tappaas/TAPPaaS"
+	var midClone []string
+	slept := 0
+	h := vm.Hooks{Sleep: func(ctx context.Context, d time.Duration) error {
+		// The clone is "fetching": this is the disk a crash would keep.
+		slept++
+		if _, err := w.cicdFS.Stat(repo + "/.git/HEAD"); err != nil {
+			midClone = append(midClone, "no .git/HEAD: "+err.Error())
+		}
+		if _, err := w.cicdFS.Stat(repo + "/src/foundation/tappaas-cicd/flake.nix"); err == nil {
+			midClone = append(midClone, "the work tree is there before the fetch")
+		}
+		return ctx.Err()
+	}}
+	g, err := vm.NewGuest(vm.NixOS, w.cicdFS, h)
+	must(t, err)
+	if r := w.on(vm.Handler(vm.NixOS, g), "tappaas", "git clone https://github.com/TAPPaaS/TAPPaaS.git", ""); r.code != 0 {
+		t.Fatalf("clone: %+v", r)
+	}
+	if slept == 0 {
+		t.Fatal("the clone never slept: nothing observed mid-clone")
+	}
+	for _, m := range midClone {
+		t.Errorf("mid-clone: %s", m)
+	}
+	// What a crash mid-checkout leaves: .git, part of the work tree.
+	must(t, w.cicdFS.RemoveAll(repo+"/src/foundation/tappaas-cicd"))
+	r := w.cicdRun("tappaas", "cd /home/tappaas && { test -d TAPPaaS/.git || git clone https://github.com/TAPPaaS/TAPPaaS.git TAPPaaS; } && cd TAPPaaS && git fetch --quiet origin && git checkout -f main")
+	if r.code != 0 {
+		t.Fatalf("resume the clone: %+v", r)
+	}
+	if _, err := w.cicdFS.Stat(repo + "/src/foundation/tappaas-cicd/flake.nix"); err != nil {
+		t.Errorf("git checkout -f did not restore the work tree: %v", err)
+	}
+}

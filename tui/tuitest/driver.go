@@ -22,15 +22,21 @@ type Driver struct {
 	Quit bool
 
 	mu sync.Mutex
-	// inflight holds when each running Cmd started.
-	inflight map[int]time.Time
+	// inflight tracks each Cmd until its message is queued.
+	inflight map[int]*cmdState
 	seq      int
+}
+
+// cmdState is where a Cmd's goroutine is (guarded by Driver.mu).
+type cmdState struct {
+	started  time.Time // zero until the goroutine runs the Cmd
+	returned bool      // the Cmd returned; its message is being queued
 }
 
 // NewDriver sizes m to w×h and runs its Init.
 func NewDriver(t testing.TB, m tea.Model, w, h int) *Driver {
 	t.Helper()
-	d := &Driver{t: t, m: m, msgs: make(chan tea.Msg, 4096), inflight: map[int]time.Time{}}
+	d := &Driver{t: t, m: m, msgs: make(chan tea.Msg, 4096), inflight: map[int]*cmdState{}}
 	d.run(m.Init())
 	d.Send(tea.WindowSizeMsg{Width: w, Height: h})
 	return d
@@ -74,13 +80,24 @@ func (d *Driver) run(c tea.Cmd) {
 	if c == nil {
 		return
 	}
+	st := &cmdState{}
 	d.mu.Lock()
 	d.seq++
 	id := d.seq
-	d.inflight[id] = time.Now()
+	d.inflight[id] = st
 	d.mu.Unlock()
 	go func() {
-		if m := c(); m != nil {
+		if scheduled != nil {
+			scheduled()
+		}
+		d.mu.Lock()
+		st.started = time.Now()
+		d.mu.Unlock()
+		m := c()
+		d.mu.Lock()
+		st.returned = true
+		d.mu.Unlock()
+		if m != nil {
 			d.msgs <- m
 		}
 		d.mu.Lock()
@@ -89,18 +106,25 @@ func (d *Driver) run(c tea.Cmd) {
 	}()
 }
 
+// scheduled, when set (tests of the driver), runs at the start of each Cmd
+// goroutine: a stand-in for a scheduler that runs it late.
+var scheduled func()
+
 // settleGrace is how long a Cmd may run before Settle takes it for a timer
 // or a blocking wait (a cursor blink, a spinner tick, a backend call) rather
-// than an instant message delayed by a busy machine (huh's next-group).
+// than an instant message (huh's next-field). It counts from when the Cmd's
+// goroutine first runs, not from when the Cmd was issued: on a busy machine
+// a goroutine can wait far longer than this to be scheduled at all.
 const settleGrace = 25 * time.Millisecond
 
-// young reports whether a Cmd started less than settleGrace ago is still
-// running.
+// young reports whether a Cmd may still deliver a message promptly: its
+// goroutine has not run yet, it has returned and its message is on the
+// way, or it started less than settleGrace ago.
 func (d *Driver) young() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, at := range d.inflight {
-		if time.Since(at) < settleGrace {
+	for _, st := range d.inflight {
+		if st.started.IsZero() || st.returned || time.Since(st.started) < settleGrace {
 			return true
 		}
 	}

@@ -278,7 +278,11 @@ func formTheme(com *common.Common) huh.Theme {
 		t.Focused.FocusedButton = lipgloss.NewStyle().Bold(true).Reverse(true).
 			Border(chosen, false, true, false, true).MarginRight(1)
 		t.Focused.BlurredButton = lipgloss.NewStyle().Padding(0, 1).MarginRight(1)
+		// Only the focused field keeps the ┃ bar: without colour it is the
+		// one sign of where the keys go (huh's own themes blur the same way).
 		t.Blurred = t.Focused
+		t.Blurred.Base = t.Focused.Base.BorderStyle(lipgloss.HiddenBorder())
+		t.Blurred.Card = t.Blurred.Base
 		return t
 	})
 }
