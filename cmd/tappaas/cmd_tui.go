@@ -29,7 +29,6 @@ import (
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
-	"github.com/tappaas/tappaas/steps/node"
 	"github.com/tappaas/tappaas/steps/platform"
 	"github.com/tappaas/tappaas/steps/preflight"
 	"github.com/tappaas/tappaas/steps/summary"
@@ -351,13 +350,6 @@ func (b *nodeBackend) NodeInfo(ctx context.Context) (tui.NodeInfo, error) {
 		return info, err
 	}
 	info.Hostname, info.PVEVersion, info.Address = inv.Hostname, inv.PVEVersion, inv.InstallCIDR
-	if info.PVEVersion == "" {
-		if out, err := node.Query(ctx, sess.targets.Node, "pveversion"); err == nil {
-			if _, _, full, err := preflight.ParsePVEVersion(out); err == nil {
-				info.PVEVersion = full
-			}
-		}
-	}
 	cfg, ok := b.savedInputs(sess)
 	if !ok {
 		return info, nil
