@@ -414,18 +414,32 @@ func (b *nodeBackend) Detect(ctx context.Context) (tui.Detected, error) {
 	if len(in.Storage.Pools) == 0 && len(free) > 0 {
 		in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: free[:1]}}
 	}
-	if sess.lab != nil {
-		for _, img := range sess.lab.Info().Images {
-			if img.URL == in.Firewall.ImageURL && in.Firewall.ImageSHA256 == "" {
-				in.Firewall.ImageSHA256 = img.SHA256
-			}
-			if img.URL == in.Platform.TemplateImageURL && in.Platform.TemplateImageSHA256 == "" {
-				in.Platform.TemplateImageSHA256 = img.SHA256
-			}
-		}
-	}
 	in.ApplyDefaults()
+	det.Images = []common.ImageSum{
+		publishedSum(ctx, sess, "firewall image", in.Firewall.ImageURL, &in.Firewall.ImageSHA256),
+		publishedSum(ctx, sess, "NixOS template image", in.Platform.TemplateImageURL, &in.Platform.TemplateImageSHA256),
+	}
 	return det, nil
+}
+
+// publishedSum fills *sum from where the image is published (the GitHub
+// release's asset digest, read on the node, which downloads the image)
+// unless earlier answers already hold one; it says where the value came
+// from, or why there is none.
+func publishedSum(ctx context.Context, sess *session, what, url string, sum *string) common.ImageSum {
+	is := common.ImageSum{What: what, URL: url}
+	if *sum != "" {
+		is.SHA256, is.Source = *sum, "the saved answers"
+		return is
+	}
+	p, err := firewall.PublishedSum(ctx, sess.targets.Node, url)
+	if err != nil {
+		is.Source = err.Error()
+		return is
+	}
+	*sum = p.SHA256
+	is.SHA256, is.Source = p.SHA256, p.Source
+	return is
 }
 
 // Preflight implements tui.Backend: the plan's own read-only checks.

@@ -29,6 +29,9 @@ func (n *Node) fetchURL(e *shell.Env, raw string) (data []byte, status int, code
 	if !up {
 		return nil, 0, 7, fmt.Sprintf("Failed to connect to %s port 443 after 3001 ms: Could not connect to server", host)
 	}
+	if b, st, ok := ReleaseAPI(raw); ok {
+		return b, st, 0, ""
+	}
 	if b, img, ok := MirrorFetch(raw); ok {
 		if img != nil {
 			if err := n.sleepCtx(e, n.scaled(downloadTime(img.Nominal))); err != nil {

@@ -142,6 +142,20 @@ type Detected struct {
 	Install config.Install
 	NICs    []NIC
 	Disks   []Disk
+	// Images says where each image checksum in Install came from, in
+	// the order firewall image, NixOS template image.
+	Images []ImageSum
+}
+
+// ImageSum is an image checksum and where it was read.
+type ImageSum struct {
+	What   string // "firewall image", "NixOS template image"
+	URL    string
+	SHA256 string // "" when nothing is published (the wizard asks)
+	// Source says where SHA256 was read ("GitHub release … asset
+	// digest", "the answers"), or, when SHA256 is empty, why nothing
+	// was found.
+	Source string
 }
 
 // CheckStatus is the three-way result of a preflight check.

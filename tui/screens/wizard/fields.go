@@ -232,28 +232,60 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 		}),
 	).Title("Firewall password").WithHideFunc(func() bool { return x.Generate })
 
-	platform := huh.NewGroup(
+	var pf []huh.Field
+	if note := ImagesNote(det.Images); note != "" {
+		// A note takes no focus: the keys through the wizard stay the same.
+		pf = append(pf, huh.NewNote().Title("Image checksums (verified after download)").Description(note))
+	}
+	pf = append(pf,
 		huh.NewInput().Key("branch").Title("TAPPaaS branch").Value(&in.Platform.Branch).Validate(config.ValidateBranch),
 		huh.NewSelect[string]().Key("cicd").Title("tappaas-cicd size").
 			Options(huh.NewOption("small  (2 cores, 8 GB RAM, 32 GB disk)", "small"),
 				huh.NewOption("medium (4 cores, 16 GB RAM, 32 GB disk)", "medium"),
 				huh.NewOption("large  (8 cores, 32 GB RAM, 64 GB disk)", "large")).
-			Value(&x.Size),
-	).Title("Platform")
+			Value(&x.Size))
+	platform := huh.NewGroup(pf...).Title("Platform")
 
 	// Image checksums: nothing unverified is booted. Asked only when the
-	// backend could not fill them (a real node without pinned releases).
+	// backend found none published (see det.Images for why).
 	groups := []*huh.Group{site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform}
 	if in.Firewall.ImageSHA256 == "" || in.Platform.TemplateImageSHA256 == "" {
 		groups = append(groups, huh.NewGroup(
 			huh.NewInput().Key("fwsha").Title("SHA-256 of the firewall image").
-				Description(in.Firewall.ImageURL).Value(&in.Firewall.ImageSHA256).Validate(config.ValidateSHA256),
+				Description(sumHint(det.Images, 0, in.Firewall.ImageURL)).Value(&in.Firewall.ImageSHA256).Validate(config.ValidateSHA256),
 			huh.NewInput().Key("tplsha").Title("SHA-256 of the NixOS template image").
-				Description(in.Platform.TemplateImageURL).Value(&in.Platform.TemplateImageSHA256).Validate(config.ValidateSHA256),
+				Description(sumHint(det.Images, 1, in.Platform.TemplateImageURL)).Value(&in.Platform.TemplateImageSHA256).Validate(config.ValidateSHA256),
 		).Title("Images"))
 	}
 	return huh.NewForm(groups...).
 		WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
+}
+
+// ImagesNote says, per image, which checksum will be verified and where it
+// came from ("" when nothing is known yet).
+func ImagesNote(imgs []common.ImageSum) string {
+	var ls []string
+	for _, im := range imgs {
+		if im.SHA256 == "" {
+			continue
+		}
+		ls = append(ls, fmt.Sprintf("%s: sha256 %s…%s\n  from %s", im.What, im.SHA256[:min(12, len(im.SHA256))], im.SHA256[max(len(im.SHA256)-4, 0):], im.Source))
+	}
+	if len(ls) == 0 {
+		return ""
+	}
+	return strings.Join(ls, "\n") + "\nTo verify against other values: tappaas install --answers FILE with\nimage_sha256 / template_image_sha256."
+}
+
+// sumHint is the description under a checksum the wizard asks for: the URL
+// and why nothing published was found.
+func sumHint(imgs []common.ImageSum, i int, url string) string {
+	d := url
+	if i < len(imgs) && imgs[i].SHA256 == "" && imgs[i].Source != "" {
+		d += "\nNot taken from the publisher: " + imgs[i].Source + "." +
+			"\nPaste the sha256 its publisher lists next to the download."
+	}
+	return d
 }
 
 // groupOf maps a field key to its wizard section.
