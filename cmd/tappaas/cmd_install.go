@@ -545,7 +545,7 @@ func pollUntil(ctx context.Context, rt *steps.Runtime, what string, timeout time
 		if time.Now().After(deadline) {
 			return fmt.Errorf("timed out waiting for %s", what)
 		}
-		rt.Progress(-1, "waiting for "+what)
+		rt.Wait(what, deadline)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

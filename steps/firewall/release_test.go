@@ -23,7 +23,9 @@ func TestPublishedSum(t *testing.T) {
 		noSum   bool // errors.Is(err, ErrNoPublishedSum)
 		errText string
 	}{
-		{"digest", fwURL, func(f *exectest.Fake) { f.Reply(`^curl .* https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/opnsense-firewall-v1.1$`, release, 0) }, sum, false, ""},
+		{"digest", fwURL, func(f *exectest.Fake) {
+			f.Reply(`^curl .* https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/opnsense-firewall-v1.1$`, release, 0)
+		}, sum, false, ""},
 		{"unknown tag", fwURL, func(f *exectest.Fake) {
 			f.On(`^curl `, func(_ context.Context, inv *exectest.Invocation) (int, error) {
 				inv.Stderr.Write([]byte("curl: (22) The requested URL returned error: 404\n"))

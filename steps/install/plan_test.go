@@ -96,3 +96,35 @@ func TestPlanWithoutBackup(t *testing.T) {
 		t.Fatal("pbs steps present with backup disabled")
 	}
 }
+
+// Every step of the plans has an expected duration (the run view's ETA
+// starts from them), and every entry of the table names a real step.
+func TestExpectedDurationsCoverThePlans(t *testing.T) {
+	t.Parallel()
+	cfg := exampleCfg(t)
+	tg := &Targets{Node: exectest.NewFake(), Firewall: &FirewallAPI{}, Pusher: &SSHPusher{}, VMs: &VMDialer{}}
+	p, err := FirstNodePlan(cfg, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, si := range p.Info(nil) {
+		k := si.ID
+		if _, ok := expected[k]; !ok {
+			k = si.ID[:strings.LastIndex(si.ID, ".")+1]
+		}
+		switch {
+		case si.Expected > 0:
+			used[k] = true
+		case si.ID == "platform.configuration" || si.ID == "summary.report" || strings.HasPrefix(si.ID, "pbs.") && si.ID != "pbs.install":
+			// quick steps: the default
+		default:
+			t.Errorf("%s has no expected duration", si.ID)
+		}
+	}
+	for k := range expected {
+		if !used[k] && !strings.HasPrefix(k, "join.") {
+			t.Errorf("expected[%q] names no step of the first-node plan", k)
+		}
+	}
+}

@@ -141,7 +141,6 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 	deadline := time.Now().Add(timeout)
 	interval := 100 * time.Millisecond
 	var last error
-	start := time.Now()
 	for {
 		ok, err := cond(ctx)
 		if ok && err == nil {
@@ -160,11 +159,11 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
 		}
 		if rt != nil {
-			msg := fmt.Sprintf("waiting for %s (%s)", what, time.Since(start).Round(time.Second))
+			w := what
 			if last != nil {
-				msg += ": " + last.Error()
+				w += " (last answer: " + last.Error() + ")"
 			}
-			rt.Progress(-1, msg)
+			rt.Wait(w, deadline)
 		}
 		t := time.NewTimer(interval)
 		select {
