@@ -174,8 +174,16 @@ func (e *Estimator) left(s *estStep, now time.Time, speed float64) time.Duration
 			return time.Duration(float64(el) * (1 - s.frac) / s.frac)
 		}
 		pred := time.Duration(float64(s.exp) * speed)
-		// Running over its prediction: it may end any moment.
-		return max(pred-el, pred/10)
+		if el < pred {
+			return pred - el
+		}
+		// Running over its prediction: as long again as half of what it
+		// took so far, but not past the time its wait gives up.
+		left := el / 2
+		if !s.deadline.IsZero() {
+			left = max(min(left, s.deadline.Sub(now)), 0)
+		}
+		return left
 	}
 	if s.skip {
 		return 0
@@ -231,21 +239,21 @@ type Stall struct {
 }
 
 // String is the line shown to the operator: "no output for 3m — still
-// waiting for the firewall API at https://10.0.0.1 (gives up in 7m)".
+// waiting for the firewall API at https://10.0.0.1".
 func (s Stall) String() string {
 	return s.Text(time.Time{})
 }
 
-// Text is String with "gives up in" counted from now (omitted when now is
-// zero).
+// Text is String with the time until the wait gives up, counted from now,
+// before what it waits for (so a cut line keeps it): "no output for 3m,
+// gives up in 7m — still waiting for …". now zero omits it.
 func (s Stall) Text(now time.Time) string {
 	t := "no output for " + ShortDuration(s.Quiet)
 	if s.What != "" {
-		t += " — still waiting for " + s.What
 		if !s.Deadline.IsZero() && !now.IsZero() {
-			t += fmt.Sprintf(" (gives up in %s)", ShortDuration(max(s.Deadline.Sub(now), 0)))
+			t += ", gives up in " + ShortDuration(max(s.Deadline.Sub(now), 0))
 		}
-		return t
+		return t + " — still waiting for " + s.What
 	}
 	return t + " — this step usually takes " + ShortDuration(s.Expected)
 }

@@ -121,7 +121,7 @@ func TestStalledNamesTheWait(t *testing.T) {
 	if len(st) != 1 {
 		t.Fatalf("not flagged after 3m of waiting: %+v", st)
 	}
-	want := "no output for 3m — still waiting for the firewall API at https://10.0.0.1 to accept our key (gives up in 7m)"
+	want := "no output for 3m, gives up in 7m — still waiting for the firewall API at https://10.0.0.1 to accept our key"
 	if got := st[0].Text(at(3 * time.Minute)); got != want {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}

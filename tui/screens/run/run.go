@@ -86,7 +86,14 @@ type row struct {
 	err      error
 	progress float64
 	what     string
-	ring     *logview.Ring
+	// A transfer: bytes done of total, and where it started (for the
+	// rate). A wait: when it gives up.
+	done, total int64
+	xferAt      time.Time
+	xferFrom    int64
+	rate        float64 // bytes per second since the transfer started
+	deadline    time.Time
+	ring        *logview.Ring
 }
 
 // Model is the run screen.
@@ -97,6 +104,9 @@ type Model struct {
 
 	rows []row
 	idx  map[string]int
+	// est predicts the whole plan's time left from the steps' expected
+	// durations and what the run shows.
+	est *steps.Estimator
 	sel  int
 	// autoSel keeps the selection on the running step until the operator
 	// moves it.
@@ -139,7 +149,15 @@ func New(com *common.Common, job common.Job, req common.Request) *Model {
 	return m
 }
 
+// concurrencer is a Job that tells how many steps it runs at once.
+type concurrencer interface{ Concurrency() int }
+
 func (m *Model) setSteps(infos []steps.StepInfo) {
+	conc := 1
+	if c, ok := m.job.(concurrencer); ok {
+		conc = c.Concurrency()
+	}
+	m.est = steps.NewEstimator(infos, conc)
 	m.rows = m.rows[:0]
 	m.idx = map[string]int{}
 	for i, in := range infos {
@@ -299,8 +317,43 @@ func (m *Model) replyAbortCmd() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// stamped returns e with its time set to now when it carries none.
+func stamped(e steps.Event, now time.Time) steps.Event {
+	switch x := e.(type) {
+	case steps.PlanStarted:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.StepStarted:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.Output:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.Progress:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.StepDone:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	}
+	return e
+}
+
 func (m *Model) apply(e steps.Event) tea.Cmd {
 	now := m.com.Now()
+	if _, ok := e.(steps.PlanStarted); !ok {
+		m.est.Observe(stamped(e, now))
+	}
 	switch e := e.(type) {
 	case steps.PlanStarted:
 		if len(e.Steps) > 0 && len(m.rows) == 0 {
@@ -309,12 +362,14 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 		if !e.At.IsZero() {
 			m.started = e.At
 		}
+		m.est.Observe(stamped(e, now))
 	case steps.StepStarted:
 		r := m.row(e.StepID)
 		if r == nil {
 			return nil
 		}
 		r.status, r.attempt, r.err, r.progress, r.what = Running, e.Attempt, nil, -1, ""
+		r.done, r.total, r.rate, r.xferAt, r.deadline = 0, 0, 0, time.Time{}, time.Time{}
 		r.started = e.At
 		if r.started.IsZero() {
 			r.started = now
@@ -332,7 +387,20 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 		}
 	case steps.Progress:
 		if r := m.row(e.StepID); r != nil {
-			r.progress, r.what = e.Fraction, e.What
+			r.progress, r.what, r.deadline = e.Fraction, e.What, e.Deadline
+			at := e.At
+			if at.IsZero() {
+				at = now
+			}
+			switch {
+			case e.Done == 0 && e.Total == 0:
+				r.done, r.total, r.xferAt = 0, 0, time.Time{}
+			case r.xferAt.IsZero() || e.Done < r.done:
+				r.xferAt, r.xferFrom, r.rate = at, e.Done, 0
+			case at.After(r.xferAt):
+				r.rate = float64(e.Done-r.xferFrom) / at.Sub(r.xferAt).Seconds()
+			}
+			r.done, r.total = e.Done, e.Total
 		}
 	case steps.StepDone:
 		if r := m.row(e.StepID); r != nil {
