@@ -107,7 +107,7 @@ type Model struct {
 	// est predicts the whole plan's time left from the steps' expected
 	// durations and what the run shows.
 	est *steps.Estimator
-	sel  int
+	sel int
 	// autoSel keeps the selection on the running step until the operator
 	// moves it.
 	autoSel  bool
