@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"sync"
 	"syscall"
@@ -383,12 +384,22 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p := &printer{w: stdout, json: o.output == "json"}
-		for ev := range q.C() {
-			if f, ok := ev.(steps.StepFailed); ok {
-				failed = append(failed, f)
+		p := &printer{w: stdout, json: o.output == "json", conc: r.Concurrency}
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case ev, ok := <-q.C():
+				if !ok {
+					return
+				}
+				if f, ok := ev.(steps.StepFailed); ok {
+					failed = append(failed, f)
+				}
+				p.print(ev)
+			case now := <-tick.C:
+				p.stalls(now)
 			}
-			p.print(ev)
 		}
 	}()
 	err := r.Run(ctx, plan)
@@ -407,16 +418,98 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	return err
 }
 
-// printer renders runner events as lines or JSON lines.
+// printer renders runner events as lines or JSON lines, with the whole
+// plan's progress and ETA after each step and a line for a step that has
+// gone quiet for longer than expected (as the run view shows them).
 type printer struct {
 	w    io.Writer
 	json bool
+	conc int
 	mu   sync.Mutex
+
+	est *steps.Estimator
+	// last wait or transfer bucket printed per step (waits repeat every
+	// poll; downloads report every few seconds).
+	shown map[string]string
+	// flagged: steps reported quiet, with the silence they had then.
+	flagged map[string]time.Duration
+}
+
+// progressKey is what makes a Progress worth a line: a new wait, a new
+// tenth of a transfer, or new text.
+func progressKey(e steps.Progress) string {
+	switch {
+	case e.Total > 0:
+		return fmt.Sprintf("xfer %s %d", e.What, e.Done*10/e.Total)
+	case e.Done > 0:
+		return fmt.Sprintf("xfer %s %d", e.What, e.Done>>27) // every 128 MiB
+	case !e.Deadline.IsZero():
+		what, _, _ := strings.Cut(e.What, " (last answer:")
+		return "wait " + what + " " + e.Deadline.Format(time.RFC3339)
+	}
+	return "what " + e.What
+}
+
+// stalls reports, once per quiet spell, the steps quiet for longer than
+// expected.
+func (p *printer) stalls(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.est == nil {
+		return
+	}
+	for _, st := range p.est.Stalled(now) {
+		if q, ok := p.flagged[st.StepID]; ok && st.Quiet >= q {
+			continue
+		}
+		p.flagged[st.StepID] = st.Quiet
+		if p.json {
+			p.line(map[string]any{"event": "stalled", "step": st.StepID, "quiet_ms": st.Quiet.Milliseconds(), "what": st.What,
+				"deadline": nilTime(st.Deadline), "message": st.Text(now), "at": now})
+			continue
+		}
+		fmt.Fprintf(p.w, "%s ? %s: %s\n", now.Format("15:04:05"), st.StepID, st.Text(now))
+	}
+	// A step that spoke again may be flagged again later.
+	for id := range p.flagged {
+		found := false
+		for _, st := range p.est.Stalled(now) {
+			found = found || st.StepID == id
+		}
+		if !found {
+			delete(p.flagged, id)
+		}
+	}
+}
+
+func nilTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func (p *printer) line(m map[string]any) {
+	if b, err := json.Marshal(m); err == nil {
+		fmt.Fprintln(p.w, string(b))
+	}
 }
 
 func (p *printer) print(ev steps.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if ps, ok := ev.(steps.PlanStarted); ok || p.est == nil {
+		p.est = steps.NewEstimator(ps.Steps, p.conc)
+		p.shown, p.flagged = map[string]string{}, map[string]time.Duration{}
+	}
+	p.est.Observe(ev)
+	if pr, ok := ev.(steps.Progress); ok {
+		k := progressKey(pr)
+		if p.shown[pr.StepID] == k {
+			return
+		}
+		p.shown[pr.StepID] = k
+	}
 	if p.json {
 		p.printJSON(ev)
 		return
@@ -436,12 +529,25 @@ func (p *printer) print(ev steps.Event) {
 			fmt.Fprintf(p.w, "           %s | %s\n", e.StepID, l)
 		}
 	case steps.Progress:
-		fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, e.What)
+		switch {
+		case e.Done > 0 || e.Total > 0:
+			l := fmt.Sprintf("%s: %d MB", e.What, e.Done/1e6)
+			if e.Total > 0 {
+				l += fmt.Sprintf(" of %d MB", e.Total/1e6)
+			}
+			fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, l)
+		case !e.Deadline.IsZero():
+			fmt.Fprintf(p.w, "%s   %s: waiting for %s (gives up at %s, in %s)\n", ts(e.At), e.StepID, e.What, ts(e.Deadline), steps.ShortDuration(e.Deadline.Sub(e.At)))
+		default:
+			fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, e.What)
+		}
 	case steps.StepDone:
+		est := p.est.Estimate(e.At)
+		plan := fmt.Sprintf(" · plan %d%%, about %s left", int(est.Fraction*100), steps.ShortDuration(est.Left))
 		if e.Skipped {
-			fmt.Fprintf(p.w, "%s = %s skipped: %s\n", ts(e.At), e.StepID, e.Reason)
+			fmt.Fprintf(p.w, "%s = %s skipped: %s%s\n", ts(e.At), e.StepID, e.Reason, plan)
 		} else {
-			fmt.Fprintf(p.w, "%s + %s done (%s)\n", ts(e.At), e.StepID, e.Duration.Round(time.Millisecond))
+			fmt.Fprintf(p.w, "%s + %s done (%s)%s\n", ts(e.At), e.StepID, e.Duration.Round(time.Millisecond), plan)
 		}
 	case steps.StepFailed:
 		tag := ""
@@ -484,8 +590,16 @@ func (p *printer) printJSON(ev steps.Event) {
 		m = map[string]any{"event": "output", "step": e.StepID, "stream": e.Stream, "lines": e.Lines, "at": e.At}
 	case steps.Progress:
 		m = map[string]any{"event": "progress", "step": e.StepID, "fraction": e.Fraction, "what": e.What, "at": e.At}
+		if e.Done > 0 || e.Total > 0 {
+			m["done_bytes"], m["total_bytes"] = e.Done, e.Total
+		}
+		if !e.Deadline.IsZero() {
+			m["deadline"] = e.Deadline
+		}
 	case steps.StepDone:
-		m = map[string]any{"event": "step_done", "step": e.StepID, "skipped": e.Skipped, "reason": e.Reason, "duration_ms": e.Duration.Milliseconds(), "at": e.At}
+		est := p.est.Estimate(e.At)
+		m = map[string]any{"event": "step_done", "step": e.StepID, "skipped": e.Skipped, "reason": e.Reason, "duration_ms": e.Duration.Milliseconds(),
+			"plan_fraction": est.Fraction, "plan_left_ms": est.Left.Milliseconds(), "at": e.At}
 	case steps.StepFailed:
 		m = map[string]any{"event": "step_failed", "step": e.StepID, "error": errText(e.Err), "attempt": e.Attempt, "retryable": e.Retryable, "bug": e.Bug, "at": e.At}
 	case steps.Ask:
