@@ -541,7 +541,7 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 		in := req.Install
 		return tui.Summary{
 			Built: []string{fmt.Sprintf("%s joined cluster %s through %s", in.Node.Hostname, config.ClusterName, in.Join.Peer)},
-			URLs:  []common.Link{{Name: "Proxmox VE", URL: "https://" + in.MgmtPrefix().Addr().String() + ":8006"}},
+			URLs:  []common.Link{{Name: "Proxmox VE", URL: "https://" + in.MgmtPrefix().Addr().String() + ":8006", User: common.UserPVE}},
 			Next:  []string{"check the cluster in the PVE web UI (Datacenter → Cluster)", "tappaas status"},
 		}, nil
 	}
@@ -561,7 +561,8 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 			fmt.Sprintf("Firewall VM %d (OPNsense) at %s, zones pushed", cfg.Firewall.VMID, config.FirewallLANIP),
 			fmt.Sprintf("tappaas-cicd VM %d", config.CICDVMID),
 		},
-		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006"}, {Name: "Firewall", URL: "https://" + config.FirewallLANIP}},
+		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006", User: common.UserPVE},
+			{Name: "Firewall", URL: "https://" + config.FirewallLANIP, User: common.UserFirewall}},
 		Credentials: []common.Credential{
 			{Name: "Firewall root password", Where: install.StateDir + "/secrets.json on the node (0600)"},
 			{Name: "Firewall API key", Where: install.StateDir + "/secrets.json on the node (0600)"},
@@ -571,8 +572,11 @@ func (b *nodeBackend) Summary(ctx context.Context, req tui.Request) (tui.Summary
 	}
 	if cfg.BackupEnabled() {
 		s.Built = append(s.Built, "Proxmox Backup Server, datastore "+cfg.Backup.Datastore)
-		s.URLs = append(s.URLs, common.Link{Name: "Backup server", URL: "https://" + mgmt + ":8007"})
+		s.URLs = append(s.URLs, common.Link{Name: "Backup server", URL: "https://" + mgmt + ":8007", User: common.UserPVE})
 	}
+	upstream, _ := steps.Get(facts, preflight.FactInstallCIDR)
+	upstream, _, _ = strings.Cut(upstream, "/")
+	s.Reach = common.ManagementReach(cfg.Node.LANNIC, upstream, mgmt)
 	if cicd != "" {
 		s.URLs = append(s.URLs, common.Link{Name: "tappaas-cicd", URL: "ssh tappaas@" + cicd})
 	}

@@ -187,13 +187,16 @@ type Summary struct {
 	// Generated are secrets this run generated, shown to the operator once
 	// (on the done screen) and never logged.
 	Generated []Secret
+	// Reach says which network reaches the URLs' addresses and how to get
+	// there from elsewhere (one line each).
+	Reach []string
 }
 
 // Secret is a generated credential shown once.
 type Secret struct{ Name, Value, Where string }
 
-// Link is a named URL.
-type Link struct{ Name, URL string }
+// Link is a named URL, with the user name to log in as ("" when none).
+type Link struct{ Name, URL, User string }
 
 // Credential says where a credential is stored (never the secret itself).
 type Credential struct{ Name, Where string }

@@ -47,8 +47,11 @@ const (
 )
 
 // FinishedMsg tells the root the run ended successfully (show the done
-// screen).
-type FinishedMsg struct{ Req common.Request }
+// screen). Took is how long the run took.
+type FinishedMsg struct {
+	Req  common.Request
+	Took time.Duration
+}
 
 // RetryMsg asks the root to plan and run the request again (after a failure
 // or a pause).
@@ -492,7 +495,7 @@ func (m *Model) finish(err error) tea.Cmd {
 		return common.GoHomeCmd
 	}
 	if m.state == StateDone {
-		return common.MsgCmd(FinishedMsg{Req: m.req})
+		return common.MsgCmd(FinishedMsg{Req: m.req, Took: m.elapsed()})
 	}
 	return nil
 }
@@ -680,7 +683,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case k.String() == "a" && m.ask != nil:
 		return tea.Sequence(common.CloseDialogCmd("ask"), m.answer("abort"))
 	case key.Matches(k, km.Run.Continue) && m.state == StateDone:
-		return common.MsgCmd(FinishedMsg{Req: m.req})
+		return common.MsgCmd(FinishedMsg{Req: m.req, Took: m.elapsed()})
 	case key.Matches(k, km.Run.Focus):
 		m.logFocus = !m.logFocus
 	case key.Matches(k, km.Run.Follow):
