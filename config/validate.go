@@ -161,6 +161,21 @@ func ValidateNetwork(s string) error {
 	return nil
 }
 
+// ValidateAdminNetwork checks node.admin_network: empty (none), or an IPv4
+// network outside the management network.
+func ValidateAdminNetwork(s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := ValidateNetwork(s); err != nil {
+		return err
+	}
+	if netip.MustParsePrefix(s).Overlaps(netip.MustParsePrefix(MgmtSubnet)) {
+		return fmt.Errorf("%q overlaps the management network %s", s, MgmtSubnet)
+	}
+	return nil
+}
+
 // ValidateManagementCIDR checks the node's management address: inside
 // 10.0.0.0/24 (the firewall's LAN), not the firewall's own .1.
 func ValidateManagementCIDR(s string) error {
@@ -405,11 +420,7 @@ func (i *Install) Validate() error {
 		es.add("node.wan_nic", fmt.Errorf("%q is also node.lan_nic; lan and wan need two different ports", i.Node.WANNIC))
 	}
 	if i.Node.AdminNetwork != "" {
-		err := ValidateNetwork(i.Node.AdminNetwork)
-		if err == nil && netip.MustParsePrefix(i.Node.AdminNetwork).Overlaps(netip.MustParsePrefix(MgmtSubnet)) {
-			err = fmt.Errorf("%q overlaps the management network %s", i.Node.AdminNetwork, MgmtSubnet)
-		}
-		es.add("node.admin_network", err)
+		es.add("node.admin_network", ValidateAdminNetwork(i.Node.AdminNetwork))
 	}
 
 	i.validateStorage(&es)

@@ -214,12 +214,15 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			}
 			return nil, err
 		}
+		t.OperatorAddr = install.RemoteOperatorAddr(ctx, t.Node)
 	default:
 		if os.Geteuid() != 0 {
 			s.Close()
 			return nil, &inputError{errors.New("run tappaas on the node as root, or give --host root@ADDR, or --lab")}
 		}
 		t = install.Local(install.ConnectOptions{Log: s.log})
+		// Run on the node from an SSH login: that login's source.
+		t.OperatorAddr = install.OperatorAddr(os.Getenv("SSH_CLIENT"))
 	}
 	if o.wrapNode != nil {
 		t.Node = o.wrapNode(t.Node)

@@ -287,6 +287,7 @@ func (b *nodeBackend) openHost(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.OperatorAddr = install.RemoteOperatorAddr(ctx, t.Node)
 	s.targets = t
 	s.close = append(s.close, func() { t.Close() })
 	st, err := state.Open(state.ExecFS(t.Node, install.StateDir))
@@ -415,6 +416,10 @@ func (b *nodeBackend) Detect(ctx context.Context) (tui.Detected, error) {
 		in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: free[:1]}}
 	}
 	in.ApplyDefaults()
+	det.OperatorAddr, det.Upstream = sess.targets.OperatorAddr, inv.InstallCIDR
+	if in.Node.AdminNetwork == "" {
+		in.Node.AdminNetwork = common.DefaultAdminNetwork(det.OperatorAddr, det.Upstream)
+	}
 	det.Images = []common.ImageSum{
 		publishedSum(ctx, sess, "firewall image", in.Firewall.ImageURL, &in.Firewall.ImageSHA256),
 		publishedSum(ctx, sess, "NixOS template image", in.Platform.TemplateImageURL, &in.Platform.TemplateImageSHA256),

@@ -2,6 +2,7 @@ package install
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"slices"
 	"strings"
@@ -126,5 +127,21 @@ func TestExpectedDurationsCoverThePlans(t *testing.T) {
 		if !used[k] && !strings.HasPrefix(k, "join.") {
 			t.Errorf("expected[%q] names no step of the first-node plan", k)
 		}
+	}
+}
+
+// The operator's address is the first field of $SSH_CLIENT as the node
+// sees it.
+func TestOperatorAddr(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"203.0.113.7 50022 22": "203.0.113.7", "::ffff:192.0.2.1 1 22": "192.0.2.1", "": "", "garbage 1 2": ""} {
+		if got := OperatorAddr(in); got != want {
+			t.Errorf("OperatorAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f := exectest.NewFake()
+	f.Reply(`^printf '%s' "\$SSH_CLIENT"$`, "198.51.100.4 61000 22", 0)
+	if got := RemoteOperatorAddr(context.Background(), f); got != "198.51.100.4" {
+		t.Errorf("RemoteOperatorAddr = %q", got)
 	}
 }

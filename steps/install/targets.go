@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,6 +111,34 @@ type ConnectOptions struct {
 	// VMKnownHosts records VM host keys on first use (default next to KnownHosts).
 	VMKnownHosts string
 	Log          *slog.Logger
+}
+
+// OperatorAddr is the address the operator's session comes from, as the
+// node sees it: the first field of $SSH_CLIENT, which sshd sets to
+// "client-address client-port server-port" for every session
+// (openssh-portable session.c, do_setup_env). sshClient is that variable's
+// value; "" when it is not an SSH session.
+func OperatorAddr(sshClient string) string {
+	f := strings.Fields(sshClient)
+	if len(f) == 0 {
+		return ""
+	}
+	a, err := netip.ParseAddr(f[0])
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
+// RemoteOperatorAddr reads $SSH_CLIENT on the node over e: the address
+// our connection comes from as the node sees it (through NAT and jump
+// hosts, the one its routes must reach). "" when it cannot be read.
+func RemoteOperatorAddr(ctx context.Context, e exec.Executor) string {
+	out, err := node.Query(ctx, e, `printf '%s' "$SSH_CLIENT"`)
+	if err != nil {
+		return ""
+	}
+	return OperatorAddr(out)
 }
 
 // Connect opens the node (one SSH connection, many sessions) and prepares

@@ -145,6 +145,10 @@ type Detected struct {
 	// Images says where each image checksum in Install came from, in
 	// the order firewall image, NixOS template image.
 	Images []ImageSum
+	// OperatorAddr is where the operator's SSH session comes from, as the
+	// node sees it ("" when not over SSH): the wizard then asks for
+	// node.admin_network. Upstream is the node's upstream address (CIDR).
+	OperatorAddr, Upstream string
 }
 
 // ImageSum is an image checksum and where it was read.

@@ -3,6 +3,7 @@ package wizard
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -195,6 +196,22 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 	).Title("Node")
 }
 
+// AdminGroup asks for node.admin_network when the operator works over SSH
+// (det.OperatorAddr known): the network kept routed via the old gateway
+// so the session survives the gateway cutover. Hidden otherwise.
+func AdminGroup(in *config.Install, det common.Detected) *huh.Group {
+	desc := fmt.Sprintf("You connect from %s. After the cutover the node's gateway is the firewall;\nthis network stays routed via the old gateway so your SSH session survives.\nEmpty: no such route.", det.OperatorAddr)
+	if a, err := netip.ParseAddr(det.OperatorAddr); err == nil {
+		if p, err := netip.ParsePrefix(det.Upstream); err == nil && p.Masked().Contains(a) {
+			desc = fmt.Sprintf("You connect from %s, on the node's upstream network %s:\nit stays reachable after the cutover; no route is needed (leave empty).", a, p.Masked())
+		}
+	}
+	return huh.NewGroup(
+		huh.NewInput().Key("adminnet").Title("Admin network (keeps your SSH session through the cutover)").
+			Description(desc).Value(&in.Node.AdminNetwork).Validate(config.ValidateAdminNetwork),
+	).Title("Node").WithHideFunc(func() bool { return det.OperatorAddr == "" })
+}
+
 // Form builds the install wizard's form bound to in and x. The same form
 // runs embedded in the TUI and in accessible mode (plain prompts).
 func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *huh.Form {
@@ -248,7 +265,7 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 
 	// Image checksums: nothing unverified is booted. Asked only when the
 	// backend found none published (see det.Images for why).
-	groups := []*huh.Group{site, NodeGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform}
+	groups := []*huh.Group{site, NodeGroup(in, det), AdminGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform}
 	if in.Firewall.ImageSHA256 == "" || in.Platform.TemplateImageSHA256 == "" {
 		groups = append(groups, huh.NewGroup(
 			huh.NewInput().Key("fwsha").Title("SHA-256 of the firewall image").
@@ -293,7 +310,7 @@ func groupOf(key string) int {
 	switch key {
 	case "domain", "email":
 		return 0
-	case "hostname", "mgmtip", "wan", "lan":
+	case "hostname", "mgmtip", "wan", "lan", "adminnet":
 		return 1
 	case "disks", "layout", "wipe":
 		return 2
