@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tappaas/tappaas/lab/pve"
+	"github.com/tappaas/tappaas/steps/install"
 )
 
 // The wizard's image checksums come from where the images are published:
@@ -40,5 +41,23 @@ func TestDetectTakesChecksumsFromTheRelease(t *testing.T) {
 	if len(det.Images) != 2 || !strings.Contains(det.Images[0].Source, "GitHub release opnsense-firewall-v1.1 of TAPPaaS/TAPPaaS") ||
 		!strings.Contains(det.Images[1].Source, "GitHub release nixos-template-v1.2") {
 		t.Errorf("sources: %+v", det.Images)
+	}
+}
+
+// Over SSH the node reports where our session comes from ($SSH_CLIENT, as
+// sshd sets it): the default of node.admin_network. The lab's SSH server
+// sets it like OpenSSH; its dial table reaches it over loopback.
+func TestOperatorAddrOverSSH(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sess, err := openSession(ctx, installOptions{lab: true, labDir: dir, labReset: true, logFile: dir + "/log"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if got := install.RemoteOperatorAddr(ctx, sess.targets.Node); got != "127.0.0.1" {
+		t.Fatalf("RemoteOperatorAddr over the lab's SSH = %q, want 127.0.0.1", got)
 	}
 }

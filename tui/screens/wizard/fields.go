@@ -197,7 +197,7 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 }
 
 // AdminGroup asks for node.admin_network when the operator works over SSH
-// (det.OperatorAddr known): the network kept routed via the old gateway
+// (det.OperatorAddr known, not loopback): the network kept routed via the old gateway
 // so the session survives the gateway cutover. Hidden otherwise.
 func AdminGroup(in *config.Install, det common.Detected) *huh.Group {
 	desc := fmt.Sprintf("You connect from %s. After the cutover the node's gateway is the firewall;\nthis network stays routed via the old gateway so your SSH session survives.\nEmpty: no such route.", det.OperatorAddr)
@@ -209,7 +209,12 @@ func AdminGroup(in *config.Install, det common.Detected) *huh.Group {
 	return huh.NewGroup(
 		huh.NewInput().Key("adminnet").Title("Admin network (keeps your SSH session through the cutover)").
 			Description(desc).Value(&in.Node.AdminNetwork).Validate(config.ValidateAdminNetwork),
-	).Title("Node").WithHideFunc(func() bool { return det.OperatorAddr == "" })
+	).Title("Node").WithHideFunc(func() bool {
+		// Not over SSH, or through a tunnel on the node itself: the
+		// cutover cannot cut such a session.
+		a, err := netip.ParseAddr(det.OperatorAddr)
+		return err != nil || a.IsLoopback()
+	})
 }
 
 // Form builds the install wizard's form bound to in and x. The same form
