@@ -294,6 +294,7 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		return 2, errors.New("input needed: --answers FILE (write a template with --print-answers), --resume, or run `tappaas` for the full-screen installer")
 	}
 	var cfg config.Install
+	fillSums := false // image checksums left empty: take the published ones
 	if o.answers != "" {
 		f, err := os.Open(o.answers)
 		if err != nil {
@@ -302,7 +303,11 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		cfg, err = config.LoadAnswers(f)
 		f.Close()
 		if err != nil {
-			return 2, fmt.Errorf("%s: %w", o.answers, err)
+			c, ok := missingSumsOnly(o.answers, err)
+			if !ok {
+				return 2, fmt.Errorf("%s: %w", o.answers, err)
+			}
+			cfg, fillSums = c, true
 		}
 	}
 	if o.output != "text" && o.output != "json" {
@@ -330,6 +335,15 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 			return 2, fmt.Errorf("the saved answers: %w", err)
 		}
 		cfg = saved
+	}
+	if fillSums {
+		note := stdout
+		if o.output == "json" {
+			note = stderr
+		}
+		if err := fillPublishedSums(ctx, sess, &cfg, note); err != nil {
+			return 2, err
+		}
 	}
 	t := sess.targets
 	if name, by, when := sess.store.Plan(); name != "" {
@@ -376,6 +390,62 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		return 1, err
 	}
 	return 0, nil
+}
+
+// sumKeys are the answers that may be left empty and are then taken from
+// where the image is published.
+var sumKeys = map[string]bool{"firewall.image_sha256": true, "platform.template_image_sha256": true}
+
+// missingSumsOnly returns the answers in file when err says only that image
+// checksums are missing (empty).
+func missingSumsOnly(file string, err error) (config.Install, bool) {
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return config.Install{}, false
+	}
+	for _, k := range es.Keys() {
+		if !sumKeys[k] {
+			return config.Install{}, false
+		}
+	}
+	f, oerr := os.Open(file)
+	if oerr != nil {
+		return config.Install{}, false
+	}
+	defer f.Close()
+	cfg, derr := config.DecodeAnswers(f)
+	if derr != nil {
+		return config.Install{}, false
+	}
+	cfg.ApplyDefaults()
+	if cfg.Firewall.ImageSHA256 != "" && cfg.Platform.TemplateImageSHA256 != "" {
+		return config.Install{}, false
+	}
+	return cfg, true
+}
+
+// fillPublishedSums takes each empty image checksum from where the image is
+// published (the GitHub release's asset digest, read on the node), says
+// where it came from on w, and validates the answers again.
+func fillPublishedSums(ctx context.Context, sess *session, cfg *config.Install, w io.Writer) error {
+	for _, f := range []struct {
+		key, url string
+		sum      *string
+	}{
+		{"firewall.image_sha256", cfg.Firewall.ImageURL, &cfg.Firewall.ImageSHA256},
+		{"platform.template_image_sha256", cfg.Platform.TemplateImageURL, &cfg.Platform.TemplateImageSHA256},
+	} {
+		if *f.sum != "" {
+			continue
+		}
+		p, err := firewall.PublishedSum(ctx, sess.targets.Node, f.url)
+		if err != nil {
+			return fmt.Errorf("input needed: %s is empty and could not be taken from where the image is published (%v); set it in the answers", f.key, err)
+		}
+		*f.sum = p.SHA256
+		fmt.Fprintf(w, "%s = %s (from %s)\n", f.key, p.SHA256, p.Source)
+	}
+	return cfg.Validate()
 }
 
 // runPlan runs a plan with the headless printer.

@@ -4,9 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tappaas/tappaas/config"
 
 	"github.com/tappaas/tappaas/lab/pve"
 	"github.com/tappaas/tappaas/steps/install"
@@ -59,5 +64,53 @@ func TestOperatorAddrOverSSH(t *testing.T) {
 	defer sess.Close()
 	if got := install.RemoteOperatorAddr(ctx, sess.targets.Node); got != "127.0.0.1" {
 		t.Fatalf("RemoteOperatorAddr over the lab's SSH = %q, want 127.0.0.1", got)
+	}
+}
+
+// Headless answers may leave the image checksums empty: they are taken from
+// where the images are published (read on the node) and said so; an image
+// whose release GitHub does not know stops with "input needed" (exit 2).
+func TestInstallTakesEmptyChecksumsFromTheRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	t.Parallel()
+	raw, err := os.ReadFile(exampleAnswers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blank := regexp.MustCompile(`(?m)^((template_)?image_sha256) = ".*"$`).ReplaceAllString(string(raw), `$1 = ""`)
+	dir := t.TempDir()
+	answers := filepath.Join(dir, "answers.toml")
+	if err := os.WriteFile(answers, []byte(blank), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, out, err := labInstall(t, ctx, dir, true, nil, func(o *installOptions) { o.answers = answers })
+	if code != 0 {
+		t.Fatalf("exit %d: %v\n%s", code, err, tail(out, 40))
+	}
+	want := map[string]string{}
+	for _, img := range pve.MirrorImages() {
+		want[img.URL] = img.SHA256
+	}
+	cfg := config.Defaults()
+	for _, line := range []string{
+		"firewall.image_sha256 = " + want[cfg.Firewall.ImageURL] + " (from GitHub release opnsense-firewall-v1.1 of TAPPaaS/TAPPaaS, asset digest)",
+		"platform.template_image_sha256 = " + want[cfg.Platform.TemplateImageURL] + " (from GitHub release nixos-template-v1.2 of TAPPaaS/TAPPaaS, asset digest)",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("output lacks %q", line)
+		}
+	}
+
+	bad := strings.Replace(blank, "opnsense-firewall-v1.1", "opnsense-firewall-v9.9", 1)
+	if err := os.WriteFile(answers, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, err = labInstall(t, ctx, t.TempDir(), true, nil, func(o *installOptions) { o.answers = answers })
+	if code != 2 || err == nil || !strings.Contains(err.Error(), `GitHub has no release "opnsense-firewall-v9.9"`) {
+		t.Fatalf("unknown release: exit %d, %v", code, err)
 	}
 }
