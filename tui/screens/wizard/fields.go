@@ -196,9 +196,17 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 	).Title("Node")
 }
 
-// AdminGroup asks for node.admin_network when the operator works over SSH
-// (det.OperatorAddr known, not loopback): the network kept routed via the old gateway
-// so the session survives the gateway cutover. Hidden otherwise.
+// asksAdmin reports whether the operator works over SSH (det.OperatorAddr
+// known), not through a tunnel on the node itself: only then can the
+// cutover cut the session.
+func asksAdmin(det common.Detected) bool {
+	a, err := netip.ParseAddr(det.OperatorAddr)
+	return err == nil && !a.IsLoopback()
+}
+
+// AdminGroup asks for node.admin_network: the network kept routed via the
+// old gateway so the operator's SSH session survives the gateway cutover.
+// Form adds it only when asksAdmin(det).
 func AdminGroup(in *config.Install, det common.Detected) *huh.Group {
 	desc := fmt.Sprintf("You connect from %s. After the cutover the node's gateway is the firewall;\nthis network stays routed via the old gateway so your SSH session survives.\nEmpty: no such route.", det.OperatorAddr)
 	if a, err := netip.ParseAddr(det.OperatorAddr); err == nil {
@@ -209,12 +217,7 @@ func AdminGroup(in *config.Install, det common.Detected) *huh.Group {
 	return huh.NewGroup(
 		huh.NewInput().Key("adminnet").Title("Admin network (keeps your SSH session through the cutover)").
 			Description(desc).Value(&in.Node.AdminNetwork).Validate(config.ValidateAdminNetwork),
-	).Title("Node").WithHideFunc(func() bool {
-		// Not over SSH, or through a tunnel on the node itself: the
-		// cutover cannot cut such a session.
-		a, err := netip.ParseAddr(det.OperatorAddr)
-		return err != nil || a.IsLoopback()
-	})
+	).Title("Node")
 }
 
 // Form builds the install wizard's form bound to in and x. The same form
@@ -270,7 +273,12 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 
 	// Image checksums: nothing unverified is booted. Asked only when the
 	// backend found none published (see det.Images for why).
-	groups := []*huh.Group{site, NodeGroup(in, det), AdminGroup(in, det), StorageGroup(x, det, false), firewall, fwpw, platform}
+	groups := []*huh.Group{site, NodeGroup(in, det)}
+	if asksAdmin(det) {
+		// Built in, not hidden: accessible mode asks hidden groups too.
+		groups = append(groups, AdminGroup(in, det))
+	}
+	groups = append(groups, StorageGroup(x, det, false), firewall, fwpw, platform)
 	if in.Firewall.ImageSHA256 == "" || in.Platform.TemplateImageSHA256 == "" {
 		groups = append(groups, huh.NewGroup(
 			huh.NewInput().Key("fwsha").Title("SHA-256 of the firewall image").
