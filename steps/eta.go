@@ -296,3 +296,21 @@ func ShortDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
+
+// Bytes formats a byte count in SI units for a status line ("690 MB").
+func Bytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for x := n / unit; x >= unit; x /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v < 10 {
+		return fmt.Sprintf("%.1f %cB", v, "kMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.0f %cB", v, "kMGTPE"[exp])
+}

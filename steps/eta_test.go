@@ -151,3 +151,12 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestBytes(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{999: "999 B", 131072: "131 kB", 276e6: "276 MB", 1500e6: "1.5 GB", 7200: "7.2 kB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -604,9 +604,9 @@ func (p *printer) print(ev steps.Event) {
 	case steps.Progress:
 		switch {
 		case e.Done > 0 || e.Total > 0:
-			l := fmt.Sprintf("%s: %d MB", e.What, e.Done/1e6)
+			l := e.What + ": " + steps.Bytes(e.Done)
 			if e.Total > 0 {
-				l += fmt.Sprintf(" of %d MB", e.Total/1e6)
+				l += " of " + steps.Bytes(e.Total)
 			}
 			fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, l)
 		case !e.Deadline.IsZero():

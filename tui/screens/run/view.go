@@ -177,36 +177,18 @@ func (m *Model) bottomLine() string {
 func activity(r *row, now time.Time) string {
 	switch {
 	case r.done > 0 || r.total > 0:
-		s := r.what + " · " + humanBytes(r.done)
+		s := r.what + " · " + steps.Bytes(r.done)
 		if r.total > 0 {
-			s += " of " + humanBytes(r.total)
+			s += " of " + steps.Bytes(r.total)
 		}
 		if r.rate > 0 {
-			s += " · " + humanBytes(int64(r.rate)) + "/s"
+			s += " · " + steps.Bytes(int64(r.rate)) + "/s"
 		}
 		return s
 	case !r.deadline.IsZero():
 		return fmt.Sprintf("gives up in %s · waiting for %s", steps.ShortDuration(max(r.deadline.Sub(now), 0)), r.what)
 	}
 	return r.what
-}
-
-// humanBytes formats a byte count in SI units ("690 MB").
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v < 10 {
-		return fmt.Sprintf("%.1f %cB", v, "kMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.0f %cB", v, "kMGTPE"[exp])
 }
 
 func (m *Model) skipHint() string {
