@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CRASH_SEED ?= 1
 FUZZTIME ?= 5s
 
-.PHONY: help build run demo test lint fmt bench ci deps crash-matrix fuzz clean
+.PHONY: help build run demo lab-reset test lint fmt bench ci deps crash-matrix fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,9 +26,12 @@ run: ## the full-screen installer against an in-process lab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tappaas $(PKG)
 	./bin/tappaas --lab --lab-speed 0.05
 
-demo: ## the headless installer against an in-process lab, from the example answers
+demo: ## the headless installer on a fresh lab from the example answers (wipes the lab make run keeps)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tappaas $(PKG)
 	./bin/tappaas install --lab --lab-reset --answers examples/answers.toml --yes
+
+lab-reset: ## wipe the lab that make run keeps (the next make run starts from a fresh node)
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/tappaas/lab"
 
 test: deps ## unit, integration, lab end-to-end and real-sshd/tmux tests
 	$(GO) test -count=1 ./...

@@ -6,21 +6,16 @@ package assets
 
 import (
 	"bytes"
+	"crypto/sha1"
 	_ "embed"
 	"encoding/xml"
 	"fmt"
+	"strings"
 	"text/template"
 )
 
 //go:embed opnsense-config.xml.tmpl
 var opnsenseTemplate string
-
-//go:embed debian-vendor.yaml
-var debianVendor string
-
-// DebianVendorData is the cloud-init vendor data that installs the QEMU
-// guest agent on Debian guests (upstream's tappaas-debian-vendor.yaml).
-func DebianVendorData() string { return debianVendor }
 
 // FirewallNode is a static DNS entry for a node in mgmt.internal.
 type FirewallNode struct{ Name, IP string }
@@ -37,7 +32,20 @@ type FirewallConfig struct {
 	Nodes             []FirewallNode
 }
 
-var tmpl = template.Must(template.New("config.xml").Option("missingkey=error").Parse(opnsenseTemplate))
+var tmpl = template.Must(template.New("config.xml").Option("missingkey=error").Funcs(template.FuncMap{"uuid": itemUUID}).Parse(opnsenseTemplate))
+
+// itemUUID is the fixed uuid of a configuration item (an RFC 4122 name-based,
+// SHA-1 layout of kind and name). OPNsense identifies array items by their
+// uuid attribute and invents a random one at every load when it is missing
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Base/BaseModel.php:291-307),
+// so a rendered configuration carries stable ones: the same item keeps its
+// uuid across renders, reloads and API reads.
+func itemUUID(kind, name string) string {
+	h := sha1.Sum([]byte("tappaas\x00" + kind + "\x00" + name))
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
 
 // RenderFirewallConfig renders /conf/config.xml for the firewall. Values
 // are XML-escaped; the result is checked to be well-formed XML.
@@ -51,6 +59,13 @@ func RenderFirewallConfig(c FirewallConfig) ([]byte, error) {
 		AuthorizedKeysB64: esc(c.AuthorizedKeysB64), LANIP: esc(c.LANIP)}
 	for _, n := range c.Nodes {
 		e.Nodes = append(e.Nodes, FirewallNode{Name: esc(n.Name), IP: esc(n.IP)})
+	}
+	// The API key is stored as "<key>|<secret hash>" lines
+	// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Auth/FieldTypes/ApiKeyField.php).
+	for name, v := range map[string]string{"API key": c.APIKey, "API secret hash": c.APISecretHash} {
+		if v == "" || strings.ContainsAny(v, "|\r\n") {
+			return nil, fmt.Errorf("render firewall config: the %s is empty or holds '|' or a line break", name)
+		}
 	}
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, e); err != nil {

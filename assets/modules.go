@@ -12,7 +12,7 @@ import (
 var modules embed.FS
 
 // VMSpec is the VM part of an upstream module descriptor (module-fields.json,
-// bootstrap.md §2.2): top-level fields, then the "cluster:vm" block.
+// docs/upstream.md#module-descriptors): top-level fields, then the "cluster:vm" block.
 type VMSpec struct {
 	Name          string
 	VMID          int

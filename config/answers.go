@@ -48,9 +48,10 @@ func LoadAnswers(r io.Reader) (Install, error) {
 	return *i, nil
 }
 
-// DecodeAnswers parses answers without defaults or validation (for the TUI,
-// which pre-fills its forms from a file). Syntax, type and unknown-key errors
-// are returned as Errors.
+// DecodeAnswers parses answers without defaults or validation (headless
+// install: answers that lack only the image checksums, which are then
+// taken from where the images are published). Syntax, type and
+// unknown-key errors are returned as Errors.
 func DecodeAnswers(r io.Reader) (Install, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxAnswersSize))
 	if err != nil {
@@ -148,13 +149,4 @@ func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 		}
 	}
 	return reflect.StructField{}, false
-}
-
-// WriteAnswers writes i as a TOML answers file that LoadAnswers reads back.
-// The firewall root password is written only when includeSecrets is true.
-func (i Install) WriteAnswers(w io.Writer, includeSecrets bool) error {
-	if !includeSecrets {
-		i.Firewall.RootPassword = ""
-	}
-	return toml.NewEncoder(w).Encode(i)
 }

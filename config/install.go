@@ -13,7 +13,7 @@ import (
 	"strconv"
 )
 
-// Fixed addresses of a TAPPaaS management network (bootstrap.md §0).
+// Fixed addresses of a TAPPaaS management network (docs/upstream.md#addresses).
 const (
 	// MgmtSubnet is the management network, untagged on the lan bridge.
 	MgmtSubnet = "10.0.0.0/24"
@@ -31,7 +31,7 @@ const (
 	CICDVMID     = 130
 )
 
-// Default image locations (bootstrap.md §0 "Prebuilt images").
+// Default image locations (docs/upstream.md#images).
 const (
 	DefaultFirewallImageURL = "https://github.com/TAPPaaS/TAPPaaS/releases/download/opnsense-firewall-v1.1/tappaas-firewall.qcow2.zst"
 	DefaultTemplateImageURL = "https://github.com/TAPPaaS/TAPPaaS/releases/download/nixos-template-v1.2/tappaas-nixos.qcow2.zst"
@@ -65,7 +65,7 @@ type Node struct {
 	Hostname string `toml:"hostname"`
 	// ManagementCIDR is the node's address on the management network
 	// (lan bridge), e.g. "10.0.0.10/24". Empty: derived from the hostname
-	// (10.0.0.(9+N)/24, bootstrap.md §0).
+	// (10.0.0.(9+N)/24, docs/upstream.md#addresses).
 	ManagementCIDR string `toml:"management_cidr"`
 	// Gateway is the upstream router the node uses until the gateway
 	// cutover (empty: the node's current default gateway).
@@ -78,7 +78,8 @@ type Node struct {
 	// WANNIC is the physical port cabled to the upstream router.
 	WANNIC string `toml:"wan_nic"`
 	// AdminNetwork, when set, is a CIDR kept routed via the old gateway
-	// after the cutover so the operator is not locked out (bootstrap.md §6.1).
+	// after the cutover so the operator is not locked out
+	// (docs/upstream.md#lockout).
 	AdminNetwork string `toml:"admin_network"`
 }
 
@@ -171,6 +172,7 @@ func Defaults() Install {
 // ApplyDefaults fills empty fields with their defaults. Fields the operator
 // set are kept.
 func (i *Install) ApplyDefaults() {
+	i.Site.Domain = NormalizeDomain(i.Site.Domain)
 	if i.Node.Hostname == "" {
 		i.Node.Hostname = "tappaas1"
 	}
@@ -221,7 +223,7 @@ var trailingDigits = regexp.MustCompile(`([0-9]+)$`)
 
 // MgmtIPForHostname derives the management address of a node from its
 // hostname the way upstream does: tappaasN → 10.0.0.(9+N), no digits → .10,
-// N outside 1..9 is refused (bootstrap.md §0).
+// N outside 1..9 is refused (docs/upstream.md#addresses).
 func MgmtIPForHostname(hostname string) (netip.Addr, error) {
 	n := 1
 	if m := trailingDigits.FindString(hostname); m != "" {

@@ -8,11 +8,9 @@ import (
 //go:embed template.toml
 var answersTemplate string
 
-// AnswersTemplate is the commented answers file printed by
-// `tappaas install --print-answers`: every key, its default, what it means.
-func AnswersTemplate() string { return answersTemplate }
-
-// WriteTemplate writes AnswersTemplate to w.
+// WriteTemplate writes the commented answers file printed by
+// `tappaas install --print-answers` to w: every key, its default, what it
+// means.
 func WriteTemplate(w io.Writer) error {
 	_, err := io.WriteString(w, answersTemplate)
 	return err

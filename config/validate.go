@@ -76,6 +76,12 @@ var (
 	fpRe       = regexp.MustCompile(`^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$`)
 )
 
+// NormalizeDomain is the domain as certificates and DNS records use it:
+// lower case (DNS names are case-insensitive, RFC 4343), no trailing dot.
+func NormalizeDomain(s string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
+}
+
 // ValidateDomain checks a public DNS domain ("example.org").
 func ValidateDomain(s string) error {
 	if s == "" {
@@ -408,8 +414,10 @@ func (i *Install) Validate() error {
 		err := ValidateCIDR(i.Node.WANAddress)
 		if err == nil {
 			p := netip.MustParsePrefix(i.Node.WANAddress)
+			// Upstream then mistakes the first node for a secondary one and
+			// collides with the firewall LAN (docs/upstream.md#upstream-in-mgmt).
 			if p.Overlaps(netip.MustParsePrefix(MgmtSubnet)) {
-				err = fmt.Errorf("%q overlaps the management network %s; the upstream network must differ (bootstrap.md §6.4)", i.Node.WANAddress, MgmtSubnet)
+				err = fmt.Errorf("%q overlaps the management network %s; the upstream network must differ", i.Node.WANAddress, MgmtSubnet)
 			}
 		}
 		es.add("node.wan_address", err)

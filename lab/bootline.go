@@ -2,8 +2,13 @@ package lab
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
+
+	"github.com/tappaas/tappaas/lab/sshd"
 )
 
 // sshBootLine is the one command line tappaas's SSH executor sends to every
@@ -62,4 +67,62 @@ func decodePrintfB(s string) string {
 // (the inverse of decodePrintfB for what the executor produces).
 func encodeBootScript(script string) string {
 	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(script) + "\n"
+}
+
+// sshAgentScript is the executor's persistent shell (backends/ssh
+// agentScript), run behind the boot line. The lab serves it natively, so
+// every request is logged, counted and open to faults like an exec
+// request; the protocol is the executor's: a token line, a line count, the
+// script's lines; after the command "\x1e" TOKEN " " CODE "\n" on stdout
+// and "\x1e" TOKEN "\n" on stderr. The session's end ends the shell and
+// cancels a running command (the executor's watchdog kills its group).
+const sshAgentScript = `exec 3<&0 </dev/null
+{ while IFS= read -r l <&3; do printf '%s\n' "$l" || break; done; kill -KILL 0; } 2>/dev/null | while IFS= read -r t && IFS= read -r n; do
+s=; while [ "$n" -gt 0 ] && IFS= read -r l; do s="$s$l
+"; n=$((n-1)); done
+( unset t n l c; eval "unset s
+$s" ) </dev/null 3<&-
+c=$?
+printf '\036%s %d\n' "$t" "$c"
+printf '\036%s\n' "$t" >&2
+done`
+
+// serveAgent is sshAgentScript: one request after the other until stdin
+// ends. A drop fault (--drop-ssh-at) counts each request as a command and
+// severs the connection before it runs.
+func (l *Lab) serveAgent(ctx context.Context, user string, stdin io.Reader, stdout, stderr io.Writer) int {
+	r := bufio.NewReader(stdin)
+	for {
+		token, err := r.ReadString('\n')
+		if err != nil {
+			return 0
+		}
+		nl, err := r.ReadString('\n')
+		if err != nil {
+			return 0
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(nl, "\n"))
+		if err != nil || n < 0 {
+			return 2
+		}
+		var b strings.Builder
+		for ; n > 0; n-- {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return 0
+			}
+			b.WriteString(line)
+		}
+		token = strings.TrimSuffix(token, "\n")
+		if l.faults.Command() {
+			sshd.DropConnection(ctx)
+			return 0
+		}
+		code := l.runScript(ctx, user, strings.TrimSuffix(b.String(), "\n"), true, strings.NewReader(""), stdout, stderr)
+		if ctx.Err() != nil {
+			return 0
+		}
+		fmt.Fprintf(stdout, "\x1e%s %d\n", token, code&0xff)
+		fmt.Fprintf(stderr, "\x1e%s\n", token)
+	}
 }

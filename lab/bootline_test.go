@@ -26,7 +26,7 @@ func TestBootLineDecodedForLogAndFaults(t *testing.T) {
 	}
 	// A watchdog-like first line, then the command: it runs, and the log
 	// shows it (secret masked), not the boot line.
-	if out, err := send("exec 3<&0 </dev/null\npveum user add w@pve --password TopSecret3 && echo 'a\\b'"); err != nil || out != "a\\b\n" {
+	if out, err := send("exec 3<&0 </dev/null\npveum user add w@pve --password TopSecret3 && printf '%s\\n' 'a\\b'"); err != nil || out != "a\\b\n" {
 		t.Fatalf("wrapped script: %q %v", out, err)
 	}
 	if out, err := send("pveum user list --output-format json"); err != nil || !strings.Contains(out, "w@pve") {

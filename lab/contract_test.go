@@ -1,6 +1,6 @@
 package lab
 
-// Contract tests: one per PVE item of reference/apis.md §5, each run with
+// Contract tests: one per section of docs/pve-api.md, each run with
 // plain net/http and with go-proxmox v0.8.2 against a lab.
 
 import (
@@ -134,7 +134,8 @@ func pinnedClientWith(l *Lab, ok func(der []byte) bool) *http.Client {
 		}}}}
 }
 
-// §5.1 TLS on :8006, fingerprint as ssl_fingerprint and certificates/info.
+// docs/pve-api.md#transport: TLS on :8006, fingerprint as ssl_fingerprint and
+// certificates/info.
 func TestContract1Certificate(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -193,7 +194,8 @@ func TestContract1Certificate(t *testing.T) {
 	}
 }
 
-// §5.2 tokens and tickets; CSRF on writes; root@pam-only endpoints.
+// docs/pve-api.md#auth: tokens and tickets; CSRF on writes; root@pam-only
+// endpoints.
 func TestContract2Auth(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -226,7 +228,8 @@ func TestContract2Auth(t *testing.T) {
 	if rep := good.do("POST", "/cluster/config", map[string]string{"clustername": "TAPPaaS"}, false); rep.Code != 403 || !strings.Contains(rep.Status, "user != root@pam") {
 		t.Fatalf("token cluster create: %s", rep.Status)
 	}
-	// allowtoken => 0: a token on /access/ticket is refused (apis.md §2.2)
+	// allowtoken => 0: a token on /access/ticket is refused
+	// (docs/pve-api.md#auth)
 	if rep := good.do("POST", "/access/ticket", map[string]string{"username": "root@pam", "password": l.Info().RootPassword}, false); rep.Code != 403 || !strings.Contains(rep.Status, "not available with API token") {
 		t.Fatalf("ticket with token header: %s", rep.Status)
 	}
@@ -262,7 +265,7 @@ func TestContract2Auth(t *testing.T) {
 	}
 }
 
-// §5.3 envelope, reason phrase, 400/500/501.
+// docs/pve-api.md#envelope:, reason phrase, 400/500/501.
 func TestContract3Envelope(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -297,7 +300,8 @@ func TestContract3Envelope(t *testing.T) {
 	}
 }
 
-// §5.4 JSON and form bodies, unknown params, booleans 0/1, numbers as numbers.
+// docs/pve-api.md#parameters: JSON and form bodies, unknown params, booleans
+// 0/1, numbers as numbers.
 func TestContract4Params(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -333,7 +337,7 @@ func TestContract4Params(t *testing.T) {
 
 var upidRe = regexp.MustCompile(`^UPID:tappaas1:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[a-z]+:[^:]*:[^:]+:$`)
 
-// §5.5 UPIDs, task state machine, logs.
+// docs/pve-api.md#tasks: UPIDs, task state machine, logs.
 func TestContract5Tasks(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{Speed: 0.05}) // qmcreate takes 100ms
@@ -393,7 +397,7 @@ func mkPool(t testing.TB, r *raw) {
 	}
 }
 
-// §5.6 network stage / apply, uniqueness, arbitrary bridge names.
+// docs/pve-api.md#network: stage / apply, uniqueness, arbitrary bridge names.
 func TestContract6Network(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -441,7 +445,8 @@ func TestContract6Network(t *testing.T) {
 	}
 }
 
-// §5.7 storage create reply, PBS validated against the running PBS.
+// docs/pve-api.md#storage: create reply, PBS validated against the running
+// PBS.
 func TestContract7Storage(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -470,7 +475,7 @@ func TestContract7Storage(t *testing.T) {
 	}
 }
 
-// §5.8 VM create/clone/start/stop/destroy/agent.
+// docs/pve-api.md#vms: VM create/clone/start/stop/destroy/agent.
 func TestContract8VMs(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})
@@ -538,7 +543,7 @@ func TestContract8VMs(t *testing.T) {
 	}
 }
 
-// §5.9 cluster status standalone vs clustered; join info.
+// docs/pve-api.md#cluster: status standalone vs clustered; join info.
 func TestContract9Cluster(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, Options{})

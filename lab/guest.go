@@ -30,7 +30,8 @@ type guest struct {
 
 const guestHostKeyFile = "/etc/ssh/ssh_host_ed25519_key"
 
-// BootstrapRootPassword is the firewall image's root password (bootstrap.md §0).
+// BootstrapRootPassword is the firewall image's root password
+// (docs/upstream.md#bootstrap-credentials).
 const BootstrapRootPassword = "opnsense"
 
 // startGuest starts (or returns) the SSH server of VM vmid of kind. A
@@ -118,6 +119,7 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 	if err != nil {
 		return nil
 	}
+	in.Trace = l.traceArgv(fmt.Sprintf("vm%d", vmid))
 	keysOK, pwOK := vm.Authorizer(kind, fsys)
 	// Strict csh: the firewall's root login shell refuses sh syntax the
 	// way OPNsense's tcsh does (TestCshAgainstRealTcsh keeps it honest).
@@ -166,6 +168,11 @@ func (l *Lab) startGuest(vmid int, kind, version string, fsys shell.FS) *guest {
 func (l *Lab) rebootGuest(g *guest) {
 	l.node.RestartVM(g.vmid)
 	_ = vm.Boot(g.kind, g.fs)
+	if g.kind == vm.OPNsense {
+		if fw := l.Firewall(); fw != nil {
+			l.firewallBooted(g.vmid, fw, false)
+		}
+	}
 	go func() {
 		time.Sleep(50 * time.Millisecond) // let the command's reply start
 		g.srv.DropAll()
@@ -309,6 +316,36 @@ func (l *Lab) guestFor(ip string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// onDestroy forgets a destroyed VM's guest: its disk (filesystem and SSH
+// host key) is gone, so a VM created again under the same ID boots a fresh
+// OS with a new host key, as on PVE ("qm destroy: Destroy the VM and all
+// used/owned volumes", https://pve.proxmox.com/pve-docs/qm.1.html).
+// A destroyed firewall loses its configuration and certificate too.
+func (l *Lab) onDestroy(vmid int) {
+	l.mu.Lock()
+	var gone *guest
+	for i, g := range l.guests {
+		if g.vmid == vmid {
+			gone = g
+			l.guests = append(l.guests[:i:i], l.guests[i+1:]...)
+			break
+		}
+	}
+	delete(l.savedGuests, vmid)
+	var fw *fwState
+	if l.fw != nil && l.fw.vmid == vmid {
+		fw, l.fw, l.savedFWTLS = l.fw, nil, nil
+	}
+	l.mu.Unlock()
+	if gone != nil {
+		_ = gone.srv.Close()
+	}
+	if fw != nil && fw.http != nil {
+		_ = fw.http.Close()
+	}
+	l.scheduleSave()
 }
 
 // GuestHostKey returns the SSH host key (authorized_keys form) of a booted VM.

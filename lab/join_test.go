@@ -8,8 +8,9 @@ import (
 	proxmox "github.com/luthermonson/go-proxmox"
 )
 
-// §5.9 (second half) and bootstrap.md §1b: a second node joins the first
-// node's cluster; the joiner's tokens are wiped and its certificate changes.
+// docs/pve-api.md#cluster (the join) and docs/upstream.md#join: a
+// second node joins the first node's cluster; the joiner's tokens are wiped
+// and its certificate changes.
 func TestContract9JoinSecondNode(t *testing.T) {
 	t.Parallel()
 	site := NewSite()

@@ -21,10 +21,8 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -35,7 +33,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,7 +76,7 @@ type Info struct {
 	FirewallAddr        string // "10.0.0.1" (OPNsense API on :443 once its VM boots)
 	FirewallKey         string // the firewall image's bootstrap API key/secret
 	FirewallSecret      string
-	FirewallFingerprint string            // lower-case hex SHA-256 of the OPNsense cert ("" until booted)
+	FirewallFingerprint string            // SHA-256 of the OPNsense cert, "AA:BB:..." as its GUI shows it ("" until booted)
 	Images              []*pve.Image      // the image mirror (URLs and sha256)
 	Loopback            map[string]string // lab address → loopback listener
 }
@@ -87,6 +87,7 @@ type Counters struct {
 	APIMutations      int64 // successful non-GET PVE API calls
 	SSHCommands       int64 // mutating shell commands on the node
 	OPNsenseMutations int64
+	OPNsenseRequests  int64 // every request that reached the firewall's API (credentials were sent)
 }
 
 // Lab is a running lab.
@@ -100,10 +101,13 @@ type Lab struct {
 
 	mu          sync.Mutex
 	fw          *fwState
+	fwRequests  atomic.Int64
+	argvHook    atomic.Pointer[func(host, user string, argv []string)]
 	logMu       sync.Mutex
 	saveMu      sync.Mutex
 	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
 	writeMu     sync.Mutex // one save at a time, so a later snapshot is never overwritten by an earlier one
+	saveFinal   bool       // Close has saved: no save after it (the directory may belong to the next lab)
 	saveTimer   *time.Timer
 	closed      bool
 	extraDial   map[string]func() (string, bool) // lab addr → loopback (ok = reachable)
@@ -111,6 +115,18 @@ type Lab struct {
 	interp      *shell.Interp
 	sshSrv      *sshd.Server
 	guests      []*guest
+	dirLock     *os.File // flock on Dir/lab.lock while the lab runs
+	addrConns   map[*addrConn]struct{}
+}
+
+func (l *Lab) unlockDir() {
+	l.mu.Lock()
+	f := l.dirLock
+	l.dirLock = nil
+	l.mu.Unlock()
+	if f != nil {
+		f.Close() // closing the descriptor releases the flock
+	}
 }
 
 type fwState struct {
@@ -123,6 +139,7 @@ type fwState struct {
 	fp      string
 	certPEM string
 	keyPEM  string
+	cert    *tls.Certificate // served; swapped by ReplaceFirewallCertificate
 }
 
 // fwTLS is the persisted certificate of the firewall (PEM).
@@ -136,6 +153,19 @@ const modelFile = "lab-model.json"
 // Start builds (or resumes) a lab and starts its listeners on loopback.
 func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l := &Lab{opts: opts, faults: pve.NewFaults(opts.Faults...), extraDial: map[string]func() (string, bool){}}
+	if opts.Dir != "" {
+		f, err := lockDir(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		l.dirLock = f
+	}
+	started := false
+	defer func() {
+		if !started {
+			l.unlockDir()
+		}
+	}()
 	var model *pve.Model
 	var fwSnap []byte
 	if opts.Dir != "" && !opts.Reset {
@@ -160,16 +190,22 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		Speed:          opts.Speed,
 		Faults:         l.faults,
 		Log:            l.logEntry,
-		OnChange:       l.scheduleSave,
+		OnChange:       func() { l.scheduleSave(); l.checkAddrs() },
 		OnBoot:         l.onBoot,
+		OnDestroy:      l.onDestroy,
 		CertFor:        l.certFor,
 		Join:           l.siteJoin,
 		SiteFirewallUp: func() bool { return l.siteFirewallUp() },
+		FirewallDNS:    l.firewallDNS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	l.node = node
+	if model != nil {
+		// The node was off while the lab was stopped.
+		node.PowerOn()
+	}
 	if err := l.listen(); err != nil {
 		l.Close()
 		return nil, err
@@ -216,6 +252,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		l.Close()
 		return nil, err
 	}
+	started = true
 	return l, nil
 }
 
@@ -305,7 +342,11 @@ func (l *Lab) Close() error {
 	if err := l.save(); err != nil {
 		errs = append(errs, err)
 	}
+	l.writeMu.Lock()
+	l.saveFinal = true
+	l.writeMu.Unlock()
 	l.stopShell()
+	l.unlockDir()
 	return errors.Join(errs...)
 }
 
@@ -333,6 +374,9 @@ func (l *Lab) save() error {
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	if l.saveFinal {
+		return nil // Close saved last: a save timer that fired meanwhile is late
+	}
 	snap, err := l.node.Snapshot()
 	if err != nil {
 		return fmt.Errorf("lab: save: %w", err)
@@ -403,7 +447,7 @@ func (l *Lab) State() ([]byte, error) {
 // Counters returns the mutating calls and commands seen.
 func (l *Lab) Counters() Counters {
 	api, ssh := l.node.Mutations()
-	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh}
+	c := Counters{APIRequests: l.node.Requests(), APIMutations: api, SSHCommands: ssh, OPNsenseRequests: l.fwRequests.Load()}
 	l.mu.Lock()
 	if l.fw != nil && l.fw.srv != nil {
 		c.OPNsenseMutations = int64(l.fw.srv.Mutations())
@@ -411,9 +455,6 @@ func (l *Lab) Counters() Counters {
 	l.mu.Unlock()
 	return c
 }
-
-// AddFault arms one more fault while the lab runs.
-func (l *Lab) AddFault(f Fault) { l.faults.Add(f) }
 
 // Info describes how to reach the lab.
 func (l *Lab) Info() Info {
@@ -510,7 +551,17 @@ func (l *Lab) Dial(ctx context.Context, network, addr string) (net.Conn, error) 
 		return nil, err
 	}
 	var d net.Dialer
-	return d.DialContext(ctx, "tcp", target)
+	nc, err := d.DialContext(ctx, "tcp", target)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	own := false
+	l.node.Read(func(m *pve.Model) { own = host == m.NodeAddr || host == mgmtAddr(m.Hostname) })
+	if own {
+		return l.trackAddr(nc, host), nil
+	}
+	return nc, nil
 }
 
 func (l *Lab) resolve(addr string) (string, error) {
@@ -541,7 +592,10 @@ func (l *Lab) resolveOwn(addr string) (string, error) {
 	var hostname string
 	l.node.Read(func(m *pve.Model) {
 		hostname = m.Hostname
-		nodeUp = (host == m.NodeAddr || host == mgmtAddr(m.Hostname)) && m.AddrUp(host)
+		// Any address the node holds on its live upstream bridge answers
+		// like the install address (node.wan_address may move the node to
+		// another one in 192.168.1.0/24, the lab's upstream network).
+		nodeUp = (host == m.NodeAddr || host == mgmtAddr(m.Hostname) || strings.HasPrefix(host, "192.168.1.")) && m.AddrUp(host)
 		pbsUp = m.PBS.Installed && m.Services["proxmox-backup-proxy"] == "active"
 	})
 	_ = hostname
@@ -622,6 +676,10 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	}
 	if l.fw != nil && l.fw.vmid == vmid && l.fw.srv != nil {
 		l.fw.ready = ready // a reboot: the same firewall, config kept
+		srv := l.fw.srv
+		l.mu.Unlock()
+		l.firewallBooted(vmid, srv, true)
+		l.mu.Lock()
 		return
 	}
 	// The image is stock OPNsense (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:38,120-123
@@ -638,6 +696,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		return false
 	}
 	srv := opnsense.NewServer(opnsense.Options{Version: version, AssignPatch: patched, OnRequest: func(r opnsense.Request) {
+		l.fwRequests.Add(1)
 		l.logEntry(pve.Entry{Time: r.Time.UTC(), Face: "opnsense", Method: r.Method, Path: r.Path, Status: r.Status})
 		if r.Mutating {
 			l.scheduleSave()
@@ -654,13 +713,62 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 	if err != nil {
 		return
 	}
-	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	st := &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM), cert: &cert}
+	getCert := func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return st.cert, nil
+	}
+	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
-	l.fw = &fwState{vmid: vmid, version: version, ready: ready, srv: srv, ln: ln, http: hs, fp: fp, certPEM: string(certPEM), keyPEM: string(keyPEM)}
+	st.http = hs
+	l.fw = st
 	l.mu.Unlock()
 	l.startGuest(vmid, "opnsense", version, l.takeSavedGuest(vmid))
 	l.mu.Lock()
+}
+
+// OnCommandLine has fn called with the argv of every simple command the
+// node's and the guests' shells run (what `ps` on the machine would show;
+// host is "node" or "vmNNN"), unmasked: tests scan it for secrets. fn must
+// not block; nil stops recording.
+func (l *Lab) OnCommandLine(fn func(host, user string, argv []string)) {
+	if fn == nil {
+		l.argvHook.Store(nil)
+		return
+	}
+	l.argvHook.Store(&fn)
+}
+
+// traceArgv is the shell's Trace hook for host.
+func (l *Lab) traceArgv(host string) func(user string, argv []string) {
+	return func(user string, argv []string) {
+		if fn := l.argvHook.Load(); fn != nil {
+			(*fn)(host, user, argv)
+		}
+	}
+}
+
+// ReplaceFirewallCertificate gives the running firewall a new self-signed
+// web GUI certificate, as an operator regenerating it in System > Trust >
+// Certificates would (or as another machine answering at 10.0.0.1 would
+// look). It is persisted like the first one and returns the new
+// fingerprint ("AA:BB:…").
+func (l *Lab) ReplaceFirewallCertificate() (string, error) {
+	cert, certPEM, keyPEM, fp, err := l.firewallCert(false)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	if l.fw == nil || l.fw.srv == nil {
+		l.mu.Unlock()
+		return "", errors.New("the lab firewall has not booted")
+	}
+	l.fw.cert, l.fw.fp, l.fw.certPEM, l.fw.keyPEM = &cert, fp, string(certPEM), string(keyPEM)
+	l.mu.Unlock()
+	l.scheduleSave()
+	return fp, nil
 }
 
 // Firewall returns the simulated OPNsense (nil until its VM has booted once).
@@ -752,8 +860,7 @@ func (l *Lab) takeSavedGuest(vmid int) shell.FS {
 func (l *Lab) firewallCert(restore bool) (tls.Certificate, []byte, []byte, string, error) {
 	if restore && l.savedFWTLS != nil {
 		if c, err := tls.X509KeyPair([]byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM)); err == nil && len(c.Certificate) > 0 {
-			sum := sha256.Sum256(c.Certificate[0])
-			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), hex.EncodeToString(sum[:]), nil
+			return c, []byte(l.savedFWTLS.CertPEM), []byte(l.savedFWTLS.KeyPEM), opnsense.Fingerprint(c.Certificate[0]), nil
 		}
 	}
 	c, certPEM, fp, err := opnsense.NewCert("10.0.0.1", "firewall.mgmt.internal", "firewall.internal", "firewall")

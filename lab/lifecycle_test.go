@@ -62,7 +62,10 @@ func TestPersistAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l2 := startLab(t, Options{Dir: dir})
+	l2, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
 	info2 := l2.Info()
 	if info2.PVEFingerprint != info1.PVEFingerprint || info2.RootPassword != info1.RootPassword || info2.SSHHostKey != info1.SSHHostKey {
 		t.Fatal("identity changed across a resume")
@@ -89,6 +92,9 @@ func TestPersistAndResume(t *testing.T) {
 		c.Close()
 	}
 
+	if err := l2.Close(); err != nil { // one lab per directory at a time
+		t.Fatal(err)
+	}
 	// Reset starts afresh
 	l3 := startLab(t, Options{Dir: t.TempDir()})
 	_ = l3
@@ -281,8 +287,8 @@ func TestFirewallFingerprintFromNode(t *testing.T) {
 	sh(t, l, 1, "openssl s_client -connect 10.0.0.1:443 </dev/null")
 	bootFirewall(t, l)
 	out := sh(t, l, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
-	fp := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint=")), ":", ""))
-	if want := strings.ToLower(strings.ReplaceAll(l.Info().FirewallFingerprint, ":", "")); fp != want || fp == "" {
+	fp := strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint="))
+	if want := l.Info().FirewallFingerprint; fp != want || fp == "" {
 		t.Fatalf("firewall fp %q, want %q", fp, want)
 	}
 	// the OPNsense API answers the image's bootstrap key, pinned by that fingerprint
@@ -299,11 +305,50 @@ func TestFirewallFingerprintFromNode(t *testing.T) {
 	}
 }
 
-// opnClient pins the OPNsense certificate (lower-case hex fingerprint).
+// A replaced firewall certificate is what the node and every client see,
+// and it survives a restart like the first one.
+func TestReplaceFirewallCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l1, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrapNode(t, l1)
+	bootFirewall(t, l1)
+	sh(t, l1, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null") // booted
+	old := l1.Info().FirewallFingerprint
+	fp, err := l1.ReplaceFirewallCertificate()
+	if err != nil || fp == old || l1.Info().FirewallFingerprint != fp {
+		t.Fatalf("replace: %q (was %q) %v", fp, old, err)
+	}
+	out := sh(t, l1, 0, "openssl s_client -connect 10.0.0.1:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
+	if got := strings.TrimSpace(strings.TrimPrefix(out, "sha256 Fingerprint=")); got != fp {
+		t.Fatalf("the node sees %q, want %q", got, fp)
+	}
+	before := l1.Counters().OPNsenseRequests
+	if _, err := opnClient(l1, old).Get("https://10.0.0.1/api/core/firmware/status"); err == nil {
+		t.Fatal("a client pinned to the old certificate connected")
+	}
+	resp, err := opnClient(l1, fp).Get("https://10.0.0.1/api/core/firmware/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := l1.Counters().OPNsenseRequests - before; n != 1 {
+		t.Fatalf("OPNsenseRequests counted %d, want 1", n)
+	}
+	if err := l1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := startLab(t, Options{Dir: dir}).Info().FirewallFingerprint; got != fp {
+		t.Fatalf("after a restart the firewall presents %q, want %q", got, fp)
+	}
+}
+
+// opnClient pins the OPNsense certificate ("AA:BB:…" fingerprint).
 func opnClient(l *Lab, fp string) *http.Client {
-	return pinnedClientWith(l, func(der []byte) bool {
-		return strings.EqualFold(strings.ReplaceAll(fingerprintOf(der), ":", ""), strings.ReplaceAll(fp, ":", ""))
-	})
+	return pinnedClientWith(l, func(der []byte) bool { return fingerprintOf(der) == fp })
 }
 
 func TestLockoutWhenInstallIPLeavesTheUpstreamNIC(t *testing.T) {
@@ -447,4 +492,32 @@ func TestGuestStateSurvivesRestart(t *testing.T) {
 	if out, err := run(c, "cat /home/tappaas/config/.tappaas-cicd-installed"); err != nil || out != "done\n" {
 		t.Fatalf("marker after restart: %q %v", out, err)
 	}
+}
+
+// A lab restart is the node starting again: a transient systemd-run timer
+// and the files in /run (a tmpfs) are gone, while a unit file on the disk
+// stays.
+func TestTransientTimerDoesNotSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := Start(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh(t, l, 0, "systemd-run --unit=tappaas-net-rollback --on-active=600 /bin/sh -c 'touch /root/rolled-back'")
+	sh(t, l, 0, "touch /run/tappaas-net-pending && printf '[Timer]\\nOnBootSec=60\\n' > /etc/systemd/system/kept.timer")
+	if len(l.Node().PendingTimers()) != 1 {
+		t.Fatal("timer not armed")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := startLab(t, Options{Dir: dir})
+	if p := l2.Node().PendingTimers(); len(p) != 0 {
+		t.Fatalf("transient timers survived the restart: %+v", p)
+	}
+	sh(t, l2, 1, "test -e /run/tappaas-net-pending")
+	sh(t, l2, 0, "test -d /run && test -e /etc/systemd/system/kept.timer")
+	l2.Node().FireTimers()
+	sh(t, l2, 1, "test -e /root/rolled-back")
 }

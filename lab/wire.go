@@ -69,40 +69,16 @@ func (l *Lab) newNodeInterp() *shell.Interp {
 		in.Host.Release = pve.Kernel
 	})
 	in.Sleep = l.sleeper
+	in.Trace = l.traceArgv("node")
+	// On a PVE node /bin/sh is dash (Debian's default, dash.postinst makes
+	// the link); root's login shell, which runs SSH command lines, is bash.
+	// Scripts the installer sends run through /bin/sh, so a bashism in one
+	// fails here as on the node.
+	in.Sh = "dash"
 	for name, c := range l.node.Commands() {
 		in.Register(name, c)
 	}
-	registerBinSh(in)
 	return in
-}
-
-// registerBinSh makes /bin/sh and /bin/bash with a path work (systemd-run
-// and scripts call them so): -c STRING or a script file.
-func registerBinSh(in *shell.Interp) {
-	sh := func(e *shell.Env) int {
-		args := e.Args[1:]
-		for len(args) > 0 && (args[0] == "-e" || args[0] == "-eu" || args[0] == "-x" || args[0] == "-u") {
-			args = args[1:]
-		}
-		if len(args) == 0 {
-			b, _ := io.ReadAll(e.Stdin)
-			return e.Script(string(b))
-		}
-		if args[0] == "-c" {
-			if len(args) < 2 {
-				return e.Errorf(2, "-c: option requires an argument")
-			}
-			return e.Script(args[1], args[2:]...)
-		}
-		b, err := e.FS.ReadFile(e.Abs(args[0]))
-		if err != nil {
-			return e.Errorf(127, "%s: %s", args[0], shell.ErrText(err))
-		}
-		return e.Script(string(b), args[1:]...)
-	}
-	for _, p := range []string{"/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/bash"} {
-		in.Register(p, sh)
-	}
 }
 
 // startShell starts the node's SSH server (lab/sshd + lab/shell).
@@ -158,6 +134,15 @@ func (l *Lab) startShell() error {
 // runCommand runs one command line on the node, as its sshd does.
 func (l *Lab) runCommand(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
 	command, stdin, wrapped := unwrapBootLine(command, stdin)
+	if wrapped && strings.TrimPrefix(command, "unset s\n") == sshAgentScript {
+		return l.serveAgent(ctx, user, stdin, stdout, stderr)
+	}
+	return l.runScript(ctx, user, command, wrapped, stdin, stdout, stderr)
+}
+
+// runScript runs one command (logged here when it came decoded: the boot
+// line's script or a persistent shell's request), with the ssh faults.
+func (l *Lab) runScript(ctx context.Context, user, command string, wrapped bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	f := l.faults.Hit("ssh", command)
 	if wrapped {
 		l.logEntry(pve.Entry{Time: time.Now().UTC(), Face: "ssh", User: user, Command: pve.MaskCommand(command)})
@@ -202,6 +187,10 @@ func (l *Lab) runCommand(ctx context.Context, user, command string, stdin io.Rea
 	for k, v := range sshd.EnvFromContext(ctx) {
 		vars[k] = v
 	}
+	if wrapped {
+		// The boot line hands the script to /bin/sh -c.
+		return l.interp.RunSh(ctx, command, stdin, stdout, stderr, vars)
+	}
 	return l.interp.Run(ctx, command, stdin, stdout, stderr, vars)
 }
 
@@ -225,13 +214,6 @@ func (l *Lab) stopShell() {
 	l.mu.Unlock()
 	for _, g := range guests {
 		_ = g.srv.Close()
-	}
-}
-
-// DropSSH severs every SSH connection to the node (fault tests).
-func (l *Lab) DropSSH() {
-	if l.sshSrv != nil {
-		l.sshSrv.DropAll()
 	}
 }
 

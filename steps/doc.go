@@ -43,7 +43,9 @@
 // The Runtime, Facts and SecretStore handed to steps are safe for concurrent
 // use. One Run at a time holds the store's lock; a second (in this or
 // another process, on this or another host) gets a *state.LockError naming
-// the holder.
+// the holder. A caller that must write to the store before the run (its
+// answers) takes the lock itself first; Run then uses it and leaves it
+// held.
 //
 // # Failures
 //

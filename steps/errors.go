@@ -6,18 +6,43 @@ import (
 )
 
 // Retryable reports whether any error in err's chain has a
-// `Retryable() bool` method returning true. Backends mark transient
-// failures (a dropped connection, an API 5xx, a lock held by PVE) this way;
-// the runner retries them with backoff.
+// `Retryable() bool` method returning true and none is Fatal. Backends mark
+// transient failures (a dropped connection, an API 5xx, a lock held by PVE)
+// this way; the runner retries them with backoff.
 func Retryable(err error) bool {
+	return !Fatal(err) && retryable(err)
+}
+
+// Fatal reports whether any error in err's chain has a `Fatal() bool`
+// method returning true: retrying cannot help and would be unsafe (a
+// changed SSH host key, a TLS certificate other than the pinned one). The
+// runner never retries it, even when a wrapper marks it retryable, and
+// polls stop at once.
+func Fatal(err error) bool {
+	return chainHas(err, func(e error) bool {
+		f, ok := e.(interface{ Fatal() bool })
+		return ok && f.Fatal()
+	})
+}
+
+func retryable(err error) bool {
+	return chainHas(err, func(e error) bool {
+		r, ok := e.(interface{ Retryable() bool })
+		return ok && r.Retryable()
+	})
+}
+
+// chainHas reports whether is holds for err or any error it wraps (both
+// Unwrap forms).
+func chainHas(err error, is func(error) bool) bool {
 	for err != nil {
-		if r, ok := err.(interface{ Retryable() bool }); ok && r.Retryable() {
+		if is(err) {
 			return true
 		}
 		switch u := err.(type) {
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if Retryable(e) {
+				if chainHas(e, is) {
 					return true
 				}
 			}

@@ -37,7 +37,10 @@ type StepInfo struct {
 type PlanStarted struct {
 	Plan  string
 	Steps []StepInfo
-	At    time.Time
+	// Warnings are what the operator must be told before the steps run
+	// (a stale lock of a dead run taken over).
+	Warnings []string
+	At       time.Time
 }
 
 // StepStarted says a step is about to be checked/applied.

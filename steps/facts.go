@@ -36,13 +36,6 @@ func (f *Facts) OnChange(fn func(key string, raw json.RawMessage)) {
 	f.mu.Unlock()
 }
 
-// Raw returns a copy of all facts for persisting.
-func (f *Facts) Raw() map[string]json.RawMessage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return maps.Clone(f.m)
-}
-
 // Get returns the fact and whether it is set. A fact that is set but does not
 // decode as T is reported as not set.
 func Get[T any](f *Facts, k Key[T]) (T, bool) {

@@ -243,22 +243,9 @@ func (p *Plan) Len() int { return len(p.steps) }
 // that are ready at the same time, the one declared first comes first.
 func (p *Plan) Steps() []Step { return slices.Clone(p.steps) }
 
-// Step returns the step with the given ID.
-func (p *Plan) Step(id string) (Step, bool) {
-	i, ok := p.index[id]
-	if !ok {
-		return nil, false
-	}
-	return p.steps[i], true
-}
-
-// Info describes the steps for display, in Steps order. rt feeds Describe
-// (nil gives an empty Runtime). Checkpoint is left empty; see Review.
-func (p *Plan) Info(rt *Runtime) []StepInfo {
-	return p.Review(rt, nil)
-}
-
-// Review is Info with each step's Checkpoint filled from st (may be nil).
+// Review describes the steps for display, in Steps order. rt feeds
+// Describe (nil gives an empty Runtime); each step's Checkpoint is filled
+// from st (may be nil).
 func (p *Plan) Review(rt *Runtime, st *state.Store) []StepInfo {
 	if rt == nil {
 		rt = NewRuntime("", nil, nil, nil, nil)

@@ -23,10 +23,12 @@ func (f SinkFunc) Send(e Event) { f(e) }
 // Output. Every other event (PlanStarted, StepStarted, StepDone, StepFailed,
 // Ask, PlanDone, and Progress) is delivered, in order; only Progress may be
 // superseded by a newer Progress of the same step still waiting. Read
-// events from C until it is closed (after Close and the queue drained).
+// events one by one from C until it is closed (after Close and the queue
+// drained), or in batches with Wait (the TUI); not both.
 type Queue struct {
-	max int
-	out chan Event
+	max     int
+	out     chan Event
+	outOnce sync.Once
 
 	mu      sync.Mutex
 	pending []*qitem
@@ -47,14 +49,18 @@ func NewQueue(maxBufferedOutput int) *Queue {
 	if maxBufferedOutput <= 0 {
 		maxBufferedOutput = 10000
 	}
-	q := &Queue{max: maxBufferedOutput, out: make(chan Event), wake: make(chan struct{}, 1)}
-	go q.pump()
-	return q
+	return &Queue{max: maxBufferedOutput, wake: make(chan struct{}, 1)}
 }
 
 // C returns the channel of events; it is closed after Close once every
 // waiting event has been delivered.
-func (q *Queue) C() <-chan Event { return q.out }
+func (q *Queue) C() <-chan Event {
+	q.outOnce.Do(func() {
+		q.out = make(chan Event)
+		go q.pump()
+	})
+	return q.out
+}
 
 // Dropped returns how many Output lines were dropped so far.
 func (q *Queue) Dropped() int {
@@ -190,31 +196,45 @@ func (q *Queue) nextOutput(i int) int {
 
 func (q *Queue) pump() {
 	for {
-		q.mu.Lock()
-		if len(q.pending) == 0 {
-			if q.closed {
-				q.mu.Unlock()
-				close(q.out)
-				return
-			}
-			q.mu.Unlock()
-			<-q.wake
-			continue
+		evs, closed := q.Wait()
+		for _, ev := range evs {
+			q.out <- ev
 		}
-		it := q.pending[0]
-		q.pending[0] = nil
-		q.pending = q.pending[1:]
-		ev := it.ev
-		if it.out != nil {
-			o := *it.out
-			q.lines -= len(o.Lines)
-			if o.Dropped > 0 {
-				o.Lines = append([]string{droppedMarker(o.Dropped)}, o.Lines...)
+		if closed {
+			close(q.out)
+			return
+		}
+	}
+}
+
+// Wait blocks until events wait or the queue is closed, and takes every
+// waiting event, in order. closed is true once the queue is closed and
+// drained (evs is then empty).
+func (q *Queue) Wait() (evs []Event, closed bool) {
+	for {
+		q.mu.Lock()
+		if len(q.pending) > 0 {
+			evs = make([]Event, len(q.pending))
+			for i, it := range q.pending {
+				evs[i] = it.ev
+				if it.out != nil {
+					o := *it.out
+					if o.Dropped > 0 {
+						o.Lines = append([]string{droppedMarker(o.Dropped)}, o.Lines...)
+					}
+					evs[i] = o
+				}
 			}
-			ev = o
+			q.pending, q.lines = nil, 0
+			q.mu.Unlock()
+			return evs, false
+		}
+		if q.closed {
+			q.mu.Unlock()
+			return nil, true
 		}
 		q.mu.Unlock()
-		q.out <- ev
+		<-q.wake
 	}
 }
 

@@ -152,7 +152,9 @@ type run struct {
 }
 
 // Run executes p: takes the store's lock (a *state.LockError when another
-// run holds it), emits PlanStarted, walks the DAG and emits PlanDone. It
+// run holds it) unless the caller holds it already (then it stays held),
+// emits PlanStarted (with the lock's warnings, such as a stale lock taken
+// over), walks the DAG and emits PlanDone. It
 // returns nil when every step is done or skipped; a *StepError (joined when
 // several) naming each failed step; an error matching ErrAborted when the
 // run stopped on a failure; ErrPaused after Pause; and an error wrapping the
@@ -175,23 +177,31 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := r.Holder
-	if h.PID == 0 {
-		h = state.CurrentHolder()
-	}
-	unlock, err := r.Store.Lock(ctx, h)
-	if err != nil {
-		err = fmt.Errorf("run %s: %w", p.name, err)
-		r.emit(PlanDone{Plan: p.name, Err: err, Duration: r.now().Sub(start), At: r.now()})
-		return err
-	}
-	defer func() {
-		if uerr := unlock(); uerr != nil {
-			log.Error("release state lock", "err", uerr)
-			err = errors.Join(err, uerr)
+	lease, held := r.Store.Held()
+	if !held {
+		h := r.Holder
+		if h.PID == 0 {
+			h = state.CurrentHolder()
 		}
-	}()
-	if err := r.Store.SetPlan(p.name, h); err != nil {
+		unlock, err := r.Store.Lock(ctx, h)
+		if err != nil {
+			err = fmt.Errorf("run %s: %w", p.name, err)
+			r.emit(PlanDone{Plan: p.name, Err: err, Duration: r.now().Sub(start), At: r.now()})
+			return err
+		}
+		defer func() {
+			if uerr := unlock(); uerr != nil {
+				log.Error("release state lock", "err", uerr)
+				err = errors.Join(err, uerr)
+			}
+		}()
+		lease, _ = r.Store.Held()
+	}
+	warnings := lease.Warnings()
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if err := r.Store.SetPlan(p.name, lease.Holder); err != nil {
 		err = fmt.Errorf("run %s: %w", p.name, err)
 		r.emit(PlanDone{Plan: p.name, Err: err, Duration: r.now().Sub(start), At: r.now()})
 		return err
@@ -215,7 +225,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (err error) {
 	})
 	x.rt = NewRuntime("", facts, r.Store.Secrets(), log, r.emit)
 	x.rt.now = r.now
-	r.emit(PlanStarted{Plan: p.name, Steps: p.Review(x.rt, r.Store), At: start})
+	r.emit(PlanStarted{Plan: p.name, Steps: p.Review(x.rt, r.Store), Warnings: warnings, At: start})
 	log.Info("plan started", "plan", p.name, "steps", len(p.steps))
 
 	applied, skipped, failed, stepErrs, aborted := x.schedule(ctx, wake)

@@ -81,7 +81,7 @@ func TestPlanOrderStable(t *testing.T) {
 	if got := ids(p2.Steps()); !slices.Equal(got, []string{"z", "y", "x"}) {
 		t.Fatalf("order %v, want declaration order among ready steps", got)
 	}
-	info := p2.Info(nil)
+	info := p2.Review(nil, nil)
 	if len(info) != 3 || info[2].ID != "x" || !slices.Equal(info[2].Needs, []string{"z"}) {
 		t.Fatalf("Info = %+v", info)
 	}
@@ -350,6 +350,33 @@ func TestRetryableChain(t *testing.T) {
 	}
 	if !errors.Is(steps.MarkRetryable(base), base) {
 		t.Fatal("mark hides the cause")
+	}
+}
+
+type fatalErr struct{}
+
+func (fatalErr) Error() string { return "host key changed" }
+func (fatalErr) Fatal() bool   { return true }
+
+// A fatal error (a changed host key) is never retried, even when a caller
+// marked the failure around it retryable.
+func TestFatalIsNeverRetryable(t *testing.T) {
+	t.Parallel()
+	err := steps.MarkRetryable(fmt.Errorf("ssh tappaas@10.0.0.20: %w", fatalErr{}))
+	if !steps.Fatal(err) || steps.Retryable(err) {
+		t.Fatalf("Fatal %v Retryable %v", steps.Fatal(err), steps.Retryable(err))
+	}
+	if !steps.Fatal(errors.Join(errors.New("x"), fatalErr{})) || steps.Fatal(steps.MarkRetryable(errors.New("x"))) {
+		t.Fatal("Fatal misreads the chain")
+	}
+	var calls atomic.Int32
+	s := &stepstest.Func{IDv: "vm.ssh",
+		CheckFn: func(context.Context, *steps.Runtime) (steps.Status, error) { return steps.NotDone("no"), nil },
+		ApplyFn: func(context.Context, *steps.Runtime) error { calls.Add(1); return err }}
+	r, _ := stepstest.Runner(t, &stepstest.Recorder{})
+	r.Backoff = func(int) time.Duration { return time.Microsecond }
+	if rerr := r.Run(context.Background(), mustPlan(t, s)); rerr == nil || calls.Load() != 1 {
+		t.Fatalf("run: %v after %d attempts, want one", rerr, calls.Load())
 	}
 }
 
@@ -763,10 +790,14 @@ func TestCleanupAfterApply(t *testing.T) {
 func TestRunRefusedWhileLocked(t *testing.T) {
 	t.Parallel()
 	rec := &stepstest.Recorder{}
-	r, _ := stepstest.Runner(t, rec)
+	r, fsys := stepstest.Runner(t, rec)
 	r.Store.PIDAlive = func(int) bool { return true }
+	otherStore, err := state.Open(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
 	other := state.Holder{User: "root", Host: "tappaas1", PID: 1234, Since: time.Now()}
-	unlock, err := r.Store.Lock(context.Background(), other)
+	unlock, err := otherStore.Lock(context.Background(), other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,5 +838,61 @@ func TestCheckErrorIsNotNotDone(t *testing.T) {
 	err := r.Run(context.Background(), mustPlan(t, s))
 	if err == nil || !strings.Contains(err.Error(), "check: api 401") || applied {
 		t.Fatalf("Run = %v, applied = %v: a failed Check must not lead to Apply", err, applied)
+	}
+}
+
+// A caller that took the lock itself (to save its answers first) keeps
+// it: Run uses it and leaves it held.
+func TestRunUsesTheCallersLock(t *testing.T) {
+	t.Parallel()
+	r, fsys := stepstest.Runner(t, nil)
+	unlock, err := r.Store.Lock(context.Background(), state.Holder{User: "op", Host: "h", PID: 77})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := stepstest.NewTarget()
+	if err := r.Run(context.Background(), mustPlan(t, tg.Step("a", nil, "x"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, held := r.Store.Held(); !held {
+		t.Fatal("Run released the caller's lock")
+	}
+	if _, by, _ := r.Store.Plan(); by.PID != 77 {
+		t.Fatalf("plan recorded by %+v, want the lock's holder", by)
+	}
+	if err := r.Store.SetInput("after", true); err != nil {
+		t.Fatalf("a change after the run, under the caller's lock: %v", err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsys.ReadFile(state.LockFile); err == nil {
+		t.Fatal("lock left behind")
+	}
+}
+
+// Taking over a dead run's lock is told to the operator: PlanStarted
+// carries the warning (the TUI and the headless printers show it).
+func TestRunReportsLockTakeover(t *testing.T) {
+	t.Parallel()
+	rec := &stepstest.Recorder{}
+	r, fsys := stepstest.Runner(t, rec)
+	dead, _ := json.Marshal(state.Holder{ID: "dead-run", User: "root", Host: "testhost", PID: 999})
+	if err := fsys.CreateExclusive(state.LockFile, dead, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.Store.PIDAlive = func(pid int) bool { return pid != 999 }
+	tg := stepstest.NewTarget()
+	if err := r.Run(context.Background(), mustPlan(t, tg.Step("a", nil, "x"))); err != nil {
+		t.Fatal(err)
+	}
+	var started *steps.PlanStarted
+	for _, e := range rec.Events() {
+		if ps, ok := e.(steps.PlanStarted); ok {
+			started = &ps
+		}
+	}
+	if started == nil || len(started.Warnings) != 1 || !strings.Contains(started.Warnings[0], "root@testhost pid 999") || !strings.Contains(started.Warnings[0], "mem:lock") {
+		t.Fatalf("PlanStarted = %+v, want the take-over warning naming the dead holder and the lock path", started)
 	}
 }

@@ -160,14 +160,3 @@ func (rt *Runtime) Transfer(what string, done, total int64) {
 	}
 	rt.emit(Progress{StepID: rt.StepID, Fraction: f, What: what, Done: done, Total: total, At: rt.now()})
 }
-
-// Now is the runtime's clock.
-func (rt *Runtime) Now() time.Time {
-	if rt == nil || rt.now == nil {
-		return time.Now()
-	}
-	return rt.now()
-}
-
-// Emit returns the runtime's event sink (used by the runner and tests).
-func (rt *Runtime) Emit() func(Event) { return rt.emit }

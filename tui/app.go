@@ -37,14 +37,13 @@ const (
 
 // Aliases so callers need only import tui.
 type (
-	Backend    = common.Backend
-	Job        = common.Job
-	Request    = common.Request
-	NodeInfo   = common.NodeInfo
-	Checkpoint = common.Checkpoint
-	Detected   = common.Detected
-	Check      = common.Check
-	Summary    = common.Summary
+	Backend  = common.Backend
+	Job      = common.Job
+	Request  = common.Request
+	NodeInfo = common.NodeInfo
+	Detected = common.Detected
+	Check    = common.Check
+	Summary  = common.Summary
 )
 
 // Options configure an App.
@@ -78,9 +77,18 @@ type App struct {
 	// (esc, or on to preflight): reopening it starts from them, not blank.
 	draft *config.Install
 
+	// lastRun is the latest run of this session (nil: none): the exit
+	// code and line say how it ended.
+	lastRun *run.Model
+
 	width, height int
 	fullHelp      bool
-	forceQuit     bool
+	// infoErr is why the node could not be read (nil: it could).
+	infoErr error
+	// detecting: a Detect for a wizard is under way.
+	detecting bool
+	// smallQuit: q was pressed on the "too small" notice, which now asks.
+	smallQuit bool
 }
 
 type (
@@ -104,8 +112,7 @@ type (
 		p  *HostKeyPrompt
 		ok bool
 	}
-	forceQuitMsg struct{}
-	wipeAnswer   struct {
+	wipeAnswer struct {
 		ok bool
 		c  review.ConfirmMsg
 	}
@@ -204,6 +211,9 @@ func (a *App) setScreen(s common.Screen) tea.Cmd {
 		in := w.Input()
 		a.draft = &in
 	}
+	if r, ok := s.(*run.Model); ok {
+		a.lastRun = r
+	}
 	a.screen = s
 	a.fullHelp = false
 	a.layout()
@@ -227,6 +237,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
+		if !a.tooSmall() {
+			a.smallQuit = false
+		}
 		a.layout()
 		// huh forms size themselves from WindowSizeMsg too.
 		return a, a.forward(tea.WindowSizeMsg{Width: a.width, Height: a.height - 2 - a.footerLines()})
@@ -251,6 +264,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, common.OpenDialogCmd(dialog.New(a.com, "error", "Could not "+msg.What, body,
 			[]dialog.Option{{Key: "o", Label: "OK", Value: "ok"}}, func(string) tea.Msg { return nil }).WithCancel("ok"))
 	case nodeInfoMsg:
+		a.infoErr = msg.err
 		if msg.err == nil {
 			a.info = &msg.info
 		}
@@ -263,6 +277,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case home.ActionMsg:
 		return a, a.action(msg.Action)
 	case detectedMsg:
+		a.detecting = false
 		if msg.err != nil {
 			return a, common.ErrorCmd("detect the node's network interfaces and disks", msg.err)
 		}
@@ -304,8 +319,6 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, tea.Batch(a.setScreen(done.New(a.com, msg.Req).Took(msg.Took)), a.summaryCmd(msg.Req))
 	case run.ExitMsg:
 		return a, tea.Quit
-	case forceQuitMsg:
-		return a, tea.Quit
 	case hostKeyMsg:
 		return a, tea.Batch(common.OpenDialogCmd(a.hostKeyDialog(msg.p)), a.waitPromptCmd())
 	case hostKeyAnswer:
@@ -338,28 +351,20 @@ func (a *App) capturing() bool {
 
 func (a *App) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	km := a.com.Keys.Global
+	if a.tooSmall() {
+		return a.smallKey(k), true
+	}
 	if key.Matches(k, km.ForceQuit) {
 		r, running := a.screen.(*run.Model)
 		if !running || !r.Running() {
 			return tea.Quit, true
 		}
-		if a.topDialog() == "quit" || a.forceQuit {
-			// Second ctrl+c: stop now and exit once the run has stopped
-			// (at most 10 s; the checkpoint records the interruption).
-			a.forceQuit = true
-			return tea.Batch(a.forward(run.StopNowMsg{Exit: true}),
-				tea.Tick(10*time.Second, func(time.Time) tea.Msg { return forceQuitMsg{} })), true
+		if a.topDialog() == "quit" {
+			// Second ctrl+c: the safe stop, then exit. It never cuts a
+			// step short (that is "Interrupt now" in the dialog).
+			return tea.Sequence(common.CloseDialogCmd("quit"), func() tea.Msg { return run.StopAfterStepMsg{Exit: true} }), true
 		}
 		return a.forward(run.QuitRequestMsg{}), true
-	}
-	if a.tooSmall() {
-		if k.String() == "q" {
-			if r, ok := a.screen.(*run.Model); ok && r.Running() {
-				return a.forward(run.QuitRequestMsg{}), true
-			}
-			return tea.Quit, true
-		}
-		return nil, true
 	}
 	if len(a.dialogs) == 0 && !a.capturing() && key.Matches(k, km.Help) {
 		a.fullHelp = !a.fullHelp
@@ -367,6 +372,33 @@ func (a *App) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	}
 	return nil, false
+}
+
+// smallKey handles a key while the terminal is too small: nothing reaches a
+// screen or dialog hidden behind the notice. q or ctrl+c asks on the notice
+// itself; the same key again quits (a running install stops after its
+// running step, the checkpoint kept); any other key keeps going.
+func (a *App) smallKey(k tea.KeyPressMsg) tea.Cmd {
+	quit := k.String() == "q" || key.Matches(k, a.com.Keys.Global.ForceQuit)
+	if !quit {
+		a.smallQuit = false
+		return nil
+	}
+	if !a.smallQuit {
+		a.smallQuit = true
+		return nil
+	}
+	a.smallQuit = false
+	if r, ok := a.screen.(*run.Model); ok && r.Running() {
+		a.dialogs = nil
+		return func() tea.Msg { return run.StopAfterStepMsg{Exit: true} }
+	}
+	return tea.Quit
+}
+
+func (a *App) running() bool {
+	r, ok := a.screen.(*run.Model)
+	return ok && r.Running()
 }
 
 func (a *App) topDialog() string {
@@ -378,16 +410,18 @@ func (a *App) topDialog() string {
 
 func (a *App) action(act home.Action) tea.Cmd {
 	switch act {
-	case home.ActInstall:
-		if a.detected == nil {
-			return a.detectCmd(common.GoalInstall)
+	case home.ActInstall, home.ActJoin:
+		// Facts are re-read each time a wizard opens: a run since the
+		// last visit may have built a pool or moved the uplink. One read
+		// at a time: keys pressed while it runs open no second wizard.
+		if a.detecting {
+			return nil
 		}
-		return a.openWizard(common.GoalInstall)
-	case home.ActJoin:
-		if a.detected == nil {
+		a.detecting = true
+		if act == home.ActJoin {
 			return a.detectCmd(common.GoalJoin)
 		}
-		return a.openWizard(common.GoalJoin)
+		return a.detectCmd(common.GoalInstall)
 	case home.ActResume:
 		req := common.Request{Goal: common.GoalResume}
 		if a.info != nil && a.info.Checkpoint != nil && a.info.Checkpoint.Goal == common.GoalJoin {
@@ -420,19 +454,18 @@ func (a *App) openWizard(goal common.Goal) tea.Cmd {
 	return a.setScreen(wizard.New(a.com, det))
 }
 
-// inUseDisks lists the disks the request would wipe that detection saw in
-// use (partitions, data, a pool, the system).
+// inUseDisks lists the disks the request would erase that detection saw in
+// use (partitions, data). An existing pool is kept, so its disks are not
+// erased and not listed.
 func (a *App) inUseDisks(req common.Request) []string {
-	if req.Install == nil || a.detected == nil {
+	if a.detected == nil {
 		return nil
 	}
 	var out []string
-	for _, p := range req.Install.Storage.Pools {
-		for _, d := range p.Disks {
-			for _, dd := range a.detected.Disks {
-				if dd.Name == d && dd.InUse != "" {
-					out = append(out, d)
-				}
+	for _, d := range a.detected.Erases(req) {
+		for _, dd := range a.detected.Disks {
+			if dd.Name == config.DiskName(d) && (dd.InUse != "" || dd.NotOffered != "") {
+				out = append(out, dd.Name)
 			}
 		}
 	}
@@ -446,7 +479,7 @@ func (a *App) wipeDialog(disks []string, c review.ConfirmMsg) common.Dialog {
 	for _, d := range disks {
 		for _, dd := range a.detected.Disks {
 			if dd.Name == d {
-				uses = append(uses, d+": "+dd.InUse)
+				uses = append(uses, d+": "+dd.InUse+dd.NotOffered)
 			}
 		}
 	}
@@ -514,8 +547,16 @@ func (a *App) Render() string {
 	if a.tooSmall() {
 		msg := st.Small.Render("Terminal too small") + "\n\n" +
 			fmt.Sprintf("This window is %dx%d; tappaas needs at least %dx%d.", a.width, a.height, MinWidth, MinHeight) + "\n" +
-			"Enlarge the window or use a smaller font. A running install keeps running." + "\n\n" +
-			st.Muted.Render("q quit")
+			"Enlarge the window or use a smaller font. A running install keeps running." + "\n\n"
+		switch {
+		case a.smallQuit && a.running():
+			msg += st.Dialog.Danger.Render("Quit? The install stops after the running step; the checkpoint is kept.") + "\n" +
+				st.Muted.Render("q again: stop and quit · any other key: keep running")
+		case a.smallQuit:
+			msg += st.Dialog.Danger.Render("Quit tappaas?") + "\n" + st.Muted.Render("q again: quit · any other key: stay")
+		default:
+			msg += st.Muted.Render("q quit (asks first) · other keys wait until the window is larger")
+		}
 		return lipgloss.NewStyle().Width(a.width).MaxHeight(a.height).Render(msg)
 	}
 	w, h := a.bodySize()

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/screens/done"
 	"github.com/tappaas/tappaas/tui/screens/home"
@@ -21,6 +23,7 @@ import (
 	"github.com/tappaas/tappaas/tui/screens/preflight"
 	"github.com/tappaas/tappaas/tui/screens/review"
 	"github.com/tappaas/tappaas/tui/screens/run"
+	"github.com/tappaas/tappaas/tui/screens/status"
 	"github.com/tappaas/tappaas/tui/screens/wizard"
 	"github.com/tappaas/tappaas/tui/styles"
 	"github.com/tappaas/tappaas/tui/tuitest"
@@ -235,6 +238,67 @@ func TestWizardEscKeepsAnswers(t *testing.T) {
 	}
 }
 
+// TestWizardKeepsExistingPool: on a node where the install's pool exists
+// (mirror on sdb, sdc) and the earlier answers ask for something else, the
+// wizard starts from the pool, says how the answers differ, asks no disks
+// and no wipe, and the run starts without an erase warning.
+func TestWizardKeepsExistingPool(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{Pool: &config.Pool{Name: "tanka1", Layout: "mirror", Disks: []string{"sdb", "sdc"}}}, nil)
+	f.keys("enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	f.d.Type("example.org")
+	f.keys("enter")
+	f.d.Type("admin@example.org")
+	f.keys("enter", "enter", "enter", "enter", "enter") // -> storage
+	f.onScreen("Storage pool tanka1 exists: mirror on sdb, sdc")
+	f.onScreen("Keep tanka1 as it is")
+	v := tuitest.Plain(f.app.Render())
+	for _, bad := range []string{"WIPE", "Disks for the storage pool", "will be erased"} {
+		if strings.Contains(v, bad) {
+			t.Errorf("the storage step of an existing pool shows %q:\n%s", bad, v)
+		}
+	}
+	if !strings.Contains(strings.Join(strings.Fields(v), " "), "Your earlier answers asked for single on sdb; the node has mirror on sdb, sdc") {
+		t.Errorf("the difference from the node is not said:\n%s", v)
+	}
+	f.snap("wizard_existing_pool")
+	in := f.app.Screen().(*wizard.Model).Input()
+	if p := in.Storage.Pools; len(p) != 1 || p[0].Layout != "mirror" || strings.Join(p[0].Disks, ",") != "sdb,sdc" || len(in.Storage.ConfirmWipe) != 0 {
+		t.Errorf("answers should be the existing pool, nothing to wipe: %+v, confirm_wipe %v", p, in.Storage.ConfirmWipe)
+	}
+	f.keys("enter")          // keep -> firewall
+	f.keys("enter")          // generate password -> platform
+	f.keys("enter", "enter") // branch, size -> submit
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("run started without an erase warning", func() bool {
+		return len(f.app.Dialogs()) == 0 && (screenIs[*run.Model](f)() || screenIs[*done.Model](f)())
+	})
+}
+
+// TestWizardFactsReadOnceAndAfresh: each visit re-reads the node (Detect);
+// enter pressed again while it runs opens no second wizard.
+func TestWizardFactsReadOnceAndAfresh(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{DetectDelay: 300 * time.Millisecond}, nil)
+	f.keys("enter", "enter", "enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	f.d.Pump(400 * time.Millisecond)
+	if n := f.be.Calls("Detect"); n != 1 {
+		t.Errorf("Detect called %d times for one visit", n)
+	}
+	f.keys("esc")
+	f.until("home", screenIs[*home.Model](f))
+	f.keys("enter")
+	f.until("wizard", screenIs[*wizard.Model](f))
+	if n := f.be.Calls("Detect"); n != 2 {
+		t.Errorf("Detect called %d times for two visits: facts are not re-read", n)
+	}
+}
+
 func TestWizardRequiresTypedWipe(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, tuitest.Options{}, nil)
@@ -244,9 +308,13 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	f.keys("enter")
 	f.d.Type("admin@example.org")
 	f.keys("enter", "enter", "enter", "enter", "enter")
-	// storage: choose sda (in use) too
-	f.keys("space") // toggle sda (cursor on first disk)
-	f.onScreen("[•] sda")
+	// storage: the system disk is not offered; choose sdd (holds data) too
+	f.onScreen("Not offered: sda (system disk)")
+	if strings.Contains(tuitest.Plain(f.app.Render()), "[ ] sda") {
+		t.Error("the system disk is offered")
+	}
+	f.keys("down", "down", "space") // toggle sdd (cursor on the first disk, sdb)
+	f.onScreen("[•] sdd")
 	f.keys("enter", "enter")                         // -> layout, then try single
 	f.onScreen("layout single takes exactly 1 disk") // single is refused for 2 disks
 	f.snap("wizard_storage")
@@ -255,14 +323,14 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 		t.Fatalf("section = %d, want storage", w.Section())
 	}
 	f.keys("right", "enter") // stripe
-	f.onScreen("WARNING, in use: sda (root filesystem)")
+	f.onScreen("WARNING, in use: sdd (has partitions or data)")
 	f.d.Type("WIPE sdb")
 	f.keys("enter")
-	f.onScreen("type exactly: WIPE sda sdb")
+	f.onScreen("type exactly: WIPE sdb sdd")
 	for i := 0; i < 8; i++ {
 		f.keys("backspace")
 	}
-	f.d.Type("WIPE sda sdb")
+	f.d.Type("WIPE sdb sdd")
 	f.keys("enter", "enter", "enter", "enter") // firewall, platform
 	f.onScreen("Ready.")
 	f.keys("enter")
@@ -272,7 +340,7 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	f.onScreen("Erase disks in use?")
 	f.snap("wipe_dialog")
 	f.keys("enter") // without typing: refused
-	f.onScreen("type exactly: WIPE sda")
+	f.onScreen("type exactly: WIPE sdd")
 	f.keys("esc") // go back
 	f.until("dialog closed", func() bool { return len(f.app.Dialogs()) == 0 })
 	if _, ok := f.app.Screen().(*review.Model); !ok {
@@ -280,7 +348,7 @@ func TestWizardRequiresTypedWipe(t *testing.T) {
 	}
 	f.keys("enter")
 	f.onScreen("Erase disks in use?")
-	f.d.Type("WIPE sda")
+	f.d.Type("WIPE sdd")
 	f.keys("enter")
 	// The confirmed run starts; the fake plan is fast enough that it may
 	// already have reached the done screen when we look.
@@ -407,6 +475,86 @@ func TestTooSmallNeverPanics(t *testing.T) {
 	}
 }
 
+// TestTooSmallKeysNeverReachHiddenDialogs: at 60x15 mid-run, q does not
+// open the stop dialog behind the notice; the notice itself asks, other
+// keys (blind dialog answers) do nothing, and q again is the safe stop and
+// exit.
+func TestTooSmallKeysNeverReachHiddenDialogs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{StepDelay: 800 * time.Millisecond, Lines: 2}, nil)
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("run", screenIs[*run.Model](f))
+	r := f.app.Screen().(*run.Model)
+	f.d.Send(tea.WindowSizeMsg{Width: 60, Height: 15})
+	f.keys("q")
+	if n := len(f.app.Dialogs()); n != 0 {
+		t.Fatalf("q at 60x15 opened %d dialog(s) behind the notice", n)
+	}
+	v := tuitest.Plain(f.app.Render())
+	if !strings.Contains(v, "Terminal too small") || !strings.Contains(v, "Quit? The install stops after the running step") {
+		t.Errorf("the notice should ask:\n%s", v)
+	}
+	tuitest.Golden(t, "too_small_asks_60x15", v, *update)
+	for _, k := range []string{"s", "x", "enter", "ctrl+c"} { // blind answers
+		f.keys(k)
+	}
+	if len(f.app.Dialogs()) != 0 || !r.Running() {
+		t.Fatalf("blind keys reached something: dialogs %d, running %v", len(f.app.Dialogs()), r.Running())
+	}
+	// ctrl+c asked (after the other keys cancelled the question); q confirms.
+	f.keys("q")
+	f.until("quit", func() bool { return f.d.Quit })
+	if !f.app.Shutdown(5*time.Second) || r.State() != run.StatePaused {
+		t.Errorf("state %v after the quit on the notice, want paused (safe stop)", r.State())
+	}
+}
+
+// TestHelpAndEndOnReviewDoneStatus: ? shows more keys on the review, done
+// and status screens, and End/G jumps to the end of the review.
+func TestHelpAndEndOnReviewDoneStatus(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{}, nil)
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.d.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	short := tuitest.Plain(f.app.Render())
+	f.keys("?")
+	f.onScreen("end/G end")
+	full := tuitest.Plain(f.app.Render())
+	if strings.Contains(short, "end/G") || !strings.Contains(full, "pgdn/space page down") {
+		t.Errorf("? on the review should add keys:\n%s", full)
+	}
+	f.keys("?")
+	if !strings.Contains(tuitest.Plain(f.app.Render()), "↓ ") {
+		t.Skip("the fake plan fits on one screen: End has nothing to show")
+	}
+	f.keys("G")
+	f.onScreen("10. Push zones")
+	if v := tuitest.Plain(f.app.Render()); !strings.Contains(v, "(↑ ") || strings.Contains(v, "↓ ") {
+		t.Errorf("End/G should show the end of the plan:\n%s", v)
+	}
+	f.keys("g")
+	f.onScreen(" 1. ")
+	f.keys("enter")
+	f.until("done", screenIs[*done.Model](f))
+	f.keys("?")
+	f.onScreen("end/G end")
+	f.keys("?", "enter")
+	f.until("home", screenIs[*home.Model](f))
+	f.keys("down", "down", "down", "down", "enter")
+	f.until("status", screenIs[*status.Model](f))
+	f.keys("?")
+	f.onScreen("end/G end")
+}
+
 var colorSGR = regexp.MustCompile(`\x1b\[[0-9;]*?(?:^|;)(?:3[0-79]|4[0-79]|9[0-7]|10[0-7]|38;|48;)[0-9;]*m`)
 
 func TestNoColorStylesEmitNoColour(t *testing.T) {
@@ -439,13 +587,102 @@ func TestRunFooterHelpComesFromScreen(t *testing.T) {
 	f.onScreen("q quit safely")
 	f.keys("?")
 	f.onScreen("pgup page up")
-	// ctrl+c opens the quit dialog; a second ctrl+c stops now and exits
+	f.keys("?") // back to the short help
+}
+
+// TestCtrlCTwiceFinishesTheStepThenExits130: ctrl+c opens the quit dialog;
+// a second ctrl+c is the safe stop (the running step finishes, nothing is
+// cut short), then the program exits with the headless install's
+// "interrupted" code and a line naming the state, the log and how to resume.
+func TestCtrlCTwiceFinishesTheStepThenExits130(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{StepDelay: 1500 * time.Millisecond, Lines: 2}, nil)
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("run", screenIs[*run.Model](f))
+	r := f.app.Screen().(*run.Model)
+	f.until("a step running", func() bool { return r.RunningStep() != "" })
 	f.keys("ctrl+c")
 	f.onScreen("Stop the run?")
+	before, _ := r.Counts()
 	f.keys("ctrl+c")
 	f.until("quit", func() bool { return f.d.Quit })
-	if !f.app.Shutdown(time.Second) {
+	if !f.app.Shutdown(5 * time.Second) {
 		t.Error("run still going after exit")
+	}
+	if after, _ := r.Counts(); after != before+1 || r.State() != run.StatePaused {
+		t.Errorf("second ctrl+c: %d steps done before, %d after, state %v; want the running step finished and the run paused", before, after, r.State())
+	}
+	out := f.app.Outcome("tappaas --lab")
+	if out.Code != ExitInterrupted {
+		t.Errorf("exit code %d, want %d", out.Code, ExitInterrupted)
+	}
+	for _, want := range []string{"install stopped with", "steps done, checkpoint saved", "log: /", "run tappaas --lab and choose Resume"} {
+		if !strings.Contains(out.Line, want) || strings.Contains(out.Line, "\n") {
+			t.Errorf("exit line %q lacks %q (or is not one line)", out.Line, want)
+		}
+	}
+}
+
+// unreachable is a backend whose node cannot be read.
+type unreachable struct{ *tuitest.Backend }
+
+func (unreachable) NodeInfo(context.Context) (common.NodeInfo, error) {
+	return common.NodeInfo{}, errors.New("dial tcp 192.0.2.1:22: connect: connection refused")
+}
+
+// TestOutcomeNodeUnreadable: a node that cannot be read ends with exit 1
+// (as the headless commands) and says why, not "not installed".
+func TestOutcomeNodeUnreadable(t *testing.T) {
+	t.Parallel()
+	be, err := tuitest.New(tuitest.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	com.LogPath = "/tmp/tappaas.log"
+	app := New(Options{Backend: unreachable{be}, Common: com})
+	d := tuitest.NewDriver(t, app, 80, 24)
+	d.WaitFor(func() bool { return app.infoErr != nil }, wait)
+	out := app.Outcome("tappaas --host root@192.0.2.1")
+	if out.Code != ExitFailed || !strings.Contains(out.Line, "could not read the node: dial tcp") || strings.Contains(out.Line, "not installed") {
+		t.Errorf("outcome %+v, want exit 1 saying why", out)
+	}
+}
+
+// TestOutcomeCodes: the TUI's exit codes are the headless install's.
+func TestOutcomeCodes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, tuitest.Options{}, nil)
+	if out := f.app.Outcome("tappaas"); out.Code != ExitInputNeeded || !strings.Contains(out.Line, "not installed") {
+		t.Errorf("quit before installing: %+v, want %d", out, ExitInputNeeded)
+	}
+	f.keys("enter")
+	f.completeWizard()
+	f.onScreen("Ready.")
+	f.keys("enter")
+	f.onScreen("10 steps.")
+	f.keys("enter")
+	f.until("done", screenIs[*done.Model](f))
+	if out := f.app.Outcome("tappaas"); out.Code != ExitDone || !strings.Contains(out.Line, "install done, 10 of 10 steps") {
+		t.Errorf("after the install: %+v, want %d", out, ExitDone)
+	}
+	failing := newFixture(t, tuitest.Options{FailStep: "firewall.vm", FailTimes: 99}, nil)
+	failing.keys("enter")
+	failing.completeWizard()
+	failing.onScreen("Ready.")
+	failing.keys("enter")
+	failing.onScreen("10 steps.")
+	failing.keys("enter")
+	failing.onScreen("A step failed")
+	failing.keys("a") // abort
+	failing.until("failed", func() bool { r, ok := failing.app.Screen().(*run.Model); return ok && r.State() == run.StateFailed })
+	if out := failing.app.Outcome("tappaas"); out.Code != ExitFailed || !strings.Contains(out.Line, "fix the cause") {
+		t.Errorf("after a failed run: %+v, want %d", out, ExitFailed)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	cz "github.com/tappaas/tappaas/config/zones"
 )
 
 // Real-terminal tests: the built binary in an 80x24 tmux pane, driven with
@@ -20,13 +22,21 @@ import (
 // real first-node plan); TAPPAAS_TUI_TMUX_FAKE=1 switches them to the fake
 // backend (test hook TAPPAAS_TUI_FAKE=1) when the lab is broken.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds are the binaries built for this test process, by build tags: the
+// shipped binary (no tags) and one with the fake-backend hook (tuifake).
+var builds struct {
+	sync.Mutex
+	path map[string]string
+	err  map[string]error
+}
 
-func binary(t testing.TB) string {
+// binary is the shipped binary (no test code in it).
+func binary(t testing.TB) string { return build(t, "") }
+
+// fakeBinary carries the TAPPAAS_TUI_FAKE hook (go build -tags tuifake).
+func fakeBinary(t testing.TB) string { return build(t, "tuifake") }
+
+func build(t testing.TB, tags string) string {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
@@ -34,25 +44,39 @@ func binary(t testing.TB) string {
 		}
 		t.Skip("tmux not installed")
 	}
-	buildOnce.Do(func() {
+	path, err := buildBinary(tags)
+	if err != nil {
+		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("cannot build the binary (another package is mid-edit?): %v", err)
+	}
+	return path
+}
+
+// buildBinary builds the binary with tags once per test process.
+func buildBinary(tags string) (string, error) {
+	builds.Lock()
+	if builds.path == nil {
+		builds.path, builds.err = map[string]string{}, map[string]error{}
+	}
+	path, ok := builds.path[tags]
+	buildErr := builds.err[tags]
+	if !ok {
 		dir, err := os.MkdirTemp("", "tappaas-tui-bin")
 		if err != nil {
 			buildErr = err
-			return
+		} else {
+			path = filepath.Join(dir, "tappaas")
+			out, err := exec.Command("go", "build", "-tags", tags, "-o", path, "github.com/tappaas/tappaas/cmd/tappaas").CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			}
 		}
-		binPath = filepath.Join(dir, "tappaas")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/tappaas/tappaas/cmd/tappaas").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		if os.Getenv("TAPPAAS_REQUIRE_TMUX") == "1" {
-			t.Fatal(buildErr)
-		}
-		t.Skipf("cannot build the binary (another package is mid-edit?): %v", buildErr)
+		builds.path[tags], builds.err[tags] = path, buildErr
 	}
-	return binPath
+	builds.Unlock()
+	return path, buildErr
 }
 
 type pane struct {
@@ -95,6 +119,14 @@ func (p *pane) capture(escapes bool) string {
 		p.t.Fatalf("capture-pane: %v", err)
 	}
 	return string(out)
+}
+
+// resize sets the pane's window to w x h.
+func (p *pane) resize(w, h int) {
+	p.t.Helper()
+	if out, err := exec.Command("tmux", "-L", p.socket, "resize-window", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h)).CombinedOutput(); err != nil {
+		p.t.Fatalf("resize-window: %v %s", err, out)
+	}
 }
 
 func (p *pane) keys(keys ...string) {
@@ -166,6 +198,7 @@ func (p *pane) waitForAny(timeout time.Duration, ss ...string) string {
 }
 
 type target struct {
+	fake   bool // the fake backend: needs fakeBinary
 	env    []string
 	args   string
 	lab    bool
@@ -174,7 +207,7 @@ type target struct {
 
 func fakeTarget(t *testing.T, delay string) target {
 	dir := t.TempDir()
-	return target{env: []string{"TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir, "TAPPAAS_TUI_FAKE_DELAY=" + delay,
+	return target{fake: true, env: []string{"TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir, "TAPPAAS_TUI_FAKE_DELAY=" + delay,
 		"TAPPAAS_TUI_FAKE_LINES=4"}, args: "--log-file " + filepath.Join(dir, "tappaas.log")}
 }
 
@@ -208,6 +241,14 @@ func waitGone(t *testing.T, s string) {
 	t.Logf("a process still uses %s", s)
 }
 
+// binary is the binary that can run tg.
+func (tg target) binary(t testing.TB) string {
+	if tg.fake {
+		return fakeBinary(t)
+	}
+	return binary(t)
+}
+
 // testTarget is the lab (at the given latency scale) unless
 // TAPPAAS_TUI_TMUX_FAKE=1 asks for the fake backend.
 func testTarget(t *testing.T, labSpeed, fakeDelay string) target {
@@ -220,7 +261,7 @@ func testTarget(t *testing.T, labSpeed, fakeDelay string) target {
 // start runs the binary; after it exits the pane shows its exit code and
 // whether the terminal is back in cooked mode with echo.
 func start(t *testing.T, tg target, extraEnv ...string) *pane {
-	bin := binary(t)
+	bin := tg.binary(t)
 	dir := t.TempDir()
 	// One echo, so the exit code and the terminal modes appear together.
 	cmd := fmt.Sprintf("cd %s && %s %s; echo EXIT=$? TTY=$(stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' ')END; sleep 600", dir, bin, tg.args)
@@ -242,6 +283,10 @@ func wizard(p *pane) {
 	p.keys("Enter")
 	for _, f := range []string{"Hostname", "Management address", "WAN port", "LAN port", "Disks for the storage pool", "Pool layout"} {
 		field(f)
+		if scr := p.capture(false); f == "Disks for the storage pool" &&
+			(!strings.Contains(scr, "Not offered: sda (system disk)") || regexp.MustCompile(`\[[ •]\] sda `).MatchString(scr)) {
+			p.t.Errorf("the system disk is offered:\n%s", scr)
+		}
 		p.keys("Enter")
 	}
 	field("Type WIPE sdb to confirm")
@@ -270,6 +315,7 @@ func TestTmuxInstallToDone(t *testing.T) {
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the run stopped on a failing step (a plan or lab problem, not the UI's):\n%s", scr)
 	}
+	scr = p.waitFor("Open", 30*time.Second) // the summary is read after the screen opens
 	wants := []string{"https://10.0.0.10:8006", "Firewall root password", "Log file: ", "tappaas.log"}
 	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") != "1" {
 		wants = append(wants, "shown only this once") // the generated firewall password
@@ -280,20 +326,218 @@ func TestTmuxInstallToDone(t *testing.T) {
 		}
 	}
 	p.keys("q")
-	p.exited(t)
+	p.exited(t, 0)
+}
+
+// TestTmuxCtrlCTwice: mid-run, ctrl+c opens the stop dialog (keys that
+// cannot be misread: n does nothing); a second ctrl+c is the safe stop,
+// and the program exits with 130 (interrupted, as the headless install)
+// after printing the state, the log and how to resume.
+func TestTmuxCtrlCTwice(t *testing.T) {
+	t.Parallel()
+	p := start(t, testTarget(t, "0.05", "1s"))
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitForRe(regexp.MustCompile(`running · [1-9]\d*/\d+ steps`), 60*time.Second)
+	p.keys("C-c")
+	scr := p.waitFor("Stop the run?", 10*time.Second)
+	if !strings.Contains(scr, "[x] Interrupt now") || strings.Contains(scr, "[n]") {
+		t.Errorf("stop dialog keys:\n%s", scr)
+	}
+	p.keys("n")
+	if scr := p.capture(false); !strings.Contains(scr, "Stop the run?") {
+		t.Errorf("n closed the stop dialog:\n%s", scr)
+	}
+	p.keys("C-c")
+	// The pane wraps the line at 80 columns: join it.
+	scr = strings.ReplaceAll(p.exited(t, 130), "\n", "")
+	if !regexp.MustCompile(`tappaas: install stopped with \d+ of \d+ steps done, checkpoint saved; log: \S+tappaas\.log; to resume, run \S+tappaas .* and choose ?Resume`).MatchString(scr) {
+		t.Errorf("exit line:\n%s", scr)
+	}
+}
+
+// TestTmuxTooSmall: at 60x15 mid-run, q asks on the "too small" notice
+// itself instead of opening the stop dialog behind it, and a blind answer
+// (s) reaches nothing; back at 80x24 the run is still going, no dialog.
+func TestTmuxTooSmall(t *testing.T) {
+	t.Parallel()
+	p := start(t, testTarget(t, "0.05", "1s"))
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	p.waitForRe(regexp.MustCompile(`running · [1-9]\d*/\d+ steps`), 60*time.Second)
+	p.resize(60, 15)
+	p.waitFor("Terminal too small", 10*time.Second)
+	p.keys("q")
+	p.waitFor("Quit? The install stops after the running step", 10*time.Second)
+	p.keys("s") // would be "Stop after step" in a hidden dialog
+	p.waitFor("q quit (asks first)", 10*time.Second)
+	p.resize(80, 24)
+	scr := p.waitForRe(regexp.MustCompile(`running · \d+/\d+ steps`), 10*time.Second)
+	if strings.Contains(scr, "Stop the run?") {
+		t.Errorf("a stop dialog was opened behind the notice:\n%s", scr)
+	}
+	p.keys("C-c")
+	p.waitFor("Stop the run?", 10*time.Second)
+	p.keys("C-c")
+	p.exited(t, 130)
+}
+
+// TestTmuxWizardsOnInstalledNode: after an install (the real lab), the
+// install wizard starts from the pool that exists (no disk picker, no wipe
+// prompt, no erase dialog) and the join wizard, opened next, sees the pool
+// too: facts are re-read when a wizard opens. The system disk is never
+// offered.
+func TestTmuxWizardsOnInstalledNode(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("TAPPAAS_TUI_TMUX_FAKE") == "1" {
+		t.Skip("TAPPAAS_TUI_TMUX_FAKE=1")
+	}
+	p := start(t, labTarget(t, "0"))
+	// Before any install: the system disk is not offered.
+	p.waitFor("Install TAPPaaS on this node", 20*time.Second)
+	p.keys("Enter")
+	p.waitFor("┃ Public domain", 10*time.Second)
+	p.keys("Escape")
+	wizard(p)
+	p.waitFor("Ready.", 30*time.Second)
+	p.keys("Enter")
+	p.waitFor("Press enter to run them", 30*time.Second)
+	p.keys("Enter")
+	scr := p.waitForAny(3*time.Minute, "is installed", "A step failed")
+	if strings.Contains(scr, "A step failed") {
+		t.Fatalf("the install stopped on a failing step:\n%s", scr)
+	}
+	p.keys("Enter") // done -> home
+	p.waitFor("TAPPaaS is installed", 20*time.Second)
+	p.keys("Enter") // install again
+	p.waitFor("┃ Public domain", 20*time.Second)
+	p.keys("Enter", "Enter", "Enter", "Enter") // domain, e-mail, hostname, address
+	// Facts read now, after the cutover: the port to the router (in the
+	// wan bridge) is the one that reaches the internet, not the lan port
+	// that now carries the default route to the firewall.
+	scr = p.waitFor("┃ WAN port", 10*time.Second)
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, "enp2s0") && strings.Contains(l, "reaches the internet") {
+			t.Errorf("the lan port is said to reach the internet:\n%s", scr)
+			break
+		}
+	}
+	p.keys("Enter", "Enter") // wan, lan
+	scr = p.waitFor("Storage pool tanka1 exists: single on sdb", 10*time.Second)
+	for _, bad := range []string{"WIPE", "IN USE", "will be erased"} {
+		if strings.Contains(scr, bad) {
+			t.Errorf("the install wizard on an installed node shows %q:\n%s", bad, scr)
+		}
+	}
+	p.keys("Escape") // home
+	p.waitFor("TAPPaaS is installed", 10*time.Second)
+	p.keys("Down", "Enter") // join
+	p.waitFor("┃ Existing cluster node", 20*time.Second)
+	p.text("10.0.0.10")
+	p.keys("Enter")
+	p.text("peer-password")
+	p.keys("Enter")
+	for i := 0; i < 8; i++ {
+		if strings.Contains(p.capture(false), "Storage pool tanka1 exists") {
+			break
+		}
+		p.keys("Enter")
+	}
+	scr = p.waitFor("Storage pool tanka1 exists: single on sdb", 10*time.Second)
+	if strings.Contains(scr, "WIPE") {
+		t.Errorf("the join wizard after the install offers to wipe the pool's disk:\n%s", scr)
+	}
+}
+
+// TestTmuxZonesEdit: `tappaas zones edit` under NO_COLOR — add a zone whose
+// VLAN collides (fixed where it is reported, Shift+Tab back past it), see the
+// overlapping-subnet error, fix it, save, plan.
+func TestTmuxZonesEdit(t *testing.T) {
+	t.Parallel()
+	bin := binary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "zones.json")
+	p := startPane(t, []string{"NO_COLOR=1"}, fmt.Sprintf("%s zones edit --file %s --lab --lab-state %s", bin, file, filepath.Join(dir, "fw.json")))
+
+	p.waitFor("5 zones · valid", 15*time.Second)
+	p.keys("a")
+	p.waitFor("New zone", 15*time.Second)
+	p.text("guest")
+	p.keys("Enter", "Enter") // type Service first: sub-ID 10 collides with srv (VLAN 210)
+	p.text("10")
+	p.keys("Enter")
+	scr := p.waitFor("already used by zone srv", 15*time.Second)
+	if !strings.Contains(strings.Join(strings.Fields(scr), " "), "expected a unique tag") {
+		t.Errorf("the collision's fix hint is cut:\n%s", scr)
+	}
+	p.keys("BTab") // back to the type, past the error
+	p.keys("Right", "Right", "Right", "Enter")
+	p.waitFor("Sub-ID (0-99)", 15*time.Second)
+	p.keys("Enter") // 10 is free for Guest (510)
+	p.keys("Enter")
+	scr = p.waitFor("Subnet (CIDR)", 15*time.Second)
+	if strings.Contains(scr, "already used") {
+		t.Errorf("the fixed collision stays on screen:\n%s", scr)
+	}
+	if !strings.Contains(scr, "[tagged]") {
+		t.Errorf("under NO_COLOR the VLAN toggle shows no selection:\n%s", scr)
+	}
+	p.keys("Enter")
+	p.text("10.3.10.0/24")
+	p.keys("Enter")
+	p.waitFor("overlaps zone private", 15*time.Second)
+	for range len("10.3.10.0/24") {
+		p.keys("BSpace")
+	}
+	p.text("10.5.10.0/24")
+	p.keys("Enter", "Enter", "Enter")
+	p.waitFor("Access to", 15*time.Second)
+	p.keys("Enter")
+	p.text("Visitors")
+	p.keys("Enter")
+	p.waitFor("added zone guest", 15*time.Second)
+	scr = p.waitFor("510 10.5.10.0/24", 15*time.Second)
+	if !strings.Contains(scr, "6 zones · valid") {
+		t.Fatalf("after add:\n%s", scr)
+	}
+	p.keys("s")
+	p.waitFor("saved "+file, 15*time.Second)
+	f, err := cz.LoadFile(file)
+	if err != nil || f.Zone("guest") == nil || !f.Validate().OK() {
+		t.Fatalf("saved file: %v", err)
+	}
+	p.keys("p")
+	p.waitFor("Plan against the firewall", 15*time.Second)
+	p.waitFor("53 to create, 1 to update", 15*time.Second)
 }
 
 var exitLine = regexp.MustCompile(`EXIT=(\d+) TTY=(.*)END`)
 
 // exited waits for the binary started by start to exit and checks its exit
-// code and that the terminal is back in cooked mode with echo.
-func (p *pane) exited(t *testing.T) {
+// code, that it printed its one-line outcome (with the log file) and that
+// the terminal is back in cooked mode with echo. It returns the screen.
+func (p *pane) exited(t *testing.T, code int) string {
 	t.Helper()
-	m := exitLine.FindStringSubmatch(p.waitForRe(exitLine, 30*time.Second))
-	if m[1] != "0" || !strings.Contains(m[2], "icanon echo") {
-		t.Errorf("exit code %s, terminal %q; want 0, icanon echo:\n%s", m[1], m[2], p.capture(false))
+	scr := p.waitForRe(exitLine, 30*time.Second)
+	m := exitLine.FindStringSubmatch(scr)
+	if m[1] != fmt.Sprint(code) || !strings.Contains(m[2], "icanon echo") {
+		t.Errorf("exit code %s, terminal %q; want %d, icanon echo:\n%s", m[1], m[2], code, p.capture(false))
 	}
+	if !outcomeLine.MatchString(scr) {
+		t.Errorf("no one-line outcome (tappaas: …; log: …) before the exit:\n%s", scr)
+	}
+	return scr
 }
+
+// outcomeLine is the line the TUI prints after leaving the alternate screen.
+// The pane wraps it at 80 columns.
+var outcomeLine = regexp.MustCompile(`(?ms)^tappaas: .+?; log: /\S+`)
 
 // TestTmuxQuitMidRunThenResume: an operator at a shell in one 80x24 pane
 // runs tappaas against a persisted lab, completes the wizard, quits safely in
@@ -306,7 +550,7 @@ func (p *pane) exited(t *testing.T) {
 func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	t.Parallel()
 	tg := testTarget(t, "0.05", "400ms")
-	bin := binary(t)
+	bin := tg.binary(t)
 	dir := t.TempDir()
 	// sh reads $ENV when interactive: a prompt to wait for.
 	rc := filepath.Join(dir, "shrc")
@@ -324,15 +568,21 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		p.text(fmt.Sprintf("%s %s; echo RC%d:$? $(stty -a | grep -o -w -e icanon -e echo | tr '\\n' ' ')", bin, tg.args, runs))
 		p.keys("Enter")
 	}
-	// exited waits for the binary to exit and checks its code and that the
-	// terminal is back in cooked mode with echo.
-	exited := func() {
+	// exited waits for the binary to exit and checks its code, its
+	// one-line outcome and that the terminal is back in cooked mode with
+	// echo.
+	exited := func(code int) string {
 		t.Helper()
 		re := regexp.MustCompile(fmt.Sprintf(`RC%d:(\d+)(.*)`, runs))
-		m := re.FindStringSubmatch(p.waitForRe(re, 30*time.Second))
-		if m[1] != "0" || !strings.Contains(m[2], "icanon echo") {
-			t.Fatalf("run %d: exit code %s, terminal %q; want 0, icanon echo:\n%s", runs, m[1], m[2], p.capture(false))
+		scr := p.waitForRe(re, 30*time.Second)
+		m := re.FindStringSubmatch(scr)
+		if m[1] != fmt.Sprint(code) || !strings.Contains(m[2], "icanon echo") {
+			t.Fatalf("run %d: exit code %s, terminal %q; want %d, icanon echo:\n%s", runs, m[1], m[2], code, p.capture(false))
 		}
+		if !outcomeLine.MatchString(scr) {
+			t.Errorf("run %d: no one-line outcome:\n%s", runs, scr)
+		}
+		return scr
 	}
 	resumeAt := regexp.MustCompile(`resume at step (\d+) of (\d+)`)
 
@@ -356,7 +606,11 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	}
 	t.Logf("stopped; home offers to resume at step %s of %s", first[1], first[2])
 	p.keys("q") // leave tappaas from the home screen
-	exited()
+	// The install is unfinished: the headless "interrupted" code, and how
+	// to resume (the same command).
+	if scr := exited(130); !strings.Contains(scr, "choose Resume") {
+		t.Errorf("the exit line should say how to resume:\n%s", scr)
+	}
 
 	// Same pane, same directory, a new process: the checkpoint persisted.
 	launch()
@@ -376,6 +630,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 	if strings.Contains(scr, "A step failed") {
 		t.Fatalf("the resumed run stopped on a failing step:\n%s", scr)
 	}
+	scr = p.waitFor("Open", 30*time.Second) // the summary is read after the screen opens
 	wants := []string{"https://10.0.0.10:8006", "Log file: "}
 	if tg.lab {
 		// The first run was stopped before its done screen: the password it
@@ -388,7 +643,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		}
 	}
 	p.keys("q")
-	exited()
+	exited(0)
 
 	// A third start finds nothing to resume.
 	launch()
@@ -397,7 +652,7 @@ func TestTmuxQuitMidRunThenResume(t *testing.T) {
 		t.Errorf("still offers a resume after the install finished:\n%s", scr)
 	}
 	p.keys("C-c")
-	exited()
+	exited(0)
 
 	if !tg.lab {
 		return
@@ -478,7 +733,7 @@ func TestTmuxNoColor(t *testing.T) {
 	p.keys("q")
 	p.waitFor("Stop the run?", 10*time.Second)
 	check("quit dialog")
-	p.keys("n")
+	p.keys("x") // interrupt now
 	p.waitFor("Resume the unfinished install", 15*time.Second)
 
 	// the same screens with colour do carry colour escapes: the check can fail
@@ -493,7 +748,7 @@ func TestTmuxNoColor(t *testing.T) {
 // pane until the home screen's header is drawn (the poll adds a few ms). One
 // op is 5 launches; the metrics are their mean and worst.
 func BenchmarkExecToFirstFrame(b *testing.B) {
-	bin := binary(b)
+	bin := fakeBinary(b)
 	dir := b.TempDir()
 	var total, worst time.Duration
 	for i := 0; i < b.N*5; i++ {
@@ -521,7 +776,7 @@ func BenchmarkExecToFirstFrame(b *testing.B) {
 // the wizard to the done screen and reports its resident memory: peak
 // (VmHWM) and current (VmRSS). The full log is in the log file.
 func BenchmarkBinaryMemoryAfterMillionLines(b *testing.B) {
-	bin := binary(b)
+	bin := fakeBinary(b)
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		p := startPane(b, []string{"TERM=xterm-256color", "TAPPAAS_TUI_FAKE=1", "TAPPAAS_TUI_FAKE_DIR=" + dir,
@@ -618,7 +873,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 	p.keys("n")
 	p.waitFor("could not read node info", 10*time.Second)
 	p.keys("C-c")
-	p.exited(t)
+	p.exited(t, 2) // nothing run: input needed
 
 	p = run()
 	p.waitFor("Trust this host key?", 20*time.Second)
@@ -630,7 +885,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 		t.Errorf("host key not remembered: %v %q", err, kh)
 	}
 	p.keys("C-c")
-	p.exited(t)
+	p.exited(t, 2)
 
 	// known now: no question
 	p = run()

@@ -23,10 +23,21 @@
 //   - Cmd.Sudo runs the command through `sudo -n` when the executor's user is
 //     not root; a sudo that wants a password yields an error wrapping
 //     ErrSudoPassword.
-//   - ReadFile returns an error matching fs.ErrNotExist for a missing file.
+//   - Files are read and written as the executor's user, never through
+//     sudo: a file WriteFile creates belongs to that user and its login
+//     group, like one the user's own programs create. This is the one way
+//     to set a file's owner: write it over an executor connected as the
+//     user who must own it — root for the node and the firewall, tappaas
+//     for its home on tappaas-cicd, where upstream's scripts, running as
+//     tappaas, read and chmod the key, credentials and configuration
+//     (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/install1.sh:79-80,
+//     pre-update.sh:199).
+//   - ReadFile returns an error matching fs.ErrNotExist for a missing file
+//     and fs.ErrPermission for one the user may not read.
 //   - WriteFile is atomic: readers see the old content or the new, never a
 //     partial file, also when the write is cancelled half-way; parents are
-//     created (0755) and the file gets exactly mode.
+//     created (0755) and the file gets exactly mode. Where the user may not
+//     write, the error matches fs.ErrPermission.
 //   - Concurrency: all methods are safe for concurrent use.
 //   - Idempotence: ReadFile is read-only; WriteFile with the same data is a
 //     no-op in effect; Run is as idempotent as the script it runs.

@@ -22,12 +22,16 @@ type Executor interface {
 	// streamed to cmd.Stdout/cmd.Stderr callbacks as they arrive; the
 	// Result also carries the (size-capped) captured output.
 	Run(ctx context.Context, cmd Cmd) (Result, error)
-	// ReadFile returns a file's contents; a missing file is fs.ErrNotExist
-	// (match with errors.Is).
+	// ReadFile returns a file's contents, read as the executor's user; a
+	// missing file is fs.ErrNotExist, one that user may not read
+	// fs.ErrPermission (match with errors.Is).
 	ReadFile(ctx context.Context, path string) ([]byte, error)
 	// WriteFile writes a file atomically on the target (temp file in the
-	// same directory, fsync, rename) with the given mode; parent
-	// directories are created.
+	// same directory, fsync, rename) with the given mode, as the
+	// executor's user: the file is owned by that user and its login group,
+	// and parent directories it creates are too. Where that user may not
+	// write, the error matches fs.ErrPermission. To give a file to a user,
+	// connect as that user (see the package doc).
 	WriteFile(ctx context.Context, path string, data []byte, mode fs.FileMode) error
 	// Target names the host for messages ("local", "root@10.0.0.10:22").
 	Target() string

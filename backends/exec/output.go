@@ -20,7 +20,6 @@ type LineWriter struct {
 	max     int
 	partial []byte
 	tail    []byte
-	dropped bool
 }
 
 // NewLineWriter returns a LineWriter calling fn (may be nil) per line and
@@ -71,12 +70,10 @@ func (w *LineWriter) emit(line []byte) {
 func (w *LineWriter) keep(p []byte) {
 	if len(p) >= w.max {
 		w.tail = append(w.tail[:0], p[len(p)-w.max:]...)
-		w.dropped = true
 		return
 	}
 	if over := len(w.tail) + len(p) - w.max; over > 0 {
 		w.tail = append(w.tail[:0], w.tail[over:]...)
-		w.dropped = true
 	}
 	w.tail = append(w.tail, p...)
 }
@@ -96,11 +93,4 @@ func (w *LineWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.tail)
-}
-
-// Truncated reports whether older output was dropped from the capture.
-func (w *LineWriter) Truncated() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.dropped
 }

@@ -10,16 +10,6 @@ import (
 	"strings"
 )
 
-// Assignment is a device assigned to an interface slot ("lan", "opt3").
-type Assignment struct {
-	Ifname  string       // identifier: "lan", "wan", "optN"
-	Device  string       // "vtnet0", "vlan0.210"
-	Descr   string       // the interface's description (TAPPaaS: the zone name)
-	Enabled bool         //
-	IPv4    netip.Prefix // static address with prefix length; zero when none
-	VLANTag int          // from the overview, 0 when not a VLAN
-}
-
 // Assignments lists the assigned interfaces (GET
 // interfaces/overview/interfacesInfo). The overview also lists every
 // device no interface uses, with identifier "" and description

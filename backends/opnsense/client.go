@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 // Config configures a Client.
@@ -24,8 +25,8 @@ type Config struct {
 	BaseURL string
 	// Key and Secret are the API credentials (HTTP Basic user/password).
 	Key, Secret string
-	// Fingerprint is the SHA-256 of the web GUI's leaf certificate, hex with
-	// or without colons. Required.
+	// Fingerprint is the SHA-256 of the web GUI's leaf certificate
+	// ("AA:BB:…" as the GUI shows it; plain hex is accepted). Required.
 	Fingerprint string
 	// Certificate optionally supplies the pinned certificate (PEM) itself;
 	// it must match Fingerprint. Without it the certificate is learned on
@@ -40,6 +41,10 @@ type Config struct {
 	// Timeout bounds each request; 0 means 60s.
 	Timeout time.Duration
 }
+
+// RepinHint is what an operator does when the firewall presents another
+// certificate than the pinned one (part of the *tlspin.MismatchError text).
+const RepinHint = "if the firewall's web GUI certificate was replaced on purpose, compare the new fingerprint with the one OPNsense shows (System > Trust > Certificates) and run `tappaas forget-certificate firewall`; otherwise something else answers at the firewall's address"
 
 // Client talks to one OPNsense firewall. Safe for concurrent use.
 type Client struct {
@@ -67,17 +72,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Fingerprint == "" {
 		return nil, errors.New("opnsense: the firewall certificate's SHA-256 fingerprint is required (no unpinned TLS)")
 	}
-	pin, err := NormalizeFingerprint(cfg.Fingerprint)
-	if err != nil {
-		return nil, err
-	}
 	dial := cfg.Dial
 	if dial == nil {
 		dial = exec.SystemDial
 	}
-	p, err := newPinner(pin, cfg.Certificate, dial)
+	p, err := tlspin.New(dial, cfg.Fingerprint, cfg.Certificate, RepinHint)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opnsense: %w", err)
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
@@ -183,13 +184,13 @@ func (c *Client) raw(ctx context.Context, method, path string, body any) ([]byte
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		var pe *PinError
-		if errors.As(err, &pe) {
-			return nil, pe
+		var me *tlspin.MismatchError
+		if errors.As(err, &me) {
+			return nil, me
 		}
-		var te *TLSError
-		if errors.As(err, &te) {
-			return nil, te
+		var ce *tlspin.CertError
+		if errors.As(err, &ce) {
+			return nil, ce
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("opnsense: %s: %w", op, ctx.Err())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tappaas/tappaas/backends/opnsense"
 	"github.com/tappaas/tappaas/backends/opnsense/opnsensetest"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	labopn "github.com/tappaas/tappaas/lab/opnsense"
 )
 
@@ -28,9 +29,10 @@ func TestPinMatchAndMismatch(t *testing.T) {
 	srv := opnsensetest.NewServer(t, labopn.Options{})
 	other := opnsensetest.NewServer(t, labopn.Options{})
 
-	// Match (learned certificate, colon-separated upper-case pin accepted).
+	// Match (learned certificate; the plain lower-case hex pin older
+	// state.json files hold is accepted).
 	cfg := srv.Config(labopn.BootstrapKey, labopn.BootstrapSecret)
-	cfg.Fingerprint = colonUpper(srv.Fingerprint)
+	cfg.Fingerprint = strings.ToLower(strings.ReplaceAll(srv.Fingerprint, ":", ""))
 	c, err := opnsense.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +49,9 @@ func TestPinMatchAndMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c2.FirmwareStatus(ctx)
-	var pe *opnsense.PinError
-	if !errors.As(err, &pe) || !errors.Is(err, opnsense.ErrPinMismatch) {
-		t.Fatalf("want PinError, got %v", err)
+	var pe *tlspin.MismatchError
+	if !errors.As(err, &pe) || !errors.Is(err, tlspin.ErrMismatch) {
+		t.Fatalf("want MismatchError, got %v", err)
 	}
 	if pe.Expected != srv.Fingerprint || pe.Got != other.Fingerprint {
 		t.Fatalf("pin error names %s/%s, want %s/%s", pe.Expected, pe.Got, srv.Fingerprint, other.Fingerprint)
@@ -78,7 +80,7 @@ func TestPinGivenCertificate(t *testing.T) {
 	}
 	// The given certificate must match the pin.
 	cfg.Certificate = other.CertPEM
-	if _, err := opnsense.New(cfg); !errors.Is(err, opnsense.ErrPinMismatch) {
+	if _, err := opnsense.New(cfg); !errors.Is(err, tlspin.ErrMismatch) {
 		t.Fatalf("certificate/pin disagreement: %v", err)
 	}
 	// A server that changes certificate after the pin was learned is refused.
@@ -89,20 +91,9 @@ func TestPinGivenCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c3.FirmwareInfo(ctx); !errors.Is(err, opnsense.ErrPinMismatch) {
+	if _, err := c3.FirmwareInfo(ctx); !errors.Is(err, tlspin.ErrMismatch) {
 		t.Fatalf("changed certificate: %v", err)
 	}
-}
-
-func colonUpper(hex string) string {
-	var b strings.Builder
-	for i := 0; i < len(hex); i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(strings.ToUpper(hex[i : i+2]))
-	}
-	return b.String()
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -153,8 +144,9 @@ func TestAuthErrors(t *testing.T) {
 		t.Fatalf("forbidden path: %v", err)
 	}
 
-	// Rotation (bootstrap.md step 8): the pushed config replaces the
-	// bootstrap key; the old key then fails, the new one works.
+	// Rotation (docs/upstream.md#firewall-takeover): the pushed
+	// config replaces the bootstrap key; the old key then fails, the new one
+	// works.
 	c := srv.Client(t)
 	if _, err := c.FirmwareStatus(ctx); err != nil {
 		t.Fatal(err)
@@ -478,7 +470,7 @@ func TestDnsmasq(t *testing.T) {
 }
 
 func zoneRule(iface, src, dst string, seq int) opnsense.Rule {
-	return opnsense.Rule{Enabled: true, Sequence: seq, Action: "pass", Quick: true, Interface: []string{iface},
+	return opnsense.Rule{Enabled: true, Sequence: seq, Action: "pass", Quick: true, Interface: iface,
 		Direction: "in", IPProtocol: "inet", Protocol: "any", SourceNet: src, DestinationNet: dst, Log: true,
 		Description: "Zone srv -> gateway"}
 }
@@ -557,7 +549,7 @@ func TestFilterRulesAndRollback(t *testing.T) {
 	if len(srv.Reverted()) != 1 {
 		t.Fatal("confirmed apply reverted")
 	}
-	if r, err := c.Rule(ctx, id3); err != nil || r.Sequence != 31450 || !r.Log || r.Interface[0] != "lan" {
+	if r, err := c.Rule(ctx, id3); err != nil || r.Sequence != 31450 || !r.Log || r.Interface != "lan" {
 		t.Fatalf("kept rule: %+v %v", r, err)
 	}
 

@@ -209,16 +209,6 @@ type FirmwareInfo struct {
 	Plugins                   []Plugin
 }
 
-// Plugin reports whether the named plugin (e.g. "os-caddy") is installed.
-func (f FirmwareInfo) Plugin(name string) (Plugin, bool) {
-	for _, p := range f.Plugins {
-		if p.Name == name && p.Installed {
-			return p, true
-		}
-	}
-	return Plugin{}, false
-}
-
 // FirmwareInfo reads product and plugin information.
 func (c *Client) FirmwareInfo(ctx context.Context) (FirmwareInfo, error) {
 	var r struct {

@@ -2,7 +2,7 @@
 // (https://<firewall>/api/<module>/<controller>/<command>[/<param>…]).
 //
 // The upstream Go client (browningluke/opnsense-go) is not available to us;
-// this package follows its resource shape (reference/apis.md §4.4): a
+// this package follows its resource shape (docs/opnsense-api.md#endpoints): a
 // resource is a module/controller pair plus a command suffix and a "monad"
 // (the JSON key wrapping a record), and every typed resource is a thin layer
 // over the generic Search/Get/Add/Set/Del calls.
@@ -15,29 +15,14 @@
 //
 // The firewall's web-GUI certificate is self-signed, so it is pinned by the
 // SHA-256 fingerprint of its leaf certificate (Config.Fingerprint, learned out
-// of band over the already-trusted SSH channel). The pin is enforced without
-// InsecureSkipVerify:
-//
-//  1. If Config.Certificate (PEM) is given, its fingerprint must equal the pin
-//     and it becomes the only root of trust.
-//  2. Otherwise the first connection performs a "learning" handshake whose
-//     root pool is empty. Standard verification necessarily fails, and Go's
-//     *tls.CertificateVerificationError carries the certificates the server
-//     presented. The leaf's SHA-256 is compared with the pin; on a mismatch
-//     the call fails with *PinError naming the expected and the presented
-//     fingerprint. On a match that exact certificate becomes the only root.
-//  3. Every connection then does a normal, fully verified TLS handshake with
-//     RootCAs = {pinned certificate}. The server name used for verification
-//     is the dialled host when the certificate names it, else a name taken
-//     from the pinned certificate (the pin, not the name, is the identity).
-//     A certificate outside its validity period is still accepted when it is
-//     the pinned one (verification time is clamped into its window), because
-//     the operator pinned exactly that certificate.
-//
-// A server that later presents another certificate fails step 3 and the call
-// returns *PinError (errors.Is(err, ErrPinMismatch)). A pinned certificate
-// that Go cannot verify at all (no subject alternative name) is a *TLSError
-// telling the operator what to fix; neither is retryable.
+// of band over the already-trusted SSH channel, or Config.Certificate), by
+// backends/tlspin, the pinner PVE and PBS use too: learn, then pin, the
+// pinned certificate as the only root, never InsecureSkipVerify. A server
+// presenting another certificate fails with *tlspin.MismatchError
+// (errors.Is(err, tlspin.ErrMismatch)) naming both fingerprints and what to
+// do (RepinHint); a pinned certificate Go cannot verify (no subject
+// alternative name) is *tlspin.CertError. Neither is retryable and no
+// request is sent.
 //
 // # Replies and errors
 //

@@ -21,8 +21,6 @@ var (
 	ErrEndpointNotFound = errors.New("opnsense: endpoint not found")
 	// ErrUnsupported: the firmware's dialect lacks the feature; nothing was sent.
 	ErrUnsupported = errors.New("opnsense: not supported by this firmware")
-	// ErrPinMismatch: the server presented a certificate other than the pinned one.
-	ErrPinMismatch = errors.New("opnsense: TLS certificate does not match the pinned fingerprint")
 	// ErrFailed: the API answered result "failed" without validation details.
 	ErrFailed = errors.New("opnsense: request failed")
 )
@@ -88,19 +86,6 @@ func (e *APIError) Unwrap() error { return e.kind }
 func (e *APIError) Retryable() bool {
 	return e.Status == 502 || e.Status == 503 || e.Status == 504
 }
-
-// PinError is a TLS certificate whose SHA-256 fingerprint differs from the pin.
-type PinError struct {
-	Expected, Got string // lower-case hex without separators
-}
-
-// Error names both fingerprints and what to do.
-func (e *PinError) Error() string {
-	return fmt.Sprintf("opnsense: TLS certificate fingerprint mismatch: expected sha256 %s, got %s (the firewall's certificate changed or this is not the firewall; re-learn the fingerprint over SSH)", e.Expected, e.Got)
-}
-
-// Unwrap returns ErrPinMismatch.
-func (e *PinError) Unwrap() error { return ErrPinMismatch }
 
 // transportError wraps a network failure; retryable.
 type transportError struct {

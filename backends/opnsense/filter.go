@@ -7,41 +7,18 @@ import (
 	"strings"
 )
 
-// Rule is a firewall filter ("automation") rule (/api/firewall/filter,
-// monad "rule").
-type Rule struct {
-	UUID            string
-	Enabled         bool
-	Sequence        int
-	Action          string   // pass, block, reject
-	Quick           bool     // first match wins
-	Interface       []string // "lan", "opt1", …
-	Direction       string   // in, out
-	IPProtocol      string   // inet, inet6, inet46
-	Protocol        string   // any, TCP, UDP, TCP/UDP, ICMP, …
-	SourceNet       string   // any, CIDR, alias, network keyword
-	SourceNot       bool
-	SourcePort      string
-	DestinationNet  string
-	DestinationNot  bool
-	DestinationPort string
-	Gateway         string
-	Log             bool
-	Description     string
-}
-
 var ruleCodec = codec[Rule]{
 	res: ResRule,
 	to: func(v Rule) Record {
 		return Record{"enabled": b2s(v.Enabled), "sequence": i2s(v.Sequence), "action": v.Action, "quick": b2s(v.Quick),
-			"interface": strings.Join(v.Interface, ","), "direction": v.Direction, "ipprotocol": v.IPProtocol,
+			"interface": v.Interface, "direction": v.Direction, "ipprotocol": v.IPProtocol,
 			"protocol": v.Protocol, "source_net": v.SourceNet, "source_not": b2s(v.SourceNot), "source_port": v.SourcePort,
 			"destination_net": v.DestinationNet, "destination_not": b2s(v.DestinationNot),
 			"destination_port": v.DestinationPort, "gateway": v.Gateway, "log": b2s(v.Log), "description": v.Description}
 	},
 	from: func(id string, r Record) Rule {
 		return Rule{UUID: id, Enabled: s2b(r["enabled"]), Sequence: s2i(r["sequence"]), Action: r["action"],
-			Quick: s2b(r["quick"]), Interface: splitList(r["interface"], ","), Direction: r["direction"],
+			Quick: s2b(r["quick"]), Interface: r["interface"], Direction: r["direction"],
 			IPProtocol: r["ipprotocol"], Protocol: r["protocol"], SourceNet: r["source_net"], SourceNot: s2b(r["source_not"]),
 			SourcePort: r["source_port"], DestinationNet: r["destination_net"], DestinationNot: s2b(r["destination_not"]),
 			DestinationPort: r["destination_port"], Gateway: r["gateway"], Log: s2b(r["log"]), Description: r["description"]}

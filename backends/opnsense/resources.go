@@ -41,7 +41,7 @@ func (k codec[T]) set(ctx context.Context, c *Client, uuid string, v T) error {
 	return c.Set(ctx, k.res, uuid, k.to(v))
 }
 
-// Resources of the typed API (reference/apis.md §4.3).
+// Resources of the typed API (docs/opnsense-api.md#endpoints).
 var (
 	ResVLAN         = Resource{"interfaces", "vlan_settings", "Item", "vlan"}
 	ResRange        = Resource{"dnsmasq", "settings", "Range", "range"}
@@ -50,17 +50,6 @@ var (
 )
 
 // ---- VLAN devices -------------------------------------------------------
-
-// VLAN is a VLAN device (/api/interfaces/vlan_settings, monad "vlan").
-type VLAN struct {
-	UUID   string
-	Parent string // "if": parent device, e.g. "vtnet0"
-	Tag    int    // 1–4094, unique per parent
-	PCP    int    // 0–7
-	Proto  string // "" (auto), "802.1q", "802.1ad"
-	Device string // "vlanif": "" lets the firewall name it vlan0N; TAPPaaS uses "vlan0.<tag>"
-	Descr  string
-}
 
 var vlanCodec = codec[VLAN]{
 	res: ResVLAN,
@@ -102,19 +91,6 @@ func (c *Client) SetVLAN(ctx context.Context, uuid string, v VLAN) error {
 func (c *Client) DelVLAN(ctx context.Context, uuid string) error { return c.Del(ctx, ResVLAN, uuid) }
 
 // ---- dnsmasq ------------------------------------------------------------
-
-// Range is a dnsmasq DHCP range (/api/dnsmasq/settings, monad "range").
-type Range struct {
-	UUID        string
-	Interface   string // "lan", "opt1"; "" = any
-	StartAddr   string
-	EndAddr     string
-	SubnetMask  string
-	Domain      string
-	LeaseTime   string // seconds; "" = default
-	SetTag      string
-	Description string
-}
 
 var rangeCodec = codec[Range]{
 	res: ResRange,

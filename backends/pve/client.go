@@ -20,21 +20,17 @@ import (
 	proxmox "github.com/luthermonson/go-proxmox"
 
 	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
-// Config says how to reach and trust one PVE (or PBS) API.
+// Config says how to reach and trust one PVE API.
 type Config struct {
-	// BaseURL is "https://host:8006" (PBS: ":8007"); "/api2/json" is
-	// appended when missing.
+	// BaseURL is "https://host:8006"; "/api2/json" is appended when
+	// missing.
 	BaseURL string
 	// Fingerprint is the SHA-256 of the server certificate as PVE prints it
-	// ("AA:BB:…"; case and colons are normalised). Required unless CertPEM
-	// is set.
+	// ("AA:BB:…"; case and colons are normalised). Required.
 	Fingerprint string
-	// CertPEM is the server certificate itself (e.g. read over SSH from
-	// /etc/pve/local/pve-ssl.pem). Optional; when both are set they must
-	// agree.
-	CertPEM []byte
 	// TokenID ("user@realm!name") and TokenSecret authenticate every call
 	// (PVEAPIToken header). Empty: use LoginTicket.
 	TokenID, TokenSecret string
@@ -47,19 +43,16 @@ type Config struct {
 	Timeout time.Duration
 	// TaskPoll is the task polling interval of WaitTask (default 500ms).
 	TaskPoll time.Duration
-	// PBS selects PBS conventions: "PBSAPIToken=id:secret" and the
-	// PBSAuthCookie ticket cookie.
-	PBS bool
 }
 
-// Client is a PVE (or PBS) API client: go-proxmox for typed reads, raw calls
+// Client is a PVE API client: go-proxmox for typed reads, raw calls
 // where go-proxmox is wrong (see doc.go), typed errors everywhere. Safe for
 // concurrent use.
 type Client struct {
 	cfg  Config
 	base string // …/api2/json
 	host string // host:port, for messages
-	pin  *pinner
+	pin  *tlspin.Pinner
 	tr   *http.Transport
 	hc   *http.Client
 	px   *proxmox.Client
@@ -105,7 +98,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TaskPoll <= 0 {
 		cfg.TaskPoll = 500 * time.Millisecond
 	}
-	pin, err := newPinner(cfg.Dial, cfg.Fingerprint, cfg.CertPEM)
+	pin, err := tlspin.New(cfg.Dial, cfg.Fingerprint, nil, repinHint)
 	if err != nil {
 		return nil, fmt.Errorf("pve: %w", err)
 	}
@@ -130,28 +123,8 @@ func New(cfg Config) (*Client, error) {
 // auth and typed errors) for calls this package does not wrap.
 func (c *Client) Proxmox() *proxmox.Client { return c.px }
 
-// SetFingerprint re-pins the server certificate (after a cluster join PVE
-// regenerates the node certificate). Open connections are dropped.
-func (c *Client) SetFingerprint(fp string, certPEM []byte) error {
-	if err := c.pin.set(fp, certPEM); err != nil {
-		return fmt.Errorf("pve: %w", err)
-	}
-	c.tr.CloseIdleConnections()
-	return nil
-}
-
-// Fingerprint returns the pinned fingerprint.
-func (c *Client) Fingerprint() string {
-	p, _ := c.pin.state()
-	return p
-}
-
-// SetToken switches to (another) API token (e.g. one created after a join).
-func (c *Client) SetToken(id, secret string) {
-	c.mu.Lock()
-	c.tokenID, c.tokenSecret = id, secret
-	c.mu.Unlock()
-}
+// repinHint is what an operator does when the certificate changed.
+const repinHint = "if the certificate was renewed on purpose, read the new fingerprint on the node with `pvenode cert info` and pin it"
 
 // LoginTicket logs in with a password (POST /access/ticket) and keeps the
 // ticket for the calls that need one (cluster create/join), or for every
@@ -178,9 +151,9 @@ func (c *Client) LoginTicket(ctx context.Context, user, password string) error {
 	return nil
 }
 
-// Relogin renews the ticket with the remembered credentials (after a
-// cluster join, or when it expired).
-func (c *Client) Relogin(ctx context.Context) error {
+// relogin renews the ticket with the remembered credentials (when it
+// expired).
+func (c *Client) relogin(ctx context.Context) error {
 	c.mu.Lock()
 	u, p := c.ticketUser, c.ticketPass
 	c.mu.Unlock()
@@ -188,13 +161,6 @@ func (c *Client) Relogin(ctx context.Context) error {
 		return fmt.Errorf("pve relogin: %w (call LoginTicket first)", ErrNeedTicket)
 	}
 	return c.LoginTicket(ctx, u, p)
-}
-
-// HasTicket reports whether a ticket is held (and for whom).
-func (c *Client) HasTicket() (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ticketUser, c.ticket != ""
 }
 
 type authKey struct{}
@@ -231,17 +197,9 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case mode == authNone:
 	case mode == authDefault && tokID != "":
-		if c.cfg.PBS {
-			req.Header.Set("Authorization", "PBSAPIToken="+tokID+":"+tokSec)
-		} else {
-			req.Header.Set("Authorization", "PVEAPIToken="+tokID+"="+tokSec)
-		}
+		req.Header.Set("Authorization", "PVEAPIToken="+tokID+"="+tokSec)
 	case ticket != "":
-		cookie := "PVEAuthCookie"
-		if c.cfg.PBS {
-			cookie = "PBSAuthCookie"
-		}
-		req.Header.Set("Cookie", cookie+"="+url.QueryEscape(ticket))
+		req.Header.Set("Cookie", "PVEAuthCookie="+url.QueryEscape(ticket))
 		if req.Method != http.MethodGet {
 			req.Header.Set("CSRFPreventionToken", csrf)
 		}
@@ -251,9 +209,13 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.log.Debug("pve request", "method", req.Method, "path", req.URL.Path, "host", c.host)
 	res, err := a.base.RoundTrip(req)
 	if err != nil {
-		var pe *PinError
-		if errors.As(err, &pe) {
-			return nil, pe
+		var me *tlspin.MismatchError
+		if errors.As(err, &me) {
+			return nil, me
+		}
+		var ce *tlspin.CertError
+		if errors.As(err, &ce) {
+			return nil, ce
 		}
 		return nil, &NetError{Host: c.host, Err: err}
 	}
@@ -289,27 +251,26 @@ func fix(err error) error {
 	if errors.As(err, &ue) {
 		var ae *APIError
 		var pe *ParamError
-		var pin *PinError
+		var pin *tlspin.MismatchError
+		var ce *tlspin.CertError
 		var ne *NetError
-		if errors.As(ue.Err, &pe) || errors.As(ue.Err, &ae) || errors.As(ue.Err, &pin) || errors.As(ue.Err, &ne) || errors.Is(ue.Err, ErrNeedTicket) {
+		if errors.As(ue.Err, &pe) || errors.As(ue.Err, &ae) || errors.As(ue.Err, &pin) || errors.As(ue.Err, &ce) || errors.As(ue.Err, &ne) || errors.Is(ue.Err, ErrNeedTicket) {
 			return ue.Err
 		}
 	}
 	return err
 }
 
-// envelope is PVE's reply: {"data": …} plus "total" (task log) or
-// "changes" (pending network diff).
+// envelope is PVE's reply: {"data": …} plus "total" (task log).
 type envelope struct {
-	Data    json.RawMessage `json:"data"`
-	Total   *int            `json:"total,omitempty"`
-	Changes json.RawMessage `json:"changes,omitempty"`
+	Data  json.RawMessage `json:"data"`
+	Total *int            `json:"total,omitempty"`
 }
 
 // Do is the raw call: params go in the JSON body for POST/PUT and in the
 // query for GET/DELETE (map[string]any or url.Values); the reply's data is
 // decoded into out (may be nil). Errors are typed (*APIError, *ParamError,
-// *PinError, *NetError).
+// *tlspin.MismatchError, *NetError).
 func (c *Client) Do(ctx context.Context, method, path string, params any, out any) error {
 	env, err := c.doEnv(ctx, method, path, params)
 	if err != nil {
@@ -329,7 +290,7 @@ func (c *Client) doEnv(ctx context.Context, method, path string, params any) (*e
 	var ae *APIError
 	if err != nil && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.usesTicket(ctx) {
 		// Tickets live two hours: renew once with the remembered login.
-		if rerr := c.Relogin(ctx); rerr == nil {
+		if rerr := c.relogin(ctx); rerr == nil {
 			return c.doEnvOnce(ctx, method, path, params)
 		}
 	}

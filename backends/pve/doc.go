@@ -1,76 +1,52 @@
-// Package pve is the Proxmox VE (and PBS) API client of tappaas, built on
-// github.com/luthermonson/go-proxmox v0.8.2 and hiding its gaps
-// (reference/apis.md §1.5).
+// Package pve is the thin Proxmox VE API client of tappaas: a pinned,
+// authenticated transport with typed errors, built on
+// github.com/luthermonson/go-proxmox v0.8.2 (Proxmox() hands out the typed
+// go-proxmox client over the same transport), plus the few raw calls where
+// go-proxmox is wrong (docs/pve-api.md#go-proxmox-gaps). Add calls when a step or the manager needs them.
 //
 // # TLS pinning without InsecureSkipVerify
 //
 // PVE serves a self-signed (cluster-CA-signed) certificate. tappaas pins its
 // SHA-256 fingerprint (Config.Fingerprint, learned over the already trusted
-// SSH channel or given by the operator) and never sets InsecureSkipVerify.
-// The transport dials through Config.Dial and runs the TLS handshake itself
-// (http.Transport.DialTLSContext) with a verifying tls.Config whose RootCAs
-// holds exactly one certificate — the pinned leaf (crypto/x509 accepts a
-// leaf that is itself in the roots pool as a chain of one) — and whose
-// ServerName is one of that certificate's own SANs, so verification does not
-// depend on the address dialled (the node's IP changes during the install,
-// its certificate does not). VerifyConnection then compares the leaf's
-// SHA-256 with the pin byte for byte. Because a pin says nothing about time,
-// verification happens "as of" a moment inside the certificate's validity.
-//
-// When only the fingerprint is known, the first handshake has an empty
-// RootCAs and fails verification before any request is sent; the
-// certificate the server presented (tls.CertificateVerificationError) is
-// hashed: if it is exactly the pinned one it is learned and the handshake is
-// redone verifying against it, otherwise the dial fails with *PinError
-// naming the expected and the presented fingerprints. No byte of HTTP ever
-// goes over a connection whose certificate did not match. SetFingerprint
-// swaps the pin (PVE regenerates the node certificate on cluster join) and
-// drops pooled connections.
+// SSH channel, "AA:BB:…" as `pvenode cert info` prints it) with
+// backends/tlspin, the one pinner of PVE and OPNsense: learn, then pin, the
+// pinned leaf as the only root, never InsecureSkipVerify. A changed
+// certificate fails with *tlspin.MismatchError naming both fingerprints
+// before any request is sent.
 //
 // # Authentication
 //
 // An API token (Config.TokenID/TokenSecret → "Authorization: PVEAPIToken=")
 // for everything; a root@pam ticket (LoginTicket; cookie + CSRF header on
-// writes) only where PVE demands it — ClusterCreate and ClusterJoin use the
-// ticket even when a token is set, and fail with ErrNeedTicket without one.
-// A client without a token uses the ticket for all calls. Tickets are
-// renewed once on a 401 with the remembered login (memory only). A join
-// regenerates the joining node's certificate and invalidates its tickets
-// and tokens: ClusterJoinWait handles it (asks for the new fingerprint,
-// SetFingerprint, Relogin, resumes the wait); by hand it is SetFingerprint,
-// then Relogin (or SetToken with a token valid in the cluster). PBS (Config.PBS) uses "PBSAPIToken=id:secret" and PBSAuthCookie.
+// writes) only where PVE demands it — ClusterCreate uses the ticket even
+// when a token is set, and fails with ErrNeedTicket without one. A client
+// without a token uses the ticket for all calls. Tickets are renewed once
+// on a 401 with the remembered login (memory only).
 //
 // # Errors
 //
 // Every non-2xx reply becomes *APIError (Message = the body's "message",
 // else PVE's HTTP reason phrase, which carries the text) or *ParamError for
 // 400 with the "errors" map. errors.Is works with ErrNotFound (404 and PVE's
-// 500 "… does not exist"), ErrUnauthorized (401/403), ErrForbidden (403),
-// ErrNotImplemented (501) and ErrAgentNotRunning. Transport failures are
-// *NetError and PinError; *APIError (502/503/504/429/595/596) and *NetError
-// have Retryable() true for the step runner. The typed errors are produced
-// in the HTTP transport, so calls made through go-proxmox (Proxmox()) get
-// them too. Secrets (passwords, token secrets) never appear in errors or
-// logs; the log gets method and path only.
+// 500 "… does not exist"), ErrUnauthorized (401/403), ErrForbidden (403) and
+// ErrNotImplemented (501). Transport failures are *NetError,
+// *tlspin.MismatchError and *tlspin.CertError; *APIError
+// (502/503/504/429/595/596) and *NetError have Retryable() true for the
+// step runner. The typed errors are produced in the HTTP transport, so
+// calls made through go-proxmox (Proxmox()) get them too. Secrets
+// (passwords, token secrets) never appear in errors or logs; the log gets
+// method and path only.
 //
 // # Where go-proxmox is bypassed (raw calls through Do)
 //
-//   - StorageCreate: go-proxmox decodes PVE's {storage,type} reply into a
-//     UPID and fails.
-//   - NetworkCreate/Update stage only (go-proxmox's NewNetwork applies at
-//     once), carry bridge_vids (missing in its NodeNetwork), NetworkList
-//     returns the pending "changes" (discarded by go-proxmox), NetworkApply
-//     returns the srvreload UPID.
-//   - ClusterCreate/ClusterJoin return a UPID to wait for (go-proxmox hands
-//     it back as a "status" string and never waits).
-//   - Every call returning a task parses the UPID strictly (ParseUPID);
-//     go-proxmox's NewTask panics on a UPID with a missing field.
+//   - ClusterCreate returns a UPID to wait for (go-proxmox's CreateCluster
+//     hands it back as a "status" string and never waits).
+//   - Every call returning a task parses the UPID strictly; go-proxmox's
+//     NewTask panics on a UPID with a missing field.
 //   - WaitTask reports a failed task as *TaskError (go-proxmox's Task.Wait
 //     returns nil whatever the outcome) and treats "WARNINGS: n" as success
-//     (go-proxmox: failure); it streams log lines and progress and honours
-//     ctx between polls.
-//   - VMStart etc. take options (timeout, skiplock) go-proxmox cannot send.
-//   - ClusterStatus decodes leniently (go-proxmox type-asserts numbers).
+//     (go-proxmox: failure); it streams log lines and honours ctx between
+//     polls.
 //
 // # Concurrency, ordering, idempotence
 //

@@ -21,14 +21,12 @@ var (
 	ErrForbidden = errors.New("permission denied")
 	// ErrNotImplemented: unknown path or method (501).
 	ErrNotImplemented = errors.New("not implemented")
-	// ErrAgentNotRunning: the VM's QEMU guest agent does not answer (yet).
-	ErrAgentNotRunning = errors.New("QEMU guest agent is not running")
 	// ErrNeedTicket: the call needs a root@pam ticket (LoginTicket) and the
 	// client has only a token.
 	ErrNeedTicket = errors.New("this call needs a root@pam ticket")
 )
 
-// APIError is any non-2xx reply of the PVE/PBS API. Message is PVE's error
+// APIError is any non-2xx reply of the PVE API. Message is PVE's error
 // text (the body's "message", else the HTTP reason phrase).
 type APIError struct {
 	Method  string
@@ -56,19 +54,23 @@ func (e *APIError) Is(target error) bool {
 		}
 		m := strings.ToLower(e.Message)
 		return e.Status == http.StatusInternalServerError && (strings.Contains(m, "does not exist") || strings.Contains(m, "no such "))
-	case ErrAgentNotRunning:
-		m := e.Message
-		return e.Status == http.StatusInternalServerError && (strings.Contains(m, "guest agent is not running") || strings.Contains(m, "No QEMU guest agent configured") || strings.Contains(m, "is not running"))
 	}
 	return false
 }
 
 // Retryable reports transient failures (gateway and proxy errors, 429,
-// PVE's 595/596 for an unreachable cluster member).
+// PVE's 595/596 for an unreachable cluster member) and a 500 that only
+// says a lock was not acquired in time, so nothing changed
+// (proxmox/pve-cluster src/PVE/Cluster.pm cfs_lock: "cfs-lock '…' error:
+// got lock request timeout"; proxmox/pve-common src/PVE/Tools.pm
+// lock_file_full: "can't lock file '…' - got timeout"). Callers retry
+// writes only after checking whether they landed (the step contract).
 func (e *APIError) Retryable() bool {
 	switch e.Status {
 	case 429, 502, 503, 504, 595, 596:
 		return true
+	case http.StatusInternalServerError:
+		return strings.Contains(e.Message, "got lock request timeout") || strings.Contains(e.Message, "' - got timeout")
 	}
 	return false
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -24,10 +23,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tappaas/tappaas/backends/tlspin"
 )
 
 // fakePVE is a small PVE API over TLS reproducing the wire shapes of
-// reference/apis.md §2: the {"data":…} envelope, errors with the message in
+// docs/pve-api.md: the {"data":…} envelope, errors with the message in
 // the HTTP reason phrase (written on a hijacked connection, as Go's
 // WriteHeader cannot) and in "message", 400 with the "errors" map, real
 // UPIDs, task status/log with "total".
@@ -41,11 +42,10 @@ type fakePVE struct {
 	reqs       []string // "METHOD /path"
 	bodies     []map[string]any
 	tasks      map[string]*fakeTask
-	ifaces     map[string]map[string]any
-	staged     map[string]map[string]any
-	storages   []map[string]any
-	vms        map[int]string // vmid → status
+	vms        map[int]bool // existing VMs
 	clustered  bool
+	createFail string // exit status of the next clustercreate task ("" = OK)
+	badUPID    bool   // reply to cluster create with a UPID missing its user
 	ticket     string
 	csrf       string
 	noMessage  bool // emulate PVE < 8.3: no "message" key in error bodies
@@ -70,27 +70,23 @@ const (
 )
 
 func newFakePVE(t *testing.T) *fakePVE {
-	f := &fakePVE{t: t, node: "pve1", tasks: map[string]*fakeTask{}, ifaces: map[string]map[string]any{
-		"enp1s0": {"iface": "enp1s0", "type": "eth", "method": "manual", "active": 1, "exists": 1, "families": []string{"inet"}},
-		"vmbr0":  {"iface": "vmbr0", "type": "bridge", "method": "static", "active": 1, "autostart": 1, "bridge_ports": "enp1s0", "cidr": "192.168.1.10/24", "gateway": "192.168.1.1", "families": []string{"inet"}},
-	}, staged: map[string]map[string]any{}, vms: map[int]string{100: "running"}, pid: 0x1e2a4}
+	f := &fakePVE{t: t, node: "pve1", tasks: map[string]*fakeTask{}, vms: map[int]bool{100: true}, pid: 0x1e2a4}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return f.cert.Load(), nil }}
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the pinning probe's aborted handshakes
 	f.srv.StartTLS()
 	c := f.srv.TLS.Certificates[0]
 	f.cert.Store(&c)
+	// Serve f.cert whatever the client's SNI (none when dialling an
+	// address), as pveproxy serves its one certificate.
+	f.srv.TLS.Certificates = nil
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
 // fingerprint of the certificate currently served.
 func (f *fakePVE) fingerprint() string {
-	return CertFingerprint(f.cert.Load().Certificate[0])
-}
-
-func (f *fakePVE) certPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.cert.Load().Certificate[0]})
+	return tlspin.Sum(f.cert.Load().Certificate[0])
 }
 
 // useNewCert makes the server present a fresh self-signed certificate (as
@@ -106,7 +102,7 @@ func (f *fakePVE) useNewCert() string {
 		f.t.Fatal(err)
 	}
 	f.cert.Store(&tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key})
-	return CertFingerprint(der)
+	return tlspin.Sum(der)
 }
 
 // dial routes the lab-style address 10.0.0.10:8006 to the test server.
@@ -122,15 +118,6 @@ func (f *fakePVE) requests() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.reqs...)
-}
-
-func (f *fakePVE) saw(prefix string) bool {
-	for _, r := range f.requests() {
-		if strings.HasPrefix(r, prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // newTask registers a task whose log appears one line per status poll.
@@ -251,13 +238,12 @@ func (f *fakePVE) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	n := "/nodes/" + f.node
 	seg := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case r.Method == "GET" && path == "/version":
 		writeData(w, map[string]any{"version": "9.2.11", "release": "9.2", "repoid": "14a22df3"}, nil)
 	case r.Method == "GET" && path == "/nodes":
-		writeData(w, []map[string]any{{"node": f.node, "status": "online", "ssl_fingerprint": CertFingerprint(f.cert.Load().Certificate[0]), "uptime": 100, "level": "", "id": "node/" + f.node, "type": "node"}}, nil)
+		writeData(w, []map[string]any{{"node": f.node, "status": "online", "ssl_fingerprint": tlspin.Sum(f.cert.Load().Certificate[0]), "uptime": 100, "level": "", "id": "node/" + f.node, "type": "node"}}, nil)
 	case r.Method == "GET" && path == "/forbidden":
 		fail(403, "Permission check failed (/vms/100, VM.Audit)", nil)
 	case r.Method == "GET" && path == "/cluster/status":
@@ -271,72 +257,26 @@ func (f *fakePVE) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, map[string]any{"type": "node", "id": "node/" + f.node, "name": f.node, "nodeid": nodeid, "ip": "10.0.0.10", "local": 1, "online": 1, "level": ""})
 		writeData(w, out, nil)
-	case r.Method == "POST" && (path == "/cluster/config" || path == "/cluster/config/join"):
+	case r.Method == "POST" && path == "/cluster/config":
 		if user != "root@pam" {
 			fail(403, "Permission check failed (user != root@pam)", nil)
 			return
 		}
-		if path == "/cluster/config" {
-			if f.clustered {
-				fail(500, "cluster config '/etc/pve/corosync.conf' already exists", nil)
-				return
-			}
-			f.clustered = true
-			writeData(w, f.newTask("clustercreate", fmt.Sprint(params["clustername"]), user, "OK", "Writing corosync key to /etc/corosync/authkey", "Writing corosync config to /etc/pve/corosync.conf"), nil)
+		if f.badUPID {
+			writeData(w, "UPID:pve1:0001E2A4:00C83F1B:66F0A1B2:clustercreate:TAPPaaS", nil)
 			return
 		}
-		writeData(w, f.newTask("clusterjoin", "", user, "unable to join: node has guests", "Establishing API connection with host '10.0.0.11'"), nil)
-	case r.Method == "GET" && path == "/cluster/nextid":
-		writeData(w, "101", nil)
-	case path == n+"/network":
-		switch r.Method {
-		case "GET":
-			var list []map[string]any
-			for _, m := range []map[string]map[string]any{f.ifaces, f.staged} {
-				for _, v := range m {
-					list = append(list, v)
-				}
-			}
-			extra := map[string]any{}
-			if len(f.staged) > 0 {
-				extra["changes"] = "--- /etc/network/interfaces\n+++ /etc/network/interfaces.new\n+auto lan\n"
-			}
-			writeData(w, list, extra)
-		case "POST":
-			name, _ := params["iface"].(string)
-			if _, ok := f.ifaces[name]; ok || f.staged[name] != nil {
-				fail(400, "Parameter verification failed.", map[string]string{"iface": "interface already exists"})
-				return
-			}
-			if params["type"] == nil {
-				fail(400, "Parameter verification failed.", map[string]string{"type": "property is missing and it is not optional"})
-				return
-			}
-			params["active"] = 0
-			f.staged[name] = params
-			writeData(w, nil, nil)
-		case "PUT":
-			for k, v := range f.staged {
-				v["active"] = 1
-				f.ifaces[k] = v
-			}
-			f.staged = map[string]map[string]any{}
-			writeData(w, f.newTask("srvreload", "networking", user, "OK", "reloading network config"), nil)
-		case "DELETE":
-			f.staged = map[string]map[string]any{}
-			writeData(w, nil, nil)
+		if f.clustered {
+			fail(500, "cluster config '/etc/pve/corosync.conf' already exists", nil)
+			return
 		}
-	case path == "/storage" && r.Method == "GET":
-		writeData(w, f.storages, nil)
-	case path == "/storage" && r.Method == "POST":
-		for _, s := range f.storages {
-			if s["storage"] == params["storage"] {
-				fail(500, fmt.Sprintf("create storage failed: storage ID '%v' already defined", params["storage"]), nil)
-				return
-			}
+		exit := "OK"
+		if f.createFail != "" {
+			exit = f.createFail
+		} else {
+			f.clustered = true
 		}
-		f.storages = append(f.storages, params)
-		writeData(w, map[string]any{"storage": params["storage"], "type": params["type"]}, nil)
+		writeData(w, f.newTask("clustercreate", fmt.Sprint(params["clustername"]), user, exit, "Writing corosync key to /etc/corosync/authkey", "Writing corosync config to /etc/pve/corosync.conf"), nil)
 	case len(seg) >= 3 && seg[0] == "nodes" && seg[2] == "qemu":
 		f.serveVM(w, r, seg, params, user, fail)
 	case len(seg) == 5 && seg[0] == "nodes" && seg[2] == "tasks":
@@ -351,7 +291,7 @@ func (f *fakePVE) serve(w http.ResponseWriter, r *http.Request) {
 			if t.shown < len(t.log) {
 				t.shown++
 			}
-			u, _ := ParseUPID(t.upid)
+			u, _ := parseUPID(t.upid)
 			st := map[string]any{"upid": t.upid, "node": f.node, "pid": u.PID, "pstart": u.PStart, "starttime": u.StartTime.Unix(), "type": u.Type, "id": u.ID, "user": u.User, "status": "running"}
 			if t.shown >= len(t.log) {
 				st["status"] = "stopped"
@@ -379,64 +319,31 @@ func (f *fakePVE) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakePVE) serveVM(w http.ResponseWriter, r *http.Request, seg []string, params map[string]any, user string, fail func(int, string, map[string]string)) {
-	rest := ""
-	if len(seg) > 3 {
-		rest = strings.Join(seg[3:], "/")
-	}
-	if rest == "" && r.Method == "POST" {
+	if len(seg) == 3 && r.Method == "POST" {
 		id, _ := strconv.Atoi(fmt.Sprint(params["vmid"]))
 		for k := range params {
 			switch k {
-			case "vmid", "name", "memory", "cores", "net0", "scsi0", "ide2", "sshkeys", "ipconfig0", "ciuser", "agent":
+			case "vmid", "name", "memory", "cores":
 			default:
 				fail(400, "Parameter verification failed.", map[string]string{k: "property is not defined in schema and the schema does not allow additional properties"})
 				return
 			}
 		}
-		if _, ok := f.vms[id]; ok {
+		if f.vms[id] {
 			fail(500, fmt.Sprintf("unable to create VM %d - VM %d already exists on node '%s'", id, id, f.node), nil)
 			return
 		}
-		f.vms[id] = "stopped"
+		f.vms[id] = true
 		writeData(w, f.newTask("qmcreate", strconv.Itoa(id), user, "OK", "creating VM"), nil)
 		return
 	}
-	id, _ := strconv.Atoi(seg[3])
-	status, ok := f.vms[id]
-	if !ok {
-		fail(500, fmt.Sprintf("Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist", f.node, id), nil)
+	if len(seg) < 4 {
+		fail(501, "Method '"+r.Method+" "+r.URL.Path+"' not implemented", nil)
 		return
 	}
-	switch strings.Join(seg[4:], "/") {
-	case "status/current":
-		writeData(w, map[string]any{"vmid": id, "status": status, "name": "vm" + seg[3], "qmpstatus": status, "agent": 1, "ha": map[string]any{"managed": 0}}, nil)
-	case "status/start":
-		if id == 200 { // a UPID missing its user field
-			writeData(w, "UPID:pve1:0001E2A4:00C83F1B:66F0A1B2:qmstart:200", nil)
-			return
-		}
-		if status == "running" {
-			writeData(w, f.newTask("qmstart", seg[3], user, fmt.Sprintf("VM %d already running", id)), nil)
-			return
-		}
-		f.vms[id] = "running"
-		writeData(w, f.newTask("qmstart", seg[3], user, "WARNINGS: 1", "start VM "+seg[3], "WARN: iothread is only valid with virtio disk"), nil)
-	case "config":
-		writeData(w, map[string]any{"name": "vm" + seg[3], "cores": 2, "memory": "2048", "net0": "virtio=BC:24:11:00:00:01,bridge=lan,tag=210", "digest": "abc"}, nil)
-	case "agent/network-get-interfaces":
-		if status != "running" {
-			fail(500, "VM "+seg[3]+" is not running", nil)
-			return
-		}
-		if id != 100 {
-			fail(500, "QEMU guest agent is not running", nil)
-			return
-		}
-		writeData(w, map[string]any{"result": []map[string]any{
-			{"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": []map[string]any{{"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8}}},
-			{"name": "eth0", "hardware-address": "bc:24:11:00:00:01", "ip-addresses": []map[string]any{{"ip-address": "10.0.0.50", "ip-address-type": "ipv4", "prefix": 24}, {"ip-address": "fe80::1", "ip-address-type": "ipv6", "prefix": 64}}},
-		}}, nil)
-	default:
-		fail(501, "Method '"+r.Method+" "+r.URL.Path+"' not implemented", nil)
+	if id, _ := strconv.Atoi(seg[3]); !f.vms[id] {
+		fail(500, fmt.Sprintf("Configuration file 'nodes/%s/qemu-server/%s.conf' does not exist", f.node, seg[3]), nil)
+		return
 	}
+	fail(501, "Method '"+r.Method+" "+r.URL.Path+"' not implemented", nil)
 }

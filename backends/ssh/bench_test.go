@@ -62,3 +62,35 @@ func BenchmarkSSH100Commands(b *testing.B) {
 	b.ReportMetric(float64(ours.Microseconds())/n/100, "tappaas-us/cmd")
 	b.ReportMetric(float64(theirs.Microseconds())/n/100, "openssh-us/cmd")
 }
+
+// BenchmarkRunPersistentVsSession: one command (`true`) on a persistent
+// shell and on a session of its own, same connection and sshd (user
+// tappaasbench, login shell /bin/sh).
+func BenchmarkRunPersistentVsSession(b *testing.B) {
+	ensureUser(b, "tappaasbench")
+	s := startSSHD(b, sshdOptions{})
+	ctx := context.Background()
+	c, err := Dial(ctx, Config{Addr: s.addr, User: "tappaasbench", KnownHostsFile: s.knownHosts(b), Signers: s.config(b).Signers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Persistent() {
+		b.Fatal("no persistent shell")
+	}
+	for _, persistent := range []bool{true, false} {
+		name := "persistent"
+		if !persistent {
+			name = "session-per-command"
+		}
+		b.Run(name, func(b *testing.B) {
+			c.conn.agents = persistent
+			defer func() { c.conn.agents = true }()
+			for b.Loop() {
+				if _, err := c.Run(ctx, exec.Cmd{Script: "true"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

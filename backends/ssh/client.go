@@ -95,7 +95,8 @@ type Client struct {
 	signers []gossh.Signer
 	target  string
 
-	slots chan struct{} // session semaphore (MaxSessions)
+	slots   chan struct{} // session semaphore (MaxSessions)
+	waiters atomic.Int32  // calls waiting for a slot (idle agents then close)
 
 	mu     sync.Mutex // guards conn, closed; held while dialling
 	conn   *conn
@@ -114,6 +115,10 @@ type conn struct {
 	// killed is set synchronously by kill, before done closes.
 	killed atomic.Bool
 	uid0   bool // logged-in user is root
+	// agents: commands without stdin run on persistent sessions (the
+	// probe checked the target runs agentScript).
+	agents bool
+	pool   pool
 }
 
 func (cn *conn) dead() bool {
@@ -249,6 +254,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	if c.conn != nil {
 		c.conn.kill(ErrClosed)
+		c.drainPool(c.conn)
 		c.conn = nil
 	}
 	return nil
@@ -283,6 +289,7 @@ func (c *Client) get(ctx context.Context) (*conn, error) {
 	}
 	if c.conn != nil {
 		c.cfg.Log.Info("ssh reconnecting", "target", c.target, "cause", errText(c.conn.why()))
+		c.drainPool(c.conn)
 	}
 	var last error
 	backoff := 250 * time.Millisecond
@@ -492,6 +499,14 @@ func (c *Client) keepalive(cn *conn) {
 			return
 		}
 	}
+}
+
+// Persistent reports whether the current connection runs commands without
+// stdin on persistent remote shells (see the package doc).
+func (c *Client) Persistent() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn != nil && c.conn.agents && c.conn.wrap && !c.conn.raw
 }
 
 // Watchdog reports whether the current connection runs commands under the

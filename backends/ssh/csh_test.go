@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	osexec "os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,7 +105,7 @@ func TestCshConformance(t *testing.T) {
 				cfg.DisableWatchdog = !watchdog
 				c := s.dial(t, cfg)
 				// Without the probe, uid0 is taken from the user name.
-				if c.conn.raw || c.conn.wrap != watchdog || c.conn.uid0 != watchdog {
+				if c.conn.raw || c.conn.wrap != watchdog || c.conn.uid0 != watchdog || c.Persistent() != watchdog {
 					t.Fatalf("probe on tcsh: raw=%v wrap=%v uid0=%v", c.conn.raw, c.conn.wrap, c.conn.uid0)
 				}
 				c.conn.uid0 = true // as for User "root": no sudo wrapping
@@ -222,16 +225,38 @@ func TestCshSudoNonRoot(t *testing.T) {
 	if err != nil || res.Stdout != "0\nkept!\n" {
 		t.Fatalf("sudo: %+v %v", res, err)
 	}
-	name := filepath.Join(t.TempDir(), "root-owned")
+	// Files are written and read as the connecting user, never through
+	// sudo: the file is theirs, and a directory only root may write
+	// refuses them (backends/exec doc).
+	u, err := user.Lookup("tappaascshsudo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(u.HomeDir, ".tappaas-owned-"+strconv.Itoa(os.Getpid()))
+	t.Cleanup(func() { os.Remove(name) })
 	if err := c.WriteFile(ctx, name, []byte("x\ny"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(name)
-	if err != nil || st.Sys().(*syscall.Stat_t).Uid != 0 {
-		t.Fatalf("file not written as root: %v", err)
+	if err != nil || strconv.Itoa(int(st.Sys().(*syscall.Stat_t).Uid)) != u.Uid || st.Mode().Perm() != 0o600 {
+		t.Fatalf("file not written as tappaascshsudo: %v %v", st, err)
 	}
 	if b, err := c.ReadFile(ctx, name); err != nil || string(b) != "x\ny" {
-		t.Fatalf("read via sudo: %q %v", b, err)
+		t.Fatalf("read back: %q %v", b, err)
+	}
+	rootOnly := t.TempDir() // 0700 root
+	if err := c.WriteFile(ctx, filepath.Join(rootOnly, "f"), []byte("x"), 0o600); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("write into a root-only directory: want fs.ErrPermission, got %v", err)
+	}
+	rootFile := filepath.Join(t.TempDir(), "root-owned")
+	if err := os.WriteFile(rootFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(rootFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadFile(ctx, rootFile); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("read a root-owned 0600 file: want fs.ErrPermission, got %v", err)
 	}
 }
 

@@ -76,13 +76,36 @@
 // root and cannot be killed by the user's signals; their cancellation
 // relies on sudo relaying the session's end.
 //
+// # Persistent sessions
+//
+// A session per command costs a channel open, an exec request, a login
+// shell, /bin/sh and the watchdog's double fork on the target: about 16 ms
+// per command on loopback, where the command itself takes microseconds. So
+// commands without stdin run on persistent remote shells, as Mitogen does
+// for Ansible: a session started with the same boot line runs agentScript,
+// one /bin/sh that reads framed requests on its stdin — a random token line,
+// a line count and the script's lines — runs each script in a subshell
+// (its exports, cd and exit stay its own) with /dev/null as stdin, and ends
+// its stdout and stderr with a marker carrying the token (and, on stdout,
+// the exit code). Output streams as it comes; stderr stays separate. One
+// watchdog serves the session: the reader that copies requests into the
+// loop kills the session's process group when the session's stdin ends,
+// so cancelling a command (or Cmd.Timeout) closes its session, which kills
+// the command's process group exactly as before, and a lost connection
+// does the same. Up to two idle shells are kept per connection (each holds
+// one of the MaxSessions slots, given up to a waiting call); a command
+// with Cmd.Stdin, and every command on a target whose probe cannot run
+// agentScript or the watchdog, gets a session of its own as described
+// above. The probe runs `id -u` through a persistent shell once.
+//
 // # Files
 //
 // ReadFile runs `cat` (fs.ErrNotExist when the file is missing). WriteFile
 // streams the data to `cat > <dir>/.<name>.tmp-<random>`, verifies its
 // SHA-256 on the target (`sha256sum -c`), chmods, syncs and renames it into
 // place with `mv -f`, so a cut link never leaves a partial file at path.
-// Both use sudo for non-root users. Both are idempotent, so a link lost
+// Both act as Config.User, never through sudo (see backends/exec: a
+// file belongs to the user who writes it). Both are idempotent, so a link lost
 // while one runs is retried once on a fresh connection (Run never is: a
 // command that started may have taken effect).
 //

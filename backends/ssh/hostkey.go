@@ -48,6 +48,10 @@ func (e *HostKeyChangedError) Error() string {
 // Is makes errors.Is(err, ErrHostKeyChanged) true.
 func (e *HostKeyChangedError) Is(target error) bool { return target == ErrHostKeyChanged }
 
+// Fatal says retrying cannot help (as OpenSSH, a changed key is a hard
+// stop): the step runner never retries it and polls end at once.
+func (e *HostKeyChangedError) Fatal() bool { return true }
+
 // UnknownHostKeyError is returned when nobody confirmed an unknown host key.
 type UnknownHostKeyError struct {
 	Host        string

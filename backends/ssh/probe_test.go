@@ -11,6 +11,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func probeServer(t *testing.T, handler func(ctx context.Context, command string,
 func realSh(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := osexec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// Like sshd, each session in a new session and process group: the
+	// watchdog's kill -KILL 0 must not reach the test binary.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.WaitDelay = time.Second
 	// Like sshd, the exit status does not wait for stdin (the watchdog
 	// keeps reading it).

@@ -39,7 +39,9 @@ func (c *Client) probe(ctx context.Context, cn *conn) {
 			cn.uid0 = id == "0"
 			if !wrap {
 				c.cfg.Log.Info("ssh target cannot run the watchdog; commands rely on the signal request", "target", c.target)
+				return
 			}
+			c.probeAgent(pctx, cn, id)
 			return
 		}
 		if pctx.Err() != nil || cn.dead() {
@@ -52,6 +54,32 @@ func (c *Client) probe(ctx context.Context, cn *conn) {
 	}
 	cn.wrap, cn.raw = false, true
 	c.cfg.Log.Info("ssh target has no POSIX /bin/sh for the command bootstrap; raw command lines", "target", c.target)
+}
+
+// probeAgent turns on persistent sessions when the target runs agentScript
+// (the first one stays open for the next command).
+func (c *Client) probeAgent(ctx context.Context, cn *conn, id string) {
+	cn.agents = true
+	var out bytes.Buffer
+	code, err := c.agentRun(ctx, cn, exec.Cmd{Script: "id -u"}, &out, io.Discard)
+	if err == nil && code == 0 && strings.TrimSpace(out.String()) == id {
+		return
+	}
+	cn.agents = false
+	c.drainPool(cn)
+	c.cfg.Log.Info("ssh target cannot keep a persistent shell; one session per command", "target", c.target, "err", errText(err))
+}
+
+// drainPool closes the idle persistent sessions of cn (a dead or closed
+// connection), releasing their slots.
+func (c *Client) drainPool(cn *conn) {
+	cn.pool.mu.Lock()
+	idle := cn.pool.idle
+	cn.pool.idle = nil
+	cn.pool.mu.Unlock()
+	for _, a := range idle {
+		c.closeAgent(a)
+	}
 }
 
 // Run implements exec.Executor.
@@ -106,7 +134,12 @@ func (c *Client) run(ctx context.Context, cmd exec.Cmd, stdout, stderr io.Writer
 			return exec.Result{Code: -1, Duration: time.Since(start)}, fmt.Errorf("command %q not started: %w", shown, err)
 		}
 		c.cfg.Log.Debug("ssh run", "target", c.target, "cmd", shown)
-		code, err := c.session(ctx, cn, cmd, data, hasStdin, stdout, stderr)
+		var code int
+		if cn.agents && cn.wrap && !cn.raw && !hasStdin {
+			code, err = c.agentRun(ctx, cn, cmd, stdout, stderr)
+		} else {
+			code, err = c.session(ctx, cn, cmd, data, hasStdin, stdout, stderr)
+		}
 		var ns *notStarted
 		if errors.As(err, &ns) && attempt == 0 && ctx.Err() == nil {
 			// The link died before the command started: safe to re-dial
@@ -209,12 +242,10 @@ func (c *Client) session(ctx context.Context, cn *conn, cmd exec.Cmd, data []byt
 	} else {
 		head = []byte(encodeLine("unset s\n" + script))
 	}
-	select {
-	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
-	case <-ctx.Done():
-		return -1, ctx.Err()
+	if err := c.acquire(ctx, cn); err != nil {
+		return -1, err
 	}
+	defer func() { <-c.slots }()
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
@@ -341,14 +372,14 @@ func (c *Client) classify(cn *conn, err error) (int, error) {
 	return -1, fmt.Errorf("%w: %v", exec.ErrConnectionLost, why)
 }
 
-// ReadFile implements exec.Executor with `cat` (sudo for non-root users).
+// ReadFile implements exec.Executor with `cat`, as the connecting user.
 func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if strings.ContainsAny(p, "\n\x00") {
 		return nil, fmt.Errorf("read %q: invalid path", p)
 	}
 	var out bytes.Buffer
 	errw := exec.NewLineWriter(64<<10, nil)
-	cmd := exec.Cmd{Script: "cat " + exec.Quote(p), Sudo: true}
+	cmd := exec.Cmd{Script: "cat " + exec.Quote(p)}
 	res, err := c.run(ctx, cmd, &out, errw)
 	if errors.Is(err, exec.ErrConnectionLost) && ctx.Err() == nil {
 		// Reading is idempotent: once more on a fresh connection.
@@ -361,6 +392,9 @@ func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 		if strings.Contains(res.Stderr, "No such file or directory") {
 			return nil, fmt.Errorf("read %s on %s: %w", p, c.target, fs.ErrNotExist)
 		}
+		if strings.Contains(res.Stderr, "Permission denied") {
+			return nil, fmt.Errorf("read %s on %s as %s: %w", p, c.target, c.cfg.User, fs.ErrPermission)
+		}
 		err = c.finish(cmd, res, nil)
 	}
 	if err != nil {
@@ -369,8 +403,8 @@ func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// WriteFile implements exec.Executor: stream to a temp file, verify its
-// SHA-256, chmod, sync, rename (see the package doc).
+// WriteFile implements exec.Executor: as the connecting user, stream to a
+// temp file, verify its SHA-256, chmod, sync, rename (see the package doc).
 func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.FileMode) error {
 	if p == "" || !path.IsAbs(p) || strings.ContainsAny(p, "\n\x00") {
 		return fmt.Errorf("write %q: want an absolute path without newlines", p)
@@ -387,7 +421,7 @@ func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.F
 		" && mv -f " + qt + " " + exec.Quote(p) +
 		" || { rm -f " + qt + "; exit 1; }"
 	errw := exec.NewLineWriter(64<<10, nil)
-	cmd := exec.Cmd{Script: script, Sudo: true, Stdin: bytes.NewReader(data)}
+	cmd := exec.Cmd{Script: script, Stdin: bytes.NewReader(data)}
 	res, err := c.run(ctx, cmd, io.Discard, errw)
 	if errors.Is(err, exec.ErrConnectionLost) && ctx.Err() == nil {
 		// The write is idempotent (same temp file, verified, renamed):
@@ -398,7 +432,10 @@ func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode fs.F
 	}
 	res.Stderr = errw.String()
 	if err == nil {
-		err = c.finish(exec.Cmd{Script: "write " + p, Sudo: true}, res, nil)
+		if strings.Contains(res.Stderr, "Permission denied") || strings.Contains(res.Stderr, "Operation not permitted") {
+			return fmt.Errorf("write %s on %s as %s: %w", p, c.target, c.cfg.User, fs.ErrPermission)
+		}
+		err = c.finish(exec.Cmd{Script: "write " + p}, res, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s on %s: %w", p, c.target, err)

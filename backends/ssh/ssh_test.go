@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	osexec "os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,7 +32,13 @@ import (
 func TestSSHConformance(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	exectest.Run(t, func(t *testing.T) exec.Executor { return s.dial(t, s.config(t)) })
+	exectest.Run(t, func(t *testing.T) exec.Executor {
+		c := s.dial(t, s.config(t))
+		if !c.Persistent() {
+			t.Fatal("no persistent shell on OpenSSH's sshd")
+		}
+		return c
+	})
 }
 
 func TestSSHWatchdogEnabledOnRealSSHD(t *testing.T) {
@@ -158,17 +166,38 @@ func TestSudoNonRoot(t *testing.T) {
 	if err != nil || res.Stdout != "0\nkept\n" {
 		t.Fatalf("sudo: %+v %v", res, err)
 	}
-	// Files are written and read as root through sudo.
-	name := filepath.Join(t.TempDir(), "root-owned")
+	// Files are written and read as the connecting user, never through
+	// sudo: the file is theirs, and a directory only root may write
+	// refuses them (backends/exec doc).
+	u, err := user.Lookup("tappaassudo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(u.HomeDir, ".tappaas-owned-"+strconv.Itoa(os.Getpid()))
+	t.Cleanup(func() { os.Remove(name) })
 	if err := c2.WriteFile(ctx, name, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(name)
-	if err != nil || st.Sys().(*syscall.Stat_t).Uid != 0 {
-		t.Fatalf("file not written as root: %v", err)
+	if err != nil || strconv.Itoa(int(st.Sys().(*syscall.Stat_t).Uid)) != u.Uid || st.Mode().Perm() != 0o600 {
+		t.Fatalf("file not written as tappaassudo: %v %v", st, err)
 	}
 	if b, err := c2.ReadFile(ctx, name); err != nil || string(b) != "x" {
-		t.Fatalf("read via sudo: %q %v", b, err)
+		t.Fatalf("read back: %q %v", b, err)
+	}
+	rootOnly := t.TempDir() // 0700 root
+	if err := c2.WriteFile(ctx, filepath.Join(rootOnly, "f"), []byte("x"), 0o600); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("write into a root-only directory: want fs.ErrPermission, got %v", err)
+	}
+	rootFile := filepath.Join(t.TempDir(), "root-owned")
+	if err := os.WriteFile(rootFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(rootFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ReadFile(ctx, rootFile); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("read a root-owned 0600 file: want fs.ErrPermission, got %v", err)
 	}
 }
 
@@ -651,8 +680,10 @@ func TestSecretNeverLogged(t *testing.T) {
 func TestHandshakeTimeoutAndSlowTrust(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	cfg := Config{Addr: s.addr, KnownHostsFile: filepath.Join(t.TempDir(), "kh"), Signers: []gossh.Signer{s.clientKey}, DialTimeout: 500 * time.Millisecond,
-		Trust: func(string, PublicKey, string) (bool, error) { time.Sleep(1500 * time.Millisecond); return true, nil }}
+	// The rest of the handshake must fit in DialTimeout on a loaded
+	// machine: 3 s, and the operator answers after 4 s.
+	cfg := Config{Addr: s.addr, KnownHostsFile: filepath.Join(t.TempDir(), "kh"), Signers: []gossh.Signer{s.clientKey}, DialTimeout: 3 * time.Second,
+		Trust: func(string, PublicKey, string) (bool, error) { time.Sleep(4 * time.Second); return true, nil }}
 	c := s.dial(t, cfg)
 	if _, err := c.Run(context.Background(), exec.Cmd{Script: "true"}); err != nil {
 		t.Fatal(err)

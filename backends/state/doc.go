@@ -20,7 +20,8 @@
 //     state.json.damaged, and Warnings tells the operator.
 //   - secrets.json (0600): credentials, never in state.json, the journal,
 //     logs or error text.
-//   - lock (0600): the run lock, JSON naming its Holder.
+//   - lock (0600): the run lock, JSON naming its Holder and a random lock
+//     ID.
 //
 // The directory is 0700.
 //
@@ -41,8 +42,16 @@
 // # Concurrency
 //
 // A Store is safe for concurrent use within a process. Across processes
-// (and hosts) the lock serialises runs: Lock fails with a *LockError naming
-// the holder; a lock left by a dead process of the same host is taken over
-// under a second exclusive file so two runs never both win. Reading a store
-// (Open without Lock) is always allowed.
+// (and hosts) the lock serialises runs, as Terraform's state lock does:
+// nothing touches the state before the lock — every change of a Store that
+// does not hold it fails with ErrNotLocked — and Lock re-reads state.json,
+// the journal and secrets.json once it holds it, so a store opened before
+// another run changed the state continues after that run's serials. Lock
+// fails with a *LockError naming the holder and its lock ID; a lock with
+// this Store's own ID (a create retried after its answer was lost) is its
+// own; a lock left by a dead process of the same host is taken over under
+// a second exclusive file so two runs never both win, and Held's Lease
+// carries the warning to show. ForceUnlock (`tappaas unlock ID`) removes a
+// lock whose ID the operator names. Reading a store (Open without Lock) is
+// always allowed.
 package state

@@ -41,7 +41,7 @@ func (x *execFS) path(name string) (string, error) {
 	return path.Join(x.dir, c), nil
 }
 
-// Where implements Locator.
+// Where implements FS.
 func (x *execFS) Where(name string) string {
 	p, err := x.path(name)
 	if err != nil {

@@ -39,11 +39,11 @@ type FS interface {
 	// sets perm on the directory itself (so an existing state directory is
 	// tightened to 0700). "." names the root.
 	MkdirAll(name string, perm fs.FileMode) error
+	// Where says where a name lives, in full, for messages to the operator
+	// ("root@10.0.0.10:22:/var/lib/tappaas/lock"). Part of the interface so
+	// a wrapping FS cannot lose it.
+	Where(name string) string
 }
-
-// Locator is implemented by FS values that can say where a name lives, for
-// messages to the operator ("remove /var/lib/tappaas/lock").
-type Locator interface{ Where(name string) string }
 
 // cleanName validates a name relative to the FS root.
 func cleanName(name string) (string, error) {
@@ -70,7 +70,7 @@ func (d dirFS) path(name string) (string, error) {
 	return filepath.Join(string(d), filepath.FromSlash(c)), nil
 }
 
-// Where implements Locator.
+// Where implements FS.
 func (d dirFS) Where(name string) string {
 	p, err := d.path(name)
 	if err != nil {

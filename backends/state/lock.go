@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,12 @@ import (
 
 // Holder says who holds (or held) the run lock.
 type Holder struct {
+	// ID identifies one lock: a random UUID made when the lock is taken
+	// (Lock fills it in). A create that is retried after its answer was
+	// lost recognises its own lock by it, and `tappaas unlock ID` names
+	// the lock it removes, as `terraform force-unlock ID` does. Locks of
+	// older tappaas versions have none.
+	ID    string    `json:"id,omitempty"`
 	User  string    `json:"user"`
 	Host  string    `json:"host"`
 	PID   int       `json:"pid"`
@@ -52,6 +59,15 @@ func CurrentHolder() Holder {
 	return h
 }
 
+// newLockID returns a random version-4 UUID.
+func newLockID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
 // LockError is returned by Lock when another run holds the lock.
 type LockError struct {
 	// Holder is who holds it (zero when the lock file is unreadable).
@@ -65,16 +81,54 @@ type LockError struct {
 	Remote bool
 }
 
-// Error names the holder and says what to do.
+// Error names the holder, its lock ID and what to do.
 func (e *LockError) Error() string {
 	if e.Damaged {
 		return fmt.Sprintf("state lock %s is held but its holder cannot be read: if no tappaas is running on this node, remove %s and start again", e.Path, e.Path)
 	}
-	msg := fmt.Sprintf("state lock held by %s: another tappaas is running; wait for it or, if it died", e.Holder)
+	msg := fmt.Sprintf("state lock held by %s", e.Holder)
+	if e.Holder.ID != "" {
+		msg += " (lock ID " + e.Holder.ID + ")"
+	}
+	msg += ": another tappaas is running; wait for it or, if it died"
 	if e.Remote {
 		msg += fmt.Sprintf(" (it ran on %s, so tappaas cannot check)", e.Holder.Host)
 	}
-	return msg + fmt.Sprintf(", remove %s and start again", e.Path)
+	if e.Holder.ID == "" {
+		return msg + fmt.Sprintf(", remove %s and start again", e.Path)
+	}
+	return msg + fmt.Sprintf(", run `tappaas unlock %s` (it removes %s) and start again", e.Holder.ID, e.Path)
+}
+
+// Errors of the lock.
+var (
+	// ErrNotLocked is returned by every change to a Store that does not
+	// hold the run lock: nothing touches the state before the lock.
+	ErrNotLocked = errors.New("the state is not locked by this run")
+	// ErrNoLock is returned by ReadLock and ForceUnlock when no lock exists.
+	ErrNoLock = errors.New("no state lock")
+	// ErrLockIDMismatch is returned by ForceUnlock when the lock has another ID.
+	ErrLockIDMismatch = errors.New("lock ID does not match")
+)
+
+// Lease describes the run lock a Store holds.
+type Lease struct {
+	// Holder is this run, with its lock ID.
+	Holder Holder
+	// Path is where the lock file lives (Where of the FS).
+	Path string
+	// TookOver is the holder of the stale lock this run replaced (nil
+	// when the lock was free).
+	TookOver *Holder
+}
+
+// Warnings are what the operator must be told about taking the lock: the
+// take-over of a stale lock.
+func (l Lease) Warnings() []string {
+	if l.TookOver == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("took over the state lock %s of %s: that process is gone", l.Path, *l.TookOver)}
 }
 
 // ErrLockLost is returned by the unlock function when the lock file no
@@ -158,14 +212,33 @@ func (s *Store) readLock(name string) (Holder, []byte, error) {
 	return h, data, nil
 }
 
-// Lock takes the run lock for h (use CurrentHolder). When another live run
-// holds it, the error is a *LockError naming the holder. A lock whose holder
-// ran on this host (h.Host) and whose process is gone is taken over: under a
-// second exclusive file (lock.takeover) the lock is re-read, removed and
-// created afresh exclusively, so two runs racing for a stale lock never both
-// win. On success the previous good copy of state.json is saved (the
-// torn-write fallback). unlock removes the lock if it still names h.
+// Lock takes the run lock for h (use CurrentHolder; Lock gives it this
+// Store's lock ID). When another live run holds it, the error is a
+// *LockError naming the holder and its lock ID. A lock with this Store's ID
+// is its own — a create whose answer was lost after it reached the target
+// — and is kept. A lock whose holder ran on this host (h.Host) and whose
+// process is gone is taken over: under a second exclusive file
+// (lock.takeover) the lock is re-read, removed and created afresh
+// exclusively, so two runs racing for a stale lock never both win; Held
+// then names the replaced holder. Once locked, the store re-reads
+// state.json, the journal and secrets.json (another run may have changed
+// them since Open) and saves the previous good copy of state.json (the
+// torn-write fallback). Every change to the store needs the lock. unlock
+// writes the snapshot and removes the lock if it still names this run.
 func (s *Store) Lock(ctx context.Context, h Holder) (unlock func() error, err error) {
+	s.mu.Lock()
+	if s.lease != nil {
+		held := s.lease.Holder.ID
+		s.mu.Unlock()
+		return nil, fmt.Errorf("take state lock %s: this run holds it already (lock ID %s)", s.where(LockFile), held)
+	}
+	if s.lockID == "" {
+		s.lockID = newLockID()
+	}
+	if h.ID == "" {
+		h.ID = s.lockID
+	}
+	s.mu.Unlock()
 	if h.Since.IsZero() {
 		h.Since = s.now().UTC().Truncate(time.Second)
 	}
@@ -180,9 +253,14 @@ func (s *Store) Lock(ctx context.Context, h Holder) (unlock func() error, err er
 		}
 		err := s.fsys.CreateExclusive(LockFile, data, 0o600)
 		if err == nil {
-			return s.locked(data)
+			return s.locked(h, data, nil)
 		}
 		if !errors.Is(err, fs.ErrExist) {
+			// The create may have reached the target before the link
+			// failed: a lock with this ID is ours.
+			if cur, curData, rerr := s.readLock(LockFile); rerr == nil && cur.ID == h.ID {
+				return s.locked(h, curData, nil)
+			}
 			return nil, fmt.Errorf("take state lock %s: %w", path, err)
 		}
 		old, oldData, rerr := s.readLock(LockFile)
@@ -192,6 +270,11 @@ func (s *Store) Lock(ctx context.Context, h Holder) (unlock func() error, err er
 		case rerr != nil:
 			return nil, &LockError{Path: path, Damaged: true}
 		}
+		if old.ID == h.ID {
+			// Ours: an earlier create went through and its answer was
+			// lost (the link dropped; the caller retried).
+			return s.locked(h, oldData, nil)
+		}
 		if !s.stale(old, h) {
 			return nil, &LockError{Holder: old, Path: path, Remote: old.Host != h.Host}
 		}
@@ -200,10 +283,7 @@ func (s *Store) Lock(ctx context.Context, h Holder) (unlock func() error, err er
 			return nil, terr
 		}
 		if won {
-			s.mu.Lock()
-			s.warnf("took over the state lock of %s: that process is gone", old)
-			s.mu.Unlock()
-			return s.locked(data)
+			return s.locked(h, data, &old)
 		}
 	}
 	return nil, fmt.Errorf("take state lock %s: it keeps changing hands; try again", path)
@@ -214,12 +294,20 @@ func (s *Store) Lock(ctx context.Context, h Holder) (unlock func() error, err er
 func (s *Store) takeOver(oldData, data []byte, h Holder) (won bool, err error) {
 	path := s.where(LockFile)
 	if err := s.fsys.CreateExclusive(takeoverFile, data, 0o600); err != nil {
+		other, _, rerr := s.readLock(takeoverFile)
+		if rerr == nil && other.ID == h.ID {
+			// Our own guard, created by a retried call whose answer was
+			// lost: clear it and look again.
+			if err := s.fsys.Remove(takeoverFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, fmt.Errorf("take over state lock %s: %w", path, err)
+			}
+			return false, nil
+		}
 		if !errors.Is(err, fs.ErrExist) {
 			return false, fmt.Errorf("take over state lock %s: %w", path, err)
 		}
 		// Another run is taking over. If it died doing so, clear its
 		// guard and let the caller retry; otherwise it wins.
-		other, _, rerr := s.readLock(takeoverFile)
 		if rerr == nil && s.stale(other, h) {
 			if err := s.fsys.Remove(takeoverFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return false, fmt.Errorf("take over state lock %s: %w", path, err)
@@ -245,6 +333,9 @@ func (s *Store) takeOver(oldData, data []byte, h Holder) (won bool, err error) {
 		}
 	}
 	if err := s.fsys.CreateExclusive(LockFile, data, 0o600); err != nil {
+		if cur, _, rerr := s.readLock(LockFile); rerr == nil && cur.ID == h.ID {
+			return true, nil // ours: the create went through, its answer was lost
+		}
 		if errors.Is(err, fs.ErrExist) {
 			return false, nil // a fresh run took it after the removal
 		}
@@ -253,10 +344,19 @@ func (s *Store) takeOver(oldData, data []byte, h Holder) (won bool, err error) {
 	return true, nil
 }
 
-func (s *Store) locked(data []byte) (func() error, error) {
+// locked records the lease, re-reads the state under the lock and saves
+// the previous good copy.
+func (s *Store) locked(h Holder, data []byte, tookOver *Holder) (func() error, error) {
 	s.mu.Lock()
-	err := s.keepPrev()
+	s.lease = &Lease{Holder: h, Path: s.where(LockFile), TookOver: tookOver}
+	err := s.reload()
+	if err == nil {
+		err = s.keepPrev()
+	}
 	s.mu.Unlock()
+	if err == nil {
+		err = s.secrets.reload()
+	}
 	var once sync.Once
 	var uerr error
 	unlock := func() error {
@@ -266,6 +366,7 @@ func (s *Store) locked(data []byte) (func() error, error) {
 			if s.snapSerial != s.f.Serial {
 				ferr = s.writeSnapshot()
 			}
+			s.lease = nil
 			s.mu.Unlock()
 			cur, err := s.fsys.ReadFile(LockFile)
 			switch {
@@ -287,4 +388,75 @@ func (s *Store) locked(data []byte) (func() error, error) {
 		return nil, err
 	}
 	return unlock, nil
+}
+
+// Held reports the run lock this Store holds (false when it holds none).
+func (s *Store) Held() (Lease, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lease == nil {
+		return Lease{}, false
+	}
+	l := *s.lease
+	return l, true
+}
+
+// mustHold (s.mu held) refuses changes without the run lock.
+func (s *Store) mustHold() error {
+	if s.lease == nil {
+		return fmt.Errorf("%w: take the run lock before changing the state in %s", ErrNotLocked, s.where("."))
+	}
+	return nil
+}
+
+// LockPath is where the run lock lives, in full (for messages).
+func (s *Store) LockPath() string { return s.where(LockFile) }
+
+// ReadLock returns the holder of the run lock: ErrNoLock when there is
+// none, a *LockError with Damaged set when it cannot be read.
+func (s *Store) ReadLock() (Holder, error) {
+	h, _, err := s.readLock(LockFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Holder{}, fmt.Errorf("%w at %s: nothing to unlock", ErrNoLock, s.where(LockFile))
+	case errors.Is(err, ErrCorrupt):
+		return Holder{}, &LockError{Path: s.where(LockFile), Damaged: true}
+	case err != nil:
+		return Holder{}, fmt.Errorf("read state lock %s: %w", s.where(LockFile), err)
+	}
+	return h, nil
+}
+
+// ForceUnlock removes the run lock if its ID is id, whoever holds it, and
+// returns the holder it removed (`tappaas unlock ID`, as `terraform
+// force-unlock`). It is for a lock whose run can no longer release it —
+// killed on another host, or a lost link — and changes nothing else. A
+// wrong ID (ErrLockIDMismatch), no lock (ErrNoLock) or a lock that changed
+// while it looked changes nothing. A lock without an ID (written by an
+// older tappaas) or a damaged one cannot be matched: remove it by hand.
+func (s *Store) ForceUnlock(id string) (Holder, error) {
+	path := s.where(LockFile)
+	h, data, err := s.readLock(LockFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Holder{}, fmt.Errorf("%w at %s: nothing to unlock", ErrNoLock, path)
+	case errors.Is(err, ErrCorrupt):
+		return Holder{}, &LockError{Path: path, Damaged: true}
+	case err != nil:
+		return Holder{}, fmt.Errorf("read state lock %s: %w", path, err)
+	}
+	if h.ID == "" {
+		return h, fmt.Errorf("%w: the state lock %s held by %s has no lock ID (an older tappaas wrote it); if no tappaas is running, remove %s by hand", ErrLockIDMismatch, path, h, path)
+	}
+	if id != h.ID {
+		return h, fmt.Errorf("%w: %q is not the ID of the state lock %s, held by %s (lock ID %s)", ErrLockIDMismatch, id, path, h, h.ID)
+	}
+	cur, err := s.fsys.ReadFile(LockFile)
+	if err != nil || !bytes.Equal(cur, data) {
+		return h, fmt.Errorf("the state lock %s changed while unlocking; look again", path)
+	}
+	if err := s.fsys.Remove(LockFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return h, fmt.Errorf("remove state lock %s: %w", path, err)
+	}
+	return h, nil
 }

@@ -26,22 +26,28 @@ type secretsFile struct {
 // Secrets returns the store's secret file.
 func (s *Store) Secrets() *Secrets { return s.secrets }
 
-func (c *Secrets) load() error {
+// reload reads secrets.json (at Open, and again under the run lock: another
+// run may have changed it).
+func (c *Secrets) reload() error {
+	m := map[string]string{}
 	data, err := c.s.fsys.ReadFile(SecretsFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return fmt.Errorf("read %s: %w", c.s.where(SecretsFile), err)
+	default:
+		var f secretsFile
+		if err := json.Unmarshal(data, &f); err != nil {
+			// Never echo the content: it holds credentials.
+			return fmt.Errorf("%s is damaged (not valid JSON); restore it or move it away (the credentials it held must then be reset)", c.s.where(SecretsFile))
+		}
+		if f.Secrets != nil {
+			m = f.Secrets
+		}
 	}
-	var f secretsFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		// Never echo the content: it holds credentials.
-		return fmt.Errorf("%s is damaged (not valid JSON); restore it or move it away (the credentials it held must then be reset)", c.s.where(SecretsFile))
-	}
-	if f.Secrets != nil {
-		c.m = f.Secrets
-	}
+	c.mu.Lock()
+	c.m = m
+	c.mu.Unlock()
 	return nil
 }
 
@@ -54,9 +60,16 @@ func (c *Secrets) Secret(name string) (string, bool) {
 }
 
 // SetSecret stores a secret durably (atomic write, 0600) before returning.
+// Like every change to the store it needs the run lock (ErrNotLocked).
 func (c *Secrets) SetSecret(name, value string) error {
 	if name == "" {
 		return errors.New("secret name is empty")
+	}
+	c.s.mu.Lock()
+	err := c.s.mustHold()
+	c.s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("secret %q: %w", name, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

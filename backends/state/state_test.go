@@ -60,6 +60,19 @@ func open(t *testing.T, fsys state.FS) *state.Store {
 	return s
 }
 
+// openLocked opens the store and takes its run lock until the test ends
+// (every change needs it).
+func openLocked(t *testing.T, fsys state.FS) *state.Store {
+	t.Helper()
+	s := open(t, fsys)
+	unlock, err := s.Lock(context.Background(), holder)
+	if err != nil {
+		t.Fatalf("Lock: %v", err)
+	}
+	t.Cleanup(func() { unlock() })
+	return s
+}
+
 var holder = state.Holder{User: "root", Host: "tappaas1", PID: 1234, Since: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 
 func fill(t *testing.T, s *state.Store) {
@@ -97,7 +110,7 @@ func TestStoreRoundTripAndModes(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "tappaas")
 	fsys := state.DirFS(dir)
-	s := open(t, fsys)
+	s := openLocked(t, fsys)
 	fill(t, s)
 	if err := s.Secrets().SetSecret("firewall.root", "s3cr3t-Value!"); err != nil {
 		t.Fatal(err)
@@ -163,8 +176,15 @@ func TestTornWrite(t *testing.T) {
 				t.Parallel()
 				fsys := statetest.NewMemFS()
 				s := open(t, fsys)
+				unlock, err := s.Lock(context.Background(), holder)
+				if err != nil {
+					t.Fatal(err)
+				}
 				fill(t, s)
-				unlock, err := s.Lock(context.Background(), holder) // saves the previous good copy
+				if err := unlock(); err != nil {
+					t.Fatal(err)
+				}
+				unlock, err = s.Lock(context.Background(), holder) // saves the previous good copy
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -261,7 +281,7 @@ func TestMigrateSchema0(t *testing.T) {
 	if err := fsys.WriteFileAtomic(state.StateFile, []byte(v0), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := open(t, fsys)
+	s := openLocked(t, fsys)
 	for _, id := range []string{"node.repos", "node.packages"} {
 		if r, ok := s.Step(id); !ok || r.Status != state.StatusDone {
 			t.Errorf("%s after migration = %+v, %v", id, r, ok)
@@ -292,7 +312,7 @@ func TestMigrateSchema0(t *testing.T) {
 func TestJournalReplayAndSnapshotEvery(t *testing.T) {
 	t.Parallel()
 	fsys := statetest.NewMemFS()
-	s := open(t, fsys)
+	s := openLocked(t, fsys)
 	s.SnapshotEvery = time.Hour
 	if err := s.RecordStep("a", state.Record{Status: state.StatusDone}); err != nil { // first write snapshots
 		t.Fatal(err)
@@ -330,6 +350,10 @@ func TestJournalTornLine(t *testing.T) {
 	t.Parallel()
 	fsys := statetest.NewMemFS()
 	s := open(t, fsys)
+	unlock, err := s.Lock(context.Background(), holder)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.SnapshotEvery = time.Hour
 	if err := s.RecordStep("a", state.Record{Status: state.StatusDone}); err != nil {
 		t.Fatal(err)
@@ -337,10 +361,13 @@ func TestJournalTornLine(t *testing.T) {
 	if err := s.RecordStep("b", state.Record{Status: state.StatusDone}); err != nil {
 		t.Fatal(err)
 	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
 	if err := fsys.AppendFile(state.JournalFile, []byte(`{"serial":3,"kind":"st`), 0o600); err != nil { // torn append
 		t.Fatal(err)
 	}
-	s2 := open(t, fsys)
+	s2 := openLocked(t, fsys)
 	if w := strings.Join(s2.Warnings(), "\n"); !strings.Contains(w, "damaged line") {
 		t.Errorf("no warning for the torn journal line: %q", w)
 	}
@@ -376,9 +403,14 @@ func TestLockRefusesSecondHolder(t *testing.T) {
 	if le.Holder.PID != 1234 || le.Holder.User != "root" {
 		t.Errorf("LockError holder %+v", le.Holder)
 	}
-	want := "state lock held by root@tappaas1 pid 1234 since 2026-11-23T12:00:00Z: another tappaas is running; wait for it or, if it died"
-	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "remove lock") {
-		t.Errorf("message %q\nwant it to start %q and say which file to remove", err, want)
+	lease, _ := a.Held()
+	id := lease.Holder.ID
+	if le.Holder.ID != id || id == "" {
+		t.Errorf("LockError lock ID %q, want the holder's %q", le.Holder.ID, id)
+	}
+	want := "state lock held by root@tappaas1 pid 1234 since 2026-11-23T12:00:00Z (lock ID " + id + "): another tappaas is running; wait for it or, if it died, run `tappaas unlock " + id + "` (it removes mem:lock)"
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q\nwant it to start %q", err, want)
 	}
 	if err := unlock(); err != nil {
 		t.Fatal(err)
@@ -419,7 +451,8 @@ func TestLockStaleTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Lock over a stale lock: %v", err)
 	}
-	if w := strings.Join(s.Warnings(), "\n"); !strings.Contains(w, "pid 777") {
+	lease, ok := s.Held()
+	if w := strings.Join(lease.Warnings(), "\n"); !ok || !strings.Contains(w, "pid 777") || !strings.Contains(w, "mem:lock") {
 		t.Errorf("take-over not reported: %q", w)
 	}
 	cur, _ := fsys.ReadFile(state.LockFile)
@@ -646,6 +679,11 @@ func FuzzOpenJournal(f *testing.F) {
 		if err != nil {
 			return
 		}
+		unlock, err := s.Lock(context.Background(), holder)
+		if err != nil {
+			t.Fatalf("Lock after Open: %v", err)
+		}
+		defer unlock()
 		for id, r := range s.Steps() {
 			if id == "" || !(r.Status == state.StatusRunning || r.Done() || r.Status == state.StatusFailed || r.Status == state.StatusInterrupted) {
 				t.Fatalf("replay produced step %q %+v", id, r)
@@ -698,5 +736,50 @@ func TestLockReusedPIDIsStale(t *testing.T) {
 				t.Fatalf("lock of a live holder: %v, want *LockError", err)
 			}
 		})
+	}
+}
+
+// flakyRead fails reads of one file with a transient error (a dropped link).
+type flakyRead struct {
+	state.FS
+	name string
+}
+
+var errLinkDropped = errors.New("ssh: connection lost")
+
+func (f flakyRead) ReadFile(name string) ([]byte, error) {
+	if name == f.name {
+		return nil, errLinkDropped
+	}
+	return f.FS.ReadFile(name)
+}
+
+// A file that could not be read is not a damaged file: Open reports the
+// read error (no "%!w(<nil>)", no advice to throw the state away, no
+// rebuild that would ignore the unread copy).
+func TestTransientReadErrorIsNotDamage(t *testing.T) {
+	t.Parallel()
+	for name, setup := range map[string]func(*statetest.MemFS){
+		"state missing":          func(*statetest.MemFS) {},
+		"state damaged":          func(m *statetest.MemFS) { _ = m.WriteFileAtomic(state.StateFile, []byte(`{"schema":1,`), 0o600) },
+		"state missing, journal": func(m *statetest.MemFS) { _ = m.AppendFile(state.JournalFile, []byte("{}\n"), 0o600) },
+		"journal unreadable":     func(m *statetest.MemFS) { _ = m.WriteFileAtomic(state.StateFile, []byte(`x`), 0o600) },
+	} {
+		fsys := statetest.NewMemFS()
+		setup(fsys)
+		_ = fsys.WriteFileAtomic(state.PrevFile, []byte(`{"schema":1}`), 0o600)
+		unreadable := state.PrevFile
+		if name == "journal unreadable" {
+			_ = fsys.Remove(state.PrevFile)
+			unreadable = state.JournalFile
+		}
+		_, err := state.Open(flakyRead{fsys, unreadable})
+		if !errors.Is(err, errLinkDropped) {
+			t.Errorf("%s: Open = %v, want the read error", name, err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "%!") || strings.Contains(msg, "afresh") || strings.Contains(msg, "move the state") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"sort"
 	"sync"
 	"time"
 )
@@ -244,6 +243,8 @@ type Store struct {
 	journalNL  bool      // the journal's last line is torn: start with '\n'
 	warnings   []string
 	secrets    *Secrets
+	lockID     string // this Store's lock ID, made by the first Lock
+	lease      *Lease // the run lock this Store holds (nil: none)
 }
 
 // Open loads the store in fsys, creating the directory (0700) when needed.
@@ -255,28 +256,31 @@ func Open(fsys FS) (*Store, error) {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
 	s := &Store{fsys: fsys, SnapshotEvery: DefaultSnapshotEvery}
-	f, err := s.load()
-	if err != nil {
-		return nil, err
-	}
-	s.f = f
-	s.snapSerial = f.Serial
-	if err := s.replayJournal(); err != nil {
+	if err := s.reload(); err != nil {
 		return nil, err
 	}
 	s.secrets = &Secrets{s: s, m: map[string]string{}}
-	if err := s.secrets.load(); err != nil {
+	if err := s.secrets.reload(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) where(name string) string {
-	if l, ok := s.fsys.(Locator); ok {
-		return l.Where(name)
+// reload (s.mu held, or during Open) reads state.json and replays the
+// journal; Warnings then describe what this read found.
+func (s *Store) reload() error {
+	s.warnings = nil
+	s.journalNL = false
+	f, err := s.load()
+	if err != nil {
+		return err
 	}
-	return name
+	s.f = f
+	s.snapSerial = f.Serial
+	return s.replayJournal()
 }
+
+func (s *Store) where(name string) string { return s.fsys.Where(name) }
 
 func (s *Store) warnf(format string, a ...any) {
 	s.warnings = append(s.warnings, fmt.Sprintf(format, a...))
@@ -309,6 +313,11 @@ func (s *Store) load() (*File, error) {
 	if missing && errors.Is(perr, fs.ErrNotExist) {
 		return newFile(), nil // a fresh store (a leftover journal is replayed)
 	}
+	if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+		// Could not read (a dropped link, a permission): nothing is known
+		// to be damaged, so nothing is to be thrown away.
+		return nil, fmt.Errorf("read %s: %w", s.where(PrevFile), perr)
+	}
 	prevState := "there is no previous good copy"
 	if perr == nil {
 		pf, pderr := Decode(prev)
@@ -324,9 +333,16 @@ func (s *Store) load() (*File, error) {
 		}
 		prevState = fmt.Sprintf("the previous copy %s is damaged too (%v)", s.where(PrevFile), pderr)
 	}
-	if _, jerr := s.fsys.ReadFile(JournalFile); jerr == nil {
+	_, jerr := s.fsys.ReadFile(JournalFile)
+	if jerr == nil {
 		s.warnf("%s %s and %s; rebuilt from the journal %s", s.where(StateFile), what, prevState, s.where(JournalFile))
 		return newFile(), nil
+	}
+	if !errors.Is(jerr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", s.where(JournalFile), jerr)
+	}
+	if cause == nil { // unreachable today: missing + no previous copy is a fresh store
+		cause = ErrCorrupt
 	}
 	return nil, fmt.Errorf("%s %s and %s, and there is no journal to rebuild it from: %w; move the state directory away to start afresh (every step is re-checked on the target)", s.where(StateFile), what, prevState, cause)
 }
@@ -437,6 +453,9 @@ func (s *Store) Plan() (name string, by Holder, updated time.Time) {
 func (s *Store) SetPlan(name string, by Holder) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.mustHold(); err != nil {
+		return err
+	}
 	s.f.Plan = name
 	s.f.By = &by
 	return s.commit(journalEntry{Kind: "plan", Key: name, By: &by})
@@ -459,6 +478,9 @@ func (s *Store) SetFact(key string, raw json.RawMessage) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.mustHold(); err != nil {
+		return err
+	}
 	if old, ok := s.f.Facts[key]; ok && bytes.Equal(old, raw) {
 		return nil
 	}
@@ -486,6 +508,9 @@ func (s *Store) SetInput(key string, v any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.mustHold(); err != nil {
+		return err
+	}
 	s.f.Inputs[key] = raw
 	return s.commit(journalEntry{Kind: "input", Key: key, Value: raw})
 }
@@ -517,6 +542,9 @@ func (s *Store) RecordStep(id string, r Record) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.mustHold(); err != nil {
+		return err
+	}
 	s.f.Steps[id] = r
 	return s.commit(journalEntry{Kind: "step", Step: id, Record: &r})
 }
@@ -527,6 +555,9 @@ func (s *Store) Flush() error {
 	defer s.mu.Unlock()
 	if s.snapSerial == s.f.Serial {
 		return nil
+	}
+	if err := s.mustHold(); err != nil {
+		return err
 	}
 	return s.writeSnapshot()
 }
@@ -589,16 +620,4 @@ func (s *Store) keepPrev() error {
 		return fmt.Errorf("write %s: %w", s.where(PrevFile), err)
 	}
 	return nil
-}
-
-// StepIDs returns the IDs with a record, sorted.
-func (s *Store) StepIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.f.Steps))
-	for id := range s.f.Steps {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }

@@ -103,8 +103,8 @@ func BenchmarkConvergedRerun(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		var node *ssh.Client
-		o.sessionHook = func(s *session) {
-			if c, ok := s.targets.Node.(*ssh.Client); ok {
+		o.sessionHook = func(s *install.Session) {
+			if c, ok := s.Targets.Node.(*ssh.Client); ok {
 				node = c
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -18,17 +17,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/ssh"
-	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/lab"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
+	"github.com/tappaas/tappaas/steps/node"
 )
 
 // installOptions are the flags of `tappaas install` (and join/status).
@@ -44,8 +44,9 @@ type installOptions struct {
 	labReset      bool
 	labDir        string
 	labSpeed      float64
-	labFaults     []lab.Fault
-	labSite       *lab.Site // several labs on one network (join tests)
+	labFaults     []lab.Fault   // tests; added to the fault flags
+	faultFlags    labFaultFlags // --fail-api, --fail-ssh, --drop-ssh-at, --slow (with --lab)
+	labSite       *lab.Site     // several labs on one network (join tests)
 	labHostname   string
 	// peerExec runs commands on the join peer (tests; the CLI dials --peer-host).
 	peerExec     exec.Executor
@@ -58,8 +59,18 @@ type installOptions struct {
 	// wrapNode, when set, wraps the node executor (tests: fault injection
 	// on exact commands, below the SSH layer's wrapping).
 	wrapNode func(exec.Executor) exec.Executor
+	// tty: stdout is a terminal (a secret is printed only to one).
+	tty bool
 	// sessionHook, when set, sees the opened session (tests, benchmarks).
-	sessionHook func(*session)
+	sessionHook func(*install.Session)
+	// defaultKeys (the TUI): with no --identity, try ~/.ssh's default keys
+	// and the agent when there is one.
+	defaultKeys bool
+	// trust, when set, asks the operator about an unknown SSH host key
+	// (the TUI's dialog).
+	trust func(host string, key gossh.PublicKey, fingerprint string) (bool, error)
+	// log, when set, is the debug log (the TUI's); else logFile is opened.
+	log *slog.Logger
 }
 
 func newInstallCmd() *cobra.Command {
@@ -69,12 +80,15 @@ func newInstallCmd() *cobra.Command {
 		Short: "Install the first TAPPaaS node (headless with --answers FILE --yes)",
 		Long: "Install the first TAPPaaS node: preflight, node, network, cluster, storage, PBS, firewall,\n" +
 			"gateway cutover, platform, zones. Headless with --answers FILE --yes; progress as lines or\n" +
-			"--output json. Exit codes: 0 done, 1 failed, 2 input needed. A rerun resumes: finished\n" +
+			"--output json. Exit codes: 0 done, 1 failed, 2 input needed, 130 interrupted. A rerun resumes: finished\n" +
 			"steps are re-checked on the node and skipped.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if f, ok := cmd.OutOrStdout().(*os.File); ok {
+				o.tty = term.IsTerminal(f.Fd())
+			}
 			code, err := runInstall(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if code != 0 {
 				if err == nil {
@@ -106,22 +120,8 @@ func addSessionFlags(c *cobra.Command, o *installOptions) {
 	f.BoolVar(&o.labReset, "lab-reset", false, "with --lab: start from a fresh lab")
 	f.StringVar(&o.labDir, "lab-dir", "", "with --lab: where the lab persists (default: user cache dir/tappaas/lab)")
 	f.Float64Var(&o.labSpeed, "lab-speed", 0, "with --lab: latency model scale (0 none, 1 realistic)")
+	addLabFaultFlags(f, &o.faultFlags, "with --lab: ")
 	f.StringVar(&o.logFile, "log-file", "", "write the debug log here (default: user cache dir/tappaas/install.log)")
-}
-
-// session is a connected node with its checkpoint store.
-type session struct {
-	targets *install.Targets
-	store   *state.Store
-	lab     *lab.Lab
-	log     *slog.Logger
-	close   []func()
-}
-
-func (s *session) Close() {
-	for i := len(s.close) - 1; i >= 0; i-- {
-		s.close[i]()
-	}
 }
 
 func defaultLabDir() string {
@@ -134,23 +134,30 @@ func defaultLabDir() string {
 
 // openSession connects to the node (lab, remote or local) and opens its
 // checkpoint store.
-func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*session, error) {
-	s := &session{}
-	logPath := o.logFile
-	if logPath == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
+func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*install.Session, error) {
+	s := &install.Session{Log: o.log}
+	if s.Log == nil {
+		logPath := o.logFile
+		if logPath == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				dir = os.TempDir()
+			}
+			logPath = filepath.Join(dir, "tappaas", "install.log")
 		}
-		logPath = filepath.Join(dir, "tappaas", "install.log")
+		lf, err := openLog(logPath)
+		if err != nil {
+			return nil, err
+		}
+		s.OnClose(func() { lf.Close() })
+		s.Log = slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	lf, err := openLog(logPath)
-	if err != nil {
-		return nil, err
-	}
-	s.close = append(s.close, func() { lf.Close() })
-	s.log = slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
 
+	if o.faultFlags.set() && !o.lab {
+		s.Close()
+		return nil, &inputError{errors.New("--fail-api, --fail-ssh, --drop-ssh-at and --slow inject faults into the lab: add --lab")}
+	}
 	var t *install.Targets
 	switch {
 	case o.lab:
@@ -162,13 +169,18 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			s.Close()
 			return nil, fmt.Errorf("lab dir: %w", err)
 		}
-		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: o.labFaults, Site: o.labSite, Hostname: o.labHostname})
+		faults, err := parseFaultFlags(o.faultFlags)
+		if err != nil {
+			s.Close()
+			return nil, &inputError{err}
+		}
+		faults = append(faults, o.labFaults...)
+		l, err := lab.Start(ctx, lab.Options{Dir: dir, Reset: o.labReset, Speed: o.labSpeed, Faults: faults, Site: o.labSite, Hostname: o.labHostname})
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.lab = l
-		s.close = append(s.close, func() { l.Close() })
+		s.OnClose(func() { l.Close() })
 		if o.labHook != nil {
 			o.labHook(l)
 		}
@@ -178,9 +190,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 		// so the keys pinned for the previous one are dropped.
 		idFile := filepath.Join(dir, "known_hosts.id")
 		if id, _ := os.ReadFile(idFile); string(id) != info.SSHFingerprint {
-			for _, f := range []string{"known_hosts", "known_hosts.firewall", "known_hosts.vms"} {
-				_ = os.Remove(filepath.Join(dir, f))
-			}
+			_ = os.Remove(filepath.Join(dir, "known_hosts"))
 			if err := os.WriteFile(idFile, []byte(info.SSHFingerprint), 0o600); err != nil {
 				s.Close()
 				return nil, err
@@ -195,8 +205,8 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			Host: "root@" + info.NodeAddr, Dial: l.Dial, KnownHosts: filepath.Join(dir, "known_hosts"),
 			AcceptHostKey: info.SSHFingerprint, Signers: []gossh.Signer{signer},
 			FirewallFingerprint: func(context.Context) (string, error) { return l.Info().FirewallFingerprint, nil },
-			Pusher:              &labPusher{l: l, log: s.log, knownHosts: filepath.Join(dir, "known_hosts.firewall")},
-			VMsDirect:           true, VMKnownHosts: filepath.Join(dir, "known_hosts.vms"), Log: s.log,
+			Pusher:              &labPusher{l: l, log: s.Log},
+			VMsDirect:           true, Log: s.Log,
 			RootPassword: func(context.Context) (string, error) { return info.RootPassword, nil },
 		})
 		if err != nil {
@@ -204,8 +214,12 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			return nil, err
 		}
 	case o.host != "":
+		keys, agent := o.identity, len(o.identity) == 0
+		if o.defaultKeys && len(keys) == 0 {
+			keys, agent = defaultKeyFiles(), os.Getenv("SSH_AUTH_SOCK") != ""
+		}
 		t, err = install.Connect(ctx, install.ConnectOptions{Host: o.host, KnownHosts: o.knownHosts, AcceptHostKey: o.acceptHostKey,
-			KeyFiles: o.identity, UseAgent: len(o.identity) == 0, Log: s.log})
+			KeyFiles: keys, UseAgent: agent, Log: s.Log, Trust: o.trust})
 		if err != nil {
 			s.Close()
 			var unknown *ssh.UnknownHostKeyError
@@ -220,64 +234,35 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*sess
 			s.Close()
 			return nil, &inputError{errors.New("run tappaas on the node as root, or give --host root@ADDR, or --lab")}
 		}
-		t = install.Local(install.ConnectOptions{Log: s.log})
-		// Run on the node from an SSH login: that login's source.
-		t.OperatorAddr = install.OperatorAddr(os.Getenv("SSH_CLIENT"))
+		t = install.Local(install.ConnectOptions{Log: s.Log})
 	}
 	if o.wrapNode != nil {
 		t.Node = o.wrapNode(t.Node)
 	}
-	s.targets = t
-	s.close = append(s.close, func() { t.Close() })
-	st, err := state.Open(retryFS{state.ExecFS(t.Node, install.StateDir)})
-	if err != nil {
+	if err := s.OpenStore(t); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open the checkpoints in %s on the node: %w", install.StateDir, err)
+		return nil, err
 	}
-	for _, w := range st.Warnings() {
+	for _, w := range s.Store.Warnings() {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	s.store = st
-	t.Secrets = st.Secrets()
 	return s, nil
 }
 
-// retryFS retries checkpoint I/O when the link to the node dropped under it
-// (the SSH client re-dials); other errors pass through.
-type retryFS struct{ state.FS }
-
-func linkLost(err error) bool {
-	return err != nil && (errors.Is(err, exec.ErrConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
-}
-
-func (f retryFS) try(op func() error) error {
-	var err error
-	for i := 0; i < 4; i++ {
-		if err = op(); !linkLost(err) {
-			return err
+// defaultKeyFiles are the operator's usual SSH keys that exist.
+func defaultKeyFiles() []string {
+	var keys []string
+	if home, err := os.UserHomeDir(); err == nil {
+		for _, k := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			if p := filepath.Join(home, ".ssh", k); fileExists(p) {
+				keys = append(keys, p)
+			}
 		}
-		time.Sleep(time.Duration(100<<i) * time.Millisecond) // re-dial backoff, not a wait for a condition
 	}
-	return err
+	return keys
 }
 
-func (f retryFS) ReadFile(name string) (b []byte, err error) {
-	err = f.try(func() error { b, err = f.FS.ReadFile(name); return err })
-	return b, err
-}
-func (f retryFS) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.WriteFileAtomic(name, data, perm) })
-}
-func (f retryFS) AppendFile(name string, data []byte, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.AppendFile(name, data, perm) })
-}
-func (f retryFS) CreateExclusive(name string, data []byte, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.CreateExclusive(name, data, perm) })
-}
-func (f retryFS) Remove(name string) error { return f.try(func() error { return f.FS.Remove(name) }) }
-func (f retryFS) MkdirAll(name string, perm fs.FileMode) error {
-	return f.try(func() error { return f.FS.MkdirAll(name, perm) })
-}
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // inputError marks errors that need the operator's input (exit 2).
 type inputError struct{ err error }
@@ -325,8 +310,18 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	if o.sessionHook != nil {
 		o.sessionHook(sess)
 	}
+	if o.yes {
+		// A run follows: lock before reading the saved answers and before
+		// the first write (as Terraform does).
+		if err := sess.Lock(ctx, stderr); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return exitInterrupted, fmt.Errorf("interrupted while taking the state lock; run the same command again to resume: %w", err)
+			}
+			return 1, err
+		}
+	}
 	if o.answers == "" {
-		saved, ok := loadAnswers(sess.store)
+		saved, ok := install.LoadAnswers(sess.Store)
 		if !ok {
 			return 2, errors.New("input needed: no answers were saved on the node by an earlier run; give --answers FILE")
 		}
@@ -345,17 +340,15 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 			return 2, err
 		}
 	}
-	t := sess.targets
-	if name, by, when := sess.store.Plan(); name != "" {
-		t.PriorRun = fmt.Sprintf("plan %q last run by %s at %s", name, by, when.Format(time.RFC3339))
-	}
+	t := sess.Targets
+	t.PriorRun = sess.PriorRun()
 	plan, err := install.FirstNodePlan(cfg, t)
 	if err != nil {
 		return 2, err
 	}
 	if !o.yes {
 		fmt.Fprintf(stdout, "Plan %q (%d steps):\n", plan.Name(), plan.Len())
-		for _, si := range plan.Review(nil, sess.store) {
+		for _, si := range plan.Review(nil, sess.Store) {
 			fmt.Fprintf(stdout, "  %-28s %s\n", si.ID, si.Title)
 			for _, c := range si.Changes {
 				fmt.Fprintf(stdout, "  %-28s   - %s\n", "", c)
@@ -363,28 +356,21 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		}
 		return 2, errors.New("input needed: review the plan above, then run again with --yes")
 	}
-	if err := saveAnswers(sess.store, cfg); err != nil {
+	if err := install.SaveAnswers(sess.Store, cfg); err != nil {
 		return 1, fmt.Errorf("record the answers with the checkpoint: %w", err)
 	}
 	// A generated root password is shown once. The flag lives with the
 	// checkpoint (shared with the TUI), so a run killed after generating it
 	// shows it at the end of the run that resumes.
-	if _, had := t.Secrets.Secret(firewall.SecretRootPassword); !had && cfg.Firewall.RootPassword == "" {
-		if err := sess.store.SetInput(pwUnshownKey, true); err != nil {
-			return 1, fmt.Errorf("save the checkpoint: %w", err)
-		}
+	if err := install.NoteGeneratedPassword(sess.Store, cfg); err != nil {
+		return 1, err
 	}
 	err = runPlan(ctx, sess, plan, o, stdout)
-	var unshown bool
-	if raw, ok := sess.store.Inputs()[pwUnshownKey]; ok {
-		_ = json.Unmarshal(raw, &unshown)
+	if pw, ok := install.UnshownPassword(sess.Store, cfg); ok {
+		showGeneratedPassword(stdout, o, pw, sess)
 	}
-	if pw, ok := t.Secrets.Secret(firewall.SecretRootPassword); ok && unshown && cfg.Firewall.RootPassword == "" && o.output == "text" {
-		// Shown once, straight to the operator's terminal, never to the log.
-		fmt.Fprintf(stdout, "\nGenerated firewall root password (shown once; kept 0600 in %s/secrets.json on the node): %s\n\n", install.StateDir, pw)
-		if serr := sess.store.SetInput(pwUnshownKey, false); serr != nil {
-			fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", serr)
-		}
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted, err
 	}
 	if err != nil {
 		return 1, err
@@ -427,7 +413,7 @@ func missingSumsOnly(file string, err error) (config.Install, bool) {
 // fillPublishedSums takes each empty image checksum from where the image is
 // published (the GitHub release's asset digest, read on the node), says
 // where it came from on w, and validates the answers again.
-func fillPublishedSums(ctx context.Context, sess *session, cfg *config.Install, w io.Writer) error {
+func fillPublishedSums(ctx context.Context, sess *install.Session, cfg *config.Install, w io.Writer) error {
 	for _, f := range []struct {
 		key, url string
 		sum      *string
@@ -438,7 +424,7 @@ func fillPublishedSums(ctx context.Context, sess *session, cfg *config.Install, 
 		if *f.sum != "" {
 			continue
 		}
-		p, err := firewall.PublishedSum(ctx, sess.targets.Node, f.url)
+		p, err := firewall.PublishedSum(ctx, sess.Targets.Node, f.url)
 		if err != nil {
 			return fmt.Errorf("input needed: %s is empty and could not be taken from where the image is published (%v); set it in the answers", f.key, err)
 		}
@@ -448,16 +434,44 @@ func fillPublishedSums(ctx context.Context, sess *session, cfg *config.Install, 
 	return cfg.Validate()
 }
 
+// showGeneratedPassword shows a generated firewall root password once,
+// straight to the operator's terminal, never to a log: when the output is
+// not a terminal (CI logs, a pipe) or JSON, it says where the password is
+// kept and how to read it instead, and leaves it unshown for a later run on
+// a terminal (or the TUI's done screen).
+func showGeneratedPassword(stdout io.Writer, o installOptions, pw string, sess *install.Session) {
+	const name = "firewall root password"
+	read := install.ReadSecretCommand(firewall.SecretRootPassword)
+	switch {
+	case o.output == "json":
+		b, _ := json.Marshal(map[string]any{"event": "secret", "name": name, "stored": install.SecretsPath + " on the node (0600)",
+			"read": read, "at": time.Now()})
+		fmt.Fprintln(stdout, string(b))
+		return
+	case !o.tty:
+		fmt.Fprintf(stdout, "\nA %s was generated. It is not printed: the output is not a terminal.\n"+
+			"It is kept 0600 in %s on the node; read it there with:\n  %s\n\n", name, install.SecretsPath, read)
+		return
+	}
+	fmt.Fprintf(stdout, "\nGenerated %s (shown once; kept 0600 in %s on the node): %s\n\n", name, install.SecretsPath, pw)
+	if err := install.MarkPasswordShown(sess.Store); err != nil {
+		fmt.Fprintf(stdout, "warning: could not record that the password was shown: %v\n", err)
+	}
+}
+
+// exitInterrupted is the exit code of a run stopped by a signal (128+SIGINT),
+// the same in the TUI.
+const exitInterrupted = 130
+
 // runPlan runs a plan with the headless printer.
-func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOptions, stdout io.Writer) error {
+func runPlan(ctx context.Context, sess *install.Session, plan *steps.Plan, o installOptions, stdout io.Writer) error {
 	q := steps.NewQueue(4096)
-	r := &steps.Runner{Store: sess.store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.log}
+	r := &steps.Runner{Store: sess.Store, Events: q, Policy: steps.PolicyAbort, Concurrency: max(1, o.concurrency), Log: sess.Log}
 	var wg sync.WaitGroup
-	var failed []steps.StepFailed
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p := &printer{w: stdout, json: o.output == "json", conc: r.Concurrency}
+		p := &steps.Printer{W: stdout, JSON: o.output == "json", Concurrency: r.Concurrency}
 		tick := time.NewTicker(15 * time.Second)
 		defer tick.Stop()
 		for {
@@ -466,12 +480,9 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 				if !ok {
 					return
 				}
-				if f, ok := ev.(steps.StepFailed); ok {
-					failed = append(failed, f)
-				}
-				p.print(ev)
+				p.Print(ev)
 			case now := <-tick.C:
-				p.stalls(now)
+				p.Stalls(now)
 			}
 		}
 	}()
@@ -484,210 +495,53 @@ func runPlan(ctx context.Context, sess *session, plan *steps.Plan, o installOpti
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted; run the same command again to resume: %w", err)
 	}
-	if len(failed) > 0 {
-		last := failed[len(failed)-1]
-		return fmt.Errorf("step %s failed: %v — fix the cause and run the same command again; finished steps are skipped", last.StepID, last.Err)
+	// The steps that ended failed, from the runner's result (not the last
+	// StepFailed event: that may be an attempt of a step that was retried
+	// and succeeded).
+	if ferr := failedSteps(err); ferr != nil {
+		return ferr
 	}
 	return err
 }
 
-// printer renders runner events as lines or JSON lines, with the whole
-// plan's progress and ETA after each step and a line for a step that has
-// gone quiet for longer than expected (as the run view shows them).
-type printer struct {
-	w    io.Writer
-	json bool
-	conc int
-	mu   sync.Mutex
-
-	est *steps.Estimator
-	// last wait or transfer bucket printed per step (waits repeat every
-	// poll; downloads report every few seconds).
-	shown map[string]string
-	// flagged: steps reported quiet, with the silence they had then.
-	flagged map[string]time.Duration
-}
-
-// progressKey is what makes a Progress worth a line: a new wait, a new
-// tenth of a transfer, or new text.
-func progressKey(e steps.Progress) string {
-	switch {
-	case e.Total > 0:
-		return fmt.Sprintf("xfer %s %d", e.What, e.Done*10/e.Total)
-	case e.Done > 0:
-		return fmt.Sprintf("xfer %s %d", e.What, e.Done>>27) // every 128 MiB
-	case !e.Deadline.IsZero():
-		what, _, _ := strings.Cut(e.What, " (last answer:")
-		return "wait " + what + " " + e.Deadline.Format(time.RFC3339)
-	}
-	return "what " + e.What
-}
-
-// stalls reports, once per quiet spell, the steps quiet for longer than
-// expected.
-func (p *printer) stalls(now time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.est == nil {
-		return
-	}
-	for _, st := range p.est.Stalled(now) {
-		if q, ok := p.flagged[st.StepID]; ok && st.Quiet >= q {
-			continue
-		}
-		p.flagged[st.StepID] = st.Quiet
-		if p.json {
-			p.line(map[string]any{"event": "stalled", "step": st.StepID, "quiet_ms": st.Quiet.Milliseconds(), "what": st.What,
-				"deadline": nilTime(st.Deadline), "message": st.Text(now), "at": now})
-			continue
-		}
-		fmt.Fprintf(p.w, "%s ? %s: %s\n", now.Format("15:04:05"), st.StepID, st.Text(now))
-	}
-	// A step that spoke again may be flagged again later.
-	for id := range p.flagged {
-		found := false
-		for _, st := range p.est.Stalled(now) {
-			found = found || st.StepID == id
-		}
-		if !found {
-			delete(p.flagged, id)
+// failedSteps names the step(s) a run ended with, and what to do; nil
+// when err names no step.
+func failedSteps(err error) error {
+	var ids []string
+	var first *steps.StepError
+	var walk func(error)
+	walk = func(e error) {
+		var se *steps.StepError
+		switch {
+		case e == nil:
+		case errors.As(e, &se) && se == e:
+			if first == nil {
+				first = se
+			}
+			ids = append(ids, se.StepID)
+		default:
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				for _, x := range j.Unwrap() {
+					walk(x)
+				}
+			} else if u := errors.Unwrap(e); u != nil {
+				walk(u)
+			}
 		}
 	}
-}
-
-func nilTime(t time.Time) any {
-	if t.IsZero() {
+	walk(err)
+	if first == nil {
 		return nil
 	}
-	return t
-}
-
-func (p *printer) line(m map[string]any) {
-	if b, err := json.Marshal(m); err == nil {
-		fmt.Fprintln(p.w, string(b))
+	more := ""
+	if len(ids) > 1 {
+		more = fmt.Sprintf(" (and %s)", strings.Join(ids[1:], ", "))
 	}
-}
-
-func (p *printer) print(ev steps.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if ps, ok := ev.(steps.PlanStarted); ok || p.est == nil {
-		p.est = steps.NewEstimator(ps.Steps, p.conc)
-		p.shown, p.flagged = map[string]string{}, map[string]time.Duration{}
+	if steps.Fatal(first.Err) {
+		// A changed key or certificate says itself what to check and run.
+		return fmt.Errorf("step %s failed%s: %v", first.StepID, more, first.Err)
 	}
-	p.est.Observe(ev)
-	if pr, ok := ev.(steps.Progress); ok {
-		k := progressKey(pr)
-		if p.shown[pr.StepID] == k {
-			return
-		}
-		p.shown[pr.StepID] = k
-	}
-	if p.json {
-		p.printJSON(ev)
-		return
-	}
-	ts := func(t time.Time) string { return t.Format("15:04:05") }
-	switch e := ev.(type) {
-	case steps.PlanStarted:
-		fmt.Fprintf(p.w, "%s plan %s: %d steps\n", ts(e.At), e.Plan, len(e.Steps))
-	case steps.StepStarted:
-		if e.Attempt > 1 {
-			fmt.Fprintf(p.w, "%s > %s (attempt %d)\n", ts(e.At), e.StepID, e.Attempt)
-		} else {
-			fmt.Fprintf(p.w, "%s > %s\n", ts(e.At), e.StepID)
-		}
-	case steps.Output:
-		for _, l := range e.Lines {
-			fmt.Fprintf(p.w, "           %s | %s\n", e.StepID, l)
-		}
-	case steps.Progress:
-		switch {
-		case e.Done > 0 || e.Total > 0:
-			l := e.What + ": " + steps.Bytes(e.Done)
-			if e.Total > 0 {
-				l += " of " + steps.Bytes(e.Total)
-			}
-			fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, l)
-		case !e.Deadline.IsZero():
-			fmt.Fprintf(p.w, "%s   %s: waiting for %s (gives up at %s, in %s)\n", ts(e.At), e.StepID, e.What, ts(e.Deadline), steps.ShortDuration(e.Deadline.Sub(e.At)))
-		default:
-			fmt.Fprintf(p.w, "%s   %s: %s\n", ts(e.At), e.StepID, e.What)
-		}
-	case steps.StepDone:
-		est := p.est.Estimate(e.At)
-		plan := fmt.Sprintf(" · plan %d%%, about %s left", int(est.Fraction*100), steps.ShortDuration(est.Left))
-		if e.Skipped {
-			fmt.Fprintf(p.w, "%s = %s skipped: %s%s\n", ts(e.At), e.StepID, e.Reason, plan)
-		} else {
-			fmt.Fprintf(p.w, "%s + %s done (%s)%s\n", ts(e.At), e.StepID, e.Duration.Round(time.Millisecond), plan)
-		}
-	case steps.StepFailed:
-		tag := ""
-		if e.Retryable {
-			tag = " (retryable)"
-		}
-		fmt.Fprintf(p.w, "%s ! %s failed%s: %v\n", ts(e.At), e.StepID, tag, e.Err)
-	case steps.Ask:
-		e.Reply(steps.ChoiceAbort)
-	case steps.PlanDone:
-		status := "done"
-		switch {
-		case e.Interrupted:
-			status = "interrupted"
-		case e.Err != nil:
-			status = "failed"
-		}
-		fmt.Fprintf(p.w, "%s plan %s %s: %d applied, %d skipped, %d failed in %s\n", ts(e.At), e.Plan, status, e.Applied, e.Skipped, e.Failed, e.Duration.Round(time.Millisecond))
-	}
-}
-
-func (p *printer) printJSON(ev steps.Event) {
-	var m map[string]any
-	errText := func(err error) any {
-		if err == nil {
-			return nil
-		}
-		return err.Error()
-	}
-	switch e := ev.(type) {
-	case steps.PlanStarted:
-		ids := make([]string, len(e.Steps))
-		for i, s := range e.Steps {
-			ids[i] = s.ID
-		}
-		m = map[string]any{"event": "plan_started", "plan": e.Plan, "steps": ids, "at": e.At}
-	case steps.StepStarted:
-		m = map[string]any{"event": "step_started", "step": e.StepID, "attempt": e.Attempt, "at": e.At}
-	case steps.Output:
-		m = map[string]any{"event": "output", "step": e.StepID, "stream": e.Stream, "lines": e.Lines, "at": e.At}
-	case steps.Progress:
-		m = map[string]any{"event": "progress", "step": e.StepID, "fraction": e.Fraction, "what": e.What, "at": e.At}
-		if e.Done > 0 || e.Total > 0 {
-			m["done_bytes"], m["total_bytes"] = e.Done, e.Total
-		}
-		if !e.Deadline.IsZero() {
-			m["deadline"] = e.Deadline
-		}
-	case steps.StepDone:
-		est := p.est.Estimate(e.At)
-		m = map[string]any{"event": "step_done", "step": e.StepID, "skipped": e.Skipped, "reason": e.Reason, "duration_ms": e.Duration.Milliseconds(),
-			"plan_fraction": est.Fraction, "plan_left_ms": est.Left.Milliseconds(), "at": e.At}
-	case steps.StepFailed:
-		m = map[string]any{"event": "step_failed", "step": e.StepID, "error": errText(e.Err), "attempt": e.Attempt, "retryable": e.Retryable, "bug": e.Bug, "at": e.At}
-	case steps.Ask:
-		e.Reply(steps.ChoiceAbort)
-		return
-	case steps.PlanDone:
-		m = map[string]any{"event": "plan_done", "plan": e.Plan, "applied": e.Applied, "skipped": e.Skipped, "failed": e.Failed, "interrupted": e.Interrupted, "error": errText(e.Err), "duration_ms": e.Duration.Milliseconds(), "at": e.At}
-	default:
-		return
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return
-	}
-	fmt.Fprintln(p.w, string(b))
+	return fmt.Errorf("step %s failed%s: %v — fix the cause and run the same command again; finished steps are skipped", first.StepID, more, first.Err)
 }
 
 // labPusher delivers the firewall configuration in the lab: over SSH with
@@ -695,26 +549,25 @@ func (p *printer) printJSON(ev steps.Event) {
 // handing the rendered config.xml to the simulated firewall (what its
 // /conf/config.xml + rc.reload_all would do).
 type labPusher struct {
-	l          *lab.Lab
-	log        *slog.Logger
-	knownHosts string
+	l   *lab.Lab
+	log *slog.Logger
 }
 
 func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byte) error {
-	err := pollUntil(ctx, rt, "the lab firewall to boot", 10*time.Minute, func() bool {
+	err := node.Poll(ctx, rt, "the lab firewall to boot", 10*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "443"))
 		if err != nil {
-			return false
+			return false, nil
 		}
 		c.Close()
-		return p.l.Firewall() != nil
+		return p.l.Firewall() != nil, nil
 	})
 	if err != nil {
 		return err
 	}
 	if c, err := p.l.Dial(ctx, "tcp", net.JoinHostPort(config.FirewallLANIP, "22")); err == nil {
 		c.Close()
-		sp := &install.SSHPusher{Dial: p.l.Dial, KnownHosts: p.knownHosts, Log: p.log}
+		sp := &install.SSHPusher{Dial: p.l.Dial, Log: p.log}
 		return sp.Push(ctx, rt, configXML)
 	}
 	n, err := p.l.Firewall().ApplyConfigXML(configXML)
@@ -723,45 +576,4 @@ func (p *labPusher) Push(ctx context.Context, rt *steps.Runtime, configXML []byt
 	}
 	rt.Printf("lab: configuration applied to the simulated firewall (%d API key(s))", n)
 	return nil
-}
-
-func pollUntil(ctx context.Context, rt *steps.Runtime, what string, timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	d := 50 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out waiting for %s", what)
-		}
-		rt.Wait(what, deadline)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		d = min(2*d, time.Second)
-	}
-	return nil
-}
-
-// inputAnswers is the checkpoint input holding the answers (without the
-// firewall root password), so a resume needs no answers file.
-const inputAnswers = "answers"
-
-// saveAnswers records the answers with the checkpoint.
-func saveAnswers(st *state.Store, cfg config.Install) error {
-	cfg.Firewall.RootPassword = ""
-	return st.SetInput(inputAnswers, cfg)
-}
-
-// loadAnswers reads the answers saved with the checkpoint.
-func loadAnswers(st *state.Store) (config.Install, bool) {
-	raw, ok := st.Inputs()[inputAnswers]
-	if !ok {
-		return config.Install{}, false
-	}
-	var cfg config.Install
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return config.Install{}, false
-	}
-	return cfg, true
 }

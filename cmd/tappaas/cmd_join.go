@@ -112,17 +112,20 @@ func runJoin(ctx context.Context, o installOptions, password func(context.Contex
 		return 1, err
 	}
 	defer sess.Close()
-	plan, err := install.JoinPlan(cfg, sess.targets, install.Peer{Exec: o.peerExec, Password: password})
+	plan, err := install.JoinPlan(cfg, sess.Targets, install.Peer{Exec: o.peerExec, Password: password})
 	if err != nil {
 		return 2, err
 	}
 	if !o.yes {
-		for _, si := range plan.Review(nil, sess.store) {
+		for _, si := range plan.Review(nil, sess.Store) {
 			fmt.Fprintf(stdout, "  %-24s %s\n", si.ID, si.Title)
 		}
 		return 2, errors.New("input needed: review the plan above, then run again with --yes")
 	}
 	if err := runPlan(ctx, sess, plan, o, stdout); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return exitInterrupted, err
+		}
 		var ie *inputError
 		if errors.As(err, &ie) {
 			return 2, err

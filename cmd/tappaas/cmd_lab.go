@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tappaas/tappaas/lab"
 )
@@ -30,11 +31,30 @@ type labServeOpts struct {
 	accessLog string
 	dir       string
 	reset     bool
+	faults    labFaultFlags
+	hostname  string
+}
+
+// labFaultFlags are the fault injection flags of `lab serve` and of every
+// command that takes --lab.
+type labFaultFlags struct {
 	failAPI   []string
 	failSSH   []string
 	dropSSHAt int
 	slow      []string
-	hostname  string
+}
+
+// addLabFaultFlags declares the fault flags; with says when they apply
+// ("" for lab serve, "with --lab: " for the commands).
+func addLabFaultFlags(f *pflag.FlagSet, o *labFaultFlags, with string) {
+	f.StringArrayVar(&o.failAPI, "fail-api", nil, with+`fail an API call: "METHOD /path[=N]" (N times, default 1), e.g. "POST /nodes/tappaas1/qemu=2"`)
+	f.StringArrayVar(&o.failSSH, "fail-ssh", nil, with+`fail a shell command: "command prefix[=N]", e.g. "qm start=1"`)
+	f.IntVar(&o.dropSSHAt, "drop-ssh-at", 0, with+"sever the SSH link when the K-th command arrives")
+	f.StringArrayVar(&o.slow, "slow", nil, with+`slow a call or command: "prefix=DURATION", e.g. "qm start=20s"`)
+}
+
+func (o labFaultFlags) set() bool {
+	return len(o.failAPI)+len(o.failSSH)+len(o.slow) > 0 || o.dropSSHAt != 0
 }
 
 func newLabServeCmd() *cobra.Command {
@@ -44,7 +64,7 @@ func newLabServeCmd() *cobra.Command {
 		Short: "Run a lab standalone and print how to reach it (Ctrl+C stops it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			faults, err := parseFaultFlags(o)
+			faults, err := parseFaultFlags(o.faults)
 			if err != nil {
 				return exitCode(2, err)
 			}
@@ -78,15 +98,12 @@ func newLabServeCmd() *cobra.Command {
 	f.StringVar(&o.dir, "dir", defaultLabDir(), "keep the lab's model here between runs")
 	f.StringVar(&o.hostname, "hostname", "tappaas1", "the node's name; tappaasN (N>1) is installed on 10.0.0.(9+N) like a node that will join")
 	f.BoolVar(&o.reset, "reset", false, "start from a freshly installed node, discarding the saved model")
-	f.StringArrayVar(&o.failAPI, "fail-api", nil, `fail an API call: "METHOD /path[=N]" (N times, default 1), e.g. "POST /nodes/tappaas1/qemu=2"`)
-	f.StringArrayVar(&o.failSSH, "fail-ssh", nil, `fail a shell command: "command prefix[=N]", e.g. "qm start=1"`)
-	f.IntVar(&o.dropSSHAt, "drop-ssh-at", 0, "sever the SSH link when the K-th command arrives")
-	f.StringArrayVar(&o.slow, "slow", nil, `slow a call or command: "prefix=DURATION", e.g. "qm start=20s"`)
+	addLabFaultFlags(f, &o.faults, "")
 	return c
 }
 
-// parseFaultFlags turns the serve flags into lab faults.
-func parseFaultFlags(o labServeOpts) ([]lab.Fault, error) {
+// parseFaultFlags turns the fault flags into lab faults.
+func parseFaultFlags(o labFaultFlags) ([]lab.Fault, error) {
 	var specs []string
 	for _, s := range o.failAPI {
 		specs = append(specs, "api:"+s)

@@ -46,7 +46,7 @@ func runStatus(ctx context.Context, o installOptions, stdout, stderr io.Writer) 
 		return 1, err
 	}
 	defer sess.Close()
-	snap := sess.store.Snapshot()
+	snap := sess.Store.Snapshot()
 	if o.output == "json" {
 		b, err := json.MarshalIndent(map[string]any{"plan": snap.Plan, "by": snap.By, "updated": snap.Updated, "steps": snap.Steps}, "", "  ")
 		if err != nil {
@@ -56,7 +56,7 @@ func runStatus(ctx context.Context, o installOptions, stdout, stderr io.Writer) 
 		return 0, nil
 	}
 	if snap.Plan == "" && len(snap.Steps) == 0 {
-		fmt.Fprintf(stdout, "no tappaas run recorded on %s (%s)\n", sess.targets.Node.Target(), install.StateDir)
+		fmt.Fprintf(stdout, "no tappaas run recorded on %s (%s)\n", sess.Targets.Node.Target(), install.StateDir)
 		return 0, nil
 	}
 	by := "unknown"

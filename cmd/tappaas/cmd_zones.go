@@ -45,21 +45,38 @@ type zonesOpts struct {
 	lab                            bool
 	labState, labVersion           string
 	yes                            bool
+	confirmDelete                  []string
+	// live are the platform's live zones.json paths (cz.LiveFiles).
+	live []string
+}
+
+// defaultZonesPath is the file the zones commands and the editor use
+// without --file: the platform's live zones.json when this machine has one
+// (tappaas-cicd's master copy, else a node's), else ./zones.json.
+func defaultZonesPath(live []string) string {
+	for _, p := range live {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "zones.json"
 }
 
 func newZonesCmd() *cobra.Command {
-	o := &zonesOpts{}
+	o := &zonesOpts{live: cz.LiveFiles}
 	cmd := &cobra.Command{
 		Use:   "zones",
 		Short: "Validate, plan and apply network zones (zones.json) to the OPNsense firewall",
 		Long: `Zones are TAPPaaS's network segments: a VLAN with a subnet, DHCP range, DNS domain
-and access rules each. These commands read zones.json (--file; default ./zones.json,
-else the built-in default set), check it, and reconcile the firewall with it.
+and access rules each. These commands read zones.json (--file; default the platform's
+live file when this machine has one, ` + cz.CICDFile + ` on tappaas-cicd or ` + cz.NodeFile + `
+on a node, else ./zones.json, else the built-in default set), check it, and reconcile the
+firewall with it.
 
 Exit codes: 0 ok / no changes, 1 invalid file or failed apply, 2 plan found changes,
 3 no firewall configured.`,
 	}
-	cmd.PersistentFlags().StringVar(&o.file, "file", "", "zones file (default ./zones.json, else the built-in default zones)")
+	cmd.PersistentFlags().StringVar(&o.file, "file", "", "zones file (default the platform's live zones.json, else ./zones.json, else the built-in default zones)")
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	fwFlags := func(c *cobra.Command) {
 		c.Flags().StringVar(&o.firewall, "firewall", "", "OPNsense API base URL, e.g. https://10.0.0.1")
@@ -90,6 +107,7 @@ Exit codes: 0 ok / no changes, 1 invalid file or failed apply, 2 plan found chan
 	}
 	fwFlags(apply)
 	apply.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply without asking")
+	apply.Flags().StringSliceVar(&o.confirmDelete, "confirm-delete", nil, "zones whose objects a plan may delete when it deletes most of what the firewall holds (comma-separated)")
 	edit := &cobra.Command{
 		Use:   "edit",
 		Short: "Edit zones.json in the full-screen zone editor (plan/apply need firewall flags or --lab)",
@@ -111,12 +129,13 @@ func (o *zonesOpts) json() (bool, error) {
 	return false, exitCode(zonesExitInvalid, fmt.Errorf("--output %q: expected text or json", o.output))
 }
 
-// load reads --file, ./zones.json or the embedded default, and validates it.
+// load reads --file, the live file, ./zones.json or the embedded default,
+// and validates it.
 func (o *zonesOpts) load() (*cz.File, string, cz.Report, error) {
 	path := o.file
 	if path == "" {
-		if _, err := os.Stat("zones.json"); err == nil {
-			path = "zones.json"
+		if p := defaultZonesPath(o.live); fileExists(p) {
+			path = p
 		}
 	}
 	var f *cz.File
@@ -239,6 +258,9 @@ func (o *zonesOpts) plan(c *cobra.Command, apply bool) error {
 	if !asJSON {
 		fmt.Fprint(out, ch.Text())
 	}
+	if err := ch.Guard(o.confirmDelete); err != nil {
+		return exitCode(zonesExitInvalid, err)
+	}
 	if !o.yes {
 		if asJSON {
 			return exitCode(zonesExitInvalid, errors.New("--output json needs --yes to apply"))
@@ -288,11 +310,12 @@ func errString(err error) string {
 }
 
 // edit runs the zone editor screen on its own. It edits --file (default
-// ./zones.json, created from the default set on save when absent).
+// the live file, else ./zones.json, created from the default set on save
+// when absent).
 func (o *zonesOpts) edit(c *cobra.Command) error {
 	path := o.file
 	if path == "" {
-		path = "zones.json"
+		path = defaultZonesPath(o.live)
 	}
 	f, err := cz.LoadFile(path)
 	switch {
@@ -322,6 +345,9 @@ func (o *zonesOpts) edit(c *cobra.Command) error {
 			return cz.Plan(f, cur), nil
 		}
 		deps.Apply = func(ctx context.Context, ch *cz.Changes, out func(string)) error {
+			if err := ch.Guard(nil); err != nil {
+				return err
+			}
 			return cz.Apply(ctx, fw, ch, out)
 		}
 	}

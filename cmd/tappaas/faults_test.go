@@ -11,6 +11,7 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/lab"
+	"github.com/tappaas/tappaas/steps/install"
 )
 
 // faulty wraps the node executor: the first command starting with prefix
@@ -59,6 +60,9 @@ func TestInstallFaults(t *testing.T) {
 	}{
 		{name: "api 500 on the backup job", wrap: &faulty{prefix: "pvesh create /cluster/backup", fail: "500 Internal Server Error: lab injected"}, step: "pbs.backup-job"},
 		{name: "qm create fails for the firewall VM", wrap: &faulty{prefix: "qm create 110", fail: "500 unable to create VM 110 - lab injected"}, step: "firewall.vm"},
+		// PVE busy (nothing changed): the runner retries the step after re-checking it.
+		{name: "cluster lock timeout on the backup job", wrap: &faulty{prefix: "pvesh create /cluster/backup", fail: "cfs-lock 'file-jobs_cfg' error: got lock request timeout"}, recovers: true},
+		{name: "qm lock timeout for the firewall VM", wrap: &faulty{prefix: "qm create 110", fail: "trying to acquire lock...\ncan't lock file '/var/lock/qemu-server/lock-110.conf' - got timeout"}, recovers: true},
 		{name: "ssh drop at command 15", fault: &lab.Fault{DropAt: 15}, recovers: true},
 		{name: "ssh drop at command 40", fault: &lab.Fault{DropAt: 40}, recovers: true},
 		{name: "ssh drop at command 60", fault: &lab.Fault{DropAt: 60}, recovers: true},
@@ -74,7 +78,7 @@ func TestInstallFaults(t *testing.T) {
 			defer cancel()
 			var node *ssh.Client
 			code, out, err := labInstall(t, ctx, dir, true, nil, func(o *installOptions) {
-				o.sessionHook = func(s *session) { node, _ = s.targets.Node.(*ssh.Client) }
+				o.sessionHook = func(s *install.Session) { node, _ = s.Targets.Node.(*ssh.Client) }
 				if c.fault != nil {
 					o.labFaults = []lab.Fault{*c.fault}
 				}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/tappaas/tappaas/lab/pve"
 	"github.com/tappaas/tappaas/steps/install"
+	"github.com/tappaas/tappaas/steps/node"
+	"github.com/tappaas/tappaas/tui"
 )
 
 // The wizard's image checksums come from where the images are published:
@@ -25,8 +27,9 @@ func TestDetectTakesChecksumsFromTheRelease(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b := &nodeBackend{o: installOptions{lab: true, labDir: dir, labReset: true, logFile: dir + "/log", concurrency: 1},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	o := installOptions{lab: true, labDir: dir, labReset: true, logFile: dir + "/log", concurrency: 1}
+	b := tui.NewNodeBackend(tui.NodeOptions{Target: "lab", Concurrency: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(ctx context.Context) (*install.Session, error) { return openSession(ctx, o, io.Discard) }})
 	defer b.Close()
 	det, err := b.Detect(ctx)
 	if err != nil {
@@ -50,9 +53,10 @@ func TestDetectTakesChecksumsFromTheRelease(t *testing.T) {
 }
 
 // Over SSH the node reports where our session comes from ($SSH_CLIENT, as
-// sshd sets it): the default of node.admin_network. The lab's SSH server
-// sets it like OpenSSH; its dial table reaches it over loopback.
-func TestOperatorAddrOverSSH(t *testing.T) {
+// sshd sets it): the source of Targets.OperatorAddr. The lab's SSH server
+// sets it like OpenSSH ("client-ip client-port server-port"); its dial
+// table reaches it over loopback, which install.OperatorAddr ignores.
+func TestLabSSHSetsSSHClient(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -62,8 +66,12 @@ func TestOperatorAddrOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	if got := install.RemoteOperatorAddr(ctx, sess.targets.Node); got != "127.0.0.1" {
-		t.Fatalf("RemoteOperatorAddr over the lab's SSH = %q, want 127.0.0.1", got)
+	out, err := node.Query(ctx, sess.Targets.Node, `printf '%s' "$SSH_CLIENT"`)
+	if f := strings.Fields(out); err != nil || len(f) != 3 || f[0] != "127.0.0.1" {
+		t.Fatalf("SSH_CLIENT over the lab's SSH = %q (%v), want \"127.0.0.1 PORT 22\"", out, err)
+	}
+	if sess.Targets.OperatorAddr != "" {
+		t.Fatalf("OperatorAddr from loopback = %q, want none", sess.Targets.OperatorAddr)
 	}
 }
 

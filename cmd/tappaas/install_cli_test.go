@@ -10,6 +10,7 @@ import (
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/config"
+	"github.com/tappaas/tappaas/steps/install"
 )
 
 func TestInstallInputNeeded(t *testing.T) {
@@ -46,11 +47,36 @@ func TestInstallInputNeeded(t *testing.T) {
 	}
 }
 
+// TestInstallInterruptedExits130: a run stopped by a signal exits 130, as
+// the TUI does.
+func TestInstallInterruptedExits130(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := installOptions{answers: exampleAnswers, yes: true, output: "text", lab: true, labDir: dir, labReset: true,
+		logFile: dir + "/l.log", concurrency: 1, sessionHook: func(*install.Session) { cancel() }}
+	var out bytes.Buffer
+	code, err := runInstall(ctx, o, &out, &out)
+	if code != exitInterrupted || err == nil || !strings.Contains(err.Error(), "run the same command again") {
+		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitInterrupted, out.String())
+	}
+}
+
+func TestAgainCommandDropsLabReset(t *testing.T) {
+	got := againCommand([]string{"./bin/tappaas", "--lab", "--lab-reset", "--log-file", "/tmp/a b.log", "--lab-reset=true"})
+	if want := "./bin/tappaas --lab --log-file '/tmp/a b.log'"; got != want {
+		t.Errorf("againCommand = %q, want %q", got, want)
+	}
+}
+
 func TestPrintAnswers(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	code, err := runInstall(context.Background(), installOptions{printAnswers: true}, &out, &out)
-	if code != 0 || err != nil || out.String() != config.AnswersTemplate() {
+	var want bytes.Buffer
+	config.WriteTemplate(&want)
+	if code != 0 || err != nil || want.Len() == 0 || out.String() != want.String() {
 		t.Fatalf("exit %d %v", code, err)
 	}
 }
@@ -73,6 +99,21 @@ func TestStatusAfterInstall(t *testing.T) {
 		if !strings.Contains(s, w) {
 			t.Errorf("status lacks %q:\n%s", w, s)
 		}
+	}
+
+	// Answers that ask for another layout of the existing pool are refused,
+	// not silently ignored: tappaas never reshapes a pool.
+	raw, err := os.ReadFile(exampleAnswers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripe := filepath.Join(dir, "stripe.toml")
+	if err := os.WriteFile(stripe, []byte(strings.Replace(string(raw), `layout = "mirror"`, `layout = "stripe"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, rerun, err := labInstall(t, context.Background(), dir, false, nil, func(o *installOptions) { o.answers = stripe })
+	if code != 1 || err == nil || !strings.Contains(rerun, "exists as mirror on sdb, sdc; the answers ask for stripe on sdb, sdc") {
+		t.Errorf("a rerun asking for another layout: exit %d (%v), want 1 naming the pool's real layout:\n%s", code, err, tail(rerun, 10))
 	}
 }
 

@@ -61,8 +61,11 @@ func TestJoinSecondLabNode(t *testing.T) {
 	}
 	defer peer.Close()
 	var jout bytes.Buffer
+	scan := &argvScan{}
+	l1.OnCommandLine(scan.record)
 	o := installOptions{peerExec: peer, answers: answers, yes: true, output: "json", lab: true, labDir: dir2, labReset: true,
-		labSite: site, labHostname: "tappaas2", concurrency: 4, logFile: dir2 + "/join.log"}
+		labSite: site, labHostname: "tappaas2", concurrency: 4, logFile: dir2 + "/join.log",
+		labHook: func(l *lab.Lab) { l.OnCommandLine(scan.record) }}
 	pw := func(context.Context) (string, error) { return info.RootPassword, nil }
 	code, err = runJoin(ctx, o, pw, &jout, &jout)
 	if code != 0 {
@@ -70,6 +73,10 @@ func TestJoinSecondLabNode(t *testing.T) {
 	}
 	if strings.Contains(jout.String(), info.RootPassword) {
 		t.Fatal("the peer's password reached the output")
+	}
+	// Nor any command line on either node (it goes to pvecm add on stdin).
+	if hits := scan.hits(map[string]string{"the peer's root password": info.RootPassword}); len(hits) > 0 || len(scan.lines) == 0 {
+		t.Fatalf("%d command lines recorded; secrets on them: %v", len(scan.lines), hits)
 	}
 	// The join shows on the first node too.
 	st, err := l1.State()

@@ -22,10 +22,16 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit code %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode wraps err so main exits with code.
+// exitCode wraps err so main exits with code; a nil err exits with code
+// without printing (the command said what happened).
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
 // errNotBuilt is returned by commands that exist in the CLI but are not
@@ -49,11 +55,47 @@ func newRootCmd() *cobra.Command {
 		newZonesCmd(),
 		newModuleCmd(),
 		newStatusCmd(),
+		newForgetHostKeyCmd(),
+		newForgetCertificateCmd(),
+		newUnlockCmd(),
 		newLabCmd(),
 	)
 	root.RunE = rootRun
+	root.Args = cobra.NoArgs
+	root.Version = fmt.Sprintf("%s (commit %s, built %s)", version, commit, date)
+	root.SetVersionTemplate("tappaas {{.Version}}\n")
 	addRootFlags(root)
+	usageErrorsExit2(root)
 	return root
+}
+
+// usageErrorsExit2 makes a wrong flag or argument exit 2 (input needed, as
+// a headless run without its answers), not 1 like a failed install.
+func usageErrorsExit2(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitCode(2, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
+	})
+	var wrap func(c *cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if !c.Runnable() && c.HasSubCommands() {
+			// A group (tappaas zones): help without arguments, an unknown
+			// subcommand is a usage error.
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+		if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return exitCode(2, fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath()))
+				}
+				return nil
+			}
+		}
+		for _, sc := range c.Commands() {
+			wrap(sc)
+		}
+	}
+	wrap(root)
 }
 
 func newVersionCmd() *cobra.Command {
@@ -72,10 +114,13 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "tappaas:", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "tappaas:", err)
+		}
 		os.Exit(ee.code)
 	}
+	fmt.Fprintln(os.Stderr, "tappaas:", err)
 	os.Exit(1)
 }

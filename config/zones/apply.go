@@ -84,8 +84,6 @@ func moduleOf(k Kind) Module {
 		return ModuleInterfaces
 	case KindListen, KindRange:
 		return ModuleDnsmasq
-	case KindHost:
-		return ModuleUnbound
 	}
 	return ""
 }
@@ -200,16 +198,6 @@ func (a *applier) one(ctx context.Context, c Change) error {
 			return err
 		}
 		return fw.SetRange(ctx, c.Key, r)
-	case KindHost:
-		switch c.Op {
-		case Create:
-			_, err := fw.AddHostOverride(ctx, *c.Host)
-			return err
-		case Update:
-			return fw.SetHostOverride(ctx, c.Key, *c.Host)
-		case Delete:
-			return fw.DelHostOverride(ctx, c.Key)
-		}
 	case KindRule:
 		if c.Op == Delete {
 			return fw.DelRule(ctx, c.Key)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
 // ErrSyntax wraps every error Load returns for input that is not a zones
@@ -26,7 +28,7 @@ type File struct {
 	// Zones in file order. Edit through SetZone/DeleteZone or in place.
 	Zones []*Zone
 
-	doc      *node // the original top-level object
+	doc      *jsonnode.Node // the original top-level object
 	indent   string
 	newline  bool    // input ended with a newline
 	decodeIs []Issue // field decoding problems found by Load
@@ -62,21 +64,21 @@ func LoadFile(path string) (*File, error) {
 
 // Parse is Load for a byte slice.
 func Parse(data []byte) (*File, error) {
-	root, err := parseNode(data)
+	root, err := jsonnode.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: invalid JSON: %v", ErrSyntax, err)
 	}
-	if root.kind != kindObject {
-		return nil, fmt.Errorf("%w: the top-level JSON value is %s, expected an object keyed by zone name", ErrSyntax, root.kind)
+	if root.Kind != jsonnode.Object {
+		return nil, fmt.Errorf("%w: the top-level JSON value is %s, expected an object keyed by zone name", ErrSyntax, root.Kind)
 	}
-	f := &File{doc: root, indent: detectIndent(data), newline: bytes.HasSuffix(data, []byte("\n"))}
-	for i, name := range root.keys {
+	f := &File{doc: root, indent: jsonnode.DetectIndent(data), newline: bytes.HasSuffix(data, []byte("\n"))}
+	for i, name := range root.Keys {
 		if IsDocKey(name) {
 			continue
 		}
-		v := root.vals[i]
-		if v.kind != kindObject {
-			return nil, fmt.Errorf("%w: zone %q is %s, expected an object (keys starting with '_' are documentation)", ErrSyntax, name, v.kind)
+		v := root.Vals[i]
+		if v.Kind != jsonnode.Object {
+			return nil, fmt.Errorf("%w: zone %q is %s, expected an object (keys starting with '_' are documentation)", ErrSyntax, name, v.Kind)
 		}
 		z, issues := decodeZone(name, v)
 		f.Zones = append(f.Zones, z)
@@ -86,7 +88,8 @@ func Parse(data []byte) (*File, error) {
 }
 
 // IsDocKey reports whether a top-level key is documentation, never a zone
-// (keys beginning with '_', §1.1).
+// (keys beginning with '_'; zone-manager skips them,
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/zone_manager.py:676-682).
 func IsDocKey(k string) bool { return strings.HasPrefix(k, "_") }
 
 // Zone returns the named zone or nil.
@@ -109,20 +112,21 @@ func (f *File) Names() []string {
 }
 
 // SetZone replaces the zone named old (or adds z at the end when old is ""
-// or unknown). Renaming keeps the zone's position and unknown keys. Fields
-// that failed to decode are forgotten: z is taken as the new truth.
+// or unknown). Renaming keeps the zone's position and unknown keys (which
+// stay errors until removed from the file). Fields that failed to decode
+// are forgotten: z is taken as the new truth.
 func (f *File) SetZone(old string, z *Zone) {
 	z = z.Clone()
 	z.raw = nil
-	f.dropDecodeIssues(old)
-	f.dropDecodeIssues(z.Name)
+	f.dropDecodeIssues(old, z.Name)
+	f.dropDecodeIssues(z.Name, z.Name)
 	for i, cur := range f.Zones {
 		if old != "" && cur.Name == old {
 			f.Zones[i] = z
 			if old != z.Name && f.doc != nil {
-				for j, k := range f.doc.keys {
+				for j, k := range f.doc.Keys {
 					if k == old {
-						f.doc.keys[j] = z.Name
+						f.doc.Keys[j] = z.Name
 					}
 				}
 			}
@@ -137,17 +141,27 @@ func (f *File) DeleteZone(name string) bool {
 	for i, z := range f.Zones {
 		if z.Name == name {
 			f.Zones = append(f.Zones[:i:i], f.Zones[i+1:]...)
-			f.dropDecodeIssues(name)
+			f.dropDecodeIssues(name, "")
 			return true
 		}
 	}
 	return false
 }
 
-func (f *File) dropDecodeIssues(zone string) {
+// dropDecodeIssues forgets the decoding issues of a zone that is replaced
+// (rename: its new name) or deleted (rename ""). Unknown keys stay in the
+// file with a replaced zone, and so do their errors.
+func (f *File) dropDecodeIssues(zone, rename string) {
 	out := f.decodeIs[:0:0]
 	for _, is := range f.decodeIs {
-		if is.Zone != zone {
+		switch {
+		case is.Zone != zone:
+		case rename != "" && !isKnownField(is.Field) && is.Field != FieldName:
+			is.Zone = rename
+		default:
+			continue
+		}
+		if !slices.Contains(out, is) {
 			out = append(out, is)
 		}
 	}
@@ -156,23 +170,12 @@ func (f *File) dropDecodeIssues(zone string) {
 
 // Clone returns a deep copy.
 func (f *File) Clone() *File {
-	c := &File{doc: f.doc.clone(), indent: f.indent, newline: f.newline}
+	c := &File{doc: f.doc.Clone(), indent: f.indent, newline: f.newline}
 	c.decodeIs = append([]Issue(nil), f.decodeIs...)
 	for _, z := range f.Zones {
 		c.Zones = append(c.Zones, z.Clone())
 	}
 	return c
-}
-
-// Doc returns the raw JSON of a documentation key ("_README"), if present.
-func (f *File) Doc(key string) ([]byte, bool) {
-	n, ok := f.doc.get(key)
-	if !ok {
-		return nil, false
-	}
-	var b bytes.Buffer
-	writeNode(&b, n, f.indentUnit(), 0)
-	return b.Bytes(), true
 }
 
 func (f *File) indentUnit() string {
@@ -185,14 +188,14 @@ func (f *File) indentUnit() string {
 // Bytes renders the document: documentation and unknown keys where they
 // were, zones in Zones order (new zones after the last existing key).
 func (f *File) Bytes() []byte {
-	root := &node{kind: kindObject}
+	root := &jsonnode.Node{Kind: jsonnode.Object}
 	placed := map[string]bool{}
 	next := 0 // zone slots of the original document are refilled in Zones order
 	if f.doc != nil {
-		for i, k := range f.doc.keys {
+		for i, k := range f.doc.Keys {
 			if IsDocKey(k) {
-				root.keys = append(root.keys, k)
-				root.vals = append(root.vals, f.doc.vals[i])
+				root.Keys = append(root.Keys, k)
+				root.Vals = append(root.Vals, f.doc.Vals[i])
 				continue
 			}
 			if next >= len(f.Zones) {
@@ -200,28 +203,28 @@ func (f *File) Bytes() []byte {
 			}
 			z := f.Zones[next]
 			next++
-			root.keys = append(root.keys, z.Name)
-			root.vals = append(root.vals, encodeZone(z, f.origOf(z.Name)))
+			root.Keys = append(root.Keys, z.Name)
+			root.Vals = append(root.Vals, encodeZone(z, f.origOf(z.Name)))
 			placed[z.Name] = true
 		}
 	}
 	for _, z := range f.Zones[next:] {
 		if !placed[z.Name] {
-			root.keys = append(root.keys, z.Name)
-			root.vals = append(root.vals, encodeZone(z, f.origOf(z.Name)))
+			root.Keys = append(root.Keys, z.Name)
+			root.Vals = append(root.Vals, encodeZone(z, f.origOf(z.Name)))
 			placed[z.Name] = true
 		}
 	}
 	var b bytes.Buffer
-	writeNode(&b, root, f.indentUnit(), 0)
+	jsonnode.Write(&b, root, f.indentUnit(), 0)
 	if f.newline || f.doc == nil {
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
 }
 
-func (f *File) origOf(name string) *node {
-	if n, ok := f.doc.get(name); ok && n.kind == kindObject {
+func (f *File) origOf(name string) *jsonnode.Node {
+	if n, ok := f.doc.Get(name); ok && n.Kind == jsonnode.Object {
 		return n
 	}
 	return nil
@@ -310,36 +313,36 @@ var canonicalOrder = []string{
 
 func isKnownField(k string) bool { return slices.Contains(canonicalOrder, k) }
 
-func decodeZone(name string, n *node) (*Zone, []Issue) {
+func decodeZone(name string, n *jsonnode.Node) (*Zone, []Issue) {
 	z := &Zone{Name: name}
 	var issues []Issue
-	bad := func(field, want string, v *node) {
+	bad := func(field, want string, v *jsonnode.Node) {
 		if z.raw == nil {
-			z.raw = map[string]*node{}
+			z.raw = map[string]*jsonnode.Node{}
 		}
 		z.raw[field] = v
-		issues = append(issues, Issue{Zone: name, Field: field, Message: fmt.Sprintf("is %s, expected %s", v.kind, want)})
+		issues = append(issues, Issue{Zone: name, Field: field, Message: fmt.Sprintf("is %s, expected %s", v.Kind, want)})
 	}
 	str := func(field string, dst *string) {
-		if v, ok := n.get(field); ok {
-			if v.kind != kindString {
+		if v, ok := n.Get(field); ok {
+			if v.Kind != jsonnode.String {
 				bad(field, "a string", v)
 				return
 			}
-			*dst = v.str
+			*dst = v.Str
 		}
 	}
 	integer := func(field string, dst *int, asString *bool) bool {
-		v, ok := n.get(field)
+		v, ok := n.Get(field)
 		if !ok {
 			return false
 		}
 		var text string
-		switch v.kind {
-		case kindNumber:
-			text = v.lit
-		case kindString:
-			text = strings.TrimSpace(v.str)
+		switch v.Kind {
+		case jsonnode.Number:
+			text = v.Lit
+		case jsonnode.String:
+			text = strings.TrimSpace(v.Str)
 			if asString != nil {
 				*asString = true
 			}
@@ -356,21 +359,21 @@ func decodeZone(name string, n *node) (*Zone, []Issue) {
 		return true
 	}
 	list := func(field string, dst *[]string) {
-		v, ok := n.get(field)
+		v, ok := n.Get(field)
 		if !ok {
 			return
 		}
-		if v.kind != kindArray {
+		if v.Kind != jsonnode.Array {
 			bad(field, "an array of strings", v)
 			return
 		}
-		out := make([]string, 0, len(v.elems))
-		for _, e := range v.elems {
-			if e.kind != kindString {
+		out := make([]string, 0, len(v.Elems))
+		for _, e := range v.Elems {
+			if e.Kind != jsonnode.String {
 				bad(field, "an array of strings", v)
 				return
 			}
-			out = append(out, e.str)
+			out = append(out, e.Str)
 		}
 		*dst = out
 	}
@@ -393,43 +396,116 @@ func decodeZone(name string, n *node) (*Zone, []Issue) {
 	if integer(FieldDHCPEnd, &e, nil) {
 		z.DHCPEnd = &e
 	}
-	if v, ok := n.get(FieldIsolated); ok {
-		if v.kind != kindBool {
+	if v, ok := n.Get(FieldIsolated); ok {
+		if v.Kind != jsonnode.Bool {
 			bad(FieldIsolated, "true or false", v)
 		} else {
-			z.Isolated = v.lit == "true"
+			z.Isolated = v.Lit == "true"
 		}
 	}
 	str(FieldParent, &z.Parent)
 	str(FieldVariant, &z.Variant)
 	str(FieldComment, &z.Comment)
 	str(FieldDescription, &z.Description)
+	// Strict keys: a typo must not pass as "absent" (`acess-to` would leave
+	// a zone without rules). Keys starting with '_' are documentation.
+	for _, k := range n.Keys {
+		if isKnownField(k) || IsDocKey(k) {
+			continue
+		}
+		msg := fmt.Sprintf("is not a zones.json key (at %s)", jsonPath(name, k))
+		if near := closestField(k); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+			if _, present := n.Get(near); !present {
+				if z.typo == nil {
+					z.typo = map[string]string{}
+				}
+				z.typo[near] = k
+			}
+		} else {
+			msg += "; expected one of " + strings.Join(canonicalOrder, ", ")
+		}
+		issues = append(issues, Issue{Zone: name, Field: k, Message: msg})
+	}
 	return z, issues
 }
 
+// jsonPath renders a path the way jq writes it: .srv["access-to"].
+func jsonPath(keys ...string) string {
+	var b strings.Builder
+	for _, k := range keys {
+		if k != "" && strings.IndexFunc(k, func(r rune) bool {
+			return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		}) < 0 && (k[0] < '0' || k[0] > '9') {
+			b.WriteString("." + k)
+		} else {
+			b.WriteString("[" + strconv.Quote(k) + "]")
+		}
+	}
+	return b.String()
+}
+
+// closestField is the known key nearest to k (case-insensitive edit
+// distance), or "" when none is near enough to be a typo of it.
+func closestField(k string) string {
+	best, bestD := "", -1
+	for _, f := range canonicalOrder {
+		d := editDistance(strings.ToLower(k), strings.ToLower(f))
+		if d <= max(2, len(f)/3) && (bestD < 0 || d < bestD) {
+			best, bestD = f, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes; keys are
+// ASCII). Long inputs are not compared: they are no typo of a short key.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 20
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // encodeZone renders z, keeping orig's key order and unknown keys.
-func encodeZone(z *Zone, orig *node) *node {
+func encodeZone(z *Zone, orig *jsonnode.Node) *jsonnode.Node {
 	present := map[string]bool{}
 	if orig != nil {
-		for _, k := range orig.keys {
+		for _, k := range orig.Keys {
 			present[k] = true
 		}
 	}
-	value := func(k string) (*node, bool) {
+	value := func(k string) (*jsonnode.Node, bool) {
 		if v, ok := z.raw[k]; ok {
 			return v, true
 		}
-		num := func(i int, asString bool) *node {
+		num := func(i int, asString bool) *jsonnode.Node {
 			if asString {
-				return strNode(strconv.Itoa(i))
+				return jsonnode.NewString(strconv.Itoa(i))
 			}
-			return intNode(i)
+			return jsonnode.NewInt(i)
 		}
 		switch k {
 		case FieldType:
-			return strNode(z.Type), true
+			return jsonnode.NewString(z.Type), true
 		case FieldState:
-			return strNode(string(z.State)), true
+			return jsonnode.NewString(string(z.State)), true
 		case FieldTypeID:
 			return num(z.TypeID, z.typeIDString), true
 		case FieldSubID:
@@ -437,51 +513,51 @@ func encodeZone(z *Zone, orig *node) *node {
 		case FieldVLANTag:
 			return num(z.VLANTag, z.vlanTagString), true
 		case FieldIP:
-			return strNode(z.IP), true
+			return jsonnode.NewString(z.IP), true
 		case FieldBridge:
-			return strNode(z.Bridge), true
+			return jsonnode.NewString(z.Bridge), true
 		case FieldAccessTo:
-			return strArrayNode(z.AccessTo), z.AccessTo != nil || present[k]
+			return jsonnode.NewStringArray(z.AccessTo), z.AccessTo != nil || present[k]
 		case FieldPinhole:
-			return strArrayNode(z.PinholeAllowedFrom), z.PinholeAllowedFrom != nil || present[k]
+			return jsonnode.NewStringArray(z.PinholeAllowedFrom), z.PinholeAllowedFrom != nil || present[k]
 		case FieldDHCPStart:
 			if z.DHCPStart == nil {
 				return nil, false
 			}
-			return intNode(*z.DHCPStart), true
+			return jsonnode.NewInt(*z.DHCPStart), true
 		case FieldDHCPEnd:
 			if z.DHCPEnd == nil {
 				return nil, false
 			}
-			return intNode(*z.DHCPEnd), true
+			return jsonnode.NewInt(*z.DHCPEnd), true
 		case FieldIsolated:
-			return boolNode(z.Isolated), z.Isolated || present[k]
+			return jsonnode.NewBool(z.Isolated), z.Isolated || present[k]
 		case FieldSSID:
-			return strNode(z.SSID), z.SSID != "" || present[k]
+			return jsonnode.NewString(z.SSID), z.SSID != "" || present[k]
 		case FieldParent:
-			return strNode(z.Parent), z.Parent != "" || present[k]
+			return jsonnode.NewString(z.Parent), z.Parent != "" || present[k]
 		case FieldVariant:
-			return strNode(z.Variant), z.Variant != "" || present[k]
+			return jsonnode.NewString(z.Variant), z.Variant != "" || present[k]
 		case FieldComment:
-			return strNode(z.Comment), z.Comment != "" || present[k]
+			return jsonnode.NewString(z.Comment), z.Comment != "" || present[k]
 		case FieldDescription:
-			return strNode(z.Description), true
+			return jsonnode.NewString(z.Description), true
 		}
 		return nil, false
 	}
-	out := &node{kind: kindObject}
+	out := &jsonnode.Node{Kind: jsonnode.Object}
 	done := map[string]bool{}
 	if orig != nil {
-		for i, k := range orig.keys {
+		for i, k := range orig.Keys {
 			done[k] = true
 			if !isKnownField(k) {
-				out.keys = append(out.keys, k)
-				out.vals = append(out.vals, orig.vals[i])
+				out.Keys = append(out.Keys, k)
+				out.Vals = append(out.Vals, orig.Vals[i])
 				continue
 			}
 			if v, ok := value(k); ok {
-				out.keys = append(out.keys, k)
-				out.vals = append(out.vals, v)
+				out.Keys = append(out.Keys, k)
+				out.Vals = append(out.Vals, v)
 			}
 		}
 	}
@@ -495,13 +571,13 @@ func encodeZone(z *Zone, orig *node) *node {
 		}
 		// Insert after the last key that comes before k in canonical order.
 		at := 0
-		for j, ok := range out.keys {
+		for j, ok := range out.Keys {
 			if idx := slices.Index(canonicalOrder, ok); idx >= 0 && idx < ci {
 				at = j + 1
 			}
 		}
-		out.keys = slices.Insert(out.keys, at, k)
-		out.vals = slices.Insert(out.vals, at, v)
+		out.Keys = slices.Insert(out.Keys, at, k)
+		out.Vals = slices.Insert(out.Vals, at, v)
 	}
 	return out
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
 // fixtureDir is upstream's data in the shared folder that sits beside the
@@ -110,7 +112,7 @@ func TestFixturesLoad(t *testing.T) {
 		}
 		// Other upstream files are not zone sets: they must parse as JSON
 		// objects and, if taken as zones, fail or validate without panics.
-		if n, perr := parseNode(data); perr != nil || n.kind != kindObject {
+		if n, perr := jsonnode.Parse(data); perr != nil || n.Kind != jsonnode.Object {
 			t.Fatalf("%s: not a JSON object: %v", p, perr)
 		}
 		if err == nil {
@@ -179,7 +181,7 @@ func TestEditKeepsLayoutAndTypes(t *testing.T) {
 		t.Fatal("bytes before the edited zone changed")
 	}
 	// _README kept.
-	if _, ok := g.Doc("_README"); !ok {
+	if _, ok := g.doc.Get("_README"); !ok {
 		t.Fatal("_README lost")
 	}
 }

@@ -6,76 +6,76 @@ import (
 	"net/netip"
 )
 
-// The firewall object types the planner reads and writes. They mirror the
-// OPNsense records of §2.2–2.5 (the adapter in steps/zones converts them);
-// config stays free of backends.
+// The firewall records: the one set of types the planner, the OPNsense
+// client (backends/opnsense aliases them), the fake and the simulator's
+// clients share. Fields are the OPNsense model's; the JSON names are the
+// plan's --output json.
 
-// VLAN is a VLAN device (interfaces/vlan_settings).
+// VLAN is a VLAN device (/api/interfaces/vlan_settings, monad "vlan").
 type VLAN struct {
 	UUID   string `json:"uuid,omitempty"`
-	Parent string `json:"parent"` // "vtnet0"
-	Tag    int    `json:"tag"`
-	Device string `json:"device"` // "vlan0.210"
+	Parent string `json:"parent"`          // "if": the parent device, "vtnet0"
+	Tag    int    `json:"tag"`             // 1–4094, unique per parent
+	PCP    int    `json:"pcp,omitempty"`   // 0–7
+	Proto  string `json:"proto,omitempty"` // "" (auto), "802.1q", "802.1ad"
+	Device string `json:"device"`          // "vlanif": "vlan0.210"; "" lets the firewall name it
 	Descr  string `json:"descr"`
 }
 
-// Assignment is a device assigned to an interface slot.
+// Assignment is a device assigned to an interface slot ("lan", "opt3"),
+// as interfaces/overview/interfacesInfo lists it.
 type Assignment struct {
-	Ifname  string       `json:"ifname,omitempty"` // "opt3"; set by the firewall
-	Device  string       `json:"device"`
-	Descr   string       `json:"descr"` // the zone name
-	Enabled bool         `json:"enabled"`
-	IPv4    netip.Prefix `json:"ipv4"` // gateway address with the zone's prefix length
+	Ifname  string       `json:"ifname,omitempty"`  // identifier: "lan", "wan", "optN"; set by the firewall
+	Device  string       `json:"device"`            // "vtnet0", "vlan0.210"
+	Descr   string       `json:"descr"`             // the interface's label (a zone's: the zone name)
+	Enabled bool         `json:"enabled"`           //
+	IPv4    netip.Prefix `json:"ipv4"`              // static address with prefix length; zero when none
+	VLANTag int          `json:"vlanTag,omitempty"` // from the overview, 0 when not a VLAN
 }
 
-// Range is a dnsmasq DHCP range.
+// Range is a dnsmasq DHCP range (/api/dnsmasq/settings, monad "range").
 type Range struct {
 	UUID        string `json:"uuid,omitempty"`
-	Interface   string `json:"interface"`
-	Start       string `json:"start"`
-	End         string `json:"end"`
+	Interface   string `json:"interface"` // "lan", "opt1"; "" = any
+	StartAddr   string `json:"start"`
+	EndAddr     string `json:"end"`
+	SubnetMask  string `json:"subnetMask,omitempty"`
 	Domain      string `json:"domain"`
-	LeaseTime   string `json:"leaseTime"`
+	LeaseTime   string `json:"leaseTime"` // seconds; "" = default
+	SetTag      string `json:"setTag,omitempty"`
 	Description string `json:"description"`
 }
 
-// HostOverride is an Unbound host override.
-type HostOverride struct {
-	UUID        string `json:"uuid,omitempty"`
-	Enabled     bool   `json:"enabled"`
-	Hostname    string `json:"hostname"`
-	Domain      string `json:"domain"`
-	RR          string `json:"rr"`
-	Server      string `json:"server"`
-	Description string `json:"description"`
-}
-
-// Rule is a filter ("automation") rule. Interface is one interface id.
+// Rule is a filter ("automation") rule (/api/firewall/filter, monad
+// "rule"). Interface is comma-joined when the rule is on several.
 type Rule struct {
 	UUID            string `json:"uuid,omitempty"`
 	Enabled         bool   `json:"enabled"`
 	Sequence        int    `json:"sequence"`
-	Action          string `json:"action"`
-	Quick           bool   `json:"quick"`
+	Action          string `json:"action"` // pass, block, reject
+	Quick           bool   `json:"quick"`  // first match wins
 	Interface       string `json:"interface"`
-	Direction       string `json:"direction"`
-	IPProtocol      string `json:"ipprotocol"`
-	Protocol        string `json:"protocol"`
-	SourceNet       string `json:"source"`
+	Direction       string `json:"direction"`  // in, out
+	IPProtocol      string `json:"ipprotocol"` // inet, inet6, inet46
+	Protocol        string `json:"protocol"`   // any, TCP, UDP, TCP/UDP, ICMP, …
+	SourceNet       string `json:"source"`     // any, CIDR, alias, network keyword
+	SourceNot       bool   `json:"sourceNot,omitempty"`
+	SourcePort      string `json:"sourcePort,omitempty"`
 	DestinationNet  string `json:"destination"`
+	DestinationNot  bool   `json:"destinationNot,omitempty"`
 	DestinationPort string `json:"destinationPort,omitempty"`
+	Gateway         string `json:"gateway,omitempty"`
 	Log             bool   `json:"log"`
 	Description     string `json:"description"`
 }
 
 // Current is a snapshot of the firewall objects the planner compares with.
 type Current struct {
-	VLANs             []VLAN         `json:"vlans"`
-	Assignments       []Assignment   `json:"assignments"`
-	DnsmasqInterfaces []string       `json:"dnsmasqInterfaces"`
-	Ranges            []Range        `json:"ranges"`
-	HostOverrides     []HostOverride `json:"hostOverrides"`
-	Rules             []Rule         `json:"rules"`
+	VLANs             []VLAN       `json:"vlans"`
+	Assignments       []Assignment `json:"assignments"`
+	DnsmasqInterfaces []string     `json:"dnsmasqInterfaces"`
+	Ranges            []Range      `json:"ranges"`
+	Rules             []Rule       `json:"rules"`
 }
 
 // Module names a firewall module that must be reconfigured after writes.
@@ -86,7 +86,6 @@ const (
 	ModuleVLAN       Module = "vlan"
 	ModuleInterfaces Module = "interfaces"
 	ModuleDnsmasq    Module = "dnsmasq"
-	ModuleUnbound    Module = "unbound"
 )
 
 // ErrNoSavepoint is returned by Firewall.Savepoint when the firmware has no
@@ -114,11 +113,6 @@ type Firewall interface {
 	AddRange(ctx context.Context, r Range) (uuid string, err error)
 	SetRange(ctx context.Context, uuid string, r Range) error
 	DelRange(ctx context.Context, uuid string) error
-
-	HostOverrides(ctx context.Context) ([]HostOverride, error)
-	AddHostOverride(ctx context.Context, h HostOverride) (uuid string, err error)
-	SetHostOverride(ctx context.Context, uuid string, h HostOverride) error
-	DelHostOverride(ctx context.Context, uuid string) error
 
 	Rules(ctx context.Context) ([]Rule, error)
 	AddRule(ctx context.Context, r Rule) (uuid string, err error)
@@ -155,9 +149,6 @@ func Snapshot(ctx context.Context, fw Firewall) (Current, error) {
 		return c, err
 	}
 	if c.Ranges, err = fw.Ranges(ctx); err != nil {
-		return c, err
-	}
-	if c.HostOverrides, err = fw.HostOverrides(ctx); err != nil {
 		return c, err
 	}
 	if c.Rules, err = fw.Rules(ctx); err != nil {

@@ -19,15 +19,7 @@ func opSign(o Op) string {
 
 // label is a short name of the object for errors and update headers.
 func (c Change) label() string {
-	switch {
-	case c.Rule != nil:
-		if _, text, ok := strings.Cut(c.Rule.Description, " | "); ok {
-			return text
-		}
-		return c.ID
-	case c.Kind == KindAssignment:
-		return c.ID
-	case c.Kind == KindListen:
+	if c.Kind == KindListen {
 		return "listen interfaces"
 	}
 	return c.ID
@@ -66,11 +58,7 @@ func (c Change) Summary() string {
 		return "listen on " + strings.Join(list, ",")
 	case KindRange:
 		if r := c.Range; r != nil {
-			return fmt.Sprintf("%s-%s on %s domain %s", r.Start, r.End, ifaceText(r.Interface, c.IfaceZone), r.Domain)
-		}
-	case KindHost:
-		if h := c.Host; h != nil {
-			return fmt.Sprintf("%s.%s %s %s", h.Hostname, h.Domain, h.RR, h.Server)
+			return fmt.Sprintf("%s-%s on %s domain %s", r.StartAddr, r.EndAddr, ifaceText(r.Interface, c.IfaceZone), r.Domain)
 		}
 	case KindRule:
 		if r := c.Rule; r != nil {

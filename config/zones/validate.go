@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
 // Issue is one validation finding. Zone is "" for file-wide findings.
@@ -71,11 +73,16 @@ func (e *ReportError) Error() string {
 }
 
 // nameRE is the camelCase rule of zone-controller and module-fields.json
-// (§1.2: "Treat camelCase as the only valid form").
+// (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/scripts/migrate-zone-keys-to-camelcase.sh:3-4,
+// scripts/test/test-zone-name-validation.sh:3).
 var nameRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 
 // MaxNameLen keeps zone names usable as OPNsense interface descriptions.
 const MaxNameLen = 32
+
+// MaxDescriptionLen is OPNsense's DescriptionField limit in bytes
+// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Base/FieldTypes/DescriptionField.php:64).
+const MaxDescriptionLen = 255
 
 // ValidateName checks a zone key.
 func ValidateName(name string) error {
@@ -112,7 +119,7 @@ func ValidateCIDR(s string) error {
 	return nil
 }
 
-// Validate checks every rule of §1.6 (enforced and implied) and returns all
+// Validate checks every rule of the zones model (enforced and implied) and returns all
 // findings at once, in zone order.
 func (f *File) Validate() Report {
 	v := &validator{f: f, byName: make(map[string]*Zone, len(f.Zones))}
@@ -166,24 +173,24 @@ func (f *File) isolatedZones() map[string]bool {
 			m[z.Name] = true
 		}
 	}
-	readme, ok := f.doc.get("_README")
+	readme, ok := f.doc.Get("_README")
 	if !ok {
 		return m
 	}
-	inv, ok := readme.get("isolation_invariant")
+	inv, ok := readme.Get("isolation_invariant")
 	if !ok {
 		return m
 	}
-	rule, ok := inv.get("rule")
-	if !ok || rule.kind != kindString {
+	rule, ok := inv.Get("rule")
+	if !ok || rule.Kind != jsonnode.String {
 		return m
 	}
 	// Only the parenthesised list names the isolated zones; the rest of the
 	// sentence talks about access-to and pinholes in general.
 	text := ""
-	if i := strings.Index(rule.str, "("); i >= 0 {
-		if j := strings.Index(rule.str[i:], ")"); j > 0 {
-			text = rule.str[i : i+j]
+	if i := strings.Index(rule.Str, "("); i >= 0 {
+		if j := strings.Index(rule.Str[i:], ")"); j > 0 {
+			text = rule.Str[i : i+j]
 		}
 	}
 	names := map[string]bool{}
@@ -235,7 +242,13 @@ func (v *validator) warn(z *Zone, field, format string, a ...any) {
 	v.r.Warnings = append(v.r.Warnings, Issue{Zone: z.Name, Field: field, Message: fmt.Sprintf(format, a...)})
 }
 
-func (v *validator) bad(z *Zone, field string) bool { _, ok := z.raw[field]; return ok }
+// bad reports whether a field failed to decode or is absent because its key
+// is misspelt (both already reported): its value says nothing.
+func (v *validator) bad(z *Zone, field string) bool {
+	_, ok := z.raw[field]
+	_, typo := z.typo[field]
+	return ok || typo
+}
 
 func (v *validator) zone(z *Zone) {
 	if err := ValidateName(z.Name); err != nil {
@@ -321,7 +334,7 @@ func (v *validator) zone(z *Zone) {
 		case !slices.Contains(Bridges, z.Bridge):
 			v.err(z, FieldBridge, "%q is not a known bridge, expected one of %s", z.Bridge, strings.Join(Bridges, ", "))
 		case z.Bridge != "lan" && z.Tagged() && z.State.Enabled():
-			v.warn(z, FieldBridge, "is %s; tappaas maps lan→vtnet0, wan→vtnet1, opt1→vtnet2, opt2→vtnet3 as the VLAN parent", z.Bridge)
+			v.warn(z, FieldBridge, "is %s; its VLAN goes on %s, as upstream's zone-manager puts it (lan→vtnet0, any other bridge→vtnet1)", z.Bridge, ParentOf(z.Bridge))
 		}
 	}
 
@@ -331,6 +344,23 @@ func (v *validator) zone(z *Zone) {
 	// SSID placeholders
 	if strings.HasPrefix(z.SSID, "<") && strings.HasSuffix(z.SSID, ">") {
 		v.warn(z, FieldSSID, "%s is a placeholder, set the real WiFi name before using it", z.SSID)
+	}
+
+	// The description is the VLAN's descr, an OPNsense DescriptionField:
+	// at most 255 bytes (the PCRE /^(.){1,255}$/ without /u counts bytes),
+	// no newline, no NUL, VT or FF
+	// (opnsense/core@26.1.11:src/opnsense/mvc/app/models/OPNsense/Interfaces/Vlan.xml:50,
+	// …/Base/FieldTypes/DescriptionField.php:64, …/Base/FieldTypes/TextField.php:120-124).
+	// Checked here, before any change: the firewall would refuse it half-way.
+	if !v.bad(z, FieldDescription) {
+		switch d := z.Description; {
+		case len(d) > MaxDescriptionLen:
+			v.err(z, FieldDescription, "is %d bytes, expected at most %d (the firewall's limit for a VLAN description)", len(d), MaxDescriptionLen)
+		case strings.ContainsAny(d, "\n\r"):
+			v.err(z, FieldDescription, "contains a line break, expected one line (the firewall refuses newlines in descriptions)")
+		case strings.ContainsAny(d, "\x00\v\f"):
+			v.err(z, FieldDescription, "contains a control character (NUL, VT or FF), expected plain text")
+		}
 	}
 
 	// access-to
@@ -348,7 +378,7 @@ func (v *validator) zone(z *Zone) {
 			i, isZone := v.idx[t]
 			if isZone {
 				if v.stamp[i] == v.gen {
-					v.warn(z, FieldAccessTo, "lists %q twice", t)
+					v.err(z, FieldAccessTo, "lists %q twice, expected each zone once (zone-manager numbers the rules by position)", t)
 					continue
 				}
 				v.stamp[i] = v.gen
@@ -374,6 +404,9 @@ func (v *validator) zone(z *Zone) {
 			case z.State.Enabled() && !v.zs[i].State.Enabled() && v.zs[i].State != Manual:
 				v.warn(z, FieldAccessTo, "%q is %s; the rule is created but the target subnet has no interface", t, v.zs[i].State)
 			}
+		}
+		if n := len(z.AccessTo) - countKeywords(z.AccessTo); n > MaxAccessTargets {
+			v.err(z, FieldAccessTo, "lists %d zones, expected at most %d (zone-manager's pass rules occupy base+1 … base+%d)", n, MaxAccessTargets, MaxAccessTargets)
 		}
 		if sawAll && len(z.AccessTo) > 1 {
 			v.warn(z, FieldAccessTo, "contains %q, which allows everything; the other entries have no effect", KeywordAll)
@@ -502,4 +535,16 @@ func (v *validator) crossZone() {
 	}
 	sortIssues(v.r.Errors)
 	sortIssues(v.r.Warnings)
+}
+
+// countKeywords counts "internet" and "all" entries, as zone-manager
+// recognises them (case-insensitive).
+func countKeywords(l []string) int {
+	n := 0
+	for _, t := range l {
+		if strings.EqualFold(t, KeywordInternet) || strings.EqualFold(t, KeywordAll) {
+			n++
+		}
+	}
+	return n
 }

@@ -2,8 +2,10 @@ package zones
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +57,14 @@ func TestValidationRules(t *testing.T) {
 			edit(f, "srv", func(z *Zone) { z.IP = "10.2.10.0/26"; z.DHCPStart = nil; z.DHCPEnd = nil })
 		}, want{"srv", "DHCP-end", "default 250 lies outside", false}},
 		{"access-to unknown", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "nope") }) }, want{"srv", "access-to", `"nope" is not a zone`, false}},
-		{"access-to duplicate warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "dmz") }) }, want{"srv", "access-to", "twice", true}},
+		{"access-to duplicate is an error", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "dmz") }) }, want{"srv", "access-to", "twice", false}},
+		{"access-to over 88 zones is an error", func(f *File) {
+			for i := range 89 {
+				z := NewZone(fmt.Sprintf("x%d", i), "Test", i)
+				f.SetZone("", z)
+				edit(f, "srv", func(s *Zone) { s.AccessTo = append(s.AccessTo, z.Name) })
+			}
+		}, want{"srv", "access-to", "at most 88", false}},
 		{"access-to all warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.AccessTo = append(z.AccessTo, "all") }) }, want{"srv", "access-to", "allows everything", true}},
 		{"access-to inactive warns", func(f *File) { edit(f, "iot", func(z *Zone) { z.State = Inactive }) }, want{"private", "access-to", `"iot" is Inactive`, true}},
 		{"isolation invariant", func(f *File) { edit(f, "iot", func(z *Zone) { z.Isolated = true }) }, want{"private", "access-to", "isolation invariant", false}},
@@ -64,7 +73,7 @@ func TestValidationRules(t *testing.T) {
 		{"state manadatory", func(f *File) { edit(f, "srv", func(z *Zone) { z.State = "Manadatory" }) }, want{"srv", "state", "did you mean Mandatory", false}},
 		{"state missing", func(f *File) { edit(f, "srv", func(z *Zone) { z.State = "" }) }, want{"srv", "state", "is missing", false}},
 		{"bridge unknown", func(f *File) { edit(f, "srv", func(z *Zone) { z.Bridge = "vmbr0" }) }, want{"srv", "bridge", `"vmbr0" is not a known bridge`, false}},
-		{"bridge non-lan warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.Bridge = "opt1" }) }, want{"srv", "bridge", "VLAN parent", true}},
+		{"bridge non-lan warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.Bridge = "opt1" }) }, want{"srv", "bridge", "goes on vtnet1", true}},
 		{"duplicate description warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.Description = f.Zone("iot").Description }) }, want{"iot", "description", "same as zone srv", true}},
 		{"ssid placeholder warns", func(f *File) { edit(f, "srv", func(z *Zone) { z.SSID = "<X>" }) }, want{"srv", "SSID", "placeholder", true}},
 		{"test type warns", func(f *File) {
@@ -173,11 +182,19 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"a":{"typeId":"99999999999999999999","ip":"10.0.0.0/0","DHCP-start":-5,"access-to":["a","all"]}}`))
 	f.Add([]byte(`{"_x":[],"b":{"vlantag":-1,"ip":"1.2.3.4/32"}}`))
+	f.Add([]byte("{\n \"srv\": {\"acess-to\": [\"internet\"], \"vlanTag\": 210, \"\u00e9\": 1}\n}"))
+	f.Add([]byte("{\n  \"a\": {\"ip\": \"10.0.0.0/24\",,}\n}"))
+	f.Add([]byte(`{"a":{},"a":{}}`))
+	f.Add([]byte(`{"srv":{"type":"Service","state":"Active","typeId":"2","subId":"10","vlantag":210,"ip":"10.2.10.0/24","bridge":"lan","description":"a\nb","access-to":["srv","srv","internet"]}}`))
+	syntaxPos := regexp.MustCompile(`invalid JSON: line [1-9][0-9]*, column [1-9][0-9]*: `)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		zf, err := Parse(data)
 		if err != nil {
 			if !errors.Is(err, ErrSyntax) || err.Error() == "" {
 				t.Fatalf("unexplained rejection: %v", err)
+			}
+			if strings.Contains(err.Error(), "invalid JSON") && !syntaxPos.MatchString(err.Error()) {
+				t.Fatalf("syntax error without line and column: %v", err)
 			}
 			return
 		}
@@ -185,6 +202,17 @@ func FuzzParse(f *testing.F) {
 		for _, is := range append(r.Errors, r.Warnings...) {
 			if is.Message == "" {
 				t.Fatalf("issue without message: %+v", is)
+			}
+			if strings.HasPrefix(is.Message, "is not a zones.json key") && (!strings.Contains(is.Message, "(at .") && !strings.Contains(is.Message, "(at [")) {
+				t.Fatalf("unknown key without its path: %+v", is)
+			}
+		}
+		if r.OK() {
+			// What validates is what the firewall accepts: descriptions fit.
+			for _, z := range zf.Zones {
+				if len(z.Description) > MaxDescriptionLen || strings.ContainsAny(z.Description, "\n\r\x00\v\f") {
+					t.Fatalf("zone %s: description the firewall refuses passed validation", z.Name)
+				}
 			}
 		}
 		out := zf.Bytes()
@@ -195,7 +223,9 @@ func FuzzParse(f *testing.F) {
 		if string(again.Bytes()) != string(out) {
 			t.Fatal("write is not stable")
 		}
-		_ = Plan(zf, Current{}).Text()
+		ch := Plan(zf, Current{})
+		_ = ch.Text()
+		_ = ch.Guard(nil)
 	})
 }
 

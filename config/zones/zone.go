@@ -2,12 +2,16 @@ package zones
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/tappaas/tappaas/config/jsonnode"
 )
 
-// State is a zone's activation state (reference zones-and-modules.md §1.5).
+// State is a zone's activation state (Zone.is_enabled/is_manual,
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/zone_manager.py:182-195).
 type State string
 
 // The five states upstream documents. Anything else is a validation error
@@ -25,10 +29,6 @@ var States = []State{Active, Mandatory, Inactive, Disabled, Manual}
 
 // Enabled reports whether tappaas creates and reconciles the zone.
 func (s State) Enabled() bool { return s == Active || s == Mandatory }
-
-// Managed reports whether tappaas touches the zone's objects at all (create
-// when enabled, tear down when Inactive/Disabled). Manual zones are not.
-func (s State) Managed() bool { return s != Manual }
 
 // Types maps the zone types to their typeId (zones-fields.json, plus
 // upstream's "Test" = 8 that the schema omits).
@@ -62,7 +62,7 @@ const (
 )
 
 // Zone is one zone of zones.json. Field names follow upstream's JSON keys
-// (§1.2). Unknown keys of the zone object are kept by the File and written
+// (TAPPaaS@f54e4fc:src/foundation/zones-fields.json). Unknown keys of the zone object are kept by the File and written
 // back in place.
 type Zone struct {
 	Name               string   // the key in zones.json (camelCase)
@@ -90,7 +90,11 @@ type Zone struct {
 	typeIDString, subIDString, vlanTagString bool
 	// raw holds the original value of fields that failed to decode; they are
 	// written back unchanged until the zone is replaced with SetZone.
-	raw map[string]*node
+	raw map[string]*jsonnode.Node
+	// typo maps an absent known field to the unknown key that looks like a
+	// misspelling of it ("access-to" → "acess-to"): validation reports the
+	// key, not the field's absence.
+	typo map[string]string
 }
 
 // NewZone returns a zone with upstream's conventions for a new entry:
@@ -120,10 +124,13 @@ func (z *Zone) Clone() *Zone {
 		v := *z.DHCPEnd
 		c.DHCPEnd = &v
 	}
+	if z.typo != nil {
+		c.typo = maps.Clone(z.typo)
+	}
 	if z.raw != nil {
-		c.raw = make(map[string]*node, len(z.raw))
+		c.raw = make(map[string]*jsonnode.Node, len(z.raw))
 		for k, v := range z.raw {
-			c.raw[k] = v.clone()
+			c.raw[k] = v.Clone()
 		}
 	}
 	return &c
@@ -186,13 +193,15 @@ func addOffset(p netip.Prefix, off int) (netip.Addr, bool) {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
-// Domain is the zone's DHCP/DNS domain, "<zone>.internal" (§1.3).
+// Domain is the zone's DHCP/DNS domain, "<zone>.internal" (Zone.domain,
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/zone_manager.py:227).
 func (z *Zone) Domain() string { return z.Name + ".internal" }
 
 // Tagged reports whether the zone is a VLAN (vlantag > 0).
 func (z *Zone) Tagged() bool { return z.VLANTag > 0 }
 
-// VLANDevice is the OPNsense VLAN device name, vlan0.<tag> (§1.3).
+// VLANDevice is the OPNsense VLAN device name, vlan0.<tag> (create_vlan,
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/opnsense-controller/src/opnsense_controller/vlan_manager.py:341).
 func (z *Zone) VLANDevice() string { return "vlan0." + strconv.Itoa(z.VLANTag) }
 
 // HasAccess reports whether access-to contains s.

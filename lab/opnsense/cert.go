@@ -8,18 +8,19 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
+	"strings"
 	"time"
 )
 
 // NewCert makes a self-signed web-GUI certificate for hosts (IP addresses
 // become IP SANs, other names DNS SANs), like the one OPNsense generates on
-// first boot. It returns the certificate, its PEM and the lower-case hex
-// SHA-256 fingerprint of the leaf (what backends/opnsense pins).
+// first boot. It returns the certificate, its PEM and the SHA-256
+// fingerprint of the leaf as the GUI shows it (System > Trust >
+// Certificates: upper-case hex pairs joined by colons).
 func NewCert(hosts ...string) (cert tls.Certificate, certPEM []byte, fingerprint string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -52,9 +53,18 @@ func NewCert(hosts ...string) (cert tls.Certificate, certPEM []byte, fingerprint
 	if err != nil {
 		return tls.Certificate{}, nil, "", err
 	}
-	sum := sha256.Sum256(der)
 	c := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-	return c, CertPEM(c), hex.EncodeToString(sum[:]), nil
+	return c, CertPEM(c), Fingerprint(der), nil
+}
+
+// Fingerprint is the SHA-256 of a DER certificate, "AA:BB:…".
+func Fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
 }
 
 // CertPEM returns the PEM of a certificate's leaf.

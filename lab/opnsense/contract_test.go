@@ -1,6 +1,6 @@
 package opnsense
 
-// Contract tests: one per OPNsense item of reference/apis.md §5, with a
+// Contract tests: one per section of docs/opnsense-api.md, with a
 // plain net/http client (no tappaas code) against the simulator over TLS.
 
 import (
@@ -104,7 +104,8 @@ func jget(t *testing.T, body string, path ...string) any {
 	return v
 }
 
-// §5 OPNsense 1: basic auth, 401/403 bodies, 404 body, routing.
+// docs/opnsense-api.md#auth and #routing: basic auth, 401/403 bodies, 404
+// body, routing.
 func TestContractAuthAndRouting(t *testing.T) {
 	t.Parallel()
 	r, sim := startRaw(t, Options{ACL: func(key, path string) bool { return key != "limited" || strings.HasPrefix(path, "/api/core/") }})
@@ -159,7 +160,7 @@ func TestContractAuthAndRouting(t *testing.T) {
 	}
 }
 
-// §5 OPNsense 2: CRUD semantics and staged vs applied.
+// docs/opnsense-api.md#crud: CRUD semantics and staged vs applied.
 func TestContractCRUD(t *testing.T) {
 	t.Parallel()
 	r, sim := startRaw(t, Options{})
@@ -249,7 +250,8 @@ func TestContractCRUD(t *testing.T) {
 	}
 }
 
-// §5 OPNsense 3: JSON content type with an empty body → 400.
+// docs/opnsense-api.md#empty-json-body: JSON content type with an empty body →
+// 400.
 func TestContractEmptyJSONBody(t *testing.T) {
 	t.Parallel()
 	r, _ := startRaw(t, Options{})
@@ -269,7 +271,7 @@ func TestContractEmptyJSONBody(t *testing.T) {
 	}
 }
 
-// §5 OPNsense 4: version dialects.
+// docs/opnsense-api.md#dialects: version dialects.
 func TestContractDialects(t *testing.T) {
 	t.Parallel()
 	assign := map[string]any{"assign": map[string]any{"device": "vtnet0", "description": "x", "enable": true, "ipv4Address": "10.9.0.1", "ipv4Subnet": 24}}
@@ -356,7 +358,8 @@ func TestContractDialects(t *testing.T) {
 	}
 }
 
-// §5 OPNsense 5: VLAN auto-naming, tag uniqueness, assigned delete refusal.
+// docs/opnsense-api.md#vlans: VLAN auto-naming, tag uniqueness, assigned
+// delete refusal.
 func TestContractVLANRules(t *testing.T) {
 	t.Parallel()
 	r, _ := startRaw(t, Options{})

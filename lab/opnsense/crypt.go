@@ -3,9 +3,10 @@ package opnsense
 import "github.com/tappaas/tappaas/internal/shacrypt"
 
 // OPNsense stores API secrets as SHA-512 crypt hashes ("$6$salt$…", what
-// `openssl passwd -6` prints; bootstrap.md step 8 renders them into
-// config.xml). The algorithm lives in internal/shacrypt, shared with the
-// installer's firewall takeover.
+// `openssl passwd -6` prints; the upstream installer renders them into
+// config.xml, TAPPaaS@f54e4fc:src/foundation/firewall/config-firewall.sh:159).
+// The algorithm lives in internal/shacrypt, shared with the installer's
+// firewall takeover.
 
 // CryptSHA512 hashes password with salt like `openssl passwd -6 -salt SALT`.
 // salt may start with "rounds=N$"; it is cut to 16 characters.

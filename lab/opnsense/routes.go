@@ -680,6 +680,9 @@ func (s *Server) apply(svc string) {
 			}
 		}
 	}
+	if svc == "unbound" {
+		s.applyUnbound()
+	}
 	for _, t := range services[svc] {
 		s.st.Running[t] = s.st.Tables[t].clone()
 	}
@@ -829,16 +832,6 @@ func (s *Server) nextOpt(highest bool) string {
 			return "opt" + strconv.Itoa(k)
 		}
 	}
-}
-
-func (s *Server) vlanTag(dev string) (string, bool) {
-	t := s.st.Tables[tVLAN]
-	for _, id := range t.Order {
-		if t.Rows[id]["vlanif"] == dev {
-			return t.Rows[id]["tag"], true
-		}
-	}
-	return "", false
 }
 
 // kernelOnly are the devices every OPNsense kernel has besides the NICs and

@@ -15,7 +15,8 @@ import (
 )
 
 // Bootstrap credentials baked into the TAPPaaS firewall image
-// (reference/bootstrap.md §0); the installer must replace them (step 8).
+// (docs/upstream.md#bootstrap-credentials); the installer must
+// replace them (docs/upstream.md#firewall-takeover).
 const (
 	BootstrapKey    = "tappaas-bootstrap"
 	BootstrapSecret = "tappaas-bootstrap-rotate-me"
@@ -122,6 +123,8 @@ type State struct {
 	// It changes only when an interface is configured, not when config.xml
 	// is saved.
 	Inet map[string]string `json:"inet,omitempty"`
+	// DNS is Unbound's configuration and running state (dns.go).
+	DNS *DNSState `json:"dns,omitempty"`
 }
 
 // Server is a simulated OPNsense API. Safe for concurrent use.
@@ -192,6 +195,7 @@ func (s *Server) initialState(keys map[string]string) *State {
 	}
 	st.Settings["dnsmasq"] = Record{"enable": "1", "interface": "lan", "port": "53053", "regdhcp": "0", "regdhcpstatic": "0",
 		"dhcpfirst": "0", "domain_needed": "0", "no_hosts": "0", "strict_order": "0", "dhcp_authoritative": "1", "dhcp_default_fw_rules": "1", "dhcp_fqdn": "1", "dhcp_domain": "internal"}
+	st.DNS = imageDNS()
 	for name, t := range st.Tables {
 		st.Running[name] = t.clone()
 	}
@@ -228,9 +232,6 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Version is the simulated firmware version.
-func (s *Server) Version() string { return s.opts.Version }
-
 // SetKeys replaces every API key (what the installer's config push does:
 // the new config.xml carries only its own key, so the bootstrap key stops
 // working).
@@ -248,13 +249,6 @@ func (s *Server) AddKey(key, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.Keys[key] = secret
-}
-
-// RemoveKey deletes one API key.
-func (s *Server) RemoveKey(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.st.Keys, key)
 }
 
 // HasKey reports whether key/secret would authenticate.
@@ -333,6 +327,9 @@ func (s *Server) Restore(data []byte) error {
 	if st.Inet == nil {
 		// Written before the kernel addresses were modelled: as after a boot.
 		st.Inet = bootInet(&st)
+	}
+	if st.DNS == nil {
+		st.DNS = imageDNS() // a snapshot from before the resolver was modelled
 	}
 	s.mu.Lock()
 	for rev, stop := range s.stops {

@@ -270,6 +270,53 @@ func readAllString(r io.Reader) string {
 	return string(b)
 }
 
+// readPassword is PVE::PTY::read_password on a stdin that is not a
+// terminal: one line, without its newline (chomp; other whitespace is
+// kept); no line at all is "EOF while reading password"
+// (proxmox/pve-common src/PVE/PTY.pm read_password).
+func readPassword(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("EOF while reading password")
+	}
+	var b []byte
+	one := make([]byte, 1)
+	for {
+		n, err := r.Read(one)
+		if n == 1 {
+			if one[0] == '\n' {
+				return string(b), nil
+			}
+			b = append(b, one[0])
+			continue
+		}
+		if err != nil {
+			if len(b) == 0 {
+				return "", errors.New("EOF while reading password")
+			}
+			return string(b), nil
+		}
+	}
+}
+
+// interactivePassword resolves an option mapped with PVE's 'pve-password'
+// standard mapping (interactive => 1): Getopt takes it as "password:s", so
+// `--password` without a value (here: last on the line) is read from stdin
+// with readPassword (proxmox/pve-common src/PVE/CLIHandler.pm
+// $standard_mappings, src/PVE/JSONSchema.pm get_options).
+func interactivePassword(e *shell.Env, c cli) (ok bool) {
+	v, given := c.opts["password"]
+	if !given || v != "" {
+		return true
+	}
+	pw, err := readPassword(e.Stdin)
+	if err != nil {
+		fmt.Fprintln(e.Stderr, err.Error())
+		return false
+	}
+	c.opts["password"] = pw
+	return true
+}
+
 // sleepCtx waits d (already scaled), interrupted by the command's context.
 func (n *Node) sleepCtx(e *shell.Env, d time.Duration) error {
 	ctx := e.Ctx

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ var aptCatalog = map[string][2]string{
 	"proxmox-widget-toolkit": {"pve-no-subscription", "5.1.2"}, "pve-manager": {"pve-no-subscription", PVEVersion},
 	"proxmox-backup-client": {"pve-no-subscription", "4.0.16-1"}, "proxmox-ve": {"pve-no-subscription", "9.1.0"},
 	"proxmox-backup-server": {"pbs-no-subscription", "4.0.16-1"}, "ifupdown2": {"pve-no-subscription", "3.3.0-1+pmx10"},
+	"pve-cluster": {"pve-no-subscription", "9.0.7"}, "qemu-server": {"pve-no-subscription", "9.1.2"},
 }
 
 type aptRepo struct{ uri, suite, comp, file string }
@@ -143,13 +145,19 @@ func (n *Node) cmdApt(e *shell.Env) int {
 	args := e.Args[1:]
 	yes := false
 	reinstall := false
+	simulate := false
 	var words []string
-	for _, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch {
 		case a == "-y" || a == "--yes" || a == "--assume-yes" || a == "-yq" || a == "-qy":
 			yes = true
 		case a == "--reinstall":
 			reinstall = true
+		case a == "-o" || a == "-c" || a == "-t":
+			i++ // the option's value (-o Dpkg::Options::=--force-confold)
+		case a == "-s" || a == "--simulate" || a == "--dry-run" || a == "--just-print" || a == "--no-act" || a == "--recon":
+			simulate = true
 		case strings.HasPrefix(a, "-"):
 			if strings.Contains(a, "y") && !strings.HasPrefix(a, "--") {
 				yes = true
@@ -174,8 +182,7 @@ func (n *Node) cmdApt(e *shell.Env) int {
 		}
 		return n.aptInstall(e, words[1:], yes, reinstall)
 	case "upgrade", "dist-upgrade", "full-upgrade":
-		fmt.Fprintln(e.Stdout, "Reading package lists...\nBuilding dependency tree...\nReading state information...\nCalculating upgrade...\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
-		return 0
+		return n.aptUpgrade(e, yes, simulate)
 	case "remove", "purge":
 		err := n.withLock(true, func() error {
 			for _, p := range words[1:] {
@@ -252,6 +259,74 @@ func (n *Node) aptUpdate(e *shell.Env) int {
 		return 100
 	}
 	_ = n.withLock(true, func() error { n.m.Apt.Fetched = fetched; return nil })
+	return 0
+}
+
+// upgradableLocked lists the installed packages a fetched repository has
+// in another version (sorted).
+func (n *Node) upgradableLocked() []string {
+	have := map[string]bool{}
+	for _, f := range n.m.Apt.Fetched {
+		have[f] = true
+	}
+	var out []string
+	for p, v := range n.m.Apt.Installed {
+		if c, ok := aptCatalog[p]; ok && have[c[0]] && c[1] != v {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// aptUpgrade is apt-get dist-upgrade (and upgrade): with -s it only prints
+// what it would do, as "Inst PKG [OLD] (NEW ...)" lines; otherwise it needs
+// -y (or a "y" on stdin) as apt-get does, and installs the new versions.
+func (n *Node) aptUpgrade(e *shell.Env, yes, simulate bool) int {
+	n.lock()
+	pkgs := n.upgradableLocked()
+	old := map[string]string{}
+	for _, p := range pkgs {
+		old[p] = n.m.Apt.Installed[p]
+	}
+	n.unlock()
+	fmt.Fprintln(e.Stdout, "Reading package lists...\nBuilding dependency tree...\nReading state information...\nCalculating upgrade...")
+	if len(pkgs) > 0 {
+		fmt.Fprintf(e.Stdout, "The following packages will be upgraded:\n  %s\n", strings.Join(pkgs, " "))
+	}
+	fmt.Fprintf(e.Stdout, "%d upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n", len(pkgs))
+	if simulate {
+		for _, p := range pkgs {
+			fmt.Fprintf(e.Stdout, "Inst %s [%s] (%s Proxmox:%s/trixie [amd64])\n", p, old[p], aptCatalog[p][1], PVERelease)
+		}
+		for _, p := range pkgs {
+			fmt.Fprintf(e.Stdout, "Conf %s (%s Proxmox:%s/trixie [amd64])\n", p, aptCatalog[p][1], PVERelease)
+		}
+		return 0
+	}
+	if len(pkgs) == 0 {
+		return 0
+	}
+	if !yes {
+		fmt.Fprint(e.Stdout, "Do you want to continue? [Y/n] ")
+		sc := bufio.NewScanner(e.Stdin)
+		if e.Stdin == nil || !sc.Scan() || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(sc.Text())+"y"), "y") {
+			fmt.Fprintln(e.Stdout, "Abort.")
+			return 1
+		}
+	}
+	if err := n.sleepCtx(e, n.scaled(5*time.Second*time.Duration(len(pkgs)))); err != nil {
+		return 130
+	}
+	_ = n.withLock(true, func() error {
+		for _, p := range pkgs {
+			n.m.Apt.Installed[p] = aptCatalog[p][1]
+		}
+		return nil
+	})
+	for _, p := range pkgs {
+		fmt.Fprintf(e.Stdout, "Setting up %s (%s) ...\n", p, aptCatalog[p][1])
+	}
 	return 0
 }
 

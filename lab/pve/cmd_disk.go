@@ -22,6 +22,25 @@ func humanSize(b int64) string {
 	return fmt.Sprintf("%.1f%s", f, units[i])
 }
 
+// vdevName is how zpool status shows a whole-disk vdev created from path
+// (a disk ZFS partitions itself, data on partition 1): -P prints the full
+// path of that partition (/dev/sdb1, /dev/disk/by-id/wwn-…-part1), plain
+// status its last component without the partition (sdb, wwn-…)
+// (openzfs/zfs@zfs-2.3.4:lib/libzfs/libzfs_pool.c:4485-4500,
+// zpool_vdev_name).
+func vdevName(path string, full bool) string {
+	if !full {
+		return path[strings.LastIndexByte(path, '/')+1:]
+	}
+	if strings.HasPrefix(path, ByIDDir) {
+		return path + "-part1"
+	}
+	if strings.HasPrefix(path, "/dev/nvme") {
+		return path + "p1"
+	}
+	return path + "1"
+}
+
 func (n *Node) cmdZpool(e *shell.Env) int {
 	if len(e.Args) < 2 {
 		fmt.Fprintln(e.Stderr, "missing command\nusage: zpool command args ...")
@@ -117,13 +136,18 @@ func (n *Node) cmdZpool(e *shell.Env) int {
 		n.lock()
 		defer n.unlock()
 		var names []string
+		fullPaths := false
 		for _, a := range args {
 			if !strings.HasPrefix(a, "-") {
 				names = append(names, a)
+			} else if strings.Contains(a, "P") {
+				fullPaths = true
 			}
 		}
 		if len(n.m.Pools) == 0 && len(names) == 0 {
-			fmt.Fprintln(e.Stdout, "no pools available")
+			// On standard error, status 0
+			// (openzfs/zfs@zfs-2.3.4:cmd/zpool/zpool_main.c:11202-11204).
+			fmt.Fprintln(e.Stderr, "no pools available")
 			return 0
 		}
 		for _, p := range n.m.Pools {
@@ -133,11 +157,18 @@ func (n *Node) cmdZpool(e *shell.Env) int {
 			fmt.Fprintf(e.Stdout, "  pool: %s\n state: ONLINE\nconfig:\n\n\tNAME        STATE     READ WRITE CKSUM\n\t%-11s ONLINE       0     0     0\n", p.Name, p.Name)
 			ind := "\t  "
 			if p.Raid != "single" && p.Raid != "stripe" {
-				fmt.Fprintf(e.Stdout, "\t  %-9s ONLINE       0     0     0\n", p.Raid+"-0")
+				// OpenZFS names a raidz vdev with its parity: "raidz1-0",
+				// "raidz2-0" (zpool_vdev_name, lib/libzfs/libzfs_pool.c,
+				// openzfs/zfs@zfs-2.2.7).
+				vdev := p.Raid
+				if vdev == "raidz" {
+					vdev = "raidz1"
+				}
+				fmt.Fprintf(e.Stdout, "\t  %-9s ONLINE       0     0     0\n", vdev+"-0")
 				ind = "\t    "
 			}
 			for _, d := range p.Devices {
-				fmt.Fprintf(e.Stdout, "%s%-9s ONLINE       0     0     0\n", ind, d)
+				fmt.Fprintf(e.Stdout, "%s%-9s ONLINE       0     0     0\n", ind, vdevName(d, fullPaths))
 			}
 			fmt.Fprintln(e.Stdout, "\nerrors: No known data errors")
 		}
@@ -298,7 +329,11 @@ func (n *Node) zpoolList(e *shell.Env, args []string) int {
 		}
 	}
 	if len(n.m.Pools) == 0 {
-		fmt.Fprintln(e.Stdout, "no pools available")
+		// Only the human form says so; scripted (-H) prints nothing
+		// (openzfs/zfs@zfs-2.3.4:cmd/zpool/zpool_main.c:7485-7487).
+		if !scripted && len(names) == 0 {
+			fmt.Fprintln(e.Stdout, "no pools available")
+		}
 		return 0
 	}
 	if !scripted {

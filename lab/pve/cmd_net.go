@@ -374,6 +374,12 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 	}
 	rc := 0
 	for _, u := range units {
+		if ok, r := n.unitFileVerb(e, verb, u, quiet); ok {
+			if r != 0 {
+				rc = r
+			}
+			continue
+		}
 		name := unitName(u)
 		n.lock()
 		isTimer := false
@@ -403,10 +409,19 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 		}
 		switch verb {
 		case "enable", "start", "restart", "reload", "try-restart", "reload-or-restart":
-			if verb == "enable" && !now {
-				continue
+			if verb == "enable" {
+				_ = n.withLock(true, func() error { delete(n.m.Disabled, name); return nil })
+				if !now {
+					continue
+				}
 			}
 			_ = n.withLock(true, func() error {
+				if name == "corosync" && n.m.Cluster == nil {
+					// corosync.service has ConditionPathExists=
+					// /etc/corosync/corosync.conf: without a cluster it
+					// is skipped, and systemctl still succeeds.
+					return nil
+				}
 				n.m.Services[name] = "active"
 				if name == "networking" && verb != "enable" {
 					_, _ = n.ifreload()
@@ -414,8 +429,17 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 				return nil
 			})
 		case "stop", "disable", "kill":
-			if verb == "disable" && !now {
-				continue
+			if verb == "disable" {
+				_ = n.withLock(true, func() error {
+					if n.m.Disabled == nil {
+						n.m.Disabled = map[string]bool{}
+					}
+					n.m.Disabled[name] = true
+					return nil
+				})
+				if !now {
+					continue
+				}
 			}
 			_ = n.withLock(true, func() error {
 				if isTimer {
@@ -435,8 +459,15 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 				fmt.Fprintln(e.Stdout, "active")
 			}
 		case "is-enabled":
+			n.lock()
+			off := n.m.Disabled[name]
+			n.unlock()
+			state := "enabled"
+			if off {
+				state, rc = "disabled", 1
+			}
 			if !quiet {
-				fmt.Fprintln(e.Stdout, "enabled")
+				fmt.Fprintln(e.Stdout, state)
 			}
 		case "status":
 			state := "active (running)"
@@ -452,9 +483,34 @@ func (n *Node) cmdSystemctl(e *shell.Env) int {
 	return rc
 }
 
+// PowerOn is the node starting after it was off (the lab resuming a saved
+// model): transient systemd units — every systemd-run timer — are gone,
+// since systemd keeps them under /run/systemd/transient (systemd-run(1):
+// "transient" units; /run is a tmpfs, file-hierarchy(7)), and /run starts
+// empty. A timer that should survive a reboot must be a unit file under
+// /etc/systemd/system, which the lab keeps with the rest of the disk.
+func (n *Node) PowerOn() {
+	n.lock()
+	defer n.unlock()
+	for u, tm := range n.timers {
+		tm.Stop()
+		delete(n.timers, u)
+	}
+	if len(n.m.Timers) > 0 {
+		n.m.Timers = nil
+		n.changed()
+	}
+	if names, err := n.fs.ReadDir("/run"); err == nil {
+		for _, name := range names {
+			_ = n.fs.RemoveAll("/run/" + name)
+		}
+		n.changed()
+	}
+}
+
 // SetExec sets how deferred commands (systemd-run timers) run: the lab
 // passes a function running a command line through the node's shell.
-// Pending timers of a resumed model are re-armed.
+// Pending timers are armed.
 func (n *Node) SetExec(f func(cmdline string)) {
 	n.lock()
 	defer n.unlock()
@@ -794,7 +850,6 @@ func (n *Node) resolve(host string) (string, bool) {
 		}
 	}
 	n.lock()
-	defer n.unlock()
 	ns := ""
 	if b, err := n.fs.ReadFile("/etc/resolv.conf"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -804,23 +859,24 @@ func (n *Node) resolve(host string) (string, bool) {
 			}
 		}
 	}
+	reach, internet := n.reachableLocked(ns), n.internetLocked()
+	n.unlock()
 	switch {
-	case ns == "10.0.0.1" && n.reachableLocked("10.0.0.1"):
-		if host == "firewall.mgmt.internal" || host == "firewall.internal" || host == "firewall" {
-			return "10.0.0.1", true
+	case ns == "10.0.0.1" && reach:
+		// The firewall's Unbound answers by its configuration
+		// (lab/opnsense LookupDNS); outside the node's lock, since the
+		// lab looks at the firewall and its leases.
+		if n.cfg.FirewallDNS == nil {
+			return "", false
 		}
-		if strings.HasPrefix(host, "tappaas") && strings.HasSuffix(host, ".mgmt.internal") {
-			return mgmtIP(strings.TrimSuffix(host, ".mgmt.internal")), true
-		}
-		for _, vm := range n.m.VMs {
-			if vm.IP != "" && vm.Running && (host == vm.Config["name"]+".mgmt.internal") {
-				return vm.IP, true
-			}
-		}
-		if ip, ok := publicHosts[host]; ok && n.internetLocked() {
+		ip, found, recurse := n.cfg.FirewallDNS(host)
+		if found {
 			return ip, true
 		}
-	case ns == "192.168.1.1" && n.reachableLocked("192.168.1.1"):
+		if ip, ok := publicHosts[host]; ok && recurse && internet {
+			return ip, true
+		}
+	case ns == "192.168.1.1" && reach:
 		if ip, ok := publicHosts[host]; ok {
 			return ip, true
 		}
@@ -838,6 +894,12 @@ func (n *Node) cmdGetent(e *shell.Env) int {
 		ip, ok := n.resolve(h)
 		if !ok {
 			rc = 2
+			continue
+		}
+		if e.Args[1] != "hosts" {
+			// ahosts lists one line per socket type, the name on the first
+			// (glibc nss/getent.c, as `getent ahostsv4 localhost` prints).
+			fmt.Fprintf(e.Stdout, "%-15s STREAM %s\n%-15s DGRAM  \n%-15s RAW    \n", ip, h, ip, ip)
 			continue
 		}
 		fmt.Fprintf(e.Stdout, "%-15s %s\n", ip, h)

@@ -30,7 +30,21 @@ func (n *Node) cmdPBM(e *shell.Env) int {
 	if len(rest) > 0 && group != "versions" {
 		sub, rest = rest[0], rest[1:]
 	}
-	c := parseCLI(rest)
+	// proxmox-backup-manager's --delete takes a property name (repeatable),
+	// not the boolean of other tools' --delete.
+	var deletes, kept []string
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == "--delete" && i+1 < len(rest) {
+			deletes = append(deletes, rest[i+1])
+			i++
+			continue
+		}
+		kept = append(kept, rest[i])
+	}
+	c := parseCLI(kept)
+	if len(deletes) > 0 {
+		c.opts["delete"] = strings.Join(deletes, "\x00")
+	}
 	jsonOut := strings.HasPrefix(c.opts["output-format"], "json")
 	delete(c.opts, "output-format")
 	errf := func(format string, a ...any) int {
@@ -108,6 +122,10 @@ func (n *Node) cmdPBM(e *shell.Env) int {
 			switch sub {
 			case "update":
 				if v, ok := c.opts["gc-schedule"]; ok {
+					// GC_SCHEDULE_SCHEMA: a calendar event.
+					if err := verifyCalendarEvent(v); err != nil {
+						return fmt.Errorf("parameter verification errors\n\nparameter 'gc-schedule': %v", err)
+					}
 					d.GCSchedule = v
 				}
 				if v, ok := c.opts["comment"]; ok {
@@ -122,10 +140,20 @@ func (n *Node) cmdPBM(e *shell.Env) int {
 				}
 				p.Datastores = out
 			default:
-				out = map[string]any{"name": d.Name, "path": d.Path, "gc-schedule": d.GCSchedule, "comment": d.Comment}
+				// DataStoreConfig leaves unset options out.
+				out = map[string]any{"name": d.Name, "path": d.Path}
+				if d.GCSchedule != "" {
+					out["gc-schedule"] = d.GCSchedule
+				}
+				if d.Comment != "" {
+					out["comment"] = d.Comment
+				}
 			}
 			return nil
 		})
+		if err != nil && d != nil {
+			return errf("%v", err)
+		}
 		if err != nil {
 			return errf("unable to parse datastore config - no such datastore '%s'", c.pos[0])
 		}
@@ -306,7 +334,15 @@ func (n *Node) cmdPBM(e *shell.Env) int {
 		printJSON(e, out)
 		return 0
 	case "prune-job create", "verify-job create":
-		if len(c.pos) < 1 || c.opts["store"] == "" {
+		if len(c.pos) < 1 {
+			return errf("parameter verification errors\n\nparameter 'id': parameter is missing and it is not optional.")
+		}
+		if group == "prune-job" {
+			if errs := pruneJobErrors(c.pos[0], c.opts, true); len(errs) > 0 {
+				return errf("parameter verification errors\n\n%s", strings.Join(errs, "\n"))
+			}
+		}
+		if c.opts["store"] == "" {
 			return errf("parameter verification errors\n\nparameter 'store': parameter is missing and it is not optional.")
 		}
 		var msg string
@@ -337,11 +373,42 @@ func (n *Node) cmdPBM(e *shell.Env) int {
 		out := []any{}
 		for _, j := range p.Jobs {
 			if j["kind"] == group {
-				out = append(out, j)
+				out = append(out, pruneJobJSON(j))
 			}
 		}
 		n.unlock()
 		printJSON(e, out)
+		return 0
+	case "prune-job update":
+		// update_prune_job (proxmox-backup src/api2/config/prune.rs): the
+		// given options replace the stored ones.
+		if len(c.pos) < 1 {
+			return errf("parameter verification errors\n\nparameter 'id': parameter is missing and it is not optional.")
+		}
+		if errs := pruneJobErrors(c.pos[0], c.opts, false); len(errs) > 0 {
+			return errf("parameter verification errors\n\n%s", strings.Join(errs, "\n"))
+		}
+		var found bool
+		_ = n.withLock(true, func() error {
+			for _, j := range p.Jobs {
+				if j["kind"] == group && j["id"] == c.pos[0] {
+					found = true
+					for k, v := range c.opts {
+						if k == "delete" {
+							for _, d := range strings.Split(v, "\x00") {
+								delete(j, d)
+							}
+							continue
+						}
+						j[k] = v
+					}
+				}
+			}
+			return nil
+		})
+		if !found {
+			return errf("no such prune job '%s'", c.pos[0])
+		}
 		return 0
 	}
 	if group == "versions" {

@@ -41,6 +41,12 @@ func (n *Node) cmdPvesm(e *shell.Env) int {
 		if len(c.pos) < 2 {
 			return usage(e, "pvesm add <type> <storage> [OPTIONS]")
 		}
+		// pvesm maps --password interactively for add and set
+		// (proxmox/pve-storage src/PVE/CLI/pvesm.pm param_mapping
+		// 'create'/'update').
+		if !interactivePassword(e, c) {
+			return 255
+		}
 		p := map[string]string{"type": c.pos[0], "storage": c.pos[1]}
 		for k, v := range c.opts {
 			p[k] = v
@@ -56,6 +62,9 @@ func (n *Node) cmdPvesm(e *shell.Env) int {
 	case "set":
 		if len(c.pos) < 1 {
 			return usage(e, "pvesm set <storage> [OPTIONS]")
+		}
+		if !interactivePassword(e, c) {
+			return 255
 		}
 		p := map[string]string{"storage": c.pos[0]}
 		for k, v := range c.opts {
@@ -203,8 +212,10 @@ func (n *Node) cmdPvecm(e *shell.Env) int {
 		}
 		// pvecm add asks for the peer's root password, then shows its
 		// fingerprint for confirmation (unless --fingerprint is given)
+		// (proxmox/pve-cluster src/PVE/CLI/pvecm.pm "add": read_password,
+		// one chomped line from a stdin that is not a terminal)
 		lines := strings.Split(readAllString(e.Stdin), "\n")
-		pw := strings.TrimSpace(lines[0])
+		pw := lines[0]
 		fp := c.opts["fingerprint"]
 		if fp == "" && (len(lines) < 2 || strings.TrimSpace(lines[1]) != "yes") {
 			fmt.Fprintf(e.Stderr, "Please enter superuser (root) password for '%s': \nThe authenticity of host '%s' can't be established.\nAre you sure you want to continue connecting (yes/no)? Aborting.\n", c.pos[0], c.pos[0])

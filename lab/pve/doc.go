@@ -4,7 +4,7 @@
 // tasks, PBS, certificates) shared by two faces:
 //
 //   - Handler: the HTTPS API under /api2/json, strict like pveproxy
-//     (reference/apis.md §2): token and ticket+CSRF auth, root@pam-only
+//     (docs/pve-api.md): token and ticket+CSRF auth, root@pam-only
 //     endpoints, parameter validation with the `errors` map, errors with the
 //     message as the HTTP reason phrase (hijacked connection), UPID tasks.
 //     PBSHandler is the PBS API on :8007 once proxmox-backup-server is

@@ -83,9 +83,14 @@ func (n *Node) createPool(name, raid string, devs []string, ashift int, compress
 		size = minSize * int64(len(disks)-3)
 	}
 	p := &Pool{Name: name, Raid: raid, Ashift: ashift, Compression: compression, Autotrim: "off", Size: size * 96 / 100, Props: map[string]string{}}
-	for _, d := range disks {
+	for i, d := range disks {
 		d.Use = "zfs:" + name
-		p.Devices = append(p.Devices, d.Dev)
+		// ZFS keeps the path it was given (a by-id link stays one).
+		dv := devs[i]
+		if !strings.HasPrefix(dv, "/dev/") {
+			dv = "/dev/" + dv
+		}
+		p.Devices = append(p.Devices, dv)
 	}
 	n.m.Pools = append(n.m.Pools, p)
 	n.m.Datasets = append(n.m.Datasets, name)
@@ -122,7 +127,7 @@ func hZFSGet(c *call) (any, error) {
 	}
 	var kids []any
 	for _, d := range p.Devices {
-		kids = append(kids, map[string]any{"name": strings.TrimPrefix(d, "/dev/"), "state": "ONLINE", "read": 0, "write": 0, "cksum": 0, "msg": ""})
+		kids = append(kids, map[string]any{"name": vdevName(d, false), "state": "ONLINE", "read": 0, "write": 0, "cksum": 0, "msg": ""})
 	}
 	top := kids
 	if p.Raid != "single" && p.Raid != "stripe" {

@@ -569,6 +569,9 @@ func (n *Node) vmStatus(vm *VM, full bool) map[string]any {
 		"maxdisk": maxdisk, "disk": 0, "uptime": uptime, "netin": 0, "netout": 0, "cpu": 0, "diskread": 0, "diskwrite": 0}
 	if vm.Running {
 		out["pid"] = 10000 + vm.VMID
+		if vm.PID != 0 {
+			out["pid"] = vm.PID
+		}
 		out["mem"] = (mem << 20) / 3
 	}
 	if vm.Config["template"] == "1" {
@@ -973,6 +976,8 @@ func (n *Node) startVM(auth authInfo, vm *VM) *Task {
 	guest, version := n.vmGuest(vm)
 	vm.Running = true
 	vm.StartedAt = time.Now()
+	n.m.NextPID += 1 + int(time.Now().UnixNano()%7)
+	vm.PID = n.m.NextPID
 	vm.ReadyAt = vm.StartedAt.Add(n.scaled(bootDelay(guest)))
 	vm.IP = n.guestIP(vm, guest)
 	if n.cfg.OnBoot != nil {
@@ -1091,6 +1096,12 @@ func (n *Node) destroyVM(auth authInfo, vm *VM, purge bool) (*Task, error) {
 	}
 	delete(n.m.VMs, vm.VMID)
 	_ = n.fs.Remove(fmt.Sprintf("/etc/pve/nodes/%s/qemu-server/%d.conf", n.m.Hostname, vm.VMID))
+	// "Destroy the VM and all used/owned volumes" (PVE API schema, DELETE
+	// /nodes/{node}/qemu/{vmid}; qm(1) destroy): the guest OS on them goes too.
+	if f := n.cfg.OnDestroy; f != nil {
+		id := vm.VMID
+		n.after(func() { f(id) })
+	}
 	return n.newTask("qmdestroy", strconv.Itoa(vm.VMID), auth.authID(), 2*time.Second, nil, ""), nil
 }
 

@@ -13,7 +13,8 @@ import (
 )
 
 // Image is one file of the lab's image mirror: the release assets the
-// bootstrap downloads (bootstrap.md §0), served as deterministic bytes.
+// bootstrap downloads (docs/upstream.md#images), served as
+// deterministic bytes.
 type Image struct {
 	URL         string `json:"url"`
 	Guest       string `json:"guest"`   // opnsense, nixos

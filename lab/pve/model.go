@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,7 +60,10 @@ type Model struct {
 	PBS        PBS                 `json:"pbs"`
 	Certs      Certs               `json:"certs"`
 	Services   map[string]string   `json:"services"` // name → "active"/"inactive"
-	Timers     []Timer             `json:"timers"`
+	// Disabled are the units `systemctl disable` turned off at boot; every
+	// other known unit is enabled, as the Debian packages install them.
+	Disabled map[string]bool `json:"disabled,omitempty"`
+	Timers   []Timer         `json:"timers"`
 
 	Files map[string]FileRec `json:"files,omitempty"` // FS snapshot (persistence only)
 }
@@ -83,6 +87,67 @@ type Disk struct {
 	WWN    string `json:"wwn"`
 	Rota   bool   `json:"rota"`
 	Use    string `json:"use"` // "" unused, "system", "zfs:<pool>", "data"
+	// Bus is how udev names it in /dev/disk/by-id: "ata" (the default for
+	// sdX), "scsi" (e.g. a QEMU SCSI disk) or "nvme" (nvmeXnY).
+	Bus string `json:"bus,omitempty"`
+}
+
+// IDs are the disk's /dev/disk/by-id names as udev's
+// 60-persistent-storage.rules makes them (systemd/systemd:
+// rules.d/60-persistent-storage.rules.in): ata-<model>_<serial> for ATA
+// disks (ata_id's ID_SERIAL, blanks as "_"), scsi-<serial> for SCSI,
+// nvme-<model>_<serial> and nvme-<wwid> for NVMe, and wwn-<wwn> for
+// disks reporting a World Wide Name. A partition N adds "-partN".
+func (d *Disk) IDs() []string {
+	serial := strings.ReplaceAll(d.Model, " ", "_") + "_" + d.Serial
+	var ids []string
+	switch d.bus() {
+	case "nvme":
+		ids = append(ids, "nvme-"+serial)
+		if d.WWN != "" {
+			ids = append(ids, "nvme-"+d.WWN)
+		}
+		return ids
+	case "scsi":
+		ids = append(ids, "scsi-"+d.Serial)
+	default:
+		ids = append(ids, "ata-"+serial)
+	}
+	if d.WWN != "" {
+		ids = append(ids, "wwn-"+d.WWN)
+	}
+	return ids
+}
+
+func (d *Disk) bus() string {
+	switch {
+	case d.Bus != "":
+		return d.Bus
+	case strings.HasPrefix(d.Dev, "/dev/nvme"):
+		return "nvme"
+	}
+	return "ata"
+}
+
+// partName is the kernel name of partition n of the disk: sdb1, nvme0n1p1.
+func (d *Disk) partName(n int) string {
+	base := strings.TrimPrefix(d.Dev, "/dev/")
+	if strings.HasPrefix(base, "nvme") {
+		return fmt.Sprintf("%sp%d", base, n)
+	}
+	return fmt.Sprintf("%s%d", base, n)
+}
+
+// parts are the partition numbers the disk has: the PVE installer's three
+// on the system disk, ZFS's 1 and 9 on a whole-disk vdev.
+func (d *Disk) parts() []int {
+	switch {
+	case d.Use == "system":
+		return []int{1, 2, 3}
+	case strings.HasPrefix(d.Use, "zfs:"):
+		return []int{1, 9}
+	}
+	return nil
 }
 
 // Link is a live network interface.
@@ -192,10 +257,14 @@ type VM struct {
 	Config    map[string]string `json:"config"`
 	Running   bool              `json:"running"`
 	StartedAt time.Time         `json:"started_at,omitempty"`
-	ReadyAt   time.Time         `json:"ready_at,omitempty"` // OS (and agent) up
-	IP        string            `json:"ip,omitempty"`
-	Lock      string            `json:"lock,omitempty"`
-	AgentUp   bool              `json:"agent_up,omitempty"` // a guest agent started inside (OPNsense's is a plugin)
+	// PID is the QEMU process of the running VM: a start (qm start, or
+	// qm reboot, which shuts down and starts again) runs a new process; a
+	// reboot inside the guest keeps it.
+	PID     int       `json:"pid,omitempty"`
+	ReadyAt time.Time `json:"ready_at,omitempty"` // OS (and agent) up
+	IP      string    `json:"ip,omitempty"`
+	Lock    string    `json:"lock,omitempty"`
+	AgentUp bool      `json:"agent_up,omitempty"` // a guest agent started inside (OPNsense's is a plugin)
 }
 
 // HAResource is an HA-managed guest.
@@ -218,7 +287,10 @@ type Timer struct {
 // FileRec is one FS entry in the persisted snapshot.
 type FileRec struct {
 	Dir  bool        `json:"dir,omitempty"`
+	Link string      `json:"link,omitempty"` // a symlink's target
 	Mode fs.FileMode `json:"mode"`
+	UID  int         `json:"uid,omitempty"`
+	GID  int         `json:"gid,omitempty"`
 	Data string      `json:"data,omitempty"` // base64
 }
 
@@ -300,7 +372,7 @@ func nodeAddrFor(hostname string) string {
 	return "192.168.1.10"
 }
 
-// mgmtIP is 10.0.0.(9+N) for tappaasN (bootstrap.md §0).
+// mgmtIP is 10.0.0.(9+N) for tappaasN (docs/upstream.md#addresses).
 func mgmtIP(hostname string) string {
 	n := 1
 	if i := strings.IndexAny(hostname, "0123456789"); i >= 0 {
@@ -312,17 +384,20 @@ func mgmtIP(hostname string) string {
 	return fmt.Sprintf("10.0.0.%d", 9+n)
 }
 
-// basePackages are installed on a fresh PVE 9 node (name, version).
+// basePackages are installed on a fresh PVE 9 node (name, version). As on
+// a node installed from an ISO, some are older than the repository's
+// (aptCatalog): a dist-upgrade has work to do.
 var basePackages = [][2]string{
-	{"pve-manager", PVEVersion}, {"proxmox-ve", "9.1.0"}, {"qemu-server", "9.1.2"}, {"pve-cluster", "9.0.7"},
-	{"proxmox-widget-toolkit", "5.1.2"}, {"ifupdown2", "3.3.0-1+pmx10"}, {"zfsutils-linux", "2.3.4-pve1"},
+	{"pve-manager", PVEVersion}, {"proxmox-ve", "9.1.0"}, {"qemu-server", "9.1.1"}, {"pve-cluster", "9.0.6"},
+	{"proxmox-widget-toolkit", "5.1.1"}, {"ifupdown2", "3.3.0-1+pmx10"}, {"zfsutils-linux", "2.3.4-pve1"},
 	{"openssh-server", "1:10.0p1-7"}, {"curl", "8.14.1-2"}, {"wget", "1.25.0-2"}, {"openssl", "3.5.4-1"},
 	{"zstd", "1.5.7+dfsg-1"}, {"proxmox-backup-client", "4.0.16-1"}, {"chrony", "4.6.1-3"}, {"systemd", "257.8-1"},
 	{"bash", "5.2.37-2"}, {"coreutils", "9.7-3"}, {"iproute2", "6.15.0-1"}, {"apt", "3.0.3"},
 }
 
-// secondaryInterfaces is what the PVE installer leaves on tappaasN (N>1):
-// the downstream NIC with 10.0.0.(9+N)/24 via the firewall (bootstrap.md §1b).
+// secondaryInterfaces is what the PVE installer leaves on tappaasN (N>1): the
+// downstream NIC with 10.0.0.(9+N)/24 via the firewall
+// (docs/upstream.md#join).
 func secondaryInterfaces(ip string) string {
 	return "auto lo\niface lo inet loopback\n\niface enp1s0 inet manual\n\niface enp2s0 inet manual\n\nauto vmbr0\niface vmbr0 inet static\n\taddress " + ip + "/24\n\tgateway 10.0.0.1\n\tbridge-ports enp2s0\n\tbridge-stp off\n\tbridge-fd 0\n\nsource /etc/network/interfaces.d/*\n"
 }
@@ -349,6 +424,13 @@ iface vmbr0 inet static
 source /etc/network/interfaces.d/*
 `
 
+// Root's authorized keys on a PVE node: RootAuthorizedKeys is a symlink to
+// the cluster-wide ClusterAuthorizedKeys (see seedFS).
+const (
+	RootAuthorizedKeys    = "/root/.ssh/authorized_keys"
+	ClusterAuthorizedKeys = "/etc/pve/priv/authorized_keys"
+)
+
 // seedFS writes the files of a fresh node into fsys.
 func (m *Model) seedFS(fsys shell.FS) error {
 	host := m.Hostname
@@ -370,7 +452,6 @@ func (m *Model) seedFS(fsys shell.FS) error {
 		"/etc/pve/priv/pve-root-ca.key":                   m.Certs.CAKeyPEM,
 		"/root/.ssh/id_ed25519":                           m.Certs.RootKeyPEM,
 		"/etc/timezone":                                   "Etc/UTC\n",
-		"/proc/cpuinfo":                                   "processor\t: 0\nmodel name\t: Intel(R) N100\n",
 	}
 	for _, d := range []string{"/etc/network/interfaces.d", "/var/lib/vz/template/iso", "/var/lib/vz/images", "/var/lib/vz/import", "/var/lib/vz/dump", "/tmp", "/run", "/var/log", "/root/tappaas", "/etc/apt/apt.conf.d", "/usr/local/bin", "/usr/local/sbin", "/etc/cron.weekly", "/etc/cron.monthly", "/etc/systemd/system", "/etc/pve/nodes/" + host + "/qemu-server", "/etc/pve/priv/storage", "/var/lib/vz/snippets", "/home"} {
 		if err := fsys.MkdirAll(d, 0o755); err != nil {
@@ -394,6 +475,33 @@ func (m *Model) seedFS(fsys shell.FS) error {
 			return err
 		}
 	}
+	// pve-cluster keeps root's authorized keys cluster-wide and links
+	// root's file to them (proxmox/pve-cluster:src/PVE/Cluster/Setup.pm,
+	// sub setup_ssh_keys, run by `pvecm updatecerts` when pve-cluster
+	// starts): /root/.ssh/authorized_keys -> /etc/pve/priv/authorized_keys.
+	if l, ok := fsys.(shell.Linker); ok {
+		if err := fsys.MkdirAll("/root/.ssh", 0o700); err != nil {
+			return err
+		}
+		if err := fsys.WriteFile(ClusterAuthorizedKeys, nil, 0o600); err != nil {
+			return err
+		}
+		if err := l.Symlink(ClusterAuthorizedKeys, RootAuthorizedKeys); err != nil {
+			return err
+		}
+	}
+	return m.seedVirtual(fsys)
+}
+
+// seedVirtual writes the kernel's virtual files (/proc, /sys), which a
+// snapshot does not keep: the kernel makes them at every boot.
+func (m *Model) seedVirtual(fsys shell.FS) error {
+	if err := fsys.MkdirAll("/proc", 0o555); err != nil {
+		return err
+	}
+	if err := fsys.WriteFile("/proc/cpuinfo", []byte("processor\t: 0\nmodel name\t: Intel(R) N100\n"), 0o444); err != nil {
+		return err
+	}
 	for _, n := range m.NICs {
 		dir := "/sys/class/net/" + n.Name
 		_ = fsys.MkdirAll(dir+"/device", 0o755)
@@ -415,9 +523,11 @@ func SnapshotFS(fsys shell.FS) (map[string]FileRec, error) { return snapshotFS(f
 // RestoreFS writes a snapshot made by SnapshotFS into fsys.
 func RestoreFS(fsys shell.FS, files map[string]FileRec) error { return restoreFS(fsys, files) }
 
-// snapshotFS copies every file of fsys into m.Files.
+// snapshotFS copies every file of fsys into m.Files: contents, modes
+// (with setuid/setgid/sticky), owners and symlinks as links.
 func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 	out := map[string]FileRec{}
+	linker, _ := fsys.(shell.Linker)
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		names, err := fsys.ReadDir(dir)
@@ -429,12 +539,21 @@ func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 			if strings.HasPrefix(p, "/proc") || strings.HasPrefix(p, "/sys") || strings.HasPrefix(p, "/dev") {
 				continue
 			}
+			if linker != nil {
+				if st, err := linker.Lstat(p); err == nil && st.Mode&fs.ModeSymlink != 0 {
+					if t, err := linker.Readlink(p); err == nil {
+						out[p] = FileRec{Link: t, UID: st.UID, GID: st.GID}
+					}
+					continue
+				}
+			}
 			st, err := fsys.Stat(p)
 			if err != nil {
 				continue
 			}
+			mode := st.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 			if st.IsDir {
-				out[p] = FileRec{Dir: true, Mode: st.Mode.Perm()}
+				out[p] = FileRec{Dir: true, Mode: mode, UID: st.UID, GID: st.GID}
 				if err := walk(p); err != nil {
 					return err
 				}
@@ -444,37 +563,63 @@ func snapshotFS(fsys shell.FS) (map[string]FileRec, error) {
 			if err != nil {
 				continue
 			}
-			out[p] = FileRec{Mode: st.Mode.Perm(), Data: base64.StdEncoding.EncodeToString(b)}
+			out[p] = FileRec{Mode: mode, UID: st.UID, GID: st.GID, Data: base64.StdEncoding.EncodeToString(b)}
 		}
 		return nil
 	}
 	return out, walk("/")
 }
 
-// restoreFS writes a snapshot into fsys.
+// restoreFS writes a snapshot into fsys (as root; owners are restored
+// where fsys keeps them).
 func restoreFS(fsys shell.FS, files map[string]FileRec) error {
 	names := make([]string, 0, len(files))
 	for k := range files {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	chown, _ := fsys.(shell.Chowner)
 	for _, n := range names {
 		f := files[n]
-		if f.Dir {
-			if err := fsys.MkdirAll(n, f.Mode|0o700); err != nil {
-				return err
-			}
-			continue
-		}
-		b, err := base64.StdEncoding.DecodeString(f.Data)
-		if err != nil {
-			return fmt.Errorf("lab state: file %s: %w", n, err)
-		}
 		if err := fsys.MkdirAll(path.Dir(n), 0o755); err != nil {
 			return err
 		}
-		if err := fsys.WriteFile(n, b, f.Mode); err != nil {
+		switch {
+		case f.Link != "":
+			l, ok := fsys.(shell.Linker)
+			if !ok {
+				continue
+			}
+			_ = fsys.Remove(n)
+			if err := l.Symlink(f.Link, n); err != nil {
+				return err
+			}
+			if chown != nil {
+				if err := chown.Lchown(n, f.UID, f.GID); err != nil {
+					return err
+				}
+			}
+			continue
+		case f.Dir:
+			if err := fsys.MkdirAll(n, f.Mode.Perm()); err != nil {
+				return err
+			}
+		default:
+			b, err := base64.StdEncoding.DecodeString(f.Data)
+			if err != nil {
+				return fmt.Errorf("lab state: file %s: %w", n, err)
+			}
+			if err := fsys.WriteFile(n, b, f.Mode); err != nil {
+				return err
+			}
+		}
+		if err := fsys.Chmod(n, f.Mode); err != nil {
 			return err
+		}
+		if chown != nil {
+			if err := chown.Chown(n, f.UID, f.GID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -512,12 +657,18 @@ func (m *Model) disk(dev string) *Disk {
 		dev = "/dev/" + dev
 	}
 	for _, d := range m.Disks {
-		if d.Dev == dev || "/dev/disk/by-id/wwn-"+d.WWN == dev || "/dev/disk/by-id/ata-"+strings.ReplaceAll(d.Model, " ", "_")+"_"+d.Serial == dev {
+		if d.Dev == dev {
+			return d
+		}
+		if id, ok := strings.CutPrefix(dev, ByIDDir); ok && slices.Contains(d.IDs(), id) {
 			return d
 		}
 	}
 	return nil
 }
+
+// ByIDDir is udev's directory of stable disk names.
+const ByIDDir = "/dev/disk/by-id/"
 
 func (m *Model) nic(name string) *NIC {
 	for i := range m.NICs {

@@ -24,6 +24,9 @@ type Config struct {
 	// OnBoot is called (outside the lock) when a VM starts; guest is "opnsense",
 	// "nixos" or "" and ready is when its OS is up.
 	OnBoot func(vmid int, guest, version string, ready time.Time)
+	// OnDestroy is called (outside the lock) when a VM is destroyed: its
+	// disks are gone, and with them its guest OS (host key, files).
+	OnDestroy func(vmid int)
 	// OnPBS is called once when proxmox-backup-server gets installed.
 	OnPBS func()
 	// Join performs the member side of a cluster join (the peer named
@@ -33,6 +36,11 @@ type Config struct {
 	// SiteFirewallUp reports whether a firewall elsewhere on the site
 	// routes 10.0.0.1 (for nodes without their own firewall VM).
 	SiteFirewallUp func() bool
+	// FirewallDNS asks the firewall's resolver on 10.0.0.1:53 for name:
+	// found with an address, or recurse when it would look the name up on
+	// the internet; neither means no answer (nothing listens, NXDOMAIN,
+	// SERVFAIL). nil: no firewall answers DNS.
+	FirewallDNS func(name string) (ip string, found, recurse bool)
 	// CertFor returns the PEM certificate served at a lab address other
 	// than the node's own (the firewall's 10.0.0.1:443), for openssl
 	// s_client; ok is false when nothing listens there.
@@ -70,12 +78,17 @@ func New(cfg Config) (*Node, error) {
 			}
 			n.m.Files = nil
 		}
+		if err := n.m.seedVirtual(n.fs); err != nil {
+			return nil, err
+		}
+		n.syncSysNetLocked()
 		if n.m.Volumes == nil {
 			n.m.Volumes = map[string]*Volume{}
 		}
 		if n.m.VMs == nil {
 			n.m.VMs = map[int]*VM{}
 		}
+		n.syncDevLocked() // /dev is not persisted: udev makes it at boot
 		return n, nil
 	}
 	m, err := NewModel(cfg.Hostname)
@@ -222,12 +235,13 @@ func (n *Node) syncFilesLocked() {
 		_ = n.fs.WriteFile(fmt.Sprintf("/etc/pve/nodes/%s/qemu-server/%d.conf", m.Hostname, id), []byte(cb.String()), 0o640)
 	}
 	n.syncSysNetLocked()
+	n.syncDevLocked()
 	ak := AuthorizedKeyPEM(m.Certs.ClientPEM, "lab-client")
-	if cur, err := n.fs.ReadFile("/root/.ssh/authorized_keys"); err != nil {
+	if cur, err := n.fs.ReadFile(RootAuthorizedKeys); err != nil {
 		_ = n.fs.MkdirAll("/root/.ssh", 0o700)
-		_ = n.fs.WriteFile("/root/.ssh/authorized_keys", []byte(ak+"\n"), 0o600)
+		_ = n.fs.WriteFile(RootAuthorizedKeys, []byte(ak+"\n"), 0o600)
 	} else if !strings.Contains(string(cur), strings.Fields(ak)[1]) {
-		_ = n.fs.AppendFile("/root/.ssh/authorized_keys", []byte(ak+"\n"), 0o600)
+		_ = n.fs.AppendFile(RootAuthorizedKeys, []byte(ak+"\n"), 0o600)
 	}
 	if _, err := n.fs.Stat("/root/.ssh/id_ed25519.pub"); err != nil {
 		_ = n.fs.WriteFile("/root/.ssh/id_ed25519.pub", []byte(AuthorizedKeyPEM(m.Certs.RootKeyPEM, "root@"+m.Hostname)+"\n"), 0o644)
@@ -253,6 +267,28 @@ func sortedKeys[V any](mp map[string]V) []string {
 }
 
 // syncSysNetLocked mirrors the live links into /sys/class/net.
+// syncDevLocked makes the disks' device nodes and udev's
+// /dev/disk/by-id links (see Disk.IDs): relative links to ../../sdb, and
+// ID-partN to each partition, as on a real node.
+func (n *Node) syncDevLocked() {
+	l, ok := n.fs.(shell.Linker)
+	if !ok {
+		return
+	}
+	_ = n.fs.RemoveAll(ByIDDir)
+	_ = n.fs.MkdirAll(ByIDDir, 0o755)
+	for _, d := range n.m.Disks {
+		_ = n.fs.WriteFile(d.Dev, nil, 0o660)
+		for _, id := range d.IDs() {
+			_ = l.Symlink("../../"+strings.TrimPrefix(d.Dev, "/dev/"), ByIDDir+id)
+			for _, p := range d.parts() {
+				_ = n.fs.WriteFile("/dev/"+d.partName(p), nil, 0o660)
+				_ = l.Symlink("../../"+d.partName(p), fmt.Sprintf("%s%s-part%d", ByIDDir, id, p))
+			}
+		}
+	}
+}
+
 func (n *Node) syncSysNetLocked() {
 	have, _ := n.fs.ReadDir("/sys/class/net")
 	for _, name := range have {

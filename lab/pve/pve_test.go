@@ -222,7 +222,30 @@ func TestPBSManager(t *testing.T) {
 	tn.run(0, "", "proxmox-backup-manager acl update /datastore/ds1 DatastoreBackup --auth-id 'tappaas@pbs!pve'")
 	tn.run(0, `"ugid":"tappaas@pbs!pve"`, "proxmox-backup-manager acl list --output-format json")
 	tn.run(0, `"tokenid":"tappaas@pbs!pve"`, "proxmox-backup-manager user list-tokens tappaas@pbs --output-format json")
-	tn.run(0, "", "proxmox-backup-manager prune-job create p1 --store ds1 --schedule 02:00 --keep-last 4")
+	tn.run(0, "", "proxmox-backup-manager prune-job create pj1 --store ds1 --schedule 02:00 --keep-last 4")
+	// Prune jobs and schedules as the API schema checks them.
+	for _, c := range []struct{ want, cmd string }{
+		{"parameter 'keep-daily': value must have a minimum value of 1 (got 0)", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 02:00 --keep-daily 0"},
+		{"parameter 'schedule': parameter is missing and it is not optional.", "proxmox-backup-manager prune-job create pj2 --store ds1 --keep-last 1"},
+		{"parameter 'schedule': unable to parse calendar event", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 'every night'"},
+		{"parameter 'schedule': unable to parse calendar event", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 25:00"},
+		{"parameter 'disable': Unable to parse boolean option.", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 02:00 --disable nah"},
+		{"parameter 'keep-forever': schema does not allow additional properties.", "proxmox-backup-manager prune-job create pj2 --store ds1 --schedule 02:00 --keep-forever 1"},
+		{"parameter 'id': value must be at least 3 characters long", "proxmox-backup-manager prune-job create p --store ds1 --schedule 02:00"},
+		{"already exists", "proxmox-backup-manager prune-job create pj1 --store ds1 --schedule daily"},
+		{"parameter 'gc-schedule': unable to parse calendar event", "proxmox-backup-manager datastore update ds1 --gc-schedule 3am"},
+	} {
+		tn.run(255, c.want, c.cmd)
+	}
+	for _, ok := range []string{"daily", "mon..fri 02:00", "sat,sun *:0/15", "03:00 UTC", "*:30:00"} {
+		tn.run(0, "", "proxmox-backup-manager datastore update ds1 --gc-schedule '"+ok+"'")
+	}
+	tn.run(0, "", "proxmox-backup-manager prune-job update pj1 --keep-last 2 --keep-hourly 3 --disable false")
+	tn.run(0, "", "proxmox-backup-manager prune-job update pj1 --delete keep-hourly")
+	if out := tn.run(0, "", "proxmox-backup-manager prune-job list --output-format json"); out != `[{"id":"pj1","keep-last":2,"schedule":"02:00","store":"ds1"}]`+"\n" {
+		t.Fatalf("prune-job list: %s", out)
+	}
+	tn.run(0, `"gc-schedule":"*:30:00"`, "proxmox-backup-manager datastore show ds1 --output-format json")
 	tn.run(255, "no such datastore", "proxmox-backup-manager verify-job create v1 --store nosuch")
 	// the token alone is not enough: its user needs rights too (intersection)
 	tn.n.lock()
@@ -380,4 +403,125 @@ func TestReleaseAPIOverCurl(t *testing.T) {
 	tn.run(22, "returned error: 404", "curl -fsS https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/opnsense-firewall-v9.9")
 	tn.run(22, "returned error: 404", "curl -fsS https://api.github.com/repos/someone/else/releases/tags/opnsense-firewall-v1.1")
 	tn.run(0, `"message":"Not Found"`, "curl -sS https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/nope")
+}
+
+// Root's authorized_keys on a fresh node is pve-cluster's symlink into
+// /etc/pve/priv; appending goes through it, a rename replaces it, and the
+// link survives a snapshot.
+func TestRootAuthorizedKeysIsClusterLink(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	if out := tn.run(0, "", "readlink /root/.ssh/authorized_keys"); out != ClusterAuthorizedKeys+"\n" {
+		t.Fatalf("readlink: %q", out)
+	}
+	tn.run(0, "", "echo 'ssh-ed25519 AAAAnew x' >> /root/.ssh/authorized_keys")
+	if b, _ := tn.n.FS().ReadFile(ClusterAuthorizedKeys); !strings.Contains(string(b), "AAAAnew") || !strings.Contains(string(b), "lab-client") {
+		t.Fatalf("cluster file after append: %q", b)
+	}
+	files, err := SnapshotFS(tn.n.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files[RootAuthorizedKeys].Link != ClusterAuthorizedKeys {
+		t.Fatalf("snapshot: %+v", files[RootAuthorizedKeys])
+	}
+	restored := shell.NewMemFS()
+	if err := RestoreFS(restored, files); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := restored.Readlink(RootAuthorizedKeys); err != nil || l != ClusterAuthorizedKeys {
+		t.Fatalf("restored link: %q %v", l, err)
+	}
+	tn.run(0, "", "printf 'x\\n' > /tmp/k && mv -f /tmp/k /root/.ssh/authorized_keys")
+	if out := tn.run(1, "", "readlink /root/.ssh/authorized_keys"); out != "" {
+		t.Fatalf("mv over the link: %q", out)
+	}
+}
+
+// With no pools, only the human forms say so: `zpool list -H` prints
+// nothing, `zpool status` says it on standard error.
+func TestZpoolNoPools(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	for _, c := range []struct{ cmd, out, errOut string }{
+		{"zpool list -H -o name", "", ""},
+		{"zpool list", "no pools available\n", ""},
+		{"zpool status", "", "no pools available\n"},
+	} {
+		var out, errb bytes.Buffer
+		if rc := tn.in.Run(context.Background(), c.cmd, strings.NewReader(""), &out, &errb, map[string]string{"USER": "root"}); rc != 0 || out.String() != c.out || errb.String() != c.errOut {
+			t.Errorf("%s: %d %q %q", c.cmd, rc, out.String(), errb.String())
+		}
+	}
+}
+
+// udev's /dev/disk/by-id links exist for every disk (and its partitions),
+// zpool create takes them, and zpool status shows the names given.
+func TestDiskByIDAndPoolNames(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	ls := tn.run(0, "", `for l in /dev/disk/by-id/*; do printf '%s %s\n' "${l##*/}" "$(readlink -f "$l")"; done`)
+	for _, want := range []string{
+		"ata-Samsung_SSD_870_EVO_1TB_S6PTNM0T200002 /dev/sdb\n",
+		"wwn-0x5002538f00000002 /dev/sdb\n",
+		"ata-Samsung_SSD_870_EVO_250GB_S6PENL0T100001-part3 /dev/sda3\n",
+	} {
+		if !strings.Contains(ls, want) {
+			t.Errorf("by-id lacks %q:\n%s", want, ls)
+		}
+	}
+	if strings.Contains(ls, "sdb-part") || strings.Contains(ls, "/dev/sdb1") {
+		t.Errorf("a blank disk has no partition links:\n%s", ls)
+	}
+	tn.run(0, "", "zpool create -f tanka1 mirror /dev/disk/by-id/wwn-0x5002538f00000002 /dev/disk/by-id/ata-Samsung_SSD_870_EVO_1TB_S6PTNM0T200003")
+	st := tn.run(0, "", "zpool status tanka1")
+	if !strings.Contains(st, "\t    wwn-0x5002538f00000002 ONLINE") || !strings.Contains(st, "\t    ata-Samsung_SSD_870_EVO_1TB_S6PTNM0T200003 ONLINE") {
+		t.Errorf("status:\n%s", st)
+	}
+	st = tn.run(0, "", "zpool status -P tanka1")
+	if !strings.Contains(st, "/dev/disk/by-id/wwn-0x5002538f00000002-part1 ") {
+		t.Errorf("status -P:\n%s", st)
+	}
+	if out := tn.run(0, "", "readlink -f /dev/disk/by-id/wwn-0x5002538f00000002-part1"); out != "/dev/sdb1\n" {
+		t.Errorf("partition link after create: %q", out)
+	}
+}
+
+// systemctl keeps whether a unit is enabled apart from whether it runs;
+// corosync does not start without a cluster (ConditionPathExists).
+func TestSystemctlEnabledState(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	tn.run(0, "", "systemctl disable --now pve-ha-lrm")
+	if out := tn.run(0, "", "systemctl is-enabled pve-ha-lrm pve-ha-crm || true"); out != "disabled\nenabled\n" {
+		t.Fatalf("is-enabled: %q", out)
+	}
+	tn.run(3, "inactive", "systemctl is-active pve-ha-lrm")
+	tn.run(0, "", "systemctl enable -q --now pve-ha-lrm pve-ha-crm corosync")
+	if out := tn.run(0, "", "systemctl is-enabled pve-ha-lrm corosync"); out != "enabled\nenabled\n" {
+		t.Fatalf("is-enabled after: %q", out)
+	}
+	tn.run(0, "active", "systemctl is-active pve-ha-lrm")
+	tn.run(3, "inactive", "systemctl is-active corosync")
+}
+
+// A fresh node has upgrades once the no-subscription lists are fetched;
+// apt-get -s only shows them, dist-upgrade -y installs them.
+func TestAptDistUpgrade(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	tn.n.lock()
+	tn.n.m.Apt.Fetched = []string{"debian", "pve-no-subscription"}
+	tn.n.unlock()
+	sim := tn.run(0, "", "apt-get -s -q dist-upgrade")
+	for _, want := range []string{"Inst pve-cluster [9.0.6] (9.0.7 ", "Inst proxmox-widget-toolkit [5.1.1] (5.1.2 ", "3 upgraded"} {
+		if !strings.Contains(sim, want) {
+			t.Errorf("simulate lacks %q:\n%s", want, sim)
+		}
+	}
+	tn.run(1, "Abort.", "apt-get dist-upgrade </dev/null")
+	tn.run(0, "Setting up pve-cluster (9.0.7)", "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold dist-upgrade")
+	if sim := tn.run(0, "0 upgraded", "apt-get -s dist-upgrade"); strings.Contains(sim, "Inst ") {
+		t.Fatalf("after the upgrade:\n%s", sim)
+	}
 }

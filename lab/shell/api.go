@@ -18,8 +18,10 @@
 // [[ … ]], functions with local variables, trap … EXIT; set -e -u -x -C
 // -o pipefail. Arrays and awk are not supported. What the parser does not
 // know is a syntax error with bash's message and status 2. Run itself is
-// bash -c; sh and /bin/sh are bash too unless Interp.Sh is "dash" (a PVE
-// node's /bin/sh), in which case they parse and report like dash. The
+// bash -c (a login shell running an SSH command line); RunSh is /bin/sh -c.
+// sh and /bin/sh are bash too unless Interp.Sh is "dash" (a PVE node's
+// /bin/sh, which the lab node sets), in which case they parse and report
+// like dash. The
 // differential tests (TestAgainstRealBash, TestCoreutilsAgainstReal) hold
 // the output, messages and statuses to real bash and GNU coreutils.
 // Background jobs (&) run concurrently and may outlive Run, like nohup'd
@@ -99,4 +101,6 @@ type FileInfo struct {
 	Mode    fs.FileMode
 	IsDir   bool
 	ModTime time.Time
+	// UID and GID own the file (0, root, where the FS keeps no owners).
+	UID, GID int
 }

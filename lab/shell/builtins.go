@@ -949,20 +949,77 @@ func cmdChmod(e *Env) int {
 	return status
 }
 
+// cmdChown is GNU chown [-R] [-h] OWNER[:[GROUP]] | :GROUP FILE...: names
+// resolve through the host's /etc/passwd and /etc/group, and the
+// filesystem enforces chown(2)'s rules (only root gives a file away), so a
+// user's chown of a root-owned file fails as on Linux.
 func cmdChown(e *Env) int {
-	o, ok := getopt(e, "Rhvfc", map[string]byte{"recursive": 'R'})
+	o, ok := getopt(e, "Rhvfc", map[string]byte{"recursive": 'R', "no-dereference": 'h'})
 	if !ok {
 		return 1
 	}
 	if len(o.args) < 2 {
 		return missingOperand(e)
 	}
+	spec := o.args[0]
+	uid, gid := -1, -1
+	owner, group, hasGroup := strings.Cut(spec, ":")
+	if owner != "" {
+		u, ok := lookupUID(e.FS, owner)
+		if !ok {
+			return e.Errorf(1, "invalid user: '%s'", spec)
+		}
+		uid = u
+		if hasGroup && group == "" {
+			// OWNER: means the owner's login group.
+			if g, ok := primaryGID(e.FS, u); ok {
+				gid = g
+			}
+		}
+	}
+	if group != "" {
+		g, ok := lookupGID(e.FS, group)
+		if !ok {
+			return e.Errorf(1, "invalid group: '%s'", spec)
+		}
+		gid = g
+	}
+	ch, _ := e.FS.(Chowner)
 	status := 0
-	for _, f := range o.args[1:] {
-		if _, err := e.FS.Stat(e.Abs(f)); err != nil {
-			fmt.Fprintf(e.Stderr, "chown: cannot access '%s': %s\n", f, errText(err))
+	var walk func(shown, p string, top bool)
+	walk = func(shown, p string, top bool) {
+		fi, err := lstat(e.FS, p)
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "chown: cannot access '%s': %s\n", shown, errText(err))
+			status = 1
+			return
+		}
+		link := fi.Mode&fs.ModeSymlink != 0
+		switch {
+		case ch == nil:
+		case link && (o.has('h') || !top):
+			err = ch.Lchown(p, uid, gid)
+		default:
+			err = ch.Chown(p, uid, gid)
+		}
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "chown: changing ownership of '%s': %s\n", shown, errText(err))
 			status = 1
 		}
+		if o.has('R') && fi.IsDir && !link {
+			names, err := e.FS.ReadDir(p)
+			if err != nil {
+				fmt.Fprintf(e.Stderr, "chown: cannot read directory '%s': %s\n", shown, errText(err))
+				status = 1
+				return
+			}
+			for _, n := range names {
+				walk(path.Join(shown, n), path.Join(p, n), false)
+			}
+		}
+	}
+	for _, f := range o.args[1:] {
+		walk(f, e.Abs(f), true)
 	}
 	return status
 }
@@ -1037,7 +1094,7 @@ func cmdLs(e *Env) int {
 			if en.fi.IsDir {
 				links = 2
 			}
-			fmt.Fprintf(e.Stdout, "%s %d root root %*d %s %s%s\n", modeString(en.fi.Mode, en.fi.IsDir), links, w, en.fi.Size,
+			fmt.Fprintf(e.Stdout, "%s %d %s %s %*d %s %s%s\n", modeString(en.fi.Mode, en.fi.IsDir), links, userName(e.FS, en.fi.UID), groupName(e.FS, en.fi.GID), w, en.fi.Size,
 				en.fi.ModTime.Format("Jan _2 15:04"), en.shown, en.suffix)
 		}
 		pending = pending[:0]
@@ -2100,8 +2157,8 @@ func cmdStat(e *Env) int {
 			kind = "regular empty file"
 		}
 		if format == "" {
-			fmt.Fprintf(e.Stdout, "  File: %s\n  Size: %d\tBlocks: %d\tIO Block: 4096   %s\nAccess: (%04o/%s)  Uid: (    0/    root)   Gid: (    0/    root)\nModify: %s\n",
-				f, fi.Size, (fi.Size+511)/512, kind, uint32(fi.Mode.Perm()), modeString(fi.Mode, fi.IsDir), fi.ModTime.Format("2006-01-02 15:04:05.000000000 -0700"))
+			fmt.Fprintf(e.Stdout, "  File: %s\n  Size: %d\tBlocks: %d\tIO Block: 4096   %s\nAccess: (%04o/%s)  Uid: (%5d/%8s)   Gid: (%5d/%8s)\nModify: %s\n",
+				f, fi.Size, (fi.Size+511)/512, kind, uint32(fi.Mode.Perm()), modeString(fi.Mode, fi.IsDir), fi.UID, userName(e.FS, fi.UID), fi.GID, groupName(e.FS, fi.GID), fi.ModTime.Format("2006-01-02 15:04:05.000000000 -0700"))
 			continue
 		}
 		var sb strings.Builder
@@ -2124,10 +2181,14 @@ func cmdStat(e *Env) int {
 				sb.WriteString("'" + f + "'")
 			case 'F':
 				sb.WriteString(kind)
-			case 'U', 'G':
-				sb.WriteString("root")
-			case 'u', 'g':
-				sb.WriteString("0")
+			case 'U':
+				sb.WriteString(userName(e.FS, fi.UID))
+			case 'G':
+				sb.WriteString(groupName(e.FS, fi.GID))
+			case 'u':
+				sb.WriteString(strconv.Itoa(fi.UID))
+			case 'g':
+				sb.WriteString(strconv.Itoa(fi.GID))
 			case 'Y':
 				fmt.Fprintf(&sb, "%d", fi.ModTime.Unix())
 			case 'y':

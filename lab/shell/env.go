@@ -43,9 +43,6 @@ func (e *Env) Printf(format string, a ...any) {
 	fmt.Fprintf(e.Stdout, format, a...)
 }
 
-// Getenv returns a variable of the command's environment.
-func (e *Env) Getenv(name string) string { return e.Vars[name] }
-
 // Exec runs another command (builtin, registered, function-less, or a
 // script from the filesystem) with this Env's streams, environment, user
 // and directory, like a command would exec a child. It is how wrappers
@@ -163,8 +160,10 @@ func errText(err error) string {
 			return "No such file or directory"
 		case syscall.EEXIST:
 			return "File exists"
-		case syscall.EACCES, syscall.EPERM:
+		case syscall.EACCES:
 			return "Permission denied"
+		case syscall.EPERM:
+			return "Operation not permitted"
 		case syscall.EISDIR:
 			return "Is a directory"
 		case syscall.ENOTDIR:

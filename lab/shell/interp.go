@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,18 +110,6 @@ func (i *Interp) Lookup(name string) (Command, bool) {
 	return c, ok
 }
 
-// Commands lists the registered command names, sorted.
-func (i *Interp) Commands() []string {
-	i.mu.RLock()
-	defer i.mu.RUnlock()
-	names := make([]string, 0, len(i.cmds))
-	for n := range i.cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // Run parses and runs script like `bash -c script` and returns its exit
 // status: 2 with bash's message on a syntax error, 127 for an unknown
 // command, the last command's status otherwise. vars is the environment
@@ -131,6 +118,16 @@ func (i *Interp) Commands() []string {
 // sleeps; the status is then 130 and an interrupted command's output may be
 // partial.
 func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
+	return i.run(ctx, false, script, stdin, stdout, stderr, vars)
+}
+
+// RunSh is Run as `/bin/sh -c script`: dash's language and messages when
+// Sh is "dash", bash's otherwise.
+func (i *Interp) RunSh(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
+	return i.run(ctx, i.isDash("sh"), script, stdin, stdout, stderr, vars)
+}
+
+func (i *Interp) run(ctx context.Context, dash bool, script string, stdin io.Reader, stdout, stderr io.Writer, vars map[string]string) int {
 	// Background jobs may write concurrently with the shell: serialize
 	// writes to the caller's (possibly non-thread-safe) writers, as a pipe
 	// serializes the writes of processes sharing it.
@@ -148,6 +145,10 @@ func (i *Interp) Run(ctx context.Context, script string, stdin io.Reader, stdout
 	}()
 	st := i.newState(gctx, stdin, stdout, stderr, vars)
 	st.group = g
+	st.dash = dash
+	if dash {
+		st.arg0 = "sh"
+	}
 	code := st.runSource(script, "")
 	// Background jobs still writing to our streams keep the "session"
 	// open until they finish (or the caller gives up).

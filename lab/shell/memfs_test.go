@@ -1,9 +1,11 @@
 package shell
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -172,5 +174,105 @@ func TestMemFSConcurrent(t *testing.T) {
 	wg.Wait()
 	if fi, _ := m.Stat("/tmp/log"); fi.Size != 1600 {
 		t.Fatalf("size %d", fi.Size)
+	}
+}
+
+// A non-root view follows the kernel's permission rules (path_resolution(7),
+// chmod(2), chown(2), unlink(2) with the sticky bit).
+func TestMemFSOwnersAndModes(t *testing.T) {
+	t.Parallel()
+	m := NewMemFS()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(m.MkdirAll("/home/tappaas/.ssh", 0o700))
+	must(m.Chown("/home/tappaas", 1000, 100))
+	must(m.Chown("/home/tappaas/.ssh", 1000, 100))
+	// What a sudo'd write leaves behind: root:root 0600 in the user's home.
+	must(m.WriteFile("/home/tappaas/.ssh/id_ed25519", []byte("key"), 0o600))
+	u := m.As(Cred{UID: 1000, GID: 100})
+	other := m.As(Cred{UID: 1001, GID: 100})
+
+	if _, err := u.ReadFile("/home/tappaas/.ssh/id_ed25519"); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("user reads root's 0600 file: %v", err)
+	}
+	if err := u.Chmod("/home/tappaas/.ssh/id_ed25519", 0o600); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("user chmods root's file: %v", err)
+	}
+	if err := u.(Chowner).Chown("/home/tappaas/.ssh/id_ed25519", 1000, 100); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("user chowns root's file: %v", err)
+	}
+	if err := u.WriteFile("/etc/motd", []byte("x"), 0o644); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("user writes into root's /etc: %v", err)
+	}
+	if _, err := u.ReadDir("/root"); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("user lists /root: %v", err)
+	}
+	if _, err := other.Stat("/home/tappaas/.ssh"); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("another user searches a 0700 home: %v", err)
+	}
+	// Its own directory: a new file is the user's, and it may replace
+	// root's file by rename (write permission on the directory suffices).
+	must(u.WriteFile("/home/tappaas/.ssh/.tmp", []byte("new"), 0o600))
+	fi, err := m.Stat("/home/tappaas/.ssh/.tmp")
+	if err != nil || fi.UID != 1000 || fi.GID != 100 {
+		t.Fatalf("owner of a user's new file: %+v %v", fi, err)
+	}
+	must(u.Rename("/home/tappaas/.ssh/.tmp", "/home/tappaas/.ssh/id_ed25519"))
+	if b, err := u.ReadFile("/home/tappaas/.ssh/id_ed25519"); err != nil || string(b) != "new" {
+		t.Fatalf("after rename: %q %v", b, err)
+	}
+	must(u.Chmod("/home/tappaas/.ssh/id_ed25519", 0o400))
+	if err := u.WriteFile("/home/tappaas/.ssh/id_ed25519", nil, 0o600); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("owner writes its 0400 file: %v", err)
+	}
+	// Sticky /tmp: only the owner removes its file.
+	must(u.WriteFile("/tmp/mine", nil, 0o666))
+	if err := other.Remove("/tmp/mine"); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("another user removes a file in sticky /tmp: %v", err)
+	}
+	must(u.Remove("/tmp/mine"))
+	// Group bits apply to group members, never a union with others'.
+	must(m.WriteFile("/etc/shared", []byte("g"), 0o604))
+	must(m.Chown("/etc/shared", 0, 100))
+	if _, err := u.ReadFile("/etc/shared"); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("group member with ---- group bits: %v", err)
+	}
+	// Root may do anything; the snapshot keeps the owners.
+	b, err := json.Marshal(m)
+	must(err)
+	var r MemFS
+	must(json.Unmarshal(b, &r))
+	if fi, err := r.Stat("/home/tappaas/.ssh/id_ed25519"); err != nil || fi.UID != 1000 || fi.GID != 100 {
+		t.Fatalf("owner after restore: %+v %v", fi, err)
+	}
+}
+
+// chown, ls -l and stat show and change owners by the host's names.
+func TestChownBuiltin(t *testing.T) {
+	t.Parallel()
+	m := NewMemFS()
+	if err := m.WriteFile("/etc/passwd", []byte("root:x:0:0::/root:/bin/sh\ntappaas:x:1000:100::/home/tappaas:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WriteFile("/etc/group", []byte("root:x:0:\nusers:x:100:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := New(m)
+	in.FSFor = UserFS
+	var out, errb strings.Builder
+	code := in.Run(context.Background(), `touch /tmp/f && chown tappaas:users /tmp/f && stat -c '%U:%G %u:%g' /tmp/f && chown nobody /tmp/f`, nil, &out, &errb, nil)
+	if code != 1 || out.String() != "tappaas:users 1000:100\n" || errb.String() != "chown: invalid user: 'nobody'\n" {
+		t.Fatalf("root: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	code = in.Run(context.Background(), `touch /tmp/g; chown tappaas /tmp/g; chown root /tmp/g; chmod 600 /etc/passwd`, nil, &out, &errb, map[string]string{"USER": "tappaas"})
+	want := "chown: changing ownership of '/tmp/g': Operation not permitted\nchmod: changing permissions of '/etc/passwd': Operation not permitted\n"
+	if code != 1 || errb.String() != want {
+		t.Fatalf("user: %d %q", code, errb.String())
 	}
 }

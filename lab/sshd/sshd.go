@@ -34,7 +34,7 @@ type Config struct {
 	Password func(user, pass string) bool
 	// Handler runs exec requests and each line of an interactive shell
 	// (required).
-	Handler func(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int
+	Handler Handler
 	// Hooks injects faults (nil: none).
 	Hooks *Faults
 
@@ -111,6 +111,17 @@ type Info struct {
 }
 
 type ctxKey struct{}
+
+type dropKey struct{}
+
+// DropConnection severs the connection of a Handler's session at once, as
+// FaultDropBefore does (a handler serving several commands on one session
+// injects drops with it). Outside a session it does nothing.
+func DropConnection(ctx context.Context) {
+	if f, ok := ctx.Value(dropKey{}).(func()); ok {
+		f()
+	}
+}
 
 // InfoFromContext returns the session details of a Handler's context.
 func InfoFromContext(ctx context.Context) (Info, bool) {
@@ -352,7 +363,8 @@ func (s *Server) serveConn(nc net.Conn) {
 	cwg.Wait()
 }
 
-// directPayload is RFC 4254 §7.2's direct-tcpip request.
+// directPayload is the direct-tcpip channel request of RFC 4254, section 7.2
+// (https://www.rfc-editor.org/rfc/rfc4254#section-7.2).
 type directPayload struct {
 	Host     string
 	Port     uint32
@@ -494,7 +506,12 @@ func (s *Server) serveSession(ctx context.Context, c *conn, ch gossh.Channel, re
 			info.Env[p.Name] = p.Value
 			_ = req.Reply(true, nil)
 		case "pty-req":
-			info.PTY = !started
+			// After the command started the running handler owns info:
+			// refused, and nothing changes (RFC 4254 §6.2 asks for it
+			// before the shell or command).
+			if !started {
+				info.PTY = true
+			}
 			_ = req.Reply(!started, nil)
 		case "window-change":
 			if req.WantReply {
@@ -516,7 +533,8 @@ func (s *Server) serveSession(ctx context.Context, c *conn, ch gossh.Channel, re
 			}
 			started = true
 			_ = req.Reply(true, nil)
-			hctx := context.WithValue(sctx, ctxKey{}, info)
+			info := info // the handler's copy; this loop keeps refusing changes
+			hctx := context.WithValue(context.WithValue(sctx, ctxKey{}, info), dropKey{}, func() { s.drop(c) })
 			getSignal := func() string {
 				sigMu.Lock()
 				defer sigMu.Unlock()

@@ -55,7 +55,7 @@ func newClientKey(t testing.TB) (gossh.Signer, []byte) {
 // start runs a server whose handler is a lab shell; mod adjusts the config.
 func start(t testing.TB, mod func(*sshd.Config)) *fixture {
 	t.Helper()
-	hk, _, err := sshd.GenerateHostKey()
+	hk, err := sshd.GenerateHostKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestKeyOnlyServerRefusesPassword(t *testing.T) {
 
 func TestListenValidation(t *testing.T) {
 	t.Parallel()
-	hk, _, _ := sshd.GenerateHostKey()
+	hk, _ := sshd.GenerateHostKey()
 	h := func(context.Context, string, string, io.Reader, io.Writer, io.Writer) int { return 0 }
 	pw := func(string, string) bool { return true }
 	for name, tc := range map[string]struct {

@@ -33,10 +33,10 @@ type HandlerOptions struct {
 }
 
 // Handler returns the guest's SSH command handler (an sshd.Handler): the
-// user's login shell runs the command line. NixOS users get bash; on
-// OPNsense, root's login shell is csh, so sh-only syntax in the command
-// line itself fails the way csh fails — the installer must wrap such
-// commands in /bin/sh (bootstrap.md §1 step 8). See HandlerWith.
+// user's login shell runs the command line. NixOS users get bash; on OPNsense,
+// root's login shell is csh, so sh-only syntax in the command line itself
+// fails the way csh fails — the installer must wrap such commands in /bin/sh
+// (docs/upstream.md#firewall-takeover). See HandlerWith.
 func Handler(kind string, in *shell.Interp) func(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return HandlerWith(kind, in, HandlerOptions{})
 }

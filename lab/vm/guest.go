@@ -1,9 +1,10 @@
 // Package vm is what the lab's virtual machines understand over SSH: the
-// guest-side shells of the tappaas-cicd NixOS VM (bootstrap.md §1 steps
-// 12–16: git clone, nixos-rebuild switch, ssh-keygen, reboot, install1.sh
-// and install2.sh, configuration.json, the completion marker) and of the
-// OPNsense firewall VM (step 8 and §4: /bin/sh under a csh login shell,
-// config.xml push and rc.reload_all, pkg, sysrc, service, configctl).
+// guest-side shells of the tappaas-cicd NixOS VM
+// (docs/upstream.md#platform: git clone, nixos-rebuild switch,
+// ssh-keygen, reboot, install1.sh and install2.sh, configuration.json, the
+// completion marker) and of the OPNsense firewall VM
+// (docs/upstream.md#firewall-takeover: /bin/sh under a csh login
+// shell, config.xml push and rc.reload_all, pkg, sysrc, service, configctl).
 //
 // A guest is a lab/shell interpreter over the VM's own filesystem with
 // extra commands; everything a guest remembers lives in that filesystem
@@ -21,8 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"path"
 	"strings"
 	"time"
 
@@ -99,8 +98,9 @@ type Hooks struct {
 }
 
 // NewGuest returns the shell of a guest of the given kind over fsys (seed
-// it with Seed first). The interpreter enforces the guest's file
-// permissions for non-root users (see PermFS).
+// it with Seed first). A user's commands see the filesystem with that
+// user's credential from the guest's /etc/passwd (shell.UserFS), so file
+// owners and modes bind them as a kernel would.
 func NewGuest(kind string, fsys shell.FS, hooks Hooks) (*shell.Interp, error) {
 	in := shell.New(fsys)
 	in.Sleep = hooks.Sleep
@@ -110,12 +110,12 @@ func NewGuest(kind string, fsys shell.FS, hooks Hooks) (*shell.Interp, error) {
 	case NixOS:
 		in.Host = shell.Host{Hostname: "nixos", Kernel: "Linux", Release: "6.12.34", Machine: "x86_64", OS: "GNU/Linux",
 			Version: "#1-NixOS SMP PREEMPT_DYNAMIC Thu Jun 19 11:33:59 UTC 2025", UIDs: map[string]int{"tappaas": 1000}}
-		in.FSFor = func(user string, base shell.FS) shell.FS { return PermFS(base, user) }
+		in.FSFor = shell.UserFS
 		g.registerNixOS()
 	case OPNsense:
 		in.Host = shell.Host{Hostname: "firewall", Domain: "internal", Kernel: "FreeBSD", Release: "14.3-RELEASE-p1", Machine: "amd64", OS: "FreeBSD",
 			Version: "FreeBSD 14.3-RELEASE-p1 stable/26.1-n270022-6d1a2b3c4d5e SMP"}
-		in.FSFor = func(user string, base shell.FS) shell.FS { return PermFS(base, user) }
+		in.FSFor = shell.UserFS
 		g.registerOPNsense()
 	default:
 		return nil, fmt.Errorf("%w %q (want %q or %q)", ErrUnknownKind, kind, NixOS, OPNsense)
@@ -132,144 +132,6 @@ type guest struct {
 }
 
 func (g *guest) sleep(e *shell.Env, d time.Duration) error { return e.Sleep(d) }
-
-// ---- permissions ----
-
-// PermFS wraps a guest filesystem with a Unix-like permission policy for
-// user: root may do anything; another user may write only below its home
-// directory, /tmp and /var/tmp, and may not read /root or files without
-// the "other" read bit outside its home. Denials are fs.ErrPermission, so
-// commands print "Permission denied".
-func PermFS(base shell.FS, user string) shell.FS {
-	if user == "root" {
-		return base
-	}
-	return &permFS{FS: base, user: user, home: "/home/" + user}
-}
-
-type permFS struct {
-	shell.FS
-	user, home string
-}
-
-func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
-
-func (p *permFS) writable(name string) bool {
-	name = path.Clean(name)
-	return under(name, p.home) || under(name, "/tmp") || under(name, "/var/tmp") || name == "/dev/null"
-}
-
-func (p *permFS) readable(name string) bool {
-	name = path.Clean(name)
-	if under(name, p.home) || under(name, "/tmp") {
-		return true
-	}
-	if under(name, "/root") {
-		return false
-	}
-	fi, err := p.FS.Stat(name)
-	if err != nil {
-		return true // let the real error through
-	}
-	return fi.IsDir || fi.Mode.Perm()&0o004 != 0
-}
-
-func denied(op, name string) error {
-	return &fs.PathError{Op: op, Path: name, Err: fs.ErrPermission}
-}
-
-func (p *permFS) ReadFile(name string) ([]byte, error) {
-	if !p.readable(name) {
-		return nil, denied("open", name)
-	}
-	return p.FS.ReadFile(name)
-}
-
-func (p *permFS) WriteFile(name string, data []byte, mode fs.FileMode) error {
-	if !p.writable(name) {
-		return denied("open", name)
-	}
-	return p.FS.WriteFile(name, data, mode)
-}
-
-func (p *permFS) AppendFile(name string, data []byte, mode fs.FileMode) error {
-	if !p.writable(name) {
-		return denied("open", name)
-	}
-	return p.FS.AppendFile(name, data, mode)
-}
-
-func (p *permFS) Remove(name string) error {
-	if !p.writable(name) || path.Clean(name) == p.home {
-		return denied("remove", name)
-	}
-	return p.FS.Remove(name)
-}
-
-func (p *permFS) RemoveAll(name string) error {
-	if !p.writable(name) || path.Clean(name) == p.home {
-		return denied("unlinkat", name)
-	}
-	return p.FS.RemoveAll(name)
-}
-
-func (p *permFS) Rename(from, to string) error {
-	if !p.writable(from) || !p.writable(to) {
-		return denied("rename", to)
-	}
-	return p.FS.Rename(from, to)
-}
-
-func (p *permFS) Chmod(name string, mode fs.FileMode) error {
-	if !p.writable(name) {
-		return &fs.PathError{Op: "chmod", Path: name, Err: fs.ErrPermission}
-	}
-	return p.FS.Chmod(name, mode)
-}
-
-func (p *permFS) MkdirAll(name string, mode fs.FileMode) error {
-	if !p.writable(name) {
-		if fi, err := p.FS.Stat(name); err == nil && fi.IsDir {
-			return nil // mkdir -p of an existing directory needs no write access
-		}
-		return denied("mkdir", name)
-	}
-	return p.FS.MkdirAll(name, mode)
-}
-
-func (p *permFS) ReadDir(dir string) ([]string, error) {
-	if under(path.Clean(dir), "/root") {
-		return nil, denied("open", dir)
-	}
-	return p.FS.ReadDir(dir)
-}
-
-// Symlink, Readlink and Lstat pass through when the base supports them.
-func (p *permFS) Symlink(target, name string) error {
-	l, ok := p.FS.(shell.Linker)
-	if !ok {
-		return &fs.PathError{Op: "symlink", Path: name, Err: errors.ErrUnsupported}
-	}
-	if !p.writable(name) {
-		return denied("symlink", name)
-	}
-	return l.Symlink(target, name)
-}
-
-func (p *permFS) Readlink(name string) (string, error) {
-	l, ok := p.FS.(shell.Linker)
-	if !ok {
-		return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.ErrUnsupported}
-	}
-	return l.Readlink(name)
-}
-
-func (p *permFS) Lstat(name string) (shell.FileInfo, error) {
-	if l, ok := p.FS.(shell.Linker); ok {
-		return l.Lstat(name)
-	}
-	return p.FS.Stat(name)
-}
 
 // ---- commands both kinds have ----
 
@@ -480,7 +342,8 @@ func (g *guest) cmdPing(e *shell.Env) int {
 }
 
 // resolve looks host up in /etc/hosts (the control plane is pinned there,
-// bootstrap.md §4); IP literals resolve to themselves.
+// TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/tappaas-cicd.nix:58-70); IP
+// literals resolve to themselves.
 func (g *guest) resolve(host string) (string, bool) {
 	if isIPv4(host) {
 		return host, true
@@ -534,18 +397,4 @@ func (g *guest) cmdGetent(e *shell.Env) int {
 		fmt.Fprintf(e.Stdout, "%-15s %s\n", ip, h)
 	}
 	return status
-}
-
-// CreateExclusive passes through (noclobber) when the base supports it.
-func (p *permFS) CreateExclusive(name string, data []byte, mode fs.FileMode) error {
-	if !p.writable(name) {
-		return denied("open", name)
-	}
-	if ec, ok := p.FS.(shell.ExclusiveCreator); ok {
-		return ec.CreateExclusive(name, data, mode)
-	}
-	if _, err := p.FS.Stat(name); err == nil {
-		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
-	}
-	return p.FS.WriteFile(name, data, mode)
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/tappaas/tappaas/lab/shell"
 )
 
-// repoFS is the lab's rendition of the TAPPaaS repository a guest gets
-// from `git clone https://github.com/TAPPaaS/TAPPaaS.git`: the module JSON
-// files are upstream's (shared/fixtures/upstream), the scripts and flake
-// are lab renditions of the upstream steps (bootstrap.md §1 steps 13–16).
+// repoFS is the lab's rendition of the TAPPaaS repository a guest gets from
+// `git clone https://github.com/TAPPaaS/TAPPaaS.git`: the module JSON files
+// are upstream's (TAPPaaS@f54e4fc), the scripts and flake are lab renditions
+// of the upstream steps (docs/upstream.md#platform).
 //
 //go:embed all:repo
 var repoFS embed.FS
@@ -25,11 +25,12 @@ var repoFS embed.FS
 const (
 	// RepoURL is the repository install1.sh clones (hard-coded upstream).
 	RepoURL = "https://github.com/TAPPaaS/TAPPaaS.git"
-	// RepoCommit is the lab clone's HEAD (the snapshot bootstrap.md cites,
+	// RepoCommit is the lab clone's HEAD (the upstream snapshot our docs cite,
 	// padded to 40 hex digits; not a real upstream object id).
 	RepoCommit = "f54e4fc000000000000000000000000000000000"
-	// RepoTag is what `git describe --tags --abbrev=0` prints (bootstrap.md
-	// §2.1: the image tags share the namespace).
+	// RepoTag is what `git describe --tags --abbrev=0` prints
+	// (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/scripts/create-configuration.sh:388;
+	// the image tags share the namespace).
 	RepoTag = "nixos-template-v1.3"
 	// NixOSVersion is what nixos-version prints.
 	NixOSVersion = "25.05.806273.e8a3d8b0e1f7 (Warbler)"
@@ -374,7 +375,7 @@ func (g *guest) gitClone(e *shell.Env, dir string, args []string) int {
 
 // labConfig is what the lab reads from a flake's "# lab:" comment for one
 // nixosConfiguration (the settings of tappaas-cicd.nix that matter to the
-// installer, bootstrap.md §1 step 13).
+// installer, docs/upstream.md#platform).
 type labConfig struct {
 	name          string
 	hostname      string
@@ -578,8 +579,9 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// activate makes a configuration current: hostname, sshd settings,
-// /etc/hosts pins (tappaas-cicd.nix, bootstrap.md §1 step 13), sudo.
+// activate makes a configuration current: hostname, sshd settings, /etc/hosts
+// pins (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/tappaas-cicd.nix:58-70),
+// sudo.
 func activate(fsys shell.FS, cfg labConfig, store string) error {
 	if cfg.hostname != "" {
 		if err := fsys.WriteFile("/etc/hostname", []byte(cfg.hostname+"\n"), 0o644); err != nil {

@@ -400,3 +400,26 @@ func (g *guest) cmdOpnsenseVersion(e *shell.Env) int {
 	fmt.Fprintf(e.Stdout, "OPNsense %s (amd64)\n", v)
 	return 0
 }
+
+// OPNsenseBootConfig is the configuration a booting firewall reads:
+// /conf/config.xml. When it differs from the configuration the running
+// system used (it was replaced without a reload), it becomes the applied
+// one and is returned, for the API service to load; otherwise nil. The
+// boot loads whatever /conf/config.xml holds
+// (opnsense/core@26.1.11:src/etc/rc.bootup:63, then the services).
+func OPNsenseBootConfig(fsys shell.FS) ([]byte, error) {
+	cur, err := fsys.ReadFile(opnConfig)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", opnConfig, shell.ErrText(err))
+	}
+	if applied, err := fsys.ReadFile(opnApplied); err == nil && string(applied) == string(cur) {
+		return nil, nil
+	}
+	if _, err := parseOPNConfig(cur); err != nil {
+		return nil, err
+	}
+	if err := fsys.WriteFile(opnApplied, cur, 0o600); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}

@@ -27,8 +27,8 @@ type SeedOptions struct {
 	// Version is the OPNsense version of the firewall image ("26.1.2").
 	Version string
 	// RootPassword is the firewall image's baked root password (default
-	// "opnsense", bootstrap.md §0); it is stored only as a SHA-512 crypt
-	// hash in config.xml.
+	// "opnsense", docs/upstream.md#bootstrap-credentials); it is
+	// stored only as a SHA-512 crypt hash in config.xml.
 	RootPassword string
 }
 
@@ -70,6 +70,11 @@ func Seed(kind string, fsys shell.FS, o SeedOptions) error {
 			keys += "\n"
 		}
 		w.file(home+"/.ssh/authorized_keys", keys, 0o600)
+		// The user owns its home, as NixOS's users.users.<name>.createHome
+		// makes it, in group users (isNormalUser's default group).
+		for _, p := range []string{home, home + "/.ssh", home + "/.ssh/authorized_keys"} {
+			w.chown(p, 1000, 100)
+		}
 		if w.err == nil {
 			if _, err := fsys.Stat("/run/current-system"); err != nil {
 				store := "/nix/store/" + storeHash("template", 0) + "-nixos-system-nixos-" + strings.Fields(NixOSVersion)[0]
@@ -118,8 +123,13 @@ func Seed(kind string, fsys shell.FS, o SeedOptions) error {
 }
 
 // BootstrapConfigXML is the config.xml baked into the TAPPaaS firewall
-// image (bootstrap.md §0): LAN 10.0.0.1, SSH enabled with root password
-// login, and the public bootstrap API key.
+// image: upstream's template with SSH enabled with root password login and
+// the public bootstrap API key
+// (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:71-88): LAN
+// 10.0.0.1, dnsmasq on 53053 with the mgmt DHCP range and static names,
+// Unbound on :53 forwarding internal and 10.in-addr.arpa to it
+// (TAPPaaS@f54e4fc:src/foundation/firewall/firewall-config.xml.template:131-338, 402-496).
+// The lab's OPNsense API starts with the same state (opnsense.NewServer).
 func BootstrapConfigXML(hostname, rootPassword string) string {
 	hash := opnsense.CryptSHA512(rootPassword, "labbootstrapsalt")
 	apiHash := opnsense.CryptSHA512("tappaas-bootstrap-rotate-me", "labbootstrapapi0")
@@ -141,11 +151,35 @@ func BootstrapConfigXML(hostname, rootPassword string) string {
     </ssh>
   </system>
   <interfaces>
-    <lan><if>vtnet0</if><ipaddr>10.0.0.1</ipaddr><subnet>24</subnet></lan>
-    <wan><if>vtnet1</if><ipaddr>dhcp</ipaddr></wan>
+    <lan><enable>1</enable><if>vtnet0</if><ipaddr>10.0.0.1</ipaddr><subnet>24</subnet></lan>
+    <wan><enable>1</enable><if>vtnet1</if><ipaddr>dhcp</ipaddr></wan>
   </interfaces>
+  <dnsmasq version="1.0.8">
+    <enable>1</enable><interface>lan</interface><port>53053</port><domain_needed>1</domain_needed>
+    <dhcp><fqdn>1</fqdn><domain>internal</domain><authoritative>1</authoritative><default_fw_rules>1</default_fw_rules></dhcp>
+    <hosts uuid="ac088b82-5f60-44f1-8690-62690cb1b2d4"><host>firewall</host><domain>mgmt.internal</domain><ip>10.0.0.1</ip></hosts>` + bootstrapNodeHosts() + `
+    <dhcp_ranges uuid="48056157-7ae8-4e05-a220-ecdbe2f213f5"><interface>lan</interface><start_addr>10.0.0.100</start_addr><end_addr>10.0.0.254</end_addr><domain_type>range</domain_type><domain>mgmt.internal</domain></dhcp_ranges>
+  </dnsmasq>
+  <OPNsense>
+    <unboundplus version="1.0.13">
+      <general><enabled>1</enabled><port>53</port></general>
+      <dots>
+        <dot uuid="4e110e89-0df4-41a4-8984-4660a92475fa"><enabled>1</enabled><type>forward</type><domain>internal</domain><server>127.0.0.1</server><port>53053</port></dot>
+        <dot uuid="deba2d8b-d0ea-4f0f-9297-cfdf3da715d4"><enabled>1</enabled><type>forward</type><domain>10.in-addr.arpa</domain><server>127.0.0.1</server><port>53053</port></dot>
+      </dots>
+    </unboundplus>
+  </OPNsense>
 </opnsense>
 `
+}
+
+// bootstrapNodeHosts are the image's static names tappaas1..9 → 10.0.0.10..18.
+func bootstrapNodeHosts() string {
+	var b strings.Builder
+	for n := 1; n <= 9; n++ {
+		fmt.Fprintf(&b, "\n    <hosts><host>tappaas%d</host><domain>mgmt.internal</domain><ip>10.0.0.%d</ip></hosts>", n, 9+n)
+	}
+	return b.String()
 }
 
 type seedWriter struct {
@@ -171,6 +205,13 @@ func (w *seedWriter) file(p, content string, mode fs.FileMode) {
 	}
 	if w.err = w.fs.WriteFile(p, []byte(content), mode); w.err == nil {
 		w.err = w.fs.Chmod(p, mode)
+	}
+}
+
+// chown gives p to uid:gid where the filesystem keeps owners.
+func (w *seedWriter) chown(p string, uid, gid int) {
+	if c, ok := w.fs.(shell.Chowner); ok && w.err == nil {
+		w.err = c.Chown(p, uid, gid)
 	}
 }
 
@@ -262,7 +303,7 @@ func parseOPNConfig(b []byte) (opnSSH, error) {
 //   - NixOS: keys from ~/.ssh/authorized_keys (and
 //     /etc/ssh/authorized_keys.d/USER); root only while sshd_config says
 //     PermitRootLogin yes/prohibit-password; passwords never work (the
-//     template's users have none, bootstrap.md §4).
+//     template's users have none, docs/upstream.md#ssh).
 //   - OPNsense: only root, when SSH is enabled and root login permitted
 //     in the applied config.xml; keys from its <authorizedkeys>; the root
 //     password (SHA-512 crypt) only while <passwordauth> is on.

@@ -205,9 +205,10 @@ func deployedConfigXML(nodePub string) string {
 `
 }
 
-// TestCICDInstallFlow drives bootstrap.md §1 steps 8 (firewall push), 13
-// (install1.sh), 14 (key distribution, reboot), 15 (firewall access) and
-// 16 (install2.sh) through the guests' shells.
+// TestCICDInstallFlow drives upstream's firewall push, install1.sh, key
+// distribution and reboot, firewall access and install2.sh
+// (docs/upstream.md#firewall-takeover, #platform) through the
+// guests' shells.
 func TestCICDInstallFlow(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "tappaas-cicd")
@@ -288,6 +289,10 @@ func TestCICDInstallFlow(t *testing.T) {
 	// Step 15: firewall access for cicd with a copy of the node key.
 	must(t, w.cicdFS.WriteFile("/home/tappaas/.ssh/tappaas-fw", w.nodePEM, 0o600))
 	must(t, w.cicdFS.WriteFile("/home/tappaas/.ssh/config", []byte("Host firewall.mgmt.internal firewall.internal 10.0.0.1\n  User root\n  IdentityFile /home/tappaas/.ssh/tappaas-fw\n  StrictHostKeyChecking accept-new\n"), 0o600))
+	// Written as root here: given to tappaas, as the installer must.
+	for _, f := range []string{"tappaas-fw", "config"} {
+		must(t, w.cicdFS.Chown("/home/tappaas/.ssh/"+f, 1000, 100))
+	}
 
 	// Step 16: install2.sh.
 	r = w.cicdRun("tappaas", "cd TAPPaaS/src/foundation/tappaas-cicd && ./install2.sh --branch 'main' --domain 'example.com'")
@@ -562,7 +567,8 @@ func TestGuestNetworkView(t *testing.T) {
 
 // TestProductInstall1Commands runs the command lines steps/platform
 // (Install1.Apply) sends to tappaas-cicd, in order, including the
-// executor's sudo'd atomic WriteFile shape for the key it installs first.
+// executor's atomic WriteFile shape (as the connecting user, no sudo) for
+// the key it installs first.
 func TestProductInstall1Commands(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "tappaas-cicd")
@@ -572,9 +578,12 @@ func TestProductInstall1Commands(t *testing.T) {
 		t.Helper()
 		tmp := p + ".tmp-lab"
 		inner := "mkdir -p '" + p[:strings.LastIndexByte(p, '/')] + "' && umask 077 && cat > '" + tmp + "' && chmod " + mode + " '" + tmp + "' && { sync '" + tmp + "' 2>/dev/null || :; } && mv -f '" + tmp + "' '" + p + "' || { rm -f '" + tmp + "'; exit 1; }"
-		r := w.on(h, "tappaas", "sudo -n -- /bin/sh -c '"+strings.ReplaceAll(inner, "'", `'\''`)+"'", string(data))
+		r := w.on(h, "tappaas", "/bin/sh -c '"+strings.ReplaceAll(inner, "'", `'\''`)+"'", string(data))
 		if r.code != 0 {
 			t.Fatalf("write %s: %+v", p, r)
+		}
+		if fi, err := w.cicdFS.Stat(p); err != nil || fi.UID != 1000 || fi.GID != 100 {
+			t.Fatalf("%s is not tappaas:users: %+v %v", p, fi, err)
 		}
 	}
 	write("/home/tappaas/.ssh/id_ed25519", key, "0600")
@@ -690,5 +699,42 @@ func TestCshAgainstRealTcsh(t *testing.T) {
 		if !strings.Contains(got, c.strict) {
 			t.Errorf("tcsh on %q says %q, the lab says %q", c.line, got, c.strict)
 		}
+	}
+}
+
+// What a sudo'd write left in tappaas's home (root:root 0600) stops the
+// upstream steps that run as tappaas, as on a real NixOS host: reading the
+// key (install2's scp), configuration.json (pre-update's jq) and chmod of
+// the credentials (pre-update.sh:199 under set -e).
+func TestRootOwnedFilesStopUpstreamSteps(t *testing.T) {
+	t.Parallel()
+	fsys := shell.NewMemFS()
+	must(t, vm.Seed(vm.NixOS, fsys, vm.SeedOptions{Hostname: "tappaas-cicd"}))
+	in, err := vm.NewGuest(vm.NixOS, fsys, vm.Hooks{Sleep: noSleep})
+	must(t, err)
+	h := vm.Handler(vm.NixOS, in)
+	must(t, fsys.MkdirAll("/home/tappaas/config", 0o755))
+	must(t, fsys.Chown("/home/tappaas/config", 1000, 100))
+	for _, f := range []string{".ssh/id_ed25519", ".opnsense-credentials.txt", "config/configuration.json"} {
+		must(t, fsys.WriteFile("/home/tappaas/"+f, []byte(`{"tappaas":{}}`), 0o600))
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"cat ~/.ssh/id_ed25519", "cat: /home/tappaas/.ssh/id_ed25519: Permission denied"},
+		{"jq -e .tappaas ~/config/configuration.json", "Permission denied"},
+		{"set -e; chmod 600 ~/.opnsense-credentials.txt; echo unreachable", "chmod: changing permissions of '/home/tappaas/.opnsense-credentials.txt': Operation not permitted"},
+	} {
+		var out, errb bytes.Buffer
+		code := h(context.Background(), "tappaas", c.cmd, strings.NewReader(""), &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), c.want) || out.Len() > 0 {
+			t.Errorf("%s: %d %q %q", c.cmd, code, out.String(), errb.String())
+		}
+	}
+	// Given back to tappaas, the same steps work.
+	for _, f := range []string{".ssh/id_ed25519", ".opnsense-credentials.txt", "config/configuration.json"} {
+		must(t, fsys.Chown("/home/tappaas/"+f, 1000, 100))
+	}
+	var out bytes.Buffer
+	if code := h(context.Background(), "tappaas", "cat ~/.ssh/id_ed25519 >/dev/null && jq -e .tappaas ~/config/configuration.json >/dev/null && chmod 600 ~/.opnsense-credentials.txt && echo ok", strings.NewReader(""), &out, io.Discard); code != 0 || out.String() != "ok\n" {
+		t.Fatalf("owned by tappaas: %d %q", code, out.String())
 	}
 }

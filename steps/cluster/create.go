@@ -1,5 +1,6 @@
 // Package cluster holds the step that forms the TAPPaaS PVE cluster on the
-// first node, bound to the management address (bootstrap.md §1 Step 5).
+// first node, bound to the management address
+// (docs/upstream.md#cluster).
 package cluster
 
 import (
@@ -50,7 +51,8 @@ func Status(ctx context.Context, e exec.Executor) (name string, members []Member
 }
 
 // TicketAPI creates a cluster through the PVE API. PVE accepts this only
-// with a root@pam ticket (API tokens are refused, apis.md §2.2).
+// with a root@pam ticket (API tokens are refused,
+// docs/pve-api.md#auth).
 type TicketAPI interface {
 	CreateCluster(ctx context.Context, name, link0 string, out func(line string)) error
 }
@@ -65,24 +67,18 @@ type Create struct {
 	API TicketAPI
 }
 
-// ID implements steps.Step.
 func (s *Create) ID() string { return "cluster.create" }
 
-// Title implements steps.Step.
 func (s *Create) Title() string { return "Cluster " + config.ClusterName }
 
-// Needs implements steps.Needer.
 func (s *Create) Needs() []string { return []string{"network.bridges"} }
 
-// Touches implements steps.Toucher.
 func (s *Create) Touches() []string { return []string{"pve:cluster"} }
 
-// Describe implements steps.Describer.
 func (s *Create) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("create cluster %s, link0 %s", config.ClusterName, s.Cfg.MgmtPrefix().Addr())}
 }
 
-// Check implements steps.Step.
 func (s *Create) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	name, members, err := Status(ctx, s.Node)
 	if err != nil {
@@ -101,7 +97,6 @@ func (s *Create) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	}
 }
 
-// Apply implements steps.Step.
 func (s *Create) Apply(ctx context.Context, rt *steps.Runtime) error {
 	link0 := s.Cfg.MgmtPrefix().Addr().String()
 	if s.API != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tappaas/tappaas/assets"
 	"github.com/tappaas/tappaas/backends/exec"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/node"
@@ -24,8 +25,8 @@ const (
 )
 
 // The public bootstrap credentials baked into the TAPPaaS firewall image
-// (.github/workflows/build-opnsense-image.yml, bootstrap.md §0). They must
-// stop working once we have taken the firewall over.
+// (TAPPaaS@f54e4fc:.github/workflows/build-opnsense-image.yml:42-44). They
+// must stop working once we have taken the firewall over.
 const (
 	BootstrapKey      = "tappaas-bootstrap"
 	BootstrapSecret   = "tappaas-bootstrap-rotate-me"
@@ -33,8 +34,51 @@ const (
 )
 
 // FactFingerprint is the pinned SHA-256 fingerprint of the firewall's TLS
-// certificate.
+// certificate ("AA:BB:…"). Learned over the trusted channel the first time
+// the firewall accepts our key; from then on the API is only ever spoken to
+// through that certificate, and a different one stops the run
+// (*tlspin.MismatchError) until the operator checked it and ran
+// `tappaas forget-certificate firewall`.
 var FactFingerprint = steps.Key[string]("firewall.fingerprint")
+
+// Pinned returns the fingerprint pinned by an earlier run (ok false when
+// none). A pin written in the plain-hex form of older versions is
+// rewritten in the one format ("AA:BB:…").
+func Pinned(facts *steps.Facts) (fp string, ok bool, err error) {
+	raw, ok := steps.Get(facts, FactFingerprint)
+	if !ok || raw == "" {
+		return "", false, nil
+	}
+	fp, err = tlspin.Normalize(raw)
+	if err != nil {
+		return "", false, fmt.Errorf("the pinned firewall certificate fingerprint in the checkpoint (%s) is damaged: %w; run `tappaas forget-certificate firewall` to learn it again", FactFingerprint, err)
+	}
+	if fp != raw {
+		if err := steps.Set(facts, FactFingerprint, fp); err != nil {
+			return "", false, err
+		}
+	}
+	return fp, true, nil
+}
+
+// trusted returns the fingerprint to speak to the API through: the pin of
+// an earlier run, else the one learned now over the trusted channel.
+func trusted(ctx context.Context, rt *steps.Runtime, api API) (fp string, wasPinned bool, err error) {
+	if fp, ok, err := Pinned(rt.Facts); err != nil || ok {
+		return fp, ok, err
+	}
+	if fp, err = api.Fingerprint(ctx); err != nil {
+		return "", false, err
+	}
+	fp, err = tlspin.Normalize(fp)
+	return fp, false, err
+}
+
+// certChanged says the firewall presents another certificate than the
+// pinned one: the run stops (never retried, no key sent).
+func certChanged(err error) error {
+	return fmt.Errorf("the firewall's TLS certificate is not the one pinned when tappaas took it over: %w", err)
+}
 
 // ErrRefused is wrapped by API.Probe when the firewall refuses credentials.
 var ErrRefused = errors.New("firewall refused the credentials")
@@ -112,19 +156,14 @@ type Config struct {
 	WaitAPI time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Config) ID() string { return "firewall.config" }
 
-// Title implements steps.Step.
 func (s *Config) Title() string { return "Firewall configuration with our API key" }
 
-// Needs implements steps.Needer.
 func (s *Config) Needs() []string { return []string{"firewall.start"} }
 
-// Touches implements steps.Toucher.
 func (s *Config) Touches() []string { return []string{"opnsense"} }
 
-// Describe implements steps.Describer.
 func (s *Config) Describe(*steps.Runtime) []string {
 	pw := "generated, shown once, kept 0600"
 	if s.Cfg.Firewall.RootPassword != "" {
@@ -146,18 +185,22 @@ func (s *Config) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	if !ok {
 		return steps.NotDone("no firewall API key generated yet"), nil
 	}
-	fp, err := s.API.Fingerprint(ctx)
+	fp, _, err := trusted(ctx, rt, s.API)
 	if err != nil {
 		return steps.NotDone("the firewall's certificate is not known yet (%v)", err), nil
 	}
 	if err := s.API.Probe(ctx, fp, key, secret); err != nil {
+		if errors.Is(err, tlspin.ErrMismatch) {
+			return steps.Status{}, certChanged(err)
+		}
 		return steps.NotDone("the firewall API does not accept our key yet (%v)", err), nil
 	}
-	_ = steps.Set(rt.Facts, FactFingerprint, fp)
+	if err := steps.Set(rt.Facts, FactFingerprint, fp); err != nil {
+		return steps.Status{}, err
+	}
 	return steps.Done("the firewall API accepts our key (certificate %s… pinned)", fp[:min(len(fp), 11)]), nil
 }
 
-// Apply implements steps.Step.
 func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 	key, secret, ok := s.ours(rt)
 	if !ok {
@@ -176,7 +219,7 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 		pw, have = rt.Secrets.Secret(SecretRootPassword)
 		if !have {
 			pw = GeneratePassword()
-			rt.Printf("generated the firewall root password (shown once at the end; kept in the secrets file)")
+			rt.Printf("generated the firewall root password (kept 0600 in the secrets file; shown once at the end, on a terminal only)")
 		}
 	}
 	if err := rt.Secrets.SetSecret(SecretRootPassword, pw); err != nil {
@@ -191,7 +234,8 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 	}
 	// tappaas-cicd manages the firewall over SSH (install2, zone-manager):
 	// its key is generated now and authorized here, instead of copying the
-	// node's private key to cicd as upstream did (§6.17).
+	// node's private key to cicd as upstream did
+	// (docs/upstream.md#key-spread).
 	cicd, _, err := node.SSHKey(rt, "ssh.cicd_key", "tappaas-cicd")
 	if err != nil {
 		return err
@@ -207,20 +251,38 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if err := s.Pusher.Push(ctx, rt, xmlCfg); err != nil {
 		return fmt.Errorf("push the configuration: %w", err)
 	}
+	// The process that got the configuration: step firewall.reboot
+	// reboots until another one runs.
+	if pid, err := QEMUProcess(ctx, s.Node, s.Cfg.Firewall.VMID); err != nil {
+		return fmt.Errorf("read the firewall VM's status after the push: %w", err)
+	} else if err := steps.Set(rt.Facts, FactPushedPID, pid); err != nil {
+		return err
+	}
 	wait := s.WaitAPI
 	if wait <= 0 {
 		wait = 10 * time.Minute
 	}
 	var fp string
+	var wasPinned bool
 	err = node.Poll(ctx, rt, "the firewall API at https://"+config.FirewallLANIP+" to accept our key", wait, 5*time.Second, func(ctx context.Context) (bool, error) {
 		var err error
 		if fp == "" {
-			if fp, err = s.API.Fingerprint(ctx); err != nil {
+			if fp, wasPinned, err = trusted(ctx, rt, s.API); err != nil {
 				fp = ""
 				return false, err
 			}
 		}
 		if err := s.API.Probe(ctx, fp, key, secret); err != nil {
+			if errors.Is(err, tlspin.ErrMismatch) {
+				if wasPinned {
+					return false, certChanged(err) // fatal: ends the wait
+				}
+				// Not pinned yet and the certificate changed between
+				// learning it and using it (the reload after the push):
+				// learn it again over the trusted channel.
+				fp = ""
+				return false, fmt.Errorf("the certificate changed before it was pinned (%v); learning it again", err)
+			}
 			return false, err
 		}
 		return true, nil
@@ -232,7 +294,8 @@ func (s *Config) Apply(ctx context.Context, rt *steps.Runtime) error {
 }
 
 // Verify proves the takeover: the pinned firewall accepts our key and
-// refuses the image's public bootstrap key (upstream only warned, §6.15).
+// refuses the image's public bootstrap key (upstream only warned,
+// docs/upstream.md#rotation-only-warns).
 type Verify struct {
 	Cfg config.Install
 	API API
@@ -240,19 +303,14 @@ type Verify struct {
 	Wait time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Verify) ID() string { return "firewall.verify" }
 
-// Title implements steps.Step.
 func (s *Verify) Title() string { return "Firewall: bootstrap credentials revoked" }
 
-// Needs implements steps.Needer.
-func (s *Verify) Needs() []string { return []string{"firewall.config"} }
+func (s *Verify) Needs() []string { return []string{"firewall.reboot"} }
 
-// Touches implements steps.Toucher.
 func (s *Verify) Touches() []string { return []string{"opnsense"} }
 
-// Describe implements steps.Describer.
 func (s *Verify) Describe(*steps.Runtime) []string {
 	return []string{"check the image's bootstrap API key is refused", "pin the firewall's TLS certificate"}
 }
@@ -260,14 +318,19 @@ func (s *Verify) Describe(*steps.Runtime) []string {
 func (s *Verify) state(ctx context.Context, rt *steps.Runtime) (string, error) {
 	key, _ := rt.Secrets.Secret(SecretAPIKey)
 	secret, _ := rt.Secrets.Secret(SecretAPISecret)
-	fp, err := s.API.Fingerprint(ctx)
+	fp, _, err := trusted(ctx, rt, s.API)
 	if err != nil {
 		return "certificate unknown", err
 	}
 	if err := s.API.Probe(ctx, fp, key, secret); err != nil {
+		if errors.Is(err, tlspin.ErrMismatch) {
+			return "certificate changed", certChanged(err)
+		}
 		return "our key is refused", err
 	}
-	_ = steps.Set(rt.Facts, FactFingerprint, fp)
+	if err := steps.Set(rt.Facts, FactFingerprint, fp); err != nil {
+		return "checkpoint", err
+	}
 	err = s.API.Probe(ctx, fp, BootstrapKey, BootstrapSecret)
 	switch {
 	case err == nil:
@@ -281,16 +344,17 @@ func (s *Verify) state(ctx context.Context, rt *steps.Runtime) (string, error) {
 
 var errBootstrapLive = errors.New("the firewall still accepts the image's public bootstrap API key")
 
-// Check implements steps.Step.
 func (s *Verify) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	d, err := s.state(ctx, rt)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("%s: %v", d, err), nil
 	}
 	return steps.Done("our key works, the bootstrap key is refused, certificate pinned"), nil
 }
 
-// Apply implements steps.Step.
 func (s *Verify) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {

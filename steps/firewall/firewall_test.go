@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tappaas/tappaas/backends/exec/exectest"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/steps"
 )
@@ -136,15 +138,24 @@ type fakeFW struct {
 	fp      string
 	pushErr error
 	ignore  bool // the push does not take effect
+	sent    int  // probes that got past TLS (a key was sent)
 }
 
-func (f *fakeFW) Fingerprint(context.Context) (string, error) { return f.fp, nil }
+func (f *fakeFW) Fingerprint(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fp, nil
+}
+
+// Probe refuses a pin other than the served certificate before sending
+// anything, as the tlspin transport does.
 func (f *fakeFW) Probe(_ context.Context, fp, key, secret string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fp != f.fp {
-		return errors.New("pin mismatch")
+		return &tlspin.MismatchError{Addr: "10.0.0.1:443", Expected: fp, Got: f.fp}
 	}
+	f.sent++
 	if s, ok := f.keys[key]; ok && s == secret {
 		return nil
 	}
@@ -166,13 +177,78 @@ func (f *fakeFW) Push(_ context.Context, rt *steps.Runtime, xml []byte) error {
 }
 
 func newFW() *fakeFW {
-	return &fakeFW{keys: map[string]string{BootstrapKey: BootstrapSecret}, fp: strings.Repeat("ab", 32)}
+	return &fakeFW{keys: map[string]string{BootstrapKey: BootstrapSecret}, fp: strings.Repeat("AB:", 31) + "AB"}
+}
+
+// After the takeover the certificate is pinned: a firewall presenting
+// another one stops Check, Apply and Verify at once (fatal, never
+// retried), naming both fingerprints and what to do; no key is sent.
+func TestChangedCertificateStops(t *testing.T) {
+	t.Parallel()
+	fw := newFW()
+	node := exectest.NewFake()
+	newVMProc(node, 110)
+	node.Reply(`^test -f `, "", 1)
+	r := rt()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := &Config{Node: node, Cfg: config.Defaults(), API: fw, Pusher: fw, WaitAPI: time.Hour}
+	v := &Verify{Cfg: config.Defaults(), API: fw, Wait: time.Hour}
+	if err := c.Apply(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	old := fw.fp
+	fw.mu.Lock()
+	fw.fp = strings.Repeat("CD:", 31) + "EF" // the certificate changed (and the trusted channel reports the new one)
+	sent := fw.sent
+	fw.mu.Unlock()
+	_, cerr := c.Check(ctx, r)
+	_, verr := v.Check(ctx, r)
+	aerr := c.Apply(ctx, r)
+	vaerr := v.Apply(ctx, r)
+	for name, err := range map[string]error{"config check": cerr, "verify check": verr, "config apply": aerr, "verify apply": vaerr} {
+		if !errors.Is(err, tlspin.ErrMismatch) || !steps.Fatal(err) {
+			t.Errorf("%s: want a fatal mismatch, got %v", name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), old) || !strings.Contains(err.Error(), fw.fp) {
+			t.Errorf("%s does not name both fingerprints: %v", name, err)
+		}
+	}
+	if fw.sent != sent {
+		t.Fatalf("%d probes reached the changed firewall", fw.sent-sent)
+	}
+	if fp, _ := steps.Get(r.Facts, FactFingerprint); fp != old {
+		t.Fatalf("the pin moved to %q", fp)
+	}
+}
+
+// A pin written by an older tappaas (plain lower-case hex) still loads and
+// is rewritten in the one format.
+func TestPlainHexPinMigrates(t *testing.T) {
+	t.Parallel()
+	fw := newFW()
+	r := rt()
+	_ = r.Secrets.SetSecret(SecretAPIKey, "k")
+	_ = r.Secrets.SetSecret(SecretAPISecret, "s")
+	fw.keys["k"] = "s"
+	if err := steps.Set(r.Facts, FactFingerprint, strings.ToLower(strings.ReplaceAll(fw.fp, ":", ""))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := (&Config{Cfg: config.Defaults(), API: fw}).Check(context.Background(), r)
+	if err != nil || !st.Done {
+		t.Fatalf("check with an old-format pin: %+v %v", st, err)
+	}
+	if fp, _ := steps.Get(r.Facts, FactFingerprint); fp != fw.fp {
+		t.Fatalf("pin not migrated: %q", fp)
+	}
 }
 
 func TestConfigTakeoverAndVerify(t *testing.T) {
 	t.Parallel()
 	fw := newFW()
 	node := exectest.NewFake()
+	newVMProc(node, 110)
 	node.SetFile("/root/.ssh/id_ed25519.pub", []byte("ssh-ed25519 AAAAC3Nz root@tappaas1\n"), 0o644)
 	cfg := config.Defaults()
 	r := rt()
@@ -192,7 +268,7 @@ func TestConfigTakeoverAndVerify(t *testing.T) {
 	secret, _ := r.Secrets.Secret(SecretAPISecret)
 	pw, _ := r.Secrets.Secret(SecretRootPassword)
 	x := string(fw.pushed)
-	if !strings.Contains(x, "<key>"+key+"</key>") || strings.Contains(x, secret) || strings.Contains(x, pw) || !strings.Contains(x, "$6$") {
+	if !strings.Contains(x, "<apikeys>"+key+"|$6$") || strings.Contains(x, secret) || strings.Contains(x, pw) || !strings.Contains(x, "$6$") {
 		t.Fatal("config must carry the key and only hashes of the secret and password")
 	}
 	if st, err := c.Check(ctx, r); err != nil || !st.Done {
@@ -240,6 +316,7 @@ func TestConfigFailureTable(t *testing.T) {
 		fw := c.fw()
 		cfg := config.Defaults()
 		node := exectest.NewFake()
+		newVMProc(node, 110)
 		node.Reply(`^test -f `, "", 1) // the node has no SSH key of its own
 		err := (&Config{Node: node, Cfg: cfg, API: fw, Pusher: fw, WaitAPI: 3e8}).Apply(context.Background(), rt())
 		if err == nil || !strings.Contains(err.Error(), c.want) {

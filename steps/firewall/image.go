@@ -3,7 +3,8 @@
 // firewall.json, a rendered configuration carrying freshly generated API
 // credentials, the push, the wait for the API with our key, and the proof
 // that the image's public bootstrap credentials no longer work
-// (bootstrap.md §1 Step 8, §6.14-16).
+// (docs/upstream.md#firewall-takeover, #first-boot-settle and
+// #rotation-only-warns).
 //
 // The Image step is shared with the platform phase (the NixOS template).
 package firewall
@@ -52,19 +53,14 @@ func (s *Image) VolID() string { return "local:import/" + s.ImportName() }
 
 func (s *Image) stamp() string { return s.ImportPath() + ".sha256" }
 
-// ID implements steps.Step.
 func (s *Image) ID() string { return s.StepID }
 
-// Title implements steps.Step.
 func (s *Image) Title() string { return "Download " + s.FileName() }
 
-// Needs implements steps.Needer.
 func (s *Image) Needs() []string { return s.NeedsIDs }
 
-// Touches implements steps.Toucher.
 func (s *Image) Touches() []string { return []string{"file:" + s.ImportPath()} }
 
-// Describe implements steps.Describer.
 func (s *Image) Describe(*steps.Runtime) []string {
 	return []string{"download " + s.URL, "verify SHA-256 " + s.SHA256[:min(12, len(s.SHA256))] + "…", "unpack to " + s.ImportPath()}
 }
@@ -129,7 +125,6 @@ func (s *Image) watch(ctx context.Context, rt *steps.Runtime, part, what string,
 	}
 }
 
-// Apply implements steps.Step.
 func (s *Image) Apply(ctx context.Context, rt *steps.Runtime) error {
 	attempts := s.Attempts
 	if attempts <= 0 {

@@ -64,7 +64,8 @@ func Opts(v string) map[string]string {
 }
 
 // Trunks returns the VLAN tags the firewall's lan NIC must trunk: every
-// Active/Mandatory zone with a tag on bridge lan ("ALL", bootstrap.md §2.7).
+// Active/Mandatory zone with a tag on bridge lan ("ALL",
+// docs/upstream.md#trunks).
 func Trunks(zf *zones.File) []int {
 	var tags []int
 	if zf == nil {
@@ -98,18 +99,14 @@ type VM struct {
 	Zones *zones.File
 }
 
-// ID implements steps.Step.
 func (s *VM) ID() string { return "firewall.vm" }
 
-// Title implements steps.Step.
 func (s *VM) Title() string { return fmt.Sprintf("Firewall VM %d", s.Cfg.Firewall.VMID) }
 
-// Needs implements steps.Needer.
 func (s *VM) Needs() []string {
 	return []string{s.Image.ID(), "network.bridges", "storage.register." + s.Cfg.Storage.VMPool}
 }
 
-// Touches implements steps.Toucher.
 func (s *VM) Touches() []string { return []string{"vm:" + strconv.Itoa(s.Cfg.Firewall.VMID)} }
 
 func (s *VM) spec() assets.VMSpec {
@@ -128,7 +125,6 @@ func (s *VM) net0() string {
 	return n
 }
 
-// Describe implements steps.Describer.
 func (s *VM) Describe(*steps.Runtime) []string {
 	sp := s.spec()
 	return []string{
@@ -137,7 +133,6 @@ func (s *VM) Describe(*steps.Runtime) []string {
 	}
 }
 
-// Check implements steps.Step.
 func (s *VM) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	cfg, ok, err := VMConfig(ctx, s.Node, s.Cfg.Firewall.VMID)
 	if err != nil {
@@ -166,7 +161,6 @@ func (s *VM) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) 
 	return steps.Done("VM %d firewall: net0 lan trunk, net1 wan", s.Cfg.Firewall.VMID), nil
 }
 
-// Apply implements steps.Step.
 func (s *VM) Apply(ctx context.Context, rt *steps.Runtime) error {
 	id := strconv.Itoa(s.Cfg.Firewall.VMID)
 	sp := s.spec()
@@ -223,24 +217,18 @@ type Start struct {
 	Needed []string
 }
 
-// ID implements steps.Step.
 func (s *Start) ID() string { return s.StepID }
 
-// Title implements steps.Step.
 func (s *Start) Title() string { return fmt.Sprintf("Start VM %d", s.VMID) }
 
-// Needs implements steps.Needer.
 func (s *Start) Needs() []string { return s.Needed }
 
-// Touches implements steps.Toucher.
 func (s *Start) Touches() []string { return []string{"vm:" + strconv.Itoa(s.VMID)} }
 
-// Describe implements steps.Describer.
 func (s *Start) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("qm start %d", s.VMID)}
 }
 
-// Check implements steps.Step.
 func (s *Start) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	st, err := VMStatus(ctx, s.Node, s.VMID)
 	if err != nil {
@@ -252,7 +240,6 @@ func (s *Start) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, erro
 	return steps.NotDone("VM %d is %s", s.VMID, st), nil
 }
 
-// Apply implements steps.Step.
 func (s *Start) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if st, err := VMStatus(ctx, s.Node, s.VMID); err != nil {
 		return err

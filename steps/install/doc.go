@@ -35,7 +35,11 @@
 //
 // Targets: Connect opens the node over SSH (one connection, host key pinned
 // via known_hosts or --accept-host-key), builds the firewall API with the
-// certificate fingerprint learned over that trusted channel, and dials
-// guests with their host keys pinned in the node's facts on first use.
+// certificate pinned in the facts (firewall.fingerprint; learned over that
+// trusted channel the first time), and dials guests, the firewall's
+// bootstrap SSH included, with their host keys pinned in the node's facts
+// on first use (vm.host_keys). A changed key or certificate is fatal
+// (HostKeyChangedError, *tlspin.MismatchError) and names the
+// `tappaas forget-…` command that drops the pin.
 // Local builds the same for running on the node itself.
 package install

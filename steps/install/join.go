@@ -29,10 +29,11 @@ type Peer struct {
 	RePin func(fp string) error
 }
 
-// JoinPlan builds the join-node plan (bootstrap.md §1b): preflight as a
-// secondary node, node preparation, the secondary network layout (lan with
-// the management address and gateway 10.0.0.1, wan without address),
-// the join, re-pinning, storage, and HA + replication of the foundation VMs.
+// JoinPlan builds the join-node plan (docs/upstream.md#join):
+// preflight as a secondary node, node preparation, the secondary network
+// layout (lan with the management address and gateway 10.0.0.1, wan without
+// address), the join, re-pinning, storage, and HA + replication of the
+// foundation VMs.
 func JoinPlan(cfg config.Install, t *Targets, peer Peer) (*steps.Plan, error) {
 	if t == nil || t.Node == nil {
 		return nil, errors.New("join plan: no node target")
@@ -40,8 +41,8 @@ func JoinPlan(cfg config.Install, t *Targets, peer Peer) (*steps.Plan, error) {
 	e := t.Node
 	ss := []steps.Step{
 		&preflight.Checks{Node: e, Cfg: cfg, Role: preflight.RoleJoin, OperatorAddr: t.OperatorAddr, PriorRun: t.PriorRun},
-		&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.Snippets{Node: e},
-		&network.Bridges{Node: e, Cfg: cfg, Secondary: true},
+		&node.Repos{Node: e}, &node.Packages{Node: e}, &node.SubscriptionNotice{Node: e}, &node.HAServices{Node: e}, &node.Snippets{Node: e}, &node.Upgrade{Node: e},
+		&network.Bridges{Node: e, Cfg: cfg, Secondary: true, After: []string{"node.upgrade"}, NodeAddr: t.NodeAddr, Reach: t.Reconnect},
 		&join.Cluster{Node: e, Cfg: cfg, Peer: peer.Exec, Password: peer.Password},
 		&join.RePin{Node: e, OnChange: peer.RePin},
 	}

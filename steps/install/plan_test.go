@@ -38,9 +38,9 @@ func TestFirstNodePlanIsValid(t *testing.T) {
 	for _, s := range p.Steps() {
 		ids = append(ids, s.ID())
 	}
-	for _, want := range []string{"preflight.checks", "node.repos", "network.bridges", "cluster.create", "storage.pool.tanka1",
-		"storage.register.tanka1", "pbs.install", "pbs.datastore", "pbs.user", "pbs.storage", "pbs.backup-job", "firewall.image",
-		"firewall.vm", "firewall.config", "firewall.verify", "network.cutover", "network.sanity", "platform.template",
+	for _, want := range []string{"preflight.checks", "node.repos", "node.ha-services", "node.upgrade", "network.bridges", "cluster.create", "storage.pool.tanka1",
+		"storage.register.tanka1", "pbs.install", "pbs.datastore", "pbs.retention", "pbs.user", "pbs.storage", "pbs.backup-job", "firewall.image",
+		"firewall.vm", "firewall.config", "firewall.reboot", "firewall.verify", "network.cutover", "network.sanity", "platform.template",
 		"platform.cicd", "platform.install1", "platform.install2", "platform.configuration", "zones.apply", "summary.report"} {
 		if !slices.Contains(ids, want) {
 			t.Errorf("plan lacks %s", want)
@@ -50,7 +50,7 @@ func TestFirstNodePlanIsValid(t *testing.T) {
 		t.Errorf("order: first %s, last %s", ids[0], ids[len(ids)-1])
 	}
 	// Every step describes itself (the plan review screen shows it).
-	for _, si := range p.Info(steps.NewRuntime("", nil, nil, nil, nil)) {
+	for _, si := range p.Review(steps.NewRuntime("", nil, nil, nil, nil), nil) {
 		if len(si.Changes) == 0 {
 			t.Errorf("step %s has no Describe", si.ID)
 		}
@@ -68,7 +68,7 @@ func TestDownloadsOverlapEarlySteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"firewall.image", "platform.template-image"} {
-		s, ok := p.Step(id)
+		s, ok := stepByID(p, id)
 		if !ok {
 			t.Fatalf("no %s", id)
 		}
@@ -83,6 +83,15 @@ func TestDownloadsOverlapEarlySteps(t *testing.T) {
 	}
 }
 
+func stepByID(p *steps.Plan, id string) (steps.Step, bool) {
+	for _, s := range p.Steps() {
+		if s.ID() == id {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
 func TestPlanWithoutBackup(t *testing.T) {
 	t.Parallel()
 	cfg := exampleCfg(t)
@@ -93,7 +102,7 @@ func TestPlanWithoutBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := p.Step("pbs.install"); ok {
+	if _, ok := stepByID(p, "pbs.install"); ok {
 		t.Fatal("pbs steps present with backup disabled")
 	}
 }
@@ -109,7 +118,7 @@ func TestExpectedDurationsCoverThePlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := map[string]bool{}
-	for _, si := range p.Info(nil) {
+	for _, si := range p.Review(nil, nil) {
 		k := si.ID
 		if _, ok := expected[k]; !ok {
 			k = si.ID[:strings.LastIndex(si.ID, ".")+1]
@@ -131,10 +140,10 @@ func TestExpectedDurationsCoverThePlans(t *testing.T) {
 }
 
 // The operator's address is the first field of $SSH_CLIENT as the node
-// sees it.
+// sees it; loopback (a tunnel on the node) says nothing.
 func TestOperatorAddr(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{"203.0.113.7 50022 22": "203.0.113.7", "::ffff:192.0.2.1 1 22": "192.0.2.1", "": "", "garbage 1 2": ""} {
+	for in, want := range map[string]string{"203.0.113.7 50022 22": "203.0.113.7", "::ffff:192.0.2.1 1 22": "192.0.2.1", "": "", "garbage 1 2": "", "127.0.0.1 40000 22": "", "::1 40000 22": ""} {
 		if got := OperatorAddr(in); got != want {
 			t.Errorf("OperatorAddr(%q) = %q, want %q", in, got, want)
 		}

@@ -12,8 +12,9 @@ import (
 )
 
 // PVETicket implements cluster.TicketAPI: it creates the cluster through the
-// PVE API with a root@pam ticket (PVE refuses API tokens there, apis.md
-// §2.2), pinned to the node certificate read over the trusted SSH link.
+// PVE API with a root@pam ticket (PVE refuses API tokens there,
+// docs/pve-api.md#auth), pinned to the node certificate read over the trusted
+// SSH link.
 type PVETicket struct {
 	// Node reads the certificate fingerprint (/etc/pve/local/pve-ssl.pem).
 	Node exec.Executor

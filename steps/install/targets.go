@@ -6,13 +6,13 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -21,11 +21,13 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/opnsense"
 	"github.com/tappaas/tappaas/backends/ssh"
+	"github.com/tappaas/tappaas/backends/tlspin"
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/cluster"
 	"github.com/tappaas/tappaas/steps/firewall"
+	"github.com/tappaas/tappaas/steps/network"
 	"github.com/tappaas/tappaas/steps/node"
 	"github.com/tappaas/tappaas/steps/platform"
 	stepzones "github.com/tappaas/tappaas/steps/zones"
@@ -42,6 +44,8 @@ type Targets struct {
 	Firewall firewall.API
 	// Pusher delivers the firewall's configuration.
 	Pusher firewall.Pusher
+	// FirewallSSH reads the firewall's SSH host key (nil: not checked).
+	FirewallSSH firewall.HostKeyReader
 	// VMs opens SSH executors to guests.
 	VMs platform.Dialer
 	// Zones is the zone set pushed to the firewall.
@@ -49,8 +53,21 @@ type Targets struct {
 	// Secrets is the run's secret store (set once the state is opened);
 	// the lazily built OPNsense client reads our API key from it.
 	Secrets steps.SecretStore
+	// Checkpoint holds the facts of earlier runs (set with Secrets); the
+	// OPNsense client speaks only through the firewall certificate pinned
+	// there (firewall.fingerprint).
+	Checkpoint interface {
+		Facts() map[string]json.RawMessage
+	}
 	// OperatorAddr is the address the operator connects from ("" unknown).
 	OperatorAddr string
+	// NodeAddr is the node's address the connection goes to ("" at the
+	// node's console).
+	NodeAddr string
+	// Reconnect opens a new connection to the node at another of its
+	// addresses, trusting only the host key of this one (nil at the
+	// console).
+	Reconnect network.Reach
 	// PriorRun describes an earlier checkpoint ("" none).
 	PriorRun string
 	// Dial is the dialer for the firewall API and VMs.
@@ -108,23 +125,22 @@ type ConnectOptions struct {
 	RootPassword func(ctx context.Context) (string, error)
 	// VMsDirect dials VMs with Dial instead of jumping through the node.
 	VMsDirect bool
-	// VMKnownHosts records VM host keys on first use (default next to KnownHosts).
-	VMKnownHosts string
-	Log          *slog.Logger
+	Log       *slog.Logger
 }
 
 // OperatorAddr is the address the operator's session comes from, as the
 // node sees it: the first field of $SSH_CLIENT, which sshd sets to
 // "client-address client-port server-port" for every session
 // (openssh-portable session.c, do_setup_env). sshClient is that variable's
-// value; "" when it is not an SSH session.
+// value; "" when it is not an SSH session or comes from loopback (a
+// tunnel on the node itself, which the cutover does not cut).
 func OperatorAddr(sshClient string) string {
 	f := strings.Fields(sshClient)
 	if len(f) == 0 {
 		return ""
 	}
 	a, err := netip.ParseAddr(f[0])
-	if err != nil {
+	if err != nil || a.Unmap().IsLoopback() {
 		return ""
 	}
 	return a.Unmap().String()
@@ -167,6 +183,26 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 	}
 	t := &Targets{Node: cl, Dial: o.Dial, Log: o.Log}
 	t.OnClose(cl.Close)
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			t.NodeAddr = ip.String()
+		}
+	}
+	// Where our session comes from as the node sees it ($SSH_CLIENT,
+	// right through a NAT or jump host); else our end of the connection.
+	t.OperatorAddr = RemoteOperatorAddr(ctx, cl)
+	if la := cl.LocalAddr(); t.OperatorAddr == "" && la != nil {
+		if ap, err := netip.ParseAddrPort(la.String()); err == nil && !ap.Addr().IsLoopback() {
+			t.OperatorAddr = ap.Addr().Unmap().String()
+		}
+	}
+	t.Reconnect = func(ctx context.Context, addr string) (exec.Executor, func() error, error) {
+		nc, err := cl.DialAt(ctx, net.JoinHostPort(addr, "22"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return nc, nc.Close, nil
+	}
 	if o.RootPassword != nil {
 		host, _, _ := net.SplitHostPort(addr)
 		t.ClusterAPI = &PVETicket{Node: cl, Addr: host, Password: o.RootPassword, Dial: o.Dial}
@@ -181,16 +217,11 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 	} else {
 		t.Pusher = &SSHPusher{Node: cl, Dial: o.Dial, Log: o.Log}
 	}
-	vmKnown := o.VMKnownHosts
-	if vmKnown == "" {
-		base := o.KnownHosts
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".ssh", "known_hosts")
-		}
-		vmKnown = base + ".tappaas-vms"
+	t.FirewallSSH = &FirewallKeyscan{Jump: cl, Dial: o.Dial, Log: o.Log}
+	if o.VMsDirect {
+		t.FirewallSSH = &FirewallKeyscan{Dial: o.Dial, Log: o.Log}
 	}
-	vd := &VMDialer{Net: o.Dial, KnownHosts: vmKnown, Log: o.Log}
+	vd := &VMDialer{Net: o.Dial, Log: o.Log}
 	if !o.VMsDirect {
 		vd.Jump = cl
 	}
@@ -211,7 +242,7 @@ func FirewallFingerprintFromNode(ctx context.Context, e exec.Executor) (string, 
 	if !ok {
 		return "", fmt.Errorf("the firewall presented no certificate yet")
 	}
-	return opnsense.NormalizeFingerprint(fp)
+	return tlspin.Normalize(fp)
 }
 
 // FirewallAPI implements firewall.API with the OPNsense client.
@@ -229,7 +260,7 @@ func (f *FirewallAPI) Fingerprint(ctx context.Context) (string, error) {
 	if fp == "" {
 		return "", errors.New("the firewall has no certificate yet (not booted)")
 	}
-	return opnsense.NormalizeFingerprint(fp)
+	return tlspin.Normalize(fp)
 }
 
 // Probe implements firewall.API.
@@ -262,7 +293,7 @@ func (t *Targets) OPNsense(ctx context.Context) (*opnsense.Client, error) {
 	if t.fwc != nil && t.fwKey == key {
 		return t.fwc, nil
 	}
-	fp, err := t.Firewall.Fingerprint(ctx)
+	fp, err := t.firewallPin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -273,6 +304,19 @@ func (t *Targets) OPNsense(ctx context.Context) (*opnsense.Client, error) {
 	t.fwc, t.fwKey = c, key
 	t.OnClose(c.Close)
 	return c, nil
+}
+
+// firewallPin is the certificate fingerprint the firewall API is trusted
+// with: the one pinned in the checkpoint, else (before the takeover pinned
+// one) the one learned over the trusted channel.
+func (t *Targets) firewallPin(ctx context.Context) (string, error) {
+	if t.Checkpoint != nil {
+		fp, ok, err := firewall.Pinned(steps.NewFacts(t.Checkpoint.Facts()))
+		if err != nil || ok {
+			return fp, err
+		}
+	}
+	return t.Firewall.Fingerprint(ctx)
 }
 
 // Ping implements network.FirewallProbe.
@@ -294,11 +338,9 @@ func (t *Targets) HasAssignPatch(ctx context.Context) (bool, error) {
 	return c.HasAssignPatch(ctx)
 }
 
-// ZonesFirewall returns the zones planner's view of the firewall, built on
-// first use.
-func (t *Targets) ZonesFirewall() cz.Firewall { return &lazyFirewall{t: t} }
-
-func (t *Targets) zfw(ctx context.Context) (cz.Firewall, error) {
+// ZonesFirewall returns the zones planner's view of the firewall (the
+// client is built on first use and kept).
+func (t *Targets) ZonesFirewall(ctx context.Context) (cz.Firewall, error) {
 	c, err := t.OPNsense(ctx)
 	if err != nil {
 		return nil, err
@@ -317,7 +359,8 @@ func Local(o ConnectOptions) *Targets {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	l := exec.NewLocal()
-	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log}
+	// Run on the node from an SSH login: that login's source.
+	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log, OperatorAddr: OperatorAddr(os.Getenv("SSH_CLIENT"))}
 	fp := o.FirewallFingerprint
 	if fp == nil {
 		fp = func(ctx context.Context) (string, error) { return FirewallFingerprintFromNode(ctx, l) }
@@ -325,9 +368,10 @@ func Local(o ConnectOptions) *Targets {
 	t.Firewall = &FirewallAPI{Fingerprinter: fp, Dial: o.Dial}
 	t.Pusher = o.Pusher
 	if t.Pusher == nil {
-		t.Pusher = &SSHPusher{Dial: o.Dial, KnownHosts: o.VMKnownHosts, Log: o.Log}
+		t.Pusher = &SSHPusher{Dial: o.Dial, Log: o.Log}
 	}
-	vd := &VMDialer{Net: o.Dial, KnownHosts: o.VMKnownHosts, Log: o.Log}
+	t.FirewallSSH = &FirewallKeyscan{Dial: o.Dial, Log: o.Log}
+	vd := &VMDialer{Net: o.Dial, Log: o.Log}
 	t.VMs = vd
 	t.OnClose(vd.Close)
 	return t

@@ -1,7 +1,8 @@
-// Package join holds the steps that grow the cluster: join a prepared node
-// to TAPPaaS with the peer's root password (asked, never stored), re-pin the
+// Package join holds the steps that grow the cluster: join a prepared node to
+// TAPPaaS with the peer's root password (asked, never stored), re-pin the
 // node's certificate (the join regenerates it), and make the foundation VMs
-// highly available with replication to the new node (bootstrap.md §1b).
+// highly available with replication to the new node
+// (docs/upstream.md#join).
 package join
 
 import (
@@ -69,24 +70,18 @@ type Cluster struct {
 	Wait time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Cluster) ID() string { return "join.cluster" }
 
-// Title implements steps.Step.
 func (s *Cluster) Title() string { return "Join cluster " + config.ClusterName }
 
-// Needs implements steps.Needer.
 func (s *Cluster) Needs() []string { return []string{"network.bridges"} }
 
-// Touches implements steps.Toucher.
 func (s *Cluster) Touches() []string { return []string{"pve:cluster"} }
 
-// Describe implements steps.Describer.
 func (s *Cluster) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("join through %s with link0 %s (the peer's root password is asked, never stored)", s.Cfg.Join.Peer, s.Cfg.MgmtPrefix().Addr())}
 }
 
-// Check implements steps.Step.
 func (s *Cluster) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	name, members, err := cluster.Status(ctx, s.Node)
 	if err != nil {
@@ -101,7 +96,6 @@ func (s *Cluster) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, er
 	return steps.Status{}, fmt.Errorf("the node belongs to cluster %q, not %s: tappaas will not change that", name, config.ClusterName)
 }
 
-// Apply implements steps.Step.
 func (s *Cluster) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if s.Cfg.Join.Peer == "" {
 		return errors.New("join.peer is not set: name an existing member, e.g. 10.0.0.10")
@@ -126,9 +120,14 @@ func (s *Cluster) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if pw == "" {
 		return ErrNoPassword
 	}
-	args := exec.Join("pvesh", "create", "/cluster/config/join", "--hostname", s.Cfg.Join.Peer, "--fingerprint", fp,
-		"--link0", s.Cfg.MgmtPrefix().Addr().String(), "--password", pw)
-	if _, err := node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: args, Secret: true}); err != nil {
+	// The password goes on stdin, never in argv (readable in ps on the
+	// node): pvecm add reads it with PVE::PTY::read_password, one line from
+	// stdin when that is not a terminal; --fingerprint skips the yes/no
+	// prompt (proxmox/pve-cluster src/PVE/CLI/pvecm.pm "add";
+	// proxmox/pve-common src/PVE/PTY.pm read_password). pvesh has no such
+	// mapping: its --password takes the value from the command line.
+	args := exec.Join("pvecm", "add", s.Cfg.Join.Peer, "--fingerprint", fp, "--link0", s.Cfg.MgmtPrefix().Addr().String())
+	if _, err := node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: args, Stdin: strings.NewReader(pw + "\n")}); err != nil {
 		return fmt.Errorf("join through %s: %w", s.Cfg.Join.Peer, err)
 	}
 	wait := s.Wait
@@ -164,21 +163,16 @@ type RePin struct {
 	OnChange func(fp string) error
 }
 
-// ID implements steps.Step.
 func (s *RePin) ID() string { return "join.repin" }
 
-// Title implements steps.Step.
 func (s *RePin) Title() string { return "Re-pin the node certificate after the join" }
 
-// Needs implements steps.Needer.
 func (s *RePin) Needs() []string { return []string{"join.cluster"} }
 
-// Describe implements steps.Describer.
 func (s *RePin) Describe(*steps.Runtime) []string {
 	return []string{"read the regenerated PVE certificate fingerprint and re-pin it"}
 }
 
-// Check implements steps.Step.
 func (s *RePin) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	fp, err := NodeFingerprint(ctx, s.Node)
 	if err != nil {
@@ -190,7 +184,6 @@ func (s *RePin) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, err
 	return steps.NotDone("the node certificate is not pinned yet"), nil
 }
 
-// Apply implements steps.Step.
 func (s *RePin) Apply(ctx context.Context, rt *steps.Runtime) error {
 	fp, err := NodeFingerprint(ctx, s.Node)
 	if err != nil {
@@ -215,16 +208,12 @@ type HA struct {
 	After    []string
 }
 
-// ID implements steps.Step.
 func (s *HA) ID() string { return "join.ha" }
 
-// Title implements steps.Step.
 func (s *HA) Title() string { return "HA and replication for the foundation VMs" }
 
-// Needs implements steps.Needer.
 func (s *HA) Needs() []string { return append([]string{"join.repin"}, s.After...) }
 
-// Touches implements steps.Toucher.
 func (s *HA) Touches() []string { return []string{"pve:ha"} }
 
 func (s *HA) schedule() string {
@@ -234,7 +223,6 @@ func (s *HA) schedule() string {
 	return s.Schedule
 }
 
-// Describe implements steps.Describer.
 func (s *HA) Describe(*steps.Runtime) []string {
 	var d []string
 	for _, id := range s.VMIDs {
@@ -261,7 +249,6 @@ func (s *HA) resources(ctx context.Context) (map[string]bool, error) {
 	return m, nil
 }
 
-// Check implements steps.Step.
 func (s *HA) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	have, err := s.resources(ctx)
 	if err != nil {
@@ -279,7 +266,6 @@ func (s *HA) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) 
 	return steps.Done("%d foundation VMs HA-managed", len(s.VMIDs)), nil
 }
 
-// Apply implements steps.Step.
 func (s *HA) Apply(ctx context.Context, rt *steps.Runtime) error {
 	have, err := s.resources(ctx)
 	if err != nil {

@@ -43,8 +43,8 @@ type Layout struct {
 	AdminNetwork string   // optional CIDR kept routed via UpstreamGW after the cutover
 }
 
-// Render returns /etc/network/interfaces for the stage (bootstrap.md §1
-// Step 4 and Step 9).
+// Render returns /etc/network/interfaces for the stage
+// (docs/upstream.md#bridges and #cutover).
 func Render(l Layout, st Stage) string {
 	var b strings.Builder
 	b.WriteString("# Managed by tappaas. Manual changes are kept only if they match what tappaas writes.\n")
@@ -203,21 +203,63 @@ type Bridges struct {
 	// Secondary renders a joining node's layout.
 	Secondary     bool
 	RollbackAfter int // seconds; 0 = default
+	// After are steps that must finish first (the node's post-install:
+	// upstream configures the network after it).
+	After []string
+	// NodeAddr is the node address the installer is connected through
+	// ("" at the node's console).
+	NodeAddr string
+	// Reach opens a new connection to the node at addr; the change is
+	// verified and confirmed over it (nil: over Node).
+	Reach Reach
 }
 
-// ID implements steps.Step.
+// Reach opens a new connection to the node at addr (an IP address), trusting
+// only the host key of the connection already open; closing it is the
+// caller's.
+type Reach func(ctx context.Context, addr string) (exec.Executor, func() error, error)
+
+// reconnect binds r to addr for a Change (nil when either is unset).
+func reconnect(r Reach, addr string) func(ctx context.Context) (exec.Executor, func() error, error) {
+	if r == nil || addr == "" {
+		return nil
+	}
+	return func(ctx context.Context) (exec.Executor, func() error, error) { return r(ctx, addr) }
+}
+
+// addrAfter is where the operator reaches the node once the layout is live:
+// the address they are connected through when the layout keeps it, else
+// the new upstream address (wan), or the management address on a joining
+// node, which has no upstream address.
+func addrAfter(connected string, l Layout, st Stage) string {
+	var kept []string
+	if st != StageSecondary {
+		if p, err := netip.ParsePrefix(l.UpstreamCIDR); err == nil {
+			kept = append(kept, p.Addr().String())
+		}
+	}
+	if p, err := netip.ParsePrefix(l.MgmtCIDR); err == nil {
+		kept = append(kept, p.Addr().String())
+	}
+	for _, k := range kept {
+		if k == connected {
+			return connected
+		}
+	}
+	if len(kept) == 0 {
+		return connected
+	}
+	return kept[0]
+}
+
 func (s *Bridges) ID() string { return "network.bridges" }
 
-// Title implements steps.Step.
 func (s *Bridges) Title() string { return "Network bridges lan and wan (commit/confirm)" }
 
-// Needs implements steps.Needer.
-func (s *Bridges) Needs() []string { return []string{"preflight.checks"} }
+func (s *Bridges) Needs() []string { return append([]string{"preflight.checks"}, s.After...) }
 
-// Touches implements steps.Toucher.
 func (s *Bridges) Touches() []string { return []string{"node:network"} }
 
-// Describe implements steps.Describer.
 func (s *Bridges) Describe(*steps.Runtime) []string {
 	return []string{
 		fmt.Sprintf("bridge lan on %s: %s, VLAN-aware 2-4094", s.Cfg.Node.LANNIC, s.Cfg.Node.ManagementCIDR),
@@ -269,7 +311,6 @@ func (s *Bridges) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, e
 	return steps.Done("%s", detail), nil
 }
 
-// Apply implements steps.Step.
 func (s *Bridges) Apply(ctx context.Context, rt *steps.Runtime) error {
 	l, err := LayoutFor(s.Cfg, rt)
 	if err != nil {
@@ -287,12 +328,17 @@ func (s *Bridges) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if !s.Secondary && string(cur) == Render(l, StageCutover) {
 		want = string(cur) // already cut over: never undo it
 	}
+	next := ""
+	if s.NodeAddr != "" {
+		next = addrAfter(s.NodeAddr, l, st)
+	}
 	c := &Change{
-		Node:  s.Node,
-		Files: map[string]string{InterfacesFile: want},
-		Apply: "ifreload -a",
-		Verify: func(ctx context.Context) (bool, string, error) {
-			links, err := Links(ctx, s.Node)
+		Node:      s.Node,
+		Files:     map[string]string{InterfacesFile: want},
+		Apply:     "ifreload -a",
+		Reconnect: reconnect(s.Reach, next),
+		Verify: func(ctx context.Context, e exec.Executor) (bool, string, error) {
+			links, err := Links(ctx, e)
 			if err != nil {
 				return false, "cannot read interfaces", err
 			}
@@ -303,5 +349,14 @@ func (s *Bridges) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if s.RollbackAfter > 0 {
 		c.RollbackAfter = secs(s.RollbackAfter)
 	}
-	return c.Commit(ctx, rt)
+	if err := c.Commit(ctx, rt); err != nil {
+		return err
+	}
+	if next != s.NodeAddr && !s.Secondary {
+		// Confirmed over a new connection to the new address; the links
+		// of this run go to the old one. (A joining node keeps going on
+		// the link it was joined through.)
+		return fmt.Errorf("the node moved to %s (node.wan_address; confirmed over a new connection there): run tappaas again with --host root@%s to continue", next, next)
+	}
+	return nil
 }

@@ -1,9 +1,12 @@
 // Package network holds the steps that can cut the operator off: the lan/wan
-// bridges and the gateway cutover. Both run commit/confirm: the previous
-// files are saved and a rollback is scheduled on the node (systemd-run
-// --on-active) before the change is applied; the installer then reconnects,
-// verifies, and only then cancels the rollback. If it cannot come back the
-// node restores itself and the next run starts from a clean state.
+// bridges and the gateway cutover. Both run commit-confirmed, as Junos's
+// `commit confirmed` does: the previous files are saved and a rollback is
+// armed on the node before the change is applied; the installer then opens
+// a new connection to the node (the open session may live on a route the
+// change removed), verifies over it and confirms over it. If no new
+// connection is made within the window the node restores itself — from a
+// timer while it runs, and from a unit enabled for boot if it reboots
+// first — and the next run starts from a clean state.
 package network
 
 import (
@@ -22,12 +25,27 @@ import (
 	"github.com/tappaas/tappaas/steps/node"
 )
 
-// Rollback files on the node.
+// Rollback files on the node. The marker and the unit file are on disk, so
+// a reboot inside the window keeps them: systemd runs the unit at boot
+// (WantedBy=multi-user.target, systemd.unit(5) [Install]) and it restores
+// the saved files while the marker is there (ConditionPathExists=). The
+// live timer is a transient systemd-run unit, which a reboot forgets
+// (systemd.unit(5): transient units load from /run/systemd/transient); the
+// boot unit covers that case. A timer unit file would not do it alone:
+// Persistent= "only has an effect on timers configured with OnCalendar="
+// and catches up only on a deadline passed while the node was down, and
+// OnBootSec= counts from boot (systemd.timer(5)) — either way a node that
+// reboots inside the window would keep the unconfirmed network for a while.
 const (
 	RollbackDir    = "/usr/local/sbin"
 	rollbackPrefix = "tappaas-rollback-"
 	backupSuffix   = ".tappaas-good"
-	confirmDir     = "/run"
+	// MarkerDir holds one file per unconfirmed change, named by its id;
+	// confirming a change removes its marker.
+	MarkerDir = "/var/lib/tappaas/network-rollback"
+	// UnitDir is where the boot unit goes (systemd.unit(5): units the
+	// administrator created).
+	UnitDir = "/etc/systemd/system"
 )
 
 // DefaultRollbackAfter is how long the node waits for a confirmation.
@@ -40,15 +58,37 @@ type Change struct {
 	Files map[string]string
 	// Apply makes the files live ("ifreload -a").
 	Apply string
-	// Verify runs after Apply over a fresh command (reconnecting when the
-	// link dropped); it returns nil when the node is reachable and right.
-	Verify func(ctx context.Context) (bool, string, error)
+	// Verify runs after Apply on the executor that confirms the change: it
+	// reports whether the node is right.
+	Verify func(ctx context.Context, e exec.Executor) (bool, string, error)
+	// Reconnect opens a new connection to the node, on the address the
+	// operator reaches it at after the change; verification and
+	// confirmation go through it. nil (at the node's console) uses Node.
+	Reconnect func(ctx context.Context) (exec.Executor, func() error, error)
 	// RollbackAfter is the confirmation window (default 120 s).
 	RollbackAfter time.Duration
 }
 
-// Pending lists unconfirmed rollbacks scheduled on the node (their ids).
+func markerPath(id string) string { return path.Join(MarkerDir, id) }
+func scriptPath(id string) string { return path.Join(RollbackDir, rollbackPrefix+id+".sh") }
+func bootUnit(id string) string   { return rollbackPrefix + id + ".service" }
+func liveUnit(id string) string   { return rollbackPrefix + "live-" + id }
+
+// Pending lists the unconfirmed changes on the node (their ids): those
+// whose marker is still there.
 func Pending(ctx context.Context, e exec.Executor) ([]string, error) {
+	out, err := node.Query(ctx, e, "if [ -d "+MarkerDir+" ]; then ls "+MarkerDir+"; fi")
+	if err != nil {
+		return nil, err
+	}
+	ids := strings.Fields(out)
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// leftovers lists the ids of rollback scripts on the node whose change is no
+// longer pending (confirmed, or rolled back) but whose clean-up was cut short.
+func leftovers(ctx context.Context, e exec.Executor, pending []string) ([]string, error) {
 	out, err := node.Query(ctx, e, "ls "+RollbackDir)
 	if err != nil {
 		return nil, err
@@ -59,18 +99,14 @@ func Pending(ctx context.Context, e exec.Executor) ([]string, error) {
 			continue
 		}
 		id := strings.TrimSuffix(strings.TrimPrefix(f, rollbackPrefix), ".sh")
-		// A confirmed change is not pending, even if the clean-up after
-		// its confirmation was cut short (its script then exits at once).
-		mark := path.Join(confirmDir, "tappaas-confirmed-"+id)
-		got, err := node.Query(ctx, e, "test -e "+exec.Quote(mark)+" && echo confirmed || true")
-		if err != nil {
-			return nil, err
+		found := false
+		for _, p := range pending {
+			found = found || p == id
 		}
-		if strings.TrimSpace(got) != "confirmed" {
+		if !found {
 			ids = append(ids, id)
 		}
 	}
-	sort.Strings(ids)
 	return ids, nil
 }
 
@@ -82,19 +118,35 @@ func newID() string {
 
 func rollbackScript(id string, paths []string, apply string) string {
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# tappaas commit/confirm rollback " + id + ": restores the files below unless confirmed.\n")
-	fmt.Fprintf(&b, "[ -e %s ] && exit 0\n", exec.Quote(path.Join(confirmDir, "tappaas-confirmed-"+id)))
+	b.WriteString("#!/bin/sh\n# tappaas commit/confirm rollback " + id + ": restores the files below unless the change\n")
+	b.WriteString("# was confirmed (confirming removes the marker). Run by the live timer, or at boot by " + bootUnit(id) + ".\n")
+	mark := exec.Quote(markerPath(id))
+	fmt.Fprintf(&b, "[ -e %s ] || exit 0\n", mark)
 	for _, p := range paths {
-		fmt.Fprintf(&b, "cp %s %s\n", exec.Quote(p+backupSuffix), exec.Quote(p))
+		fmt.Fprintf(&b, "cp %s %s || exit 1\n", exec.Quote(p+backupSuffix), exec.Quote(p))
 	}
 	b.WriteString(apply + "\n")
+	fmt.Fprintf(&b, "rm -f %s\n", mark)
+	fmt.Fprintf(&b, "systemctl disable %s\n", exec.Quote(bootUnit(id)))
+	fmt.Fprintf(&b, "rm -f %s\n", exec.Quote(path.Join(UnitDir, bootUnit(id))))
 	return b.String()
 }
 
-// Commit applies the change under a scheduled rollback, verifies it and
-// confirms it. Stale unconfirmed rollbacks of an interrupted earlier run are
-// taken over: their saved files stay the "last good" copies and they are
-// cancelled only once the new change is verified.
+// bootUnitFile runs the rollback at boot while the change is unconfirmed:
+// a oneshot service (systemd.service(5) Type=oneshot) after networking has
+// brought up the changed files, skipped once the marker is gone
+// (systemd.unit(5) ConditionPathExists=).
+func bootUnitFile(id string) string {
+	return "[Unit]\nDescription=tappaas: roll back the unconfirmed network change " + id + "\n" +
+		"ConditionPathExists=" + markerPath(id) + "\nAfter=networking.service\n\n" +
+		"[Service]\nType=oneshot\nExecStart=/bin/sh " + scriptPath(id) + "\n\n" +
+		"[Install]\nWantedBy=multi-user.target\n"
+}
+
+// Commit applies the change under an armed rollback, verifies it over a new
+// connection and confirms it there. Unconfirmed rollbacks of an interrupted
+// earlier run are taken over: their saved files stay the "last good"
+// copies and the new rollback restores them.
 func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 	after := c.RollbackAfter
 	if after <= 0 {
@@ -109,6 +161,13 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 	stale, err := Pending(ctx, c.Node)
 	if err != nil {
 		return err
+	}
+	done, err := leftovers(ctx, c.Node, stale)
+	if err != nil {
+		return err
+	}
+	for _, id := range done {
+		cancel(ctx, c.Node, id)
 	}
 	// 1. Save the last good copy of each file (kept from a stale attempt).
 	for _, p := range paths {
@@ -130,22 +189,41 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 			return fmt.Errorf("save %s: %w", p, err)
 		}
 	}
-	// 2. Schedule the rollback before touching anything.
+	// 2. Arm the rollback before touching anything: the script, the
+	// marker, the unit for a reboot, the timer for the running node.
 	id := newID()
-	script := path.Join(RollbackDir, rollbackPrefix+id+".sh")
-	if err := node.Write(ctx, c.Node, script, []byte(rollbackScript(id, paths, c.Apply)), 0o700); err != nil {
-		return fmt.Errorf("write rollback script: %w", err)
-	}
 	secs := int(after / time.Second)
-	if _, err := node.Run(ctx, rt, c.Node, fmt.Sprintf("systemd-run --unit=%s --on-active=%d /bin/sh %s", rollbackPrefix+id, secs, script)); err != nil {
-		_, _ = node.Query(ctx, c.Node, "rm -f "+exec.Quote(script))
-		return fmt.Errorf("schedule the rollback: %w", err)
-	}
 	deadline := time.Now().Add(after)
-	rt.Printf("rollback %s scheduled on the node in %ds (restores %s unless confirmed)", id, secs, strings.Join(paths, ", "))
+	arm := func() error {
+		if err := node.Write(ctx, c.Node, scriptPath(id), []byte(rollbackScript(id, paths, c.Apply)), 0o700); err != nil {
+			return fmt.Errorf("write the rollback script: %w", err)
+		}
+		if err := node.Write(ctx, c.Node, path.Join(UnitDir, bootUnit(id)), []byte(bootUnitFile(id)), 0o644); err != nil {
+			return fmt.Errorf("write the rollback unit: %w", err)
+		}
+		if _, err := node.Run(ctx, rt, c.Node, "mkdir -p "+MarkerDir); err != nil {
+			return fmt.Errorf("create %s: %w", MarkerDir, err)
+		}
+		mark := fmt.Sprintf("unconfirmed change of %s; rolled back at %s unless confirmed\n", strings.Join(paths, ", "), deadline.UTC().Format(time.RFC3339))
+		if err := node.Write(ctx, c.Node, markerPath(id), []byte(mark), 0o600); err != nil {
+			return fmt.Errorf("write the rollback marker: %w", err)
+		}
+		if _, err := node.Run(ctx, rt, c.Node, "systemctl enable "+exec.Quote(bootUnit(id))); err != nil {
+			return fmt.Errorf("enable the rollback unit for boot: %w", err)
+		}
+		if _, err := node.Run(ctx, rt, c.Node, fmt.Sprintf("systemd-run --unit=%s --on-active=%d /bin/sh %s", liveUnit(id), secs, scriptPath(id))); err != nil {
+			return fmt.Errorf("schedule the rollback: %w", err)
+		}
+		return nil
+	}
+	if err := arm(); err != nil {
+		cancel(ctx, c.Node, id)
+		return err
+	}
+	rt.Printf("rollback %s armed on the node: in %ds, or at its next boot, it restores %s unless confirmed", id, secs, strings.Join(paths, ", "))
 	// Older rollbacks are superseded by this one (it restores the same good copies).
 	for _, old := range stale {
-		c.cancel(ctx, rt, old)
+		cancel(ctx, c.Node, old)
 	}
 
 	// 3. Apply.
@@ -160,21 +238,46 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 		}
 		// The link dropped: the reload may or may not have run (a changed
 		// network drops sessions; so does a flaky link before the command
-		// starts). Reloading the same files again is harmless, and the
-		// reconnect proves the node is reachable.
-		rt.Printf("the connection dropped during %q; reconnecting and applying again", c.Apply)
+		// starts). Reloading the same files again is harmless when the old
+		// link still works; when it does not, the new connection below
+		// tells whether the change took.
+		rt.Printf("the connection dropped during %q; applying again", c.Apply)
 		if _, err := node.Run(ctx, rt, c.Node, c.Apply); err != nil && !errors.Is(err, exec.ErrConnectionLost) {
 			return fmt.Errorf("%s failed; the node restores the previous configuration at %s: %w", c.Apply, deadline.Format("15:04:05"), err)
 		}
 	}
 
-	// 4. Reconnect and verify, well before the rollback fires.
+	// 4. Open a new connection and verify over it, well before the
+	// rollback fires.
 	var detail string
+	var fresh exec.Executor
+	var closeFresh func() error
+	defer func() {
+		if closeFresh != nil {
+			_ = closeFresh()
+		}
+	}()
 	// Leave a margin so the confirmation lands before the timer fires.
 	window := time.Until(deadline) - min(15*time.Second, after/4)
-	err = node.Poll(ctx, rt, "the node to answer with the new network configuration", window, 2*time.Second, func(ctx context.Context) (bool, error) {
-		ok, d, err := c.Verify(ctx)
+	err = node.Poll(ctx, rt, "a new connection to the node with the new network configuration", window, 2*time.Second, func(ctx context.Context) (bool, error) {
+		if c.Reconnect != nil && fresh == nil {
+			e, cl, err := c.Reconnect(ctx)
+			if err != nil {
+				detail = "no new connection"
+				return false, err
+			}
+			fresh, closeFresh = e, cl
+		}
+		target := c.Node
+		if fresh != nil {
+			target = fresh
+		}
+		ok, d, err := c.Verify(ctx, target)
 		detail = d
+		if err != nil && fresh != nil && errors.Is(err, exec.ErrConnectionLost) {
+			_ = closeFresh()
+			fresh, closeFresh = nil, nil // the next attempt dials again
+		}
 		return ok, err
 	})
 	if err != nil {
@@ -183,22 +286,33 @@ func (c *Change) Commit(ctx context.Context, rt *steps.Runtime) error {
 		}
 		return fmt.Errorf("the change was not confirmed (%s); the node restores the previous configuration at %s — fix the cause and run again: %w", detail, deadline.Format("15:04:05"), err)
 	}
-	// 5. Confirm: the rollback becomes a no-op, then is removed.
-	if _, err := node.Run(ctx, rt, c.Node, "touch "+exec.Quote(path.Join(confirmDir, "tappaas-confirmed-"+id))); err != nil {
+	confirmer := c.Node
+	if fresh != nil {
+		confirmer = fresh
+	}
+	// 5. Confirm over the new connection: removing the marker makes the
+	// timer and the boot unit no-ops; then they are removed.
+	if _, err := node.Run(ctx, rt, confirmer, "rm -f "+exec.Quote(markerPath(id))); err != nil {
 		return fmt.Errorf("confirm the change (the node rolls back at %s unless confirmed): %w", deadline.Format("15:04:05"), err)
 	}
-	c.cancel(ctx, rt, id)
+	cancel(ctx, confirmer, id)
 	for _, p := range paths {
-		_, _ = node.Query(ctx, c.Node, "rm -f "+exec.Quote(p+backupSuffix))
+		_, _ = node.Query(ctx, confirmer, "rm -f "+exec.Quote(p+backupSuffix))
 	}
-	rt.Printf("change confirmed (%s); rollback %s cancelled", detail, id)
+	how := "over a new connection"
+	if fresh == nil {
+		how = "on the node"
+	}
+	rt.Printf("change confirmed %s (%s); rollback %s removed", how, detail, id)
 	return nil
 }
 
-// cancel stops a scheduled rollback (best effort on the timer; the confirm
-// file makes it a no-op either way) and removes its script.
-func (c *Change) cancel(ctx context.Context, rt *steps.Runtime, id string) {
-	_, _ = node.Query(ctx, c.Node, "touch "+exec.Quote(path.Join(confirmDir, "tappaas-confirmed-"+id)))
-	_, _ = node.Query(ctx, c.Node, "systemctl stop "+exec.Quote(rollbackPrefix+id+".timer"))
-	_, _ = node.Query(ctx, c.Node, "rm -f "+exec.Quote(path.Join(RollbackDir, rollbackPrefix+id+".sh")))
+// cancel disarms a rollback (best effort: a rollback whose marker is gone
+// does nothing either way) and removes its timer, unit and script.
+func cancel(ctx context.Context, e exec.Executor, id string) {
+	_, _ = node.Query(ctx, e, "rm -f "+exec.Quote(markerPath(id)))
+	_, _ = node.Query(ctx, e, "systemctl stop "+exec.Quote(liveUnit(id)+".timer"))
+	_, _ = node.Query(ctx, e, "systemctl stop "+exec.Quote(rollbackPrefix+id+".timer")) // the live timer of earlier tappaas versions
+	_, _ = node.Query(ctx, e, "systemctl disable "+exec.Quote(bootUnit(id)))
+	_, _ = node.Query(ctx, e, "rm -f "+exec.Quote(path.Join(UnitDir, bootUnit(id)))+" "+exec.Quote(scriptPath(id)))
 }

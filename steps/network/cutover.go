@@ -53,28 +53,29 @@ func HostsAfterCutover(cur, hostname, mgmtIP string) string {
 }
 
 // Cutover makes the firewall the node's gateway and resolver, commit/confirm
-// (upstream's --swap-gateway had neither a check nor a rollback, §6.3). The
-// upstream address stays on wan; AdminNetwork stays routed via the old
-// gateway so the operator's session survives (§6.1).
+// (upstream's --swap-gateway had neither a check nor a rollback,
+// docs/upstream.md#cutover-without-rollback). The upstream address
+// stays on wan; AdminNetwork stays routed via the old gateway so the
+// operator's session survives (docs/upstream.md#lockout).
 type Cutover struct {
 	Node          exec.Executor
 	Cfg           config.Install
 	RollbackAfter int // seconds; 0 = default
+	// NodeAddr and Reach: see Bridges. The cutover keeps the node's
+	// addresses; the new connection proves the operator's way back to the
+	// node still works with the firewall as the gateway.
+	NodeAddr string
+	Reach    Reach
 }
 
-// ID implements steps.Step.
 func (s *Cutover) ID() string { return "network.cutover" }
 
-// Title implements steps.Step.
 func (s *Cutover) Title() string { return "Gateway cutover to the firewall (commit/confirm)" }
 
-// Needs implements steps.Needer.
 func (s *Cutover) Needs() []string { return []string{"network.bridges", "firewall.verify"} }
 
-// Touches implements steps.Toucher.
 func (s *Cutover) Touches() []string { return []string{"node:network"} }
 
-// Describe implements steps.Describer.
 func (s *Cutover) Describe(*steps.Runtime) []string {
 	d := []string{"default gateway and DNS: " + config.FirewallLANIP + " on lan", "/etc/hosts: " + s.Cfg.Node.Hostname + " → " + s.Cfg.MgmtPrefix().Addr().String()}
 	if s.Cfg.Node.AdminNetwork != "" {
@@ -99,7 +100,6 @@ func (s *Cutover) want(ctx context.Context, rt *steps.Runtime) (map[string]strin
 	}, l, nil
 }
 
-// Check implements steps.Step.
 func (s *Cutover) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	files, _, err := s.want(ctx, rt)
 	if err != nil {
@@ -129,25 +129,25 @@ func (s *Cutover) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, e
 	return steps.Done("default gateway and DNS are the firewall (%s)", config.FirewallLANIP), nil
 }
 
-// Apply implements steps.Step.
 func (s *Cutover) Apply(ctx context.Context, rt *steps.Runtime) error {
 	files, l, err := s.want(ctx, rt)
 	if err != nil {
 		return err
 	}
 	c := &Change{
-		Node:  s.Node,
-		Files: files,
-		Apply: "ifreload -a",
-		Verify: func(ctx context.Context) (bool, string, error) {
-			gw, err := DefaultGateway(ctx, s.Node)
+		Node:      s.Node,
+		Files:     files,
+		Apply:     "ifreload -a",
+		Reconnect: reconnect(s.Reach, s.NodeAddr),
+		Verify: func(ctx context.Context, e exec.Executor) (bool, string, error) {
+			gw, err := DefaultGateway(ctx, e)
 			if err != nil {
 				return false, "cannot read routes", err
 			}
 			if gw != config.FirewallLANIP {
 				return false, fmt.Sprintf("default gateway is %q", gw), nil
 			}
-			links, err := Links(ctx, s.Node)
+			links, err := Links(ctx, e)
 			if err != nil {
 				return false, "cannot read interfaces", err
 			}

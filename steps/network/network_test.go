@@ -26,12 +26,13 @@ type netNode struct {
 	mu        sync.Mutex
 	live      string // interfaces content made live
 	timers    map[string]string
+	enabled   map[string]bool // units enabled for boot
 	reloads   int
 	breakLive bool // ifreload leaves lan without its address
 }
 
 func newNetNode() *netNode {
-	n := &netNode{Fake: exectest.NewFake(), live: oldInterfaces, timers: map[string]string{}}
+	n := &netNode{Fake: exectest.NewFake(), live: oldInterfaces, timers: map[string]string{}, enabled: map[string]bool{}}
 	n.SetFile(InterfacesFile, []byte(oldInterfaces), 0o644)
 	n.SetFile(HostsFile, []byte("127.0.0.1 localhost\n192.168.1.10 tappaas1.mgmt.internal tappaas1\n"), 0o644)
 	n.SetFile(ResolvConf, []byte("nameserver 192.168.1.1\n"), 0o644)
@@ -43,10 +44,26 @@ func newNetNode() *netNode {
 		}
 		return 0, nil
 	})
-	n.On(`^test -e (\S+) && echo confirmed \|\| true$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
-		if _, _, ok := n.File(inv.Match[1]); ok {
-			fmt.Fprintln(inv.Stdout, "confirmed")
+	n.On(`^if \[ -d (\S+) \]; then ls (\S+); fi$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		for _, f := range n.Files() {
+			if path.Dir(f) == inv.Match[1] {
+				fmt.Fprintln(inv.Stdout, path.Base(f))
+			}
 		}
+		return 0, nil
+	})
+	n.On(`^mkdir -p (\S+)$`, func(context.Context, *exectest.Invocation) (int, error) { return 0, nil })
+	n.On(`^systemctl (enable|disable) (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if inv.Match[1] == "disable" {
+			delete(n.enabled, inv.Match[2])
+			return 0, nil
+		}
+		if _, _, ok := n.File(path.Join(UnitDir, inv.Match[2])); !ok {
+			return 5, nil // systemctl: "Unit file … does not exist."
+		}
+		n.enabled[inv.Match[2]] = true
 		return 0, nil
 	})
 	n.On(`^systemd-run --unit=(\S+) --on-active=\d+ /bin/sh (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
@@ -67,8 +84,10 @@ func newNetNode() *netNode {
 		n.SetFile(inv.Match[1], nil, 0o644)
 		return 0, nil
 	})
-	n.On(`^rm -f (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
-		n.RemoveFile(inv.Match[1])
+	n.On(`^rm -f (.+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		for _, f := range strings.Fields(inv.Match[1]) {
+			n.RemoveFile(f)
+		}
 		return 0, nil
 	})
 	n.On(`^systemctl stop (\S+)\.timer$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
@@ -338,20 +357,182 @@ func (c *cancelAt) Run(ctx context.Context, cmd exec.Cmd) (exec.Result, error) {
 	return r, err
 }
 
-// A confirmed change whose clean-up was cut short (the link dropped after
-// the confirmation) is not pending: its script exits at once.
-func TestPendingIgnoresConfirmedLeftovers(t *testing.T) {
+// A change whose marker is gone (confirmed, or rolled back) is not
+// pending, and the next commit removes the clean-up it left behind.
+func TestPendingIsTheMarkersAndLeftoversAreCleaned(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	n := newNetNode()
-	n.SetFile(path.Join(RollbackDir, rollbackPrefix+"aaaa1111.sh"), []byte("#!/bin/sh\n"), 0o700)
-	n.SetFile(path.Join(RollbackDir, rollbackPrefix+"bbbb2222.sh"), []byte("#!/bin/sh\n"), 0o700)
-	n.SetFile(path.Join(confirmDir, "tappaas-confirmed-aaaa1111"), nil, 0o644)
+	n.SetFile(scriptPath("aaaa1111"), []byte("#!/bin/sh\n"), 0o700)
+	n.SetFile(path.Join(UnitDir, bootUnit("aaaa1111")), []byte("[Unit]\n"), 0o644)
+	n.SetFile(scriptPath("bbbb2222"), []byte("#!/bin/sh\n"), 0o700)
+	n.SetFile(markerPath("bbbb2222"), nil, 0o600)
 	p, err := Pending(ctx, n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(p) != 1 || p[0] != "bbbb2222" {
 		t.Fatalf("pending = %v, want only the unconfirmed bbbb2222", p)
+	}
+	cfg, rt := cfgAndRT(t)
+	if err := (&Bridges{Node: n, Cfg: cfg}).Apply(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range n.Files() {
+		if strings.Contains(f, "aaaa1111") || strings.Contains(f, "bbbb2222") {
+			t.Errorf("%s left behind", f)
+		}
+	}
+}
+
+// Confirming removes everything the rollback armed: the live timer, the
+// boot unit (file and enablement), the marker, the script and the saved
+// copy — and all of them existed, armed before ifreload.
+func TestConfirmRemovesTimerUnitAndMarker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := newNetNode()
+	cfg, rt := cfgAndRT(t)
+	var armed map[string]bool
+	node := &onScript{netNode: n, prefix: "ifreload", fn: func() {
+		armed = map[string]bool{}
+		for _, f := range n.Files() {
+			armed[path.Dir(f)] = true
+		}
+		n.mu.Lock()
+		armed["timer"] = len(n.timers) == 1
+		armed["enabled"] = len(n.enabled) == 1
+		n.mu.Unlock()
+	}}
+	if err := (&Bridges{Node: node, Cfg: cfg}).Apply(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{MarkerDir, UnitDir, RollbackDir, "timer", "enabled"} {
+		if !armed[k] {
+			t.Errorf("before ifreload: %s not armed (%v)", k, armed)
+		}
+	}
+	if len(n.timers) != 0 || len(n.enabled) != 0 {
+		t.Fatalf("after confirm: timers %v, enabled units %v", n.timers, n.enabled)
+	}
+	for _, f := range n.Files() {
+		if d := path.Dir(f); d == MarkerDir || d == UnitDir || d == RollbackDir || strings.HasSuffix(f, backupSuffix) {
+			t.Errorf("after confirm: %s left", f)
+		}
+	}
+}
+
+// onScript calls fn before running a command starting with prefix.
+type onScript struct {
+	*netNode
+	prefix string
+	fn     func()
+}
+
+func (o *onScript) Run(ctx context.Context, cmd exec.Cmd) (exec.Result, error) {
+	if strings.HasPrefix(cmd.Script, o.prefix) {
+		o.fn()
+	}
+	return o.netNode.Run(ctx, cmd)
+}
+
+// conn is one connection to the fake node: it records what ran over it.
+type conn struct {
+	*netNode
+	mu      sync.Mutex
+	scripts []string
+	closed  bool
+}
+
+func (c *conn) Run(ctx context.Context, cmd exec.Cmd) (exec.Result, error) {
+	c.mu.Lock()
+	c.scripts = append(c.scripts, cmd.Script)
+	c.mu.Unlock()
+	return c.netNode.Run(ctx, cmd)
+}
+
+func (c *conn) ran(prefix string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.scripts {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// The change is verified and confirmed over a new connection, not over the
+// session that applied it (commit confirmed: the old session may live on a
+// route the change removed).
+func TestBridgesConfirmOverNewConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := newNetNode()
+	cfg, rt := cfgAndRT(t)
+	old := &conn{netNode: n}
+	var fresh []*conn
+	var dialled []string
+	reach := func(_ context.Context, addr string) (exec.Executor, func() error, error) {
+		c := &conn{netNode: n}
+		fresh, dialled = append(fresh, c), append(dialled, addr)
+		return c, func() error { c.closed = true; return nil }, nil
+	}
+	if err := (&Bridges{Node: old, Cfg: cfg, NodeAddr: "192.168.1.10", Reach: reach}).Apply(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if len(fresh) != 1 || dialled[0] != "192.168.1.10" {
+		t.Fatalf("new connections: %v, want one to 192.168.1.10", dialled)
+	}
+	marker := "rm -f " + MarkerDir + "/"
+	if old.ran(marker) || !fresh[0].ran(marker) {
+		t.Fatalf("the confirmation must come over the new connection: old %q, new %q", old.scripts, fresh[0].scripts)
+	}
+	if !fresh[0].ran("ip -j addr show") || !fresh[0].closed {
+		t.Fatalf("the new connection must verify and be closed: %q closed=%v", fresh[0].scripts, fresh[0].closed)
+	}
+}
+
+// A new node.wan_address is confirmed over a new connection to it; the run
+// then stops, naming the address to continue with.
+func TestBridgesNewAddressConfirmedThere(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := newNetNode()
+	cfg, rt := cfgAndRT(t)
+	cfg.Node.WANAddress = "192.168.1.20/24"
+	var dialled []string
+	reach := func(_ context.Context, addr string) (exec.Executor, func() error, error) {
+		dialled = append(dialled, addr)
+		return &conn{netNode: n}, func() error { return nil }, nil
+	}
+	err := (&Bridges{Node: n, Cfg: cfg, NodeAddr: "192.168.1.10", Reach: reach}).Apply(ctx, rt)
+	if err == nil || !strings.Contains(err.Error(), "--host root@192.168.1.20") {
+		t.Fatalf("want the address to continue with, got %v", err)
+	}
+	if len(dialled) != 1 || dialled[0] != "192.168.1.20" {
+		t.Fatalf("new connections: %v, want one to 192.168.1.20", dialled)
+	}
+	if p, _ := Pending(ctx, n); len(p) != 0 {
+		t.Fatalf("the change must be confirmed: pending %v", p)
+	}
+}
+
+// When no new connection can be made the change is never confirmed, even
+// though the old session still answers: the node rolls back by itself.
+func TestNoNewConnectionNoConfirmation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := newNetNode()
+	cfg, rt := cfgAndRT(t)
+	reach := func(context.Context, string) (exec.Executor, func() error, error) {
+		return nil, nil, errors.New("dial tcp 192.168.1.10:22: connect: no route to host")
+	}
+	err := (&Bridges{Node: n, Cfg: cfg, NodeAddr: "192.168.1.10", Reach: reach, RollbackAfter: 1}).Apply(ctx, rt)
+	if err == nil || !strings.Contains(err.Error(), "not confirmed") || !strings.Contains(err.Error(), "no route to host") {
+		t.Fatalf("want an unconfirmed change, got %v", err)
+	}
+	if p, _ := Pending(ctx, n); len(p) != 1 || len(n.timers) != 1 || len(n.enabled) != 1 {
+		t.Fatalf("the rollback must stay armed: pending %v, timers %v, boot units %v", p, n.timers, n.enabled)
 	}
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/tappaas/tappaas/steps"
 )
 
-// Files of the subscription-notice hook (bootstrap.md §1 Step 3.3).
+// Files of the subscription-notice hook
+// (docs/upstream.md#subscription-notice).
 const (
 	NagScript = "/usr/local/bin/pve-remove-nag.sh"
 	NagHook   = "/etc/apt/apt.conf.d/no-nag-script"
@@ -33,24 +34,19 @@ const nagHook = "DPkg::Post-Invoke { \"if [ -x " + NagScript + " ]; then " + Nag
 // and runs it once.
 type SubscriptionNotice struct{ Node exec.Executor }
 
-// ID implements steps.Step.
 func (s *SubscriptionNotice) ID() string { return "node.subscription-notice" }
 
-// Title implements steps.Step.
 func (s *SubscriptionNotice) Title() string { return "Subscription notice" }
 
-// Needs implements steps.Needer.
 func (s *SubscriptionNotice) Needs() []string { return []string{"preflight.checks"} }
 
 // Optional implements steps.Optionaler: cosmetic.
 func (s *SubscriptionNotice) Optional() bool { return true }
 
-// Describe implements steps.Describer.
 func (s *SubscriptionNotice) Describe(*steps.Runtime) []string {
 	return []string{"install " + NagScript + " and its apt hook " + NagHook}
 }
 
-// Check implements steps.Step.
 func (s *SubscriptionNotice) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	for path, want := range map[string]string{NagScript: nagScript, NagHook: nagHook} {
 		ok, err := FileIs(ctx, s.Node, path, []byte(want))
@@ -64,7 +60,6 @@ func (s *SubscriptionNotice) Check(ctx context.Context, _ *steps.Runtime) (steps
 	return steps.Done("notice hook installed"), nil
 }
 
-// Apply implements steps.Step.
 func (s *SubscriptionNotice) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if _, err := WriteIfChanged(ctx, rt, s.Node, NagScript, []byte(nagScript), 0o755); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"regexp"
 	"strings"
 	"sync"
@@ -190,4 +191,101 @@ func TestPollDeadlineSaysWhat(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the moon") || !strings.Contains(err.Error(), "not yet") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+type fatalErr struct{}
+
+func (fatalErr) Error() string { return "host key changed" }
+func (fatalErr) Fatal() bool   { return true }
+
+// A fatal error ends the wait at once: the condition is asked once, not
+// until the (here hour-long) deadline.
+func TestPollStopsOnFatal(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Poll(context.Background(), nil, "SSH on cicd", time.Hour, time.Millisecond, func(context.Context) (bool, error) {
+		calls++
+		return false, steps.MarkRetryable(fmt.Errorf("ssh: %w", fatalErr{}))
+	})
+	if !steps.Fatal(err) || calls != 1 {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+}
+
+// A spent budget (negative timeout) still asks once and never prints a
+// negative duration.
+func TestPollWithNoTimeLeft(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := Poll(context.Background(), nil, "the node", -3*time.Second, time.Millisecond, func(context.Context) (bool, error) {
+		calls++
+		return false, errors.New("not yet")
+	})
+	if err == nil || calls != 1 || strings.Contains(err.Error(), "-3s") || !strings.Contains(err.Error(), "no time was left waiting for the node") {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+}
+
+// PVE's "busy, nothing changed" failures are retried; its permanent ones
+// are not.
+func TestTransientPVEFailures(t *testing.T) {
+	t.Parallel()
+	for stderr, want := range map[string]bool{
+		"trying to acquire lock...\ncan't lock file '/var/lock/qemu-server/lock-110.conf' - got timeout": true,
+		"cfs-lock 'file-storage_cfg' error: got lock request timeout":                                    true,
+		"ipcc_send_rec[1] failed: Connection refused":                                                    true,
+		"596 Connection timed out":                                                                       true,
+		"503 Service Unavailable":                                                                        true,
+		"500 unable to create VM 110 - VM 110 already exists on node 'tappaas1'":                         false,
+		"400 Parameter verification failed.\nstorage: property is missing":                               false,
+		"command 'zpool create' failed: exit code 1":                                                     false,
+	} {
+		f := exectest.NewFake()
+		f.On(`^qm create 110`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+			fmt.Fprintln(inv.Stderr, stderr)
+			return 255, nil
+		})
+		_, err := Run(context.Background(), nil, f, "qm create 110")
+		if err == nil || steps.Retryable(err) != want {
+			t.Errorf("%q: retryable %v, want %v (%v)", stderr, steps.Retryable(err), want, err)
+		}
+		// A test command that failed for such a reason is not "false".
+		f.On(`^qm status 110`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+			fmt.Fprintln(inv.Stderr, stderr)
+			return 255, nil
+		})
+		ok, qerr := QueryOK(context.Background(), f, "qm status 110")
+		if want && (ok || !steps.Retryable(qerr)) {
+			t.Errorf("%q: QueryOK = %v, %v; want a retryable error", stderr, ok, qerr)
+		}
+		if !want && (ok || qerr != nil) {
+			t.Errorf("%q: QueryOK = %v, %v; want false", stderr, ok, qerr)
+		}
+	}
+}
+
+// A file the connecting user may not read or write is an error that says
+// what to do, not "not there".
+func TestReadWritePermissionDenied(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake()
+	f.On(`.`, func(context.Context, *exectest.Invocation) (int, error) { return 0, nil })
+	e := permDenied{f}
+	if _, ok, err := ReadFile(context.Background(), e, "/home/tappaas/.ssh/id_ed25519"); ok || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "chown") {
+		t.Fatalf("read: %v %v", ok, err)
+	}
+	if err := Write(context.Background(), e, "/home/tappaas/config/configuration.json", nil, 0o644); !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "chown") {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// permDenied refuses every file as a kernel refuses another user's.
+type permDenied struct{ *exectest.Fake }
+
+func (permDenied) ReadFile(_ context.Context, p string) ([]byte, error) {
+	return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+}
+
+func (permDenied) WriteFile(_ context.Context, p string, _ []byte, _ fs.FileMode) error {
+	return &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 }

@@ -43,24 +43,18 @@ func (s *Packages) pkgs() []string {
 	return s.Packages
 }
 
-// ID implements steps.Step.
 func (s *Packages) ID() string { return "node.packages" }
 
-// Title implements steps.Step.
 func (s *Packages) Title() string { return "Node packages" }
 
-// Needs implements steps.Needer.
 func (s *Packages) Needs() []string { return []string{"node.repos"} }
 
-// Touches implements steps.Toucher.
 func (s *Packages) Touches() []string { return []string{"node:apt"} }
 
-// Describe implements steps.Describer.
 func (s *Packages) Describe(*steps.Runtime) []string {
 	return []string{"apt-get update; install " + strings.Join(s.pkgs(), ", ")}
 }
 
-// Check implements steps.Step.
 func (s *Packages) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	got, err := Installed(ctx, s.Node, s.pkgs()...)
 	if err != nil {
@@ -78,7 +72,6 @@ func (s *Packages) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, e
 	return steps.Done("installed: %s", strings.Join(s.pkgs(), ", ")), nil
 }
 
-// Apply implements steps.Step.
 func (s *Packages) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if _, err := Run(ctx, rt, s.Node, "DEBIAN_FRONTEND=noninteractive apt-get update -q"); err != nil {
 		return fmt.Errorf("apt-get update failed (check the node's DNS and internet access, then run again): %w", err)

@@ -8,7 +8,8 @@ import (
 	"github.com/tappaas/tappaas/steps"
 )
 
-// Paths of the apt source files the repos step owns (bootstrap.md §1 Step 3.1).
+// Paths of the apt source files the repos step owns
+// (docs/upstream.md#apt-repositories).
 const (
 	EnterpriseSources = "/etc/apt/sources.list.d/pve-enterprise.sources"
 	EnterpriseList    = "/etc/apt/sources.list.d/pve-enterprise.list"
@@ -35,19 +36,14 @@ type Repos struct {
 	Suite string // "trixie"
 }
 
-// ID implements steps.Step.
 func (s *Repos) ID() string { return "node.repos" }
 
-// Title implements steps.Step.
 func (s *Repos) Title() string { return "Package repositories (no-subscription)" }
 
-// Needs implements steps.Needer.
 func (s *Repos) Needs() []string { return []string{"preflight.checks"} }
 
-// Touches implements steps.Toucher.
 func (s *Repos) Touches() []string { return []string{"node:apt"} }
 
-// Describe implements steps.Describer.
 func (s *Repos) Describe(*steps.Runtime) []string {
 	return []string{"disable pve-enterprise and ceph enterprise repositories", "enable pve-no-subscription (" + s.suite() + ")"}
 }
@@ -59,7 +55,6 @@ func (s *Repos) suite() string {
 	return s.Suite
 }
 
-// Check implements steps.Step.
 func (s *Repos) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	var missing []string
 	for path, want := range RepoFiles(s.suite()) {
@@ -84,7 +79,6 @@ func (s *Repos) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, erro
 	return steps.Done("no-subscription repository on, enterprise off"), nil
 }
 
-// Apply implements steps.Step.
 func (s *Repos) Apply(ctx context.Context, rt *steps.Runtime) error {
 	files := RepoFiles(s.suite())
 	for _, path := range sorted(keys(files)) {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"regexp"
 	"strings"
 	"time"
 
@@ -67,7 +68,7 @@ func QueryOK(ctx context.Context, e exec.Executor, script string) (bool, error) 
 		return true, nil
 	}
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.Code > 0 && ee.Code != 127 {
+	if errors.As(err, &ee) && ee.Code > 0 && ee.Code != 127 && !Transient(err) {
 		return false, nil
 	}
 	return false, wrapRunErr(err)
@@ -78,7 +79,30 @@ func wrapRunErr(err error) error {
 	if errors.Is(err, exec.ErrConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return steps.MarkRetryable(err)
 	}
+	if Transient(err) {
+		return steps.MarkRetryable(err)
+	}
 	return err
+}
+
+// transientPVE matches what PVE's tools print when they were busy or
+// restarting and changed nothing: a lock not acquired in time
+// (proxmox/pve-common src/PVE/Tools.pm lock_file_full: "can't lock file
+// '…' - got timeout"; proxmox/pve-cluster src/PVE/Cluster.pm cfs_lock:
+// "cfs-lock '…' error: got lock request timeout"), the cluster filesystem
+// not answering its IPC (pve-cluster's ipcc: "ipcc_send_rec[N] failed"),
+// and the gateway statuses pvesh/pvesm print as "NNN reason" (502/503/504,
+// pveproxy's 595/596). A permanent failure ("500 … already exists",
+// validation errors) never matches.
+var transientPVE = regexp.MustCompile(`can't lock file '[^']*' - got timeout|cfs-lock '[^']*' error: got lock request timeout|ipcc_send_rec\[\d+\] failed|(?m)^(502|503|504|595|596) `)
+
+// Transient reports whether err is a command failure that running the
+// same command again may fix (see transientPVE). The runner retries such
+// a step: safe because every step's Check runs again before its Apply, so
+// a write that did land is found done, not repeated.
+func Transient(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && transientPVE.MatchString(ee.Stderr)
 }
 
 // ReadFile reads a file on e; a missing file returns (nil, false, nil).
@@ -86,6 +110,9 @@ func ReadFile(ctx context.Context, e exec.Executor, path string) ([]byte, bool, 
 	b, err := e.ReadFile(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, false, fmt.Errorf("%w: give the file to the user tappaas connects as on %s (chown; an earlier version wrote some files through sudo) and run again", err, e.Target())
 	}
 	if err != nil {
 		return nil, false, wrapRunErr(err)
@@ -112,8 +139,8 @@ func WriteIfChanged(ctx context.Context, rt *steps.Runtime, e exec.Executor, pat
 	if same {
 		return false, nil
 	}
-	if err := e.WriteFile(ctx, path, data, mode); err != nil {
-		return false, wrapRunErr(fmt.Errorf("write %s: %w", path, err))
+	if err := Write(ctx, e, path, data, mode); err != nil {
+		return false, err
 	}
 	if rt != nil {
 		rt.Printf("wrote %s", path)
@@ -124,7 +151,9 @@ func WriteIfChanged(ctx context.Context, rt *steps.Runtime, e exec.Executor, pat
 // Write writes a file on e (atomically, with mode); a lost connection is
 // marked retryable like Run's.
 func Write(ctx context.Context, e exec.Executor, path string, data []byte, mode fs.FileMode) error {
-	if err := e.WriteFile(ctx, path, data, mode); err != nil {
+	if err := e.WriteFile(ctx, path, data, mode); errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("write %s: %w: the user tappaas connects as on %s may not write there; give it the directory (chown) and run again", path, err, e.Target())
+	} else if err != nil {
 		return wrapRunErr(fmt.Errorf("write %s: %w", path, err))
 	}
 	return nil
@@ -132,7 +161,9 @@ func Write(ctx context.Context, e exec.Executor, path string, data []byte, mode 
 
 // Poll calls cond until it reports true, the deadline passes or ctx ends,
 // telling the operator what it waits for. cond errors are remembered and
-// returned with the timeout (a transient error does not stop the wait).
+// returned with the timeout (a transient error does not stop the wait),
+// except a fatal one (steps.Fatal: a changed host key, a certificate other
+// than the pinned one), which ends the wait at once: waiting cannot fix it.
 // The interval grows from 100ms to max.
 func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time.Duration, cond func(ctx context.Context) (bool, error)) error {
 	if max <= 0 {
@@ -150,13 +181,22 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if steps.Fatal(err) {
+				return err
+			}
 			last = err
 		}
 		if time.Now().After(deadline) {
-			if last != nil {
-				return fmt.Errorf("timed out after %s waiting for %s: %w", timeout, what, last)
+			// A caller's budget may already be spent (timeout <= 0): say
+			// so rather than "after -3s".
+			waited := "timed out after " + timeout.Round(time.Millisecond).String()
+			if timeout <= 0 {
+				waited = "no time was left"
 			}
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
+			if last != nil {
+				return fmt.Errorf("%s waiting for %s: %w", waited, what, last)
+			}
+			return fmt.Errorf("%s waiting for %s", waited, what)
 		}
 		if rt != nil {
 			w := what

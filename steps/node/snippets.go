@@ -37,24 +37,18 @@ func StorageContent(ctx context.Context, e exec.Executor, id string) ([]string, 
 // the list).
 type Snippets struct{ Node exec.Executor }
 
-// ID implements steps.Step.
 func (s *Snippets) ID() string { return "node.snippets" }
 
-// Title implements steps.Step.
 func (s *Snippets) Title() string { return "Snippets on storage local" }
 
-// Needs implements steps.Needer.
 func (s *Snippets) Needs() []string { return []string{"preflight.checks"} }
 
-// Touches implements steps.Toucher.
 func (s *Snippets) Touches() []string { return []string{"pve:storage"} }
 
-// Describe implements steps.Describer.
 func (s *Snippets) Describe(*steps.Runtime) []string {
 	return []string{"add content type snippets to storage local"}
 }
 
-// Check implements steps.Step.
 func (s *Snippets) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	c, err := StorageContent(ctx, s.Node, "local")
 	if err != nil {
@@ -66,7 +60,6 @@ func (s *Snippets) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, e
 	return steps.NotDone("local lacks snippets (has %s)", strings.Join(c, ",")), nil
 }
 
-// Apply implements steps.Step.
 func (s *Snippets) Apply(ctx context.Context, rt *steps.Runtime) error {
 	c, err := StorageContent(ctx, s.Node, "local")
 	if err != nil {

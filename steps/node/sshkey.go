@@ -16,7 +16,8 @@ import (
 // format), generating and storing it (0600) on first use. The installer
 // generates keys itself so it can authorize them before the machine that
 // uses them exists (cicd's key on the firewall), and so no private key is
-// ever copied between machines (upstream copied the node's, §6.17).
+// ever copied between machines (upstream copied the node's,
+// docs/upstream.md#key-spread).
 func SSHKey(rt *steps.Runtime, name, comment string) (gossh.Signer, []byte, error) {
 	if p, ok := rt.Secrets.Secret(name); ok {
 		s, err := gossh.ParsePrivateKey([]byte(p))

@@ -1,10 +1,10 @@
 // Package pbs installs Proxmox Backup Server alongside PVE on the first node
-// (the seed's selected option): the package, a datastore on the chosen pool,
-// a tappaas@pbs user and API token limited to that datastore, the pbs
-// storage in PVE pinned to the PBS certificate, and a daily backup job for
-// the foundation VMs (bootstrap.md §1 Step 18 "PBS alongside PVE",
-// apis.md §3). Unlike upstream, nothing prompts mid-run: the token secret
-// is generated and kept 0600 in the secrets file.
+// (the seed's selected option): the package, a datastore on the chosen pool, a
+// tappaas@pbs user and API token limited to that datastore, the pbs storage in
+// PVE pinned to the PBS certificate, and a daily backup job for the foundation
+// VMs (docs/upstream.md#pbs, docs/pve-api.md#pbs). Unlike upstream,
+// nothing prompts mid-run: the token secret is generated and kept 0600 in the
+// secrets file.
 package pbs
 
 import (
@@ -77,24 +77,18 @@ var dropIns = []string{
 	"/etc/systemd/system/proxmox-backup-proxy.service.d/zfs-wait.conf",
 }
 
-// ID implements steps.Step.
 func (s *Install) ID() string { return "pbs.install" }
 
-// Title implements steps.Step.
 func (s *Install) Title() string { return "Install Proxmox Backup Server" }
 
-// Needs implements steps.Needer.
 func (s *Install) Needs() []string { return []string{"node.packages"} }
 
-// Touches implements steps.Toucher.
 func (s *Install) Touches() []string { return []string{"node:apt"} }
 
-// Describe implements steps.Describer.
 func (s *Install) Describe(*steps.Runtime) []string {
 	return []string{"add the pbs-no-subscription repository", "apt-get install proxmox-backup-server", "order PBS after zfs-mount"}
 }
 
-// Check implements steps.Step.
 func (s *Install) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	got, err := node.Installed(ctx, s.Node, "proxmox-backup-server")
 	if err != nil {
@@ -115,7 +109,6 @@ func (s *Install) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, er
 	return steps.Done("proxmox-backup-server installed"), nil
 }
 
-// Apply implements steps.Step.
 func (s *Install) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if _, err := node.WriteIfChanged(ctx, rt, s.Node, SourcesFile, []byte(Sources(s.suite())), 0o644); err != nil {
 		return err
@@ -159,23 +152,18 @@ type Datastore struct {
 	Cfg  config.Install
 }
 
-// ID implements steps.Step.
 func (s *Datastore) ID() string { return "pbs.datastore" }
 
-// Title implements steps.Step.
 func (s *Datastore) Title() string { return "PBS datastore " + s.Cfg.Backup.Datastore }
 
-// Needs implements steps.Needer.
 func (s *Datastore) Needs() []string {
 	return []string{"pbs.install", "storage.pool." + s.Cfg.Backup.Pool}
 }
 
-// Touches implements steps.Toucher.
 func (s *Datastore) Touches() []string { return []string{"pbs:config"} }
 
 func (s *Datastore) path() string { return "/" + s.Cfg.Backup.Pool + "/" + s.Cfg.Backup.Datastore }
 
-// Describe implements steps.Describer.
 func (s *Datastore) Describe(*steps.Runtime) []string {
 	return []string{"zfs create " + s.Cfg.Backup.Pool + "/" + s.Cfg.Backup.Datastore, "datastore " + s.Cfg.Backup.Datastore + " at " + s.path()}
 }
@@ -185,7 +173,6 @@ type datastore struct {
 	Path string `json:"path"`
 }
 
-// Check implements steps.Step.
 func (s *Datastore) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	var ds []datastore
 	if err := pbsJSON(ctx, s.Node, "datastore list", &ds); err != nil {
@@ -202,7 +189,6 @@ func (s *Datastore) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, 
 	return steps.NotDone("datastore %s does not exist", s.Cfg.Backup.Datastore), nil
 }
 
-// Apply implements steps.Step.
 func (s *Datastore) Apply(ctx context.Context, rt *steps.Runtime) error {
 	dataset := s.Cfg.Backup.Pool + "/" + s.Cfg.Backup.Datastore
 	out, err := node.Query(ctx, s.Node, "zfs list -H -o name")
@@ -229,19 +215,14 @@ type UserToken struct {
 	Cfg  config.Install
 }
 
-// ID implements steps.Step.
 func (s *UserToken) ID() string { return "pbs.user" }
 
-// Title implements steps.Step.
 func (s *UserToken) Title() string { return "PBS user and API token" }
 
-// Needs implements steps.Needer.
 func (s *UserToken) Needs() []string { return []string{"pbs.datastore"} }
 
-// Touches implements steps.Toucher.
 func (s *UserToken) Touches() []string { return []string{"pbs:config"} }
 
-// Describe implements steps.Describer.
 func (s *UserToken) Describe(*steps.Runtime) []string {
 	return []string{"user " + User + ", token " + TokenID + " (secret kept 0600)", "ACL DatastoreBackup on /datastore/" + s.Cfg.Backup.Datastore + " for the user and its token"}
 }
@@ -279,7 +260,7 @@ func (s *UserToken) state(ctx context.Context) (user, token, acl bool, err error
 		return
 	}
 	// A token's rights are the intersection with its user's: both need
-	// the entry (apis.md §3).
+	// the entry (docs/pve-api.md#pbs).
 	var userACL, tokACL bool
 	for _, a := range acls {
 		userACL = userACL || (a.Path == s.acl() && a.UGID == User && a.RoleID == "DatastoreBackup")
@@ -289,7 +270,6 @@ func (s *UserToken) state(ctx context.Context) (user, token, acl bool, err error
 	return
 }
 
-// Check implements steps.Step.
 func (s *UserToken) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	user, token, acl, err := s.state(ctx)
 	if err != nil {
@@ -309,7 +289,6 @@ func (s *UserToken) Check(ctx context.Context, rt *steps.Runtime) (steps.Status,
 	return steps.Done("user %s with token and ACL on %s", User, s.acl()), nil
 }
 
-// Apply implements steps.Step.
 func (s *UserToken) Apply(ctx context.Context, rt *steps.Runtime) error {
 	user, token, acl, err := s.state(ctx)
 	if err != nil {
@@ -375,21 +354,16 @@ type Storage struct {
 	Cfg  config.Install
 }
 
-// ID implements steps.Step.
 func (s *Storage) ID() string { return "pbs.storage" }
 
-// Title implements steps.Step.
 func (s *Storage) Title() string { return "PBS storage in PVE" }
 
-// Needs implements steps.Needer.
 func (s *Storage) Needs() []string { return []string{"pbs.user", "cluster.create", "network.bridges"} }
 
-// Touches implements steps.Toucher.
 func (s *Storage) Touches() []string { return []string{"pve:storage"} }
 
 func (s *Storage) server() string { return s.Cfg.MgmtPrefix().Addr().String() }
 
-// Describe implements steps.Describer.
 func (s *Storage) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("pvesm add pbs %s --server %s --datastore %s --username %s (fingerprint pinned)", s.Cfg.Backup.Datastore, s.server(), s.Cfg.Backup.Datastore, TokenID)}
 }
@@ -420,7 +394,6 @@ func (s *Storage) current(ctx context.Context) (*pveStorage, error) {
 	return nil, nil
 }
 
-// Check implements steps.Step.
 func (s *Storage) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	fp, err := Fingerprint(ctx, s.Node)
 	if err != nil {
@@ -442,7 +415,6 @@ func (s *Storage) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, e
 	return steps.Done("pbs storage %s on %s, fingerprint pinned", cur.Storage, cur.Server), nil
 }
 
-// Apply implements steps.Step.
 func (s *Storage) Apply(ctx context.Context, rt *steps.Runtime) error {
 	fp, err := Fingerprint(ctx, s.Node)
 	if err != nil {
@@ -461,8 +433,14 @@ func (s *Storage) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if cur != nil {
 		verb = []string{"pvesm", "set", s.Cfg.Backup.Datastore}
 	}
-	args := append(verb, "--server", s.server(), "--username", TokenID, "--fingerprint", fp, "--password", secret)
-	_, err = node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: exec.Join(args...), Secret: true})
+	// The token secret goes on stdin, never in argv (readable in ps on the
+	// node): pvesm maps --password interactively, so given without a value
+	// (last, so it takes none) it is read with PVE::PTY::read_password, one
+	// line from stdin when that is not a terminal (proxmox/pve-storage
+	// src/PVE/CLI/pvesm.pm param_mapping; proxmox/pve-common
+	// src/PVE/CLIHandler.pm 'pve-password' interactive; src/PVE/PTY.pm).
+	args := append(verb, "--server", s.server(), "--username", TokenID, "--fingerprint", fp, "--password")
+	_, err = node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: exec.Join(args...), Stdin: strings.NewReader(secret + "\n")})
 	return err
 }
 
@@ -475,16 +453,12 @@ type BackupJob struct {
 	After []string
 }
 
-// ID implements steps.Step.
 func (s *BackupJob) ID() string { return "pbs.backup-job" }
 
-// Title implements steps.Step.
 func (s *BackupJob) Title() string { return "Daily backup of the foundation VMs" }
 
-// Needs implements steps.Needer.
 func (s *BackupJob) Needs() []string { return append([]string{"pbs.storage"}, s.After...) }
 
-// Touches implements steps.Toucher.
 func (s *BackupJob) Touches() []string { return []string{"pve:backup-jobs"} }
 
 func (s *BackupJob) vmids() string {
@@ -495,7 +469,6 @@ func (s *BackupJob) vmids() string {
 	return strings.Join(ids, ",")
 }
 
-// Describe implements steps.Describer.
 func (s *BackupJob) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("backup job %s: VMs %s daily at %s to %s", JobID, s.vmids(), s.Cfg.Backup.Schedule, s.Cfg.Backup.Datastore)}
 }
@@ -524,7 +497,6 @@ func (s *BackupJob) current(ctx context.Context) (*job, error) {
 	return nil, nil
 }
 
-// Check implements steps.Step.
 func (s *BackupJob) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	j, err := s.current(ctx)
 	if err != nil {
@@ -539,7 +511,6 @@ func (s *BackupJob) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, 
 	return steps.Done("backup job %s: VMs %s at %s", JobID, j.VMID, j.Schedule), nil
 }
 
-// Apply implements steps.Step.
 func (s *BackupJob) Apply(ctx context.Context, rt *steps.Runtime) error {
 	j, err := s.current(ctx)
 	if err != nil {

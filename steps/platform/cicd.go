@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/config"
+	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/node"
@@ -22,7 +24,7 @@ type Dialer interface {
 	Dial(ctx context.Context, rt *steps.Runtime, user, addr string) (exec.Executor, error)
 }
 
-// Paths on tappaas-cicd (bootstrap.md §0, §1 Steps 13-16).
+// Paths on tappaas-cicd (docs/upstream.md#platform).
 const (
 	Home              = "/home/tappaas"
 	RepoDir           = Home + "/TAPPaaS"
@@ -46,10 +48,10 @@ func cicd(ctx context.Context, rt *steps.Runtime, d Dialer) (exec.Executor, stri
 	return e, ip, nil
 }
 
-// waitSSH waits until cicd accepts SSH and cloud-init has finished
-// (first-boot races, §6.23). A guest that runs but does not answer for a
-// while (a third of the wait, at most 45 s: hung after a host crash) is
-// rebooted once through PVE.
+// waitSSH waits until cicd accepts SSH and cloud-init has finished (first-boot
+// races, docs/upstream.md#guest-first-boot). A guest that runs but
+// does not answer for a while (a third of the wait, at most 45 s: hung after a
+// host crash) is rebooted once through PVE.
 func waitSSH(ctx context.Context, rt *steps.Runtime, d Dialer, wait time.Duration, pve exec.Executor, vmid int) (exec.Executor, error) {
 	var e exec.Executor
 	ip, _ := steps.Get(rt.Facts, FactCICDIP)
@@ -88,19 +90,14 @@ type Install1 struct {
 	VMID int
 }
 
-// ID implements steps.Step.
 func (s *Install1) ID() string { return "platform.install1" }
 
-// Title implements steps.Step.
 func (s *Install1) Title() string { return "tappaas-cicd: install1 (clone, nixos-rebuild)" }
 
-// Needs implements steps.Needer.
 func (s *Install1) Needs() []string { return []string{"platform.cicd-ip"} }
 
-// Touches implements steps.Toucher.
 func (s *Install1) Touches() []string { return []string{"vm:cicd-os"} }
 
-// Describe implements steps.Describer.
 func (s *Install1) Describe(*steps.Runtime) []string {
 	return []string{"git clone " + s.Cfg.Platform.RepoURL + " (" + s.Cfg.Platform.Branch + ")", "nixos-rebuild switch --flake .#tappaas-cicd"}
 }
@@ -109,9 +106,11 @@ func (s *Install1) marker() string {
 	return s.Cfg.Platform.RepoURL + " " + s.Cfg.Platform.Branch + "\n"
 }
 
-// Check implements steps.Step.
 func (s *Install1) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
@@ -127,7 +126,6 @@ func (s *Install1) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, 
 	return steps.NotDone("install1 has not run for %s", strings.TrimSpace(s.marker())), nil
 }
 
-// Apply implements steps.Step.
 func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {
@@ -168,36 +166,38 @@ func (s *Install1) Apply(ctx context.Context, rt *steps.Runtime) error {
 }
 
 // Install2 reboots cicd into its rebuilt system, gives it the firewall API
-// credentials (0600; upstream also copied the node's root private key —
-// we do not, §6.17) and runs upstream's install2 with output streamed.
+// credentials (0600; upstream also copied the node's root private key — we do
+// not, docs/upstream.md#key-spread) and runs upstream's install2
+// with output streamed.
 type Install2 struct {
 	Node   exec.Executor
 	Cfg    config.Install
 	Dialer Dialer
 	VMID   int
 	Wait   time.Duration
+	// Zones is the zones.json this install applies: it seeds tappaas-cicd's
+	// live copy (cz.CICDFile) when absent, before install2.sh would seed
+	// upstream's default set there (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/install2.sh:99).
+	Zones []byte
 }
 
-// ID implements steps.Step.
 func (s *Install2) ID() string { return "platform.install2" }
 
-// Title implements steps.Step.
 func (s *Install2) Title() string { return "tappaas-cicd: reboot, install2" }
 
-// Needs implements steps.Needer.
 func (s *Install2) Needs() []string { return []string{"platform.install1", "firewall.verify"} }
 
-// Touches implements steps.Toucher.
 func (s *Install2) Touches() []string { return []string{"vm:cicd-os", "vm:" + strconv.Itoa(s.VMID)} }
 
-// Describe implements steps.Describer.
 func (s *Install2) Describe(*steps.Runtime) []string {
 	return []string{fmt.Sprintf("qm reboot %d; wait for SSH", s.VMID), "firewall API credentials to " + CredentialsFile + " (0600)", "./install2.sh --branch " + s.Cfg.Platform.Branch + " --domain " + s.Cfg.Site.Domain}
 }
 
-// Check implements steps.Step.
 func (s *Install2) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
@@ -211,14 +211,15 @@ func (s *Install2) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, 
 	return steps.Done("tappaas-cicd installed (%s)", InstalledMarker), nil
 }
 
-// Apply implements steps.Step.
 func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {
 		wait = 10 * time.Minute
 	}
 	// cicd's own key may log in to the node as root (upstream
-	// distribute_cicd_key, §1 Step 14): install2 discovers the nodes over it.
+	// distribute_cicd_key,
+	// TAPPaaS@f54e4fc:src/foundation/cluster/install-platform.sh:143):
+	// install2 discovers the nodes over it.
 	if err := s.authorizeCICD(ctx, rt); err != nil {
 		return err
 	}
@@ -248,6 +249,9 @@ func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if err := node.Write(ctx, e, CredentialsFile, []byte("key="+key+"\nsecret="+secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("copy the firewall credentials to tappaas-cicd: %w", err)
 	}
+	if err := s.seedZones(ctx, rt, e); err != nil {
+		return err
+	}
 	_, err = node.Run(ctx, rt, e, "cd "+CICDDir+" && ./install2.sh --branch "+exec.Quote(s.Cfg.Platform.Branch)+" --domain "+exec.Quote(s.Cfg.Site.Domain))
 	if err != nil {
 		return fmt.Errorf("install2 on tappaas-cicd: %w", err)
@@ -255,7 +259,32 @@ func (s *Install2) Apply(ctx context.Context, rt *steps.Runtime) error {
 	return nil
 }
 
-// NodeAuthorizedKeys is root's authorized_keys on the node.
+// seedZones writes the install's zones as tappaas-cicd's live zones.json
+// (owned by tappaas, as install2.sh's own copy would be) unless one exists:
+// upstream's zone-manager then reconciles the same zones tappaas applied.
+func (s *Install2) seedZones(ctx context.Context, rt *steps.Runtime, e exec.Executor) error {
+	if len(s.Zones) == 0 {
+		return nil
+	}
+	ok, err := node.QueryOK(ctx, e, "test -f "+cz.CICDFile)
+	if err != nil || ok {
+		return err
+	}
+	dir := path.Dir(cz.CICDFile)
+	if _, err := node.Run(ctx, rt, e, "mkdir -p "+dir+" && chown tappaas:users "+dir); err != nil {
+		return err
+	}
+	if err := node.Write(ctx, e, cz.CICDFile, s.Zones, 0o644); err != nil {
+		return fmt.Errorf("seed tappaas-cicd's zones.json: %w", err)
+	}
+	_, err = node.Run(ctx, rt, e, "chown tappaas:users "+cz.CICDFile)
+	return err
+}
+
+// NodeAuthorizedKeys is root's authorized_keys on the node. PVE makes it a
+// symlink to the cluster-wide /etc/pve/priv/authorized_keys
+// (proxmox/pve-cluster:src/PVE/Cluster/Setup.pm, sub setup_ssh_keys), so
+// it is appended to, never replaced.
 const NodeAuthorizedKeys = "/root/.ssh/authorized_keys"
 
 func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
@@ -280,12 +309,14 @@ func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
 			return nil
 		}
 	}
-	next := string(cur)
-	if next != "" && !strings.HasSuffix(next, "\n") {
-		next += "\n"
+	// Append through the file: on PVE it is a symlink into the
+	// cluster-wide /etc/pve/priv/authorized_keys (pve-cluster's
+	// setup_ssh_keys), which a rename would replace with a plain file.
+	add := key + "\n"
+	if len(cur) > 0 && !strings.HasSuffix(string(cur), "\n") {
+		add = "\n" + add
 	}
-	next += key + "\n"
-	if err := node.Write(ctx, s.Node, NodeAuthorizedKeys, []byte(next), 0o600); err != nil {
+	if _, err := node.RunCmd(ctx, rt, s.Node, exec.Cmd{Script: "umask 077 && cat >> " + NodeAuthorizedKeys, Stdin: strings.NewReader(add)}); err != nil {
 		return fmt.Errorf("authorize tappaas-cicd on the node: %w", err)
 	}
 	rt.Printf("authorized tappaas-cicd's key for root on the node")
@@ -293,7 +324,8 @@ func (s *Install2) authorizeCICD(ctx context.Context, rt *steps.Runtime) error {
 }
 
 // Configuration is /home/tappaas/config/configuration.json (schema:
-// configuration-fields.json, bootstrap.md §2.1).
+// TAPPaaS@f54e4fc:src/foundation/configuration-fields.json,
+// docs/upstream.md#platform).
 type Configuration struct {
 	Comment1 string        `json:"-comment1"`
 	Comment2 string        `json:"-comment2"`
@@ -367,19 +399,14 @@ type WriteConfiguration struct {
 	Dialer Dialer
 }
 
-// ID implements steps.Step.
 func (s *WriteConfiguration) ID() string { return "platform.configuration" }
 
-// Title implements steps.Step.
 func (s *WriteConfiguration) Title() string { return "configuration.json on tappaas-cicd" }
 
-// Needs implements steps.Needer.
 func (s *WriteConfiguration) Needs() []string { return []string{"platform.install2"} }
 
-// Touches implements steps.Toucher.
 func (s *WriteConfiguration) Touches() []string { return []string{"vm:cicd-os"} }
 
-// Describe implements steps.Describer.
 func (s *WriteConfiguration) Describe(*steps.Runtime) []string {
 	return []string{"write " + ConfigurationFile + " (domain " + s.Cfg.Site.Domain + ", email " + s.Cfg.Site.AdminEmail + ")"}
 }
@@ -388,9 +415,11 @@ func (s *WriteConfiguration) want() ([]byte, error) {
 	return RenderConfiguration(s.Cfg, []ConfigNode{{Hostname: s.Cfg.Node.Hostname, IP: s.Cfg.MgmtPrefix().Addr().String()}})
 }
 
-// Check implements steps.Step.
 func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
+	if steps.Fatal(err) {
+		return steps.Status{}, err
+	}
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
@@ -408,7 +437,6 @@ func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (step
 	return steps.Done("%s is current", ConfigurationFile), nil
 }
 
-// Apply implements steps.Step.
 func (s *WriteConfiguration) Apply(ctx context.Context, rt *steps.Runtime) error {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if err != nil {

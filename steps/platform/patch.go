@@ -49,10 +49,8 @@ type AssignPatch struct {
 // AssignPatchID is the step's checkpoint key.
 const AssignPatchID = "firewall.assign-patch"
 
-// ID implements steps.Step.
 func (s *AssignPatch) ID() string { return AssignPatchID }
 
-// Title implements steps.Step.
 func (s *AssignPatch) Title() string { return "Firewall: TAPPaaS interface assignment API" }
 
 // Needs implements steps.Needer: upstream's checkout on cicd, our firewall.
@@ -62,13 +60,11 @@ func (s *AssignPatch) Needs() []string { return []string{"platform.install1", "f
 // while install2 reboots it).
 func (s *AssignPatch) Touches() []string { return []string{"opnsense", "vm:cicd-os"} }
 
-// Describe implements steps.Describer.
 func (s *AssignPatch) Describe(*steps.Runtime) []string {
 	return []string{"from tappaas-cicd: scp opnsense-patch/InterfaceAssignController.php and ACL.xml to the firewall (as pre-update.sh does)",
 		"check /api/interfaces/interface_assign answers"}
 }
 
-// Check implements steps.Step.
 func (s *AssignPatch) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	ok, err := s.Probe.HasAssignPatch(ctx)
 	if err != nil {
@@ -80,7 +76,6 @@ func (s *AssignPatch) Check(ctx context.Context, rt *steps.Runtime) (steps.Statu
 	return steps.Done("the firewall serves /api/interfaces/interface_assign"), nil
 }
 
-// Apply implements steps.Step.
 func (s *AssignPatch) Apply(ctx context.Context, rt *steps.Runtime) error {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if err != nil {

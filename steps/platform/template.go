@@ -2,7 +2,7 @@
 // (VM 8080), the tappaas-cicd VM (130) cloned from it with cloud-init user
 // tappaas and keys, its address from the guest agent, install1 → reboot →
 // install2 over SSH with output streamed, and configuration.json
-// (bootstrap.md §1 Steps 11-16, §2.1).
+// (docs/upstream.md#platform).
 package platform
 
 import (
@@ -74,27 +74,21 @@ func (s *Template) spec() assets.VMSpec {
 	return sp
 }
 
-// ID implements steps.Step.
 func (s *Template) ID() string { return "platform.template" }
 
-// Title implements steps.Step.
 func (s *Template) Title() string { return fmt.Sprintf("NixOS template %d", s.vmid()) }
 
-// Needs implements steps.Needer.
 func (s *Template) Needs() []string {
 	return []string{s.Image.ID(), "network.bridges", "storage.register." + s.Cfg.Storage.VMPool}
 }
 
-// Touches implements steps.Toucher.
 func (s *Template) Touches() []string { return []string{"vm:" + strconv.Itoa(s.vmid())} }
 
-// Describe implements steps.Describer.
 func (s *Template) Describe(*steps.Runtime) []string {
 	sp := s.spec()
 	return []string{fmt.Sprintf("qm create %d (%s) from %s, disk %s, cloud-init drive; qm template", s.vmid(), sp.Name, s.Image.ImportName(), sp.DiskSize)}
 }
 
-// Check implements steps.Step.
 func (s *Template) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	cfg, ok, err := firewall.VMConfig(ctx, s.Node, s.vmid())
 	if err != nil {
@@ -112,7 +106,6 @@ func (s *Template) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, e
 	return steps.Done("template %d (%s)", s.vmid(), cfg["name"]), nil
 }
 
-// Apply implements steps.Step.
 func (s *Template) Apply(ctx context.Context, rt *steps.Runtime) error {
 	id := strconv.Itoa(s.vmid())
 	sp := s.spec()
@@ -125,7 +118,8 @@ func (s *Template) Apply(ctx context.Context, rt *steps.Runtime) error {
 		return fmt.Errorf("VM %s exists and is %q, not %s: free the ID", id, cfg["name"], sp.Name)
 	}
 	if !ok {
-		// localtime 0: NixOS keeps the RTC in UTC (upstream #166, §6.25).
+		// localtime 0: NixOS keeps the RTC in UTC (upstream #166,
+		// docs/upstream.md#localtime).
 		args := []string{"qm", "create", id, "--name", sp.Name, "--bios", sp.BIOS, "--ostype", sp.OSType, "--cpu", "host",
 			"--cores", strconv.Itoa(sp.Cores), "--memory", strconv.Itoa(sp.MemoryMB), "--scsihw", "virtio-scsi-single",
 			"--agent", "enabled=1", "--serial0", "socket", "--localtime", "0",
@@ -184,13 +178,10 @@ func (s *CICD) tpl() int {
 // KeysFile is the authorized_keys file handed to cloud-init.
 const KeysFile = "/root/tappaas/cicd-authorized_keys"
 
-// ID implements steps.Step.
 func (s *CICD) ID() string { return "platform.cicd" }
 
-// Title implements steps.Step.
 func (s *CICD) Title() string { return fmt.Sprintf("tappaas-cicd VM %d", s.vmid()) }
 
-// Needs implements steps.Needer.
 func (s *CICD) Needs() []string { return []string{"platform.template"} }
 
 // Touches implements steps.Toucher: the clone locks the template too.
@@ -198,7 +189,6 @@ func (s *CICD) Touches() []string {
 	return []string{"vm:" + strconv.Itoa(s.vmid()), "vm:" + strconv.Itoa(s.tpl())}
 }
 
-// Describe implements steps.Describer.
 func (s *CICD) Describe(*steps.Runtime) []string {
 	p := s.Cfg.Platform
 	return []string{fmt.Sprintf("full clone %d → %d tappaas-cicd: %d cores, %d MiB, disk %d G", s.tpl(), s.vmid(), p.CICDCores, p.CICDMemoryMB, p.CICDDiskGB),
@@ -229,7 +219,6 @@ func (s *CICD) want(cfg map[string]string) []string {
 	return miss
 }
 
-// Check implements steps.Step.
 func (s *CICD) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	cfg, ok, err := firewall.VMConfig(ctx, s.Node, s.vmid())
 	if err != nil {
@@ -247,7 +236,6 @@ func (s *CICD) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error
 	return steps.Done("VM %d tappaas-cicd configured", s.vmid()), nil
 }
 
-// Apply implements steps.Step.
 func (s *CICD) Apply(ctx context.Context, rt *steps.Runtime) error {
 	id := strconv.Itoa(s.vmid())
 	p := s.Cfg.Platform
@@ -284,7 +272,7 @@ func (s *CICD) Apply(ctx context.Context, rt *steps.Runtime) error {
 		if _, err := node.Run(ctx, rt, s.Node, exec.Join(args...)); err != nil {
 			return err
 		}
-		// The API takes the keys percent-encoded (apis.md §2.5 sshkeys).
+		// The API takes the keys percent-encoded (docs/pve-api.md#vms).
 		host, err := node.Query(ctx, s.Node, "hostname")
 		if err != nil {
 			return err
@@ -360,21 +348,16 @@ type Address struct {
 	Wait time.Duration
 }
 
-// ID implements steps.Step.
 func (s *Address) ID() string { return "platform.cicd-ip" }
 
-// Title implements steps.Step.
 func (s *Address) Title() string { return "tappaas-cicd address (guest agent)" }
 
-// Needs implements steps.Needer.
 func (s *Address) Needs() []string { return []string{"platform.cicd-start"} }
 
-// Describe implements steps.Describer.
 func (s *Address) Describe(*steps.Runtime) []string {
 	return []string{"read the DHCP address of VM " + strconv.Itoa(s.VMID) + " from the QEMU guest agent"}
 }
 
-// Check implements steps.Step.
 func (s *Address) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	ip, err := GuestIP(ctx, s.Node, s.VMID)
 	if err != nil {
@@ -384,7 +367,6 @@ func (s *Address) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, e
 	return steps.Done("tappaas-cicd is at %s", ip), nil
 }
 
-// Apply implements steps.Step.
 func (s *Address) Apply(ctx context.Context, rt *steps.Runtime) error {
 	wait := s.Wait
 	if wait <= 0 {

@@ -81,21 +81,21 @@ type Checks struct {
 	Node exec.Executor
 	Cfg  config.Install
 	Role Role
-	// OperatorAddr is the address the operator connects from, when known
-	// (SSH client address); a first-node install from inside the
-	// management subnet would lock the operator out (bootstrap.md §6.1).
+	// OperatorAddr is the address the operator connects from, when known (SSH
+	// client address); a first-node install from inside the management subnet
+	// would lock the operator out (docs/upstream.md#lockout).
 	OperatorAddr string
+	// NodeAddr is the node's address the installer's connection goes to
+	// (--host); "" at the node's console, where no connection can be cut.
+	NodeAddr string
 	// PriorRun describes an earlier run's checkpoint ("" when none).
 	PriorRun string
 }
 
-// ID implements steps.Step.
 func (s *Checks) ID() string { return "preflight.checks" }
 
-// Title implements steps.Step.
 func (s *Checks) Title() string { return "Preflight checks" }
 
-// Describe implements steps.Describer.
 func (s *Checks) Describe(*steps.Runtime) []string {
 	return []string{"read-only: PVE version, NICs, disks, DNS, time, space, operator address"}
 }
@@ -113,7 +113,13 @@ func (s *Checks) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 		return steps.NotDone("%d of %d checks fail", failed, len(res)), nil
 	}
 	if unknown > 0 {
-		return steps.Done("%d checks pass, %d could not be checked", pass, unknown), nil
+		var names []string
+		for _, r := range res {
+			if r.Outcome == Unknown {
+				names = append(names, r.Name)
+			}
+		}
+		return steps.Done("%d checks pass; could not check: %s", pass, strings.Join(names, ", ")), nil
 	}
 	return steps.Done("all %d checks pass", pass), nil
 }
@@ -283,7 +289,20 @@ func (s *Checks) Run(ctx context.Context) ([]Result, *Inventory, error) {
 	// Disks.
 	for _, pool := range cfg.Storage.Pools {
 		if containsStr(inv.Pools, pool.Name) {
-			add("pool "+pool.Name, Pass, "", "exists; its disks are left alone")
+			// tappaas never erases or reshapes a pool: answers that
+			// ask for another layout or other disks are refused, not
+			// silently ignored.
+			has, layout := inv.PoolDisks(pool.Name), inv.Layouts[pool.Name]
+			var want []string
+			for _, d := range pool.Disks {
+				want = append(want, config.DiskName(d))
+			}
+			if (layout != "" && layout != pool.Layout) || !sameSet(has, want) {
+				add("pool "+pool.Name, Fail, fmt.Sprintf("answer layout %s on %s (what exists), or destroy the pool by hand first", layout, strings.Join(has, ", ")),
+					"exists as %s on %s; the answers ask for %s on %s, and tappaas never reshapes a pool", layout, strings.Join(has, ", "), pool.Layout, strings.Join(want, ", "))
+				continue
+			}
+			add("pool "+pool.Name, Pass, "", "exists (%s on %s); kept as it is, nothing is erased", layout, strings.Join(has, ", "))
 			continue
 		}
 		for _, d := range pool.Disks {
@@ -352,6 +371,11 @@ func (s *Checks) Run(ctx context.Context) ([]Result, *Inventory, error) {
 			add("operator address", Pass, "", "%s", s.OperatorAddr)
 		}
 	}
+	if s.Role == RoleFirst && !cutOver {
+		if name, fix, detail, bad := s.lockout(inv); bad {
+			add(name, Fail, fix, "%s", detail)
+		}
+	}
 	if s.PriorRun != "" {
 		add("earlier run", Pass, "", "%s; finished steps are re-checked and skipped", s.PriorRun)
 	}
@@ -409,4 +433,58 @@ func human(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// sameSet reports whether a and b hold the same names.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !containsStr(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// lockout reports whether the bridges (network.bridges) would take away
+// the node address the installer is connected through: after them the
+// node has only node.wan_address (or its install address) on wan and the
+// management address on lan. The change is confirmed over a new
+// connection, so a new address is acceptable only when the operator said
+// the network they connect from reaches it (node.admin_network holds
+// their address).
+func (s *Checks) lockout(inv *Inventory) (name, fix, detail string, bad bool) {
+	conn, err := netip.ParseAddr(s.NodeAddr)
+	if s.NodeAddr == "" || err != nil || conn.IsLoopback() {
+		return "", "", "", false
+	}
+	var kept []netip.Addr
+	wan := s.Cfg.Node.WANAddress
+	if wan == "" {
+		wan = inv.InstallCIDR
+	}
+	if p, err := netip.ParsePrefix(wan); err == nil {
+		kept = append(kept, p.Addr())
+	}
+	kept = append(kept, s.Cfg.MgmtPrefix().Addr())
+	for _, k := range kept {
+		if k == conn {
+			return "", "", "", false
+		}
+	}
+	if op, err := netip.ParseAddr(s.OperatorAddr); err == nil && s.Cfg.Node.AdminNetwork != "" {
+		if an, err := netip.ParsePrefix(s.Cfg.Node.AdminNetwork); err == nil && an.Contains(op) {
+			return "", "", "", false
+		}
+	}
+	bits := 24
+	if p, err := netip.ParsePrefix(inv.InstallCIDR); err == nil && p.Addr() == conn {
+		bits = p.Bits()
+	}
+	return "node.wan_address",
+		fmt.Sprintf("set node.wan_address to %s/%d (or leave it empty), or set node.admin_network to the network you connect from so the change is confirmed over a new connection to %s, or run tappaas at the node's console", conn, bits, wan),
+		fmt.Sprintf("you are connected through %s, but node.wan_address %s moves the node off it: the bridge change would cut this session and the next run would find no route to the node", conn, wan),
+		true
 }

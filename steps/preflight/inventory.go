@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,20 +41,119 @@ type Disk struct {
 	// HasData is true when the disk has partitions or a filesystem/RAID
 	// signature: wiping it loses data.
 	HasData bool `json:"has_data"`
+	// IDs are the disk's /dev/disk/by-id names (udev's ata-, scsi-,
+	// nvme-, wwn-… links), sorted.
+	IDs []string `json:"ids,omitempty"`
+}
+
+// Path is how a pool should name the disk: a /dev/disk/by-id path, which
+// stays the same across boots while sdX names may not, preferring the
+// wwn- link as upstream does (TAPPaaS@f54e4fc:src/foundation/cluster/
+// config-storage.sh:315-327, byid_for); /dev/NAME when udev made none.
+func (d Disk) Path() string {
+	for _, id := range d.IDs {
+		if strings.HasPrefix(id, "wwn-") {
+			return ByIDDir + id
+		}
+	}
+	if len(d.IDs) > 0 {
+		return ByIDDir + d.IDs[0]
+	}
+	return "/dev/" + d.Name
+}
+
+// ByIDDir is where udev links disks by their stable ids.
+const ByIDDir = "/dev/disk/by-id/"
+
+// byIDScript lists the by-id links with what they resolve to ("NAME
+// /dev/sdb" lines); nothing when the directory is missing or empty.
+const byIDScript = `for l in ` + ByIDDir + `*; do if [ -L "$l" ]; then printf '%s %s\n' "${l##*/}" "$(readlink -f "$l")"; fi; done`
+
+// partSuffix is the partition suffix udev appends to by-id links
+// (systemd rules.d/60-persistent-storage.rules: "-part%n").
+var partSuffix = regexp.MustCompile(`-part[0-9]+$`)
+
+// memberOf returns the disk a vdev path of `zpool status -P` lies on:
+// /dev/sdb1, /dev/nvme0n1p1, or a by-id link with or without -partN.
+func (inv *Inventory) memberOf(dev string) (int, bool) {
+	if id, ok := strings.CutPrefix(dev, ByIDDir); ok {
+		id = partSuffix.ReplaceAllString(id, "")
+		for i, d := range inv.Disks {
+			if slices.Contains(d.IDs, id) {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	name := strings.TrimPrefix(dev, "/dev/")
+	for i, d := range inv.Disks {
+		rest, ok := strings.CutPrefix(name, d.Name)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimPrefix(rest, "p")
+		if _, err := strconv.Atoi(rest); rest == "" || err == nil {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Inventory is what the node has.
 type Inventory struct {
-	Hostname    string   `json:"hostname"`
-	PVEVersion  string   `json:"pve_version"`
-	NICs        []NIC    `json:"nics"`
-	Disks       []Disk   `json:"disks"`
-	Pools       []string `json:"pools"`
-	DefaultDev  string   `json:"default_dev"`
-	Gateway     string   `json:"gateway"`
-	InstallCIDR string   `json:"install_cidr"` // the address on the default-route interface
+	Hostname   string   `json:"hostname"`
+	PVEVersion string   `json:"pve_version"`
+	NICs       []NIC    `json:"nics"`
+	Disks      []Disk   `json:"disks"`
+	Pools      []string `json:"pools"`
+	// Layouts maps each pool to its layout (single, stripe, mirror, raidz,
+	// raidz2), read from `zpool status`.
+	Layouts     map[string]string `json:"layouts,omitempty"`
+	DefaultDev  string            `json:"default_dev"`
+	Gateway     string            `json:"gateway"`
+	InstallCIDR string            `json:"install_cidr"` // the address on the default-route interface
 	// Addrs maps interface → IPv4 CIDRs.
 	Addrs map[string][]string `json:"addrs"`
+}
+
+// PoolLayout reads a pool's layout from its `zpool status` output: the
+// first top-level vdev's type (OpenZFS names grouped vdevs "mirror-0",
+// "raidz1-0", "raidz2-0": zpool_vdev_name in lib/libzfs/libzfs_pool.c,
+// openzfs/zfs@zfs-2.2.7), else single for one disk and stripe for several.
+func PoolLayout(status string) string {
+	disks := 0
+	for _, l := range strings.Split(status, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasPrefix(l, "\t") {
+			continue
+		}
+		name := f[0]
+		switch {
+		case strings.HasPrefix(name, "mirror-"):
+			return "mirror"
+		case strings.HasPrefix(name, "raidz2-"):
+			return "raidz2"
+		case strings.HasPrefix(name, "raidz1-"), strings.HasPrefix(name, "raidz-"):
+			return "raidz"
+		case strings.HasPrefix(name, "/dev/"):
+			disks++
+		}
+	}
+	if disks > 1 {
+		return "stripe"
+	}
+	return "single"
+}
+
+// PoolDisks lists the disks of pool (by name, "sdb").
+func (inv *Inventory) PoolDisks(pool string) []string {
+	var out []string
+	for _, d := range inv.Disks {
+		if d.Pool == pool {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }
 
 // NIC returns the named NIC.
@@ -320,19 +420,42 @@ func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 		walk(d)
 		inv.Disks = append(inv.Disks, disk)
 	}
+	out, err = node.Query(ctx, e, byIDScript)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", ByIDDir, err)
+	}
+	for _, l := range node.Lines(out) {
+		id, target, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		for i := range inv.Disks {
+			if target == "/dev/"+inv.Disks[i].Name {
+				inv.Disks[i].IDs = append(inv.Disks[i].IDs, id)
+			}
+		}
+	}
+	for i := range inv.Disks {
+		slices.Sort(inv.Disks[i].IDs)
+	}
 	out, err = node.Query(ctx, e, "zpool list -H -o name")
 	if err != nil {
 		return nil, fmt.Errorf("list zfs pools: %w", err)
 	}
 	inv.Pools = node.Lines(out)
+	inv.Layouts = map[string]string{}
 	for _, p := range inv.Pools {
 		st, err := node.Query(ctx, e, "zpool status -P "+exec.Quote(p))
 		if err != nil {
 			continue
 		}
-		for i := range inv.Disks {
-			if strings.Contains(st, "/dev/"+inv.Disks[i].Name+" ") || strings.Contains(st, "/dev/"+inv.Disks[i].Name+"\t") ||
-				strings.Contains(st, "/dev/"+inv.Disks[i].Name+"\n") || strings.Contains(st, "/dev/"+inv.Disks[i].Name+"1") {
+		inv.Layouts[p] = PoolLayout(st)
+		for _, l := range node.Lines(st) {
+			f := strings.Fields(l)
+			if len(f) == 0 || !strings.HasPrefix(f[0], "/dev/") {
+				continue
+			}
+			if i, ok := inv.memberOf(f[0]); ok {
 				inv.Disks[i].Pool = p
 				inv.Disks[i].HasData = true
 			}

@@ -29,6 +29,7 @@ func freshNode(version string) *exectest.Fake {
 	f.Reply(`^lsblk`, `{"blockdevices":[{"name":"sda","size":256060514304,"type":"disk","fstype":null,"mountpoint":null,"children":[{"name":"sda3","size":1,"type":"part","fstype":"LVM2_member","mountpoint":"/"}]},
 {"name":"sdb","size":1000204886016,"type":"disk","fstype":null,"mountpoint":null},{"name":"sdc","size":1000204886016,"type":"disk","fstype":null,"mountpoint":null}]}`, 0)
 	f.Reply(`^zpool list -H -o name$`, "", 0)
+	f.Reply(`^for l in /dev/disk/by-id/\*`, "ata-SSD_S0 /dev/sda\nata-SSD_S0-part3 /dev/sda3\nata-SSD_1TB_S1 /dev/sdb\nwwn-0x5002538f00000002 /dev/sdb\nata-SSD_1TB_S2 /dev/sdc\n", 0)
 	f.Reply(`^getent hosts`, "151.101.1.1 download.proxmox.com\n", 0)
 	f.Reply(`^timedatectl`, "yes\n", 0)
 	f.Reply(`^df -P -B1`, "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/mapper/pve-root 100000000000 5000000000 95000000000 5% /\n", 0)
@@ -99,12 +100,57 @@ func TestPreflightFailureTable(t *testing.T) {
 	}
 }
 
+// A node.wan_address other than the address the installer is connected
+// through would cut the session at the bridge change: refused, naming the
+// field and the fix — unless node.admin_network holds the operator's
+// address (then the change is confirmed over a new connection to it).
+func TestPreflightRefusesWANAddressThatCutsTheConnection(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		wan         string
+		admin       string
+		node, op    string
+		wantRefused bool
+	}{
+		{"moved off the connected address", "192.168.1.20/24", "", "192.168.1.10", "192.168.1.50", true},
+		{"other subnet", "172.16.0.5/24", "", "192.168.1.10", "192.168.1.50", true},
+		{"admin network without the operator", "192.168.1.20/24", "192.168.50.0/24", "192.168.1.10", "192.168.1.50", true},
+		{"admin network holds the operator", "192.168.1.20/24", "192.168.1.0/24", "192.168.1.10", "192.168.1.50", false},
+		{"same address", "192.168.1.10/24", "", "192.168.1.10", "192.168.1.50", false},
+		{"empty keeps the install address", "", "", "192.168.1.10", "192.168.1.50", false},
+		{"console", "192.168.1.20/24", "", "", "", false},
+	}
+	for _, tc := range cases {
+		c := cfg()
+		c.Node.WANAddress, c.Node.AdminNetwork = tc.wan, tc.admin
+		s := &Checks{Node: freshNode("9.1.4"), Cfg: c, Role: RoleFirst, NodeAddr: tc.node, OperatorAddr: tc.op}
+		res, _, err := s.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *Result
+		for i := range res {
+			if res[i].Name == "node.wan_address" && res[i].Outcome == Fail {
+				got = &res[i]
+			}
+		}
+		if (got != nil) != tc.wantRefused {
+			t.Errorf("%s: refused=%v, want %v\n%s", tc.name, got != nil, tc.wantRefused, strings.Join(Table(res), "\n"))
+			continue
+		}
+		if got != nil && (!strings.Contains(got.Detail, tc.node) || !strings.Contains(got.Fix, "node.wan_address to "+tc.node+"/24") || !strings.Contains(got.Fix, "node.admin_network")) {
+			t.Errorf("%s: unclear message: %s — %s", tc.name, got.Detail, got.Fix)
+		}
+	}
+}
+
 func TestPreflightUnknownCommandIsCouldNotCheck(t *testing.T) {
 	t.Parallel()
 	f := exectest.NewFake()
 	// Same node without getent/timedatectl/df (exit 127).
 	base := freshNode("9.1.4")
-	for _, p := range []string{`^id -u$`, `^hostname$`, `^pveversion$`, `^ip -j addr show$`, `^ip -j route show default$`, `^ls /sys/class/net$`, `^test -e /sys/class/net/enp[12]s0/device$`, `^test -e `, `^lsblk`, `^zpool list -H -o name$`} {
+	for _, p := range []string{`^id -u$`, `^hostname$`, `^pveversion$`, `^ip -j addr show$`, `^ip -j route show default$`, `^ls /sys/class/net$`, `^test -e /sys/class/net/enp[12]s0/device$`, `^test -e `, `^lsblk`, `^for l in /dev/disk/by-id/\*`, `^zpool list -H -o name$`} {
 		pat := p
 		f.On(pat, func(ctx context.Context, inv *exectest.Invocation) (int, error) {
 			res, err := base.Run(ctx, inv.Cmd)
@@ -192,5 +238,50 @@ func TestIdentifyRejectsForeignPveversionOutput(t *testing.T) {
 	f2 := freshNode("9.1.4")
 	if v, err := Identify(context.Background(), f2); err != nil || v != "9.1.4" {
 		t.Fatalf("Identify on PVE: %q %v", v, err)
+	}
+}
+
+// Pool members are found by their by-id paths (zpool status -P prints
+// /dev/disk/by-id/<id>-part1 for a whole disk given by id) and by kernel
+// names; a disk's Path prefers its wwn- link.
+func TestInventoryByID(t *testing.T) {
+	t.Parallel()
+	base := freshNode("9.1.4")
+	f := exectest.NewFake()
+	f.Reply(`^zpool list -H -o name$`, "tanka1\n", 0)
+	f.Reply(`^zpool status -P tanka1$`, "  pool: tanka1\n state: ONLINE\nconfig:\n\n\tNAME                                        STATE\n\ttanka1                                      ONLINE\n\t  /dev/disk/by-id/wwn-0x5002538f00000002-part1  ONLINE       0     0     0\n\nerrors: No known data errors\n", 0)
+	f.On(`.`, func(ctx context.Context, inv *exectest.Invocation) (int, error) {
+		res, err := base.Run(ctx, inv.Cmd)
+		inv.Stdout.Write([]byte(res.Stdout))
+		if err != nil {
+			return res.Code, nil
+		}
+		return 0, nil
+	})
+	inv, err := Gather(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := inv.Disk("sdb")
+	c, _ := inv.Disk("sdc")
+	if b.Pool != "tanka1" || !b.HasData || c.Pool != "" {
+		t.Fatalf("pool members: sdb %+v sdc %+v", b, c)
+	}
+	if b.Path() != "/dev/disk/by-id/wwn-0x5002538f00000002" || c.Path() != "/dev/disk/by-id/ata-SSD_1TB_S2" {
+		t.Fatalf("paths: %s %s", b.Path(), c.Path())
+	}
+	if (Disk{Name: "vdb"}).Path() != "/dev/vdb" {
+		t.Fatal("a disk without by-id links keeps its kernel name")
+	}
+	for dev, want := range map[string]string{"/dev/sdb1": "sdb", "/dev/sdc": "sdc", "/dev/disk/by-id/ata-SSD_1TB_S2-part9": "sdc", "/dev/sdbz": "", "/dev/disk/by-id/nope": ""} {
+		i, ok := inv.memberOf(dev)
+		if got := ""; ok {
+			got = inv.Disks[i].Name
+			if got != want {
+				t.Errorf("%s: %s, want %q", dev, got, want)
+			}
+		} else if want != "" {
+			t.Errorf("%s: no disk, want %s", dev, want)
+		}
 	}
 }

@@ -36,7 +36,6 @@ type Func struct {
 	applied atomic.Bool
 }
 
-// ID implements steps.Step.
 func (f *Func) ID() string { return f.IDv }
 
 // Title implements steps.Step (the ID when TitleV is empty).
@@ -47,7 +46,6 @@ func (f *Func) Title() string {
 	return f.TitleV
 }
 
-// Check implements steps.Step.
 func (f *Func) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	if f.CheckFn == nil {
 		if f.applied.Load() {
@@ -58,7 +56,6 @@ func (f *Func) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, erro
 	return f.CheckFn(ctx, rt)
 }
 
-// Apply implements steps.Step.
 func (f *Func) Apply(ctx context.Context, rt *steps.Runtime) error {
 	var err error
 	if f.ApplyFn != nil {
@@ -70,7 +67,6 @@ func (f *Func) Apply(ctx context.Context, rt *steps.Runtime) error {
 	return err
 }
 
-// Cleanup implements steps.Cleaner.
 func (f *Func) Cleanup(ctx context.Context, rt *steps.Runtime) error {
 	if f.CleanupFn == nil {
 		return nil
@@ -78,16 +74,12 @@ func (f *Func) Cleanup(ctx context.Context, rt *steps.Runtime) error {
 	return f.CleanupFn(ctx, rt)
 }
 
-// Needs implements steps.Needer.
 func (f *Func) Needs() []string { return f.NeedsV }
 
-// Touches implements steps.Toucher.
 func (f *Func) Touches() []string { return f.TouchesV }
 
-// Optional implements steps.Optionaler.
 func (f *Func) Optional() bool { return f.Opt }
 
-// Describe implements steps.Describer.
 func (f *Func) Describe(*steps.Runtime) []string { return f.Changes }
 
 // Recorder is a Sink that keeps every event. OnAsk, when set, answers Ask
@@ -99,7 +91,6 @@ type Recorder struct {
 	OnAsk  func(steps.Ask) steps.Choice
 }
 
-// Send implements steps.Sink.
 func (r *Recorder) Send(e steps.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, e)

@@ -1,6 +1,7 @@
 // Package storage creates the ZFS pools the operator chose and registers them
-// as PVE storage (bootstrap.md §1 Step 6). Nothing is wiped unless the disk
-// was named in storage.confirm_wipe; an existing pool is never touched.
+// as PVE storage (docs/upstream.md#storage). Nothing is wiped unless
+// the disk was named in storage.confirm_wipe; an existing pool is never
+// touched.
 package storage
 
 import (
@@ -37,17 +38,15 @@ type Pool struct {
 	Pool config.Pool
 }
 
-// ID implements steps.Step.
 func (s *Pool) ID() string { return "storage.pool." + s.Pool.Name }
 
-// Title implements steps.Step.
 func (s *Pool) Title() string { return "ZFS pool " + s.Pool.Name }
 
 // Needs implements steps.Needer: after the cluster exists (a pool made on a
-// standalone node is not usable as HA storage, bootstrap.md §1 Step 6).
+// standalone node is not usable as HA storage,
+// TAPPaaS@f54e4fc:src/foundation/cluster/install.sh:565-572).
 func (s *Pool) Needs() []string { return []string{"cluster.create"} }
 
-// Touches implements steps.Toucher.
 func (s *Pool) Touches() []string {
 	t := []string{"zfs:" + s.Pool.Name}
 	for _, d := range s.Pool.Disks {
@@ -56,7 +55,6 @@ func (s *Pool) Touches() []string {
 	return t
 }
 
-// Describe implements steps.Describer.
 func (s *Pool) Describe(*steps.Runtime) []string {
 	d := []string{fmt.Sprintf("zpool create %s (%s) on %s", s.Pool.Name, s.Pool.Layout, strings.Join(s.Pool.Disks, ", "))}
 	for _, disk := range s.Pool.Disks {
@@ -67,7 +65,6 @@ func (s *Pool) Describe(*steps.Runtime) []string {
 	return d
 }
 
-// Check implements steps.Step.
 func (s *Pool) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	pools, err := Pools(ctx, s.Node)
 	if err != nil {
@@ -79,7 +76,6 @@ func (s *Pool) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error
 	return steps.NotDone("pool %s does not exist", s.Pool.Name), nil
 }
 
-// Apply implements steps.Step.
 func (s *Pool) Apply(ctx context.Context, rt *steps.Runtime) error {
 	inv, err := preflight.Gather(ctx, s.Node)
 	if err != nil {
@@ -110,7 +106,9 @@ func (s *Pool) Apply(ctx context.Context, rt *steps.Runtime) error {
 				return err
 			}
 		}
-		devs = append(devs, "/dev/"+name)
+		// By its stable /dev/disk/by-id name: sdX names can change
+		// across boots, and ZFS records the path it was given.
+		devs = append(devs, disk.Path())
 	}
 	args := []string{"zpool", "create", "-f", "-o", "ashift=12", "-o", "autotrim=on", "-O", "compression=lz4", "-O", "atime=off", "-O", "xattr=sa", s.Pool.Name}
 	switch s.Pool.Layout {
@@ -155,24 +153,18 @@ type Register struct {
 	Hostname string
 }
 
-// ID implements steps.Step.
 func (s *Register) ID() string { return "storage.register." + s.Pool }
 
-// Title implements steps.Step.
 func (s *Register) Title() string { return "PVE storage " + s.Pool }
 
-// Needs implements steps.Needer.
 func (s *Register) Needs() []string { return []string{"storage.pool." + s.Pool} }
 
-// Touches implements steps.Toucher.
 func (s *Register) Touches() []string { return []string{"pve:storage"} }
 
-// Describe implements steps.Describer.
 func (s *Register) Describe(*steps.Runtime) []string {
 	return []string{"pvesm add zfspool " + s.Pool + " (images, rootdir) on " + s.Hostname}
 }
 
-// Check implements steps.Step.
 func (s *Register) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, error) {
 	st, err := Storages(ctx, s.Node)
 	if err != nil {
@@ -191,7 +183,6 @@ func (s *Register) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, e
 	return steps.Done("zfspool storage %s defined", s.Pool), nil
 }
 
-// Apply implements steps.Step.
 func (s *Register) Apply(ctx context.Context, rt *steps.Runtime) error {
 	st, err := Storages(ctx, s.Node)
 	if err != nil {

@@ -52,6 +52,8 @@ func newDiskNode() *diskNode {
 		return 0, nil
 	})
 	d.Reply(`^zpool status`, "", 0)
+	// udev's links: sdb has a WWN, sdc only its ATA serial.
+	d.Reply(`^for l in /dev/disk/by-id/\*`, "ata-SSD_S0 /dev/sda\nata-SSD_S0-part1 /dev/sda1\nata-SSD_1TB_S1 /dev/sdb\nwwn-0x5002538f00000002 /dev/sdb\nata-SSD_1TB_S2 /dev/sdc\n", 0)
 	d.On(`^wipefs -a (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
 		d.mu.Lock()
 		d.wiped = append(d.wiped, inv.Match[1])
@@ -141,6 +143,16 @@ func TestPoolWipesOnlyConfirmedAndIsIdempotent(t *testing.T) {
 	}
 	if !contains(d.wiped, "/dev/sdc") || contains(d.wiped, "/dev/sdb") {
 		t.Fatalf("wiped %v; want only the confirmed sdc (sdb is blank)", d.wiped)
+	}
+	// The pool names its disks by /dev/disk/by-id, wwn- first.
+	var create string
+	for _, sc := range d.Scripts() {
+		if strings.HasPrefix(sc, "zpool create") {
+			create = sc
+		}
+	}
+	if !strings.HasSuffix(create, " tanka1 mirror /dev/disk/by-id/wwn-0x5002538f00000002 /dev/disk/by-id/ata-SSD_1TB_S2") {
+		t.Fatalf("zpool create: %s", create)
 	}
 	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
 		t.Fatalf("check: %+v %v", st, err)

@@ -28,16 +28,12 @@ type Report struct {
 	After []string
 }
 
-// ID implements steps.Step.
 func (s *Report) ID() string { return "summary.report" }
 
-// Title implements steps.Step.
 func (s *Report) Title() string { return "Summary" }
 
-// Needs implements steps.Needer.
 func (s *Report) Needs() []string { return s.After }
 
-// Describe implements steps.Describer.
 func (s *Report) Describe(*steps.Runtime) []string { return []string{"write " + File} }
 
 // Text renders the summary from the answers and the facts.
@@ -68,7 +64,6 @@ func Text(cfg config.Install, rt *steps.Runtime, secretsPath string) string {
 	return b.String()
 }
 
-// Check implements steps.Step.
 func (s *Report) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	ok, err := node.FileIs(ctx, s.Node, File, []byte(Text(s.Cfg, rt, s.SecretsPath)))
 	if err != nil {
@@ -80,7 +75,6 @@ func (s *Report) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, er
 	return steps.Done("%s is current", File), nil
 }
 
-// Apply implements steps.Step.
 func (s *Report) Apply(ctx context.Context, rt *steps.Runtime) error {
 	t := Text(s.Cfg, rt, s.SecretsPath)
 	for _, l := range strings.Split(strings.TrimRight(t, "\n"), "\n") {

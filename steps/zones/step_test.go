@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/backends/exec/exectest"
 	"github.com/tappaas/tappaas/backends/opnsense"
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/config/zones/zonestest"
@@ -46,6 +47,11 @@ func startWith(t *testing.T, o labfw.Options) (cz.Firewall, *labfw.Server) {
 	return zones.FromOPNsense(c), sim
 }
 
+// static is a Step.Firewall getter for a firewall that exists already.
+func static(fw cz.Firewall) func(context.Context) (cz.Firewall, error) {
+	return func(context.Context) (cz.Firewall, error) { return fw, nil }
+}
+
 func defaultZones(t *testing.T) *cz.File {
 	t.Helper()
 	f, err := cz.Default()
@@ -74,7 +80,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 			ctx := context.Background()
 			fw, sim := startWith(t, labfw.Options{Version: tc.version, AssignPatch: func() bool { return tc.patch }})
 			f := defaultZones(t)
-			s := &zones.Step{File: f, Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+			s := &zones.Step{File: f, Firewall: static(fw), Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
 			st, err := s.Check(ctx, rt())
 			if err != nil || st.Done {
 				t.Fatalf("check before apply: %+v %v", st, err)
@@ -107,7 +113,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			ch := cz.Plan(f, cur)
-			if len(ch.Changes) != 1 || ch.Changes[0].Op != cz.Delete || ch.Changes[0].ID != "tappaas:zone:private:to:iot" {
+			if len(ch.Changes) != 1 || ch.Changes[0].Op != cz.Delete || ch.Changes[0].ID != "Zone private -> iot" {
 				t.Fatalf("shrink plan:\n%s", ch.Text())
 			}
 			if err := s.Apply(ctx, rt()); err != nil {
@@ -141,7 +147,7 @@ func TestStepAgainstSimulator(t *testing.T) {
 func TestStockAssignmentWithoutIPFieldsFailsClearly(t *testing.T) {
 	t.Parallel()
 	fw, _ := startWith(t, labfw.Options{Version: "26.7", AssignPatch: func() bool { return false }})
-	s := &zones.Step{File: defaultZones(t), Firewall: fw}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(fw)}
 	err := s.Apply(context.Background(), rt())
 	if err == nil || !errors.Is(err, opnsense.ErrUnsupported) {
 		t.Fatalf("err = %v", err)
@@ -156,7 +162,7 @@ func TestInvalidFileIsACheckError(t *testing.T) {
 	z := f.Zone("srv").Clone()
 	z.IP = "10.3.10.0/24"
 	f.SetZone("srv", z)
-	s := &zones.Step{File: f, Firewall: fw}
+	s := &zones.Step{File: f, Firewall: static(fw)}
 	if _, err := s.Check(context.Background(), rt()); err == nil || !strings.Contains(err.Error(), "overlaps") {
 		t.Fatalf("err = %v", err)
 	}
@@ -181,14 +187,14 @@ func TestStepFailuresAndCancellation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &zones.Step{File: defaultZones(t), Firewall: zones.FromOPNsense(c)}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(zones.FromOPNsense(c))}
 	if _, err := s.Check(ctx, rt()); !errors.Is(err, opnsense.ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad key: %v", err)
 	}
 
 	// Cancelled mid-way: Apply returns the context error; a later run converges.
 	fw, _ := startFirewall(t, "26.1.2")
-	s = &zones.Step{File: defaultZones(t), Firewall: fw}
+	s = &zones.Step{File: defaultZones(t), Firewall: static(fw)}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := s.Apply(cctx, rt()); !errors.Is(err, context.Canceled) {
@@ -229,7 +235,7 @@ func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
 	}
 	fw := zones.FromOPNsense(c)
 	rulesBefore := len(sim.Running("filter.rule"))
-	s := &zones.Step{File: defaultZones(t), Firewall: unreachable{fw}, Options: cz.ApplyOptions{PingAttempts: 2, PingDelay: time.Millisecond}}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(unreachable{fw}), Options: cz.ApplyOptions{PingAttempts: 2, PingDelay: time.Millisecond}}
 	err = s.Apply(ctx, rt())
 	if !errors.Is(err, cz.ErrUnreachableAfterApply) {
 		t.Fatalf("err = %v", err)
@@ -248,7 +254,7 @@ func TestLostAPIAfterApplyIsRolledBackByTheFirewall(t *testing.T) {
 		t.Fatalf("running rules after rollback = %d, want %d", n, rulesBefore)
 	}
 	// Reachable again: the next run converges.
-	s.Firewall = fw
+	s.Firewall = static(fw)
 	if err := s.Apply(ctx, rt()); err != nil {
 		t.Fatal(err)
 	}
@@ -298,11 +304,11 @@ func TestHalfDoneZonesRunConverges(t *testing.T) {
 			ctx := context.Background()
 			fw, sim := startFirewall(t, "26.1.2")
 			f := defaultZones(t)
-			s := &zones.Step{File: f, Firewall: &failNthAssign{Firewall: fw, n: n}, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+			s := &zones.Step{File: f, Firewall: static(&failNthAssign{Firewall: fw, n: n}), Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
 			if err := s.Apply(ctx, rt()); !errors.Is(err, errInjected) {
 				t.Fatalf("first run: %v", err)
 			}
-			s.Firewall = fw
+			s.Firewall = static(fw)
 			if err := s.Apply(ctx, rt()); err != nil {
 				t.Fatalf("resumed run: %v", err)
 			}
@@ -338,14 +344,14 @@ func TestRollbackBeforeConfirmationIsDetected(t *testing.T) {
 	ctx := context.Background()
 	clock := labfw.NewFakeClock(time.Unix(1_800_000_000, 0))
 	fw, sim := startWith(t, labfw.Options{Clock: clock})
-	s := &zones.Step{File: defaultZones(t), Firewall: lateConfirm{fw, clock}, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(lateConfirm{fw, clock}), Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
 	if err := s.Apply(ctx, rt()); !errors.Is(err, cz.ErrRolledBack) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(sim.Reverted()) != 1 {
 		t.Fatalf("reverted: %v", sim.Reverted())
 	}
-	s.Firewall = fw
+	s.Firewall = static(fw)
 	if err := s.Apply(ctx, rt()); err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +368,7 @@ func TestZonesBeforeTheAssignPatchThenAfter(t *testing.T) {
 	ctx := context.Background()
 	var patched atomic.Bool
 	fw, sim := startWith(t, labfw.Options{AssignPatch: patched.Load})
-	s := &zones.Step{File: defaultZones(t), Firewall: fw, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	s := &zones.Step{File: defaultZones(t), Firewall: static(fw), Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
 	err := s.Apply(ctx, rt())
 	if !errors.Is(err, opnsense.ErrUnsupported) || !strings.Contains(err.Error(), "interface_assign patch") {
 		t.Fatalf("without the patch: %v", err)
@@ -376,5 +382,44 @@ func TestZonesBeforeTheAssignPatchThenAfter(t *testing.T) {
 	}
 	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
 		t.Fatalf("after rerun: %+v %v", st, err)
+	}
+}
+
+// The step seeds the node's live zones.json (upstream's tools read it) when
+// absent and never overwrites an operator's copy; Check wants it present.
+func TestStepSeedsTheNodesLiveZonesFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fw, _ := startFirewall(t, "26.1.2")
+	node := exectest.NewFake()
+	node.On(`^test -f (\S+)$`, func(_ context.Context, inv *exectest.Invocation) (int, error) {
+		if _, _, ok := inv.Fake.File(inv.Match[1]); ok {
+			return 0, nil
+		}
+		return 1, nil
+	})
+	node.Reply(`^mkdir -p /root/tappaas$`, "", 0)
+	f := defaultZones(t)
+	s := &zones.Step{File: f, Firewall: static(fw), Node: node, Options: cz.ApplyOptions{PingDelay: time.Millisecond}}
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	got, mode, ok := node.File(cz.NodeFile)
+	if !ok || string(got) != string(f.Bytes()) || mode.Perm() != 0o644 {
+		t.Fatalf("seeded %v %o: %d bytes", ok, mode, len(got))
+	}
+	if st, err := s.Check(ctx, rt()); err != nil || !st.Done {
+		t.Fatalf("check after apply: %+v %v", st, err)
+	}
+	node.SetFile(cz.NodeFile, []byte("{}\n"), 0o644) // an operator's edit
+	if err := s.Apply(ctx, rt()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := node.File(cz.NodeFile); string(got) != "{}\n" {
+		t.Fatal("the live file was overwritten")
+	}
+	node.RemoveFile(cz.NodeFile)
+	if st, err := s.Check(ctx, rt()); err != nil || st.Done {
+		t.Fatalf("check without the live file: %+v %v", st, err)
 	}
 }

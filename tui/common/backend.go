@@ -131,8 +131,12 @@ type Disk struct {
 	Name      string // "sdb"
 	Model     string
 	SizeBytes uint64
-	// InUse says what uses it ("" when free): "root filesystem", "zfs pool tank".
+	// InUse says what uses it ("" when free): "has partitions or data".
 	InUse string
+	// NotOffered says why the wizards do not offer it ("" offered): the
+	// system disk, a disk of a pool the install does not own, a disk of
+	// the install's own pool (kept as it is).
+	NotOffered string
 }
 
 // Detected is what the backend found, with wizard defaults.
@@ -145,10 +149,13 @@ type Detected struct {
 	// Images says where each image checksum in Install came from, in
 	// the order firewall image, NixOS template image.
 	Images []ImageSum
-	// OperatorAddr is where the operator's SSH session comes from, as the
-	// node sees it ("" when not over SSH): the wizard then asks for
-	// node.admin_network. Upstream is the node's upstream address (CIDR).
-	OperatorAddr, Upstream string
+	// Pool is the install's storage pool when it already exists on the
+	// node (its real layout and disks): kept as it is, nothing erased.
+	Pool *config.Pool
+	// OperatorAddr is the address the operator connects from over --host
+	// ("" at the node's console): the wizard then asks for
+	// node.admin_network, defaulting to it.
+	OperatorAddr string
 }
 
 // ImageSum is an image checksum and where it was read.
@@ -160,6 +167,22 @@ type ImageSum struct {
 	// digest", "the answers"), or, when SHA256 is empty, why nothing
 	// was found.
 	Source string
+}
+
+// Erases lists the disks a request would erase: those of its pools that do
+// not exist on the node yet (an existing pool is kept as it is).
+func (d Detected) Erases(req Request) []string {
+	if req.Install == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range req.Install.Storage.Pools {
+		if d.Pool != nil && d.Pool.Name == p.Name {
+			continue
+		}
+		out = append(out, p.Disks...)
+	}
+	return out
 }
 
 // CheckStatus is the three-way result of a preflight check.
@@ -202,5 +225,6 @@ type Secret struct{ Name, Value, Where string }
 // Link is a named URL, with the user name to log in as ("" when none).
 type Link struct{ Name, URL, User string }
 
-// Credential says where a credential is stored (never the secret itself).
-type Credential struct{ Name, Where string }
+// Credential says where a credential is stored and the command that reads
+// it on the node (never the secret itself).
+type Credential struct{ Name, Where, Read string }

@@ -1,11 +1,6 @@
 package common
 
-import (
-	"fmt"
-	"net/netip"
-
-	"github.com/tappaas/tappaas/config"
-)
+import "fmt"
 
 // Login names shown beside the URLs of an install's done screen.
 const (
@@ -29,22 +24,4 @@ func ManagementReach(lanNIC, upstream, mgmt string) []string {
 		out = append(out, fmt.Sprintf("From the upstream network: ssh -L 8006:%s:8006 -L 8443:10.0.0.1:443 root@%s, then open https://localhost:8006 and :8443.", mgmt, upstream))
 	}
 	return out
-}
-
-// DefaultAdminNetwork is node.admin_network's default for an operator
-// connecting from addr: that address alone (/32), unless it is on the
-// node's upstream network (upstream, a CIDR), which stays directly
-// reachable after the cutover, or unknown or loopback ("").
-func DefaultAdminNetwork(addr, upstream string) string {
-	a, err := netip.ParseAddr(addr)
-	if err != nil || !a.Is4() || a.IsLoopback() {
-		return ""
-	}
-	if p, err := netip.ParsePrefix(upstream); err == nil && p.Masked().Contains(a) {
-		return ""
-	}
-	if netip.MustParsePrefix(config.MgmtSubnet).Contains(a) {
-		return ""
-	}
-	return netip.PrefixFrom(a, 32).String()
 }

@@ -10,7 +10,7 @@ type KeyMap struct {
 		Quit, ForceQuit, Help, Back key.Binding
 	}
 	List struct {
-		Up, Down, Select, Top, Bottom key.Binding
+		Up, Down, Select, Top, Bottom, PageUp, PageDown key.Binding
 	}
 	Run struct {
 		Pause, Retry, Skip, Quit, Focus, Follow, Search, Next, Prev, PageUp, PageDown, Top, Bottom, Continue key.Binding
@@ -35,8 +35,10 @@ func Default() *KeyMap {
 	k.List.Up = b("↑/k", "up", "up", "k")
 	k.List.Down = b("↓/j", "down", "down", "j")
 	k.List.Select = b("enter", "choose", "enter")
-	k.List.Top = b("home", "first", "home")
-	k.List.Bottom = b("end", "last", "end")
+	k.List.Top = b("home/g", "top", "home", "g")
+	k.List.Bottom = b("end/G", "end", "end", "G")
+	k.List.PageUp = b("pgup", "page up", "pgup")
+	k.List.PageDown = b("pgdn/space", "page down", "pgdown", "space")
 
 	k.Run.Pause = b("p", "pause after step", "p")
 	k.Run.Retry = b("r", "retry", "r")

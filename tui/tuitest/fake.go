@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/tappaas/tappaas/backends/state"
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/steps"
+	"github.com/tappaas/tappaas/steps/install"
 
 	"github.com/tappaas/tappaas/tui/common"
 )
@@ -33,6 +35,14 @@ type Options struct {
 	// so the runner asks).
 	FailStep  string
 	FailTimes int
+	// DetectDelay is how long Detect takes (a real node takes a second).
+	DetectDelay time.Duration
+	// Pool, when set, already exists on the fake node (an installed node):
+	// Detect reports it and does not offer its disks.
+	Pool *config.Pool
+	// OperatorAddr, when set, is where the operator connects from (over
+	// --host): the wizards then ask for node.admin_network.
+	OperatorAddr string
 	// Log receives the runner's log.
 	Log *slog.Logger
 }
@@ -109,13 +119,18 @@ func (b *Backend) NodeInfo(ctx context.Context) (common.NodeInfo, error) {
 // Detect implements common.Backend.
 func (b *Backend) Detect(ctx context.Context) (common.Detected, error) {
 	b.count("Detect")
+	select {
+	case <-time.After(b.opts.DetectDelay):
+	case <-ctx.Done():
+		return common.Detected{}, ctx.Err()
+	}
 	in := config.Defaults()
 	in.Node.WANNIC, in.Node.LANNIC = "enp1s0", "enp2s0"
 	in.Storage.Pools = []config.Pool{{Name: "tanka1", Layout: "single", Disks: []string{"sdb"}}}
 	in.Backup.Pool = "tanka1"
 	in.Firewall.ImageSHA256 = "0f343b0931126a20f133d67c2b018a3b5e3c3a7d1b1f7e2c6a8d2f0a9e4b5c6d"
 	in.Platform.TemplateImageSHA256 = "1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f"
-	return common.Detected{
+	det := common.Detected{
 		Install: in,
 		NICs: []common.NIC{
 			{Name: "enp1s0", MAC: "bc:24:11:00:00:01", Link: true, SpeedMbps: 1000, Internet: true, Address: "192.168.1.10/24"},
@@ -123,11 +138,24 @@ func (b *Backend) Detect(ctx context.Context) (common.Detected, error) {
 			{Name: "enp3s0", MAC: "bc:24:11:00:00:03"},
 		},
 		Disks: []common.Disk{
-			{Name: "sda", Model: "QEMU HARDDISK", SizeBytes: 256e9, InUse: "root filesystem"},
+			{Name: "sda", Model: "QEMU HARDDISK", SizeBytes: 256e9, NotOffered: "system disk"},
 			{Name: "sdb", Model: "Samsung SSD 870", SizeBytes: 1e12},
 			{Name: "sdc", Model: "Samsung SSD 870", SizeBytes: 1e12},
+			{Name: "sdd", Model: "WDC WD40EFRX", SizeBytes: 4e12, InUse: "has partitions or data"},
 		},
-	}, nil
+	}
+	if p := b.opts.Pool; p != nil {
+		det.Pool = p
+		for i, d := range det.Disks {
+			if slices.Contains(p.Disks, d.Name) {
+				det.Disks[i].NotOffered = "in pool " + p.Name + ", kept as it is"
+			}
+		}
+	}
+	if a := b.opts.OperatorAddr; a != "" {
+		det.OperatorAddr, det.Install.Node.AdminNetwork = a, a+"/32"
+	}
+	return det, nil
 }
 
 // Preflight implements common.Backend.
@@ -173,7 +201,8 @@ func (b *Backend) Summary(ctx context.Context, req common.Request) (common.Summa
 		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006", User: common.UserPVE},
 			{Name: "Firewall", URL: "https://10.0.0.1", User: common.UserFirewall}, {Name: "Backup server", URL: "https://10.0.0.10:8007", User: common.UserPVE}},
 		Reach: common.ManagementReach("enp2s0", "192.168.1.10", "10.0.0.10"),
-		Credentials: []common.Credential{{Name: "Firewall root password", Where: "/var/lib/tappaas/secrets.json (0600)"},
+		Credentials: []common.Credential{{Name: "Firewall root password", Where: install.SecretsPath + " (0600)",
+			Read: install.ReadSecretCommand("firewall.root_password")},
 			{Name: "Firewall API key", Where: "/var/lib/tappaas/secrets.json (0600)"}},
 		Next: []string{"Log in to the firewall and change nothing by hand: tappaas owns its config",
 			"Edit network zones with tappaas zones edit"},

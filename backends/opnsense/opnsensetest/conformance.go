@@ -155,7 +155,7 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rule := opnsense.Rule{Enabled: true, Sequence: 30400, Action: "pass", Quick: true, Interface: []string{"lan"},
+		rule := opnsense.Rule{Enabled: true, Sequence: 30400, Action: "pass", Quick: true, Interface: "lan",
 			Direction: "in", IPProtocol: "inet", Protocol: "any", SourceNet: "10.0.0.0/24", DestinationNet: "10.0.0.1/32",
 			Log: true, Description: "Zone mgmt -> gateway"}
 		bad := rule
@@ -184,7 +184,7 @@ func RunConformance(t *testing.T, newAPI func(t *testing.T) opnsense.API) {
 			}
 		}
 		rs, err := api.Rules(c)
-		if err != nil || len(rs) != 1 || rs[0].UUID != id || rs[0].Sequence != 30400 || rs[0].Interface[0] != "lan" || !rs[0].Quick {
+		if err != nil || len(rs) != 1 || rs[0].UUID != id || rs[0].Sequence != 30400 || rs[0].Interface != "lan" || !rs[0].Quick {
 			t.Fatalf("rules: %+v %v", rs, err)
 		}
 		rule.Sequence = 30401

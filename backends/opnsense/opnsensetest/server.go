@@ -24,7 +24,7 @@ const FirewallAddr = "10.0.0.1:443"
 type Server struct {
 	*labopn.Server
 	HTTP        *httptest.Server
-	Fingerprint string // hex SHA-256 of the served certificate
+	Fingerprint string // SHA-256 of the served certificate, "AA:BB:…"
 	CertPEM     []byte
 }
 

@@ -63,6 +63,14 @@ func (m *MemFS) parentOK(op, name string) error {
 	return nil
 }
 
+// Where implements state.FS: "mem:" and the cleaned name.
+func (m *MemFS) Where(name string) string {
+	if c, err := clean("where", name); err == nil {
+		name = c
+	}
+	return "mem:" + name
+}
+
 // ReadFile implements state.FS.
 func (m *MemFS) ReadFile(name string) ([]byte, error) {
 	c, err := clean("read", name)

@@ -1,5 +1,6 @@
-// Package zonestest provides an in-memory zones.Firewall (Fake) and the
-// planner/applier conformance suite run against it and the OPNsense simulator.
+// Package zonestest provides an in-memory zones.Firewall (Fake), the
+// planner/applier conformance suite run against it and the OPNsense
+// simulator, and a replay of upstream's zone-manager (ZoneManager).
 package zonestest
 
 import (
@@ -20,12 +21,16 @@ var ErrNotFound = errors.New("fake firewall: not found")
 // Fake is an in-memory firewall with the OPNsense rules that matter to the
 // planner: VLAN tags unique per parent, assigned VLANs cannot be deleted,
 // one assignment per device, optN slots numbered max+1, dnsmasq listen
-// entries and range interfaces must be assigned interfaces, filter
+// entries and range/rule interfaces must be assigned interfaces, filter
 // savepoint/revert. Saved and live state are not distinguished; every
 // Reconfigure is recorded in Calls. Safe for concurrent use.
 type Fake struct {
 	mu     sync.Mutex
-	st     zones.Current
+	vlans  table[zones.VLAN]
+	ranges table[zones.Range]
+	rules  table[zones.Rule]
+	asgs   []zones.Assignment
+	listen []string
 	nextID int
 
 	// NoSavepoint makes Savepoint return zones.ErrNoSavepoint.
@@ -42,45 +47,90 @@ type Fake struct {
 	ruleAdds   int
 }
 
+// table is one kind of uuid-keyed record: the same CRUD for every kind.
+type table[T any] struct {
+	kind  string           // "VLAN", "Range", "Rule" (for Calls)
+	uuid  func(*T) *string // the record's uuid field
+	label func(*T) string  // what Calls shows of a record
+	rows  []T
+}
+
+func (t *table[T]) index(uuid string) int {
+	return slices.IndexFunc(t.rows, func(r T) bool { return *t.uuid(&r) == uuid })
+}
+
+func (t *table[T]) add(f *Fake, v T) string {
+	id := f.id()
+	*t.uuid(&v) = id
+	t.rows = append(t.rows, v)
+	f.call(true, "Add%s %s", t.kind, t.label(&v))
+	return id
+}
+
+func (t *table[T]) set(f *Fake, uuid string, v T) error {
+	i := t.index(uuid)
+	if i < 0 {
+		return ErrNotFound
+	}
+	*t.uuid(&v) = uuid
+	t.rows[i] = v
+	f.call(true, "Set%s %s", t.kind, t.label(&v))
+	return nil
+}
+
+// del deletes a record; an absent one is not an error (zones.Firewall).
+func (t *table[T]) del(f *Fake, uuid string) {
+	if i := t.index(uuid); i >= 0 {
+		f.call(true, "Del%s %s", t.kind, t.label(&t.rows[i]))
+		t.rows = slices.Delete(t.rows, i, i+1)
+	}
+}
+
 // New returns an empty firewall with lan and wan assigned and dnsmasq
 // listening on lan.
 func New() *Fake {
-	f := &Fake{savepoints: map[string][]zones.Rule{}}
-	f.st.Assignments = []zones.Assignment{{Ifname: "lan", Device: "vtnet0", Descr: "LAN", Enabled: true}, {Ifname: "wan", Device: "vtnet1", Descr: "WAN", Enabled: true}}
-	f.st.DnsmasqInterfaces = []string{"lan"}
-	return f
+	return &Fake{
+		vlans: table[zones.VLAN]{kind: "VLAN", uuid: func(v *zones.VLAN) *string { return &v.UUID },
+			label: func(v *zones.VLAN) string { return strconv.Itoa(v.Tag) }},
+		ranges: table[zones.Range]{kind: "Range", uuid: func(r *zones.Range) *string { return &r.UUID },
+			label: func(r *zones.Range) string { return r.Description }},
+		rules: table[zones.Rule]{kind: "Rule", uuid: func(r *zones.Rule) *string { return &r.UUID },
+			label: func(r *zones.Rule) string { return r.Description }},
+		asgs: []zones.Assignment{{Ifname: "lan", Device: "vtnet0", Descr: "LAN", Enabled: true},
+			{Ifname: "wan", Device: "vtnet1", Descr: "WAN", Enabled: true}},
+		listen:     []string{"lan"},
+		savepoints: map[string][]zones.Rule{},
+	}
 }
 
-// Seed adds objects as they are (foreign objects for ownership tests).
+// Seed adds objects as they are (objects made by others); records without
+// a uuid get one.
 func (f *Fake) Seed(c zones.Current) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	seed := func(uuid *string) {
+		if *uuid == "" {
+			*uuid = f.id()
+		}
+	}
 	for _, v := range c.VLANs {
-		if v.UUID == "" {
-			v.UUID = f.id()
-		}
-		f.st.VLANs = append(f.st.VLANs, v)
+		seed(&v.UUID)
+		f.vlans.rows = append(f.vlans.rows, v)
 	}
-	f.st.Assignments = append(f.st.Assignments, c.Assignments...)
 	for _, r := range c.Ranges {
-		if r.UUID == "" {
-			r.UUID = f.id()
-		}
-		f.st.Ranges = append(f.st.Ranges, r)
-	}
-	for _, h := range c.HostOverrides {
-		if h.UUID == "" {
-			h.UUID = f.id()
-		}
-		f.st.HostOverrides = append(f.st.HostOverrides, h)
+		seed(&r.UUID)
+		f.ranges.rows = append(f.ranges.rows, r)
 	}
 	for _, r := range c.Rules {
-		if r.UUID == "" {
-			r.UUID = f.id()
-		}
-		f.st.Rules = append(f.st.Rules, r)
+		seed(&r.UUID)
+		f.rules.rows = append(f.rules.rows, r)
 	}
-	f.st.DnsmasqInterfaces = append(f.st.DnsmasqInterfaces, c.DnsmasqInterfaces...)
+	f.asgs = append(f.asgs, c.Assignments...)
+	for _, i := range c.DnsmasqInterfaces {
+		if !slices.Contains(f.listen, i) {
+			f.listen = append(f.listen, i)
+		}
+	}
 }
 
 // State returns a deep copy of the objects.
@@ -88,9 +138,9 @@ func (f *Fake) State() zones.Current {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return zones.Current{
-		VLANs: slices.Clone(f.st.VLANs), Assignments: slices.Clone(f.st.Assignments),
-		DnsmasqInterfaces: slices.Clone(f.st.DnsmasqInterfaces), Ranges: slices.Clone(f.st.Ranges),
-		HostOverrides: slices.Clone(f.st.HostOverrides), Rules: slices.Clone(f.st.Rules),
+		VLANs: slices.Clone(f.vlans.rows), Assignments: slices.Clone(f.asgs),
+		DnsmasqInterfaces: slices.Clone(f.listen), Ranges: slices.Clone(f.ranges.rows),
+		Rules: slices.Clone(f.rules.rows),
 	}
 }
 
@@ -114,7 +164,41 @@ func (f *Fake) call(write bool, format string, a ...any) {
 }
 
 func (f *Fake) assigned(ifname string) bool {
-	return slices.ContainsFunc(f.st.Assignments, func(a zones.Assignment) bool { return a.Ifname == ifname })
+	return slices.ContainsFunc(f.asgs, func(a zones.Assignment) bool { return a.Ifname == ifname })
+}
+
+func (f *Fake) assignedDevice(dev string) bool {
+	return slices.ContainsFunc(f.asgs, func(a zones.Assignment) bool { return a.Device == dev })
+}
+
+// checkVLAN applies the VLAN model's rules: tag 1–4094 on a parent, unique
+// per parent, unique device names; an assigned VLAN keeps its tag and device.
+func (f *Fake) checkVLAN(uuid string, v zones.VLAN) error {
+	if v.Tag < 1 || v.Tag > 4094 || v.Parent == "" {
+		return fmt.Errorf("fake firewall: vlan.tag/if invalid (%d on %q)", v.Tag, v.Parent)
+	}
+	for _, o := range f.vlans.rows {
+		if o.UUID == uuid {
+			if (o.Tag != v.Tag || o.Device != v.Device) && f.assignedDevice(o.Device) {
+				return errors.New("fake firewall: cannot change the tag or device of an assigned VLAN")
+			}
+			continue
+		}
+		if o.Parent == v.Parent && o.Tag == v.Tag {
+			return errors.New("fake firewall: vlan.tag: Tag for this device must be unique")
+		}
+		if v.Device != "" && o.Device == v.Device {
+			return errors.New("fake firewall: vlan.vlanif: device name must be unique")
+		}
+	}
+	return nil
+}
+
+func (f *Fake) checkIface(what, ifname string) error {
+	if ifname != "" && !f.assigned(ifname) {
+		return fmt.Errorf("fake firewall: %s.interface: unknown interface %q", what, ifname)
+	}
+	return nil
 }
 
 // VLANs implements zones.Firewall.
@@ -127,61 +211,27 @@ func (f *Fake) AddVLAN(_ context.Context, v zones.VLAN) (string, error) {
 	if err := f.checkVLAN("", v); err != nil {
 		return "", err
 	}
-	v.UUID = f.id()
-	f.st.VLANs = append(f.st.VLANs, v)
-	f.call(true, "AddVLAN %d", v.Tag)
-	return v.UUID, nil
-}
-
-func (f *Fake) checkVLAN(uuid string, v zones.VLAN) error {
-	if v.Tag < 1 || v.Tag > 4094 || v.Parent == "" {
-		return fmt.Errorf("fake firewall: vlan.tag/if invalid (%d on %q)", v.Tag, v.Parent)
-	}
-	for _, o := range f.st.VLANs {
-		if o.UUID != uuid && o.Parent == v.Parent && o.Tag == v.Tag {
-			return fmt.Errorf("fake firewall: vlan.tag: Tag for this device must be unique")
-		}
-		if o.UUID != uuid && v.Device != "" && o.Device == v.Device {
-			return fmt.Errorf("fake firewall: vlan.vlanif: device name must be unique")
-		}
-	}
-	return nil
+	return f.vlans.add(f, v), nil
 }
 
 // SetVLAN implements zones.Firewall.
 func (f *Fake) SetVLAN(_ context.Context, uuid string, v zones.VLAN) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.VLANs, func(o zones.VLAN) bool { return o.UUID == uuid })
-	if i < 0 {
-		return ErrNotFound
-	}
 	if err := f.checkVLAN(uuid, v); err != nil {
 		return err
 	}
-	o := f.st.VLANs[i]
-	if (o.Tag != v.Tag || o.Device != v.Device) && slices.ContainsFunc(f.st.Assignments, func(a zones.Assignment) bool { return a.Device == o.Device }) {
-		return fmt.Errorf("fake firewall: cannot change the tag or device of an assigned VLAN")
-	}
-	v.UUID = uuid
-	f.st.VLANs[i] = v
-	f.call(true, "SetVLAN %d", v.Tag)
-	return nil
+	return f.vlans.set(f, uuid, v)
 }
 
 // DelVLAN implements zones.Firewall.
 func (f *Fake) DelVLAN(_ context.Context, uuid string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.VLANs, func(o zones.VLAN) bool { return o.UUID == uuid })
-	if i < 0 {
-		return nil
+	if i := f.vlans.index(uuid); i >= 0 && f.assignedDevice(f.vlans.rows[i].Device) {
+		return errors.New("fake firewall: This VLAN cannot be deleted because it is assigned as an interface")
 	}
-	if slices.ContainsFunc(f.st.Assignments, func(a zones.Assignment) bool { return a.Device == f.st.VLANs[i].Device }) {
-		return fmt.Errorf("fake firewall: This VLAN cannot be deleted because it is assigned as an interface")
-	}
-	f.call(true, "DelVLAN %d", f.st.VLANs[i].Tag)
-	f.st.VLANs = slices.Delete(f.st.VLANs, i, i+1)
+	f.vlans.del(f, uuid)
 	return nil
 }
 
@@ -194,23 +244,25 @@ func (f *Fake) Assignments(context.Context) ([]zones.Assignment, error) {
 func (f *Fake) Assign(_ context.Context, a zones.Assignment) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !slices.ContainsFunc(f.st.VLANs, func(v zones.VLAN) bool { return v.Device == a.Device }) {
+	if !slices.ContainsFunc(f.vlans.rows, func(v zones.VLAN) bool { return v.Device == a.Device }) {
 		return "", fmt.Errorf("fake firewall: device %s does not exist", a.Device)
 	}
-	max := 0
-	for _, o := range f.st.Assignments {
+	top := 0
+	for _, o := range f.asgs {
 		if o.Device == a.Device {
 			return "", fmt.Errorf("fake firewall: Device '%s' is already assigned to interface '%s'", a.Device, o.Ifname)
 		}
-		if n, err := strconv.Atoi(strings.TrimPrefix(o.Ifname, "opt")); err == nil && strings.HasPrefix(o.Ifname, "opt") && n > max {
-			max = n
+		if n, ok := strings.CutPrefix(o.Ifname, "opt"); ok {
+			if i, err := strconv.Atoi(n); err == nil && i > top {
+				top = i
+			}
 		}
 	}
 	if !a.IPv4.IsValid() {
-		return "", fmt.Errorf("fake firewall: address required")
+		return "", errors.New("fake firewall: address required")
 	}
-	a.Ifname = "opt" + strconv.Itoa(max+1)
-	f.st.Assignments = append(f.st.Assignments, a)
+	a.Ifname = "opt" + strconv.Itoa(top+1)
+	f.asgs = append(f.asgs, a)
 	f.call(true, "Assign %s %s", a.Device, a.Ifname)
 	return a.Ifname, nil
 }
@@ -222,12 +274,10 @@ func (f *Fake) Unassign(_ context.Context, ifname string) error {
 	if ifname == "lan" || ifname == "wan" {
 		return fmt.Errorf("fake firewall: refusing to unassign %s", ifname)
 	}
-	i := slices.IndexFunc(f.st.Assignments, func(a zones.Assignment) bool { return a.Ifname == ifname })
-	if i < 0 {
-		return nil
+	if i := slices.IndexFunc(f.asgs, func(a zones.Assignment) bool { return a.Ifname == ifname }); i >= 0 {
+		f.asgs = slices.Delete(f.asgs, i, i+1)
+		f.call(true, "Unassign %s", ifname)
 	}
-	f.st.Assignments = slices.Delete(f.st.Assignments, i, i+1)
-	f.call(true, "Unassign %s", ifname)
 	return nil
 }
 
@@ -245,7 +295,7 @@ func (f *Fake) SetDnsmasqInterfaces(_ context.Context, l []string) error {
 			return fmt.Errorf("fake firewall: dnsmasq.interface: unknown interface %q", i)
 		}
 	}
-	f.st.DnsmasqInterfaces = slices.Clone(l)
+	f.listen = slices.Clone(l)
 	f.call(true, "SetDnsmasqInterfaces %s", strings.Join(l, ","))
 	return nil
 }
@@ -257,79 +307,27 @@ func (f *Fake) Ranges(context.Context) ([]zones.Range, error) { return f.State()
 func (f *Fake) AddRange(_ context.Context, r zones.Range) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.Interface != "" && !f.assigned(r.Interface) {
-		return "", fmt.Errorf("fake firewall: range.interface: unknown interface %q", r.Interface)
+	if err := f.checkIface("range", r.Interface); err != nil {
+		return "", err
 	}
-	r.UUID = f.id()
-	f.st.Ranges = append(f.st.Ranges, r)
-	f.call(true, "AddRange %s", r.Description)
-	return r.UUID, nil
+	return f.ranges.add(f, r), nil
 }
 
 // SetRange implements zones.Firewall.
 func (f *Fake) SetRange(_ context.Context, uuid string, r zones.Range) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.Ranges, func(o zones.Range) bool { return o.UUID == uuid })
-	if i < 0 {
-		return ErrNotFound
+	if err := f.checkIface("range", r.Interface); err != nil {
+		return err
 	}
-	r.UUID = uuid
-	f.st.Ranges[i] = r
-	f.call(true, "SetRange %s", r.Description)
-	return nil
+	return f.ranges.set(f, uuid, r)
 }
 
 // DelRange implements zones.Firewall.
 func (f *Fake) DelRange(_ context.Context, uuid string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.Ranges, func(o zones.Range) bool { return o.UUID == uuid })
-	if i >= 0 {
-		f.call(true, "DelRange %s", f.st.Ranges[i].Description)
-		f.st.Ranges = slices.Delete(f.st.Ranges, i, i+1)
-	}
-	return nil
-}
-
-// HostOverrides implements zones.Firewall.
-func (f *Fake) HostOverrides(context.Context) ([]zones.HostOverride, error) {
-	return f.State().HostOverrides, nil
-}
-
-// AddHostOverride implements zones.Firewall.
-func (f *Fake) AddHostOverride(_ context.Context, h zones.HostOverride) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	h.UUID = f.id()
-	f.st.HostOverrides = append(f.st.HostOverrides, h)
-	f.call(true, "AddHostOverride %s.%s", h.Hostname, h.Domain)
-	return h.UUID, nil
-}
-
-// SetHostOverride implements zones.Firewall.
-func (f *Fake) SetHostOverride(_ context.Context, uuid string, h zones.HostOverride) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.HostOverrides, func(o zones.HostOverride) bool { return o.UUID == uuid })
-	if i < 0 {
-		return ErrNotFound
-	}
-	h.UUID = uuid
-	f.st.HostOverrides[i] = h
-	f.call(true, "SetHostOverride %s.%s", h.Hostname, h.Domain)
-	return nil
-}
-
-// DelHostOverride implements zones.Firewall.
-func (f *Fake) DelHostOverride(_ context.Context, uuid string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.HostOverrides, func(o zones.HostOverride) bool { return o.UUID == uuid })
-	if i >= 0 {
-		f.call(true, "DelHostOverride %s.%s", f.st.HostOverrides[i].Hostname, f.st.HostOverrides[i].Domain)
-		f.st.HostOverrides = slices.Delete(f.st.HostOverrides, i, i+1)
-	}
+	f.ranges.del(f, uuid)
 	return nil
 }
 
@@ -341,41 +339,30 @@ func (f *Fake) AddRule(_ context.Context, r zones.Rule) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.FailRuleAddsAfter > 0 && f.ruleAdds >= f.FailRuleAddsAfter {
-		return "", fmt.Errorf("fake firewall: injected AddRule failure")
+		return "", errors.New("fake firewall: injected AddRule failure")
 	}
-	if !f.assigned(r.Interface) {
+	if err := f.checkIface("rule", r.Interface); err != nil || r.Interface == "" {
 		return "", fmt.Errorf("fake firewall: rule.interface: unknown interface %q", r.Interface)
 	}
 	f.ruleAdds++
-	r.UUID = f.id()
-	f.st.Rules = append(f.st.Rules, r)
-	f.call(true, "AddRule %s", r.Description)
-	return r.UUID, nil
+	return f.rules.add(f, r), nil
 }
 
 // SetRule implements zones.Firewall.
 func (f *Fake) SetRule(_ context.Context, uuid string, r zones.Rule) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.Rules, func(o zones.Rule) bool { return o.UUID == uuid })
-	if i < 0 {
-		return ErrNotFound
+	if err := f.checkIface("rule", r.Interface); err != nil {
+		return err
 	}
-	r.UUID = uuid
-	f.st.Rules[i] = r
-	f.call(true, "SetRule %s", r.Description)
-	return nil
+	return f.rules.set(f, uuid, r)
 }
 
 // DelRule implements zones.Firewall.
 func (f *Fake) DelRule(_ context.Context, uuid string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := slices.IndexFunc(f.st.Rules, func(o zones.Rule) bool { return o.UUID == uuid })
-	if i >= 0 {
-		f.call(true, "DelRule %s", f.st.Rules[i].Description)
-		f.st.Rules = slices.Delete(f.st.Rules, i, i+1)
-	}
+	f.rules.del(f, uuid)
 	return nil
 }
 
@@ -395,7 +382,7 @@ func (f *Fake) Savepoint(context.Context) (string, error) {
 		return "", zones.ErrNoSavepoint
 	}
 	rev := strconv.Itoa(len(f.savepoints) + 1)
-	f.savepoints[rev] = slices.Clone(f.st.Rules)
+	f.savepoints[rev] = slices.Clone(f.rules.rows)
 	f.call(false, "Savepoint %s", rev)
 	return rev, nil
 }
@@ -422,9 +409,9 @@ func (f *Fake) Revert(_ context.Context, rev string) error {
 	defer f.mu.Unlock()
 	rules, ok := f.savepoints[rev]
 	if !ok {
-		return fmt.Errorf("fake firewall: unknown (or removed) savepoint")
+		return errors.New("fake firewall: unknown (or removed) savepoint")
 	}
-	f.st.Rules = slices.Clone(rules)
+	f.rules.rows = slices.Clone(rules)
 	f.call(false, "Revert %s", rev)
 	return nil
 }

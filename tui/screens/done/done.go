@@ -73,6 +73,10 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			m.offset = min(m.offset+max(m.height-1, 1), m.maxOffset())
 		case "pgup":
 			m.offset = max(m.offset-max(m.height-1, 1), 0)
+		case "home", "g":
+			m.offset = 0
+		case "end", "G":
+			m.offset = m.maxOffset()
 		}
 	}
 	return m, nil
@@ -145,7 +149,11 @@ func (m *Model) text() []string {
 		if len(s.Credentials) > 0 {
 			add("", st.Subtitle.Render("Credentials (stored, not shown)"))
 			for _, c := range s.Credentials {
-				add("  " + padRight(c.Name, 24) + c.Where)
+				if c.Read == "" {
+					add("  " + padRight(c.Name, 24) + c.Where)
+					continue
+				}
+				add("  "+padRight(c.Name, 24)+c.Where+", read with:", "    "+st.Muted.Render(c.Read))
 			}
 		}
 		if len(s.Reach) > 0 {
@@ -181,4 +189,7 @@ func (m *Model) ShortHelp() []key.Binding {
 }
 
 // FullHelp implements help.KeyMap.
-func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+func (m *Model) FullHelp() [][]key.Binding {
+	l := m.com.Keys.List
+	return [][]key.Binding{m.ShortHelp(), {l.PageUp, l.PageDown, l.Top, l.Bottom}}
+}

@@ -40,26 +40,18 @@ func Form(in *config.Install, x *wizard.Extra, peerPW *string, det common.Detect
 				Placeholder("e.g. 10.0.0.10").Value(&in.Join.Peer).Validate(config.ValidatePeer),
 			huh.NewInput().Key("peerpw").Title("Its root password").EchoMode(huh.EchoModePassword).
 				Description("Used once for the join; never stored.").Value(peerPW).
-				Validate(func(s string) error {
-					if s == "" {
-						return errors.New("the peer's root password is needed to join")
-					}
-					return nil
-				}),
+				Validate(ValidatePeerPassword),
 		).Title("Cluster"),
 		wizard.NodeGroup(in, det),
-		wizard.StorageGroup(x, det, true),
+		wizard.StorageGroup(x, det, true, in.Storage.Pools),
 	).WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
 }
 
 // New returns the join wizard with defaults from det.
 func New(com *common.Common, det common.Detected) *Model {
-	in := det.Install
-	if in.Node.Hostname == "tappaas1" {
-		in.Node.Hostname = "tappaas2"
-		in.Node.ManagementCIDR = "10.0.0.11/24"
-	}
+	in := Defaults(det)
 	m := &Model{com: com, in: &in, x: wizard.NewExtra(&in)}
+	m.x.KeepPool(det.Pool)
 	m.form = Form(m.in, m.x, &m.peerPW, det, wizard.Theme(com.Styles))
 	return m
 }
@@ -75,9 +67,24 @@ func (m *Model) Capturing() bool { return true }
 
 // Input returns the answers so far.
 func (m *Model) Input() config.Install {
-	in := *m.in
-	if len(m.x.Disks) > 0 {
-		m.x.Apply(&in)
+	return Answers(*m.in, m.x)
+}
+
+// Defaults are the join wizard's starting answers: a second node's name
+// and address unless detection found others.
+func Defaults(det common.Detected) config.Install {
+	in := det.Install
+	if in.Node.Hostname == "tappaas1" {
+		in.Node.Hostname = "tappaas2"
+		in.Node.ManagementCIDR = "10.0.0.11/24"
+	}
+	return in
+}
+
+// Answers folds the storage answers into in: no disks, no pool.
+func Answers(in config.Install, x *wizard.Extra) config.Install {
+	if len(x.Disks) > 0 {
+		x.Apply(&in)
 	} else {
 		in.Storage.Pools = nil
 	}
@@ -114,7 +121,7 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 // View implements common.Screen.
 func (m *Model) View() string {
 	return m.com.Styles.Muted.Render("Add this node to an existing TAPPaaS cluster.") + "\n" +
-		wizard.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
+		common.FieldError(m.com.Styles, m.form, m.width) + "\n" + m.form.View()
 }
 
 // ShortHelp implements help.KeyMap.
@@ -127,3 +134,12 @@ func (m *Model) ShortHelp() []key.Binding {
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+
+// ValidatePeerPassword checks the join peer's root password (the form's and
+// accessible mode's rule).
+func ValidatePeerPassword(s string) error {
+	if s == "" {
+		return errors.New("the peer's root password is needed to join")
+	}
+	return nil
+}

@@ -49,9 +49,6 @@ func (m *Model) SetSize(w, h int) {
 	m.build()
 }
 
-// Job returns the plan under review (nil while loading).
-func (m *Model) Job() common.Job { return m.job }
-
 func (m *Model) build() {
 	if m.job == nil {
 		return
@@ -126,6 +123,10 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			m.offset = min(m.offset+m.bodyHeight(), maxOff)
 		case "pgup":
 			m.offset = max(m.offset-m.bodyHeight(), 0)
+		case "home", "g":
+			m.offset = 0
+		case "end", "G":
+			m.offset = maxOff
 		}
 	}
 	return m, nil
@@ -166,4 +167,7 @@ func (m *Model) ShortHelp() []key.Binding {
 }
 
 // FullHelp implements help.KeyMap.
-func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+func (m *Model) FullHelp() [][]key.Binding {
+	l := m.com.Keys.List
+	return [][]key.Binding{m.ShortHelp(), {l.PageUp, l.PageDown, l.Top, l.Bottom}}
+}

@@ -136,7 +136,7 @@ func BenchmarkRunViewMemoryAfterMillionLines(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		job := newScriptJob()
 		m := New(testCommon(), job, common.Request{})
-		q := newQueue(0, nil)
+		q := steps.NewQueue(0)
 		line := "Setting up libfoo-dev:amd64 (2.40.0-1) ... with a fairly long line of apt output"
 		batch := make([]string, 1000)
 		for k := range batch {
@@ -144,7 +144,7 @@ func BenchmarkRunViewMemoryAfterMillionLines(b *testing.B) {
 		}
 		for n := 0; n < 1_000_000; n += len(batch) {
 			q.Send(steps.Output{StepID: "node.packages", Stream: steps.StreamStdout, Lines: batch})
-			evs, _, _ := q.wait()
+			evs, _ := q.Wait()
 			for _, e := range evs {
 				m.apply(e)
 			}

@@ -60,9 +60,10 @@ type RetryMsg struct{ Req common.Request }
 // QuitRequestMsg asks the screen to open the quit dialog (ctrl+c).
 type QuitRequestMsg struct{}
 
-// StopNowMsg asks the screen to cancel the run at once; with Exit the program
-// quits once the run has stopped (second ctrl+c).
-type StopNowMsg struct{ Exit bool }
+// StopAfterStepMsg asks the screen to stop the run once the running step has
+// finished (the safe stop); with Exit the program quits then (a second
+// ctrl+c while the quit dialog is open: it never interrupts a step).
+type StopAfterStepMsg struct{ Exit bool }
 
 // ExitMsg tells the root the run has stopped and the program should exit.
 type ExitMsg struct{}
@@ -70,7 +71,7 @@ type ExitMsg struct{}
 type (
 	eventsMsg struct {
 		events  []steps.Event
-		dropped int
+		dropped int // output lines dropped so far
 		closed  bool
 	}
 	runEndedMsg struct{ err error }
@@ -117,7 +118,8 @@ type Model struct {
 	logFocus bool
 	log      logview.Model
 
-	q       *queue
+	q       *steps.Queue
+	steplog *stepLog
 	stopped chan struct{} // closed when Job.Run has returned
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -128,6 +130,7 @@ type Model struct {
 	ask      *steps.Ask
 	askQueue []*steps.Ask
 	done     *steps.PlanDone
+	warnings []string // PlanStarted's (a stale lock taken over)
 	runErr   error
 	quitting bool
 	exit     bool
@@ -146,7 +149,7 @@ type Model struct {
 func New(com *common.Common, job common.Job, req common.Request) *Model {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Model{com: com, job: job, req: req, idx: map[string]int{}, autoSel: true,
-		log: logview.New(com.Styles), q: newQueue(0, com.StepLog), ctx: ctx, cancel: cancel,
+		log: logview.New(com.Styles), q: steps.NewQueue(20000), steplog: newStepLog(com.StepLog), ctx: ctx, cancel: cancel,
 		stopped: make(chan struct{})}
 	m.setSteps(job.Steps())
 	return m
@@ -179,9 +182,10 @@ func (m *Model) Init() tea.Cmd {
 }
 
 func (m *Model) startCmd() tea.Cmd {
-	job, ctx, q, stopped := m.job, m.ctx, m.q, m.stopped
+	job, ctx, q, stopped, sl := m.job, m.ctx, m.q, m.stopped, m.steplog
 	return func() tea.Msg {
-		err := job.Run(ctx, q.Send)
+		err := job.Run(ctx, sl.tee(q))
+		sl.flush()
 		q.Close()
 		close(stopped)
 		return runEndedMsg{err: err}
@@ -189,10 +193,11 @@ func (m *Model) startCmd() tea.Cmd {
 }
 
 func (m *Model) waitCmd() tea.Cmd {
-	q := m.q
+	q, sl := m.q, m.steplog
 	return func() tea.Msg {
-		evs, dropped, closed := q.wait()
-		return eventsMsg{events: evs, dropped: dropped, closed: closed}
+		evs, closed := q.Wait()
+		sl.flush()
+		return eventsMsg{events: evs, dropped: q.Dropped(), closed: closed}
 	}
 }
 
@@ -249,7 +254,7 @@ func (m *Model) Capturing() bool { return m.log.Searching() }
 func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case eventsMsg:
-		m.dropped += msg.dropped
+		m.dropped = msg.dropped
 		var cmds []tea.Cmd
 		for _, e := range msg.events {
 			if cmd := m.apply(e); cmd != nil {
@@ -284,7 +289,7 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		return m, m.quitChoice(msg.value)
 	case QuitRequestMsg:
 		return m, m.quitDialog()
-	case StopNowMsg:
+	case StopAfterStepMsg:
 		m.exit = m.exit || msg.Exit
 		if !m.Running() {
 			if m.exit {
@@ -293,9 +298,11 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return m, nil
 		}
 		m.quitting = true
-		m.state = StateStopping
-		m.cancel()
-		return m, m.replyAbortCmd()
+		if m.state == StateStopping || m.state == StatePausing {
+			return m, nil
+		}
+		m.state = StatePausing
+		return m, tea.Batch(m.pauseCmd(), m.replyAbortCmd())
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -366,6 +373,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 			m.started = e.At
 		}
 		m.est.Observe(stamped(e, now))
+		m.warnings = e.Warnings
 	case steps.StepStarted:
 		r := m.row(e.StepID)
 		if r == nil {
@@ -622,13 +630,13 @@ func (m *Model) quitDialog() tea.Cmd {
 	}
 	body := []string{
 		"Stopping keeps the checkpoint; the home screen then offers to resume.",
-		"Stop after step: lets the running step finish (safe).",
-		"Stop now: interrupts the running step; it is re-checked on resume.",
+		"Stop after step: lets the running step finish (safe; ctrl+c again chooses it and exits).",
+		"Interrupt now: cuts the running step short; it is re-checked on resume.",
 	}
 	opts := []dialog.Option{
 		{Key: "s", Label: "Stop after step", Value: "pause"},
-		{Key: "n", Label: "Stop now", Value: "now"},
-		{Key: "c", Label: "Keep running", Value: "cancel"},
+		{Key: "x", Label: "Interrupt now", Value: "now"},
+		{Key: "k", Label: "Keep running", Value: "cancel"},
 	}
 	return common.OpenDialogCmd(dialog.New(m.com, "quit", "Stop the run?", body, opts,
 		func(v string) tea.Msg { return quitMsg{value: v} }).WithCancel("cancel"))
@@ -722,6 +730,35 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	}
 	return nil
 }
+
+// Counts are the steps done or skipped and the plan's total.
+func (m *Model) Counts() (done, total int) { return m.counts() }
+
+// RunningStep is the title of a step running now ("" none).
+func (m *Model) RunningStep() string {
+	for _, r := range m.rows {
+		if r.status == Running {
+			return r.info.Title
+		}
+	}
+	return ""
+}
+
+// Err is why the run failed (nil unless it did).
+func (m *Model) Err() error { return m.runErr }
+
+// FailedStep names the step that failed last ("" none).
+func (m *Model) FailedStep() string {
+	for i := len(m.rows) - 1; i >= 0; i-- {
+		if m.rows[i].status == Failed {
+			return m.rows[i].info.Title
+		}
+	}
+	return ""
+}
+
+// Req is the request the run serves.
+func (m *Model) Req() common.Request { return m.req }
 
 func (m *Model) resumeReq() common.Request {
 	r := m.req

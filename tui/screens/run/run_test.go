@@ -321,18 +321,101 @@ func TestSkipNotOfferedForRequiredStep(t *testing.T) {
 	}
 }
 
-func TestCtrlCTwiceStopsNowAndExits(t *testing.T) {
+// TestStopAfterStepThenExit: a second ctrl+c (StopAfterStepMsg with Exit)
+// asks the job to pause (the safe stop: the running step finishes), never
+// cancels it, and exits once the run has stopped.
+// TestSkippedRowsSayWhy: a step done by an earlier run reads "done before";
+// one this run's check found already in place reads "already set".
+func TestSkippedRowsSayWhy(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(
+		steps.StepDone{StepID: "preflight", Skipped: true, Reason: "all 12 checks pass"},
+		steps.StepDone{StepID: "node.repos", Skipped: true, Reason: "no-subscription repository present"},
+		steps.StepDone{StepID: "node.packages", Skipped: true, Reason: "packages installed"},
+	)
+	// A read-only check step (preflight) done in an earlier run too: it
+	// ran fresh now, so it reads "checked", never "done before".
+	job.infos = append([]steps.StepInfo{{ID: "preflight", Title: "Preflight checks", Checkpoint: "done",
+		Changes: []string{"read-only: PVE version, NICs, disks"}}}, job.infos...)
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[2].status == Skipped }, 2*time.Second)
+	v := tuitest.Plain(h.s.View())
+	for _, want := range []string{"Configure package repositories", "done before", "Install packages"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	has := func(row, label string) bool {
+		for _, l := range strings.Split(v, "\n") {
+			if strings.Contains(l, row) && strings.HasSuffix(strings.TrimSpace(l), label) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("Install packages", "already set") {
+		t.Errorf("a step found in place should read already set:\n%s", v)
+	}
+	if !has("Preflight checks", "checked") {
+		t.Errorf("a fresh check should read checked, never done before:\n%s", v)
+	}
+	if !has("Configure package repositories", "done before") {
+		t.Errorf("a step done in an earlier run should read done before:\n%s", v)
+	}
+}
+
+func TestStopAfterStepThenExit(t *testing.T) {
 	t.Parallel()
 	job := newScriptJob(started("node.packages", 0))
 	h := &host{s: New(testCommon(), job, common.Request{})}
 	d := tuitest.NewDriver(t, h, 80, 21)
 	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
-	d.Send(StopNowMsg{Exit: true})
+	d.Send(StopAfterStepMsg{Exit: true})
 	if !d.WaitFor(func() bool { return h.has(func(m tea.Msg) bool { _, ok := m.(ExitMsg); return ok }) }, 2*time.Second) {
-		t.Fatal("no ExitMsg after stop now")
+		t.Fatal("no ExitMsg after the safe stop")
+	}
+	if h.s.ctx.Err() != nil {
+		t.Error("the safe stop cancelled the running step")
+	}
+	if h.s.State() != StatePaused {
+		t.Errorf("state %v, want paused", h.s.State())
 	}
 	if !h.s.Shutdown(time.Second) {
 		t.Error("job still running after stop")
+	}
+}
+
+// TestQuitDialogKeysCannotBeMisread: "n" reads as "no" everywhere else; it
+// must not stop the run. The dialog offers s / x / k.
+func TestQuitDialogKeysCannotBeMisread(t *testing.T) {
+	t.Parallel()
+	job := newScriptJob(started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{})}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 2*time.Second)
+	d.Key("q")
+	d.Pump(50 * time.Millisecond)
+	if len(h.dialogs) != 1 {
+		t.Fatalf("q should open the quit dialog")
+	}
+	v := h.dialogs[0].View(80, 20)
+	for _, want := range []string{"[s] Stop after step", "[x] Interrupt now", "[k] Keep running"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("quit dialog lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "[n]") {
+		t.Errorf("quit dialog offers n:\n%s", v)
+	}
+	d.Key("n")
+	d.Pump(50 * time.Millisecond)
+	if !h.s.Running() || h.s.ctx.Err() != nil || len(h.dialogs) != 1 {
+		t.Error("n stopped the run or closed the dialog")
+	}
+	d.Key("x")
+	if !d.WaitFor(func() bool { return h.s.State() == StatePaused }, 2*time.Second) || h.s.ctx.Err() == nil {
+		t.Error("x (interrupt now) did not cancel the run")
 	}
 }
 
@@ -417,7 +500,7 @@ func TestSelectionFollowsARunningStep(t *testing.T) {
 
 // runScript shows a run of the given steps and script at 80x24 until the
 // view shows until.
-func runScript(t *testing.T, until string, infos []steps.StepInfo, script ...steps.Event) (*host, *scriptJob) {
+func runScript(t *testing.T, until string, infos []steps.StepInfo, script ...steps.Event) (*host, *scriptJob, *tuitest.Driver) {
 	t.Helper()
 	job := newScriptJob(script...)
 	job.infos = infos
@@ -426,7 +509,7 @@ func runScript(t *testing.T, until string, infos []steps.StepInfo, script ...ste
 	if !d.WaitFor(func() bool { return strings.Contains(h.s.View(), until) }, 2*time.Second) {
 		t.Fatalf("events not applied:\n%s", h.s.View())
 	}
-	return h, job
+	return h, job, d
 }
 
 // A download shows its bytes, total and rate; the header the whole plan's
@@ -437,12 +520,18 @@ func TestRunShowsDownloadBytesAndRate(t *testing.T) {
 		{ID: "firewall.image", Title: "Download tappaas-firewall.qcow2.zst", Expected: 30 * time.Second},
 		{ID: "firewall.vm", Title: "Create the firewall VM", Needs: []string{"firewall.image"}, Expected: 3 * time.Second},
 	}
-	h, _ := runScript(t, "276 MB", infos,
+	h, job, d := runScript(t, "of 690 MB", infos,
 		steps.PlanStarted{Plan: "install", Steps: infos, At: t0.Add(55 * time.Second)},
 		steps.StepStarted{StepID: "firewall.image", Attempt: 1, At: t0.Add(55 * time.Second)},
 		steps.Progress{StepID: "firewall.image", Fraction: 0, What: "tappaas-firewall.qcow2.zst", Total: 690e6, At: t0.Add(55 * time.Second)},
-		steps.Progress{StepID: "firewall.image", Fraction: 0.4, What: "tappaas-firewall.qcow2.zst", Done: 276e6, Total: 690e6, At: t0.Add(67 * time.Second)},
 	)
+	// The next report after the first was shown (steps.Queue keeps only
+	// the newest waiting Progress of a step).
+	<-job.ready
+	job.emit(steps.Progress{StepID: "firewall.image", Fraction: 0.4, What: "tappaas-firewall.qcow2.zst", Done: 276e6, Total: 690e6, At: t0.Add(67 * time.Second)})
+	if !d.WaitFor(func() bool { return strings.Contains(h.s.View(), "MB/s") }, 2*time.Second) {
+		t.Fatalf("no rate:\n%s", h.s.View())
+	}
 	v := h.s.View()
 	// 40% in 20s → 30s more for the image, then 3s for the VM.
 	for _, want := range []string{"running · 0/2 steps · 37% · elapsed 20s · ETA 33s", "tappaas-firewall.qcow2.zst · 276 MB of 690 MB · 23 MB/s"} {
@@ -459,7 +548,7 @@ func TestRunShowsWaitLimitAndFlagsAQuietStep(t *testing.T) {
 	t.Parallel()
 	infos := []steps.StepInfo{{ID: "firewall.config", Title: "Configure the firewall", Expected: 55 * time.Second}}
 	what := "the firewall API at https://10.0.0.1 to accept our key"
-	h, _ := runScript(t, "gives up", infos,
+	h, _, _ := runScript(t, "gives up", infos,
 		steps.PlanStarted{Plan: "install", Steps: infos, At: t0.Add(45 * time.Second)},
 		steps.StepStarted{StepID: "firewall.config", Attempt: 1, At: t0.Add(45 * time.Second)},
 		steps.Progress{StepID: "firewall.config", Fraction: -1, What: what, Deadline: t0.Add(45*time.Second + 10*time.Minute), At: t0.Add(50 * time.Second)},
@@ -468,15 +557,32 @@ func TestRunShowsWaitLimitAndFlagsAQuietStep(t *testing.T) {
 		t.Errorf("wait limit not shown:\n%s", v)
 	}
 
-	h, _ = runScript(t, "no output for", infos,
+	h, _, _ = runScript(t, "no output for", infos,
 		steps.PlanStarted{Plan: "install", Steps: infos, At: t0.Add(-3 * time.Minute)},
 		steps.StepStarted{StepID: "firewall.config", Attempt: 1, At: t0.Add(-3 * time.Minute)},
+		// The same wait repeated later is not progress either
+		// (steps.TestStalledNamesTheWait); steps.Queue may merge it.
 		steps.Progress{StepID: "firewall.config", Fraction: -1, What: what, Deadline: t0.Add(7 * time.Minute), At: t0.Add(-3 * time.Minute)},
-		steps.Progress{StepID: "firewall.config", Fraction: -1, What: what, Deadline: t0.Add(7 * time.Minute), At: t0.Add(70 * time.Second)},
 	)
 	v := h.s.View()
 	if !strings.Contains(v, "no output for 4m15s, gives up in 5m45s — still waiting for the firewall") {
 		t.Errorf("quiet step not flagged:\n%s", v)
 	}
 	tuitest.Golden(t, "run_stalled_80x24", v, *update)
+}
+
+// The runner's warnings (a dead run's lock taken over) are shown while the
+// run goes on.
+func TestRunShowsPlanWarnings(t *testing.T) {
+	t.Parallel()
+	w := "took over the state lock root@10.0.0.10:22:/var/lib/tappaas/lock of root@tappaas1 pid 77: that process is gone"
+	job := newScriptJob(steps.PlanStarted{Plan: "install", Steps: infos(), Warnings: []string{w}, At: t0}, started("node.packages", 0))
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 200, 21)
+	if !d.WaitFor(func() bool { return h.s.rows[1].status == Running }, 10*time.Second) {
+		t.Fatal("events not applied")
+	}
+	if v := h.s.View(); !strings.Contains(v, "warning: "+w) {
+		t.Fatalf("the warning is not shown:\n%s", v)
+	}
 }

@@ -157,6 +157,8 @@ func (m *Model) bottomLine() string {
 		s = st.Error.Render(msg) + st.Muted.Render(" · r retry")
 	case m.state == StatePaused:
 		s = st.Warn.Render("stopped at a safe point; checkpoint saved") + st.Muted.Render(" · r resume · q home")
+	case len(m.warnings) > 0 && m.state != StateDone:
+		s = st.Warn.Render("warning: " + strings.Join(m.warnings, "; "))
 	case m.dropped > 0:
 		s = st.Muted.Render(fmt.Sprintf("%d output lines shown only in the log file (%s)", m.dropped, m.com.LogPath))
 	case m.state == StateDone:
@@ -239,7 +241,15 @@ func (m *Model) rowTime(r row) string {
 	case Done, Failed, Interrupted:
 		return fmtDur(r.dur)
 	case Skipped:
-		return "done before"
+		switch {
+		case strings.Contains(r.reason, "operator"):
+			return "skipped"
+		case len(r.info.Changes) > 0 && strings.HasPrefix(r.info.Changes[0], "read-only"):
+			return "checked" // a check step runs fresh every time
+		case r.info.Checkpoint == "done" || r.info.Checkpoint == "skipped":
+			return "done before" // by an earlier run, re-checked now
+		}
+		return "already set" // this run's check found it on the node
 	}
 	return ""
 }

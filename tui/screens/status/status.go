@@ -44,6 +44,14 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			m.offset = min(m.offset+1, m.maxOffset)
 		case "up", "k":
 			m.offset = max(m.offset-1, 0)
+		case "pgdown", "space":
+			m.offset = min(m.offset+max(m.height/2, 1), m.maxOffset)
+		case "pgup":
+			m.offset = max(m.offset-max(m.height/2, 1), 0)
+		case "home", "g":
+			m.offset = 0
+		case "end", "G":
+			m.offset = m.maxOffset
 		}
 	}
 	return m, nil
@@ -128,4 +136,7 @@ func (m *Model) ShortHelp() []key.Binding {
 }
 
 // FullHelp implements help.KeyMap.
-func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+func (m *Model) FullHelp() [][]key.Binding {
+	l := m.com.Keys.List
+	return [][]key.Binding{m.ShortHelp(), {l.PageUp, l.PageDown, l.Top, l.Bottom}}
+}

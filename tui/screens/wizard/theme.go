@@ -41,21 +41,3 @@ func Theme(st *styles.Styles) huh.Theme {
 		return t
 	})
 }
-
-// PlainTheme has no styling at all: accessible mode writes plain text that
-// screen readers and braille displays read without escape sequences.
-func PlainTheme() huh.Theme {
-	return huh.ThemeFunc(func(bool) *huh.Styles {
-		var t huh.Styles
-		plain := lipgloss.NewStyle()
-		t.Form.Base, t.Group.Base, t.Group.Title, t.Group.Description = plain, plain, plain, plain
-		t.FieldSeparator = plain.SetString("\n\n")
-		f := huh.FieldStyles{Base: plain, Title: plain, Description: plain, ErrorIndicator: plain.SetString(" *"),
-			ErrorMessage: plain.SetString(" *"), SelectSelector: plain.SetString("> "), Option: plain,
-			MultiSelectSelector: plain.SetString("> "), SelectedOption: plain, SelectedPrefix: plain.SetString("[x] "),
-			UnselectedOption: plain, UnselectedPrefix: plain.SetString("[ ] "), FocusedButton: plain, BlurredButton: plain,
-			Card: plain, NoteTitle: plain, Next: plain, NextIndicator: plain, PrevIndicator: plain, Directory: plain, File: plain}
-		t.Focused, t.Blurred = f, f
-		return &t
-	})
-}

@@ -10,11 +10,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tappaas/tappaas/config"
 	"github.com/tappaas/tappaas/tui/common"
-	"github.com/tappaas/tappaas/tui/styles"
 )
 
 // SubmitMsg carries the completed answers.
@@ -36,6 +34,7 @@ func New(com *common.Common, det common.Detected) *Model {
 	in := det.Install
 	in.Storage.Pools = append([]config.Pool(nil), in.Storage.Pools...)
 	m := &Model{com: com, in: &in, x: NewExtra(&in)}
+	m.x.KeepPool(det.Pool)
 	m.form = Form(m.in, m.x, det, Theme(com.Styles))
 	return m
 }
@@ -116,7 +115,7 @@ func (m *Model) View() string {
 			crumbs = append(crumbs, st.Muted.Render(s))
 		}
 	}
-	head := strings.Join(crumbs, st.Muted.Render(" › ")) + "\n" + FieldError(st, m.form, m.width) + "\n"
+	head := strings.Join(crumbs, st.Muted.Render(" › ")) + "\n" + common.FieldError(st, m.form, m.width) + "\n"
 	if m.errs != nil {
 		return head + st.Error.Render("The answers are not complete:") + "\n" +
 			lipgloss.NewStyle().Width(max(m.width-2, 20)).Render(m.errs.Error()) + "\n\n" +
@@ -140,16 +139,6 @@ func FormTakesEsc(f *huh.Form) bool {
 		}
 	}
 	return false
-}
-
-// FieldError renders the focused group's first validation error on one
-// line (empty when valid): inline validation that never scrolls off.
-func FieldError(st *styles.Styles, f *huh.Form, width int) string {
-	errs := f.Errors()
-	if len(errs) == 0 {
-		return ""
-	}
-	return ansi.Truncate(st.Error.Render("✗ "+errs[0].Error()), width, "…")
 }
 
 // ShortHelp implements help.KeyMap.

@@ -95,6 +95,36 @@ func TestWizardAsksForMissingChecksums(t *testing.T) {
 	}
 }
 
+// Over --host the wizard asks for node.admin_network, offering the
+// operator's address; at the console it does not ask.
+func TestWizardAsksAdminNetworkOverHost(t *testing.T) {
+	t.Parallel()
+	det := detected()
+	det.OperatorAddr = "192.168.1.50"
+	det.Install.Node.AdminNetwork = "192.168.1.50/32" // the backend's default
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	h := &host{s: New(com, det)}
+	d := tuitest.NewDriver(t, h, 100, 30)
+	d.Type("example.org")
+	d.Key("enter")
+	d.Type("admin@example.org")
+	for i := 0; i < 5; i++ { // email, hostname, mgmt, wan, lan
+		d.Key("enter")
+	}
+	v := tuitest.Plain(h.s.View())
+	if !strings.Contains(v, "Admin network") || !strings.Contains(v, "You connect from 192.168.1.50") || !strings.Contains(v, "192.168.1.50/32") {
+		t.Fatalf("admin network not asked with the operator's address as default:\n%s", v)
+	}
+	for range len("192.168.1.50/32") {
+		d.Key("backspace")
+	}
+	d.Type("10.0.0.0/16")
+	d.Key("enter")
+	if v := tuitest.Plain(h.s.View()); !strings.Contains(v, "overlaps the management network") {
+		t.Fatalf("an admin network overlapping 10.0.0.0/24 must be refused inline:\n%s", v)
+	}
+}
+
 // An empty field's placeholder must not read as a filled value: it starts
 // with "e.g." and is drawn italic (dim in colour, faint without), unlike the
 // typed value that replaces it.
@@ -188,53 +218,16 @@ func TestWizardSaysWhyAChecksumIsAsked(t *testing.T) {
 	}
 }
 
-// Over SSH the wizard asks for node.admin_network with the operator's
-// address as the default; on the console (no operator address) it does not.
-func TestWizardAsksAdminNetworkOverSSH(t *testing.T) {
+// TestWizardLowercasesDomain: an upper-case domain is submitted in lower
+// case (certificates and DNS records use it so).
+func TestWizardLowercasesDomain(t *testing.T) {
 	t.Parallel()
-	det := detected()
-	det.OperatorAddr, det.Upstream = "203.0.113.7", "192.168.1.10/24"
-	det.Install.Node.AdminNetwork = common.DefaultAdminNetwork(det.OperatorAddr, det.Upstream)
-	det.Install.Firewall.ImageSHA256, det.Install.Platform.TemplateImageSHA256 = strings.Repeat("ab", 32), strings.Repeat("cd", 32)
 	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
-	h := &host{s: New(com, det)}
-	d := tuitest.NewDriver(t, h, 100, 30)
-	d.Type("example.org")
+	h := &host{s: New(com, detected())}
+	d := tuitest.NewDriver(t, h, 80, 21)
+	d.Type("Example.ORG")
 	d.Key("enter")
-	d.Type("admin@example.org")
-	for i := 0; i < 5; i++ { // email, hostname, mgmt, wan, lan
-		d.Key("enter")
-	}
-	v := tuitest.Plain(h.s.View())
-	for _, want := range []string{"Admin network (keeps your SSH session through the cutover)", "You connect from 203.0.113.7", "203.0.113.7/32"} {
-		if !strings.Contains(v, want) {
-			t.Errorf("admin network not asked (%q):\n%s", want, v)
-		}
-	}
-	for range len("203.0.113.7/32") {
-		d.Key("backspace")
-	}
-	d.Type("10.0.0.0/24")
-	d.Key("enter")
-	if v := tuitest.Plain(h.s.View()); !strings.Contains(v, "overlaps the management network") {
-		t.Errorf("a network inside mgmt is not refused:\n%s", v)
-	}
-	for range len("10.0.0.0/24") {
-		d.Key("backspace")
-	}
-	d.Type("203.0.113.0/24")
-	d.Key("enter") // admin network
-	d.Key("enter") // disks
-	d.Key("enter") // layout
-	d.Type("WIPE sdb")
-	d.Key("enter")
-	d.Key("enter") // generate
-	d.Key("enter") // branch
-	d.Key("enter") // size
-	if !d.WaitFor(func() bool { return len(h.got) == 1 }, 2*time.Second) {
-		t.Fatalf("not submitted:\n%s", tuitest.Plain(h.s.View()))
-	}
-	if got := h.got[0].Install.Node.AdminNetwork; got != "203.0.113.0/24" {
-		t.Errorf("admin network %q", got)
+	if got := h.s.Input().Site.Domain; got != "example.org" {
+		t.Errorf("domain %q, want example.org", got)
 	}
 }

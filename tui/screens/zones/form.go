@@ -140,15 +140,17 @@ func (m *Model) buildForm() tea.Cmd {
 			Validate(func(string) error { return m.fieldCheck(cz.FieldName) }),
 		huh.NewSelect[string]().Key("type").Title("Type").Options(types...).Value(&v.typ).Inline(true).
 			Validate(func(string) error { return m.fieldCheck(cz.FieldType, cz.FieldTypeID) }),
+		// The VLAN tag follows from type and sub-ID: a tag another zone
+		// uses is reported here, where it is fixed (on the VLAN field of
+		// the next group, Shift+Tab could not go back past the error).
 		huh.NewInput().Key("subId").Title("Sub-ID (0-99)").Value(&v.subID).
-			Validate(func(string) error { return m.fieldCheck(cz.FieldSubID) }),
+			Validate(func(string) error { return m.fieldCheck(cz.FieldSubID, cz.FieldVLANTag) }),
 		huh.NewSelect[string]().Key("state").Title("State").Options(states...).Value(&v.state).Inline(true).
 			Validate(func(string) error { return m.fieldCheck(cz.FieldState) }),
 	).Title("Zone")
 	network := huh.NewGroup(
 		huh.NewConfirm().Key("tagged").Title("VLAN").Description("tagged: VLAN typeId×100+subId; untagged: native LAN").
-			Affirmative("tagged").Negative("untagged").Value(&v.tagged).
-			Validate(func(bool) error { return m.fieldCheck(cz.FieldVLANTag) }),
+			Affirmative("tagged").Negative("untagged").Value(&v.tagged),
 		huh.NewInput().Key("ip").Title("Subnet (CIDR)").Description("empty = 10.typeId.subId.0/24").Value(&v.ip).
 			Validate(func(string) error { return m.fieldCheck(cz.FieldIP) }),
 		huh.NewInput().Key("dhcpStart").Title("DHCP start offset").Description("empty = 50").Value(&v.dhcpStart).
@@ -161,7 +163,7 @@ func (m *Model) buildForm() tea.Cmd {
 			Validate(func([]string) error { return m.fieldCheck(cz.FieldAccessTo) }),
 		huh.NewInput().Key("description").Title("Description").Value(&v.description),
 	).Title("Access")
-	m.form = huh.NewForm(ident, network, access).WithShowHelp(false).WithTheme(formTheme(m.com)).
+	m.form = huh.NewForm(ident, network, access).WithShowHelp(false).WithShowErrors(false).WithTheme(formTheme(m.com)).
 		WithWidth(max(m.width, 40)).WithHeight(max(m.height-4, 6))
 	m.mode = modeForm
 	return m.form.Init()
@@ -177,6 +179,7 @@ func (m *Model) updateForm(msg tea.Msg) (common.Screen, tea.Cmd) {
 	if ff, ok := f.(*huh.Form); ok {
 		m.form = ff
 	}
+	m.recheckFormErrs()
 	switch m.form.State {
 	case huh.StateCompleted:
 		z, perr := m.fv.zone()
@@ -214,19 +217,48 @@ func (m *Model) updateForm(msg tea.Msg) (common.Screen, tea.Cmd) {
 	return m, cmd
 }
 
+// recheckFormErrs drops the errors of the last submit that the operator
+// has fixed since: a fixed error does not stay on screen.
+func (m *Model) recheckFormErrs() {
+	if len(m.formErrs) == 0 {
+		return
+	}
+	z, perr := m.fv.zone()
+	now := perr
+	if len(perr) == 0 {
+		now = m.file.Check(m.editing, z).Errors
+	}
+	var keep []cz.Issue
+	for _, e := range m.formErrs {
+		for _, n := range now {
+			if n.Field == e.Field {
+				keep = append(keep, n)
+				break
+			}
+		}
+	}
+	m.formErrs = keep
+}
+
 func (m *Model) viewForm() string {
 	st := m.com.Styles
 	title := "New zone"
 	if m.editing != "" {
 		title = "Edit zone " + m.editing
 	}
+	w := max(m.width, 20)
 	var b strings.Builder
 	b.WriteString(st.Title.Render(title) + "\n")
+	// Errors wrap (never cut: the fix hint is at the end), as in the
+	// install wizard.
 	for _, e := range m.formErrs {
-		b.WriteString(st.Error.Render("✗ "+e.Field+": "+e.Message) + "\n")
+		b.WriteString(st.Error.Width(w).Render("✗ "+e.Field+": "+e.Message) + "\n")
+	}
+	if fe := common.FieldError(st, m.form, w); fe != "" {
+		b.WriteString(fe + "\n")
 	}
 	b.WriteString(m.form.View())
-	return lipgloss.NewStyle().MaxWidth(max(m.width, 20)).Render(b.String())
+	return b.String()
 }
 
 // formTheme follows the app's colour choice: base-16 with colour, a plain
@@ -240,6 +272,12 @@ func formTheme(com *common.Common) huh.Theme {
 		t.Focused.Title = lipgloss.NewStyle().Bold(true)
 		t.Focused.SelectedOption = lipgloss.NewStyle().Bold(true)
 		t.Focused.Description = lipgloss.NewStyle().Faint(true)
+		// Without colour the chosen button (tagged/untagged) is marked
+		// in brackets, not only by a background colour nobody sees.
+		chosen := lipgloss.Border{Left: "[", Right: "]"}
+		t.Focused.FocusedButton = lipgloss.NewStyle().Bold(true).Reverse(true).
+			Border(chosen, false, true, false, true).MarginRight(1)
+		t.Focused.BlurredButton = lipgloss.NewStyle().Padding(0, 1).MarginRight(1)
 		t.Blurred = t.Focused
 		return t
 	})

@@ -98,9 +98,6 @@ func New(com *common.Common, f *cz.File, d Deps) *Model {
 // File returns the zones being edited.
 func (m *Model) File() *cz.File { return m.file }
 
-// Dirty reports unsaved changes.
-func (m *Model) Dirty() bool { return m.dirty }
-
 func (m *Model) revalidate() { m.rep = m.file.Validate() }
 
 // Init implements common.Screen.

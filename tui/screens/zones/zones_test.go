@@ -212,7 +212,7 @@ func TestAddZoneOverlapFixSavePlan(t *testing.T) {
 	if err != nil || saved.Zone("guest") == nil || !saved.Validate().OK() {
 		t.Fatalf("saved file: %v", err)
 	}
-	if e.h.s.Dirty() {
+	if e.h.s.dirty {
 		t.Fatal("still dirty after save")
 	}
 	d.Key("p")
@@ -289,7 +289,7 @@ func TestPlanApplyConfirm(t *testing.T) {
 	e := newEnv(t, defaultFile(t), 120, 40)
 	d := e.d
 	d.Key("p")
-	e.waitView(t, "47 to create, 1 to update")
+	e.waitView(t, "43 to create, 1 to update")
 	d.Key("A")
 	e.waitView(t, "to the firewall? y/n")
 	d.Key("n")
@@ -298,7 +298,7 @@ func TestPlanApplyConfirm(t *testing.T) {
 	}
 	d.Key("A")
 	d.Key("y")
-	e.waitView(t, "applied 48 change(s)")
+	e.waitView(t, "applied 44 change(s)")
 	if e.fw.Writes() == 0 {
 		t.Fatal("nothing applied")
 	}
@@ -329,5 +329,50 @@ func TestRenameFollowsReferences(t *testing.T) {
 	}
 	if got := f.Names(); strings.Join(got, ",") != "mgmt,srv,private,things,dmz" {
 		t.Fatalf("order = %v", got)
+	}
+}
+
+// TestVLANCollisionFixedWhereItIs: a sub-ID whose VLAN (typeId×100+subId)
+// another zone uses is reported at the sub-ID, wrapped with its fix hint;
+// Shift+Tab goes back to the type, and the error clears once fixed.
+func TestVLANCollisionFixedWhereItIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	d := e.d
+	d.Key("a")
+	e.waitView(t, "New zone")
+	d.Type("srv2")
+	d.Key("enter")
+	d.Key("enter") // type Service (typeId 2)
+	d.Type("10")   // 210 = srv's VLAN
+	d.Key("enter")
+	e.waitView(t, "already used by zone srv")
+	if v := e.view(); !strings.Contains(strings.Join(strings.Fields(v), " "), "210 is already used by zone srv, expected a unique tag") {
+		t.Errorf("the collision and its fix hint are not shown whole:\n%s", v)
+	}
+	d.Key("shift+tab")
+	if k := e.h.s.form.GetFocusedField().GetKey(); k != "type" {
+		t.Fatalf("shift+tab from the sub-ID went to %q, want type", k)
+	}
+	d.Key("enter")
+	d.Key("backspace")
+	d.Type("1") // 211
+	d.Key("enter")
+	if v := e.view(); strings.Contains(v, "already used") {
+		t.Errorf("the fixed collision is still shown:\n%s", v)
+	}
+}
+
+// TestFixedSubmitErrorClears: an error listed after a submit disappears
+// once the field is fixed, before the next submit.
+func TestFixedSubmitErrorClears(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultFile(t), 80, 24)
+	e.d.Key("a")
+	e.waitView(t, "New zone")
+	e.h.s.formErrs = []cz.Issue{{Zone: "", Field: cz.FieldName, Message: "is required, expected a camelCase name"}}
+	e.d.Type("guest")
+	if v := e.view(); strings.Contains(v, "is required") {
+		t.Errorf("the fixed name error is still shown:\n%s", v)
 	}
 }

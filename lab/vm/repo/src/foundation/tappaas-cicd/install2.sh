@@ -53,6 +53,15 @@ cp "$HOME/TAPPaaS/src/foundation/cluster/cluster.json" "$HOME/config/cluster.jso
 cp "$HOME/TAPPaaS/src/foundation/templates/templates.json" "$HOME/config/templates.json"
 cp "$HOME/TAPPaaS/src/foundation/firewall/firewall.json" "$HOME/config/firewall.json"
 cp "$HERE/tappaas-cicd.json" "$HOME/config/tappaas-cicd.json"
+# update-module.sh tappaas-cicd (upstream install2.sh:178) runs pre-update.sh,
+# which as tappaas, under set -e, reads configuration.json and makes sure of
+# the firewall credentials (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/
+# pre-update.sh:17-22,192-199): a root-owned file stops it here.
+jq -e .tappaas "$HOME/config/configuration.json" >/dev/null
+if [ ! -f "$HOME/.opnsense-credentials.txt" ]; then
+  printf 'key=\nsecret=\n' > "$HOME/.opnsense-credentials.txt"
+fi
+chmod 600 "$HOME/.opnsense-credentials.txt"
 cd "$HERE"
 sudo nixos-rebuild switch --flake .#tappaas-cicd --impure
 if ping -c 1 firewall.mgmt.internal >/dev/null 2>&1; then
