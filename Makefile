@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CRASH_SEED ?= 1
 FUZZTIME ?= 5s
 
-.PHONY: help build run demo lab-reset test lint fmt bench ci deps crash-matrix fuzz clean
+.PHONY: help build run demo lab-reset test lint fmt bench ci deps crash-matrix fault-matrix fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,7 +33,13 @@ demo: ## the headless installer on a fresh lab from the example answers (wipes t
 lab-reset: ## wipe the lab that make run keeps (the next make run starts from a fresh node)
 	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/tappaas/lab"
 
-test: deps ## unit, integration, lab end-to-end and real-sshd/tmux tests
+# The seed of the fault sample `make test` runs; a failure is replayed with
+# make test TAPPAAS_FAULT_SEED=N.
+TAPPAAS_FAULT_SEED ?= 1
+export TAPPAAS_FAULT_SEED
+
+test: deps ## unit, integration, lab end-to-end and real-sshd/tmux tests, a seeded sample of the fault matrix
+	@echo "fault sample seed: TAPPAAS_FAULT_SEED=$(TAPPAAS_FAULT_SEED)"
 	$(GO) test -count=1 ./...
 
 lint: ## gofmt, go vet, staticcheck
@@ -49,6 +55,9 @@ bench: ## the benchmarks whose figures go in the notes
 
 crash-matrix: ## kill the installer at every step boundary and resume (long)
 	TAPPAAS_CRASH_MATRIX=all $(GO) test -count=1 -run 'Crash' -timeout 60m ./...
+
+fault-matrix: ## every SSH drop before/after each node command, 5xx before/after each write, 20 kill seeds (long)
+	TAPPAAS_FAULT_MATRIX=all TAPPAAS_CRASH_SEEDS=20 $(GO) test -count=1 -run 'TestFaultMatrix|TestCrashKillAndResume' -timeout 120m ./cmd/tappaas/
 
 fuzz: ## fuzz every parser for FUZZTIME each
 	@set -e; for p in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

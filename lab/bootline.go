@@ -114,11 +114,16 @@ func (l *Lab) serveAgent(ctx context.Context, user string, stdin io.Reader, stdo
 			b.WriteString(line)
 		}
 		token = strings.TrimSuffix(token, "\n")
-		if l.faults.Command() {
+		drop, after := l.faults.Command()
+		if drop && !after {
 			sshd.DropConnection(ctx)
 			return 0
 		}
 		code := l.runScript(ctx, user, strings.TrimSuffix(b.String(), "\n"), true, strings.NewReader(""), stdout, stderr)
+		if drop { // +after: the command ran, the link goes before its answer
+			sshd.DropConnection(ctx)
+			return 0
+		}
 		if ctx.Err() != nil {
 			return 0
 		}

@@ -10,15 +10,29 @@ import (
 // ParseFault parses a fault given on the command line (`tappaas lab serve`,
 // `--lab-fault`):
 //
-//	api:METHOD /path[=N]     fail an API call N times (default 1) with 500
-//	ssh:command prefix[=N]   fail a node shell command N times (exit 1)
-//	slow:prefix=DURATION     delay matching API calls and commands
-//	drop:K                   sever the SSH link when the K-th command arrives
+//	api:METHOD /path[=N]       fail a PVE API call N times (default 1) with 500
+//	opnsense:METHOD /path[=N]  fail a firewall API call N times with 500
+//	ssh:command prefix[=N]     fail a node shell command N times (exit 1)
+//	slow:prefix=DURATION       delay matching API calls and commands
+//	drop:K                     sever the SSH link when the K-th command arrives
+//
+// api+after, opnsense+after and ssh+after apply the call first and fail
+// only its reply; drop+after:K severs the link after the K-th command ran.
 func ParseFault(spec string) (Fault, error) {
 	kind, rest, ok := strings.Cut(spec, ":")
 	if !ok || rest == "" {
-		return Fault{}, fmt.Errorf("fault %q: want api:…, ssh:…, slow:… or drop:K", spec)
+		return Fault{}, fmt.Errorf("fault %q: want api:…, opnsense:…, ssh:…, slow:… or drop:K", spec)
 	}
+	kind, after := strings.CutSuffix(kind, "+after")
+	if after && kind == "slow" {
+		return Fault{}, fmt.Errorf("fault %q: +after applies to api, opnsense, ssh and drop", spec)
+	}
+	f, err := parseFault(spec, kind, rest)
+	f.After = after
+	return f, err
+}
+
+func parseFault(spec, kind, rest string) (Fault, error) {
 	split := func(s string) (string, string) {
 		if i := strings.LastIndex(s, "="); i > 0 {
 			return s[:i], s[i+1:]
@@ -36,13 +50,13 @@ func ParseFault(spec string) (Fault, error) {
 		return v, nil
 	}
 	switch kind {
-	case "api":
+	case "api", "opnsense":
 		m, n := split(rest)
 		if !strings.Contains(m, " /") {
-			return Fault{}, fmt.Errorf("fault %q: want api:METHOD /path[=N]", spec)
+			return Fault{}, fmt.Errorf("fault %q: want %s:METHOD /path[=N]", spec, kind)
 		}
 		t, err := times(n)
-		return Fault{Face: "api", Match: m, Times: t}, err
+		return Fault{Face: kind, Match: m, Times: t}, err
 	case "ssh":
 		m, n := split(rest)
 		t, err := times(n)
@@ -61,5 +75,5 @@ func ParseFault(spec string) (Fault, error) {
 		}
 		return Fault{Face: "ssh", DropAt: k}, nil
 	}
-	return Fault{}, fmt.Errorf("fault %q: unknown kind %q (api, ssh, slow, drop)", spec, kind)
+	return Fault{}, fmt.Errorf("fault %q: unknown kind %q (api, opnsense, ssh, slow, drop)", spec, kind)
 }

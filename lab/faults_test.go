@@ -17,6 +17,10 @@ func TestParseFault(t *testing.T) {
 		"ssh:qm start":                    {Face: "ssh", Match: "qm start", Times: 1},
 		"slow:qm start=20s":               {Match: "qm start", Delay: 20 * time.Second, Times: -1},
 		"drop:3":                          {Face: "ssh", DropAt: 3},
+		"drop+after:4":                    {Face: "ssh", DropAt: 4, After: true},
+		"opnsense:POST /api/firewall/filter/addRule":       {Face: "opnsense", Match: "POST /api/firewall/filter/addRule", Times: 1},
+		"opnsense+after:POST /api/firewall/filter/addRule": {Face: "opnsense", Match: "POST /api/firewall/filter/addRule", Times: 1, After: true},
+		"ssh+after:qm create 110=2":                        {Face: "ssh", Match: "qm create 110", Times: 2, After: true},
 	}
 	for in, want := range good {
 		got, err := ParseFault(in)
@@ -24,7 +28,7 @@ func TestParseFault(t *testing.T) {
 			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "api", "api:/x", "api:GET /x=0", "slow:x", "slow:x=-1s", "drop:0", "boom:1", "ssh:x=abc"} {
+	for _, bad := range []string{"", "api", "api:/x", "api:GET /x=0", "slow:x", "slow:x=-1s", "drop:0", "boom:1", "ssh:x=abc", "slow+after:x=1s", "opnsense:/api/x", "boom+after:x"} {
 		if _, err := ParseFault(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -30,6 +30,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,9 @@ import (
 
 // Fault is one injected failure or slowdown (see pve.Fault).
 type Fault = pve.Fault
+
+// Entry is one access-log record.
+type Entry = pve.Entry
 
 // Options configures a lab.
 type Options struct {
@@ -103,6 +107,7 @@ type Lab struct {
 	fw          *fwState
 	fwRequests  atomic.Int64
 	argvHook    atomic.Pointer[func(host, user string, argv []string)]
+	accessHook  atomic.Pointer[func(Entry)]
 	logMu       sync.Mutex
 	saveMu      sync.Mutex
 	savedFWTLS  *fwTLS     // the firewall's certificate from the persisted model
@@ -719,7 +724,7 @@ func (l *Lab) bootFirewall(vmid int, version string, ready time.Time, snap []byt
 		defer l.mu.Unlock()
 		return st.cert, nil
 	}
-	hs := &http.Server{Handler: srv.Handler(), TLSConfig: &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
+	hs := &http.Server{Handler: l.faultyFirewall(srv.Handler()), TLSConfig: &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
 	go func() { _ = hs.ServeTLS(ln, "", "") }()
 	st.http = hs
@@ -781,7 +786,52 @@ func (l *Lab) Firewall() *opnsense.Server {
 	return l.fw.srv
 }
 
+// faultyFirewall applies the faults whose Face is "opnsense" (Match
+// "METHOD /api/..." as a prefix) to the firewall's API: the request fails
+// with Status (default 500) before it is handled, or, with After, once it
+// was handled (the change is made, the reply lost).
+func (l *Lab) faultyFirewall(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := l.faults.Hit("opnsense", r.Method+" "+r.URL.Path)
+		if f == nil || f.Delay > 0 {
+			if f != nil {
+				time.Sleep(f.Delay)
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+		if f.After {
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		code := f.Status
+		if code == 0 {
+			code = http.StatusInternalServerError
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		msg, _ := json.Marshal(map[string]string{"status": "error", "message": faultMessage(f)})
+		_, _ = w.Write(msg)
+	})
+}
+
+// FaultsFired reports how often each of Options.Faults fired, in order.
+func (l *Lab) FaultsFired() []int { return l.faults.Fired() }
+
+// OnAccess has fn called with every access-log entry (secrets masked),
+// whether or not Options.AccessLog is set: tests enumerate the calls a run
+// makes. fn must not block; nil stops it.
+func (l *Lab) OnAccess(fn func(Entry)) {
+	if fn == nil {
+		l.accessHook.Store(nil)
+		return
+	}
+	l.accessHook.Store(&fn)
+}
+
 func (l *Lab) logEntry(e pve.Entry) {
+	if fn := l.accessHook.Load(); fn != nil {
+		(*fn)(e)
+	}
 	if l.opts.AccessLog == nil {
 		return
 	}

@@ -110,7 +110,9 @@ func (l *Lab) startShell() error {
 		},
 		Handler: l.runCommand,
 		Hooks: &sshd.Faults{Command: func(_ int64, _, _ string) sshd.Fault {
-			if l.faults.Command() {
+			if drop, after := l.faults.Command(); drop && after {
+				return sshd.FaultDropAfter
+			} else if drop {
 				return sshd.FaultDropBefore
 			}
 			return sshd.FaultNone
@@ -163,17 +165,30 @@ func (l *Lab) runScript(ctx context.Context, user, command string, wrapped bool,
 				return 130
 			}
 		} else {
-			msg := f.Message
-			if msg == "" {
-				msg = "lab: injected fault"
+			if f.After {
+				// The command runs (its effect stays) but the caller sees
+				// only the failure, as when pvesh's API call commits and
+				// the reply is lost to a 5xx.
+				l.runUnfaulted(ctx, user, command, wrapped, stdin, io.Discard, io.Discard)
 			}
-			fmt.Fprintln(stderr, msg)
+			fmt.Fprintln(stderr, faultMessage(f))
 			if f.Exit == 0 {
 				return 1
 			}
 			return f.Exit
 		}
 	}
+	return l.runUnfaulted(ctx, user, command, wrapped, stdin, stdout, stderr)
+}
+
+func faultMessage(f *pve.Fault) string {
+	if f.Message == "" {
+		return "lab: injected fault"
+	}
+	return f.Message
+}
+
+func (l *Lab) runUnfaulted(ctx context.Context, user, command string, wrapped bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	vars := map[string]string{"USER": user, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 	// sshd sets SSH_CLIENT="client-ip client-port server-port" in every
 	// session (openssh-portable session.c, do_setup_env).

@@ -54,6 +54,8 @@ type installOptions struct {
 	resume       bool // use the answers saved with the node's checkpoint
 	concurrency  int
 	logFile      string
+	// sourceTimeout bounds each dashboard source (status).
+	sourceTimeout time.Duration
 	// labHook, when set, sees the started lab (tests: counters, faults).
 	labHook func(*lab.Lab)
 	// wrapNode, when set, wraps the node executor (tests: fault injection

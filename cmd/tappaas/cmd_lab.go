@@ -42,6 +42,7 @@ type labFaultFlags struct {
 	failSSH   []string
 	dropSSHAt int
 	slow      []string
+	faults    []string // --fault: any kind, with +after
 }
 
 // addLabFaultFlags declares the fault flags; with says when they apply
@@ -51,10 +52,11 @@ func addLabFaultFlags(f *pflag.FlagSet, o *labFaultFlags, with string) {
 	f.StringArrayVar(&o.failSSH, "fail-ssh", nil, with+`fail a shell command: "command prefix[=N]", e.g. "qm start=1"`)
 	f.IntVar(&o.dropSSHAt, "drop-ssh-at", 0, with+"sever the SSH link when the K-th command arrives")
 	f.StringArrayVar(&o.slow, "slow", nil, with+`slow a call or command: "prefix=DURATION", e.g. "qm start=20s"`)
+	f.StringArrayVar(&o.faults, "fault", nil, with+`any fault: "api[+after]:METHOD /path[=N]", "opnsense[+after]:METHOD /path[=N]", "ssh[+after]:prefix[=N]", "drop[+after]:K", "slow:prefix=DURATION" (+after: the call is done, its reply fails)`)
 }
 
 func (o labFaultFlags) set() bool {
-	return len(o.failAPI)+len(o.failSSH)+len(o.slow) > 0 || o.dropSSHAt != 0
+	return len(o.failAPI)+len(o.failSSH)+len(o.slow)+len(o.faults) > 0 || o.dropSSHAt != 0
 }
 
 func newLabServeCmd() *cobra.Command {
@@ -120,6 +122,7 @@ func parseFaultFlags(o labFaultFlags) ([]lab.Fault, error) {
 	if o.dropSSHAt > 0 {
 		specs = append(specs, "drop:"+strconv.Itoa(o.dropSSHAt))
 	}
+	specs = append(specs, o.faults...)
 	var out []lab.Fault
 	for _, s := range specs {
 		f, err := lab.ParseFault(s)

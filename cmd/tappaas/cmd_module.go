@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/tappaas/tappaas/assets"
@@ -320,7 +321,7 @@ func (o *moduleOpts) list(c *cobra.Command) error {
 		if r.Missing {
 			desc = "(module JSON " + r.ModuleJSON + " not found)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, kind, dash(r.Stack), vmid, dash(r.Status), dash(r.Version), truncate(desc, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, kind, dash(r.Stack), vmid, dash(r.Status), dash(r.Version), ansi.Truncate(desc, 60, "…"))
 	}
 	return tw.Flush()
 }
@@ -328,13 +329,6 @@ func (o *moduleOpts) list(c *cobra.Command) error {
 func dash(s string) string {
 	if s == "" {
 		return "-"
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,59 +29,6 @@ func runZones(t *testing.T, stdin string, args ...string) (string, int) {
 		}
 	}
 	return out.String() + errb.String(), code
-}
-
-func TestZonesValidateExitCodes(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	out, code := runZones(t, "", "validate", "--file", "../../zones.json")
-	if code != 0 || !strings.Contains(out, "valid (1 warning(s))") {
-		t.Fatalf("default: %d %s", code, out)
-	}
-	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`{"srv-home": {"type": "Service", "state": "On", "typeId": "2", "subId": "10", "vlantag": 210, "ip": "10.2.10.0/24", "bridge": "lan"}}`), 0o644)
-	out, code = runZones(t, "", "validate", "--file", bad)
-	if code != 1 || !strings.Contains(out, "zone srv-home, field name") || !strings.Contains(out, "zone srv-home, field state") {
-		t.Fatalf("bad: %d %s", code, out)
-	}
-	out, code = runZones(t, "", "validate", "--file", bad, "-o", "json")
-	var r struct {
-		OK     bool
-		Errors []struct{ Zone, Field, Message string }
-	}
-	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &r); err != nil || r.OK || len(r.Errors) != 2 || code != 1 {
-		t.Fatalf("json: %d %v %s", code, err, out)
-	}
-	notJSON := filepath.Join(dir, "x.json")
-	os.WriteFile(notJSON, []byte(`[1]`), 0o644)
-	if out, code = runZones(t, "", "validate", "--file", notJSON); code != 1 || !strings.Contains(out, "expected an object") {
-		t.Fatalf("array: %d %s", code, out)
-	}
-}
-
-func TestZonesPlanApplyLab(t *testing.T) {
-	t.Parallel()
-	state := filepath.Join(t.TempDir(), "fw.json")
-	base := []string{"--file", "../../zones.json", "--lab", "--lab-state", state}
-	out, code := runZones(t, "", append([]string{"plan"}, base...)...)
-	if code != 2 || !strings.Contains(out, "zone srv:\n  + vlan      vlan0.210 on vtnet0 tag 210") || !strings.Contains(out, "Plan: 43 to create") {
-		t.Fatalf("plan: %d\n%s", code, out)
-	}
-	if out, code = runZones(t, "n\n", append([]string{"apply"}, base...)...); code != 1 || !strings.Contains(out, "not applied") {
-		t.Fatalf("declined apply: %d %s", code, out)
-	}
-	if out, code = runZones(t, "y\n", append([]string{"apply"}, base...)...); code != 0 || !strings.Contains(out, "rollback cancelled") {
-		t.Fatalf("apply: %d\n%s", code, out)
-	}
-	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("lab state: %v %v", fi, err)
-	}
-	if out, code = runZones(t, "", append([]string{"plan", "-o", "json"}, base...)...); code != 0 || !strings.Contains(out, `"create": 0`) {
-		t.Fatalf("plan after apply: %d\n%s", code, out)
-	}
-	if out, code = runZones(t, "", "plan", "--file", "../../zones.json"); code != 3 || !strings.Contains(out, "need a firewall") {
-		t.Fatalf("no firewall: %d %s", code, out)
-	}
 }
 
 func TestReadKeyFile(t *testing.T) {

@@ -167,6 +167,25 @@ func assertConverged(t *testing.T, dir string) {
 			t.Errorf("VLAN %s exists %d times", tag, n)
 		}
 	}
+	// Every other firewall object exists once: interface assignments (one
+	// per device), DHCP ranges, static hosts, aliases, DNS overrides.
+	for table, key := range map[string]func(r map[string]string) string{
+		"interfaces":    func(r map[string]string) string { return r["if"] },
+		"dnsmasq.range": func(r map[string]string) string { return r["interface"] + "|" + r["start_addr"] + "|" + r["end_addr"] },
+		"dnsmasq.host":  func(r map[string]string) string { return r["host"] + "." + r["domain"] + "|" + r["ip"] },
+		"alias":         func(r map[string]string) string { return r["name"] },
+		"unbound.host":  func(r map[string]string) string { return r["hostname"] + "." + r["domain"] + "|" + r["server"] },
+	} {
+		seen := map[string]int{}
+		for _, r := range fw.Staged(table) {
+			seen[key(r)]++
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("%s %s exists %d times", table, k, n)
+			}
+		}
+	}
 	rules := map[string]int{}
 	for _, r := range fw.Staged("filter.rule") {
 		rules[r["description"]+"|"+r["interface"]+"|"+r["source_net"]+"|"+r["destination_net"]]++
@@ -184,7 +203,8 @@ func assertConverged(t *testing.T, dir string) {
 // TestCrashKillAndResume SIGKILLs the installer at seeded random points
 // (any printed event: inside steps as well as between them), runs it again
 // to completion, and checks the lab converged with exactly one of each
-// object. TAPPAAS_CRASH_SEEDS=n runs n seeds (default 3).
+// object. TAPPAAS_CRASH_SEEDS=n runs n seeds (default 3), from
+// TAPPAAS_FAULT_SEED+1 on.
 func TestCrashKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess crash test")
@@ -199,7 +219,13 @@ func TestCrashKillAndResume(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TAPPAAS_CRASH_SEEDS")); err == nil && v > 0 {
 		n = v
 	}
-	for seed := 1; seed <= n; seed++ {
+	// The seeds follow the fault sample's (make test prints it), so a
+	// failure replays with the same TAPPAAS_FAULT_SEED.
+	base := 0
+	if v, err := strconv.Atoi(os.Getenv(faultSeedEnv)); err == nil {
+		base = v
+	}
+	for seed := base + 1; seed <= base+n; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(seed), 42))
 			at := 1 + r.IntN(len(lines)*4/5) // runs print a varying number of lines

@@ -1,43 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
-
-func execRoot(args ...string) (string, error) {
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
-// TestUsageErrorsExit2: a wrong flag, argument or subcommand exits 2 (as
-// input needed), not 1 like a failed install, and points at --help.
-func TestUsageErrorsExit2(t *testing.T) {
-	for _, args := range [][]string{{"--bogus"}, {"install", "--bogus"}, {"foo"}, {"status", "extra"}, {"zones", "bogus"}, {"install", "--concurrency", "x"}} {
-		_, err := execRoot(args...)
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--help") {
-			t.Errorf("tappaas %s: %v, want exit 2 pointing at --help", strings.Join(args, " "), err)
-		}
-	}
-}
-
-func TestVersionFlag(t *testing.T) {
-	out, err := execRoot("--version")
-	if err != nil || !strings.HasPrefix(out, "tappaas "+version+" (commit ") {
-		t.Errorf("--version: %q %v", out, err)
-	}
-}
 
 func TestRootTakesIdentity(t *testing.T) {
 	f := newRootCmd().Flags().ShorthandLookup("i")

@@ -74,6 +74,8 @@ type applier struct {
 	fw     Firewall
 	o      ApplyOptions
 	ifaces map[string]string
+	// vlansLive: the VLAN module was reconfigured in this run.
+	vlansLive bool
 }
 
 func moduleOf(k Kind) Module {
@@ -90,6 +92,13 @@ func moduleOf(k Kind) Module {
 
 // group applies non-rule changes in order, reconfiguring a module when the
 // next change belongs to another module and at the end.
+//
+// A VLAN saved by an earlier run whose reconfigure never ran (its reply
+// lost, the run stopped) is in the configuration but has no device, and
+// the plan sees nothing to do for it; assigning it would fail with "device
+// does not exist". So the VLAN module is reconfigured once before the first
+// new assignment when this run has not done so (reconfigure_vlans only
+// creates what is missing: opnsense/core@26.1.11:src/opnsense/scripts/interfaces/reconfigure_vlans.php).
 func (a *applier) group(ctx context.Context, cs []Change) error {
 	var pending Module
 	flush := func() error {
@@ -101,11 +110,20 @@ func (a *applier) group(ctx context.Context, cs []Change) error {
 		if err := a.fw.Reconfigure(ctx, m); err != nil {
 			return fmt.Errorf("reconfigure %s: %w", m, err)
 		}
+		if m == ModuleVLAN {
+			a.vlansLive = true
+		}
 		a.o.Out(fmt.Sprintf("reconfigured %s", m))
 		return nil
 	}
 	for _, c := range cs {
 		if m := moduleOf(c.Kind); m != pending {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if c.Kind == KindAssignment && c.Op == Create && !a.vlansLive {
+			pending = ModuleVLAN
 			if err := flush(); err != nil {
 				return err
 			}

@@ -179,9 +179,18 @@ func (n *Node) serveAPI(w http.ResponseWriter, r *http.Request) {
 		fail(aerr)
 		return
 	}
+	var after *Fault
 	if f := n.cfg.Faults.Hit("api", r.Method+" "+rel); f != nil {
 		if f.Delay > 0 {
-			time.Sleep(f.Delay)
+			// A slow link: the call answers late, or never when the
+			// client gives up first (its connection closes).
+			select {
+			case <-time.After(f.Delay):
+			case <-r.Context().Done():
+				return
+			}
+		} else if f.After {
+			after = f
 		} else {
 			code := f.Status
 			if code == 0 {
@@ -204,6 +213,19 @@ func (n *Node) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &call{n: n, r: r, auth: auth, p: params, extra: map[string]any{}}
 	data, err := n.handle(c, rt, r.Method)
+	if after != nil {
+		// The write is done; its reply is lost to a 5xx.
+		code := after.Status
+		if code == 0 {
+			code = 500
+		}
+		msg := after.Message
+		if msg == "" {
+			msg = "lab: injected fault"
+		}
+		fail(&APIError{Code: code, Msg: msg})
+		return
+	}
 	if err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {

@@ -28,6 +28,15 @@ type Fault struct {
 	// DropAt drops the SSH connection when the K-th SSH command (counted
 	// from 1 over the lab's life) arrives; Match is ignored.
 	DropAt int `json:"drop_at,omitempty"`
+	// After applies the call first and fails only its reply: the API
+	// write is done but the client sees the error (a proxy's 5xx after
+	// the backend committed), the command ran but its status is lost;
+	// with DropAt the link drops after the command ran, before its exit
+	// status is sent.
+	After bool `json:"after,omitempty"`
+	// Skip lets the first Skip matching calls through: the fault hits the
+	// (Skip+1)-th occurrence.
+	Skip int `json:"skip,omitempty"`
 }
 
 // Faults is a set of armed faults. Safe for concurrent use.
@@ -39,7 +48,7 @@ type Faults struct {
 
 type armed struct {
 	Fault
-	fired int
+	fired, skipped int
 }
 
 // NewFaults arms the given faults.
@@ -77,6 +86,10 @@ func (f *Faults) Hit(face, op string) *Fault {
 		if limit > 0 && a.fired >= limit {
 			continue
 		}
+		if a.skipped < a.Skip {
+			a.skipped++
+			continue
+		}
 		a.fired++
 		c := a.Fault
 		return &c
@@ -84,10 +97,11 @@ func (f *Faults) Hit(face, op string) *Fault {
 	return nil
 }
 
-// Command counts one SSH command and reports whether the link must drop now.
-func (f *Faults) Command() (drop bool) {
+// Command counts one SSH command and reports whether the link must drop
+// now, and if so whether after the command ran.
+func (f *Faults) Command() (drop, after bool) {
 	if f == nil {
-		return false
+		return false, false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -95,10 +109,24 @@ func (f *Faults) Command() (drop bool) {
 	for _, a := range f.list {
 		if a.DropAt > 0 && a.DropAt == f.cmds && a.fired == 0 {
 			a.fired++
-			return true
+			return true, a.After
 		}
 	}
-	return false
+	return false, false
+}
+
+// Fired reports how often each fault fired, in the order they were armed.
+func (f *Faults) Fired() []int {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]int, len(f.list))
+	for i, a := range f.list {
+		out[i] = a.fired
+	}
+	return out
 }
 
 // Entry is one access-log record.

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// hClusterStatus is GET /cluster/status (PVE API: GET /cluster/status,
+// pve-manager PVE/API2/Cluster.pm "get_status"): a "cluster" row (id, name, nodes, quorate, version) when
+// clustered, and one "node" row per member (id, name, ip, level, local,
+// nodeid, online).
 func hClusterStatus(c *call) (any, error) {
 	m := c.n.m
 	ip := m.NodeAddr
@@ -146,6 +150,13 @@ func hConfigNodes(c *call) (any, error) {
 	return out, nil
 }
 
+// hResources is GET /cluster/resources (PVE API: GET /cluster/resources,
+// pve-manager PVE/API2/Cluster.pm "resources"). The schema's fields: id,
+// type, node, status, name, vmid, cpu, maxcpu, mem, maxmem, disk, maxdisk,
+// diskread, diskwrite, netin, netout, uptime, template, hastate, lock,
+// tags, pool (guests); level, cgroup-mode (nodes); storage, plugintype,
+// content, shared (storage). A guest row has "maxcpu", not qemu status's
+// "cpus", and no "pid".
 func hResources(c *call) (any, error) {
 	n := c.n
 	m := n.m
@@ -165,6 +176,9 @@ func hResources(c *call) (any, error) {
 		for _, id := range sortedInts(m.VMs) {
 			vm := m.VMs[id]
 			s := n.vmStatus(vm, false)
+			s["maxcpu"] = s["cpus"]
+			delete(s, "cpus")
+			delete(s, "pid")
 			s["id"] = fmt.Sprintf("qemu/%d", id)
 			s["type"] = "qemu"
 			s["node"] = m.Hostname
@@ -310,4 +324,45 @@ func hHADelete(c *call) (any, error) {
 	}
 	c.n.m.HA = append(c.n.m.HA[:i], c.n.m.HA[i+1:]...)
 	return nil, nil
+}
+
+// hHAStatus is GET /cluster/ha/status/current (PVE API:
+// pve-ha-manager src/PVE/API2/HA/Status.pm, method "status"): one "quorum"
+// row (id, type, node, status, quorate), then — only once HA resources
+// exist, since the CRM is idle without them — a "master" row and one
+// "lrm:<node>" row per node (status "<node> (<state>, <time>)", timestamp),
+// and one "service:<sid>" row per resource (sid, node, state, crm_state,
+// request_state, max_restart, max_relocate, failback, status).
+func hHAStatus(c *call) (any, error) {
+	m := c.n.m
+	now := time.Now().Unix()
+	out := []any{map[string]any{"id": "quorum", "type": "quorum", "node": m.Hostname, "status": "OK", "quorate": 1}}
+	if len(m.HA) == 0 {
+		return out, nil
+	}
+	out = append(out,
+		map[string]any{"id": "master", "type": "master", "node": m.Hostname, "status": fmt.Sprintf("%s (active, %s)", m.Hostname, time.Unix(now, 0).Format(time.ANSIC)), "timestamp": now},
+		map[string]any{"id": "lrm:" + m.Hostname, "type": "lrm", "node": m.Hostname, "status": fmt.Sprintf("%s (active, %s)", m.Hostname, time.Unix(now, 0).Format(time.ANSIC)), "timestamp": now})
+	for _, h := range m.HA {
+		crm := h.State
+		if crm == "enabled" {
+			crm = "started"
+		}
+		if id, err := strconv.Atoi(strings.SplitN(h.SID, ":", 2)[1]); err == nil {
+			if vm := m.VMs[id]; vm != nil {
+				crm = "stopped"
+				if vm.Running {
+					crm = "started"
+				}
+			}
+		}
+		fb := 0
+		if h.Failback {
+			fb = 1
+		}
+		out = append(out, map[string]any{"id": "service:" + h.SID, "type": "service", "sid": h.SID, "node": m.Hostname,
+			"state": crm, "crm_state": crm, "request_state": h.State, "max_restart": h.MaxRestart, "max_relocate": h.MaxRelocate, "failback": fb,
+			"status": fmt.Sprintf("%s (%s, %s)", h.SID, m.Hostname, crm)})
+	}
+	return out, nil
 }

@@ -71,8 +71,22 @@ func hTaskList(c *call) (any, error) {
 	now := time.Now()
 	out := []any{}
 	limit := c.int("limit", 50)
-	for i := len(c.n.m.Tasks) - 1; i >= 0 && len(out) < limit; i-- {
+	// Filters apply before the page (start, limit), and "total" counts
+	// every match (pve-manager PVE/API2/Tasks.pm, node_tasks).
+	total := 0
+	start := c.int("start", 0)
+	for i := len(c.n.m.Tasks) - 1; i >= 0; i-- {
 		t := c.n.m.Tasks[i]
+		if c.has("typefilter") && t.Type != c.p["typefilter"] {
+			continue
+		}
+		if c.has("vmid") && t.ID != c.p["vmid"] {
+			continue
+		}
+		total++
+		if total <= start || len(out) >= limit {
+			continue
+		}
 		s := t.statusJSON(now)
 		if st, ok := s["exitstatus"]; ok {
 			s["status"] = st
@@ -80,15 +94,9 @@ func hTaskList(c *call) (any, error) {
 			delete(s, "status")
 		}
 		delete(s, "exitstatus")
-		if c.has("typefilter") && t.Type != c.p["typefilter"] {
-			continue
-		}
-		if c.has("vmid") && t.ID != c.p["vmid"] {
-			continue
-		}
 		out = append(out, s)
 	}
-	c.extra["total"] = len(out)
+	c.extra["total"] = total
 	return out, nil
 }
 

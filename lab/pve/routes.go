@@ -81,6 +81,8 @@ func init() {
 		r("GET", "/nodes/{node}/tasks/{upid}/log", map[string]P{"start": pInt(0, 1<<30), "limit": pInt(0, 1<<30), "download": pBool()}, hTaskLog),
 		r("DELETE", "/nodes/{node}/tasks/{upid}", nil, hTaskStop),
 
+		r("POST", "/nodes/{node}/vzdump", map[string]P{"vmid": pReq(), "storage": pStr(), "mode": pEnum("snapshot", "suspend", "stop"), "compress": pEnum("0", "1", "gzip", "lzo", "zstd"), "remove": pBool(), "notes-template": pStr(), "protected": pBool()}, hVZDump, "VM.Backup@/vms/{vmid}"),
+
 		r("GET", "/storage", map[string]P{"type": pStr()}, hStorageList, "Datastore.Audit@/storage"),
 		r("POST", "/storage", storageParams, hStorageCreate, "Datastore.Allocate@/storage"),
 		r("GET", "/storage/{storage}", nil, hStorageGet, "Datastore.Audit@/storage/{storage}"),
@@ -127,6 +129,7 @@ func init() {
 		r("POST", "/cluster/replication", map[string]P{"id": pReq(), "target": pReq(), "type": pEnum("local"), "schedule": pStr(), "comment": pStr(), "rate": {T: "number"}, "disable": pBool(), "source": pStr(), "remove_job": pEnum("local", "full")}, hReplCreate, "VM.Allocate@/"),
 		r("GET", "/cluster/replication/{id}", nil, hReplGet, "Sys.Audit@/"),
 		r("DELETE", "/cluster/replication/{id}", map[string]P{"force": pBool(), "keep": pBool()}, hReplDelete, "VM.Allocate@/"),
+		r("GET", "/cluster/ha/status/current", nil, hHAStatus, "Sys.Audit@/"),
 		r("GET", "/cluster/ha/resources", map[string]P{"type": pEnum("ct", "vm")}, hHAList, "Sys.Audit@/"),
 		r("POST", "/cluster/ha/resources", map[string]P{"sid": pReq(), "state": pEnum("started", "stopped", "enabled", "disabled", "ignored"), "max_restart": pInt(0, 10), "max_relocate": pInt(0, 10), "failback": pBool(), "comment": pStr(), "group": pStr(), "type": pEnum("ct", "vm")}, hHACreate, "Sys.Console@/"),
 		r("GET", "/cluster/ha/resources/{sid}", nil, hHAGet, "Sys.Audit@/"),

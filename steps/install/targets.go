@@ -75,6 +75,8 @@ type Targets struct {
 	// ClusterAPI, when set, creates the cluster through the PVE API with a
 	// root@pam ticket; nil runs `pvecm create` as root over the node link.
 	ClusterAPI cluster.TicketAPI
+	// PVEAddr is the node's address for its API (port 8006).
+	PVEAddr string
 	// Log receives connection events.
 	Log *slog.Logger
 
@@ -181,7 +183,8 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the node %s: %w", o.Host, err)
 	}
-	t := &Targets{Node: cl, Dial: o.Dial, Log: o.Log}
+	host, _, _ := net.SplitHostPort(addr)
+	t := &Targets{Node: cl, Dial: o.Dial, Log: o.Log, PVEAddr: host}
 	t.OnClose(cl.Close)
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		if ip, err := netip.ParseAddr(host); err == nil {
@@ -204,7 +207,6 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 		return nc, nc.Close, nil
 	}
 	if o.RootPassword != nil {
-		host, _, _ := net.SplitHostPort(addr)
 		t.ClusterAPI = &PVETicket{Node: cl, Addr: host, Password: o.RootPassword, Dial: o.Dial}
 	}
 	fp := o.FirewallFingerprint
@@ -360,7 +362,7 @@ func Local(o ConnectOptions) *Targets {
 	}
 	l := exec.NewLocal()
 	// Run on the node from an SSH login: that login's source.
-	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log, OperatorAddr: OperatorAddr(os.Getenv("SSH_CLIENT"))}
+	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log, PVEAddr: "127.0.0.1", OperatorAddr: OperatorAddr(os.Getenv("SSH_CLIENT"))}
 	fp := o.FirewallFingerprint
 	if fp == nil {
 		fp = func(ctx context.Context) (string, error) { return FirewallFingerprintFromNode(ctx, l) }

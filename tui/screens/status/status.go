@@ -61,7 +61,11 @@ func (m *Model) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 func (m *Model) View() string {
 	st := m.com.Styles
 	var b strings.Builder
-	row := func(k, v string) { fmt.Fprintf(&b, "%s %s\n", st.Muted.Render(fmt.Sprintf("%-14s", k)), v) }
+	// Values are cut by display width: a hostname or version in CJK or with
+	// emoji takes two cells a character.
+	row := func(k, v string) {
+		b.WriteString(ansi.Truncate(st.Muted.Render(fmt.Sprintf("%-14s", k))+" "+v, m.width, "…") + "\n")
+	}
 	if m.info == nil {
 		return st.Muted.Render("Node information is not available; see the log file: " + m.com.LogPath)
 	}
@@ -126,7 +130,7 @@ func (m *Model) View() string {
 			b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("↓ %d more", len(lines)-end)))
 		}
 	}
-	b.WriteString("\n" + st.Muted.Render("The full dashboard (VMs, zones, modules, backups) is not built yet."))
+	b.WriteString("\n" + ansi.Truncate(st.Muted.Render("The full dashboard (VMs, zones, modules, backups) is not built yet."), m.width, "…"))
 	return b.String()
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tappaas/tappaas/tui/common"
 	"github.com/tappaas/tappaas/tui/styles"
@@ -37,5 +38,23 @@ func TestStatusScrollStopsAtTheEnd(t *testing.T) {
 	m.Update(tuitest.KeyMsg("up"))
 	if v := tuitest.Plain(m.View()); v == bottom || !strings.Contains(v, "↓ 1 more") {
 		t.Errorf("one key up should move back one line:\n%s", v)
+	}
+}
+
+// A long hostname in CJK/emoji is cut to the screen's width in cells, not
+// in runes (which would leave it twice as wide as the screen).
+func TestStatusWideHostnameFits(t *testing.T) {
+	t.Parallel()
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	m := New(com, &common.NodeInfo{Hostname: strings.Repeat("東京ノード🖥", 10), Installed: true})
+	m.SetSize(40, 20)
+	v := tuitest.Plain(m.View())
+	for _, l := range strings.Split(v, "\n") {
+		if w := ansi.StringWidth(l); w > 40 {
+			t.Errorf("line %d cells wide on a 40-cell screen: %q", w, l)
+		}
+	}
+	if !strings.Contains(v, "Node           東京ノード🖥東京") {
+		t.Errorf("hostname not shown:\n%s", v)
 	}
 }

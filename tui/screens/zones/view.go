@@ -80,8 +80,6 @@ func (m *Model) viewTable() string {
 	st := m.com.Styles
 	var b strings.Builder
 	b.WriteString(m.line(m.summary()))
-	hdr := fmt.Sprintf("   %-12s %-10s %-9s %4s %-15s %-7s %s", "NAME", "TYPE", "STATE", "VLAN", "SUBNET", "DHCP", "ACCESS-TO")
-	b.WriteString(m.line(st.Bold.Render(hdr)))
 	rows := max(m.height-8, 3)
 	if m.sel < m.top {
 		m.top = m.sel
@@ -89,34 +87,7 @@ func (m *Model) viewTable() string {
 	if m.sel >= m.top+rows {
 		m.top = m.sel - rows + 1
 	}
-	for i := m.top; i < len(m.file.Zones) && i < m.top+rows; i++ {
-		z := m.file.Zones[i]
-		errs, warns := m.rep.For(z.Name)
-		mark := "  "
-		switch {
-		case len(errs) > 0:
-			mark = st.Error.Render("✗ ")
-		case len(warns) > 0:
-			mark = st.Warn.Render("! ")
-		}
-		cursor := " "
-		if i == m.sel {
-			cursor = st.Menu.Selected.Render(">")
-		}
-		mark = cursor + mark
-		vlan := "-"
-		if z.Tagged() {
-			vlan = fmt.Sprint(z.VLANTag)
-		}
-		row := fmt.Sprintf("%-12s %-10s %-9s %4s %-15s %-7s %s", trunc(z.Name, 12), trunc(z.Type, 10), trunc(string(z.State), 9),
-			vlan, trunc(z.IP, 15), dhcpText(z), joinOr(z.AccessTo, "(none)"))
-		if i == m.sel {
-			row = st.Menu.Selected.Render(row)
-		} else {
-			row = st.Text.Render(row)
-		}
-		b.WriteString(m.line(mark + row))
-	}
+	b.WriteString(m.zoneTable(m.top, min(m.top+rows, len(m.file.Zones))))
 	if len(m.file.Zones) == 0 {
 		b.WriteString(m.line(st.Muted.Render("  no zones yet: press a to add one")))
 	}
@@ -147,13 +118,6 @@ func (m *Model) viewTable() string {
 	return b.String()
 }
 
-func trunc(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}
-
 func (m *Model) viewMatrix() string {
 	st := m.com.Styles
 	var b strings.Builder
@@ -166,9 +130,9 @@ func (m *Model) viewMatrix() string {
 	if len(shown) > fit {
 		shown = shown[:fit]
 	}
-	hdr := fmt.Sprintf("%-*s ", nameW, "from \\ to")
+	hdr := fitCell("from \\ to", nameW) + " "
 	for _, c := range shown {
-		hdr += fmt.Sprintf("%-*s", cellW, trunc(c, cellW-1))
+		hdr += fitCell(c, cellW-1) + " "
 	}
 	b.WriteString(m.line(st.Bold.Render(hdr)))
 	iso := map[string]bool{}
@@ -181,7 +145,7 @@ func (m *Model) viewMatrix() string {
 			b.WriteString(m.line(st.Muted.Render(fmt.Sprintf("… %d more zones", len(m.file.Zones)-rows))))
 			break
 		}
-		row := fmt.Sprintf("%-*s ", nameW, trunc(z.Name, nameW))
+		row := fitCell(z.Name, nameW) + " "
 		all := z.HasAccess(cz.KeywordAll)
 		for _, c := range shown {
 			cell := "·"
@@ -191,7 +155,7 @@ func (m *Model) viewMatrix() string {
 			case all || z.HasAccess(c):
 				cell = "✓"
 			}
-			row += fmt.Sprintf("%-*s", cellW, cell)
+			row += fitCell(cell, cellW)
 		}
 		if !z.State.Enabled() {
 			row += st.Muted.Render(" (" + string(z.State) + ")")

@@ -11,6 +11,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	cz "github.com/tappaas/tappaas/config/zones"
 	"github.com/tappaas/tappaas/config/zones/zonestest"
@@ -374,5 +375,52 @@ func TestFixedSubmitErrorClears(t *testing.T) {
 	e.d.Type("guest")
 	if v := e.view(); strings.Contains(v, "is required") {
 		t.Errorf("the fixed name error is still shown:\n%s", v)
+	}
+}
+
+// TestWideCharactersKeepColumns: a zone whose type and description hold CJK
+// and emoji (two cells each) must not push the later columns right; every
+// cell is cut and padded by display width, not by rune count.
+func TestWideCharactersKeepColumns(t *testing.T) {
+	t.Parallel()
+	f, err := cz.Parse([]byte(`{
+  "home": {"type": "家庭サービス🏠", "state": "Active", "typeId": "2", "subId": "1", "vlantag": 210,
+    "ip": "10.2.1.0/24", "bridge": "lan", "access-to": ["internet"], "pinhole-allowed-from": [],
+    "description": "家族の写真とメディア 📷 (photos and media)"},
+  "iot": {"type": "IoT", "state": "Active", "typeId": "4", "subId": "1", "vlantag": 410,
+    "ip": "10.4.1.0/24", "bridge": "lan", "access-to": ["internet"], "pinhole-allowed-from": [],
+    "description": "Sensors"}
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sz := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"120x40", 120, 40}} {
+		e := newEnv(t, f, sz.w, sz.h)
+		e.golden(t, "wide-table-"+sz.name)
+		// Each column starts at the same cell on the header and on both rows.
+		lines := strings.Split(e.view(), "\n")[1:4]
+		for _, col := range []string{"STATE", "SUBNET", "DHCP", "ACCESS-TO", "DESCRIPTION"} {
+			i := strings.Index(lines[0], col)
+			if i < 0 {
+				continue // DESCRIPTION only where it fits
+			}
+			at := ansi.StringWidth(lines[0][:i])
+			for _, l := range lines[1:] {
+				if s := ansi.Cut(l, at-1, at); s != " " {
+					t.Errorf("%s at %d: cell before the column is %q, not a gap:\n%s", col, at, s, strings.Join(lines, "\n"))
+				}
+				if s := ansi.Cut(l, at, at+1); s == " " {
+					t.Errorf("%s at %d: column empty:\n%s", col, at, strings.Join(lines, "\n"))
+				}
+			}
+		}
+		for _, l := range strings.Split(e.view(), "\n") {
+			if w := ansi.StringWidth(l); w > sz.w {
+				t.Errorf("line %d cells wide at width %d: %q", w, sz.w, l)
+			}
+		}
 	}
 }
