@@ -48,6 +48,22 @@ func LoadAnswers(r io.Reader) (Install, error) {
 	return *i, nil
 }
 
+// DecodeAnswers parses answers without defaults or validation (headless
+// install: answers that lack only the image checksums, which are then
+// taken from where the images are published). Syntax, type and
+// unknown-key errors are returned as Errors.
+func DecodeAnswers(r io.Reader) (Install, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxAnswersSize))
+	if err != nil {
+		return Install{}, fmt.Errorf("read answers: %w", err)
+	}
+	i, es := decodeAnswers(string(data))
+	if i == nil {
+		return Install{}, es
+	}
+	return *i, es.orNil()
+}
+
 func (es Errors) has(key string) bool {
 	for _, e := range es {
 		if e.Key == key {

@@ -37,6 +37,15 @@ func (es Errors) Error() string {
 	return b.String()
 }
 
+// Keys lists the keys that have errors.
+func (es Errors) Keys() []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Key
+	}
+	return out
+}
+
 func (es *Errors) add(key string, err error) {
 	if err != nil {
 		*es = append(*es, &FieldError{Key: key, Err: err})
@@ -154,6 +163,21 @@ func ValidateNetwork(s string) error {
 	}
 	if p.Masked() != p {
 		return fmt.Errorf("%q has host bits set; the network is %s", s, p.Masked())
+	}
+	return nil
+}
+
+// ValidateAdminNetwork checks node.admin_network: empty (none), or an IPv4
+// network outside the management network.
+func ValidateAdminNetwork(s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := ValidateNetwork(s); err != nil {
+		return err
+	}
+	if netip.MustParsePrefix(s).Overlaps(netip.MustParsePrefix(MgmtSubnet)) {
+		return fmt.Errorf("%q overlaps the management network %s", s, MgmtSubnet)
 	}
 	return nil
 }
@@ -404,11 +428,7 @@ func (i *Install) Validate() error {
 		es.add("node.wan_nic", fmt.Errorf("%q is also node.lan_nic; lan and wan need two different ports", i.Node.WANNIC))
 	}
 	if i.Node.AdminNetwork != "" {
-		err := ValidateNetwork(i.Node.AdminNetwork)
-		if err == nil && netip.MustParsePrefix(i.Node.AdminNetwork).Overlaps(netip.MustParsePrefix(MgmtSubnet)) {
-			err = fmt.Errorf("%q overlaps the management network %s", i.Node.AdminNetwork, MgmtSubnet)
-		}
-		es.add("node.admin_network", err)
+		es.add("node.admin_network", ValidateAdminNetwork(i.Node.AdminNetwork))
 	}
 
 	i.validateStorage(&es)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -189,6 +190,15 @@ func faultMessage(f *pve.Fault) string {
 
 func (l *Lab) runUnfaulted(ctx context.Context, user, command string, wrapped bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	vars := map[string]string{"USER": user, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+	// sshd sets SSH_CLIENT="client-ip client-port server-port" in every
+	// session (openssh-portable session.c, do_setup_env).
+	if info, ok := sshd.InfoFromContext(ctx); ok {
+		rh, rp, err1 := net.SplitHostPort(info.RemoteAddr)
+		_, lp, err2 := net.SplitHostPort(info.LocalAddr)
+		if err1 == nil && err2 == nil {
+			vars["SSH_CLIENT"] = rh + " " + rp + " " + lp
+		}
+	}
 	for k, v := range sshd.EnvFromContext(ctx) {
 		vars[k] = v
 	}

@@ -28,6 +28,9 @@ type StepInfo struct {
 	// Checkpoint is the status recorded by an earlier run ("done",
 	// "failed", "interrupted", "" when never run).
 	Checkpoint string
+	// Expected is how long the step usually takes when it applies (0
+	// when unknown); the run view's whole-plan ETA starts from it.
+	Expected time.Duration
 }
 
 // PlanStarted opens a run.
@@ -58,11 +61,18 @@ type Output struct {
 	At      time.Time
 }
 
-// Progress reports progress of long work inside a step.
+// Progress reports progress of long work inside a step: a fraction, a
+// transfer (Done of Total bytes) or a wait (What is awaited until
+// Deadline, when the step gives up).
 type Progress struct {
 	StepID   string
 	Fraction float64 // 0..1, or -1 when unknown
 	What     string
+	// Done and Total are the bytes transferred so far and in all (Total 0
+	// when unknown); both 0 when this is not a transfer.
+	Done, Total int64
+	// Deadline is when a wait gives up (zero when this is not a wait).
+	Deadline time.Time
 	At       time.Time
 }
 

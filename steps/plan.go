@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tappaas/tappaas/backends/state"
 )
@@ -18,6 +19,15 @@ type Plan struct {
 	steps []Step         // topological order
 	index map[string]int // ID -> position in steps
 	needs [][]int        // per position: positions of the steps it needs
+	// expected is how long each step usually takes (by ID).
+	expected map[string]time.Duration
+}
+
+// Expect records how long steps usually take when they apply (by ID), for
+// StepInfo.Expected; unknown IDs are ignored. It returns p.
+func (p *Plan) Expect(d map[string]time.Duration) *Plan {
+	p.expected = d
+	return p
 }
 
 // NeedsOf returns the IDs a step needs (nil when it is not a Needer).
@@ -242,7 +252,7 @@ func (p *Plan) Review(rt *Runtime, st *state.Store) []StepInfo {
 	}
 	out := make([]StepInfo, len(p.steps))
 	for k, s := range p.steps {
-		info := StepInfo{ID: s.ID(), Title: s.Title(), Needs: NeedsOf(s), Optional: IsOptional(s)}
+		info := StepInfo{ID: s.ID(), Title: s.Title(), Needs: NeedsOf(s), Optional: IsOptional(s), Expected: p.expected[s.ID()]}
 		if d, ok := s.(Describer); ok {
 			info.Changes = d.Describe(rt.ForStep(s.ID()))
 		}

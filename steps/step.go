@@ -138,3 +138,25 @@ func (rt *Runtime) Progress(fraction float64, what string) {
 	}
 	rt.emit(Progress{StepID: rt.StepID, Fraction: fraction, What: what, At: rt.now()})
 }
+
+// Wait reports that the step waits for what until deadline, when it gives
+// up ("the firewall API at https://10.0.0.1 to accept our key").
+func (rt *Runtime) Wait(what string, deadline time.Time) {
+	if rt == nil || rt.emit == nil {
+		return
+	}
+	rt.emit(Progress{StepID: rt.StepID, Fraction: -1, What: what, Deadline: deadline, At: rt.now()})
+}
+
+// Transfer reports done of total bytes of a download (total 0 when
+// unknown).
+func (rt *Runtime) Transfer(what string, done, total int64) {
+	if rt == nil || rt.emit == nil {
+		return
+	}
+	f := -1.0
+	if total > 0 {
+		f = min(float64(done)/float64(total), 1)
+	}
+	rt.emit(Progress{StepID: rt.StepID, Fraction: f, What: what, Done: done, Total: total, At: rt.now()})
+}

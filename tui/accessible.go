@@ -278,6 +278,9 @@ func (a *accessible) install(ctx context.Context) (*Outcome, error) {
 		}
 	}
 	p.say("Part 5 of 5, platform.")
+	if note := wizard.ImagesNote(det.Images); note != "" {
+		p.say("Image checksums, verified after download:\n%s", note)
+	}
 	if cfg.Platform.Branch, err = p.text("TAPPaaS branch", cfg.Platform.Branch, config.ValidateBranch); err != nil {
 		return nil, err
 	}
@@ -349,7 +352,14 @@ func (a *accessible) node(in *config.Install, det common.Detected) error {
 	if in.Node.WANNIC, err = p.choose("WAN port, to your router", nics, in.Node.WANNIC, config.ValidateNIC); err != nil {
 		return err
 	}
-	in.Node.LANNIC, err = p.choose("LAN port, trunk to your switch", nics, in.Node.LANNIC, wizard.LANValidator(in))
+	if in.Node.LANNIC, err = p.choose("LAN port, trunk to your switch", nics, in.Node.LANNIC, wizard.LANValidator(in)); err != nil {
+		return err
+	}
+	if det.OperatorAddr != "" {
+		// As the wizard's Node page over --host (wizard.NodeGroup).
+		in.Node.AdminNetwork, err = p.text("Admin network, kept routed via your router after the cutover so your session survives (you connect from "+
+			det.OperatorAddr+"; empty: none)", in.Node.AdminNetwork, config.ValidateAdminNetwork)
+	}
 	return err
 }
 

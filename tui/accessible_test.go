@@ -112,6 +112,26 @@ func TestAccessibleOutputHasNoEscapes(t *testing.T) {
 	}
 }
 
+// Over --host accessible mode asks for the admin network as the wizard
+// does, with the operator's address as the default and the same
+// validator (config.ValidateAdminNetwork).
+func TestAccessibleAsksAdminNetworkOverHost(t *testing.T) {
+	t.Parallel()
+	out, res := accessibleRun(t, tuitest.Options{Dir: t.TempDir(), Lines: 1, OperatorAddr: "203.0.113.7"}, AccessibleOptions{},
+		"", "example.org", "admin@example.org", "", "", "", "", // menu, site, hostname, mgmt, WAN, LAN
+		"10.0.0.0/24", "", // admin network: inside mgmt refused; then the default
+		"", "", "WIPE sdb", // disks, layout, wipe
+		"", "", "", "") // password, branch, size, run
+	if res.Code != ExitDone {
+		t.Fatalf("outcome %+v:\n%s", res, out)
+	}
+	for _, want := range []string{"you connect from 203.0.113.7", "[203.0.113.7/32]:", "overlaps the management network"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestAccessibleKeepsExistingPool: line by line too, an installed node's
 // pool is kept: no disk question, no typed wipe.
 func TestAccessibleKeepsExistingPool(t *testing.T) {

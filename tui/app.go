@@ -316,7 +316,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case run.RetryMsg:
 		return a, a.planCmd(msg.Req, true)
 	case run.FinishedMsg:
-		return a, tea.Batch(a.setScreen(done.New(a.com, msg.Req)), a.summaryCmd(msg.Req))
+		return a, tea.Batch(a.setScreen(done.New(a.com, msg.Req).Took(msg.Took)), a.summaryCmd(msg.Req))
 	case run.ExitMsg:
 		return a, tea.Quit
 	case hostKeyMsg:

@@ -16,7 +16,6 @@ import (
 	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/steps/firewall"
 	"github.com/tappaas/tappaas/steps/install"
-	"github.com/tappaas/tappaas/steps/node"
 	"github.com/tappaas/tappaas/steps/platform"
 	"github.com/tappaas/tappaas/steps/preflight"
 	"github.com/tappaas/tappaas/steps/summary"
@@ -40,9 +39,6 @@ type NodeOptions struct {
 	Target string
 	// Open connects to the node and opens its checkpoint store.
 	Open func(context.Context) (*install.Session, error)
-	// ImageSHA256, when set, knows the published checksum of an image URL
-	// ("" unknown): the lab publishes those of its images.
-	ImageSHA256 func(url string) string
 	// Concurrency is the number of independent steps run at once.
 	Concurrency int
 	Log         *slog.Logger
@@ -152,13 +148,6 @@ func (b *NodeBackend) NodeInfo(ctx context.Context) (NodeInfo, error) {
 		return info, err
 	}
 	info.Hostname, info.PVEVersion, info.Address = inv.Hostname, inv.PVEVersion, inv.InstallCIDR
-	if info.PVEVersion == "" {
-		if out, err := node.Query(ctx, sess.Targets.Node, "pveversion"); err == nil {
-			if _, _, full, err := preflight.ParsePVEVersion(out); err == nil {
-				info.PVEVersion = full
-			}
-		}
-	}
 	cfg, ok := b.savedInputs(sess)
 	if !ok {
 		return info, nil
@@ -252,16 +241,32 @@ func (b *NodeBackend) Detect(ctx context.Context) (Detected, error) {
 	if len(in.Storage.Pools) == 0 && len(free) > 0 {
 		in.Storage.Pools = []config.Pool{{Name: pool, Layout: "single", Disks: free[:1]}}
 	}
-	if known := b.o.ImageSHA256; known != nil {
-		if in.Firewall.ImageSHA256 == "" {
-			in.Firewall.ImageSHA256 = known(in.Firewall.ImageURL)
-		}
-		if in.Platform.TemplateImageSHA256 == "" {
-			in.Platform.TemplateImageSHA256 = known(in.Platform.TemplateImageURL)
-		}
-	}
 	in.ApplyDefaults()
+	det.Images = []common.ImageSum{
+		publishedSum(ctx, sess, "firewall image", in.Firewall.ImageURL, &in.Firewall.ImageSHA256),
+		publishedSum(ctx, sess, "NixOS template image", in.Platform.TemplateImageURL, &in.Platform.TemplateImageSHA256),
+	}
 	return det, nil
+}
+
+// publishedSum fills *sum from where the image is published (the GitHub
+// release's asset digest, read on the node, which downloads the image)
+// unless earlier answers already hold one; it says where the value came
+// from, or why there is none.
+func publishedSum(ctx context.Context, sess *install.Session, what, url string, sum *string) common.ImageSum {
+	is := common.ImageSum{What: what, URL: url}
+	if *sum != "" {
+		is.SHA256, is.Source = *sum, "the saved answers"
+		return is
+	}
+	p, err := firewall.PublishedSum(ctx, sess.Targets.Node, url)
+	if err != nil {
+		is.Source = err.Error()
+		return is
+	}
+	*sum = p.SHA256
+	is.SHA256, is.Source = p.SHA256, p.Source
+	return is
 }
 
 // Preflight implements Backend: the plan's own read-only checks.
@@ -364,7 +369,7 @@ func (b *NodeBackend) Summary(ctx context.Context, req Request) (Summary, error)
 		in := req.Install
 		return Summary{
 			Built: []string{fmt.Sprintf("%s joined cluster %s through %s", in.Node.Hostname, config.ClusterName, in.Join.Peer)},
-			URLs:  []common.Link{{Name: "Proxmox VE", URL: "https://" + in.MgmtPrefix().Addr().String() + ":8006"}},
+			URLs:  []common.Link{{Name: "Proxmox VE", URL: "https://" + in.MgmtPrefix().Addr().String() + ":8006", User: common.UserPVE}},
 			Next:  []string{"check the cluster in the PVE web UI (Datacenter → Cluster)", "tappaas status"},
 		}, nil
 	}
@@ -384,7 +389,8 @@ func (b *NodeBackend) Summary(ctx context.Context, req Request) (Summary, error)
 			fmt.Sprintf("Firewall VM %d (OPNsense) at %s, zones pushed", cfg.Firewall.VMID, config.FirewallLANIP),
 			fmt.Sprintf("tappaas-cicd VM %d", config.CICDVMID),
 		},
-		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006"}, {Name: "Firewall", URL: "https://" + config.FirewallLANIP}},
+		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://" + mgmt + ":8006", User: common.UserPVE},
+			{Name: "Firewall", URL: "https://" + config.FirewallLANIP, User: common.UserFirewall}},
 		Credentials: []common.Credential{
 			{Name: "Firewall root password", Where: install.SecretsPath + " on the node (0600)",
 				Read: install.ReadSecretCommand(firewall.SecretRootPassword)},
@@ -396,8 +402,11 @@ func (b *NodeBackend) Summary(ctx context.Context, req Request) (Summary, error)
 	}
 	if cfg.BackupEnabled() {
 		s.Built = append(s.Built, "Proxmox Backup Server, datastore "+cfg.Backup.Datastore)
-		s.URLs = append(s.URLs, common.Link{Name: "Backup server", URL: "https://" + mgmt + ":8007"})
+		s.URLs = append(s.URLs, common.Link{Name: "Backup server", URL: "https://" + mgmt + ":8007", User: common.UserPVE})
 	}
+	upstream, _ := steps.Get(facts, preflight.FactInstallCIDR)
+	upstream, _, _ = strings.Cut(upstream, "/")
+	s.Reach = common.ManagementReach(cfg.Node.LANNIC, upstream, mgmt)
 	if cicd != "" {
 		s.URLs = append(s.URLs, common.Link{Name: "tappaas-cicd", URL: "ssh tappaas@" + cicd})
 	}
@@ -419,7 +428,8 @@ func defaultAdminNetwork(in *config.Install, operator string) {
 	if in.Node.AdminNetwork != "" || operator == "" {
 		return
 	}
-	if a, err := netip.ParseAddr(operator); err == nil && a.Is4() && !a.IsLoopback() {
+	// Inside the management network it would be refused (it overlaps).
+	if a, err := netip.ParseAddr(operator); err == nil && a.Is4() && !a.IsLoopback() && !netip.MustParsePrefix(config.MgmtSubnet).Contains(a) {
 		in.Node.AdminNetwork = netip.PrefixFrom(a, 32).String()
 	}
 }

@@ -12,6 +12,7 @@ func TestDefaultAdminNetworkIsTheOperatorsAddress(t *testing.T) {
 		{"", "192.168.1.50", "192.168.1.50/32"},
 		{"", "", ""},          // at the console
 		{"", "127.0.0.1", ""}, // loopback says nothing
+		{"", "10.0.0.77", ""}, // inside the management network: it would be refused
 		{"192.168.50.0/24", "192.168.1.50", "192.168.50.0/24"}, // the answers win
 	} {
 		in := config.Defaults()

@@ -230,6 +230,7 @@ func openSession(ctx context.Context, o installOptions, stderr io.Writer) (*inst
 			}
 			return nil, err
 		}
+		t.OperatorAddr = install.RemoteOperatorAddr(ctx, t.Node)
 	default:
 		if os.Geteuid() != 0 {
 			s.Close()
@@ -280,6 +281,7 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		return 2, errors.New("input needed: --answers FILE (write a template with --print-answers), --resume, or run `tappaas` for the full-screen installer")
 	}
 	var cfg config.Install
+	fillSums := false // image checksums left empty: take the published ones
 	if o.answers != "" {
 		f, err := os.Open(o.answers)
 		if err != nil {
@@ -288,7 +290,11 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 		cfg, err = config.LoadAnswers(f)
 		f.Close()
 		if err != nil {
-			return 2, fmt.Errorf("%s: %w", o.answers, err)
+			c, ok := missingSumsOnly(o.answers, err)
+			if !ok {
+				return 2, fmt.Errorf("%s: %w", o.answers, err)
+			}
+			cfg, fillSums = c, true
 		}
 	}
 	if o.output != "text" && o.output != "json" {
@@ -326,6 +332,15 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 			return 2, fmt.Errorf("the saved answers: %w", err)
 		}
 		cfg = saved
+	}
+	if fillSums {
+		note := stdout
+		if o.output == "json" {
+			note = stderr
+		}
+		if err := fillPublishedSums(ctx, sess, &cfg, note); err != nil {
+			return 2, err
+		}
 	}
 	t := sess.Targets
 	t.PriorRun = sess.PriorRun()
@@ -365,6 +380,62 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	return 0, nil
 }
 
+// sumKeys are the answers that may be left empty and are then taken from
+// where the image is published.
+var sumKeys = map[string]bool{"firewall.image_sha256": true, "platform.template_image_sha256": true}
+
+// missingSumsOnly returns the answers in file when err says only that image
+// checksums are missing (empty).
+func missingSumsOnly(file string, err error) (config.Install, bool) {
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return config.Install{}, false
+	}
+	for _, k := range es.Keys() {
+		if !sumKeys[k] {
+			return config.Install{}, false
+		}
+	}
+	f, oerr := os.Open(file)
+	if oerr != nil {
+		return config.Install{}, false
+	}
+	defer f.Close()
+	cfg, derr := config.DecodeAnswers(f)
+	if derr != nil {
+		return config.Install{}, false
+	}
+	cfg.ApplyDefaults()
+	if cfg.Firewall.ImageSHA256 != "" && cfg.Platform.TemplateImageSHA256 != "" {
+		return config.Install{}, false
+	}
+	return cfg, true
+}
+
+// fillPublishedSums takes each empty image checksum from where the image is
+// published (the GitHub release's asset digest, read on the node), says
+// where it came from on w, and validates the answers again.
+func fillPublishedSums(ctx context.Context, sess *install.Session, cfg *config.Install, w io.Writer) error {
+	for _, f := range []struct {
+		key, url string
+		sum      *string
+	}{
+		{"firewall.image_sha256", cfg.Firewall.ImageURL, &cfg.Firewall.ImageSHA256},
+		{"platform.template_image_sha256", cfg.Platform.TemplateImageURL, &cfg.Platform.TemplateImageSHA256},
+	} {
+		if *f.sum != "" {
+			continue
+		}
+		p, err := firewall.PublishedSum(ctx, sess.Targets.Node, f.url)
+		if err != nil {
+			return fmt.Errorf("input needed: %s is empty and could not be taken from where the image is published (%v); set it in the answers", f.key, err)
+		}
+		*f.sum = p.SHA256
+		fmt.Fprintf(w, "%s = %s (from %s)\n", f.key, p.SHA256, p.Source)
+	}
+	return cfg.Validate()
+}
+
 // showGeneratedPassword shows a generated firewall root password once,
 // straight to the operator's terminal, never to a log: when the output is
 // not a terminal (CI logs, a pipe) or JSON, it says where the password is
@@ -402,9 +473,19 @@ func runPlan(ctx context.Context, sess *install.Session, plan *steps.Plan, o ins
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p := &steps.Printer{W: stdout, JSON: o.output == "json"}
-		for ev := range q.C() {
-			p.Print(ev)
+		p := &steps.Printer{W: stdout, JSON: o.output == "json", Concurrency: r.Concurrency}
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case ev, ok := <-q.C():
+				if !ok {
+					return
+				}
+				p.Print(ev)
+			case now := <-tick.C:
+				p.Stalls(now)
+			}
 		}
 	}()
 	err := r.Run(ctx, plan)

@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	cz "github.com/tappaas/tappaas/config/zones"
-	"github.com/tappaas/tappaas/lab"
 	"github.com/tappaas/tappaas/steps/install"
 	"github.com/tappaas/tappaas/tui"
 	"github.com/tappaas/tappaas/tui/common"
@@ -234,8 +233,6 @@ func newTUIBackend(log *slog.Logger, prompter *tui.Prompter) (tui.Backend, func(
 			return prompter.TrustHostKey(context.Background(), host, key.Type(), fp)
 		}
 	}
-	var theLab *lab.Lab // set by openSession before Detect asks for checksums
-	o.labHook = func(l *lab.Lab) { theLab = l }
 	target := "this machine"
 	switch {
 	case o.lab:
@@ -244,18 +241,7 @@ func newTUIBackend(log *slog.Logger, prompter *tui.Prompter) (tui.Backend, func(
 		target = o.host + " over SSH"
 	}
 	b := tui.NewNodeBackend(tui.NodeOptions{Target: target, Concurrency: 4, Log: log,
-		Open: func(ctx context.Context) (*install.Session, error) { return openSession(ctx, o, io.Discard) },
-		ImageSHA256: func(url string) string {
-			if theLab == nil {
-				return ""
-			}
-			for _, img := range theLab.Info().Images {
-				if img.URL == url {
-					return img.SHA256
-				}
-			}
-			return ""
-		}})
+		Open: func(ctx context.Context) (*install.Session, error) { return openSession(ctx, o, io.Discard) }})
 	return b, b.Close, nil
 }
 

@@ -10,10 +10,11 @@ import (
 	"github.com/tappaas/tappaas/lab/shell"
 )
 
-// fetchURL is what an HTTP GET from the node gets: mirror URLs, or for
-// other internet URLs a connectivity answer (an empty page for "/", 404
+// fetchURL is what an HTTP GET (or HEAD, which transfers no body and so
+// takes no download time) from the node gets: mirror URLs, or for other
+// internet URLs a connectivity answer (an empty page for "/", 404
 // otherwise). code is curl's exit code on failure.
-func (n *Node) fetchURL(e *shell.Env, raw string) (data []byte, status int, code int, msg string) {
+func (n *Node) fetchURL(e *shell.Env, raw string, head bool) (data []byte, status int, code int, msg string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, 0, 3, "URL rejected: Malformed input to a URL function"
@@ -29,8 +30,11 @@ func (n *Node) fetchURL(e *shell.Env, raw string) (data []byte, status int, code
 	if !up {
 		return nil, 0, 7, fmt.Sprintf("Failed to connect to %s port 443 after 3001 ms: Could not connect to server", host)
 	}
+	if b, st, ok := ReleaseAPI(raw); ok {
+		return b, st, 0, ""
+	}
 	if b, img, ok := MirrorFetch(raw); ok {
-		if img != nil {
+		if img != nil && !head {
 			if err := n.sleepCtx(e, n.scaled(downloadTime(img.Nominal))); err != nil {
 				return nil, 0, 130, "interrupted"
 			}
@@ -96,7 +100,7 @@ func (n *Node) cmdCurl(e *shell.Env) int {
 		fmt.Fprintln(e.Stderr, "curl: no URL specified")
 		return 2
 	}
-	data, status, code, msg := n.fetchURL(e, rawURL)
+	data, status, code, msg := n.fetchURL(e, rawURL, head)
 	if code != 0 {
 		if !silent || showErr {
 			fmt.Fprintf(e.Stderr, "curl: (%d) %s\n", code, msg)
@@ -157,7 +161,7 @@ func (n *Node) cmdWget(e *shell.Env) int {
 		fmt.Fprintln(e.Stderr, "wget: missing URL")
 		return 1
 	}
-	data, status, code, msg := n.fetchURL(e, rawURL)
+	data, status, code, msg := n.fetchURL(e, rawURL, false)
 	if code != 0 {
 		if !quiet {
 			fmt.Fprintf(e.Stderr, "wget: %s\n", strings.ToLower(msg))

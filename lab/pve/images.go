@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,6 +99,54 @@ func MirrorFetch(url string) ([]byte, *Image, bool) {
 		}
 	}
 	return nil, nil, false
+}
+
+// githubNotFound is GitHub's answer for a release tag it does not know
+// (https://docs.github.com/en/rest/releases/releases#get-a-release-by-tag-name
+// lists 404 "Resource not found"; the body is GitHub's error object).
+const githubNotFound = `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name","status":"404"}`
+
+// ReleaseAPI answers GitHub's "Get a release by tag name",
+// GET https://api.github.com/repos/{owner}/{repo}/releases/tags/{tag}, for
+// the mirror's releases: the release with assets[] carrying name, size,
+// browser_download_url and digest "sha256:<hex>" of the bytes served
+// (https://docs.github.com/en/rest/releases/releases#get-a-release-by-tag-name;
+// digests since https://github.blog/changelog/2025-06-03-releases-now-expose-digests-for-release-assets/).
+// Strict like GitHub: an unknown repository or tag is a 404 with GitHub's
+// error body. ok is false for any other URL.
+func ReleaseAPI(raw string) (body []byte, status int, ok bool) {
+	const prefix = "https://api.github.com/repos/"
+	if !strings.HasPrefix(raw, prefix) {
+		return nil, 0, false
+	}
+	rest, _, _ := strings.Cut(strings.TrimPrefix(raw, prefix), "?")
+	parts := strings.Split(rest, "/")
+	if len(parts) != 5 || parts[2] != "releases" || parts[3] != "tags" {
+		return nil, 0, false
+	}
+	initImages()
+	base := "https://github.com/" + parts[0] + "/" + parts[1] + "/releases/download/" + parts[4] + "/"
+	type asset struct {
+		Name               string `json:"name"`
+		State              string `json:"state"`
+		ContentType        string `json:"content_type"`
+		Size               int    `json:"size"`
+		Digest             string `json:"digest"`
+		BrowserDownloadURL string `json:"browser_download_url"`
+	}
+	var assets []asset
+	for _, img := range Images {
+		if name, found := strings.CutPrefix(img.URL, base); found && !strings.Contains(name, "/") {
+			assets = append(assets, asset{Name: name, State: "uploaded", ContentType: "application/zstd",
+				Size: len(imgBytes[img.URL]), Digest: "sha256:" + img.SHA256, BrowserDownloadURL: img.URL})
+		}
+	}
+	if len(assets) == 0 {
+		return []byte(githubNotFound), 404, true
+	}
+	b, _ := json.Marshal(map[string]any{"tag_name": parts[4], "name": parts[4], "draft": false, "prerelease": false,
+		"html_url": "https://github.com/" + parts[0] + "/" + parts[1] + "/releases/tag/" + parts[4], "assets": assets})
+	return b, 200, true
 }
 
 // MirrorImages returns the catalogue with checksums filled.

@@ -3,6 +3,8 @@ package pve
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -373,6 +375,34 @@ func TestOpenSSLPasswdIsRealSHACrypt(t *testing.T) {
 	if !shacrypt.Verify(h, "s3cret") || shacrypt.Verify(h, "other") {
 		t.Fatalf("random-salt hash %q does not verify", h)
 	}
+}
+
+// The node reaches GitHub's release API like the real one: a known tag
+// lists its assets with the sha256 digest of the bytes served; an unknown
+// tag or repository is GitHub's 404, which curl -f turns into exit 22.
+func TestReleaseAPIOverCurl(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t)
+	out := tn.run(0, `"tag_name":"opnsense-firewall-v1.1"`, `curl -fsSL -H 'Accept: application/vnd.github+json' https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/opnsense-firewall-v1.1`)
+	var rel struct {
+		Assets []struct {
+			Name               string `json:"name"`
+			Digest             string `json:"digest"`
+			BrowserDownloadURL string `json:"browser_download_url"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rel); err != nil || len(rel.Assets) != 1 {
+		t.Fatalf("release JSON: %v\n%s", err, out)
+	}
+	a := rel.Assets[0]
+	data, _, ok := MirrorFetch(a.BrowserDownloadURL)
+	sum := sha256.Sum256(data)
+	if !ok || a.Name != "tappaas-firewall.qcow2.zst" || a.Digest != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("asset %+v does not describe the bytes served", a)
+	}
+	tn.run(22, "returned error: 404", "curl -fsS https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/opnsense-firewall-v9.9")
+	tn.run(22, "returned error: 404", "curl -fsS https://api.github.com/repos/someone/else/releases/tags/opnsense-firewall-v1.1")
+	tn.run(0, `"message":"Not Found"`, "curl -sS https://api.github.com/repos/TAPPaaS/TAPPaaS/releases/tags/nope")
 }
 
 // Root's authorized_keys on a fresh node is pve-cluster's symlink into

@@ -101,8 +101,10 @@ const DefaultServerVersion = "SSH-2.0-OpenSSH_10.0p2 Debian-7"
 type Info struct {
 	User       string
 	RemoteAddr string
-	Env        map[string]string
-	PTY        bool
+	// LocalAddr is the server's end of the connection ("ip:port").
+	LocalAddr string
+	Env       map[string]string
+	PTY       bool
 	// KeyFingerprint is the SHA256 fingerprint of the key the client
 	// authenticated with ("" for password auth).
 	KeyFingerprint string
@@ -450,7 +452,7 @@ type exitSignal struct {
 }
 
 func (s *Server) serveSession(ctx context.Context, c *conn, ch gossh.Channel, reqs <-chan *gossh.Request) {
-	info := Info{User: c.sc.User(), RemoteAddr: c.nc.RemoteAddr().String(), Env: map[string]string{}}
+	info := Info{User: c.sc.User(), RemoteAddr: c.nc.RemoteAddr().String(), LocalAddr: c.nc.LocalAddr().String(), Env: map[string]string{}}
 	if c.sc.Permissions != nil {
 		info.KeyFingerprint = c.sc.Permissions.Extensions["pubkey-fp"]
 	}

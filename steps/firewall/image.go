@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,48 @@ func (s *Image) Check(ctx context.Context, _ *steps.Runtime) (steps.Status, erro
 	return steps.Done("%s verified (sha256 %s…)", s.ImportName(), s.SHA256[:12]), nil
 }
 
+// size asks the server for the image's size (the last Content-Length
+// after redirects); 0 when it does not say.
+func (s *Image) size(ctx context.Context) int64 {
+	out, err := node.Query(ctx, s.Node, exec.Join("curl", "-fsIL", "--connect-timeout", "20", s.URL))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, l := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if ok && strings.EqualFold(k, "content-length") {
+			if x, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				n = x
+			}
+		}
+	}
+	return n
+}
+
+// watchEvery is how often a download's size is reported.
+const watchEvery = 2 * time.Second
+
+// watch reports the partial file's size until ctx ends (read-only: stat).
+func (s *Image) watch(ctx context.Context, rt *steps.Runtime, part, what string, total int64) {
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		out, err := node.Query(ctx, s.Node, "stat -c %s "+exec.Quote(part))
+		if err != nil {
+			continue // not there yet
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64); err == nil {
+			rt.Transfer(what, n, total)
+		}
+	}
+}
+
 func (s *Image) Apply(ctx context.Context, rt *steps.Runtime) error {
 	attempts := s.Attempts
 	if attempts <= 0 {
@@ -91,11 +134,24 @@ func (s *Image) Apply(ctx context.Context, rt *steps.Runtime) error {
 	if _, err := node.Run(ctx, rt, s.Node, "mkdir -p "+exec.Quote(ImportDir)); err != nil {
 		return err
 	}
+	total := s.size(ctx)
 	var lastErr error
 	for a := 1; a <= attempts; a++ {
-		rt.Progress(-1, fmt.Sprintf("downloading %s (attempt %d of %d)", s.FileName(), a, attempts))
+		what := s.FileName()
+		if a > 1 {
+			what += fmt.Sprintf(" (attempt %d of %d)", a, attempts)
+		}
+		rt.Transfer(what, 0, total)
+		wctx, stop := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { defer close(watched); s.watch(wctx, rt, dl, what, total) }()
 		_, err := node.Run(ctx, rt, s.Node, exec.Join("curl", "-fsSL", "--retry", "3", "--connect-timeout", "20", "-C", "-", "-o", dl, s.URL))
+		stop()
+		<-watched
 		if err == nil {
+			if total > 0 {
+				rt.Transfer(what, total, total)
+			}
 			break
 		}
 		if ctx.Err() != nil {

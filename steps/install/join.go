@@ -58,7 +58,7 @@ func JoinPlan(cfg config.Install, t *Targets, peer Peer) (*steps.Plan, error) {
 		haNode = peer.Exec
 	}
 	ss = append(ss, &join.HA{Node: haNode, Hostname: cfg.Node.Hostname, VMIDs: []int{cfg.Firewall.VMID, config.CICDVMID}, After: after})
-	return steps.NewPlan(JoinPlanName, ss...)
+	return withExpected(steps.NewPlan(JoinPlanName, ss...))
 }
 
 // needs replaces a step's Needs (the storage pools of a joining node wait

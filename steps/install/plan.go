@@ -122,5 +122,5 @@ func FirstNodePlan(cfg config.Install, t *Targets) (*steps.Plan, error) {
 	}
 	add(&stepzones.Step{File: t.Zones, Firewall: t.ZonesFirewall, Node: e, After: []string{"firewall.verify", "network.cutover", platform.AssignPatchID}})
 	add(&summary.Report{Node: e, Cfg: cfg, SecretsPath: StateDir + "/secrets.json", After: leaves})
-	return steps.NewPlan(FirstNodePlanName, ss...)
+	return withExpected(steps.NewPlan(FirstNodePlanName, ss...))
 }

@@ -2,6 +2,7 @@ package install
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"slices"
 	"strings"
@@ -103,5 +104,53 @@ func TestPlanWithoutBackup(t *testing.T) {
 	}
 	if _, ok := stepByID(p, "pbs.install"); ok {
 		t.Fatal("pbs steps present with backup disabled")
+	}
+}
+
+// Every step of the plans has an expected duration (the run view's ETA
+// starts from them), and every entry of the table names a real step.
+func TestExpectedDurationsCoverThePlans(t *testing.T) {
+	t.Parallel()
+	cfg := exampleCfg(t)
+	tg := &Targets{Node: exectest.NewFake(), Firewall: &FirewallAPI{}, Pusher: &SSHPusher{}, VMs: &VMDialer{}}
+	p, err := FirstNodePlan(cfg, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, si := range p.Review(nil, nil) {
+		k := si.ID
+		if _, ok := expected[k]; !ok {
+			k = si.ID[:strings.LastIndex(si.ID, ".")+1]
+		}
+		switch {
+		case si.Expected > 0:
+			used[k] = true
+		case si.ID == "platform.configuration" || si.ID == "summary.report" || strings.HasPrefix(si.ID, "pbs.") && si.ID != "pbs.install":
+			// quick steps: the default
+		default:
+			t.Errorf("%s has no expected duration", si.ID)
+		}
+	}
+	for k := range expected {
+		if !used[k] && !strings.HasPrefix(k, "join.") {
+			t.Errorf("expected[%q] names no step of the first-node plan", k)
+		}
+	}
+}
+
+// The operator's address is the first field of $SSH_CLIENT as the node
+// sees it; loopback (a tunnel on the node) says nothing.
+func TestOperatorAddr(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"203.0.113.7 50022 22": "203.0.113.7", "::ffff:192.0.2.1 1 22": "192.0.2.1", "": "", "garbage 1 2": "", "127.0.0.1 40000 22": "", "::1 40000 22": ""} {
+		if got := OperatorAddr(in); got != want {
+			t.Errorf("OperatorAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f := exectest.NewFake()
+	f.Reply(`^printf '%s' "\$SSH_CLIENT"$`, "198.51.100.4 61000 22", 0)
+	if got := RemoteOperatorAddr(context.Background(), f); got != "198.51.100.4" {
+		t.Errorf("RemoteOperatorAddr = %q", got)
 	}
 }

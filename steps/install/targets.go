@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 
@@ -129,6 +130,35 @@ type ConnectOptions struct {
 	Log       *slog.Logger
 }
 
+// OperatorAddr is the address the operator's session comes from, as the
+// node sees it: the first field of $SSH_CLIENT, which sshd sets to
+// "client-address client-port server-port" for every session
+// (openssh-portable session.c, do_setup_env). sshClient is that variable's
+// value; "" when it is not an SSH session or comes from loopback (a
+// tunnel on the node itself, which the cutover does not cut).
+func OperatorAddr(sshClient string) string {
+	f := strings.Fields(sshClient)
+	if len(f) == 0 {
+		return ""
+	}
+	a, err := netip.ParseAddr(f[0])
+	if err != nil || a.Unmap().IsLoopback() {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
+// RemoteOperatorAddr reads $SSH_CLIENT on the node over e: the address
+// our connection comes from as the node sees it (through NAT and jump
+// hosts, the one its routes must reach). "" when it cannot be read.
+func RemoteOperatorAddr(ctx context.Context, e exec.Executor) string {
+	out, err := node.Query(ctx, e, `printf '%s' "$SSH_CLIENT"`)
+	if err != nil {
+		return ""
+	}
+	return OperatorAddr(out)
+}
+
 // Connect opens the node (one SSH connection, many sessions) and prepares
 // the other targets lazily.
 func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
@@ -161,10 +191,11 @@ func Connect(ctx context.Context, o ConnectOptions) (*Targets, error) {
 			t.NodeAddr = ip.String()
 		}
 	}
-	if la := cl.LocalAddr(); la != nil {
+	// Where our session comes from as the node sees it ($SSH_CLIENT,
+	// right through a NAT or jump host); else our end of the connection.
+	t.OperatorAddr = RemoteOperatorAddr(ctx, cl)
+	if la := cl.LocalAddr(); t.OperatorAddr == "" && la != nil {
 		if ap, err := netip.ParseAddrPort(la.String()); err == nil && !ap.Addr().IsLoopback() {
-			// Our end of the connection: the address the node sees
-			// unless a NAT lies between.
 			t.OperatorAddr = ap.Addr().Unmap().String()
 		}
 	}
@@ -330,7 +361,8 @@ func Local(o ConnectOptions) *Targets {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	l := exec.NewLocal()
-	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log, PVEAddr: "127.0.0.1"}
+	// Run on the node from an SSH login: that login's source.
+	t := &Targets{Node: l, Dial: o.Dial, Log: o.Log, PVEAddr: "127.0.0.1", OperatorAddr: OperatorAddr(os.Getenv("SSH_CLIENT"))}
 	fp := o.FirewallFingerprint
 	if fp == nil {
 		fp = func(ctx context.Context) (string, error) { return FirewallFingerprintFromNode(ctx, l) }

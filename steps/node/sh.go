@@ -172,7 +172,6 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 	deadline := time.Now().Add(timeout)
 	interval := 100 * time.Millisecond
 	var last error
-	start := time.Now()
 	for {
 		ok, err := cond(ctx)
 		if ok && err == nil {
@@ -200,11 +199,11 @@ func Poll(ctx context.Context, rt *steps.Runtime, what string, timeout, max time
 			return fmt.Errorf("%s waiting for %s", waited, what)
 		}
 		if rt != nil {
-			msg := fmt.Sprintf("waiting for %s (%s)", what, time.Since(start).Round(time.Second))
+			w := what
 			if last != nil {
-				msg += ": " + last.Error()
+				w += " (last answer: " + last.Error() + ")"
 			}
-			rt.Progress(-1, msg)
+			rt.Wait(w, deadline)
 		}
 		t := time.NewTimer(interval)
 		select {

@@ -222,17 +222,12 @@ func (s *Checks) Run(ctx context.Context) ([]Result, *Inventory, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if v, err := node.Query(ctx, s.Node, "pveversion"); err != nil {
-		add("pve version", Fail, "install Proxmox VE 9 on this machine first", "pveversion failed: %v", err)
-	} else if major, minor, full, perr := ParsePVEVersion(v); perr != nil {
+	if major, minor, full, perr := ParsePVEVersion("pve-manager/" + inv.PVEVersion); perr != nil {
 		add("pve version", Fail, "install Proxmox VE 9", "%v", perr)
+	} else if major != 9 || minor < MinMinor || minor > MaxMinor {
+		add("pve version", Fail, fmt.Sprintf("use Proxmox VE 9.%d–9.%d", MinMinor, MaxMinor), "PVE %s is not supported", full)
 	} else {
-		inv.PVEVersion = full
-		if major != 9 || minor < MinMinor || minor > MaxMinor {
-			add("pve version", Fail, fmt.Sprintf("use Proxmox VE 9.%d–9.%d", MinMinor, MaxMinor), "PVE %s is not supported", full)
-		} else {
-			add("pve version", Pass, "", "PVE %s", full)
-		}
+		add("pve version", Pass, "", "PVE %s", full)
 	}
 
 	mgmt := cfg.MgmtPrefix()

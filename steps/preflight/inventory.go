@@ -7,6 +7,7 @@ package preflight
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -254,9 +255,60 @@ func virtualName(n string) bool {
 	return false
 }
 
-// Gather reads the node's inventory over e. Read-only.
+// ErrNotPVE says the target is not a Proxmox VE node at all: nothing else
+// is checked, since every later command (zpool, qm, pvesh) would fail with
+// a misleading "not found".
+var ErrNotPVE = errors.New("this is not a Proxmox VE 9 node")
+
+// NotPVEError is ErrNotPVE with what was found.
+type NotPVEError struct {
+	Target string
+	Detail string // what was found instead ("pveversion: command not found")
+}
+
+func (e *NotPVEError) Error() string {
+	return fmt.Sprintf("%s is not a Proxmox VE 9 node (%s): install Proxmox VE 9 on it first, or point --host at a PVE node", e.Target, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrNotPVE) true.
+func (e *NotPVEError) Is(target error) bool { return target == ErrNotPVE }
+
+// Identify says whether e is a Proxmox VE node and returns its version
+// ("9.1.4"). A PVE node identifies itself with `pveversion`, shipped by the
+// pve-manager package (proxmox pve-manager: bin/pveversion), which prints
+// "pve-manager/<version>/<repoid> (running kernel: …)". A missing command
+// (exit 127) or other output is a *NotPVEError (matching ErrNotPVE); a
+// transport failure is returned as it is. The major version is not judged
+// here (the preflight "pve version" check does, with its fix).
+func Identify(ctx context.Context, e exec.Executor) (string, error) {
+	out, err := node.Query(ctx, e, "pveversion")
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			d := fmt.Sprintf("pveversion exited %d", ee.Code)
+			if ee.Code == 127 {
+				d = "pveversion: command not found"
+			}
+			return "", &NotPVEError{Target: e.Target(), Detail: d}
+		}
+		return "", fmt.Errorf("run pveversion on %s: %w", e.Target(), err)
+	}
+	_, _, full, perr := ParsePVEVersion(out)
+	if perr != nil {
+		return "", &NotPVEError{Target: e.Target(), Detail: perr.Error()}
+	}
+	return full, nil
+}
+
+// Gather reads the node's inventory over e. Read-only. It first makes sure
+// e is a PVE node (Identify) and returns its *NotPVEError otherwise.
 func Gather(ctx context.Context, e exec.Executor) (*Inventory, error) {
 	inv := &Inventory{Addrs: map[string][]string{}}
+	ver, err := Identify(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	inv.PVEVersion = ver
 	host, err := node.Query(ctx, e, "hostname")
 	if err != nil {
 		return nil, fmt.Errorf("read hostname: %w", err)

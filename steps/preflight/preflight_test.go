@@ -182,6 +182,65 @@ func TestParsePVEVersion(t *testing.T) {
 	}
 }
 
+// debianHost fakes a plain Debian machine reached as root: no pveversion,
+// no zpool (both exit 127 like bash), but the ordinary tools work.
+func debianHost() *exectest.Fake {
+	f := freshNode("9.1.4")
+	g := exectest.NewFake()
+	g.Name = "root@debian"
+	for _, p := range []string{`^id -u$`, `^hostname$`, `^ip -j addr show$`, `^ip -j route show default$`, `^ls /sys/class/net$`, `^lsblk`, `^getent hosts`, `^timedatectl`, `^df -P -B1`} {
+		g.On(p, func(ctx context.Context, inv *exectest.Invocation) (int, error) {
+			res, err := f.Run(ctx, inv.Cmd)
+			inv.Stdout.Write([]byte(res.Stdout))
+			if err != nil {
+				return res.Code, nil
+			}
+			return 0, nil
+		})
+	}
+	return g
+}
+
+func TestPreflightStopsFirstOnANonPVEMachine(t *testing.T) {
+	t.Parallel()
+	f := debianHost()
+	s := &Checks{Node: f, Cfg: cfg(), Role: RoleFirst}
+	_, err := s.Check(context.Background(), steps.NewRuntime("preflight.checks", nil, nil, nil, nil))
+	if !errors.Is(err, ErrNotPVE) {
+		t.Fatalf("want ErrNotPVE, got %v", err)
+	}
+	for _, want := range []string{"root@debian is not a Proxmox VE 9 node", "pveversion: command not found", "install Proxmox VE 9"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "zpool") {
+		t.Errorf("error mentions zpool: %v", err)
+	}
+	// Nothing after the identification ran: no zpool, lsblk or ip.
+	for _, c := range f.Calls() {
+		if c.Script != "id -u" && c.Script != "pveversion" {
+			t.Errorf("ran %q on a machine that is not a PVE node", c.Script)
+		}
+	}
+	if _, err := Gather(context.Background(), f); !errors.Is(err, ErrNotPVE) {
+		t.Fatalf("Gather: want ErrNotPVE, got %v", err)
+	}
+}
+
+func TestIdentifyRejectsForeignPveversionOutput(t *testing.T) {
+	t.Parallel()
+	f := exectest.NewFake()
+	f.Reply(`^pveversion$`, "something else\n", 0)
+	if _, err := Identify(context.Background(), f); !errors.Is(err, ErrNotPVE) {
+		t.Fatalf("want ErrNotPVE, got %v", err)
+	}
+	f2 := freshNode("9.1.4")
+	if v, err := Identify(context.Background(), f2); err != nil || v != "9.1.4" {
+		t.Fatalf("Identify on PVE: %q %v", v, err)
+	}
+}
+
 // Pool members are found by their by-id paths (zpool status -P prints
 // /dev/disk/by-id/<id>-part1 for a whole disk given by id) and by kernel
 // names; a disk's Path prefers its wwn- link.

@@ -25,6 +25,7 @@ type diskNode struct {
 
 func newDiskNode() *diskNode {
 	d := &diskNode{Fake: exectest.NewFake(), stores: map[string]string{}}
+	d.Reply(`^pveversion$`, "pve-manager/9.1.4/5a1f3c9e (running kernel: 6.17.2-1-pve)\n", 0) // a PVE node identifies itself (preflight.Identify)
 	d.Reply(`^hostname$`, "tappaas1\n", 0)
 	d.Reply(`^ip -j addr show$`, "[]", 0)
 	d.Reply(`^ip -j route show default$`, "[]", 0)

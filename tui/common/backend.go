@@ -146,6 +146,9 @@ type Detected struct {
 	Install config.Install
 	NICs    []NIC
 	Disks   []Disk
+	// Images says where each image checksum in Install came from, in
+	// the order firewall image, NixOS template image.
+	Images []ImageSum
 	// Pool is the install's storage pool when it already exists on the
 	// node (its real layout and disks): kept as it is, nothing erased.
 	Pool *config.Pool
@@ -153,6 +156,17 @@ type Detected struct {
 	// ("" at the node's console): the wizard then asks for
 	// node.admin_network, defaulting to it.
 	OperatorAddr string
+}
+
+// ImageSum is an image checksum and where it was read.
+type ImageSum struct {
+	What   string // "firewall image", "NixOS template image"
+	URL    string
+	SHA256 string // "" when nothing is published (the wizard asks)
+	// Source says where SHA256 was read ("GitHub release … asset
+	// digest", "the answers"), or, when SHA256 is empty, why nothing
+	// was found.
+	Source string
 }
 
 // Erases lists the disks a request would erase: those of its pools that do
@@ -200,13 +214,16 @@ type Summary struct {
 	// Generated are secrets this run generated, shown to the operator once
 	// (on the done screen) and never logged.
 	Generated []Secret
+	// Reach says which network reaches the URLs' addresses and how to get
+	// there from elsewhere (one line each).
+	Reach []string
 }
 
 // Secret is a generated credential shown once.
 type Secret struct{ Name, Value, Where string }
 
-// Link is a named URL.
-type Link struct{ Name, URL string }
+// Link is a named URL, with the user name to log in as ("" when none).
+type Link struct{ Name, URL, User string }
 
 // Credential says where a credential is stored and the command that reads
 // it on the node (never the secret itself).

@@ -33,6 +33,9 @@ func (j *RunnerJob) Run(ctx context.Context, emit func(steps.Event)) error {
 	return j.runner.Run(ctx, j.plan)
 }
 
+// Concurrency is how many steps the runner runs at once.
+func (j *RunnerJob) Concurrency() int { return max(j.runner.Concurrency, 1) }
+
 // Pause implements Job.
 func (j *RunnerJob) Pause() { j.runner.Pause() }
 

@@ -40,6 +40,9 @@ type Options struct {
 	// Pool, when set, already exists on the fake node (an installed node):
 	// Detect reports it and does not offer its disks.
 	Pool *config.Pool
+	// OperatorAddr, when set, is where the operator connects from (over
+	// --host): the wizards then ask for node.admin_network.
+	OperatorAddr string
 	// Log receives the runner's log.
 	Log *slog.Logger
 }
@@ -149,6 +152,9 @@ func (b *Backend) Detect(ctx context.Context) (common.Detected, error) {
 			}
 		}
 	}
+	if a := b.opts.OperatorAddr; a != "" {
+		det.OperatorAddr, det.Install.Node.AdminNetwork = a, a+"/32"
+	}
 	return det, nil
 }
 
@@ -192,8 +198,9 @@ func (b *Backend) Summary(ctx context.Context, req common.Request) (common.Summa
 		Built: []string{"Node tappaas1 (lan/wan bridges, cluster TAPPaaS, pool tanka1)",
 			"Proxmox Backup Server with datastore tappaas_backup",
 			"Firewall VM 110 (OPNsense) at 10.0.0.1", "tappaas-cicd VM 130"},
-		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006"},
-			{Name: "Firewall", URL: "https://10.0.0.1"}, {Name: "Backup server", URL: "https://10.0.0.10:8007"}},
+		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006", User: common.UserPVE},
+			{Name: "Firewall", URL: "https://10.0.0.1", User: common.UserFirewall}, {Name: "Backup server", URL: "https://10.0.0.10:8007", User: common.UserPVE}},
+		Reach: common.ManagementReach("enp2s0", "192.168.1.10", "10.0.0.10"),
 		Credentials: []common.Credential{{Name: "Firewall root password", Where: install.SecretsPath + " (0600)",
 			Read: install.ReadSecretCommand("firewall.root_password")},
 			{Name: "Firewall API key", Where: "/var/lib/tappaas/secrets.json (0600)"}},

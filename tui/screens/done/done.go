@@ -5,11 +5,13 @@ package done
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/tappaas/tappaas/steps"
 	"github.com/tappaas/tappaas/tui/common"
 )
 
@@ -25,12 +27,19 @@ type Model struct {
 	req           common.Request
 	sum           *common.Summary
 	err           error
+	took          time.Duration
 	offset        int
 	width, height int
 }
 
 // New returns the screen, waiting for the summary.
 func New(com *common.Common, req common.Request) *Model { return &Model{com: com, req: req} }
+
+// Took records how long the run took (shown when > 0); it returns m.
+func (m *Model) Took(d time.Duration) *Model {
+	m.took = d
+	return m
+}
 
 // Init implements common.Screen.
 func (m *Model) Init() tea.Cmd { return nil }
@@ -103,6 +112,9 @@ func (m *Model) text() []string {
 	if m.req.Goal == common.GoalJoin {
 		what = "The node has joined the cluster."
 	}
+	if m.took >= time.Second {
+		what += " The run took " + steps.ShortDuration(m.took) + "."
+	}
 	add(st.OK.Render(what), st.Muted.Render("Log file: "+m.com.LogPath))
 	switch {
 	case m.err != nil:
@@ -120,7 +132,11 @@ func (m *Model) text() []string {
 		if len(s.URLs) > 0 {
 			add("", st.Subtitle.Render("Open"))
 			for _, u := range s.URLs {
-				add("  " + padRight(u.Name, 24) + st.Link.Render(u.URL))
+				l := "  " + padRight(u.Name, 24) + st.Link.Render(u.URL)
+				if u.User != "" {
+					l = "  " + padRight(u.Name, 24) + st.Link.Render(padRight(u.URL, 24)) + st.Muted.Render("user ") + u.User
+				}
+				add(l)
 			}
 		}
 		if len(s.Generated) > 0 {
@@ -138,6 +154,13 @@ func (m *Model) text() []string {
 					continue
 				}
 				add("  "+padRight(c.Name, 24)+c.Where+", read with:", "    "+st.Muted.Render(c.Read))
+			}
+		}
+		if len(s.Reach) > 0 {
+			add("", st.Subtitle.Render("Reaching the 10.0.0.x addresses"))
+			for _, r := range s.Reach {
+				w := lipgloss.NewStyle().Width(max(m.width-4, 20)).Render(r)
+				add("  " + strings.ReplaceAll(w, "\n", "\n  "))
 			}
 		}
 		if len(s.Next) > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/colorprofile"
 
@@ -76,5 +77,28 @@ func TestDoneScrollsWithMoreMarker(t *testing.T) {
 	m.Update(tuitest.KeyMsg("pgup"))
 	if top := lines(); top[0] != "TAPPaaS is installed." {
 		t.Errorf("pgup should reach the top:\n%s", strings.Join(top, "\n"))
+	}
+}
+
+// The done screen names the user to log in as beside each URL, says which
+// network reaches the 10.0.0.x addresses, and how long the run took.
+func TestDoneShowsUsersReachAndTime(t *testing.T) {
+	t.Parallel()
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	m := New(com, common.Request{Goal: common.GoalInstall}).Took(27*time.Minute + 4*time.Second)
+	m.SetSize(100, 40)
+	m.Update(SummaryMsg{Summary: common.Summary{
+		URLs: []common.Link{{Name: "Proxmox VE", URL: "https://10.0.0.10:8006", User: common.UserPVE},
+			{Name: "Firewall", URL: "https://10.0.0.1", User: common.UserFirewall}},
+		Reach: common.ManagementReach("enp2s0", "192.168.1.10", "10.0.0.10"),
+	}})
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"TAPPaaS is installed. The run took 27m04s.",
+		"Proxmox VE              https://10.0.0.10:8006  user root@pam", "Firewall                https://10.0.0.1        user root",
+		"10.0.0.x is the management network: plug a machine into the LAN switch behind enp2s0",
+		"ssh -L 8006:10.0.0.10:8006 -L 8443:10.0.0.1:443 root@192.168.1.10"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
 	}
 }

@@ -57,6 +57,14 @@ func (m *Model) build() {
 	ic := st.Icons
 	m.lines = m.lines[:0]
 	m.firstPending = -1
+	if a := answers(m.req); len(a) > 0 {
+		m.lines = append(m.lines, st.Subtitle.Render("Your answers"))
+		for _, kv := range a {
+			m.lines = append(m.lines, ansi.Truncate(fmt.Sprintf("  %-14s%s", kv[0], kv[1]), m.width, "…"))
+		}
+		m.lines = append(m.lines, "", st.Subtitle.Render("Steps"))
+	}
+	firstStep := len(m.lines)
 	for i, s := range m.job.Steps() {
 		if m.firstPending < 0 && s.Checkpoint != "done" && s.Checkpoint != "skipped" {
 			m.firstPending = len(m.lines)
@@ -82,8 +90,8 @@ func (m *Model) build() {
 			m.lines = append(m.lines, ansi.Truncate("       "+c, m.width, "…"))
 		}
 	}
-	if m.firstPending < 0 {
-		m.firstPending = 0
+	if m.firstPending < 0 || m.firstPending == firstStep {
+		m.firstPending = 0 // nothing done before: open at the answers
 	}
 }
 

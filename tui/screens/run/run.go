@@ -47,8 +47,11 @@ const (
 )
 
 // FinishedMsg tells the root the run ended successfully (show the done
-// screen).
-type FinishedMsg struct{ Req common.Request }
+// screen). Took is how long the run took.
+type FinishedMsg struct {
+	Req  common.Request
+	Took time.Duration
+}
 
 // RetryMsg asks the root to plan and run the request again (after a failure
 // or a pause).
@@ -87,7 +90,14 @@ type row struct {
 	err      error
 	progress float64
 	what     string
-	ring     *logview.Ring
+	// A transfer: bytes done of total, and where it started (for the
+	// rate). A wait: when it gives up.
+	done, total int64
+	xferAt      time.Time
+	xferFrom    int64
+	rate        float64 // bytes per second since the transfer started
+	deadline    time.Time
+	ring        *logview.Ring
 }
 
 // Model is the run screen.
@@ -98,7 +108,10 @@ type Model struct {
 
 	rows []row
 	idx  map[string]int
-	sel  int
+	// est predicts the whole plan's time left from the steps' expected
+	// durations and what the run shows.
+	est *steps.Estimator
+	sel int
 	// autoSel keeps the selection on the running step until the operator
 	// moves it.
 	autoSel  bool
@@ -142,7 +155,15 @@ func New(com *common.Common, job common.Job, req common.Request) *Model {
 	return m
 }
 
+// concurrencer is a Job that tells how many steps it runs at once.
+type concurrencer interface{ Concurrency() int }
+
 func (m *Model) setSteps(infos []steps.StepInfo) {
+	conc := 1
+	if c, ok := m.job.(concurrencer); ok {
+		conc = c.Concurrency()
+	}
+	m.est = steps.NewEstimator(infos, conc)
 	m.rows = m.rows[:0]
 	m.idx = map[string]int{}
 	for i, in := range infos {
@@ -306,8 +327,43 @@ func (m *Model) replyAbortCmd() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// stamped returns e with its time set to now when it carries none.
+func stamped(e steps.Event, now time.Time) steps.Event {
+	switch x := e.(type) {
+	case steps.PlanStarted:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.StepStarted:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.Output:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.Progress:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	case steps.StepDone:
+		if x.At.IsZero() {
+			x.At = now
+		}
+		return x
+	}
+	return e
+}
+
 func (m *Model) apply(e steps.Event) tea.Cmd {
 	now := m.com.Now()
+	if _, ok := e.(steps.PlanStarted); !ok {
+		m.est.Observe(stamped(e, now))
+	}
 	switch e := e.(type) {
 	case steps.PlanStarted:
 		if len(e.Steps) > 0 && len(m.rows) == 0 {
@@ -316,6 +372,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 		if !e.At.IsZero() {
 			m.started = e.At
 		}
+		m.est.Observe(stamped(e, now))
 		m.warnings = e.Warnings
 	case steps.StepStarted:
 		r := m.row(e.StepID)
@@ -323,6 +380,7 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 			return nil
 		}
 		r.status, r.attempt, r.err, r.progress, r.what = Running, e.Attempt, nil, -1, ""
+		r.done, r.total, r.rate, r.xferAt, r.deadline = 0, 0, 0, time.Time{}, time.Time{}
 		r.started = e.At
 		if r.started.IsZero() {
 			r.started = now
@@ -340,7 +398,20 @@ func (m *Model) apply(e steps.Event) tea.Cmd {
 		}
 	case steps.Progress:
 		if r := m.row(e.StepID); r != nil {
-			r.progress, r.what = e.Fraction, e.What
+			r.progress, r.what, r.deadline = e.Fraction, e.What, e.Deadline
+			at := e.At
+			if at.IsZero() {
+				at = now
+			}
+			switch {
+			case e.Done == 0 && e.Total == 0:
+				r.done, r.total, r.xferAt = 0, 0, time.Time{}
+			case r.xferAt.IsZero() || e.Done < r.done:
+				r.xferAt, r.xferFrom, r.rate = at, e.Done, 0
+			case at.After(r.xferAt):
+				r.rate = float64(e.Done-r.xferFrom) / at.Sub(r.xferAt).Seconds()
+			}
+			r.done, r.total = e.Done, e.Total
 		}
 	case steps.StepDone:
 		if r := m.row(e.StepID); r != nil {
@@ -432,7 +503,7 @@ func (m *Model) finish(err error) tea.Cmd {
 		return common.GoHomeCmd
 	}
 	if m.state == StateDone {
-		return common.MsgCmd(FinishedMsg{Req: m.req})
+		return common.MsgCmd(FinishedMsg{Req: m.req, Took: m.elapsed()})
 	}
 	return nil
 }
@@ -620,7 +691,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case k.String() == "a" && m.ask != nil:
 		return tea.Sequence(common.CloseDialogCmd("ask"), m.answer("abort"))
 	case key.Matches(k, km.Run.Continue) && m.state == StateDone:
-		return common.MsgCmd(FinishedMsg{Req: m.req})
+		return common.MsgCmd(FinishedMsg{Req: m.req, Took: m.elapsed()})
 	case key.Matches(k, km.Run.Focus):
 		m.logFocus = !m.logFocus
 	case key.Matches(k, km.Run.Follow):

@@ -39,10 +39,10 @@ func newScriptJob(script ...steps.Event) *scriptJob {
 
 func infos() []steps.StepInfo {
 	return []steps.StepInfo{
-		{ID: "node.repos", Title: "Configure package repositories", Checkpoint: "done"},
-		{ID: "node.packages", Title: "Install packages"},
-		{ID: "network.bridges", Title: "Create lan and wan bridges"},
-		{ID: "pbs.install", Title: "Install Proxmox Backup Server", Optional: true},
+		{ID: "node.repos", Title: "Configure package repositories", Checkpoint: "done", Expected: time.Second},
+		{ID: "node.packages", Title: "Install packages", Expected: 40 * time.Second},
+		{ID: "network.bridges", Title: "Create lan and wan bridges", Expected: 20 * time.Second},
+		{ID: "pbs.install", Title: "Install Proxmox Backup Server", Optional: true, Expected: 45 * time.Second},
 	}
 }
 
@@ -154,11 +154,14 @@ func TestRunShowsProgressAndFinishes(t *testing.T) {
 	if h.s.sel != 2 {
 		t.Errorf("selection should follow the running step, sel = %d", h.s.sel)
 	}
-	if eta, ok := h.s.eta(); !ok || eta != 5*time.Second {
-		t.Errorf("eta = %v %v, want 5s (15s elapsed at 75%%)", eta, ok)
+	// Whole plan: bridges 5s more (75% in 15s), then pbs.install 45s at
+	// the observed speed (42s for 40s expected, with the prior: 47/45).
+	est := h.s.est.Estimate(testCommon().Now())
+	if est.Left != 52*time.Second {
+		t.Errorf("plan ETA = %v, want 52s", est.Left)
 	}
 	v := h.s.View()
-	for _, want := range []string{"running · 2/4 steps · elapsed 1m15s · ETA 5.0s", "Install packages", "42s", "75% 15s", "waiting for the node"} {
+	for _, want := range []string{"running · 2/4 steps · 59% · elapsed 1m15s · ETA 52s", "Install packages", "42s", "75% 15s", "waiting for the node"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("view lacks %q:\n%s", want, v)
 		}
@@ -493,6 +496,79 @@ func TestSelectionFollowsARunningStep(t *testing.T) {
 			t.Errorf("line wider than the screen (%d): %q", w, l)
 		}
 	}
+}
+
+// runScript shows a run of the given steps and script at 80x24 until the
+// view shows until.
+func runScript(t *testing.T, until string, infos []steps.StepInfo, script ...steps.Event) (*host, *scriptJob, *tuitest.Driver) {
+	t.Helper()
+	job := newScriptJob(script...)
+	job.infos = infos
+	h := &host{s: New(testCommon(), job, common.Request{Goal: common.GoalInstall})}
+	d := tuitest.NewDriver(t, h, 80, 24)
+	if !d.WaitFor(func() bool { return strings.Contains(h.s.View(), until) }, 2*time.Second) {
+		t.Fatalf("events not applied:\n%s", h.s.View())
+	}
+	return h, job, d
+}
+
+// A download shows its bytes, total and rate; the header the whole plan's
+// progress and ETA.
+func TestRunShowsDownloadBytesAndRate(t *testing.T) {
+	t.Parallel()
+	infos := []steps.StepInfo{
+		{ID: "firewall.image", Title: "Download tappaas-firewall.qcow2.zst", Expected: 30 * time.Second},
+		{ID: "firewall.vm", Title: "Create the firewall VM", Needs: []string{"firewall.image"}, Expected: 3 * time.Second},
+	}
+	h, job, d := runScript(t, "of 690 MB", infos,
+		steps.PlanStarted{Plan: "install", Steps: infos, At: t0.Add(55 * time.Second)},
+		steps.StepStarted{StepID: "firewall.image", Attempt: 1, At: t0.Add(55 * time.Second)},
+		steps.Progress{StepID: "firewall.image", Fraction: 0, What: "tappaas-firewall.qcow2.zst", Total: 690e6, At: t0.Add(55 * time.Second)},
+	)
+	// The next report after the first was shown (steps.Queue keeps only
+	// the newest waiting Progress of a step).
+	<-job.ready
+	job.emit(steps.Progress{StepID: "firewall.image", Fraction: 0.4, What: "tappaas-firewall.qcow2.zst", Done: 276e6, Total: 690e6, At: t0.Add(67 * time.Second)})
+	if !d.WaitFor(func() bool { return strings.Contains(h.s.View(), "MB/s") }, 2*time.Second) {
+		t.Fatalf("no rate:\n%s", h.s.View())
+	}
+	v := h.s.View()
+	// 40% in 20s → 30s more for the image, then 3s for the VM.
+	for _, want := range []string{"running · 0/2 steps · 37% · elapsed 20s · ETA 33s", "tappaas-firewall.qcow2.zst · 276 MB of 690 MB · 23 MB/s"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	tuitest.Golden(t, "run_download_80x24", v, *update)
+}
+
+// A wait says what it waits for and when it gives up; a step quiet for
+// longer than expected is flagged with it.
+func TestRunShowsWaitLimitAndFlagsAQuietStep(t *testing.T) {
+	t.Parallel()
+	infos := []steps.StepInfo{{ID: "firewall.config", Title: "Configure the firewall", Expected: 55 * time.Second}}
+	what := "the firewall API at https://10.0.0.1 to accept our key"
+	h, _, _ := runScript(t, "gives up", infos,
+		steps.PlanStarted{Plan: "install", Steps: infos, At: t0.Add(45 * time.Second)},
+		steps.StepStarted{StepID: "firewall.config", Attempt: 1, At: t0.Add(45 * time.Second)},
+		steps.Progress{StepID: "firewall.config", Fraction: -1, What: what, Deadline: t0.Add(45*time.Second + 10*time.Minute), At: t0.Add(50 * time.Second)},
+	)
+	if v := h.s.View(); !strings.Contains(v, "gives up in 9m30s · waiting for the firewall API at https://10.0.0.1 to accept") {
+		t.Errorf("wait limit not shown:\n%s", v)
+	}
+
+	h, _, _ = runScript(t, "no output for", infos,
+		steps.PlanStarted{Plan: "install", Steps: infos, At: t0.Add(-3 * time.Minute)},
+		steps.StepStarted{StepID: "firewall.config", Attempt: 1, At: t0.Add(-3 * time.Minute)},
+		// The same wait repeated later is not progress either
+		// (steps.TestStalledNamesTheWait); steps.Queue may merge it.
+		steps.Progress{StepID: "firewall.config", Fraction: -1, What: what, Deadline: t0.Add(7 * time.Minute), At: t0.Add(-3 * time.Minute)},
+	)
+	v := h.s.View()
+	if !strings.Contains(v, "no output for 4m15s, gives up in 5m45s — still waiting for the firewall") {
+		t.Errorf("quiet step not flagged:\n%s", v)
+	}
+	tuitest.Golden(t, "run_stalled_80x24", v, *update)
 }
 
 // The runner's warnings (a dead run's lock taken over) are shown while the

@@ -87,25 +87,6 @@ func (m *Model) elapsed() time.Duration {
 	return m.com.Now().Sub(m.started)
 }
 
-// eta is the estimated time left of the running step(s), when a step reports
-// progress.
-func (m *Model) eta() (time.Duration, bool) {
-	now := m.com.Now()
-	var best time.Duration
-	ok := false
-	for _, r := range m.rows {
-		if r.status != Running || r.progress <= 0 || r.progress >= 1 {
-			continue
-		}
-		el := now.Sub(r.started)
-		left := time.Duration(float64(el) * (1 - r.progress) / r.progress)
-		if !ok || left > best {
-			best, ok = left, true
-		}
-	}
-	return best, ok
-}
-
 func (m *Model) counts() (done, total int) {
 	for _, r := range m.rows {
 		if r.status == Done || r.status == Skipped {
@@ -122,9 +103,12 @@ func (m *Model) View() string {
 	}
 	st := m.com.Styles
 	done, total := m.counts()
-	head := fmt.Sprintf("%s · %d/%d steps · elapsed %s", m.stateText(), done, total, fmtDur(m.elapsed()))
-	if eta, ok := m.eta(); ok && m.Running() {
-		head += " · ETA " + fmtDur(eta)
+	head := fmt.Sprintf("%s · %d/%d steps", m.stateText(), done, total)
+	if m.Running() && m.ask == nil { // while it waits for the operator, time says nothing
+		est := m.est.Estimate(m.com.Now())
+		head += fmt.Sprintf(" · %d%% · elapsed %s · ETA %s", int(est.Fraction*100), fmtDur(m.elapsed()), fmtDur(est.Left))
+	} else {
+		head += " · elapsed " + fmtDur(m.elapsed())
 	}
 	if m.state == StateFailed {
 		head += " · log: " + m.com.LogPath
@@ -180,11 +164,33 @@ func (m *Model) bottomLine() string {
 	case m.state == StateDone:
 		s = st.OK.Render("all steps done") + st.Muted.Render(" · enter: summary")
 	default:
-		if r := m.current(); r != nil && r.what != "" {
-			s = st.Muted.Render(r.what)
+		now := m.com.Now()
+		if stalls := m.est.Stalled(now); len(stalls) > 0 {
+			s = st.Warn.Render(stalls[0].Text(now))
+		} else if r := m.current(); r != nil {
+			s = st.Muted.Render(activity(r, now))
 		}
 	}
 	return ansi.Truncate(s, m.width, "…")
+}
+
+// activity is the running step's line: bytes and rate of a download, what
+// a wait waits for and when it gives up, or what it reported.
+func activity(r *row, now time.Time) string {
+	switch {
+	case r.done > 0 || r.total > 0:
+		s := r.what + " · " + steps.Bytes(r.done)
+		if r.total > 0 {
+			s += " of " + steps.Bytes(r.total)
+		}
+		if r.rate > 0 {
+			s += " · " + steps.Bytes(int64(r.rate)) + "/s"
+		}
+		return s
+	case !r.deadline.IsZero():
+		return fmt.Sprintf("gives up in %s · waiting for %s", steps.ShortDuration(max(r.deadline.Sub(now), 0)), r.what)
+	}
+	return r.what
 }
 
 func (m *Model) skipHint() string {

@@ -309,28 +309,9 @@ func NodeGroup(in *config.Install, det common.Detected) *huh.Group {
 	if det.OperatorAddr != "" {
 		fields = append(fields, huh.NewInput().Key("admin").Title("Admin network (kept reachable after the cutover)").
 			Description("You connect from "+det.OperatorAddr+". Once the firewall is the node's gateway, this network\nstays routed via your router, so your session survives. Empty: none.").
-			Value(&in.Node.AdminNetwork).Validate(ValidateAdminNetwork))
+			Value(&in.Node.AdminNetwork).Validate(config.ValidateAdminNetwork))
 	}
 	return huh.NewGroup(fields...).Title("Node")
-}
-
-// ValidateAdminNetwork checks node.admin_network as the answers file does
-// (empty is allowed).
-func ValidateAdminNetwork(s string) error {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	c := config.Defaults()
-	c.Node.AdminNetwork = strings.TrimSpace(s)
-	var es config.Errors
-	if err := c.Validate(); errors.As(err, &es) {
-		for _, e := range es {
-			if e.Key == "node.admin_network" {
-				return e.Err
-			}
-		}
-	}
-	return nil
 }
 
 // Form builds the install wizard's form bound to in and x. The same form
@@ -361,26 +342,58 @@ func Form(in *config.Install, x *Extra, det common.Detected, theme huh.Theme) *h
 			Value(&x.Repeat).Validate(x.RepeatValidator(in)),
 	).Title("Firewall password").WithHideFunc(func() bool { return x.Generate })
 
-	platform := huh.NewGroup(
+	var pf []huh.Field
+	if note := ImagesNote(det.Images); note != "" {
+		// A note takes no focus: the keys through the wizard stay the same.
+		pf = append(pf, huh.NewNote().Title("Image checksums (verified after download)").Description(note))
+	}
+	pf = append(pf,
 		huh.NewInput().Key("branch").Title("TAPPaaS branch").Value(&in.Platform.Branch).Validate(config.ValidateBranch),
 		huh.NewSelect[string]().Key("cicd").Title("tappaas-cicd size").
 			Options(SizeOptions()...).
-			Value(&x.Size),
-	).Title("Platform")
+			Value(&x.Size))
+	platform := huh.NewGroup(pf...).Title("Platform")
 
 	// Image checksums: nothing unverified is booted. Asked only when the
-	// backend could not fill them (a real node without pinned releases).
+	// backend found none published (see det.Images for why).
 	groups := []*huh.Group{site, NodeGroup(in, det), StorageGroup(x, det, false, in.Storage.Pools), firewall, fwpw, platform}
 	if in.Firewall.ImageSHA256 == "" || in.Platform.TemplateImageSHA256 == "" {
 		groups = append(groups, huh.NewGroup(
 			huh.NewInput().Key("fwsha").Title("SHA-256 of the firewall image").
-				Description(in.Firewall.ImageURL).Value(&in.Firewall.ImageSHA256).Validate(config.ValidateSHA256),
+				Description(sumHint(det.Images, 0, in.Firewall.ImageURL)).Value(&in.Firewall.ImageSHA256).Validate(config.ValidateSHA256),
 			huh.NewInput().Key("tplsha").Title("SHA-256 of the NixOS template image").
-				Description(in.Platform.TemplateImageURL).Value(&in.Platform.TemplateImageSHA256).Validate(config.ValidateSHA256),
+				Description(sumHint(det.Images, 1, in.Platform.TemplateImageURL)).Value(&in.Platform.TemplateImageSHA256).Validate(config.ValidateSHA256),
 		).Title("Images"))
 	}
 	return huh.NewForm(groups...).
 		WithTheme(theme).WithShowHelp(false).WithShowErrors(false)
+}
+
+// ImagesNote says, per image, which checksum will be verified and where it
+// came from ("" when nothing is known yet).
+func ImagesNote(imgs []common.ImageSum) string {
+	var ls []string
+	for _, im := range imgs {
+		if im.SHA256 == "" {
+			continue
+		}
+		ls = append(ls, fmt.Sprintf("%s: sha256 %s…%s\n  from %s", im.What, im.SHA256[:min(12, len(im.SHA256))], im.SHA256[max(len(im.SHA256)-4, 0):], im.Source))
+	}
+	if len(ls) == 0 {
+		return ""
+	}
+	return strings.Join(ls, "\n") + "\nTo verify against other values: tappaas install --answers FILE with\nimage_sha256 / template_image_sha256."
+}
+
+// sumHint is the description under a checksum the wizard asks for: the URL
+// and why nothing published was found.
+func sumHint(imgs []common.ImageSum, i int, url string) string {
+	d := url
+	if i < len(imgs) && imgs[i].SHA256 == "" && imgs[i].Source != "" {
+		d += "\nNot taken from the publisher: " + imgs[i].Source + "." +
+			"\nPaste the sha256 its publisher lists next to the download."
+	}
+	return d
 }
 
 // groupOf maps a field key to its wizard section.
@@ -388,7 +401,7 @@ func groupOf(key string) int {
 	switch key {
 	case "domain", "email":
 		return 0
-	case "hostname", "mgmtip", "wan", "lan":
+	case "hostname", "mgmtip", "wan", "lan", "admin":
 		return 1
 	case "disks", "layout", "wipe", "keeppool":
 		return 2

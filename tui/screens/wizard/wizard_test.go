@@ -152,6 +152,72 @@ func TestWizardPlaceholderIsNotAValue(t *testing.T) {
 	}
 }
 
+// walkToPlatform fills the wizard up to the Platform page (generated root
+// password).
+func walkToPlatform(d *tuitest.Driver) {
+	d.Type("example.org")
+	d.Key("enter")
+	d.Type("admin@example.org")
+	for i := 0; i < 7; i++ { // email, hostname, mgmt, wan, lan, disks, layout
+		d.Key("enter")
+	}
+	d.Type("WIPE sdb")
+	d.Key("enter")
+	d.Key("enter") // generate the root password
+}
+
+// Published checksums are shown on the Platform page with where they were
+// read; nothing is pasted, and the keys through the wizard stay the same.
+func TestWizardShowsPublishedChecksumsWithTheirSource(t *testing.T) {
+	t.Parallel()
+	det := detected()
+	fw, tpl := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	det.Install.Firewall.ImageSHA256, det.Install.Platform.TemplateImageSHA256 = fw, tpl
+	det.Images = []common.ImageSum{
+		{What: "firewall image", URL: det.Install.Firewall.ImageURL, SHA256: fw, Source: "GitHub release opnsense-firewall-v1.1 of TAPPaaS/TAPPaaS, asset digest"},
+		{What: "NixOS template image", URL: det.Install.Platform.TemplateImageURL, SHA256: tpl, Source: "GitHub release nixos-template-v1.2 of TAPPaaS/TAPPaaS, asset digest"},
+	}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	h := &host{s: New(com, det)}
+	d := tuitest.NewDriver(t, h, 80, 30)
+	walkToPlatform(d)
+	v := tuitest.Plain(h.s.View())
+	for _, want := range []string{"firewall image: sha256 abababababab…abab", "from GitHub release opnsense-firewall-v1.1 of TAPPaaS/TAPPaaS", "NixOS template image: sha256 cdcdcdcdcdcd…cdcd"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("platform page lacks %q:\n%s", want, v)
+		}
+	}
+	d.Key("enter") // branch
+	d.Key("enter") // size: the last question
+	if !d.WaitFor(func() bool { return len(h.got) == 1 }, 2*time.Second) {
+		t.Fatalf("not submitted after the platform page:\n%s", tuitest.Plain(h.s.View()))
+	}
+	if in := h.got[0].Install; in.Firewall.ImageSHA256 != fw || in.Platform.TemplateImageSHA256 != tpl {
+		t.Errorf("submitted checksums %q %q", in.Firewall.ImageSHA256, in.Platform.TemplateImageSHA256)
+	}
+}
+
+// When nothing is published the Images page says why and what to paste.
+func TestWizardSaysWhyAChecksumIsAsked(t *testing.T) {
+	t.Parallel()
+	det := detected()
+	det.Images = []common.ImageSum{
+		{What: "firewall image", URL: det.Install.Firewall.ImageURL, Source: `no published checksum: GitHub has no release "opnsense-firewall-v1.1" in TAPPaaS/TAPPaaS`},
+		{What: "NixOS template image", URL: det.Install.Platform.TemplateImageURL, Source: "no published checksum: x"},
+	}
+	com := common.New(styles.ForProfile(colorprofile.ASCII), nil, nil)
+	h := &host{s: New(com, det)}
+	d := tuitest.NewDriver(t, h, 100, 30)
+	walkToPlatform(d)
+	d.Key("enter")
+	d.Key("enter")
+	v := tuitest.Plain(h.s.View())
+	v = strings.NewReplacer("\n┃ ", "", "\n", "").Replace(v) // undo the wrapping
+	if !strings.Contains(v, "SHA-256 of the firewall image") || !strings.Contains(v, `GitHub has no release "opnsense-firewall-v1.1"`) || !strings.Contains(v, "Paste the sha256") {
+		t.Errorf("images page does not say why:\n%s", v)
+	}
+}
+
 // TestWizardLowercasesDomain: an upper-case domain is submitted in lower
 // case (certificates and DNS records use it so).
 func TestWizardLowercasesDomain(t *testing.T) {
