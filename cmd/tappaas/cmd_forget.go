@@ -75,11 +75,7 @@ func runForget(ctx context.Context, o installOptions, what, name string, stdout,
 	}
 	sess, err := openSession(ctx, o, stderr)
 	if err != nil {
-		var ie *inputError
-		if errors.As(err, &ie) {
-			return 2, err
-		}
-		return 1, err
+		return exitCodeOf(err), err
 	}
 	defer sess.Close()
 	unlock, err := sess.Store.Lock(ctx, state.CurrentHolder())

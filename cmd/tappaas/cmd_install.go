@@ -266,6 +266,16 @@ func defaultKeyFiles() []string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
+// exitCodeOf is the exit code of a failed session open: 2 when the
+// operator's input is needed, 1 otherwise.
+func exitCodeOf(err error) int {
+	var ie *inputError
+	if errors.As(err, &ie) {
+		return 2
+	}
+	return 1
+}
+
 // inputError marks errors that need the operator's input (exit 2).
 type inputError struct{ err error }
 
@@ -302,11 +312,7 @@ func runInstall(ctx context.Context, o installOptions, stdout, stderr io.Writer)
 	}
 	sess, err := openSession(ctx, o, stderr)
 	if err != nil {
-		var ie *inputError
-		if errors.As(err, &ie) {
-			return 2, err
-		}
-		return 1, err
+		return exitCodeOf(err), err
 	}
 	defer sess.Close()
 	if o.sessionHook != nil {

@@ -105,11 +105,7 @@ func runJoin(ctx context.Context, o installOptions, password func(context.Contex
 	}
 	sess, err := openSession(ctx, o, stderr)
 	if err != nil {
-		var ie *inputError
-		if errors.As(err, &ie) {
-			return 2, err
-		}
-		return 1, err
+		return exitCodeOf(err), err
 	}
 	defer sess.Close()
 	plan, err := install.JoinPlan(cfg, sess.Targets, install.Peer{Exec: o.peerExec, Password: password})

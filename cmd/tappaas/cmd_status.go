@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -58,11 +57,7 @@ Colours:
 func runStatus(ctx context.Context, o installOptions, stdout, stderr io.Writer) (int, error) {
 	sess, err := openSession(ctx, o, stderr)
 	if err != nil {
-		var ie *inputError
-		if errors.As(err, &ie) {
-			return 2, err
-		}
-		return 1, err
+		return exitCodeOf(err), err
 	}
 	defer sess.Close()
 	snap := sess.Store.Snapshot()

@@ -50,11 +50,7 @@ func newUnlockCmd() *cobra.Command {
 func runUnlock(ctx context.Context, o unlockOptions, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	sess, err := openSession(ctx, o.installOptions, stderr)
 	if err != nil {
-		var ie *inputError
-		if errors.As(err, &ie) {
-			return 2, err
-		}
-		return 1, err
+		return exitCodeOf(err), err
 	}
 	defer sess.Close()
 	h, err := sess.Store.ReadLock()
