@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -411,10 +412,15 @@ func (s *WriteConfiguration) Describe(*steps.Runtime) []string {
 	return []string{"write " + ConfigurationFile + " (domain " + s.Cfg.Site.Domain + ", email " + s.Cfg.Site.AdminEmail + ")"}
 }
 
-func (s *WriteConfiguration) want() ([]byte, error) {
-	return RenderConfiguration(s.Cfg, []ConfigNode{{Hostname: s.Cfg.Node.Hostname, IP: s.Cfg.MgmtPrefix().Addr().String()}})
+func (s *WriteConfiguration) nodes() []ConfigNode {
+	return []ConfigNode{{Hostname: s.Cfg.Node.Hostname, IP: s.Cfg.MgmtPrefix().Addr().String()}}
 }
 
+// Check compares only what the install decides (ConfigurationDrift), not
+// the bytes: upstream's create-configuration.sh --update rewrites the file
+// nightly with its own comments and the operator's settings
+// (TAPPaaS@f54e4fc:src/foundation/tappaas-cicd/scripts/create-configuration.sh:381-510),
+// and neither tool must find something to change after the other.
 func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (steps.Status, error) {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if steps.Fatal(err) {
@@ -423,29 +429,155 @@ func (s *WriteConfiguration) Check(ctx context.Context, rt *steps.Runtime) (step
 	if err != nil {
 		return steps.NotDone("tappaas-cicd is not reachable: %v", err), nil
 	}
-	want, err := s.want()
-	if err != nil {
-		return steps.Status{}, err
-	}
-	ok, err := node.FileIs(ctx, e, ConfigurationFile, want)
+	cur, ok, err := node.ReadFile(ctx, e, ConfigurationFile)
 	if err != nil {
 		return steps.Status{}, err
 	}
 	if !ok {
-		return steps.NotDone("%s differs", ConfigurationFile), nil
+		return steps.NotDone("%s is missing", ConfigurationFile), nil
+	}
+	if d := ConfigurationDrift(cur, s.Cfg, s.nodes()); len(d) > 0 {
+		return steps.NotDone("%s differs: %s", ConfigurationFile, strings.Join(d, ", ")), nil
 	}
 	return steps.Done("%s is current", ConfigurationFile), nil
 }
 
+// Apply writes the file, or, when one exists, updates the fields the
+// install decides and keeps everything else (the operator's schedule,
+// reboot policy, variants, further repositories, dns-hostname), as
+// create-configuration.sh --update keeps old tappaas.* keys (same file,
+// lines 487-496). The version is the checkout's latest tag, "0.5" without
+// one, as upstream derives it (lines 384-390).
 func (s *WriteConfiguration) Apply(ctx context.Context, rt *steps.Runtime) error {
 	e, _, err := cicd(ctx, rt, s.Dialer)
 	if err != nil {
 		return err
 	}
-	want, err := s.want()
+	version := "0.5"
+	if out, err := node.Query(ctx, e, "git -C "+RepoDir+" describe --tags --abbrev=0 2>/dev/null || true"); err == nil && strings.TrimSpace(out) != "" {
+		version = strings.TrimSpace(out)
+	}
+	fresh, err := RenderConfiguration(s.Cfg, s.nodes())
+	if err != nil {
+		return err
+	}
+	cur, ok, err := node.ReadFile(ctx, e, ConfigurationFile)
+	if err != nil {
+		return err
+	}
+	want, err := MergeConfiguration(cur, ok, fresh, version)
 	if err != nil {
 		return err
 	}
 	_, err = node.WriteIfChanged(ctx, rt, e, ConfigurationFile, want, 0o644)
 	return err
+}
+
+// ConfigurationDrift lists the fields the install decides that cur does
+// not carry: the domain, the e-mail, the first repository's url and branch,
+// and each installed node with its address.
+func ConfigurationDrift(cur []byte, cfg config.Install, nodes []ConfigNode) []string {
+	var c Configuration
+	if err := json.Unmarshal(cur, &c); err != nil {
+		return []string{"not valid JSON (" + err.Error() + ")"}
+	}
+	want, _ := RenderConfiguration(cfg, nodes)
+	var w Configuration
+	_ = json.Unmarshal(want, &w)
+	var d []string
+	if c.TAPPaaS.Domain != w.TAPPaaS.Domain {
+		d = append(d, "tappaas.domain")
+	}
+	if c.TAPPaaS.Email != w.TAPPaaS.Email {
+		d = append(d, "tappaas.email")
+	}
+	if len(c.TAPPaaS.Repositories) == 0 || c.TAPPaaS.Repositories[0].URL != w.TAPPaaS.Repositories[0].URL ||
+		c.TAPPaaS.Repositories[0].Branch != w.TAPPaaS.Repositories[0].Branch {
+		d = append(d, "tappaas.repositories[0]")
+	}
+	for _, n := range nodes {
+		found := false
+		for _, h := range c.Nodes {
+			found = found || (h.Hostname == n.Hostname && h.IP == n.IP)
+		}
+		if !found {
+			d = append(d, "tappaas-nodes "+n.Hostname)
+		}
+	}
+	return d
+}
+
+// MergeConfiguration returns fresh with version set when there is no
+// usable current file; otherwise the current file with the install's fields
+// (domain, email, nodeCount, the first repository's url and branch, its
+// nodes) set and every other key kept.
+func MergeConfiguration(cur []byte, exists bool, fresh []byte, version string) ([]byte, error) {
+	var f map[string]any
+	if err := json.Unmarshal(fresh, &f); err != nil {
+		return nil, err
+	}
+	ft := f["tappaas"].(map[string]any)
+	var old map[string]any
+	if !exists || json.Unmarshal(cur, &old) != nil || old == nil {
+		ft["version"] = version
+		return marshalConfiguration(f)
+	}
+	ot, _ := old["tappaas"].(map[string]any)
+	if ot == nil {
+		ot = map[string]any{}
+	}
+	for k, v := range ft {
+		switch k {
+		case "domain", "email", "nodeCount":
+			ot[k] = v
+		case "repositories":
+			repos, _ := ot[k].([]any)
+			first, _ := v.([]any)
+			if len(repos) == 0 {
+				ot[k] = first
+			} else if r0, ok := repos[0].(map[string]any); ok && len(first) > 0 {
+				fr := first[0].(map[string]any)
+				r0["url"], r0["branch"] = fr["url"], fr["branch"]
+			}
+		case "version":
+			if _, ok := ot[k]; !ok {
+				ot[k] = version
+			}
+		default:
+			if _, ok := ot[k]; !ok {
+				ot[k] = v
+			}
+		}
+	}
+	old["tappaas"] = ot
+	// Nodes: ours set (address updated), others and their dns-hostname kept.
+	oldNodes, _ := old["tappaas-nodes"].([]any)
+	for _, fn := range f["tappaas-nodes"].([]any) {
+		n := fn.(map[string]any)
+		replaced := false
+		for _, on := range oldNodes {
+			if m, ok := on.(map[string]any); ok && m["hostname"] == n["hostname"] {
+				m["ip"], replaced = n["ip"], true
+			}
+		}
+		if !replaced {
+			oldNodes = append(oldNodes, n)
+		}
+	}
+	old["tappaas-nodes"] = oldNodes
+	ot["nodeCount"] = max(len(oldNodes), 1)
+	return marshalConfiguration(old)
+}
+
+// marshalConfiguration writes v as jq '.' does: two-space indent, no HTML
+// escaping, a final newline.
+func marshalConfiguration(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
