@@ -4,13 +4,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tappaas/tappaas/internal/syncbuf"
 )
 
 // The product's SSH executor sends every command as one fixed boot line with
 // the script on stdin; the lab must log, count and fault the real script.
 func TestBootLineDecodedForLogAndFaults(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	l := startLab(t, Options{AccessLog: &buf, Faults: []Fault{{Face: "ssh", Match: "pveum user add boom@pve", Message: "lab: boom"}}})
 	c := nodeSSH(t, l)
 	defer c.Close()

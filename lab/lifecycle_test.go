@@ -2,7 +2,6 @@ package lab
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,32 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tappaas/tappaas/internal/syncbuf"
 	"github.com/tappaas/tappaas/lab/opnsense"
 )
-
-// syncBuffer is a goroutine-safe bytes.Buffer for access logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func bootFirewall(t *testing.T, l *Lab) {
 	t.Helper()
@@ -220,7 +201,7 @@ func TestFaultDropSSHAtK(t *testing.T) {
 
 func TestAccessLogMasksSecretsAndCounters(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	l := startLab(t, Options{AccessLog: &buf})
 	r := tokenRaw(t, l)
 	before := l.Counters()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/tappaas/tappaas/backends/ssh"
 	"github.com/tappaas/tappaas/config"
 	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/internal/syncbuf"
 	"github.com/tappaas/tappaas/tui/common"
 	zonesui "github.com/tappaas/tappaas/tui/screens/zones"
 	"github.com/tappaas/tappaas/tui/styles"
@@ -215,7 +215,7 @@ func TestAccessibleInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan Outcome, 1)
 	go func() {
 		done <- RunAccessible(ctx, AccessibleOptions{Options: Options{Backend: be, Common: com}, Again: "tappaas"}, pr, &out)
@@ -296,27 +296,9 @@ func TestAccessibleZones(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitOutput polls until out holds want (generous deadline: a loaded
 // machine).
-func waitOutput(t *testing.T, out *syncBuffer, want string) {
+func waitOutput(t *testing.T, out *syncbuf.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), want) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	cz "github.com/tappaas/tappaas/config/zones"
+	"github.com/tappaas/tappaas/internal/syncbuf"
 )
 
 // Real-terminal tests: the built binary in an 80x24 tmux pane, driven with
@@ -880,7 +881,7 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 	dir := t.TempDir()
 	t.Cleanup(func() { waitGone(t, dir) })
 	serve := exec.Command(bin, "lab", "serve", "--dir", filepath.Join(dir, "lab"), "--speed", "0")
-	var out syncBuffer
+	var out syncbuf.Buffer
 	serve.Stdout, serve.Stderr = &out, &out
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -945,21 +946,4 @@ func TestTmuxHostKeyTrust(t *testing.T) {
 	if strings.Contains(p.capture(false), "Trust this host key?") {
 		t.Error("asked again for a remembered key")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/exec/exectest"
 	"github.com/tappaas/tappaas/backends/ssh"
+	"github.com/tappaas/tappaas/internal/syncbuf"
 	"github.com/tappaas/tappaas/lab"
 )
 
@@ -50,28 +50,11 @@ func TestLabConformance(t *testing.T) {
 	})
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The lab serves the persistent shell itself: each command on it is in
 // the access log and open to the lab's faults, as an exec request is.
 func TestLabSeesEachPersistentCommand(t *testing.T) {
 	t.Parallel()
-	var log logBuf
+	var log syncbuf.Buffer
 	fail, err := lab.ParseFault("ssh:echo boom=1")
 	if err != nil {
 		t.Fatal(err)

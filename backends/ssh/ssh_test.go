@@ -27,6 +27,7 @@ import (
 
 	"github.com/tappaas/tappaas/backends/exec"
 	"github.com/tappaas/tappaas/backends/exec/exectest"
+	"github.com/tappaas/tappaas/internal/syncbuf"
 )
 
 func TestSSHConformance(t *testing.T) {
@@ -662,7 +663,7 @@ func TestInterruptedWriteLeavesOldFile(t *testing.T) {
 func TestSecretNeverLogged(t *testing.T) {
 	t.Parallel()
 	s := startSSHD(t, sshdOptions{})
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	cfg := s.config(t)
 	cfg.Log = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := s.dial(t, cfg)

@@ -1,7 +1,6 @@
 package ssh
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,12 +10,13 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/tappaas/tappaas/internal/syncbuf"
 )
 
 // sshdServer is a real OpenSSH sshd on a loopback port, started per test
@@ -30,24 +30,7 @@ type sshdServer struct {
 	clientKey  gossh.Signer    // authorized for every user
 	clientFile string          // the same key as an OpenSSH private key file
 	authKeys   string          // authorized_keys path
-	log        *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log        *syncbuf.Buffer
 }
 
 type sshdOptions struct {
@@ -147,7 +130,7 @@ PrintMotd no
 		t.Fatal(err)
 	}
 	s := &sshdServer{t: nil, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), hostKey: hk, clientKey: signer,
-		clientFile: filepath.Join(dir, "client_ed25519"), authKeys: authKeys, log: &syncBuffer{}}
+		clientFile: filepath.Join(dir, "client_ed25519"), authKeys: authKeys, log: &syncbuf.Buffer{}}
 	s.cmd = osexec.Command(bin, "-D", "-e", "-f", cfgFile)
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {

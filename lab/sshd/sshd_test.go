@@ -16,11 +16,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tappaas/tappaas/internal/syncbuf"
 	"github.com/tappaas/tappaas/lab/shell"
 	"github.com/tappaas/tappaas/lab/sshd"
 	gossh "golang.org/x/crypto/ssh"
@@ -241,7 +241,7 @@ func TestSignalKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s.Stdout = &out
 	if err := s.Start(`echo started; sleep 30; touch /tmp/after`); err != nil {
 		t.Fatal(err)
@@ -266,24 +266,6 @@ func TestSignalKill(t *testing.T) {
 	if out, _, err := runCmd(t, c, "echo alive", ""); err != nil || out != "alive\n" {
 		t.Fatalf("after kill: %q %v", out, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a session writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitFor(t testing.TB, cond func() bool) {
@@ -372,7 +354,7 @@ func TestDropAllMidCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s.Stdout = &out
 	if err := s.Start(`echo started; sleep 30`); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/tappaas/tappaas/internal/syncbuf"
 )
 
 // The product's SSH executor (backends/ssh/run.go buildScript) wraps every
@@ -39,7 +41,7 @@ func runHeld(t *testing.T, c *gossh.Client, cmd string, data []byte) (string, st
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	s.Stdout, s.Stderr = &out, &errb
 	w, err := s.StdinPipe()
 	if err != nil {
@@ -130,7 +132,7 @@ func TestExecutorCancelKillsWrappedCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s.Stdout = &out
 	w, _ := s.StdinPipe()
 	defer w.Close()
