@@ -184,13 +184,8 @@ func (c *Client) raw(ctx context.Context, method, path string, body any) ([]byte
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		var me *tlspin.MismatchError
-		if errors.As(err, &me) {
-			return nil, me
-		}
-		var ce *tlspin.CertError
-		if errors.As(err, &ce) {
-			return nil, ce
+		if pe := tlspin.PinFailure(err); pe != nil {
+			return nil, pe
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("opnsense: %s: %w", op, ctx.Err())

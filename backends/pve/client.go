@@ -209,13 +209,8 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.log.Debug("pve request", "method", req.Method, "path", req.URL.Path, "host", c.host)
 	res, err := a.base.RoundTrip(req)
 	if err != nil {
-		var me *tlspin.MismatchError
-		if errors.As(err, &me) {
-			return nil, me
-		}
-		var ce *tlspin.CertError
-		if errors.As(err, &ce) {
-			return nil, ce
+		if pe := tlspin.PinFailure(err); pe != nil {
+			return nil, pe
 		}
 		return nil, &NetError{Host: c.host, Err: err}
 	}
@@ -251,10 +246,8 @@ func fix(err error) error {
 	if errors.As(err, &ue) {
 		var ae *APIError
 		var pe *ParamError
-		var pin *tlspin.MismatchError
-		var ce *tlspin.CertError
 		var ne *NetError
-		if errors.As(ue.Err, &pe) || errors.As(ue.Err, &ae) || errors.As(ue.Err, &pin) || errors.As(ue.Err, &ce) || errors.As(ue.Err, &ne) || errors.Is(ue.Err, ErrNeedTicket) {
+		if errors.As(ue.Err, &pe) || errors.As(ue.Err, &ae) || tlspin.PinFailure(ue.Err) != nil || errors.As(ue.Err, &ne) || errors.Is(ue.Err, ErrNeedTicket) {
 			return ue.Err
 		}
 	}

@@ -110,6 +110,21 @@ func (e *CertError) Fatal() bool { return true }
 // Retryable is false: see Fatal.
 func (e *CertError) Retryable() bool { return false }
 
+// PinFailure returns the *MismatchError or *CertError in err's chain, nil
+// when err is not a pin failure. Clients return it unwrapped: it names what
+// to do, and it is fatal where a transport error would be retried.
+func PinFailure(err error) error {
+	var me *MismatchError
+	if errors.As(err, &me) {
+		return me
+	}
+	var ce *CertError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return nil
+}
+
 // Normalize turns "aa:bb:…", "AABB…", "sha256:aabb…" or
 // "sha256 Fingerprint=AA:…" into "AA:BB:…" (32 bytes). It fails for
 // anything else.

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -301,5 +302,24 @@ func TestCertificateWithoutNames(t *testing.T) {
 	}
 	if s.requests.Load() != 0 {
 		t.Fatal("a request reached the server")
+	}
+}
+
+func TestPinFailureFindsWrappedPinErrors(t *testing.T) {
+	t.Parallel()
+	me := &tlspin.MismatchError{Addr: "10.0.0.1:443"}
+	ce := &tlspin.CertError{Err: errors.New("no subject alternative name")}
+	for _, c := range []struct {
+		err  error
+		want error
+	}{
+		{fmt.Errorf("dial: %w", me), me},
+		{fmt.Errorf("get: %w", fmt.Errorf("tls: %w", ce)), ce},
+		{errors.New("connection refused"), nil},
+		{nil, nil},
+	} {
+		if got := tlspin.PinFailure(c.err); got != c.want {
+			t.Errorf("PinFailure(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
